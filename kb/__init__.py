@@ -1,0 +1,1 @@
+"""Tandem knowledge base: storage, indexes and search for reverse-mentoring knowledge."""

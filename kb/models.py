@@ -1,0 +1,278 @@
+"""The domain, as SQLAlchemy 2.0 typed models. The database is the only source of truth.
+
+Searchable text lives in ``Chunk`` rows (denormalised with what search filters need), their
+vectors in ``ChunkEmbedding`` keyed by model, and every change that indexes must see is a row of
+``ChangeLog`` written in the same transaction as the content.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Roles a person can hold; stored ";"-separated.
+ROLES = ("mentor", "mentee", "hr")
+LANGUAGES = ("pl", "ru", "en")
+PAIR_STATUSES = ("proposed", "active", "paused", "ended", "rejected")
+PROGRAMME_STATUSES = ("planned", "running", "finished")
+GUIDE_STATUSES = ("draft", "published", "archived")
+DOC_TYPES = ("guide", "insight", "note")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def split_list(value: str | None) -> list[str]:
+    """Our ";"-separated list columns as a Python list."""
+    return [v.strip() for v in (value or "").split(";") if v.strip()]
+
+
+def join_list(values: list[str] | tuple[str, ...]) -> str:
+    return ";".join(v.strip() for v in values if v and v.strip())
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Person(Base):
+    """An employee: mentor, mentee and/or HR. Also the login identity."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(200), default="")
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    languages: Mapped[str] = mapped_column(String(50), default="")
+    roles: Mapped[str] = mapped_column(String(50), default="")
+    expertise: Mapped[str] = mapped_column(Text, default="")
+    goals: Mapped[str] = mapped_column(Text, default="")
+    opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    style: Mapped[str] = mapped_column(String(50), default="")
+    availability: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    manager: Mapped[Person | None] = relationship(remote_side=[id])
+
+    def has_role(self, role: str) -> bool:
+        return role in split_list(self.roles)
+
+    @property
+    def language_list(self) -> list[str]:
+        return split_list(self.languages)
+
+    def __repr__(self) -> str:
+        return f"<Person {self.email}>"
+
+
+class Programme(Base):
+    """One voluntary reverse-mentoring round (3 to 6 months)."""
+
+    __tablename__ = "programme"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    ends: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    pairs: Mapped[list[Pair]] = relationship(back_populates="programme")
+
+
+class Pair(Base):
+    """A mentor (the younger employee) and a mentee (the senior) within a programme."""
+
+    __tablename__ = "pair"
+    __table_args__ = (UniqueConstraint("programme_id", "mentor_id", "mentee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
+    mentor_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    mentee_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="proposed")
+    started: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    ended: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)  # HR decided: keep in proposals
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    programme: Mapped[Programme] = relationship(back_populates="pairs")
+    mentor: Mapped[Person] = relationship(foreign_keys=[mentor_id])
+    mentee: Mapped[Person] = relationship(foreign_keys=[mentee_id])
+
+    def has_member(self, person_id: int | None) -> bool:
+        return person_id is not None and person_id in (self.mentor_id, self.mentee_id)
+
+
+class Guide(Base):
+    """A how-to guide by a mentor; its text lives in revisions, the newest one is current."""
+
+    __tablename__ = "guide"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    language: Mapped[str] = mapped_column(String(5))
+    tags: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    published_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    source_path: Mapped[str | None] = mapped_column(String(500), nullable=True, unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    author: Mapped[Person] = relationship()
+    revisions: Mapped[list[GuideRevision]] = relationship(
+        back_populates="guide", order_by="GuideRevision.number", cascade="all, delete-orphan"
+    )
+
+    @property
+    def current(self) -> GuideRevision | None:
+        return self.revisions[-1] if self.revisions else None
+
+
+class GuideRevision(Base):
+    """One saved version of a guide's markdown body."""
+
+    __tablename__ = "guide_revision"
+    __table_args__ = (UniqueConstraint("guide_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guide_id: Mapped[int] = mapped_column(ForeignKey("guide.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    body_md: Mapped[str] = mapped_column(Text)
+    editor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    guide: Mapped[Guide] = relationship(back_populates="revisions")
+
+
+class SessionNote(Base):
+    """What a pair wrote after a session. Always private to the two members of the pair."""
+
+    __tablename__ = "session_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    body_md: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(5))
+    tags: Mapped[str] = mapped_column(String(500), default="")
+    session_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    source_path: Mapped[str | None] = mapped_column(String(500), nullable=True, unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    pair: Mapped[Pair] = relationship()
+    author: Mapped[Person] = relationship()
+    insight: Mapped[SharedInsight | None] = relationship(back_populates="note", uselist=False)
+
+
+class SharedInsight(Base):
+    """An excerpt of a note offered for everyone; public only once both members consented."""
+
+    __tablename__ = "shared_insight"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("session_note.id"), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    mentor_consent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    mentee_consent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    note: Mapped[SessionNote] = relationship(back_populates="insight")
+
+    @property
+    def published(self) -> bool:
+        return self.mentor_consent_at is not None and self.mentee_consent_at is not None
+
+
+class Chunk(Base):
+    """A searchable passage of a guide, insight or note, with what filters and permissions need.
+
+    ``pair_id`` is set for note chunks only: it is the permission key the search layer checks.
+    """
+
+    __tablename__ = "chunk"
+    __table_args__ = (UniqueConstraint("doc_key", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doc_key: Mapped[str] = mapped_column(String(50), index=True)  # "guide:12", "note:7", ...
+    doc_type: Mapped[str] = mapped_column(String(10))
+    doc_id: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64), index=True)
+    language: Mapped[str] = mapped_column(String(5))
+    tags: Mapped[str] = mapped_column(String(500), default="")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    doc_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    pair_id: Mapped[int | None] = mapped_column(ForeignKey("pair.id"), nullable=True, index=True)
+
+    embeddings: Mapped[list[ChunkEmbedding]] = relationship(
+        back_populates="chunk", cascade="all, delete-orphan"
+    )
+
+
+class ChunkEmbedding(Base):
+    """A chunk's vector under one model (float32 bytes); a chunk may carry several models."""
+
+    __tablename__ = "chunk_embedding"
+
+    chunk_id: Mapped[int] = mapped_column(
+        ForeignKey("chunk.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+    chunk: Mapped[Chunk] = relationship(back_populates="embeddings")
+
+
+class ChangeLog(Base):
+    """Monotonically numbered record of which document's chunks changed (or were removed)."""
+
+    __tablename__ = "change_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    doc_key: Mapped[str] = mapped_column(String(50), index=True)
+    op: Mapped[str] = mapped_column(String(10))  # "upsert" | "delete"
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, server_default=func.now())
+
+
+class Feedback(Base):
+    """What a participant told HR about the programme (never about performance)."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
