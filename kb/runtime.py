@@ -1,0 +1,110 @@
+"""The running system in one object: settings, database, embedders and search, built lazily.
+
+Core code (no Flask): the web app, the CLI and scripts all open one ``Tandem`` and pass its
+parts to services. Models and indexes are loaded at most once per process, on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb import db
+from kb.config import Settings
+from kb.db import create_schema, make_engine, make_session_factory
+from kb.embeddings import Embedder, create_embedder
+
+if TYPE_CHECKING:
+    from kb.search.hybrid import SearchEngine
+
+
+class LazyEmbedders(Mapping[str, Embedder]):
+    """Embedders by configuration name; each is created on first access, once."""
+
+    def __init__(self, specs: tuple[str, ...]) -> None:
+        self._specs = tuple(dict.fromkeys(specs))
+        self._made: dict[str, Embedder] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, spec: str) -> Embedder:
+        if spec not in self._specs:
+            raise KeyError(spec)
+        with self._lock:
+            if spec not in self._made:
+                self._made[spec] = create_embedder(spec)
+            return self._made[spec]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """Specs already created (for health checks; creating is cheap, loading is lazy too)."""
+        return tuple(self._made)
+
+
+def model_specs(settings: Settings) -> tuple[str, ...]:
+    """Every model this instance computes or queries: import models first, then search ones."""
+    return tuple(dict.fromkeys((*settings.import_models, *settings.search_models)))
+
+
+class Tandem:
+    """Settings, engine, session factory, embedders and the search engine of one instance."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = make_session_factory(engine)
+        self.embedders = LazyEmbedders(model_specs(settings))
+        self._search: SearchEngine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def search(self) -> SearchEngine:
+        """The hybrid search engine, created on first use (it opens the indexes)."""
+        with self._lock:
+            if self._search is None:
+                from kb.search.hybrid import SearchEngine
+
+                self._search = SearchEngine(self.settings, self.sessions, self.embedders)
+            return self._search
+
+    def close(self) -> None:
+        """Release the search engine's handles and the database pool."""
+        with self._lock:
+            closer = getattr(self._search, "close", None)
+            if callable(closer):
+                closer()
+            self._search = None
+        self.engine.dispose()
+
+    def __enter__(self) -> Tandem:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def prepare_database(url: str, engine: Engine) -> None:
+    """Bring the schema up to date: migrations when they exist, else create the tables."""
+    upgrade = getattr(db, "upgrade_database", None)
+    if callable(upgrade):
+        upgrade(url)
+    else:
+        create_schema(engine)
+
+
+def open_tandem(settings: Settings) -> Tandem:
+    """Open an instance: make its folders, connect, and make sure the schema exists."""
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    prepare_database(settings.database_url, engine)
+    return Tandem(settings, engine)

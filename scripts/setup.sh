@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install Tandem into .venv (created if missing). Safe to run again: when pyproject.toml has
+# not changed since the last successful install, it does nothing.
+#
+# torch is installed FIRST and pinned: a plain "torch" requirement resolved by pip would pull
+# a multi-GB CUDA build; 2.13.0 is the CPU build this machine keeps on disk.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="${TANDEM_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+STAMP="$VENV/.tandem-installed"
+
+hash_of() { "$PYTHON" -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$1"; }
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  echo "setup: creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+want="$(hash_of pyproject.toml)"
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] \
+    && "$VENV/bin/python" -c "import kb, flask_login, flask_wtf, torch" 2>/dev/null; then
+  echo "setup: .venv is up to date"
+  exit 0
+fi
+
+echo "setup: installing dependencies into $VENV (first time takes a few minutes)"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
+"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+echo "$want" > "$STAMP"
+echo "setup: done"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install, start a throwaway PostgreSQL, lint, and run every test (SQLite and PostgreSQL).
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k search -x`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+# shellcheck disable=SC1091
+source .venv/bin/activate
+
+started_pg=""
+cleanup() {
+  if [[ -n "$started_pg" ]]; then
+    bash scripts/postgres.sh stop || true
+  fi
+}
+trap cleanup EXIT
+
+if [[ -z "${TANDEM_TEST_POSTGRES_URL:-}" ]]; then
+  # A server that was already running (someone else's) is left running at the end.
+  if bash scripts/postgres.sh status >/dev/null 2>&1; then
+    url="$(bash scripts/postgres.sh url)"
+    export TANDEM_TEST_POSTGRES_URL="$url"
+    echo "test: PostgreSQL tests use the running $TANDEM_TEST_POSTGRES_URL"
+  elif url="$(bash scripts/postgres.sh start)"; then
+    started_pg=1
+    export TANDEM_TEST_POSTGRES_URL="$url"
+    echo "test: PostgreSQL tests use $TANDEM_TEST_POSTGRES_URL"
+  elif [[ "${CI:-}" == "true" ]]; then
+    echo "test: FAILED to start PostgreSQL; CI must test storage and search against it" >&2
+    exit 1
+  else
+    echo "test: WARNING: no PostgreSQL; running the SQLite tests only" >&2
+  fi
+fi
+
+echo "test: ruff check"
+ruff check .
+echo "test: pytest"
+pytest -q -p no:cacheprovider "$@"
