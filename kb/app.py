@@ -1,0 +1,165 @@
+"""The Flask application factory: configuration, extensions, blueprints, one error handler."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from kb.config import Settings, load_settings
+from kb.errors import TandemError
+from kb.runtime import Tandem, open_tandem
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("kb.web")
+
+DEFAULTS: dict[str, Any] = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
+    "SEARCH_PAGE_SIZE": 10,
+    "JSON_SORT_KEYS": False,
+}
+# Environment variables read by create_app (settings read the others themselves).
+ENV_KEYS = ("SECRET_KEY", "TANDEM_INSTANCE", "DATABASE_URL", "TANDEM_MODELS")
+
+
+def settings_from_config(config: Mapping[str, Any]) -> Settings:
+    """Core settings from Flask config: an explicit ``TANDEM_SETTINGS`` wins, else overrides.
+
+    ``TANDEM_INSTANCE``, ``DATABASE_URL`` and ``TANDEM_MODELS`` (comma-separated) in the
+    config override what the environment says; ``load_settings`` reads the environment.
+    """
+    given = config.get("TANDEM_SETTINGS")
+    if isinstance(given, Settings):
+        return given
+    overrides: dict[str, Any] = {}
+    if config.get("TANDEM_INSTANCE"):
+        overrides["instance_dir"] = Path(config["TANDEM_INSTANCE"]).resolve()
+    if config.get("DATABASE_URL"):
+        overrides["database_url"] = config["DATABASE_URL"]
+    elif "instance_dir" in overrides:
+        overrides["database_url"] = f"sqlite:///{overrides['instance_dir'] / 'tandem.sqlite3'}"
+    if config.get("TANDEM_MODELS"):
+        models = tuple(m.strip() for m in str(config["TANDEM_MODELS"]).split(",") if m.strip())
+        overrides["search_models"] = models
+        overrides["import_models"] = models
+    return load_settings(overrides)
+
+
+def instance_secret(settings: Settings) -> str:
+    """A secret key kept in the instance folder, so restarts and workers share sessions."""
+    path = settings.instance_dir / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+class QueryStringFilter(logging.Filter):
+    """Strips query strings from request lines, so searched words never reach a log."""
+
+    _query = re.compile(r"\?[^\s\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._query.sub("", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = self._query.sub("", record.msg)
+        return True
+
+
+def wants_json() -> bool:
+    """API paths answer JSON; other paths too when the client prefers JSON to HTML."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and (
+        request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
+
+
+def error_response(status: int, title: str, message: str) -> tuple[Response | str, int]:
+    if wants_json():
+        return jsonify({"error": {"status": status, "title": title, "message": message}}), status
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def handle_error(error: Exception) -> tuple[Response | str, int]:
+    """The one place where exceptions become responses. Never shows a traceback."""
+    if isinstance(error, TandemError):
+        status = int(getattr(error, "status", 400))
+        if status >= 500:
+            log.error("%s on %s", type(error).__name__, request.path)
+            return error_response(status, "Server problem", "Please try again later.")
+        title = {403: "Not allowed", 404: "Not found"}.get(status, "Cannot do that")
+        return error_response(status, title, str(error))
+    if isinstance(error, CSRFError):
+        return error_response(
+            400, "Form expired", "The form was missing its security token. Reload and retry."
+        )
+    if isinstance(error, HTTPException) and not isinstance(error, InternalServerError):
+        status = error.code or 500
+        return error_response(status, error.name, error.description or error.name)
+    # Unhandled exceptions arrive here wrapped in InternalServerError: log the type only.
+    original = getattr(error, "original_exception", None) or error
+    log.error("unhandled %s on %s", type(original).__name__, request.path, exc_info=original)
+    return error_response(500, "Server problem", "Something went wrong on our side.")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web app: defaults, then environment, then ``test_config``."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(DEFAULTS)
+    for key in ENV_KEYS:
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    tandem = test_config.get("TANDEM") if test_config else None
+    if not isinstance(tandem, Tandem):
+        tandem = open_tandem(settings_from_config(app.config))
+    app.extensions["tandem"] = tandem
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = tandem.settings.max_upload_bytes
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret(tandem.settings)
+
+    logging.getLogger("werkzeug").addFilter(QueryStringFilter())
+    CSRFProtect(app)
+    login = LoginManager(app)
+    login.login_view = "auth.login"
+    login.login_message = "Please log in to see this page."
+
+    from kb.views import auth, guides, hr, main, notes, search
+    from kb.views.support import doc_url, load_account, teardown_session
+
+    login.user_loader(load_account)
+    app.teardown_appcontext(teardown_session)
+    app.add_template_global(doc_url)
+    for module in (main, auth, search, guides, notes, hr):
+        app.register_blueprint(module.bp)
+
+    app.register_error_handler(TandemError, handle_error)
+    app.register_error_handler(HTTPException, handle_error)
+    app.register_error_handler(InternalServerError, handle_error)
+    return app

@@ -1,0 +1,70 @@
+"""Guides (published to all, drafts to their author) and shared insights (once published)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from kb.errors import NotFound
+from kb.models import Chunk, Guide, Person, SharedInsight, split_list
+from kb.search.hybrid import Hit
+from kb.services.guides import get_guide, list_guides, render_markdown
+from kb.views.support import current_person, db, tandem
+
+bp = Blueprint("guides", __name__)
+
+
+def related_hits(doc_key: str, person: Person | None) -> list[Hit]:
+    return tandem().search.related(doc_key, person, limit=5)
+
+
+@bp.route("/guides")
+def index() -> ResponseReturnValue:
+    guides = sorted(list_guides(db(), current_person()), key=lambda g: g.title.casefold())
+    return render_template("guides/index.html", guides=guides)
+
+
+@bp.route("/guides/<slug>")
+def view(slug: str) -> ResponseReturnValue:
+    person = current_person()
+    guide = get_guide(db(), slug, person)
+    revision = guide.current
+    body_html = render_markdown(revision.body_md if revision else "")
+    related = related_hits(f"guide:{guide.id}", person) if guide.status == "published" else []
+    return render_template(
+        "guides/view.html",
+        guide=guide,
+        revision=revision,
+        body_html=body_html,
+        tags=split_list(guide.tags),
+        related=related,
+    )
+
+
+@bp.route("/guides/id/<int:guide_id>")
+def by_id(guide_id: int) -> ResponseReturnValue:
+    guide = db().get(Guide, guide_id)
+    if guide is None:
+        raise NotFound("No such guide.")
+    guide = get_guide(db(), guide.slug, current_person())  # same visibility rule
+    return redirect(url_for("guides.view", slug=guide.slug))
+
+
+@bp.route("/insights/<int:insight_id>")
+def insight(insight_id: int) -> ResponseReturnValue:
+    """A published insight: its text and what search shows of it, nothing of the note."""
+    found = db().get(SharedInsight, insight_id)
+    if found is None or not found.published:
+        raise NotFound("No such insight.")
+    doc_key = f"insight:{found.id}"
+    first = db().scalar(select(Chunk).where(Chunk.doc_key == doc_key).order_by(Chunk.position))
+    return render_template(
+        "guides/insight.html",
+        insight=found,
+        title=first.title if first is not None else "Shared insight",
+        language=first.language if first is not None else None,
+        tags=split_list(first.tags) if first is not None else [],
+        doc_date=first.doc_date if first is not None else None,
+        related=related_hits(doc_key, current_person()),
+    )

@@ -1,0 +1,86 @@
+"""What every blueprint needs: the runtime, a request-scoped session, the logged-in person."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app, g, url_for
+from flask_login import UserMixin, current_user
+from sqlalchemy.orm import Session
+
+from kb.models import Person
+from kb.runtime import Tandem
+
+
+def tandem() -> Tandem:
+    return current_app.extensions["tandem"]
+
+
+def db() -> Session:
+    """One database session per request, closed when the request ends."""
+    if "db" not in g:
+        g.db = tandem().sessions()
+    return g.db
+
+
+def teardown_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+class Account(UserMixin):
+    """Flask-Login's view of a person: the id goes into the session cookie, nothing else."""
+
+    def __init__(self, person: Person) -> None:
+        self.person = person
+        self.id = person.id
+
+    @property
+    def name(self) -> str:
+        return self.person.name
+
+    def has_role(self, role: str) -> bool:
+        return self.person.has_role(role)
+
+
+def load_account(user_id: str) -> Account | None:
+    if not user_id.isdigit():
+        return None
+    person = db().get(Person, int(user_id))
+    return Account(person) if person is not None else None
+
+
+def current_person() -> Person | None:
+    """The logged-in person, or None for anonymous visitors."""
+    if current_user.is_authenticated:
+        return current_user.person
+    return None
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    """An ISO date from a query parameter; anything else counts as not given."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def parse_page(value: str | None, last: int = 1000) -> int:
+    """A 1-based page number, clamped to something sensible."""
+    try:
+        page = int(value or 1)
+    except ValueError:
+        return 1
+    return min(max(page, 1), last)
+
+
+def doc_url(doc_type: str, doc_id: int) -> str:
+    """Where a search hit links to."""
+    if doc_type == "guide":
+        return url_for("guides.by_id", guide_id=doc_id)
+    if doc_type == "insight":
+        return url_for("guides.insight", insight_id=doc_id)
+    return url_for("notes.view", note_id=doc_id)
