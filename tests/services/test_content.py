@@ -141,8 +141,9 @@ def test_empty_text_removes_the_document(session, embedders):
     assert _log(session)[-1] == ("guide:1", "delete")
 
 
-def test_preloaded_embedders_embed_many_documents_in_one_batch(session, counting_embedders,
-                                                               counting):
+def test_preloaded_embedders_embed_many_documents_in_one_batch(
+    session, counting_embedders, counting
+):
     docs = [(f"Title {i}", f"Text of document {i}. " * 5) for i in range(20)]
     texts = [p.embed_text for title, text in docs for p in plan_chunks(title, text)]
     preloaded = preload_embedders(session, texts, counting_embedders, batch_size=64)

@@ -1,0 +1,260 @@
+"""Programmes and pairs: upserts with validation, HR-only status changes, lookups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.models import PAIR_STATUSES, PROGRAMME_STATUSES, Pair, Person, Programme
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class PairRecord:
+    mentor_email: str
+    mentee_email: str
+    status: str = "proposed"
+    started: dt.date | None = None
+    ended: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ProgrammeRecord:
+    slug: str
+    name: str
+    starts: dt.date | None = None
+    ends: dt.date | None = None
+    status: str = "planned"
+    pairs: tuple[PairRecord, ...] = field(default_factory=tuple)
+
+
+def check_dates(starts: dt.date | None, ends: dt.date | None, what: str) -> None:
+    if starts and ends and ends < starts:
+        raise ValidationError(f"{what} ends ({ends}) before it starts ({starts})")
+
+
+def upsert_programme(
+    session: Session,
+    *,
+    slug: str,
+    name: str,
+    starts: dt.date | None = None,
+    ends: dt.date | None = None,
+    status: str = "planned",
+) -> tuple[Programme, str]:
+    """Create or update a programme by slug. Status: created, updated or unchanged."""
+    if not SLUG.match(slug or ""):
+        raise ValidationError(
+            f"{slug!r} is not a slug (lower-case letters, digits and '-')", field="slug"
+        )
+    name = " ".join((name or "").split())
+    if not name or len(name) > 200:
+        raise ValidationError("a name of 1 to 200 characters is required", field="name")
+    if status not in PROGRAMME_STATUSES:
+        raise ValidationError(
+            f"unknown status {status!r}; use {', '.join(PROGRAMME_STATUSES)}", field="status"
+        )
+    check_dates(starts, ends, f"programme {slug!r}")
+    programme = session.scalar(select(Programme).where(Programme.slug == slug))
+    values = {"name": name, "starts": starts, "ends": ends, "status": status}
+    if programme is None:
+        programme = Programme(slug=slug, **values)
+        session.add(programme)
+        session.flush()
+        return programme, "created"
+    if all(getattr(programme, k) == v for k, v in values.items()):
+        return programme, "unchanged"
+    for key, value in values.items():
+        setattr(programme, key, value)
+    session.flush()
+    return programme, "updated"
+
+
+def get_programme(session: Session, slug: str) -> Programme:
+    programme = session.scalar(select(Programme).where(Programme.slug == slug))
+    if programme is None:
+        raise NotFound(f"no programme {slug!r}")
+    return programme
+
+
+def _check_pair(mentor: Person, mentee: Person, status: str) -> None:
+    if mentor.id == mentee.id:
+        raise ValidationError(f"{mentor.email} cannot mentor themselves")
+    if not mentor.has_role("mentor"):
+        raise ValidationError(f"{mentor.email} does not have the mentor role", field="mentor")
+    if not mentee.has_role("mentee"):
+        raise ValidationError(f"{mentee.email} does not have the mentee role", field="mentee")
+    if status not in PAIR_STATUSES:
+        raise ValidationError(
+            f"unknown pair status {status!r}; use {', '.join(PAIR_STATUSES)}", field="status"
+        )
+
+
+def find_pair(
+    session: Session, programme: Programme, mentor: Person, mentee: Person
+) -> Pair | None:
+    return session.scalar(
+        select(Pair).where(
+            Pair.programme_id == programme.id,
+            Pair.mentor_id == mentor.id,
+            Pair.mentee_id == mentee.id,
+        )
+    )
+
+
+def add_pair(
+    session: Session,
+    programme: Programme,
+    mentor: Person,
+    mentee: Person,
+    *,
+    status: str = "proposed",
+    started: dt.date | None = None,
+    ended: dt.date | None = None,
+) -> Pair:
+    """A new pair in ``programme``; mentor and mentee must hold those roles and differ."""
+    _check_pair(mentor, mentee, status)
+    check_dates(started, ended, f"pair {mentor.email} / {mentee.email}")
+    if find_pair(session, programme, mentor, mentee) is not None:
+        raise ValidationError(
+            f"{mentor.email} and {mentee.email} are already a pair in {programme.slug!r}"
+        )
+    pair = Pair(
+        programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id, status=status,
+        started=started, ended=ended,
+    )  # fmt: skip
+    session.add(pair)
+    session.flush()
+    return pair
+
+
+def upsert_pair(
+    session: Session,
+    programme: Programme,
+    mentor: Person,
+    mentee: Person,
+    *,
+    status: str = "proposed",
+    started: dt.date | None = None,
+    ended: dt.date | None = None,
+) -> tuple[Pair, str]:
+    """Create the pair or bring its status and dates up to date (imports)."""
+    pair = find_pair(session, programme, mentor, mentee)
+    if pair is None:
+        return add_pair(
+            session, programme, mentor, mentee, status=status, started=started, ended=ended
+        ), "created"
+    _check_pair(mentor, mentee, status)
+    check_dates(started, ended, f"pair {mentor.email} / {mentee.email}")
+    values = {"status": status, "started": started, "ended": ended}
+    if all(getattr(pair, k) == v for k, v in values.items()):
+        return pair, "unchanged"
+    for key, value in values.items():
+        setattr(pair, key, value)
+    session.flush()
+    return pair, "updated"
+
+
+def upsert_programme_record(
+    session: Session, record: ProgrammeRecord
+) -> tuple[Programme, str, dict[str, int]]:
+    """A programme with its pairs (people must exist). Returns the programme, its own status
+    and how many pairs were created / updated / unchanged."""
+    programme, status = upsert_programme(
+        session, slug=record.slug, name=record.name, starts=record.starts, ends=record.ends,
+        status=record.status,
+    )  # fmt: skip
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for i, pair in enumerate(record.pairs, start=1):
+        where = f"programme {record.slug!r}, pair {i}"
+        people = []
+        for role, email in (("mentor", pair.mentor_email), ("mentee", pair.mentee_email)):
+            person = session.scalar(select(Person).where(Person.email == email))
+            if person is None:
+                raise ValidationError(f"{where}: unknown {role} {email!r}", field=role)
+            people.append(person)
+        try:
+            _, pair_status = upsert_pair(
+                session, programme, people[0], people[1], status=pair.status,
+                started=pair.started, ended=pair.ended,
+            )  # fmt: skip
+        except ValidationError as error:
+            raise ValidationError(f"{where}: {error.reason}", field=error.field) from error
+        counts[pair_status] += 1
+    return programme, status, counts
+
+
+def set_pair_status(session: Session, pair: Pair, status: str, user: Person) -> Pair:
+    """HR changes a pair's status; starting and ending fill in the dates when missing."""
+    if not user.has_role("hr"):
+        raise PermissionDenied("only HR can change the status of a pair")
+    if status not in PAIR_STATUSES:
+        raise ValidationError(
+            f"unknown pair status {status!r}; use {', '.join(PAIR_STATUSES)}", field="status"
+        )
+    today = dt.date.today()
+    if status == "active" and pair.started is None:
+        pair.started = today
+    if status == "ended" and pair.ended is None:
+        pair.ended = today
+    pair.status = status
+    session.flush()
+    return pair
+
+
+def set_pair_locked(session: Session, pair: Pair, locked: bool, user: Person) -> Pair:
+    """HR keeps (locks) a pair in proposals so a re-run of matching does not undo it."""
+    if not user.has_role("hr"):
+        raise PermissionDenied("only HR can lock a pair")
+    pair.locked = locked
+    session.flush()
+    return pair
+
+
+def pairs_for_person(
+    session: Session, person: Person, statuses: Sequence[str] | None = None
+) -> list[Pair]:
+    """Pairs the person belongs to (as mentor or mentee), newest first."""
+    query = select(Pair).where(or_(Pair.mentor_id == person.id, Pair.mentee_id == person.id))
+    if statuses:
+        query = query.where(Pair.status.in_(list(statuses)))
+    return list(session.scalars(query.order_by(Pair.id.desc())))
+
+
+def get_pair(session: Session, pair_id: int, user: Person) -> Pair:
+    """A pair, for its members and HR only (others learn nothing, not even that it exists)."""
+    pair = session.get(Pair, pair_id)
+    if pair is None or not (pair.has_member(user.id) or user.has_role("hr")):
+        raise NotFound(f"pair {pair_id} not found")
+    return pair
+
+
+def pair_of(
+    session: Session, mentor_email: str, mentee_email: str, programme_slug: str | None = None
+) -> Pair:
+    """The pair of two people (by e-mail), the newest one unless a programme is named."""
+    mentor = session.scalar(select(Person).where(Person.email == mentor_email))
+    mentee = session.scalar(select(Person).where(Person.email == mentee_email))
+    if mentor is None or mentee is None:
+        missing = mentor_email if mentor is None else mentee_email
+        raise NotFound(f"no person with e-mail {missing!r}")
+    pair = None
+    # The stated order is tried first; a swapped [mentee, mentor] still names the same pair.
+    for first, second in ((mentor, mentee), (mentee, mentor)):
+        query = select(Pair).where(Pair.mentor_id == first.id, Pair.mentee_id == second.id)
+        if programme_slug:
+            query = query.join(Programme).where(Programme.slug == programme_slug)
+        pair = session.scalars(query.order_by(Pair.id.desc())).first()
+        if pair is not None:
+            break
+    if pair is None:
+        within = f" in programme {programme_slug!r}" if programme_slug else ""
+        raise NotFound(f"{mentor_email} and {mentee_email} are not a pair{within}")
+    return pair

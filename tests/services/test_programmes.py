@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.services.programmes import (
+    PairRecord,
+    ProgrammeRecord,
+    add_pair,
+    get_pair,
+    pair_of,
+    pairs_for_person,
+    set_pair_status,
+    upsert_programme,
+    upsert_programme_record,
+)
+
+
+def test_upsert_programme_statuses(session):
+    args = dict(slug="autumn", name="Autumn", starts=dt.date(2025, 9, 1), ends=dt.date(2026, 1, 31))
+    assert upsert_programme(session, **args)[1] == "created"
+    assert upsert_programme(session, **args)[1] == "unchanged"
+    assert upsert_programme(session, **{**args, "status": "running"})[1] == "updated"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ({"slug": "Bad Slug", "name": "x"}, "not a slug"),
+        ({"slug": "ok", "name": ""}, "name"),
+        ({"slug": "ok", "name": "x", "status": "done"}, "unknown status"),
+        (
+            {"slug": "ok", "name": "x", "starts": dt.date(2025, 5, 1), "ends": dt.date(2025, 1, 1)},
+            "ends",
+        ),
+    ],
+)
+def test_upsert_programme_validation(session, args, words):
+    with pytest.raises(ValidationError, match=words):
+        upsert_programme(session, **args)
+
+
+def test_add_pair_rules(session, world):
+    with pytest.raises(ValidationError, match="themselves"):
+        add_pair(session, world.programme, world.outsider, world.outsider)
+    with pytest.raises(ValidationError, match="mentor role"):
+        add_pair(session, world.programme, world.mentee, world.mentee2)
+    with pytest.raises(ValidationError, match="mentee role"):
+        add_pair(session, world.programme, world.mentor, world.mentor2)
+    with pytest.raises(ValidationError, match="already a pair"):
+        add_pair(session, world.programme, world.mentor, world.mentee)
+    with pytest.raises(ValidationError, match="unknown pair status"):
+        add_pair(session, world.programme, world.mentor, world.mentee2, status="married")
+
+
+def test_set_pair_status_is_for_hr_only(session, world):
+    with pytest.raises(PermissionDenied, match="only HR"):
+        set_pair_status(session, world.pair, "paused", world.mentor)
+    set_pair_status(session, world.pair, "ended", world.hr)
+    assert world.pair.status == "ended" and world.pair.ended is not None
+
+
+def test_pairs_for_person_and_lookup(session, world):
+    assert pairs_for_person(session, world.mentor) == [world.pair]
+    assert pairs_for_person(session, world.outsider) == []
+    assert pair_of(session, "mia@example.com", "sam@example.com") is world.pair
+    assert pair_of(session, "sam@example.com", "mia@example.com") is world.pair  # swapped
+    with pytest.raises(NotFound, match="not a pair"):
+        pair_of(session, "mia@example.com", "ola@example.com")
+
+
+def test_get_pair_hides_pairs_from_outsiders(session, world):
+    assert get_pair(session, world.pair.id, world.mentee) is world.pair
+    assert get_pair(session, world.pair.id, world.hr) is world.pair
+    with pytest.raises(NotFound):
+        get_pair(session, world.pair.id, world.outsider)
+
+
+def test_upsert_programme_record_with_pairs(session, world):
+    record = ProgrammeRecord(
+        slug="autumn", name="Autumn", status="planned",
+        pairs=(PairRecord("mia@example.com", "ola@example.com"),
+               PairRecord("max@example.com", "sam@example.com", status="active")),
+    )  # fmt: skip
+    _, status, counts = upsert_programme_record(session, record)
+    assert status == "created" and counts == {"created": 2, "updated": 0, "unchanged": 0}
+    _, status, counts = upsert_programme_record(session, record)
+    assert status == "unchanged" and counts["unchanged"] == 2
+    bad = ProgrammeRecord(
+        slug="autumn", name="Autumn", pairs=(PairRecord("ghost@example.com", "ola@example.com"),)
+    )
+    with pytest.raises(ValidationError, match="pair 1: unknown mentor 'ghost@example.com'"):
+        upsert_programme_record(session, bad)
