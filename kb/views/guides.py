@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from kb.errors import NotFound
-from kb.models import Chunk, Guide, Person, SharedInsight, split_list
+from kb.models import Guide, Person, split_list
 from kb.search.hybrid import Hit
 from kb.services.guides import get_guide, list_guides, render_markdown
+from kb.services.notes import get_insight, insight_title
 from kb.views.support import current_person, db, tandem
 
 bp = Blueprint("guides", __name__)
@@ -53,18 +53,14 @@ def by_id(guide_id: int) -> ResponseReturnValue:
 
 @bp.route("/insights/<int:insight_id>")
 def insight(insight_id: int) -> ResponseReturnValue:
-    """A published insight: its text and what search shows of it, nothing of the note."""
-    found = db().get(SharedInsight, insight_id)
-    if found is None or not found.published:
-        raise NotFound("No such insight.")
-    doc_key = f"insight:{found.id}"
-    first = db().scalar(select(Chunk).where(Chunk.doc_key == doc_key).order_by(Chunk.position))
+    """An insight: public once published, else only for its pair. Nothing of the note."""
+    person = current_person()
+    found = get_insight(db(), insight_id, person)
+    note = found.note
     return render_template(
         "guides/insight.html",
         insight=found,
-        title=first.title if first is not None else "Shared insight",
-        language=first.language if first is not None else None,
-        tags=split_list(first.tags) if first is not None else [],
-        doc_date=first.doc_date if first is not None else None,
-        related=related_hits(doc_key, current_person()),
+        title=insight_title(found.text),
+        language=note.language,
+        related=related_hits(f"insight:{found.id}", person) if found.published else [],
     )

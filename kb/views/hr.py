@@ -38,9 +38,15 @@ def hr_required(view: F) -> F:
 @bp.route("/")
 @hr_required
 def index() -> ResponseReturnValue:
-    programmes = db().scalars(
-        select(Programme).options(selectinload(Programme.pairs)).order_by(Programme.starts.desc())
-    ).all()
+    programmes = (
+        db()
+        .scalars(
+            select(Programme)
+            .options(selectinload(Programme.pairs))
+            .order_by(Programme.starts.desc())
+        )
+        .all()
+    )
     return render_template("hr/index.html", programmes=programmes)
 
 
@@ -50,10 +56,14 @@ def programme(slug: str) -> ResponseReturnValue:
     found = db().scalar(select(Programme).where(Programme.slug == slug))
     if found is None:
         raise NotFound("No such programme.")
-    pairs = db().scalars(
-        select(Pair)
-        .where(Pair.programme_id == found.id)
-        .options(selectinload(Pair.mentor), selectinload(Pair.mentee))
-        .order_by(Pair.id)
-    ).all()
+    pairs = (
+        db()
+        .scalars(
+            select(Pair)
+            .where(Pair.programme_id == found.id)
+            .options(selectinload(Pair.mentor), selectinload(Pair.mentee))
+            .order_by(Pair.id)
+        )
+        .all()
+    )
     return render_template("hr/programme.html", programme=found, pairs=pairs)

@@ -5,50 +5,51 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound
-from kb.models import Pair, Person, SessionNote, split_list
-from kb.services.markup import render_markdown
+from kb.models import Person, SessionNote, SharedInsight, split_list
+from kb.services import notes as note_service
+from kb.services.guides import render_markdown
 from kb.services.programmes import pairs_for_person
-from kb.views.listing import pair_notes
-from kb.views.support import current_person, db
+from kb.views.support import current_person, db, tandem
 
 bp = Blueprint("notes", __name__)
 
 
-def member_note(note_id: int, person: Person | None) -> SessionNote:
-    """The note if ``person`` belongs to its pair. Anyone else (HR too) learns nothing: 404."""
-    note = db().scalar(
-        select(SessionNote)
-        .where(SessionNote.id == note_id)
-        .options(
-            selectinload(SessionNote.pair).selectinload(Pair.mentor),
-            selectinload(SessionNote.pair).selectinload(Pair.mentee),
-            selectinload(SessionNote.insight),
-            selectinload(SessionNote.author),
-        )
-    )
-    if note is None or person is None or not note.pair.has_member(person.id):
-        raise NotFound("No such note.")
-    return note
+def member_note(note_id: int) -> tuple[SessionNote, Person]:
+    """The note and the asking member. Anyone else (HR too) learns nothing: 404."""
+    person = current_person()
+    return note_service.get_note(db(), note_id, person), person  # type: ignore[return-value]
+
+
+def note_insight(note: SessionNote) -> SharedInsight:
+    if note.insight is None:
+        raise NotFound("This note has no insight to act on.")
+    return note.insight
+
+
+def committed() -> None:
+    """Commit the request's writes, then bring this process's search indexes up to date."""
+    db().commit()
+    tandem().search.catch_up()
 
 
 @bp.route("/pair")
 @login_required
 def my_pair() -> ResponseReturnValue:
     person = current_person()
-    assert person is not None  # login_required
     session = db()
-    pairs = [(pair, pair_notes(session, pair)) for pair in pairs_for_person(session, person)]
-    return render_template("notes/pair.html", pairs=pairs, person=person)
+    pairs = [
+        (pair, note_service.notes_for_pair(session, pair, person))
+        for pair in pairs_for_person(session, person)  # type: ignore[arg-type]
+    ]
+    pending = note_service.pending_insights(session, person)  # type: ignore[arg-type]
+    return render_template("notes/pair.html", pairs=pairs, person=person, pending=pending)
 
 
 @bp.route("/notes/<int:note_id>")
 def view(note_id: int) -> ResponseReturnValue:
-    person = current_person()
-    note = member_note(note_id, person)
+    note, person = member_note(note_id)
     return render_template(
         "notes/view.html",
         note=note,
@@ -66,11 +67,11 @@ def back_to(note_id: int) -> ResponseReturnValue:
 @bp.route("/notes/<int:note_id>/insight", methods=["POST"])
 @login_required
 def propose(note_id: int) -> ResponseReturnValue:
-    from kb.views import insight_actions
-
-    person = current_person()
-    member_note(note_id, person)
-    insight_actions.propose(note_id, person, request.form.get("text", ""))
+    note, person = member_note(note_id)
+    note_service.propose_insight(
+        db(), note, person, request.form.get("text", ""), embedders=tandem().embedders
+    )
+    committed()
     flash("Insight offered. It becomes public once both of you agree.", "info")
     return back_to(note_id)
 
@@ -78,23 +79,26 @@ def propose(note_id: int) -> ResponseReturnValue:
 @bp.route("/notes/<int:note_id>/insight/consent", methods=["POST"])
 @login_required
 def consent(note_id: int) -> ResponseReturnValue:
-    from kb.views import insight_actions
-
-    person = current_person()
-    member_note(note_id, person)
-    published = insight_actions.consent(note_id, person)
-    flash("Published: the insight is now public." if published
-          else "Thank you: waiting for the other member to agree.", "info")
+    note, person = member_note(note_id)
+    insight = note_service.consent_insight(
+        db(), note_insight(note), person, embedders=tandem().embedders
+    )
+    published = insight.published
+    committed()
+    flash(
+        "Published: the insight is now public."
+        if published
+        else "Thank you: waiting for the other member to agree.",
+        "info",
+    )
     return back_to(note_id)
 
 
 @bp.route("/notes/<int:note_id>/insight/withdraw", methods=["POST"])
 @login_required
 def withdraw(note_id: int) -> ResponseReturnValue:
-    from kb.views import insight_actions
-
-    person = current_person()
-    member_note(note_id, person)
-    insight_actions.withdraw(note_id, person)
+    note, person = member_note(note_id)
+    note_service.withdraw_insight(db(), note_insight(note), person)
+    committed()
     flash("Insight withdrawn: it is private again.", "info")
     return back_to(note_id)

@@ -67,8 +67,12 @@ def parse_search(args: MultiDict[str, str]) -> SearchRequest:
 
 def has_filters(filters: SearchFilters) -> bool:
     return bool(
-        filters.doc_types or filters.tags or filters.languages or filters.author_email
-        or filters.date_from or filters.date_to
+        filters.doc_types
+        or filters.tags
+        or filters.languages
+        or filters.author_email
+        or filters.date_from
+        or filters.date_to
     )
 
 

@@ -1,0 +1,176 @@
+"""Login, guide pages, insight consent, HR access, error handling."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from kb.app import QueryStringFilter
+from kb.runtime import Tandem
+
+Login = Callable[..., Any]
+
+
+def test_home_lists_guides_and_insights(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    assert "Copilot w Excelu" in html
+    assert "Channels beat long e-mail threads" in html
+    assert "Ask for a summary" not in html  # pending insight
+
+
+def test_login_and_logout(client: FlaskClient, login: Login) -> None:
+    assert client.get("/pair").status_code == 302  # to the login page
+    wrong = client.post("/login", data={"email": "anna@example.com", "password": "nope-nope"})
+    assert wrong.status_code == 200
+    assert b"Wrong email or password" in wrong.data
+    answer = login(client, "Anna@Example.com")
+    assert answer.status_code == 302
+    page = client.get("/pair")
+    assert page.status_code == 200
+    assert b"Budget session" in page.data
+    client.post("/logout")
+    assert client.get("/pair").status_code == 302
+
+
+def test_login_redirects_only_to_local_paths(client: FlaskClient, password: str) -> None:
+    answer = client.post(
+        "/login?next=https://evil.example/",
+        data={"email": "anna@example.com", "password": password},
+    )
+    assert answer.headers["Location"] == "/"
+    client.post("/logout")
+    answer = client.post(
+        "/login?next=/pair", data={"email": "anna@example.com", "password": password}
+    )
+    assert answer.headers["Location"] == "/pair"
+
+
+def test_guide_page_renders_sanitised_markdown(client: FlaskClient, library: Any) -> None:
+    page = client.get(f"/guides/{library.guide_slug}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "<strong>Ważne</strong>" in html
+    assert "<script>alert" not in html
+
+
+def test_draft_guide_only_for_its_author(client: FlaskClient, library: Any, login: Login) -> None:
+    assert client.get(f"/guides/{library.draft_slug}").status_code == 404
+    login(client, "anna@example.com")
+    assert client.get(f"/guides/{library.draft_slug}").status_code == 404
+    client.post("/logout")
+    login(client, "celina@example.com")
+    page = client.get(f"/guides/{library.draft_slug}")
+    assert page.status_code == 200
+    assert b"only you can see it" in page.data
+
+
+def test_insight_consent_flow(client: FlaskClient, library: Any, login: Login) -> None:
+    query = "/api/search?q=summary+bullet+points&type=insight"
+    assert client.get(query).get_json()["total"] == 0
+    login(client, "anna@example.com")
+    answer = client.post(f"/notes/{library.pending_note_id}/insight/consent")
+    assert answer.status_code == 302
+    client.post("/logout")
+    hits = client.get(query).get_json()["hits"]
+    assert len(hits) == 1 and "bullet" in hits[0]["snippet_html"]
+    login(client, "bogdan@example.com")
+    client.post(f"/notes/{library.pending_note_id}/insight/withdraw")
+    client.post("/logout")
+    assert client.get(query).get_json()["total"] == 0
+
+
+def test_outsider_cannot_act_on_an_insight(client: FlaskClient, library: Any, login: Login) -> None:
+    login(client, "celina@example.com")
+    answer = client.post(f"/notes/{library.pending_note_id}/insight/consent")
+    assert answer.status_code == 404
+
+
+def test_propose_an_insight(client: FlaskClient, library: Any, login: Login) -> None:
+    login(client, "anna@example.com")
+    answer = client.post(
+        f"/notes/{library.private_note_id}/insight", data={"text": "Pivot tables first."}
+    )
+    assert answer.status_code == 302
+    page = client.get(f"/notes/{library.private_note_id}").get_data(as_text=True)
+    assert "Pivot tables first." in page and "I agree to publish" not in page
+    empty = client.post(f"/notes/{library.private_note_id}/insight", data={"text": "  "})
+    assert empty.status_code == 400
+
+
+def test_hr_pages_need_the_hr_role(client: FlaskClient, login: Login) -> None:
+    assert client.get("/hr/").status_code == 302
+    login(client, "anna@example.com")
+    assert client.get("/hr/").status_code == 403
+    client.post("/logout")
+    login(client, "hania@example.com")
+    assert client.get("/hr/").status_code == 200
+    assert client.get("/hr/programmes/nope").status_code == 404
+
+
+def test_csrf_rejects_a_form_without_token(password: str, app_factory: Callable[..., Any]) -> None:
+    client = app_factory(WTF_CSRF_ENABLED=True).test_client()
+    answer = client.post("/login", data={"email": "anna@example.com", "password": password})
+    assert answer.status_code == 400
+    assert b"security token" in answer.data
+    # With the token from the form it works.
+    html = client.get("/login").get_data(as_text=True)
+    token = html.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    answer = client.post(
+        "/login", data={"email": "anna@example.com", "password": password, "csrf_token": token}
+    )
+    assert answer.status_code == 302
+
+
+def test_errors_answer_json_for_api_and_html_otherwise(client: FlaskClient) -> None:
+    api = client.get("/api/nothing-here")
+    assert api.status_code == 404 and api.is_json
+    assert api.get_json()["error"]["status"] == 404
+    page = client.get("/nothing-here")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    prefers = client.get("/nothing-here", headers={"Accept": "application/json"})
+    assert prefers.is_json
+    method = client.post("/api/search")
+    assert method.status_code == 405 and method.is_json
+
+
+def test_request_too_large_is_413(app_factory: Callable[..., Any]) -> None:
+    client = app_factory(MAX_CONTENT_LENGTH=1000).test_client()
+    answer = client.post("/login", data={"email": "a@b.c", "password": "x" * 5000})
+    assert answer.status_code == 413
+
+
+def test_unexpected_errors_hide_details(
+    web_tandem: Tandem, monkeypatch: pytest.MonkeyPatch, app_factory: Callable[..., Any]
+) -> None:
+    app = app_factory(TESTING=False, PROPAGATE_EXCEPTIONS=False)
+
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("secret internal detail Zyxelgate")
+
+    monkeypatch.setattr(web_tandem.search, "search", explode)
+    client = app.test_client()
+    for path in ("/search?q=x", "/api/search?q=x"):
+        answer = client.get(path)
+        assert answer.status_code == 500
+        assert b"Zyxelgate" not in answer.data and b"Traceback" not in answer.data
+    assert client.get("/api/search?q=x").is_json
+
+
+def test_health(client: FlaskClient) -> None:
+    answer = client.get("/api/health")
+    assert answer.status_code == 200
+    assert answer.get_json()["database"] == "ok"
+
+
+def test_query_strings_never_reach_request_logs() -> None:
+    record = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1, '"%s" %s %s',
+        ("GET /search?q=Zyxelgate+secret HTTP/1.1", "200", "-"), None,
+    )  # fmt: skip
+    QueryStringFilter().filter(record)
+    assert "Zyxelgate" not in record.getMessage()
+    assert "GET /search HTTP/1.1" in record.getMessage()

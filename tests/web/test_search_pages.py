@@ -1,0 +1,101 @@
+"""Search page and JSON API over a real (fake-embedder) search engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+Login = Callable[..., Any]
+
+
+HIT_KEYS = {"doc_key", "doc_type", "doc_id", "title", "snippet_html", "score", "language",
+            "tags", "author_name", "doc_date"}  # fmt: skip
+
+
+def test_search_page_groups_results_with_highlights(client: FlaskClient) -> None:
+    page = client.get("/search?q=copilot")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Copilot w Excelu" in html
+    assert "<mark>" in html.lower()
+    # One result per document, even when several passages matched.
+    assert html.count('class="hit hit-guide"') == 1
+
+
+def test_search_page_without_query_shows_the_form(client: FlaskClient) -> None:
+    page = client.get("/search")
+    assert page.status_code == 200
+    assert 'name="q"' in page.get_data(as_text=True)
+
+
+def test_api_search_shape(client: FlaskClient) -> None:
+    answer = client.get("/api/search?q=copilot&type=guide")
+    assert answer.status_code == 200
+    assert answer.is_json
+    data = answer.get_json()
+    assert {"query", "hits", "total", "did_you_mean", "message", "took_ms"} <= set(data)
+    assert data["query"] == "copilot"
+    assert data["total"] >= 1
+    assert HIT_KEYS <= set(data["hits"][0])
+    assert all(hit["doc_type"] == "guide" for hit in data["hits"])
+
+
+def test_filters_narrow_results(client: FlaskClient) -> None:
+    everything = client.get("/api/search?q=threads+copilot").get_json()
+    only_insights = client.get("/api/search?q=threads+copilot&type=insight").get_json()
+    assert {h["doc_type"] for h in everything["hits"]} >= {"guide", "insight"}
+    assert {h["doc_type"] for h in only_insights["hits"]} == {"insight"}
+    polish = client.get("/api/search?q=threads+copilot&lang=pl").get_json()
+    assert {h["language"] for h in polish["hits"]} == {"pl"}
+
+
+def test_unknown_filter_values_are_ignored(client: FlaskClient) -> None:
+    answer = client.get("/api/search?q=copilot&type=bogus&lang=xx&from=notadate&page=-3")
+    assert answer.status_code == 200
+    assert answer.get_json()["total"] >= 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?",
+        '"',
+        "AND OR",
+        "x" * 5000,
+        "",
+        "   ",
+        "*",
+        "NOT",
+        "((",
+        "title:foo",
+        "\x00",
+        '"unbalanced',
+        "a" * 300 + " " + "b" * 300,
+        "<script>alert(1)</script>",
+        "%",
+        "ż" * 2000,
+    ],
+)
+@pytest.mark.parametrize("path", ["/search", "/api/search"])
+def test_malformed_queries_never_fail(client: FlaskClient, path: str, query: str) -> None:
+    answer = client.get(path, query_string={"q": query})
+    assert answer.status_code < 500
+    assert b"Traceback" not in answer.data
+    assert b"<script>alert(1)</script>" not in answer.data
+
+
+def test_pagination_links_keep_filters(client: FlaskClient) -> None:
+    html = client.get("/search?q=copilot&type=guide&lang=pl&page=1").get_data(as_text=True)
+    assert 'value="guide" checked' in html
+    assert 'value="pl" checked' in html
+
+
+def test_logged_in_member_finds_own_notes(client: FlaskClient, login: Login) -> None:
+    login(client, "anna@example.com")
+    data = client.get("/api/search?q=Zyxelgate").get_json()
+    assert any(h["doc_type"] == "note" for h in data["hits"])
+    html = client.get("/search?q=Zyxelgate").get_data(as_text=True)
+    assert "Budget session" in html
