@@ -1,0 +1,276 @@
+"""Guides: drafts, revisions, publishing (which makes them searchable), archiving.
+
+Who may do what: the author writes, revises, publishes and unpublishes; HR may archive any
+guide. Published guides are visible to everyone, drafts only to their author, archived guides
+to their author and HR; to anyone else a hidden guide does not exist (NotFound).
+Only published guides have chunks (doc_key ``guide:ID``): their text is the markdown of the
+current revision as plain text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kb.embeddings import Embedder
+from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.models import LANGUAGES, Guide, GuideRevision, Person, join_list, split_list
+from kb.services.content import remove_chunks, replace_chunks
+from kb.services.markup import markdown_to_text, render_markdown
+
+__all__ = [
+    "archive", "create_guide", "get_guide", "guide_doc_key", "guide_text", "index_guide",
+    "list_guides", "list_revisions", "publish", "render_markdown", "save_revision", "slugify",
+    "unpublish",
+]  # fmt: skip
+
+MAX_TITLE = 300
+MAX_TAGS = 500
+_CYRILLIC = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch - y - e yu ya".split(),
+        strict=True,
+    )
+) | {"ъ": "", "ь": ""}
+
+
+def slugify(text: str) -> str:
+    """A URL slug: ASCII letters, digits and '-' (Polish and Russian letters transliterated)."""
+    out = []
+    for ch in text.lower().replace("ł", "l"):
+        out.append(_CYRILLIC.get(ch, ch))
+    ascii_text = unicodedata.normalize("NFKD", "".join(out)).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    return slug[:80].rstrip("-") or "guide"
+
+
+def guide_doc_key(guide: Guide) -> str:
+    return f"guide:{guide.id}"
+
+
+def clean_title(title: str) -> str:
+    title = " ".join((title or "").split())
+    if not title:
+        raise ValidationError("a title is required", field="title")
+    if len(title) > MAX_TITLE:
+        raise ValidationError(
+            f"the title is {len(title)} characters long, the limit is {MAX_TITLE}", field="title"
+        )
+    return title
+
+
+def clean_language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise ValidationError(
+            f"unknown language {language!r}; use {', '.join(LANGUAGES)}", field="language"
+        )
+    return language
+
+
+def clean_tags(tags: Sequence[str] | str | None) -> str:
+    """Tags as stored: lower-case, de-duplicated, ";"-separated."""
+    items = split_list(tags.replace(",", ";")) if isinstance(tags, str) else list(tags or ())
+    joined = join_list(list(dict.fromkeys(t.strip().lower() for t in items if t.strip())))
+    if len(joined) > MAX_TAGS:
+        raise ValidationError(f"tags take more than {MAX_TAGS} characters", field="tags")
+    return joined
+
+
+def _visible(guide: Guide, user: Person | None) -> bool:
+    if guide.status == "published":
+        return True
+    if user is None:
+        return False
+    if guide.status == "archived":
+        return user.id == guide.author_id or user.has_role("hr")
+    return user.id == guide.author_id
+
+
+def _require_author(guide: Guide, user: Person, action: str) -> None:
+    if not _visible(guide, user):
+        raise NotFound(f"guide {guide.slug!r} not found")
+    if user.id != guide.author_id:
+        raise PermissionDenied(f"only the author of a guide can {action} it")
+
+
+def _unique_slug(session: Session, base: str) -> str:
+    slug, n = base, 2
+    while session.scalar(select(Guide.id).where(Guide.slug == slug)) is not None:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def create_guide(
+    session: Session,
+    author: Person,
+    *,
+    title: str,
+    body_md: str,
+    language: str,
+    tags: Sequence[str] | str | None = (),
+    slug: str | None = None,
+    source_path: str | None = None,
+) -> Guide:
+    """A new draft guide with revision 1. An explicit ``slug`` must be free (imports name it
+    after the file); without one a free slug is made from the title."""
+    title = clean_title(title)
+    if slug is not None:
+        if slug != slugify(slug):
+            raise ValidationError(f"{slug!r} is not a slug; try {slugify(slug)!r}", field="slug")
+        if session.scalar(select(Guide.id).where(Guide.slug == slug)) is not None:
+            raise ValidationError(f"the slug {slug!r} is already taken", field="slug")
+    else:
+        slug = _unique_slug(session, slugify(title))
+    guide = Guide(
+        slug=slug, author_id=author.id, title=title, language=clean_language(language),
+        tags=clean_tags(tags), status="draft", source_path=source_path,
+    )  # fmt: skip
+    guide.revisions.append(
+        GuideRevision(number=1, title=title, body_md=body_md or "", editor_id=author.id)
+    )
+    session.add(guide)
+    session.flush()
+    return guide
+
+
+def guide_text(guide: Guide) -> str:
+    """What search indexes for a guide: its current markdown as plain text."""
+    current = guide.current
+    return markdown_to_text(current.body_md) if current else ""
+
+
+def index_guide(session: Session, guide: Guide, embedders: Mapping[str, Embedder]) -> bool:
+    """Bring the guide's chunks in line with its state: published -> chunks, else none."""
+    key = guide_doc_key(guide)
+    if guide.status != "published":
+        return remove_chunks(session, key)
+    return replace_chunks(
+        session, doc_key=key, doc_type="guide", doc_id=guide.id, title=guide.title,
+        text=guide_text(guide), language=guide.language, tags=guide.tags,
+        author_id=guide.author_id, doc_date=guide.published_on, pair_id=None,
+        embedders=embedders,
+    )  # fmt: skip
+
+
+def save_revision(
+    session: Session,
+    guide: Guide,
+    editor: Person,
+    *,
+    title: str,
+    body_md: str,
+    embedders: Mapping[str, Embedder],
+    language: str | None = None,
+    tags: Sequence[str] | str | None = None,
+) -> GuideRevision:
+    """Save an edit as revision n+1 (author only); a published guide is re-indexed.
+
+    An edit that changes neither title nor body adds no revision (language and tags live on
+    the guide itself). Returns the current revision.
+    """
+    _require_author(guide, editor, "edit")
+    title = clean_title(title)
+    body_md = body_md or ""
+    if language is not None:
+        guide.language = clean_language(language)
+    if tags is not None:
+        guide.tags = clean_tags(tags)
+    current = guide.current
+    if current is None or current.title != title or current.body_md != body_md:
+        number = (
+            session.scalar(
+                select(func.max(GuideRevision.number)).where(GuideRevision.guide_id == guide.id)
+            )
+            or 0
+        ) + 1
+        guide.revisions.append(
+            GuideRevision(number=number, title=title, body_md=body_md, editor_id=editor.id)
+        )
+        guide.title = title
+    session.flush()
+    index_guide(session, guide, embedders)
+    return guide.revisions[-1]
+
+
+def publish(
+    session: Session,
+    guide: Guide,
+    user: Person,
+    embedders: Mapping[str, Embedder],
+    *,
+    published_on: dt.date | None = None,
+) -> Guide:
+    """Make a guide public and searchable (author only)."""
+    _require_author(guide, user, "publish")
+    if not guide_text(guide).strip():
+        raise ValidationError("an empty guide cannot be published", field="body_md")
+    guide.status = "published"
+    if published_on is not None or guide.published_on is None:
+        guide.published_on = published_on or dt.date.today()
+    session.flush()
+    index_guide(session, guide, embedders)
+    return guide
+
+
+def unpublish(session: Session, guide: Guide, user: Person) -> Guide:
+    """Back to draft (author only): no longer visible to others nor searchable."""
+    _require_author(guide, user, "unpublish")
+    guide.status = "draft"
+    session.flush()
+    remove_chunks(session, guide_doc_key(guide))
+    return guide
+
+
+def archive(session: Session, guide: Guide, user: Person) -> Guide:
+    """Retire a guide (its author or HR): kept for the record, gone from search."""
+    if not _visible(guide, user):
+        raise NotFound(f"guide {guide.slug!r} not found")
+    if user.id != guide.author_id and not user.has_role("hr"):
+        raise PermissionDenied("only the author or HR can archive a guide")
+    guide.status = "archived"
+    session.flush()
+    remove_chunks(session, guide_doc_key(guide))
+    return guide
+
+
+def get_guide(session: Session, slug: str, user: Person | None) -> Guide:
+    """A guide the user may see (see module doc); otherwise NotFound."""
+    guide = session.scalar(select(Guide).where(Guide.slug == slug))
+    if guide is None or not _visible(guide, user):
+        raise NotFound(f"guide {slug!r} not found")
+    return guide
+
+
+def list_revisions(session: Session, guide: Guide, user: Person | None) -> list[GuideRevision]:
+    """All revisions, oldest first, for whoever may see the guide."""
+    if not _visible(guide, user):
+        raise NotFound(f"guide {guide.slug!r} not found")
+    return list(
+        session.scalars(
+            select(GuideRevision)
+            .where(GuideRevision.guide_id == guide.id)
+            .order_by(GuideRevision.number)
+        )
+    )
+
+
+def list_guides(
+    session: Session,
+    user: Person | None,
+    *,
+    status: str | None = None,
+    author: Person | None = None,
+) -> list[Guide]:
+    """Guides the user may see, newest first, optionally by status or author."""
+    query = select(Guide).order_by(Guide.updated_at.desc(), Guide.id.desc())
+    if status is not None:
+        query = query.where(Guide.status == status)
+    if author is not None:
+        query = query.where(Guide.author_id == author.id)
+    return [g for g in session.scalars(query) if _visible(g, user)]
