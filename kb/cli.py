@@ -51,6 +51,10 @@ class State:
             self._tandem = open_tandem(load_settings())
         return self._tandem
 
+    def replace(self, tandem: Tandem) -> Tandem:
+        self._tandem = tandem
+        return tandem
+
     def close(self) -> None:
         if self._tandem is not None:
             self._tandem.close()
@@ -132,7 +136,7 @@ def demo(state: State, reset: bool, as_json: bool) -> None:
 
     tandem = state.tandem
     if reset:
-        tandem = state._tandem = reset_instance(tandem)
+        tandem = state.replace(reset_instance(tandem))
     if not as_json:
         click.echo(f"Loading the demo library into {tandem.settings.instance_dir} ...")
         click.echo(
@@ -155,7 +159,10 @@ def demo(state: State, reset: bool, as_json: bool) -> None:
             }
         )
         return
-    click.echo(report.summary())
+    # The first line has the counts; the per-file list of ~130 files is for `tandem ingest`.
+    click.echo(report.summary().splitlines()[0])
+    for rejection in report.rejected:
+        click.echo(f"  rejected {rejection.path}: {rejection.reason}")
     click.echo(f"Search indexes: {applied} change(s) applied.")
     click.echo(f"\nDemo logins (password for all: {password}):")
     for row in logins:

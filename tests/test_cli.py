@@ -1,0 +1,213 @@
+"""Every ``tandem`` command through click's CliRunner, on a temporary instance (fake model)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kb import cli
+from kb.cli import main
+
+DEMO_BROKEN = Path(cli.DEMO_DIR) / "broken"
+ENV_KEYS = ("DATABASE_URL", "TANDEM_IMPORT_MODELS", "SECRET_KEY")
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    # Variables set to None are removed for the call (a developer's DATABASE_URL must not leak in).
+    full: dict[str, str | None] = {key: None for key in ENV_KEYS}
+    full.update(env)
+    return CliRunner().invoke(main, list(args), env=full, catch_exceptions=False)
+
+
+def instance_env(folder: Path) -> dict[str, str]:
+    return {"TANDEM_INSTANCE": str(folder), "TANDEM_MODELS": "fake"}
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """An instance with the demo library loaded once for this module."""
+    env = instance_env(tmp_path_factory.mktemp("demo") / "instance")
+    result = run(env, "demo")
+    assert result.exit_code == 0, result.output
+    yield env
+
+
+@pytest.fixture
+def empty_env(tmp_path: Path) -> dict[str, str]:
+    return instance_env(tmp_path / "instance")
+
+
+def search_json(env: dict[str, str], *args: str) -> dict[str, Any]:
+    result = run(env, "search", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+def test_demo_prints_report_and_logins(demo_env: dict[str, str]) -> None:
+    again = run(demo_env, "demo")
+    assert again.exit_code == 0, again.output
+    assert "Demo logins (password for all: tandem-demo)" in again.output
+    assert "Imported 0, updated 0" in again.output  # nothing changed since the first run
+    assert "hr" in again.output and "mentor" in again.output
+
+
+def test_demo_json_and_reset(empty_env: dict[str, str]) -> None:
+    first = run(empty_env, "demo", "--json")
+    assert first.exit_code == 0, first.output
+    data = json.loads(first.output)
+    assert data["report"]["counts"]["imported"] > 50
+    assert data["report"]["counts"]["rejected"] == 0
+    assert data["password"] == "tandem-demo" and data["logins"]
+    reset = json.loads(run(empty_env, "demo", "--reset", "--json").output)
+    assert reset["report"]["counts"]["imported"] == data["report"]["counts"]["imported"]
+
+
+# --- search --------------------------------------------------------------------------------
+
+
+def test_search_table_and_json(demo_env: dict[str, str]) -> None:
+    table = run(demo_env, "search", "Copilot Excel", "--limit", "3")
+    assert table.exit_code == 0, table.output
+    assert "result(s)" in table.output and "<mark>" not in table.output
+    data = search_json(demo_env, "Copilot Excel", "--type", "guide", "--lang", "pl")
+    assert data["hits"]
+    assert {h["doc_type"] for h in data["hits"]} == {"guide"}
+    assert {h["language"] for h in data["hits"]} == {"pl"}
+
+
+def private_note_member(env: dict[str, str]) -> str:
+    """The e-mail of a member of the pair whose note holds the word Zyxelgate."""
+    from kb.config import load_settings
+    from kb.models import SessionNote
+    from kb.runtime import open_tandem
+
+    os.environ.update(env)
+    try:
+        tandem = open_tandem(load_settings())
+        with tandem.sessions() as session:
+            note = next(n for n in session.query(SessionNote).all() if "Zyxelgate" in n.body_md)
+            email = note.pair.mentor.email
+        tandem.close()
+    finally:
+        for key in env:
+            os.environ.pop(key, None)
+    return email
+
+
+def test_search_as_member_finds_private_note_others_do_not(demo_env: dict[str, str]) -> None:
+    assert search_json(demo_env, "Zyxelgate")["hits"] == []
+    member = private_note_member(demo_env)
+    mine = search_json(demo_env, "Zyxelgate", "--as", member)
+    assert any(h["doc_type"] == "note" for h in mine["hits"])
+
+
+def test_search_as_unknown_person_fails_cleanly(demo_env: dict[str, str]) -> None:
+    result = run(demo_env, "search", "x", "--as", "nobody@example.com")
+    assert result.exit_code == 1
+    assert "no person with email nobody@example.com" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_search_rejects_bad_dates(demo_env: dict[str, str]) -> None:
+    result = run(demo_env, "search", "x", "--from", "yesterday")
+    assert result.exit_code == 2
+    assert "YYYY-MM-DD" in result.output
+
+
+def test_reindex(demo_env: dict[str, str]) -> None:
+    before = search_json(demo_env, "prompt")
+    result = run(demo_env, "reindex")
+    assert result.exit_code == 0, result.output
+    assert "rebuilt" in result.output
+    after = search_json(demo_env, "prompt")
+    assert [h["doc_key"] for h in after["hits"]] == [h["doc_key"] for h in before["hits"]]
+
+
+# --- ingest --------------------------------------------------------------------------------
+
+
+GUIDE = """---
+title: "Test guide about Quenyaword"
+author: {author}
+tags: [test]
+language: en
+date: 2024-05-01
+visibility: public
+---
+Quenyaword appears only in this guide.
+"""
+
+
+def test_ingest_reports_and_exit_codes(demo_env: dict[str, str], tmp_path: Path) -> None:
+    author = private_note_member(demo_env)
+    folder = tmp_path / "guides"
+    folder.mkdir()
+    (folder / "quenya.md").write_text(GUIDE.format(author=author))
+    good = run(demo_env, "ingest", str(folder))
+    assert good.exit_code == 0, good.output
+    assert "Imported 1" in good.output
+    assert search_json(demo_env, "Quenyaword")["total"] == 1
+    again = json.loads(run(demo_env, "ingest", str(folder), "--json").output)
+    assert again["report"]["counts"]["unchanged"] == 1
+
+    bad = run(demo_env, "ingest", str(DEMO_BROKEN), "--json")
+    assert bad.exit_code == 1
+    rejected = json.loads(bad.output)["report"]["rejected"]
+    assert rejected and all(r["reason"] for r in rejected)
+
+
+def test_ingest_needs_existing_paths(demo_env: dict[str, str], tmp_path: Path) -> None:
+    result = run(demo_env, "ingest", str(tmp_path / "missing"))
+    assert result.exit_code == 2
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+class Exec(Exception):
+    """Raised instead of replacing the test process with gunicorn."""
+
+
+def test_serve_prints_address_then_starts_gunicorn(
+    demo_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[str]] = []
+
+    def fake_execv(path: str, args: list[str]) -> None:
+        calls.append(args)
+        raise Exec
+
+    monkeypatch.setattr(cli.os, "execv", fake_execv)
+    full: dict[str, str | None] = {key: None for key in ENV_KEYS}
+    result = CliRunner().invoke(
+        main, ["serve", "--port", "5055", "--workers", "3"], env={**full, **demo_env}
+    )
+    assert isinstance(result.exception, Exec)
+    assert "Open http://127.0.0.1:5055/" in result.output
+    args = calls[0]
+    assert args[-1] == "kb.app:create_app()"
+    assert args[args.index("--workers") + 1] == "3"
+    assert args[args.index("--bind") + 1] == "127.0.0.1:5055"
+    # The access log format has the path (%(U)s) but never the query string.
+    log_format = args[args.index("--access-logformat") + 1]
+    assert "%(U)s" in log_format and "%(q)s" not in log_format and "%(r)s" not in log_format
+
+
+def test_serve_dev_uses_flask(demo_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask import Flask
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(Flask, "run", lambda self, **kw: seen.update(kw))
+    result = run(demo_env, "serve", "--dev", "--port", "5056")
+    assert result.exit_code == 0, result.output
+    assert "Open http://127.0.0.1:5056/" in result.output
+    assert seen["port"] == 5056 and seen["debug"] is False
