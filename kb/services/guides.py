@@ -24,7 +24,8 @@ from kb.services.content import remove_chunks, replace_chunks
 from kb.services.markup import markdown_to_text, render_markdown
 
 __all__ = [
-    "archive", "create_guide", "get_guide", "guide_doc_key", "guide_text", "index_guide",
+    "archive", "create_guide", "get_guide", "guide_doc_key", "guide_text", "import_guide",
+    "index_guide",
     "list_guides", "list_revisions", "publish", "render_markdown", "save_revision", "slugify",
     "unpublish",
 ]  # fmt: skip
@@ -274,3 +275,55 @@ def list_guides(
     if author is not None:
         query = query.where(Guide.author_id == author.id)
     return [g for g in session.scalars(query) if _visible(g, user)]
+
+
+def import_guide(
+    session: Session,
+    author: Person,
+    *,
+    title: str,
+    body_md: str,
+    language: str,
+    tags: Sequence[str] | str | None,
+    slug: str,
+    source_path: str,
+    published: bool,
+    published_on: dt.date | None,
+    content_hash: str,
+    embedders: Mapping[str, Embedder],
+) -> tuple[Guide, str]:
+    """Create or update the guide imported from ``source_path`` (the file is the authority).
+
+    A changed body or title adds a revision; visibility maps to published/draft, except that
+    a guide HR archived stays archived. Indexes once at the end. Status: created / updated.
+    """
+    guide = session.scalar(select(Guide).where(Guide.source_path == source_path))
+    title = clean_title(title)
+    if guide is None:
+        guide = create_guide(
+            session, author, title=title, body_md=body_md, language=language, tags=tags,
+            slug=slug, source_path=source_path,
+        )  # fmt: skip
+        status = "created"
+    else:
+        status = "updated"
+        guide.author_id = author.id
+        guide.language = clean_language(language)
+        guide.tags = clean_tags(tags)
+        current = guide.current
+        if current is None or current.title != title or current.body_md != body_md:
+            number = max((r.number for r in guide.revisions), default=0) + 1
+            guide.revisions.append(
+                GuideRevision(number=number, title=title, body_md=body_md, editor_id=author.id)
+            )
+            guide.title = title
+    if guide.status != "archived":
+        if published and not guide_text(guide).strip():
+            raise ValidationError("an empty guide cannot be published", field="body_md")
+        guide.status = "published" if published else "draft"
+    if published and (published_on is not None or guide.published_on is None):
+        guide.published_on = published_on or dt.date.today()
+    guide.content_hash = content_hash
+    session.flush()
+    index_guide(session, guide, embedders)
+    return guide, status

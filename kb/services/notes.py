@@ -312,3 +312,64 @@ def pending_insights(session: Session, user: Person) -> list[SharedInsight]:
         .order_by(SharedInsight.id)
     )
     return list(session.scalars(query))
+
+
+def import_note(
+    session: Session,
+    pair: Pair,
+    author: Person,
+    *,
+    title: str,
+    body_md: str,
+    language: str,
+    tags: Sequence[str] | str | None,
+    session_date: dt.date | None,
+    source_path: str,
+    content_hash: str,
+    insight: str | None,
+    shared: bool,
+    embedders: Mapping[str, Embedder],
+) -> tuple[SessionNote, str]:
+    """Create or update the note imported from ``source_path`` (the file is the authority).
+
+    ``insight`` with ``shared`` means both members consented in the source system (published);
+    an insight that is not shared carries the author's consent only, plus any consent already
+    given to the same text; no insight withdraws an existing one. Status: created / updated.
+    """
+    if not _member(pair, author):
+        raise ValidationError(f"{author.email} is not a member of the pair", field="author")
+    note = session.scalar(select(SessionNote).where(SessionNote.source_path == source_path))
+    status = "updated"
+    if note is None:
+        status = "created"
+        note = SessionNote(pair_id=pair.id, source_path=source_path)
+        session.add(note)
+    note.pair_id = pair.id
+    note.pair = pair
+    note.author_id = author.id
+    note.title = clean_title(title)
+    note.body_md = body_md or ""
+    note.language = clean_language(language)
+    note.tags = clean_tags(tags)
+    note.session_date = session_date
+    note.content_hash = content_hash
+    session.flush()
+    index_note(session, note, embedders)
+    existing = note.insight
+    if insight is None:
+        if existing is not None:
+            _drop_insight(session, existing)
+    else:
+        consented = [pair.mentor, pair.mentee] if shared else [author]
+        if not shared and existing is not None and existing.text == insight.strip():
+            already = [
+                person
+                for person, at in (
+                    (pair.mentor, existing.mentor_consent_at),
+                    (pair.mentee, existing.mentee_consent_at),
+                )
+                if at is not None
+            ]
+            consented = [*already, author]
+        set_insight(session, note, insight, consented_by=consented, embedders=embedders)
+    return note, status

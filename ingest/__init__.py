@@ -1,0 +1,1 @@
+"""Import pipeline: read -> validate -> chunk -> embed -> store."""
