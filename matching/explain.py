@@ -1,0 +1,112 @@
+"""Why a pair fits: which goal met which evidence, quoted short. Pure.
+
+Only evidence items are ever quoted, and evidence is built from stated expertise, published
+guides and consented shared insights; private notes never become evidence, so they cannot
+appear here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from matching.lexical import tokenize
+from matching.profiles import Evidence
+
+QUOTE_CHARS = 120
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
+
+
+def quote(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``limit`` characters."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def best_sentence(goal: str, text: str) -> str:
+    """The sentence of ``text`` sharing most words with ``goal`` (the first one on a tie)."""
+    sentences = [s for s in _SENTENCE.split(" ".join(text.split())) if s]
+    if len(sentences) <= 1:
+        return text
+    wanted = set(tokenize(goal))
+    scores = [len(wanted & set(tokenize(s))) for s in sentences]
+    return sentences[int(np.argmax(scores))]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One goal met by one piece of evidence."""
+
+    goal: str
+    evidence: str
+    kind: str  # expertise | guide | insight
+    similarity: float
+    title: str = ""
+    ref: str = ""
+
+    @property
+    def text(self) -> str:
+        source = {"expertise": "stated expertise", "guide": "guide", "insight": "shared insight"}
+        where = source.get(self.kind, self.kind)
+        if self.kind == "guide" and self.title:
+            where = f'guide "{quote(self.title, 80)}"'
+        quoted = "" if self.kind == "guide" and self.evidence == self.title else (
+            f': "{self.evidence}"')
+        return f'goal "{quote(self.goal, 80)}" <-> {where}{quoted} ({self.similarity:.2f})'
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["similarity"] = round(float(self.similarity), 4)
+        data["text"] = self.text
+        return data
+
+
+def reasons(
+    goals: Sequence[str],
+    evidence: Sequence[Evidence],
+    similarity: np.ndarray,
+    limit: int = 3,
+    min_similarity: float = 0.05,
+) -> list[Reason]:
+    """The strongest goal <-> evidence links of one pair, at most one per goal first.
+
+    ``similarity`` is [goals, evidence] as computed by :func:`matching.scoring.similarity`.
+    Each goal contributes its best item; if fewer than ``limit`` goals match, further items of
+    the best-matched goals fill up. The same evidence item is not quoted twice.
+    """
+    if not len(goals) or not len(evidence):
+        return []
+    order = np.argsort(-similarity, axis=1, kind="stable")
+    picked: list[tuple[float, int, int]] = []
+    used: set[int] = set()
+    for rank in range(similarity.shape[1]):
+        candidates = sorted(
+            ((float(similarity[g, order[g, rank]]), g, int(order[g, rank]))
+             for g in range(len(goals))),
+            key=lambda t: -t[0],
+        )
+        for value, g, e in candidates:
+            if value < min_similarity or e in used:
+                continue
+            picked.append((value, g, e))
+            used.add(e)
+            if len(picked) >= limit:
+                break
+        if len(picked) >= limit or rank >= 2:
+            break
+    picked.sort(key=lambda t: -t[0])
+    out = []
+    for value, g, e in picked:
+        item = evidence[e]
+        excerpt = item.text if item.kind == "expertise" else best_sentence(goals[g], item.text)
+        out.append(Reason(goal=goals[g], evidence=quote(excerpt), kind=item.kind,
+                          similarity=value, title=item.title, ref=item.ref))
+    return out

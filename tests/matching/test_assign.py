@@ -1,0 +1,107 @@
+"""The optimiser against brute force: same optimum, every constraint respected."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from matching.assign import AssignmentError, assign
+
+
+def brute_force(weights: np.ndarray, capacity: np.ndarray,
+                locked: dict[int, int]) -> float:
+    """Best total over every feasible assignment (locked rows fixed, others free)."""
+    n, m = weights.shape
+    options = []
+    for i in range(n):
+        if i in locked:
+            options.append([locked[i]])
+        else:
+            options.append([-1] + [j for j in range(m)
+                                   if np.isfinite(weights[i, j]) and weights[i, j] > 0])
+    best = -np.inf
+    for combo in itertools.product(*options):
+        ok = True
+        for j in range(m):
+            n_locked = sum(1 for jj in locked.values() if jj == j)
+            n_free = sum(1 for i, jj in enumerate(combo) if jj == j and i not in locked)
+            if n_free > max(capacity[j] - n_locked, 0):
+                ok = False
+                break
+        if ok:
+            total = sum(weights[i, j] for i, j in enumerate(combo)
+                        if j >= 0 and np.isfinite(weights[i, j]))
+            best = max(best, total)
+    return float(best)
+
+
+def check_feasible(weights: np.ndarray, capacity: np.ndarray, locked: dict[int, int],
+                   mentor_of: np.ndarray) -> None:
+    for i, j in locked.items():
+        assert mentor_of[i] == j
+    for i, j in enumerate(mentor_of):
+        if j >= 0 and i not in locked:
+            assert np.isfinite(weights[i, j]) and weights[i, j] > 0, "forbidden pair used"
+    for j in range(weights.shape[1]):
+        n_locked = sum(1 for jj in locked.values() if jj == j)
+        n_free = sum(1 for i, jj in enumerate(mentor_of) if jj == j and i not in locked)
+        assert n_free <= max(capacity[j] - n_locked, 0), "capacity exceeded"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_matches_brute_force_on_small_random_cases(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        n, m = int(rng.integers(1, 7)), int(rng.integers(1, 4))
+        weights = rng.random((n, m)).round(2) - 0.15  # some pairs worth nothing
+        weights[rng.random((n, m)) < 0.2] = np.nan  # hard constraints
+        capacity = rng.integers(0, 3, m)
+        locked: dict[int, int] = {}
+        if rng.random() < 0.3:
+            i, j = int(rng.integers(n)), int(rng.integers(m))
+            locked[i] = j
+        result = assign(weights, capacity, list(locked.items()),
+                        top_k=int(rng.integers(1, 4)))
+        check_feasible(weights, capacity, locked, result.mentor_of)
+        assert result.total == pytest.approx(brute_force(weights, capacity, locked), abs=1e-5)
+        assert result.certified
+
+
+def test_sparse_candidates_are_certified_against_the_full_problem() -> None:
+    """With a tiny top_k the certificate must pull in the pairs that matter."""
+    rng = np.random.default_rng(7)
+    n, m = 300, 40
+    themes_e, themes_m = rng.integers(0, 5, n), rng.integers(0, 5, m)
+    weights = rng.random((n, m)) * 0.3 + 0.6 * (themes_e[:, None] == themes_m[None, :])
+    weights[rng.random((n, m)) < 0.1] = np.nan
+    capacity = rng.integers(1, 4, m)
+    sparse = assign(weights, capacity, top_k=2)
+    full = assign(weights, capacity, top_k=m)
+    assert sparse.total == pytest.approx(full.total, rel=1e-6)
+    check_feasible(weights, capacity, {}, sparse.mentor_of)
+
+
+def test_prefers_the_better_total_over_a_greedy_choice() -> None:
+    # Greedy would give mentee 0 its best mentor (0) and leave mentee 1 with nobody.
+    weights = np.array([[0.9, 0.8], [0.85, np.nan]])
+    result = assign(weights, [1, 1])
+    assert list(result.mentor_of) == [1, 0]
+    assert result.total == pytest.approx(1.65)
+
+
+def test_nobody_matchable_is_not_an_error() -> None:
+    result = assign(np.full((3, 2), np.nan), [2, 2])
+    assert list(result.mentor_of) == [-1, -1, -1]
+    assert result.total == 0.0
+    assert assign(np.ones((2, 2)), [0, 0]).pairs() == []
+
+
+def test_inconsistent_input_is_rejected_clearly() -> None:
+    with pytest.raises(AssignmentError, match="capacity"):
+        assign(np.ones((2, 2)), [1])
+    with pytest.raises(AssignmentError, match="locked to more than one"):
+        assign(np.ones((2, 2)), [1, 1], locked=[(0, 0), (0, 1)])
+    with pytest.raises(AssignmentError, match="out of range"):
+        assign(np.ones((2, 2)), [1, 1], locked=[(5, 0)])

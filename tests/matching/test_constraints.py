@@ -1,0 +1,86 @@
+"""Hard constraints and soft preferences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.errors import ValidationError
+from matching.constraints import (
+    ManagementChainError,
+    MatchWeights,
+    eligibility,
+    management_chains,
+    preferences,
+)
+from matching.profiles import Participant
+
+
+def who(pid: int, langs: str = "en", **kw) -> Participant:
+    return Participant(id=pid, email=f"p{pid}@x", name=f"P{pid}",
+                       languages=frozenset(langs.split(";")), **kw)
+
+
+def test_chains_hold_every_manager_above() -> None:
+    chains = management_chains({1: None, 2: 1, 3: 2, 4: 3, 5: 1})
+    assert chains[4] == {1, 2, 3}
+    assert chains[5] == {1}
+    assert chains[1] == frozenset()
+
+
+def test_cycles_and_unknown_managers_are_named_in_one_clear_error() -> None:
+    labels = {1: "ann@x", 2: "bob@x", 3: "cy@x", 4: "dee@x"}
+    with pytest.raises(ManagementChainError) as caught:
+        management_chains({1: 2, 2: 3, 3: 1, 4: 99}, labels)
+    message = str(caught.value)
+    assert "management cycle" in message
+    assert "ann@x" in message and "bob@x" in message and "cy@x" in message
+    assert "dee@x has an unknown manager (id 99)" in message
+    assert isinstance(caught.value, ValidationError)
+    with pytest.raises(ManagementChainError, match="cycle: ann@x -> ann@x"):
+        management_chains({1: 1}, labels)
+
+
+def test_eligibility_rules_out_chain_language_self_and_history() -> None:
+    chains = management_chains({1: None, 2: 1, 3: 2, 4: None, 5: None, 6: 4})
+    mentees = [who(3), who(4, "ru"), who(5, "pl;en")]
+    mentors = [who(2), who(1, "pl"), who(6, "ru;en"), who(5)]
+    elig = eligibility(mentees, mentors, chains, history=[(6, 5)])
+    allowed = elig.allowed()
+    # 3's managers are 2 and 1: both ruled out; 6 is fine.
+    assert elig.reason(0, 0) == "management chain"
+    assert elig.reason(0, 1) == "no common language"  # 1 speaks only Polish
+    assert allowed[0, 2]
+    # 4 manages 6: a mentee may not be mentored by someone they manage either.
+    assert elig.reason(1, 2) == "management chain"
+    assert elig.reason(1, 0) == "no common language"
+    # 5 cannot mentor themselves, and 6-5 ran before.
+    assert elig.reason(2, 3) == "same person"
+    assert elig.reason(2, 2) == "paired before"
+    assert elig.reason(2, 1) is None and allowed[2, 1]
+    assert elig.counts(1) == {"no common language": 3, "management chain": 1}
+    assert allowed.sum() == 4
+
+
+def test_preferences_are_in_unit_range_and_ignore_unknown_values() -> None:
+    mentees = [who(1, department="Sales", style="structured",
+                   availability=frozenset({"mon-am", "tue-pm"})),
+               who(2)]
+    mentors = [who(3, department="Sales", style="structured",
+                   availability=frozenset({"mon-am"})),
+               who(4, department="IT", style="informal")]
+    parts = preferences(mentees, mentors).parts()
+    assert parts["other_department"].tolist() == [[0, 1], [0, 0]]
+    assert parts["style"].tolist() == [[1, 0], [0, 0]]
+    assert np.allclose(parts["availability"], [[0.5, 0], [0, 0]])
+    bonus = preferences(mentees, mentors).bonus(MatchWeights(other_department=0.2, style=0.1,
+                                                             availability=0.4))
+    assert np.allclose(bonus, [[0.3, 0.2], [0, 0]])
+
+
+def test_weights_reject_unknown_names_and_bad_values() -> None:
+    assert MatchWeights.from_mapping({"style": "0.5"}).style == 0.5
+    with pytest.raises(ValidationError, match="unknown weight"):
+        MatchWeights.from_mapping({"colour": 1})
+    with pytest.raises(ValidationError, match=">= 0"):
+        MatchWeights.from_mapping({"style": -1})

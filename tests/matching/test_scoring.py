@@ -1,0 +1,137 @@
+"""Fused similarity, aggregation and fit against straightforward loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.embeddings import FakeEmbedder
+from matching.lexical import Lexicon, guess_language, tokenize
+from matching.profiles import build_bank, split_phrases
+from matching.scoring import (
+    LEXICAL,
+    EvidenceLayout,
+    ScoringConfig,
+    Signal,
+    aggregate,
+    aligned_similarity,
+    coverage,
+    mean_by_owner,
+    similarity,
+)
+
+GOALS = ["automate my weekly reports", "zautomatyzować cotygodniowe raporty",
+         "write better prompts for ChatGPT", "понять, как работает Power BI"]
+EVIDENCE = ["Copilot in Excel: first steps", "Power BI dashboards for managers",
+            "Pisanie promptów dla menedżerów", "weekly reports with Python and Excel",
+            "Как строить отчёты в Power BI", "video editing on a phone"]
+
+
+def banks(config: ScoringConfig):
+    fake_a, fake_b = FakeEmbedder(32, "a"), FakeEmbedder(48, "b")
+    lexicon = Lexicon.fit(EVIDENCE)
+    dense_g = {"a": fake_a.embed_queries(GOALS), "b": fake_b.embed_queries(GOALS)}
+    dense_e = {"a": fake_a.embed_passages(EVIDENCE), "b": fake_b.embed_passages(EVIDENCE)}
+    goals = build_bank(GOALS, [0, 0, 1, 1], dense=dense_g, lexicon=lexicon)
+    evidence = build_bank(EVIDENCE, [2, 2, 3, 3, 3, 4], dense=dense_e, lexicon=lexicon)
+    return goals, evidence, dense_g, dense_e, lexicon
+
+
+CONFIG = ScoringConfig(
+    signals=(Signal("a", weight_en=0.5, weight_other=0.0, baseline=0.1),
+             Signal("b", weight_en=0.2, weight_other=0.6, baseline=0.2),
+             Signal(LEXICAL, weight_en=0.3, weight_other=0.4)),
+    top_weights=(1.0, 0.5),
+)
+
+
+def test_similarity_matches_a_loop_with_language_routing() -> None:
+    goals, evidence, dense_g, dense_e, lexicon = banks(CONFIG)
+    sim = similarity(goals, evidence, CONFIG)
+    lex_g, lex_e = lexicon.transform(GOALS).toarray(), lexicon.transform(EVIDENCE).toarray()
+    for g, goal in enumerate(GOALS):
+        for e, item in enumerate(EVIDENCE):
+            english = guess_language(goal) == "en" and guess_language(item) == "en"
+            parts = {"a": float(dense_g["a"][g] @ dense_e["a"][e]),
+                     "b": float(dense_g["b"][g] @ dense_e["b"][e]),
+                     LEXICAL: float(lex_g[g] @ lex_e[e])}
+            total = 0.0
+            for s in CONFIG.signals:
+                w = s.weight_en if english else s.weight_other
+                total += w * (parts[s.name] - s.baseline) / (1 - s.baseline)
+            assert sim[g, e] == pytest.approx(max(total, 0.0), abs=1e-5)
+
+
+def test_english_only_signal_is_ignored_unless_both_texts_are_english() -> None:
+    goals, evidence, *_ = banks(CONFIG)
+    only_a = ScoringConfig(signals=(Signal("a", 1.0, 0.0), Signal(LEXICAL, 0.0, 1.0)),
+                           clip=False)
+    sim = similarity(goals, evidence, only_a)
+    lex = (goals.lexical @ evidence.lexical.T).toarray()
+    mixed = ~np.outer(goals.english, evidence.english)
+    assert np.allclose(sim[mixed], lex[mixed], atol=1e-6)
+
+
+def test_aligned_similarity_agrees_with_the_matrix() -> None:
+    goals, evidence, *_ = banks(CONFIG)
+    sim = similarity(goals, evidence, CONFIG)
+    g, e = np.meshgrid(np.arange(len(GOALS)), np.arange(len(EVIDENCE)), indexing="ij")
+    pairwise = aligned_similarity(goals, g.ravel(), evidence, e.ravel(), CONFIG)
+    assert np.allclose(pairwise, sim.ravel(), atol=1e-6)
+
+
+def test_aggregate_is_a_weighted_top_k_with_missing_items_as_zero() -> None:
+    rng = np.random.default_rng(0)
+    owners = np.array([5, 5, 5, 5, 7, 9, 9])
+    sim = rng.random((3, len(owners))).astype(np.float32)
+    layout = EvidenceLayout.build(owners, np.array([9, 5, 7, 11]))
+    top = np.array([0.5, 0.3, 0.2], dtype=np.float32)
+    out = aggregate(sim, layout, top)
+    for g in range(3):
+        for col, owner in enumerate([9, 5, 7, 11]):
+            values = sorted(sim[g, owners == owner], reverse=True)[:3]
+            expected = sum(w * v for w, v in zip(top, values, strict=False))
+            assert out[g, col] == pytest.approx(expected, abs=1e-6)
+
+
+def test_coverage_in_blocks_equals_one_pass() -> None:
+    goals, evidence, *_ = banks(CONFIG)
+    layout = EvidenceLayout.build(evidence.owners)
+    _, top = CONFIG.normalised()
+    whole = aggregate(similarity(goals, evidence, CONFIG), layout, top)
+    assert np.allclose(coverage(goals, evidence, layout, CONFIG, block=1), whole)
+
+
+def test_fit_is_the_mean_over_goals_and_nan_without_goals() -> None:
+    values = np.array([[1.0, 0.0], [0.5, 1.0], [0.2, 0.2]], dtype=np.float32)
+    out = mean_by_owner(values, np.array([3, 3, 8]), np.array([8, 3, 4]))
+    assert np.allclose(out[0], [0.2, 0.2])
+    assert np.allclose(out[1], [0.75, 0.5])
+    assert np.isnan(out[2]).all()
+
+
+def test_config_round_trips_and_validates() -> None:
+    assert ScoringConfig.from_dict(CONFIG.to_dict()) == CONFIG
+    with pytest.raises(ValueError):
+        ScoringConfig(signals=(Signal("a", 0.0, 0.0),))
+    with pytest.raises(ValueError):
+        Signal("a", 1.0, 1.0, baseline=1.0)
+    assert CONFIG.only("b").signals == (Signal("b", 1.0, 1.0, baseline=0.2),)
+
+
+def test_tokens_languages_and_phrases() -> None:
+    assert tokenize("The weekly Reports of 2024", prefix=6) == ["weekly", "report"]
+    assert guess_language("zautomatyzować cotygodniowe raporty") == "pl"
+    assert guess_language("понять, как работает Power BI") == "ru"
+    assert guess_language("Gómez et al. study neural networks") == "en"
+    assert guess_language("Lessons from Łódź: logistics planning at scale in practice") == "en"
+    assert split_phrases(" a; b ;;A; c d ") == ["a", "b", "c d"]
+
+
+def test_lexicon_cosine_prefers_shared_rare_words() -> None:
+    lexicon = Lexicon.fit(EVIDENCE)
+    rows = lexicon.transform(["Power BI reports", ""]).toarray()
+    assert np.isclose(np.linalg.norm(rows[0]), 1.0)
+    assert not rows[1].any()
+    items = lexicon.transform(EVIDENCE).toarray()
+    assert int(np.argmax(items @ rows[0])) in (1, 4)
