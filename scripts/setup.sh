@@ -27,8 +27,12 @@ if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] \
 fi
 
 echo "setup: installing dependencies into $VENV (first time takes a few minutes)"
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+pip_install() {
+  # This machine's pip configuration lists local indexes that may not exist; hide that noise.
+  "$VENV/bin/python" -m pip install --quiet "$@" 2> >(grep -v "is ignored: it is neither" >&2)
+}
+pip_install --upgrade pip
+pip_install "torch==2.13.0"
+pip_install -e ".[dev]"
 echo "$want" > "$STAMP"
 echo "setup: done"
