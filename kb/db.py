@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
+from kb.errors import ConfigError
 from kb.models import Base
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 def make_engine(url: str) -> Engine:
@@ -49,3 +55,82 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any constant works: it names "the Tandem schema migration" among PostgreSQL advisory locks.
+_PG_MIGRATION_LOCK = 7_402_011
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic configured in code (no alembic.ini): scripts in kb/migrations."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+@contextmanager
+def _migration_lock(engine: Engine, connection: Connection) -> Iterator[None]:
+    """One migrating process at a time (web workers start together)."""
+    if engine.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATION_LOCK})")
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATION_LOCK})")
+            connection.commit()
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def upgrade_database(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to the newest schema (``alembic upgrade head``).
+
+    A database created by :func:`create_schema` (tables but no ``alembic_version``) is stamped
+    as current when it matches the models exactly, and refused (ConfigError) when it does not.
+    """
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                # Batch migrations rebuild tables; foreign keys must not cascade meanwhile.
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            with _migration_lock(engine, connection):
+                config = alembic_config(url)
+                config.attributes["connection"] = connection
+                tables = set(inspect(connection).get_table_names())
+                if tables & set(Base.metadata.tables) and "alembic_version" not in tables:
+                    differences = compare_metadata(MigrationContext.configure(connection),
+                                                   Base.metadata)  # fmt: skip
+                    if differences:
+                        raise ConfigError(
+                            "the database has Tandem tables but no migration history, and they "
+                            f"differ from the models ({len(differences)} differences, first: "
+                            f"{differences[0]}); back it up and migrate it by hand"
+                        )
+                    command.stamp(config, "head")
+                else:
+                    command.upgrade(config, revision)
+                connection.commit()
+    finally:
+        engine.dispose()
