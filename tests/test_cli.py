@@ -211,3 +211,84 @@ def test_serve_dev_uses_flask(demo_env: dict[str, str], monkeypatch: pytest.Monk
     assert result.exit_code == 0, result.output
     assert "Open http://127.0.0.1:5056/" in result.output
     assert seen["port"] == 5056 and seen["debug"] is False
+
+
+# --- matching ------------------------------------------------------------------------------
+
+
+def test_recommend_mentors_and_mentees(demo_env: dict[str, str]) -> None:
+    table = run(demo_env, "recommend", "--mentee", "jan.kowalski@example.com", "--limit", "3")
+    assert table.exit_code == 0, table.output
+    assert " 1. " in table.output and "fit" in table.output
+    data = json.loads(
+        run(demo_env, "recommend", "--mentor", "kasia.wojcik@example.com", "--json").output
+    )
+    assert data["role"] == "mentor" and data["candidates"]
+    assert all(c["email"] != "kasia.wojcik@example.com" for c in data["candidates"])
+
+
+def test_recommend_needs_exactly_one_person(demo_env: dict[str, str]) -> None:
+    assert run(demo_env, "recommend").exit_code == 2
+    both = run(demo_env, "recommend", "--mentee", "a@example.com", "--mentor", "b@example.com")
+    assert both.exit_code == 2
+    unknown = run(demo_env, "recommend", "--mentee", "nobody@example.com")
+    assert unknown.exit_code == 1 and "Traceback" not in unknown.output
+
+
+def test_propose_and_apply(empty_env: dict[str, str]) -> None:
+    assert run(empty_env, "demo").exit_code == 0
+    table = run(empty_env, "propose", "rm-2026-spring")
+    assert table.exit_code == 0, table.output
+    assert "Proposal for rm-2026-spring" in table.output
+    data = json.loads(run(empty_env, "propose", "rm-2026-spring", "--json").output)
+    assert data["pairs"]
+    mentees = [p["mentee"] for p in data["pairs"]]
+    assert len(mentees) == len(set(mentees))  # one mentor per mentee
+    assert run(empty_env, "propose", "rm-2026-spring", "--apply").exit_code == 2
+    not_hr = run(
+        empty_env, "propose", "rm-2026-spring", "--apply", "--as", "jan.kowalski@example.com"
+    )
+    assert not_hr.exit_code == 1 and "HR" in not_hr.output
+    applied = run(
+        empty_env, "propose", "rm-2026-spring", "--apply", "--as", "anna.zielinska@example.com"
+    )
+    assert applied.exit_code == 0, applied.output
+    assert "Saved as proposed pairs." in applied.output
+
+
+def test_propose_unknown_programme(demo_env: dict[str, str]) -> None:
+    result = run(demo_env, "propose", "no-such-programme")
+    assert result.exit_code == 1 and "no programme" in result.output
+
+
+def test_gaps(demo_env: dict[str, str]) -> None:
+    table = run(demo_env, "gaps", "rm-2026-spring")
+    assert table.exit_code == 0, table.output
+    data = json.loads(run(demo_env, "gaps", "rm-2026-spring", "--json").output)
+    assert isinstance(data, list)
+    for theme in data:
+        assert theme["goal"] and theme["mentees"]
+
+
+def test_match_eval_with_a_lexical_configuration(eval_dir: Path, tmp_path: Path) -> None:
+    folder = eval_dir / "reviewer-expertise"
+    if not folder.is_dir():
+        pytest.skip("the reviewer-expertise set is not beside the repository")
+    config = tmp_path / "lexical.json"
+    config.write_text(json.dumps({"signals": [{"name": "lexical", "weight_en": 1.0,
+                                               "weight_other": 1.0}]}))  # fmt: skip
+    result = run({}, "match-eval", str(folder), "--draws", "1", "--config", str(config), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert 0.0 < data["loss"] < 0.5  # better than a constant predictor
+    assert [d["draw"] for d in data["draws"]] == [1]
+    table = run({}, "match-eval", str(folder), "--draws", "1", "--config", str(config))
+    assert "loss" in table.output and "draw 1" in table.output
+
+
+def test_match_eval_rejects_bad_draws(eval_dir: Path) -> None:
+    folder = eval_dir / "reviewer-expertise"
+    if not folder.is_dir():
+        pytest.skip("the reviewer-expertise set is not beside the repository")
+    result = run({}, "match-eval", str(folder), "--draws", "x-y")
+    assert result.exit_code == 1 and "draws" in result.output

@@ -6,15 +6,16 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from kb.errors import NotFound, PermissionDenied
+from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import Pair, Programme
-from kb.views.support import current_person, db
+from kb.views.support import current_person, db, tandem
+from matching import service as matching
 
 bp = Blueprint("hr", __name__, url_prefix="/hr")
 
@@ -67,3 +68,42 @@ def programme(slug: str) -> ResponseReturnValue:
         .all()
     )
     return render_template("hr/programme.html", programme=found, pairs=pairs)
+
+
+@bp.route("/programmes/<slug>/proposal")
+@hr_required
+def proposal(slug: str) -> ResponseReturnValue:
+    found = matching.propose(db(), tandem().embedders, slug)
+    return render_template("hr/proposal.html", slug=slug, proposal=found.to_dict())
+
+
+@bp.route("/programmes/<slug>/proposal", methods=["POST"])
+@hr_required
+def apply_proposal(slug: str) -> ResponseReturnValue:
+    session = db()
+    found = matching.propose(session, tandem().embedders, slug, explain=False)
+    created = matching.apply_proposal(session, found, current_person())
+    session.commit()
+    flash(f"Saved {len(created)} new proposed pair(s).", "info")
+    return redirect(url_for("hr.programme", slug=slug))
+
+
+@bp.route("/programmes/<slug>/gaps")
+@hr_required
+def gaps(slug: str) -> ResponseReturnValue:
+    themes = matching.gaps(db(), tandem().embedders, slug)
+    return render_template("hr/gaps.html", slug=slug, themes=[t.to_dict() for t in themes])
+
+
+@bp.route("/recommend")
+@hr_required
+def recommend() -> ResponseReturnValue:
+    mentee = (request.args.get("mentee") or "").strip()
+    mentor = (request.args.get("mentor") or "").strip()
+    if bool(mentee) == bool(mentor):
+        raise ValidationError("Ask for one person: ?mentee=EMAIL or ?mentor=EMAIL.")
+    if mentee:
+        found = matching.recommend_mentors(db(), tandem().embedders, mentee, limit=10)
+    else:
+        found = matching.recommend_mentees(db(), tandem().embedders, mentor, limit=10)
+    return render_template("hr/recommend.html", result=found.to_dict())

@@ -174,3 +174,24 @@ def test_query_strings_never_reach_request_logs() -> None:
     QueryStringFilter().filter(record)
     assert "Zyxelgate" not in record.getMessage()
     assert "GET /search HTTP/1.1" in record.getMessage()
+
+
+def test_hr_matching_pages(client: FlaskClient, login: Login) -> None:
+    login(client, "hania@example.com")
+    page = client.get("/hr/programmes/spring/proposal")
+    assert page.status_code == 200, page.data[-500:]
+    assert b"Proposed pairs" in page.data
+    assert client.get("/hr/programmes/spring/gaps").status_code == 200
+    recommend = client.get("/hr/recommend?mentee=bogdan@example.com")
+    assert recommend.status_code == 200
+    assert b"Mentors for Bogdan Mentee" in recommend.data
+    assert client.get("/hr/recommend").status_code == 400
+    assert client.post("/hr/programmes/spring/proposal").status_code == 302
+
+
+def test_matching_pages_are_for_hr_only(client: FlaskClient, login: Login) -> None:
+    login(client, "anna@example.com")
+    for path in ("/hr/programmes/spring/proposal", "/hr/programmes/spring/gaps",
+                 "/hr/recommend?mentee=bogdan@example.com"):  # fmt: skip
+        assert client.get(path).status_code == 403
+    assert client.post("/hr/programmes/spring/proposal").status_code == 403
