@@ -44,7 +44,7 @@ STOPWORDS: dict[str, frozenset[str]] = {
 }
 
 # Polish function words that are not English words too ("a", "i", "to", "no", "on", ...).
-_POLISH_ONLY = POLISH_STOPWORDS - STOPWORDS["en"] - {"a", "i", "to", "no", "on", "go", "we", "u", "o"}
+_POLISH_ONLY = POLISH_STOPWORDS - STOPWORDS["en"] - {"a", "i", "to", "no", "on", "go", "we"}
 
 # Words shorter than this are not stemmed (Stempel invents stems for them: "w" -> "wyspa").
 MIN_STEM_LENGTH = 3
