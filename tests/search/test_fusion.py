@@ -1,0 +1,137 @@
+"""Fusion functions against hand-computed cases and brute-force numpy references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.search.fusion import (
+    convex,
+    dbsf,
+    group_max,
+    max_scaled,
+    minmax,
+    normalise,
+    ranked,
+    rrf,
+    zscore,
+)
+
+
+def random_signals(rng: np.random.Generator) -> dict[str, dict[int, float]]:
+    """Two or three signals over overlapping random key sets with random scales."""
+    signals = {}
+    for name in ("bm25", "a", "b")[: rng.integers(2, 4)]:
+        keys = rng.choice(40, size=rng.integers(1, 25), replace=False)
+        scale = rng.uniform(0.1, 30)
+        signals[name] = {int(k): float(rng.normal(5, 2) * scale) for k in keys}
+    return signals
+
+
+def reference_convex(signals, weights, method):  # noqa: ANN001, ANN201 - test reference
+    """Dense-matrix version: one column per signal, missing -> floor of that signal."""
+    keys = sorted({k for s in signals.values() for k in s})
+    total = np.zeros(len(keys))
+    for name, scores in signals.items():
+        w = weights.get(name, 0.0)
+        if not w:
+            continue
+        values = np.array(list(scores.values()))
+        if method == "minmax":
+            lo, hi = values.min(), values.max()
+            norm = {k: (v - lo) / (hi - lo) if hi > lo else 1.0 for k, v in scores.items()}
+            floor = 0.0
+        else:  # zscore
+            mu, sd = values.mean(), values.std()
+            norm = {k: (v - mu) / sd if sd > 0 else 0.0 for k, v in scores.items()}
+            floor = min(min(norm.values()), 0.0)
+        total += w * np.array([norm.get(k, floor) for k in keys])
+    return dict(zip(keys, total, strict=True))
+
+
+@pytest.mark.parametrize("method", ["minmax", "zscore"])
+def test_convex_matches_dense_reference(method: str) -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        signals = random_signals(rng)
+        weights = {name: float(rng.uniform(0, 1)) for name in signals}
+        got = convex(signals, weights, method)
+        want = reference_convex(signals, weights, method)
+        assert got.keys() == want.keys()
+        assert np.allclose([got[k] for k in want], list(want.values()))
+
+
+def test_convex_with_one_weighted_signal_keeps_its_order() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        signals = random_signals(rng)
+        fused = convex(signals, {"bm25": 1.0}, "minmax")
+        assert [k for k, _ in ranked(fused)][: len(signals["bm25"])] == [
+            k for k, _ in ranked(signals["bm25"])
+        ]
+
+
+def test_convex_hand_computed() -> None:
+    signals = {"bm25": {"a": 10.0, "b": 5.0, "c": 0.0}, "vec": {"b": 0.9, "d": 0.5}}
+    fused = convex(signals, {"bm25": 0.5, "vec": 0.5}, "minmax")
+    # bm25 -> a 1, b .5, c 0 ; vec -> b 1, d 0 ; missing -> 0
+    assert fused == pytest.approx({"a": 0.5, "b": 0.75, "c": 0.0, "d": 0.0})
+
+
+def test_rrf_hand_computed() -> None:
+    fused = rrf({"x": ["a", "b", "c"], "y": ["c", "a"]}, k=60)
+    assert fused["a"] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused["b"] == pytest.approx(1 / 62)
+    assert fused["c"] == pytest.approx(1 / 63 + 1 / 61)
+    assert [k for k, _ in ranked(fused)] == ["a", "c", "b"]
+
+
+def test_rrf_weights_and_brute_force() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        rankings = {
+            name: [int(k) for k in rng.permutation(30)[: rng.integers(1, 30)]]
+            for name in ("p", "q", "r")
+        }
+        weights = {"p": 0.2, "q": 1.0, "r": 0.0}
+        got = rrf(rankings, k=10, weights=weights)
+        for key in got:
+            want = sum(
+                weights[n] / (10 + r.index(key) + 1) for n, r in rankings.items() if key in r
+            )
+            assert got[key] == pytest.approx(want)
+        assert all(k in rankings["p"] or k in rankings["q"] for k in got)
+
+
+def test_normalisations_bounds_and_edge_cases() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        scores = {i: float(v) for i, v in enumerate(rng.normal(0, 10, rng.integers(2, 50)))}
+        mm = minmax(scores)
+        assert min(mm.values()) == 0.0 and max(mm.values()) == 1.0
+        z = np.array(list(zscore(scores).values()))
+        assert abs(z.mean()) < 1e-9 and abs(z.std() - 1) < 1e-9
+        assert all(0.0 <= v <= 1.0 for v in dbsf(scores).values())
+        # Every normalisation is monotone: the order never changes.
+        for method in ("minmax", "zscore", "dbsf", "max"):
+            order = [k for k, _ in ranked(scores)]
+            norm = normalise(scores, method)
+            assert all(norm[a] >= norm[b] for a, b in zip(order, order[1:], strict=False))
+    assert (
+        minmax({}) == {} and zscore({"a": 2.0}) == {"a": 0.0} and minmax({"a": 3.0}) == {"a": 1.0}
+    )
+    assert max_scaled({"a": 2.0, "b": 1.0}) == {"a": 1.0, "b": 0.5}
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        normalise({"a": 1.0}, "bogus")
+
+
+def test_group_max_brute_force() -> None:
+    rng = np.random.default_rng(9)
+    for _ in range(100):
+        scores = {i: float(rng.normal()) for i in range(rng.integers(1, 40))}
+        grouped = group_max(scores, lambda i: i % 5)
+        for group, (score, best) in grouped.items():
+            members = [k for k in scores if k % 5 == group]
+            assert score == max(scores[k] for k in members)
+            assert scores[best] == score and best % 5 == group
+        assert set(grouped) == {k % 5 for k in scores}
