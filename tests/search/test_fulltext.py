@@ -1,0 +1,131 @@
+"""Whoosh full-text index: language fields, phrases, permissions and filters, vocabulary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+from dataclasses import replace
+
+import pytest
+from whoosh import query as wq
+
+from kb.search.filters import SearchFilters, allowed, combined_query, matches
+from kb.search.fulltext import FullTextIndex
+from kb.search.query import parse_query
+from kb.search.records import ChunkRecord
+
+RECORDS = [
+    ChunkRecord(1, "guide:1", "guide", "en", "Prompting basics",
+                "How to write prompts for large language models. State of the art prompting.",
+                ("AI",), 5, dt.date(2024, 1, 2)),
+    ChunkRecord(2, "guide:2", "guide", "pl", "Sztuczna inteligencja",
+                "Najlepszymi pracownikami są ludzie, którzy używają ChatGPT w pracy.",
+                ("AI", "Social media"), 6, dt.date(2024, 2, 2)),
+    ChunkRecord(3, "note:1", "note", "ru", "Заметка", "Книги о программировании Zyxelgate",
+                (), 5, dt.date(2024, 3, 1), pair_id=7),
+    ChunkRecord(4, "insight:1", "insight", "ru", "Совет", "Программирование с ChatGPT",
+                ("AI",), 6, dt.date(2024, 3, 5)),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def index() -> FullTextIndex:
+    ft = FullTextIndex.in_memory()
+    ft.add(RECORDS)
+    return ft
+
+
+def ids(index: FullTextIndex, text: str, pair_ids: tuple[int, ...] = ()) -> list[int]:
+    allow = combined_query(pair_ids, None, None)
+    return [c for c, _ in index.search(parse_query(text), 10, allow)]
+
+
+def test_stemmed_matches_per_language(index: FullTextIndex) -> None:
+    assert ids(index, "prompt") == [1]
+    assert ids(index, "pracownik") == [2]  # Polish inflection
+    assert ids(index, "программированию") == [4]  # Russian inflection, note hidden
+
+
+def test_identical_words_cross_languages(index: FullTextIndex) -> None:
+    # A Polish or Russian query finds other languages' content through shared words.
+    assert set(ids(index, "ChatGPT")) == {2, 4}
+
+
+def test_title_is_searchable(index: FullTextIndex) -> None:
+    assert ids(index, "basics") == [1]
+
+
+def test_phrases_are_required_and_ordered(index: FullTextIndex) -> None:
+    assert ids(index, '"state of the art"') == [1]
+    assert ids(index, '"art state"') == []
+    assert ids(index, '"state of the art" ChatGPT') == [1]
+
+
+def test_question_mark_and_operators_change_nothing(index: FullTextIndex) -> None:
+    assert ids(index, "prompts?") == ids(index, "prompts") == [1]
+    assert ids(index, "prompts AND NOT ChatGPT") == ids(index, "prompts and not chatgpt")
+
+
+def test_private_note_only_for_its_pair(index: FullTextIndex) -> None:
+    assert ids(index, "Zyxelgate") == []
+    assert ids(index, "Zyxelgate", (8,)) == []
+    assert ids(index, "Zyxelgate", (7,)) == [3]
+
+
+def test_spelling_vocabulary_is_public_only(index: FullTextIndex) -> None:
+    assert index.vocabulary_has("chatgpt")
+    assert not index.vocabulary_has("zyxelgate")
+    assert "prompts" in index.suggestions("promts")
+    assert index.suggestions("zyxelgat") == []
+
+
+def test_replace_and_delete_a_document() -> None:
+    ft = FullTextIndex.in_memory()
+    ft.add(RECORDS)
+    changed = replace(RECORDS[0], chunk_id=10, title="Sheets", text="Now about spreadsheets.")
+    with ft.writer() as writer:
+        ft.replace_document(writer, "guide:1", [changed])
+        ft.replace_document(writer, "guide:2", [])
+    assert ids(ft, "prompts") == []
+    assert ids(ft, "spreadsheets") == [10]
+    assert ids(ft, "pracownik") == []
+
+
+def random_filters(rng: random.Random) -> SearchFilters:
+    def some(values: tuple) -> tuple:  # noqa: ANN001
+        return tuple(rng.sample(values, rng.randint(0, 2)))
+
+    dates = [None, dt.date(2024, 1, 15), dt.date(2024, 3, 1), dt.date(2024, 3, 5)]
+    return SearchFilters(
+        doc_types=some(("guide", "note", "insight")),
+        tags=some(("ai", "Social  Media", "none")),
+        languages=some(("en", "pl", "ru")),
+        date_from=rng.choice(dates),
+        date_to=rng.choice(dates),
+    )
+
+
+def test_whoosh_filters_agree_with_record_filters(index: FullTextIndex) -> None:
+    rng = random.Random(4)
+    pair_sets = [(), (7,), (8, 9)]
+    authors = [None, {5}, {6}, set()]
+    with index.searcher() as searcher:
+        for _ in range(300):
+            filters = random_filters(rng)
+            pairs = rng.choice(pair_sets)
+            author_ids = rng.choice(authors)
+            hits = searcher.search(
+                wq.Every(), limit=None, filter=combined_query(pairs, filters, author_ids)
+            )
+            got = {int(h["chunk_id"]) for h in hits}
+            want = {
+                r.chunk_id for r in RECORDS if allowed(r, pairs) and matches(r, filters, author_ids)
+            }
+            assert got == want, (filters, pairs, author_ids)
+
+
+def test_note_without_pair_is_visible_to_nobody() -> None:
+    orphan = ChunkRecord(1, "note:9", "note", "en", "t", "orphan words", pair_id=None)
+    assert not orphan.is_public
+    assert not any(allowed(orphan, pairs) for pairs in itertools.chain([()], [(1,), (2, 3)]))

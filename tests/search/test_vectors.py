@@ -1,0 +1,78 @@
+"""FAISS backends against a numpy brute-force reference, through adds, removals and filters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.search.vectors import (
+    ExactBackend,
+    HnswBackend,
+    VectorBackend,
+    brute_force,
+    make_backend,
+)
+
+
+def unit_rows(rng: np.random.Generator, n: int, dim: int = 16) -> np.ndarray:
+    x = rng.normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def reference(live: dict[int, np.ndarray], query: np.ndarray, k: int, allowed=None):  # noqa: ANN001, ANN201
+    ids = [c for c in live if allowed is None or c in allowed]
+    scores = {c: float(live[c] @ query) for c in ids}
+    return sorted(scores, key=lambda c: -scores[c])[:k], scores
+
+
+@pytest.mark.parametrize("backend", [ExactBackend, HnswBackend])
+def test_backend_matches_brute_force_through_changes(backend: type[VectorBackend]) -> None:
+    rng = np.random.default_rng(1)
+    index = backend(16)
+    live: dict[int, np.ndarray] = {}
+    for _ in range(6):
+        ids = [int(i) for i in rng.choice(400, size=60, replace=False)]
+        vectors = unit_rows(rng, len(ids))
+        index.add(ids, vectors)
+        live.update(zip(ids, vectors, strict=True))
+        gone = [int(i) for i in rng.choice(400, size=25, replace=False)]
+        index.remove(gone)
+        for c in gone:
+            live.pop(c, None)
+        assert len(index) == len(live)
+        for query in unit_rows(rng, 5):
+            want, scores = reference(live, query, 10)
+            got = index.search(query, 10)
+            assert all(c in live for c, _ in got)  # removed chunks never come back
+            overlap = len({c for c, _ in got} & set(want)) / len(want)
+            assert overlap == 1.0 if backend is ExactBackend else overlap >= 0.9
+            assert all(abs(s - scores[c]) < 1e-5 for c, s in got)
+            allowed = set(rng.choice(list(live), size=7, replace=False).tolist()) | {9999}
+            want_allowed, _ = reference(live, query, 5, allowed)
+            assert [c for c, _ in index.search(query, 5, allowed)] == want_allowed
+
+
+def test_search_edge_cases() -> None:
+    index = ExactBackend(4)
+    assert index.search(np.ones(4), 5) == []
+    index.add([7], np.array([[1, 0, 0, 0]], np.float32))
+    assert index.search(np.array([1, 0, 0, 0]), 0) == []
+    assert index.search(np.array([1, 0, 0, 0]), 5, allowed=[8]) == []
+    assert index.search(np.array([1, 0, 0, 0]), 5) == [(7, pytest.approx(1.0))]
+    index.add([7], np.array([[0, 1, 0, 0]], np.float32))  # replace, not duplicate
+    assert len(index) == 1
+    assert index.search(np.array([1, 0, 0, 0]), 5)[0][1] == pytest.approx(0.0)
+
+
+def test_backend_choice_by_size() -> None:
+    assert isinstance(make_backend(8, 10, hnsw_threshold=100), ExactBackend)
+    assert isinstance(make_backend(8, 100, hnsw_threshold=100), HnswBackend)
+
+
+def test_brute_force_order() -> None:
+    vectors = np.array([[0.1, 0], [0.9, 0], [0.5, 0]], np.float32)
+    assert brute_force(np.array([1.0, 0.0]), [10, 11, 12], vectors, 2) == [
+        (11, pytest.approx(0.9)),
+        (12, pytest.approx(0.5)),
+    ]
+    assert brute_force(np.array([1.0, 0.0]), [], np.zeros((0, 2)), 2) == []
