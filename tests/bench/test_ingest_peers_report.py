@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from kb.bench.ingest import demo_guide_lengths, project_library, write_guides
+from kb.bench.peers import doc_ranking
+from kb.bench.report import plot_all
+from kb.evaluation.beir import EvalPassage
+
+
+def test_projection_is_docs_times_chunks_over_rate():
+    lengths = demo_guide_lengths()
+    assert lengths and min(lengths) > 0
+    projection = project_library(passages_per_s=10.0, docs=1000)
+    expected = 1000 * projection["chunks_per_doc"] / 10.0 / 60
+    assert projection["projected_minutes"] == pytest.approx(expected, abs=0.1)
+    assert projection["chunks_per_doc"] >= 1
+
+
+def test_written_guides_have_front_matter_and_known_authors(material, tmp_path):
+    from ingest.readers import read_document  # the product's own reader must accept them
+
+    paths = write_guides(material, tmp_path, 4)
+    assert len(paths) == 4
+    for path in paths:
+        guide = read_document(path)
+        assert guide.title and guide.body_md
+        assert guide.language in {"en", "pl", "ru"}
+
+
+def test_doc_ranking_keeps_the_best_passage_order_of_documents():
+    passages = [EvalPassage(d, 0, "", "") for d in ["a", "b", "a", "c", "b"]]
+    assert doc_ranking([2, 4, 0, 3, 1], passages) == ["a", "b", "c"]
+    assert doc_ranking([3, 0, 1], passages, k=2) == ["c", "a"]
+
+
+def test_plots_are_written_for_every_part_present(tmp_path):
+    lat = {"n": 3, "p50": 1.0, "p95": 2.0, "p99": 3.0, "mean": 1.5, "max": 3.0}
+    size = lambda n: {  # noqa: E731
+        "size": n,
+        "vectors": {"flat": {"latency_ms": lat, "recall@10": 1.0},
+                    "ivf": {"nlist": 4, "build_s": 0.1,
+                            "nprobe": {"8": {"latency_ms": lat, "recall@10": 0.97}}}},
+        "bm25": {"build_s": 1.0, "latency_ms": lat},
+        "full": {"latency_ms": lat},
+    }
+    result = {
+        "search": {"query_embedding": {"latency_ms": lat}, "sizes": [size(10), size(100)],
+                   "summary": [{"size": 10, "ivf_p95_ms": 2.0}, {"size": 100, "ivf_p95_ms": 2.0}]},
+        "web": {"config": {"p99_goal_ms": 200},
+                "workers": {"1": {"steps": [{"rps": 5, "p99": 80, "connections": 1}]}}},
+        "peers": {"summary": [{"set": "x", "bm25s_ndcg@10": 0.9, "bm25s_p50_ms": 1.0}]},
+    }
+    made = plot_all(result, tmp_path)
+    assert {p.name for p in made} == {
+        "bench-search-latency.png", "bench-search-recall.png", "bench-index-build.png",
+        "bench-web.png", "bench-peers.png",
+    }
+    assert all(p.stat().st_size > 1000 for p in made)
+    json.dumps(result)
+
+
+def test_bench_command_parses_sizes_and_lists_its_parts():
+    from kb.cli import int_list, main
+
+    assert int_list("10k,100k,1M") == (10_000, 100_000, 1_000_000)
+    assert int_list("2500") == (2500,)
+    result = CliRunner().invoke(main, ["bench", "--help"])
+    assert result.exit_code == 0
+    assert "search|ingest|web|peers" in result.output

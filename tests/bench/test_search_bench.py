@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.bench.search import (
+    SearchBenchConfig,
+    bench_vectors,
+    best_operating_point,
+    exact_top,
+    recall_at,
+)
+from kb.bench.timing import percentiles
+
+
+def test_percentiles_match_numpy():
+    values = list(np.random.default_rng(0).uniform(0, 100, 999))
+    stats = percentiles(values)
+    assert stats["n"] == 999
+    for name, q in (("p50", 50), ("p95", 95), ("p99", 99)):
+        assert stats[name] == pytest.approx(np.percentile(values, q), abs=0.01)
+    assert stats["p50"] <= stats["p95"] <= stats["p99"] <= stats["max"]
+    assert percentiles([]) == {"n": 0}
+
+
+def test_exact_top_and_recall_against_brute_force():
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    queries = rng.normal(size=(7, 16)).astype(np.float32)
+    top = exact_top(vectors, queries, 5)
+    brute = np.argsort(-(queries @ vectors.T), axis=1)[:, :5]
+    assert np.array_equal(np.sort(top, axis=1), np.sort(brute, axis=1))
+    assert recall_at(top, brute) == 1.0
+    half = top.copy()
+    half[:, 3:] = -1
+    assert recall_at(half, brute) == pytest.approx(0.6)
+
+
+def test_best_operating_point_is_cheapest_setting_reaching_the_target():
+    sweep = {
+        "16": {"latency_ms": {"p50": 1.0}, "recall@10": 0.90},
+        "64": {"latency_ms": {"p50": 3.0}, "recall@10": 0.96},
+        "128": {"latency_ms": {"p50": 6.0}, "recall@10": 0.99},
+    }
+    assert best_operating_point(sweep)[0] == "64"
+    assert best_operating_point(sweep, target=0.999)[0] == "128"  # none reaches: the best
+    assert best_operating_point({}) is None
+
+
+def test_bench_vectors_reports_exact_and_approximate_search(material):
+    from kb.bench.data import synthetic_vectors
+
+    vectors = synthetic_vectors(material, 3000, seed=0)
+    config = SearchBenchConfig(nprobes=(4, 64), hnsw_max=3000, flat_queries_max=3)
+    out = bench_vectors(vectors, material.query_vectors, config)
+    assert out["flat"]["recall@10"] == 1.0
+    assert out["flat"]["latency_ms"]["n"] == 3
+    assert out["ivf"]["nlist"] > 0
+    sweep = out["ivf"]["nprobe"]
+    assert set(sweep) == {"4", "64"}
+    assert all(0.0 <= v["recall@10"] <= 1.0 for v in sweep.values())
+    assert sweep["64"]["recall@10"] >= sweep["4"]["recall@10"]
+    assert out["hnsw"]["efSearch"]["256"]["recall@10"] >= 0.9
