@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from whoosh import index as windex
 from whoosh import query as wq
@@ -30,6 +31,15 @@ from kb.search.query import ParsedQuery, build_query
 from kb.search.records import ChunkRecord
 
 SPELL_FIELD = "spell"
+
+
+class TextHit(NamedTuple):
+    """A chunk found by BM25."""
+
+    chunk_id: int
+    score: float
+    doc_key: str
+    doc_date: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ def build_schema() -> Schema:
         "author": ID,
         "visibility": ID,
         "pair": ID,
-        "doc_date": ID,
+        "doc_date": ID(stored=True),
         SPELL_FIELD: TEXT(analyzer=surface_analyzer(), phrase=False),
     }
     for language in LANGUAGES:
@@ -182,14 +192,23 @@ class FullTextIndex:
 
     def search(
         self, parsed: ParsedQuery, limit: int | None, allow: wq.Query | None = None
-    ) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score) of the best ``limit`` chunks passing ``allow``."""
+    ) -> list[TextHit]:
+        """The best ``limit`` chunks passing ``allow``, by BM25."""
         query = self.build(parsed)
         if query is None:
             return []
         with self.searcher() as searcher:
             results = searcher.search(query, limit=limit, filter=allow)
-            return [(int(hit["chunk_id"]), float(hit.score)) for hit in results]
+            return [TextHit(int(h["chunk_id"]), float(h.score), h["doc_key"]) for h in results]
+
+    def browse(self, allow: wq.Query) -> list[TextHit]:
+        """Every chunk passing ``allow`` (no query: filters only), scored by its date."""
+        with self.searcher() as searcher:
+            results = searcher.search(wq.Every(), limit=None, filter=allow)
+            return [
+                TextHit(int(h["chunk_id"]), 0.0, h["doc_key"], h.get("doc_date") or "")
+                for h in results
+            ]
 
     def vocabulary_has(self, word: str) -> bool:
         """Is ``word`` (lowercased surface form) a word of some public chunk?"""

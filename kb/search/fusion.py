@@ -41,12 +41,16 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 
 def zscore(scores: Mapping[K, float]) -> dict[K, float]:
-    """Standard scores (mean 0, deviation 1); all 0 when the deviation is 0."""
+    """Standard scores (mean 0, deviation 1).
+
+    Equal scores (a single candidate, say a rare word only one passage has) all get 1, not 0:
+    like min-max, "all equal" counts as "all best", so such a match still adds its weight.
+    """
     if not scores:
         return {}
     mu, sd = _mean_std(list(scores.values()))
     if sd == 0:
-        return {k: 0.0 for k in scores}
+        return {k: 1.0 for k in scores}
     return {k: (v - mu) / sd for k, v in scores.items()}
 
 
@@ -89,21 +93,34 @@ def convex(
     signals: Mapping[str, Mapping[K, float]],
     weights: Mapping[str, float],
     method: str = "minmax",
+    floors: Mapping[str, float] | None = None,
 ) -> dict[K, float]:
     """Weighted sum of normalised signals over the union of their keys.
 
     A key absent from a signal takes that signal's lowest normalised value (its floor: it was
-    not among the signal's best). Signals without a weight are ignored.
+    not among the signal's best). When the raw score of every absent key is known, give it in
+    ``floors`` (BM25 of a passage without any query word is 0, and a BM25 list shorter than
+    the asked depth is complete): the signal is then normalised together with that value, so
+    even a single match stands above the passages without the words. Signals without a
+    weight are ignored.
     """
+    floors = floors or {}
     fused: dict[K, float] = {}
     used = {name: s for name, s in signals.items() if weights.get(name, 0.0) != 0.0}
     keys: dict[K, None] = {}
     for scores in used.values():
         keys.update(dict.fromkeys(scores))
     for name, scores in used.items():
-        norm = normalise(scores, method)
-        floor = min(norm.values()) if norm else 0.0
-        floor = min(floor, 0.0) if method in ("zscore", "none") else 0.0
+        if name in floors:
+            padded = normalise(
+                {**{(0, k): v for k, v in scores.items()}, (1, None): floors[name]}, method
+            )
+            floor = padded.pop((1, None))
+            norm = {k: v for (_, k), v in padded.items()}
+        else:
+            norm = normalise(scores, method)
+            floor = min(norm.values()) if norm else 0.0
+            floor = min(floor, 0.0) if method in ("zscore", "none") else 0.0
         weight = weights[name]
         for key in keys:
             fused[key] = fused.get(key, 0.0) + weight * norm.get(key, floor)

@@ -38,7 +38,7 @@ def index() -> FullTextIndex:
 
 def ids(index: FullTextIndex, text: str, pair_ids: tuple[int, ...] = ()) -> list[int]:
     allow = combined_query(pair_ids, None, None)
-    return [c for c, _ in index.search(parse_query(text), 10, allow)]
+    return [hit.chunk_id for hit in index.search(parse_query(text), 10, allow)]
 
 
 def test_stemmed_matches_per_language(index: FullTextIndex) -> None:

@@ -28,35 +28,47 @@ def random_signals(rng: np.random.Generator) -> dict[str, dict[int, float]]:
     return signals
 
 
-def reference_convex(signals, weights, method):  # noqa: ANN001, ANN201 - test reference
+def reference_convex(signals, weights, method, floors=None):  # noqa: ANN001, ANN201
     """Dense-matrix version: one column per signal, missing -> floor of that signal."""
+    floors = floors or {}
     keys = sorted({k for s in signals.values() for k in s})
     total = np.zeros(len(keys))
     for name, scores in signals.items():
         w = weights.get(name, 0.0)
         if not w:
             continue
-        values = np.array(list(scores.values()))
+        values = np.array(list(scores.values()) + ([floors[name]] if name in floors else []))
+        if name in floors:
+            if method == "minmax":
+                shift, div = values.min(), values.max() - values.min()
+            else:
+                shift, div = values.mean(), values.std()
+            norm = {k: (v - shift) / div for k, v in scores.items()}
+            floor = (floors[name] - shift) / div
+            total += w * np.array([norm.get(k, floor) for k in keys])
+            continue
         if method == "minmax":
             lo, hi = values.min(), values.max()
             norm = {k: (v - lo) / (hi - lo) if hi > lo else 1.0 for k, v in scores.items()}
             floor = 0.0
         else:  # zscore
             mu, sd = values.mean(), values.std()
-            norm = {k: (v - mu) / sd if sd > 0 else 0.0 for k, v in scores.items()}
+            norm = {k: (v - mu) / sd if sd > 0 else 1.0 for k, v in scores.items()}
             floor = min(min(norm.values()), 0.0)
         total += w * np.array([norm.get(k, floor) for k in keys])
     return dict(zip(keys, total, strict=True))
 
 
 @pytest.mark.parametrize("method", ["minmax", "zscore"])
-def test_convex_matches_dense_reference(method: str) -> None:
+@pytest.mark.parametrize("with_floor", [False, True])
+def test_convex_matches_dense_reference(method: str, with_floor: bool) -> None:
     rng = np.random.default_rng(7)
     for _ in range(200):
         signals = random_signals(rng)
         weights = {name: float(rng.uniform(0, 1)) for name in signals}
-        got = convex(signals, weights, method)
-        want = reference_convex(signals, weights, method)
+        floors = {"bm25": -40.0} if with_floor else None  # below every random score
+        got = convex(signals, weights, method, floors)
+        want = reference_convex(signals, weights, method, floors)
         assert got.keys() == want.keys()
         assert np.allclose([got[k] for k in want], list(want.values()))
 
@@ -76,6 +88,16 @@ def test_convex_hand_computed() -> None:
     fused = convex(signals, {"bm25": 0.5, "vec": 0.5}, "minmax")
     # bm25 -> a 1, b .5, c 0 ; vec -> b 1, d 0 ; missing -> 0
     assert fused == pytest.approx({"a": 0.5, "b": 0.75, "c": 0.0, "d": 0.0})
+
+
+def test_a_single_match_beats_the_known_floor() -> None:
+    signals = {"bm25": {"a": 3.0}, "vec": {"a": 0.2, "b": 0.9, "c": 0.1}}
+    without = convex(signals, {"bm25": 0.5, "vec": 0.5}, "zscore")
+    with_floor = convex(signals, {"bm25": 0.5, "vec": 0.5}, "zscore", {"bm25": 0.0})
+    # Padded with the 0 every other passage scores, "a" gets z=+1 and the rest z=-1.
+    assert with_floor["a"] - with_floor["b"] > without["a"] - without["b"]
+    assert with_floor["a"] == pytest.approx(0.5 * 1 + 0.5 * zscore(signals["vec"])["a"])
+    assert with_floor["b"] == pytest.approx(0.5 * -1 + 0.5 * zscore(signals["vec"])["b"])
 
 
 def test_rrf_hand_computed() -> None:
@@ -117,9 +139,9 @@ def test_normalisations_bounds_and_edge_cases() -> None:
             order = [k for k, _ in ranked(scores)]
             norm = normalise(scores, method)
             assert all(norm[a] >= norm[b] for a, b in zip(order, order[1:], strict=False))
-    assert (
-        minmax({}) == {} and zscore({"a": 2.0}) == {"a": 0.0} and minmax({"a": 3.0}) == {"a": 1.0}
-    )
+    assert minmax({}) == {}
+    assert zscore({"a": 2.0}) == {"a": 1.0}
+    assert minmax({"a": 3.0}) == {"a": 1.0}
     assert max_scaled({"a": 2.0, "b": 1.0}) == {"a": 1.0, "b": 0.5}
     with pytest.raises(ValueError, match="unknown normalisation"):
         normalise({"a": 1.0}, "bogus")

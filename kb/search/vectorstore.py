@@ -1,0 +1,158 @@
+"""This process's FAISS indexes (one per search model), kept current from the change log.
+
+Only public chunks (guides, published insights) are loaded: a private note's vector is never
+in a shared index, so no search path through it can leak one. A model restricted to some
+languages (MiniLM: English) only holds chunks in those languages.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import replace
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb.models import Chunk, split_list
+from kb.search.filters import SearchFilters, matches
+from kb.search.ranking import SearchConfig
+from kb.search.records import ChunkRecord
+from kb.search.sync import (
+    LogState,
+    advance,
+    changed_keys,
+    fetch_changes,
+    load_records,
+    load_vectors,
+    snapshot_state,
+)
+from kb.search.vectors import VectorBackend, make_backend
+
+_META = (
+    Chunk.id,
+    Chunk.doc_key,
+    Chunk.doc_type,
+    Chunk.language,
+    Chunk.tags,
+    Chunk.author_id,
+    Chunk.doc_date,
+    Chunk.pair_id,
+)
+
+
+def public_meta(session: Session) -> list[ChunkRecord]:
+    """Filter attributes of every public chunk (no text: it is not needed in memory)."""
+    rows = session.execute(
+        select(*_META).where(Chunk.pair_id.is_(None), Chunk.doc_type != "note").order_by(Chunk.id)
+    )
+    return [
+        ChunkRecord(int(i), key, kind, lang, "", "", tuple(split_list(tags)), author, day, pair)
+        for i, key, kind, lang, tags, author, day, pair in rows
+    ]
+
+
+class VectorStore:
+    """FAISS per search model over public chunks, plus their filter attributes."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        model_names: Mapping[str, str],
+        config: SearchConfig,
+    ) -> None:
+        self.sessions = sessions
+        self.model_names = dict(model_names)  # spec -> stored model name
+        self.config = config
+        self.state = LogState()
+        self.records: dict[int, ChunkRecord] = {}
+        self.doc_chunks: dict[str, list[int]] = {}
+        self.backends: dict[str, VectorBackend | None] = {spec: None for spec in model_names}
+        self._lock = threading.RLock()
+
+    # -- building and applying the log ------------------------------------------------------
+
+    def load(self) -> None:
+        """Load every public vector of the configured models (process start, reindex)."""
+        with self.sessions() as session, self._lock:
+            self.state = snapshot_state(session, time.time())
+            metas = public_meta(session)
+            self.records = {r.chunk_id: r for r in metas}
+            self.doc_chunks = {}
+            for record in metas:
+                self.doc_chunks.setdefault(record.doc_key, []).append(record.chunk_id)
+            for spec in self.backends:
+                self.backends[spec] = None
+                self._add(session, spec, metas, fresh=True)
+
+    def _add(self, session: Session, spec: str, records: list[ChunkRecord], fresh: bool) -> None:
+        wanted = [r.chunk_id for r in records if self.config.speaks(spec, r.index_language)]
+        vectors = load_vectors(session, wanted, self.model_names[spec])
+        if not vectors:
+            return
+        ids = sorted(vectors)
+        matrix = np.vstack([vectors[i] for i in ids])
+        backend = self.backends[spec]
+        if backend is None:
+            size = len(ids) if fresh else len(self.records)
+            backend = make_backend(matrix.shape[1], size, self.config.hnsw_threshold)
+            self.backends[spec] = backend
+        backend.add(ids, matrix)
+
+    def catch_up(self) -> int:
+        """Apply new log rows to every model's index; returns how many documents changed."""
+        with self._lock, self.sessions() as session:
+            changes = fetch_changes(session, self.state)
+            if not changes:
+                if self.state.gaps:  # let gaps expire
+                    self.state = advance(self.state, [], time.time())
+                return 0
+            keys = changed_keys(changes)
+            current = load_records(session, keys)
+            added: list[ChunkRecord] = []
+            for key in keys:
+                old = self.doc_chunks.pop(key, [])
+                for backend in self.backends.values():
+                    if backend is not None:
+                        backend.remove(old)
+                for chunk_id in old:
+                    self.records.pop(chunk_id, None)
+                public = [replace(r, text="", title="") for r in current[key] if r.is_public]
+                if public:
+                    self.doc_chunks[key] = [r.chunk_id for r in public]
+                    self.records.update({r.chunk_id: r for r in public})
+                    added.extend(public)
+            for spec in self.backends:
+                self._add(session, spec, added, fresh=False)
+            self.state = advance(self.state, [i for i, _ in changes], time.time())
+            return len(keys)
+
+    # -- searching --------------------------------------------------------------------------
+
+    def allowed_ids(
+        self, filters: SearchFilters | None, author_ids: Collection[int] | None
+    ) -> set[int] | None:
+        """Public chunk ids passing ``filters`` (None: no filter, everything is allowed)."""
+        if (filters is None or filters.is_empty) and author_ids is None:
+            return None
+        wanted = filters or SearchFilters()
+        with self._lock:
+            return {c for c, r in self.records.items() if matches(r, wanted, author_ids)}
+
+    def search(
+        self, spec: str, query: np.ndarray, k: int, allowed: Collection[int] | None = None
+    ) -> list[tuple[int, float]]:
+        with self._lock:
+            backend = self.backends.get(spec)
+            if backend is None:
+                return []
+            return backend.search(query, k, allowed)
+
+    def doc_of(self, chunk_id: int) -> str | None:
+        record = self.records.get(chunk_id)
+        return record.doc_key if record else None
+
+    def size(self) -> dict[str, int]:
+        return {spec: len(b) if b is not None else 0 for spec, b in self.backends.items()}
