@@ -1,0 +1,447 @@
+"""The search engine: BM25 + vectors, fused, grouped per document, permission-filtered.
+
+Permissions live here, not in callers: ``search`` and ``related`` take the asking Person.
+Public chunks come from the shared indexes; a user's own pair notes are matched by BM25 under
+a pair filter and by brute-force vectors over just that pair's chunks, loaded per request.
+Every hit is re-checked against the database row before it is shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb.config import Settings
+from kb.embeddings import Embedder, normalise
+from kb.errors import ConfigError, NotFound
+from kb.models import Chunk, Pair, Person, split_list
+from kb.search.analysis import guess_language
+from kb.search.filters import SearchFilters, allowed, combined_query, matches
+from kb.search.query import ParsedQuery, parse_query, query_words
+from kb.search.ranking import BM25, SearchConfig, fuse, rank_documents
+from kb.search.records import ChunkRecord, record_from_chunk
+from kb.search.snippets import snippet_html
+from kb.search.sync import WhooshStore, load_vectors
+from kb.search.vectors import brute_force
+from kb.search.vectorstore import VectorStore
+
+__all__ = ["Hit", "SearchEngine", "SearchFilters", "SearchResults"]
+
+FEW_RESULTS = 3  # below this many results, look for a spelling suggestion
+QUERY_CACHE_SIZE = 256
+
+
+@dataclass
+class Hit:
+    """One document in a result list, shown through its best passage."""
+
+    doc_key: str
+    doc_type: str
+    doc_id: int
+    title: str
+    snippet_html: str
+    score: float
+    language: str
+    tags: list[str]
+    author_name: str | None
+    doc_date: dt.date | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_key": self.doc_key,
+            "doc_type": self.doc_type,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "snippet_html": self.snippet_html,
+            "score": round(self.score, 6),
+            "language": self.language,
+            "tags": list(self.tags),
+            "author_name": self.author_name,
+            "doc_date": self.doc_date.isoformat() if self.doc_date else None,
+        }
+
+
+@dataclass
+class SearchResults:
+    """A page of hits, how many documents matched, and notes for the user."""
+
+    query: str
+    hits: list[Hit] = field(default_factory=list)
+    total: int = 0
+    did_you_mean: str | None = None
+    message: str | None = None
+    took_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "hits": [hit.to_dict() for hit in self.hits],
+            "total": self.total,
+            "did_you_mean": self.did_you_mean,
+            "message": self.message,
+            "took_ms": round(self.took_ms, 1),
+        }
+
+
+@dataclass
+class _Candidates:
+    """Signals (name -> chunk id -> score) and which document each chunk belongs to."""
+
+    signals: dict[str, dict[int, float]] = field(default_factory=dict)
+    doc_of: dict[int, str] = field(default_factory=dict)
+
+    def add(
+        self, signal: str, found: Sequence[tuple[int, float]], doc_of: Mapping[int, str]
+    ) -> None:
+        scores = self.signals.setdefault(signal, {})
+        for chunk_id, score in found:
+            if chunk_id in doc_of and score > scores.get(chunk_id, float("-inf")):
+                scores[chunk_id] = score
+                self.doc_of[chunk_id] = doc_of[chunk_id]
+
+
+class QueryVectors:
+    """A small LRU of query embeddings per model (people repeat and page through queries)."""
+
+    def __init__(self, size: int = QUERY_CACHE_SIZE) -> None:
+        self.size = size
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, spec: str, embedder: Embedder, text: str) -> np.ndarray:
+        key = (spec, text)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        vector = np.asarray(embedder.embed_queries([text])[0], dtype=np.float32)
+        with self._lock:
+            self._cache[key] = vector
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return vector
+
+
+def user_pairs(session: Session, user: Person | None) -> frozenset[int]:
+    """Pairs whose notes ``user`` may read: those they are a member of (HR gets no extra)."""
+    if user is None or user.id is None:
+        return frozenset()
+    rows = session.scalars(
+        select(Pair.id).where(or_(Pair.mentor_id == user.id, Pair.mentee_id == user.id))
+    )
+    return frozenset(int(i) for i in rows)
+
+
+def author_ids_for(session: Session, filters: SearchFilters) -> frozenset[int] | None:
+    """The author filter as person ids (empty: nobody has that email); None: no filter."""
+    if not filters.author_email:
+        return None
+    email = filters.author_email.strip().lower()
+    rows = session.scalars(select(Person.id).where(Person.email == email))
+    return frozenset(int(i) for i in rows)
+
+
+class SearchEngine:
+    """Hybrid search over one instance's chunks; indexes are caught up from the change log."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        embedders: Mapping[str, Embedder],
+        config: SearchConfig | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = session_factory
+        self.embedders = embedders
+        self.config = config or SearchConfig.from_mapping(
+            tuple(settings.search_models), settings.extra.get("search", {})
+        )
+        missing = [m for m in self.config.models if m not in embedders]
+        if missing:
+            raise ConfigError(f"search model(s) {', '.join(missing)} not among the embedders")
+        names = {spec: embedders[spec].name for spec in self.config.models}
+        self.fulltext = WhooshStore(
+            settings.index_dir, session_factory, self.config.bm25, list(names.values())
+        )
+        self.vectors = VectorStore(session_factory, names, self.config)
+        self.query_vectors = QueryVectors()
+        # Start-up: build the index if missing, apply what was committed while we were away.
+        self.fulltext.ensure()
+        self.fulltext.catch_up()
+        self.vectors.load()
+
+    # -- keeping up -------------------------------------------------------------------------
+
+    def catch_up(self) -> int:
+        """Apply pending change-log rows to both indexes (blocking); documents applied."""
+        return max(self.fulltext.catch_up(block=True), self.vectors.catch_up())
+
+    def _refresh(self) -> None:
+        """The cheap check before each search: never waits for another process's writer."""
+        self.fulltext.catch_up(block=False)
+        self.vectors.catch_up()
+
+    def reindex(self) -> None:
+        """Rebuild Whoosh from the database (swapped in atomically) and reload vectors."""
+        self.fulltext.reindex()
+        self.vectors.load()
+
+    def close(self) -> None:
+        self.fulltext.close()
+
+    # -- search -----------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        user: Person | None,
+        filters: SearchFilters | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> SearchResults:
+        """A page of documents for ``query`` that ``user`` may see, best first."""
+        started = time.perf_counter()
+        parsed = parse_query(query)
+        filters = filters or SearchFilters()
+        limit, offset = max(0, int(limit)), max(0, int(offset))
+        if parsed.is_empty and filters.is_empty:
+            return SearchResults(parsed.text, message=parsed.message, took_ms=_ms(started))
+        self._refresh()
+        with self.sessions() as session:
+            pair_ids = user_pairs(session, user)
+            author_ids = author_ids_for(session, filters)
+            word_matches = 0
+            if parsed.is_empty:
+                ranking = self._browse(pair_ids, filters, author_ids)
+            else:
+                ranking, word_matches = self._rank(session, parsed, pair_ids, filters, author_ids)
+            page = ranking[offset : offset + limit]
+            hits = self._hits(session, page, query_words(parsed), pair_ids)
+        suggestion = None
+        # Vectors always find something, so "few results" means few passages with the words.
+        if word_matches < FEW_RESULTS and not parsed.is_empty:
+            suggestion = self._did_you_mean(parsed, pair_ids, filters, author_ids)
+        return SearchResults(
+            parsed.text, hits, len(ranking), suggestion, parsed.message, _ms(started)
+        )
+
+    def _rank(
+        self,
+        session: Session,
+        parsed: ParsedQuery,
+        pair_ids: frozenset[int],
+        filters: SearchFilters,
+        author_ids: frozenset[int] | None,
+    ) -> tuple[list[tuple[str, float, int]], int]:
+        """Ranked (document, score, best chunk), and how many passages BM25 matched."""
+        language = guess_language(parsed.text)
+        candidates = _Candidates()
+        allow = combined_query(pair_ids, filters, author_ids)
+        text_hits = self.fulltext.index().search(parsed, self.config.depth, allow)
+        candidates.add(
+            BM25,
+            [(h.chunk_id, h.score) for h in text_hits],
+            {h.chunk_id: h.doc_key for h in text_hits},
+        )
+        models = [m for m in self.config.models if self.config.speaks(m, language)]
+        if models:
+            queries = {m: self.query_vectors.get(m, self.embedders[m], parsed.text) for m in models}
+            self._vector_candidates(session, candidates, queries, pair_ids, filters, author_ids)
+        if parsed.phrases:
+            # Quoted phrases are required: only passages BM25 found containing them remain.
+            keep = set(candidates.signals.get(BM25, {}))
+            candidates.signals = {
+                name: {c: s for c, s in scores.items() if c in keep}
+                for name, scores in candidates.signals.items()
+            }
+        weights = self.config.signal_weights(language, tuple(candidates.signals))
+        fused = fuse(candidates.signals, weights, self.config)
+        return rank_documents(fused, candidates.doc_of.__getitem__), len(text_hits)
+
+    def _vector_candidates(
+        self,
+        session: Session,
+        candidates: _Candidates,
+        queries: Mapping[str, np.ndarray],
+        pair_ids: frozenset[int],
+        filters: SearchFilters | None,
+        author_ids: frozenset[int] | None,
+        exclude_doc: str | None = None,
+    ) -> None:
+        """Nearest public chunks (shared FAISS) and nearest own-pair chunks (brute force)."""
+        depth = self.config.depth
+        public_allowed = self.vectors.allowed_ids(filters, author_ids)
+        private = self._pair_chunks(session, pair_ids, filters, author_ids)
+        for spec, query in queries.items():
+            found = self.vectors.search(
+                spec, query, depth + (8 if exclude_doc else 0), public_allowed
+            )
+            doc_of = {c: d for c, _ in found if (d := self.vectors.doc_of(c)) is not None}
+            if exclude_doc:
+                found = [(c, s) for c, s in found if doc_of.get(c) != exclude_doc]
+            candidates.add(spec, found, doc_of)
+            mine = [r for r in private if self.config.speaks(spec, r.index_language)]
+            if exclude_doc:
+                mine = [r for r in mine if r.doc_key != exclude_doc]
+            vectors = load_vectors(
+                session, [r.chunk_id for r in mine], self.vectors.model_names[spec]
+            )
+            mine = [r for r in mine if r.chunk_id in vectors]
+            if mine:
+                matrix = np.vstack([vectors[r.chunk_id] for r in mine])
+                found = brute_force(query, [r.chunk_id for r in mine], matrix, depth)
+                candidates.add(spec, found, {r.chunk_id: r.doc_key for r in mine})
+
+    def _pair_chunks(
+        self,
+        session: Session,
+        pair_ids: Collection[int],
+        filters: SearchFilters | None,
+        author_ids: frozenset[int] | None,
+    ) -> list[ChunkRecord]:
+        """The asking user's own pair-note chunks that pass the filters."""
+        if not pair_ids:
+            return []
+        rows = session.scalars(
+            select(Chunk).where(Chunk.pair_id.in_(sorted(pair_ids)), Chunk.doc_type == "note")
+        )
+        records = [record_from_chunk(c) for c in rows]
+        wanted = filters or SearchFilters()
+        return [r for r in records if allowed(r, pair_ids) and matches(r, wanted, author_ids)]
+
+    def _browse(
+        self,
+        pair_ids: frozenset[int],
+        filters: SearchFilters,
+        author_ids: frozenset[int] | None,
+    ) -> list[tuple[str, float, int]]:
+        """No words, only filters: matching documents, newest first."""
+        found = self.fulltext.index().browse(combined_query(pair_ids, filters, author_ids))
+        first: dict[str, tuple[str, int]] = {}
+        for hit in sorted(found, key=lambda h: h.chunk_id):
+            first.setdefault(hit.doc_key, (hit.doc_date, hit.chunk_id))
+        ordered = sorted(first.items(), key=lambda kv: (kv[1][0], kv[0]), reverse=True)
+        return [(doc, 0.0, chunk) for doc, (_, chunk) in ordered]
+
+    def _hits(
+        self,
+        session: Session,
+        page: Sequence[tuple[str, float, int]],
+        words: Sequence[str],
+        pair_ids: frozenset[int],
+    ) -> list[Hit]:
+        """Hits for a page of (document, score, best chunk), with ONE database query."""
+        if not page:
+            return []
+        ids = [chunk for _, _, chunk in page]
+        rows = session.execute(
+            select(Chunk, Person.name)
+            .outerjoin(Person, Person.id == Chunk.author_id)
+            .where(Chunk.id.in_(ids))
+        ).all()
+        by_id = {chunk.id: (chunk, name) for chunk, name in rows}
+        hits = []
+        for doc_key, score, chunk_id in page:
+            if chunk_id not in by_id:
+                continue  # deleted since the index saw it
+            chunk, author_name = by_id[chunk_id]
+            record = record_from_chunk(chunk)
+            # The database row has the last word on who may see it.
+            if chunk.doc_key != doc_key or not allowed(record, pair_ids):
+                continue
+            hits.append(
+                Hit(
+                    doc_key=chunk.doc_key,
+                    doc_type=chunk.doc_type,
+                    doc_id=chunk.doc_id,
+                    title=chunk.title,
+                    snippet_html=snippet_html(chunk.text, words, record.index_language),
+                    score=float(score),
+                    language=chunk.language,
+                    tags=split_list(chunk.tags),
+                    author_name=author_name,
+                    doc_date=chunk.doc_date,
+                )
+            )
+        return hits
+
+    def _did_you_mean(
+        self,
+        parsed: ParsedQuery,
+        pair_ids: frozenset[int],
+        filters: SearchFilters,
+        author_ids: frozenset[int] | None,
+    ) -> str | None:
+        """Replace words unknown to the public vocabulary by close known ones, if that finds
+        something this user may see."""
+        index = self.fulltext.index()
+        text = parsed.text
+        changed = False
+        for word in dict.fromkeys(query_words(parsed)):
+            if len(word) < 3 or word.isdigit() or index.vocabulary_has(word):
+                continue
+            options = index.suggestions(word, limit=1)
+            if options:
+                text = _replace_word(text, word, options[0])
+                changed = True
+        if not changed:
+            return None
+        corrected = parse_query(text)
+        allow = combined_query(pair_ids, filters, author_ids)
+        return corrected.text if index.search(corrected, 1, allow) else None
+
+    # -- related content --------------------------------------------------------------------
+
+    def related(self, doc_key: str, user: Person | None, limit: int = 5) -> list[Hit]:
+        """Documents nearest to ``doc_key`` by meaning that ``user`` may see.
+
+        A document the user may not see is reported as not found (its existence is private).
+        """
+        self._refresh()
+        with self.sessions() as session:
+            pair_ids = user_pairs(session, user)
+            chunks = [
+                record_from_chunk(c)
+                for c in session.scalars(select(Chunk).where(Chunk.doc_key == doc_key))
+            ]
+            if not chunks or not all(allowed(r, pair_ids) for r in chunks):
+                raise NotFound("No such document.")
+            language = chunks[0].index_language
+            queries: dict[str, np.ndarray] = {}
+            for spec in self.config.models:
+                if not self.config.speaks(spec, language):
+                    continue
+                stored = load_vectors(
+                    session, [r.chunk_id for r in chunks], self.vectors.model_names[spec]
+                )
+                if stored:
+                    queries[spec] = normalise(np.vstack(list(stored.values())).mean(axis=0)[None])[
+                        0
+                    ]
+            candidates = _Candidates()
+            self._vector_candidates(session, candidates, queries, pair_ids, None, None, doc_key)
+            signals = tuple(candidates.signals)
+            weights = self.config.signal_weights(language, signals) or dict.fromkeys(signals, 1.0)
+            fused = fuse(candidates.signals, weights, self.config)
+            ranking = rank_documents(fused, candidates.doc_of.__getitem__)
+            ranking = [r for r in ranking if r[0] != doc_key][: max(0, limit)]
+            return self._hits(session, ranking, (), pair_ids)
+
+
+def _replace_word(text: str, word: str, replacement: str) -> str:
+    return re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", replacement, text, flags=re.IGNORECASE)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0

@@ -1,0 +1,232 @@
+"""SearchEngine over a small library written through the services (fake embedder)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb.config import Settings
+from kb.errors import NotFound
+from kb.models import Person, SharedInsight
+from kb.search.hybrid import SearchEngine, SearchFilters
+from kb.services import notes
+
+from .helpers import Library, add_guide_and_die, make_library, write_and_catch_up
+
+
+@pytest.fixture
+def library(sessions: sessionmaker[Session], embedders) -> Library:  # noqa: ANN001
+    return make_library(sessions, embedders)
+
+
+@pytest.fixture
+def search(settings: Settings, sessions, embedders, library: Library) -> Iterator[SearchEngine]:  # noqa: ANN001
+    engine = SearchEngine(settings, sessions, embedders)
+    yield engine
+    engine.close()
+
+
+def who(sessions: sessionmaker[Session], person_id: int | None) -> Person | None:
+    if person_id is None:
+        return None
+    with sessions() as s:
+        return s.get(Person, person_id)
+
+
+def keys(results) -> list[str]:  # noqa: ANN001
+    return [hit.doc_key for hit in results.hits]
+
+
+def test_results_are_grouped_per_document(search: SearchEngine, library: Library) -> None:
+    results = search.search("Copilot formuły Excel", None)
+    assert keys(results).count(f"guide:{library.guide_pl}") == 1
+    assert len(set(keys(results))) == len(keys(results)) == results.total
+    first = results.hits[0]
+    assert first.doc_key == f"guide:{library.guide_pl}"
+    assert first.title == "Copilot w Excelu" and first.author_name == "Anna Mentor"
+    assert first.tags == ["ai", "excel"] and first.doc_date == dt.date(2024, 4, 2)
+
+
+def test_snippet_highlights_stems_and_escapes(search: SearchEngine) -> None:
+    hit = search.search("formuła", None).hits[0]
+    assert "<mark>formuły</mark>" in hit.snippet_html  # Polish inflection, same stem
+    hit = search.search("prompt", None).hits[0]
+    assert "<mark>prompts</mark>" in hit.snippet_html
+    assert "<mark>Prompting</mark>" in hit.snippet_html
+
+
+def test_filters(search: SearchEngine, sessions) -> None:  # noqa: ANN001
+    query = "Excel prompts blog"
+    every = search.search(query, None)
+    assert {h.language for h in every.hits} >= {"en", "pl"}
+    only_pl = search.search(query, None, SearchFilters(languages=("pl",)))
+    assert {h.language for h in only_pl.hits} == {"pl"}
+    tagged = search.search(query, None, SearchFilters(tags=("Excel",)))
+    assert {h.title for h in tagged.hits} == {"Copilot w Excelu", "Pivot tables in Excel"}
+    by_celina = search.search(query, None, SearchFilters(author_email="Celina@example.com"))
+    assert {h.author_name for h in by_celina.hits} == {"Celina Mentor"}
+    nobody = search.search(query, None, SearchFilters(author_email="ghost@example.com"))
+    assert nobody.total == 0
+    spring = search.search(
+        query, None, SearchFilters(date_from=dt.date(2024, 3, 1), date_to=dt.date(2024, 5, 31))
+    )
+    assert {h.doc_date for h in spring.hits} == {dt.date(2024, 4, 2), dt.date(2024, 5, 10)}
+    guides_only = search.search(query, None, SearchFilters(doc_types=("insight",)))
+    assert guides_only.total == 0
+
+
+def test_private_note_reaches_only_its_pair(
+    search: SearchEngine,
+    sessions,
+    library: Library,  # noqa: ANN001
+) -> None:
+    note_key = f"note:{library.private_note}"
+    for outsider in (None, library.celina, library.hania):
+        user = who(sessions, outsider)
+        results = search.search("Zyxelgate budget", user)
+        assert note_key not in keys(results)
+        assert "Zyxelgate" not in str(results.to_dict()["hits"])
+        assert search.search("Zyxelgate", user).did_you_mean is None
+        for hit in search.related(f"guide:{library.guide_pl}", user, limit=20):
+            assert hit.doc_type != "note"
+        with pytest.raises(NotFound):
+            search.related(note_key, user)
+        notes_only = search.search("budget", user, SearchFilters(doc_types=("note",)))
+        assert notes_only.total == 0
+    for member in (library.anna, library.bogdan):
+        user = who(sessions, member)
+        assert keys(search.search("Zyxelgate", user))[0] == note_key
+        related = search.related(f"guide:{library.guide_pl}", user, limit=20)
+        assert note_key in [h.doc_key for h in related]
+        assert search.related(note_key, user)  # their own note has related content
+
+
+def test_insight_is_public_only_after_both_consents(
+    search: SearchEngine,
+    sessions,
+    embedders,
+    library: Library,  # noqa: ANN001
+) -> None:
+    assert search.search("channels threads", None, SearchFilters(doc_types=("insight",))).total == 0
+    with sessions() as s:
+        insight = s.scalar(select(SharedInsight))
+        notes.consent_insight(s, insight, s.get(Person, library.anna), embedders=embedders)
+        s.commit()
+    # No explicit catch-up: the check before each search applies the change log.
+    found = search.search("channels threads", None, SearchFilters(doc_types=("insight",)))
+    assert found.total == 1
+    assert "Quokkaword" not in str(found.to_dict())  # only the agreed excerpt is public
+
+
+def test_odd_queries_get_messages_not_errors(search: SearchEngine) -> None:
+    assert search.search("", None).message == "Type a few words to search."
+    assert search.search("  ?! ", None).message == "Your query has no words to search for."
+    long = search.search("prompts " * 400, None)
+    assert long.message and "longer than" in long.message and long.total >= 1
+    assert keys(search.search("How to write prompts?", None)) == keys(
+        search.search("How to write prompts", None)
+    )
+    for odd in ['"unbalanced', "title:x AND (", "*", "NOT NOT", "\x00"]:
+        search.search(odd, None)
+
+
+def test_did_you_mean_suggests_from_the_vocabulary(search: SearchEngine) -> None:
+    results = search.search("pivott prommpts", None)
+    assert results.did_you_mean == "pivot prompts"
+    assert search.search("pivot prompts", None).did_you_mean is None
+
+
+def test_browse_with_filters_and_no_words(search: SearchEngine) -> None:
+    results = search.search("", None, SearchFilters(tags=("excel",)))
+    assert [h.title for h in results.hits] == ["Copilot w Excelu", "Pivot tables in Excel"]
+
+
+def test_pagination(search: SearchEngine) -> None:
+    everything = search.search("Excel prompts blog Copilot", None, limit=50)
+    pages = [search.search("Excel prompts blog Copilot", None, limit=2, offset=o) for o in (0, 2)]
+    assert keys(pages[0]) + keys(pages[1]) == keys(everything)[:4]
+    assert all(p.total == everything.total for p in pages)
+
+
+def test_hit_metadata_costs_one_query_whatever_the_page(
+    search: SearchEngine,
+    engine,  # noqa: ANN001
+) -> None:
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    counts = []
+    for limit in (1, 4):
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            results = search.search("Excel prompts blog", None, limit=limit)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert len(results.hits) == limit
+        counts.append(len(statements))
+    assert counts[0] == counts[1]
+
+
+def test_reindex_equals_incremental_state(search: SearchEngine, sessions, embedders) -> None:  # noqa: ANN001
+    queries = ["Excel", "prompts", "blog", "Copilot formuły", "budget Zyxelgate", "channels"]
+    anna = who(sessions, 1)
+    before = [keys(search.search(q, anna, limit=50)) for q in queries]
+    generation = search.fulltext.current_generation()
+    search.reindex()
+    assert search.fulltext.current_generation() != generation
+    assert [keys(search.search(q, anna, limit=50)) for q in queries] == before
+    assert search.fulltext.index().doc_count() > 0
+
+
+def test_content_committed_before_a_crash_is_found_after_restart(
+    settings: Settings,
+    sessions,
+    embedders,
+    library: Library,  # noqa: ANN001
+) -> None:
+    first = SearchEngine(settings, sessions, embedders)
+    first.close()
+    ctx = multiprocessing.get_context("spawn")
+    child = ctx.Process(
+        target=add_guide_and_die,
+        args=(settings.database_url, "Crash Survivor", "Phoenixword rises after the crash."),
+    )
+    child.start()
+    child.join(120)
+    assert child.exitcode == 1  # died right after commit, before any index update
+    assert "phoenixword" not in str(first.fulltext.state())  # nothing applied yet
+    restarted = SearchEngine(settings, sessions, embedders)
+    try:
+        assert restarted.search("Phoenixword", None).hits[0].title == "Crash Survivor"
+    finally:
+        restarted.close()
+
+
+def test_two_processes_write_and_catch_up_without_lock_errors(
+    settings: Settings,
+    sessions,
+    embedders,
+    library: Library,  # noqa: ANN001
+) -> None:
+    SearchEngine(settings, sessions, embedders).close()  # the index exists
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        args = [(str(settings.instance_dir), settings.database_url, w, 4) for w in (1, 2)]
+        applied = pool.starmap(write_and_catch_up, args)
+    assert sum(applied) >= 1
+    engine = SearchEngine(settings, sessions, embedders)
+    try:
+        for worker in (1, 2):
+            for i in range(4):
+                found = engine.search(f"w{worker}x{i}", None)
+                assert found.hits[0].title == f"Worker {worker} guide {i}"
+    finally:
+        engine.close()
