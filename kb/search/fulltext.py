@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from kb.search.query import ParsedQuery, build_query
 from kb.search.records import ChunkRecord
 
 SPELL_FIELD = "spell"
+ALLOWED_CACHE_SIZE = 64  # filter queries whose allowed documents are kept per searcher
 
 
 class TextHit(NamedTuple):
@@ -132,6 +134,11 @@ class FullTextIndex:
         self._lock = threading.RLock()
         fields = [text_field(lang) for lang in LANGUAGES]
         self._fields = {name: ix.schema[name].analyzer for name in fields}
+        # Allowed document numbers per filter query, for the current searcher only: Whoosh
+        # otherwise rebuilds the permission filter's bitset on every search (a third of the
+        # BM25 time at 10k chunks, measured with cProfile; see results/BENCH.md).
+        self._allowed: OrderedDict[wq.Query, set[int]] = OrderedDict()
+        self._allowed_for: Searcher | None = None
 
     @classmethod
     def create(cls, path: Path, config: BM25Config | None = None) -> FullTextIndex:
@@ -186,6 +193,25 @@ class FullTextIndex:
                 self._searcher = self._searcher.refresh()
             yield self._searcher
 
+    def allowed_docs(self, searcher: Searcher, allow: wq.Query) -> set[int]:
+        """Document numbers passing ``allow`` in ``searcher`` (cached until the index moves).
+
+        Shared between searches: callers only test membership, never change it.
+        """
+        with self._lock:
+            if self._allowed_for is not searcher:
+                self._allowed.clear()
+                self._allowed_for = searcher
+            docs = self._allowed.get(allow)
+            if docs is None:
+                docs = set(searcher.docs_for_query(allow))
+                self._allowed[allow] = docs
+                while len(self._allowed) > ALLOWED_CACHE_SIZE:
+                    self._allowed.popitem(last=False)
+            else:
+                self._allowed.move_to_end(allow)
+            return docs
+
     def build(self, parsed: ParsedQuery) -> wq.Query | None:
         """The Whoosh query for ``parsed`` (None when it has no searchable term)."""
         return build_query(parsed, self._fields)
@@ -198,7 +224,10 @@ class FullTextIndex:
         if query is None:
             return []
         with self.searcher() as searcher:
-            results = searcher.search(query, limit=limit, filter=allow)
+            docs = self.allowed_docs(searcher, allow) if allow is not None else None
+            if docs is not None and not docs:
+                return []  # Whoosh reads an empty allow-set as "no filter": never pass one
+            results = searcher.search(query, limit=limit, filter=docs)
             return [TextHit(int(h["chunk_id"]), float(h.score), h["doc_key"]) for h in results]
 
     def browse(self, allow: wq.Query) -> list[TextHit]:
