@@ -46,7 +46,7 @@ from ingest.readers import (
 from kb.db import transaction
 from kb.embeddings import Embedder
 from kb.errors import NotFound, TandemError, ValidationError
-from kb.models import Guide, SessionNote
+from kb.models import Guide, Pair, Person, SessionNote
 from kb.services.content import EMBED_BATCH, doc_models, plan_chunks, preload_embedders
 from kb.services.guides import guide_doc_key, import_guide, slugify
 from kb.services.markup import markdown_to_text
@@ -270,6 +270,8 @@ class _Planned:
     file: SourceFile
     doc: GuideSource | NoteSource
     texts: list[str]
+    author_id: int = 0
+    pair_id: int | None = None
 
 
 def _doc_keys(session: Session, doc: GuideSource | NoteSource, key: str) -> list[str] | None:
@@ -302,15 +304,24 @@ def _texts(doc: GuideSource | NoteSource) -> list[str]:
     return texts
 
 
-def _check_references(session: Session, doc: GuideSource | NoteSource) -> None:
-    """Raise a ValidationError naming the field when a referenced person or pair is unknown."""
-    if find_person(session, doc.author_email) is None:
+def _check_references(
+    session: Session, doc: GuideSource | NoteSource, people: dict[str, int | None]
+) -> tuple[int, int | None]:
+    """Ids of the author and (for notes) the pair; a ValidationError naming the field when one
+    is unknown. ``people`` caches e-mail -> id for the round."""
+    if doc.author_email not in people:
+        person = find_person(session, doc.author_email)
+        people[doc.author_email] = person.id if person is not None else None
+    author_id = people[doc.author_email]
+    if author_id is None:
         raise ValidationError(f"unknown author {doc.author_email!r}", field="author")
-    if isinstance(doc, NoteSource):
-        try:
-            pair_of(session, doc.pair[0], doc.pair[1], doc.programme)
-        except NotFound as error:
-            raise ValidationError(str(error), field="pair") from error
+    if not isinstance(doc, NoteSource):
+        return author_id, None
+    try:
+        pair = pair_of(session, doc.pair[0], doc.pair[1], doc.programme)
+    except NotFound as error:
+        raise ValidationError(str(error), field="pair") from error
+    return author_id, pair.id
 
 
 def _apply(
@@ -319,7 +330,8 @@ def _apply(
     embedders: Mapping[str, Embedder],
 ) -> str:
     doc, key = planned.doc, planned.file.key
-    author = find_person(session, doc.author_email)
+    # Ids were resolved in the planning phase; a person deleted since then is caught here.
+    author = session.get(Person, planned.author_id)
     if author is None:
         raise ValidationError(f"unknown author {doc.author_email!r}", field="author")
     if isinstance(doc, GuideSource):
@@ -340,7 +352,9 @@ def _apply(
             published_on=doc.date, content_hash=doc.content_hash, embedders=embedders,
         )  # fmt: skip
         return status
-    pair = pair_of(session, doc.pair[0], doc.pair[1], doc.programme)
+    pair = session.get(Pair, planned.pair_id) if planned.pair_id is not None else None
+    if pair is None:
+        raise ValidationError(f"{doc.pair[0]} and {doc.pair[1]} are not a pair", field="pair")
     _, status = import_note(
         session, pair, author, title=doc.title, body_md=doc.body_md, language=doc.language,
         tags=doc.tags, session_date=doc.date, source_path=key, content_hash=doc.content_hash,
@@ -376,9 +390,10 @@ def import_documents(
         todo: list[_Planned] = []
         with factory() as session:
             stored_keys: dict[str, list[str]] = {}
+            people: dict[str, int | None] = {}
             for file, doc in round_docs:
                 try:
-                    _check_references(session, doc)
+                    author_id, pair_id = _check_references(session, doc, people)
                 except _FAILURES as error:
                     report.rejected.append(Rejection(file.key, _describe(error, doc.lines)))
                     _tick(progress)
@@ -386,7 +401,7 @@ def import_documents(
                 keys = _doc_keys(session, doc, file.key)
                 if keys is not None:
                     stored_keys[file.key] = keys
-                todo.append(_Planned(file, doc, []))
+                todo.append(_Planned(file, doc, [], author_id, pair_id))
             complete = doc_models(session, [k for keys in stored_keys.values() for k in keys])
             pending: list[_Planned] = []
             for item in todo:

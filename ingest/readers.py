@@ -89,7 +89,11 @@ def read_text(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, s
 # -- markdown with front matter -----------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when present (several times faster than the pure-Python one).
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc, valid-type]
     """Safe YAML without implicit timestamps: dates stay text and get our own messages."""
 
 

@@ -104,9 +104,17 @@ def embed_texts(
     """
     by_hash = {text_hash(t): t for t in texts}
     result: VectorMap = {}
-    stored = stored_vectors(session, by_hash, [e.name for e in embedders.values()])
+    # Vectors already in memory (preloaded in bulk) need no database lookup.
+    known = {
+        e.name: {h: e.vectors[h] for h in by_hash if h in e.vectors}
+        for e in embedders.values()
+        if isinstance(e, PrecomputedEmbedder)
+    }
+    lookup = [h for h in by_hash if any(h not in known.get(e.name, ()) for e in embedders.values())]
+    stored = stored_vectors(session, lookup, [e.name for e in embedders.values()])
     for embedder in embedders.values():
         have = {h: np.frombuffer(v, dtype=np.float32) for h, v in stored[embedder.name].items()}
+        have.update(known.get(embedder.name, {}))
         missing = [h for h in by_hash if h not in have]
         steps: Iterable[int] = range(0, len(missing), batch_size)
         if progress and missing:
@@ -288,9 +296,11 @@ def write_chunks(
     existing, existing_models = _existing(session, doc_key)
     if existing == wanted and all(existing_models[p.position] >= models for p in planned):
         return False
-    # Vectors of models not being computed now survive for passages whose text is unchanged.
-    carried = stored_vectors(session, [p.text_hash for p in planned], None)
-    _delete(session, doc_key)
+    carried: dict[str, dict[str, bytes]] = {}
+    if existing:
+        # Vectors of models not computed now survive for passages whose text is unchanged.
+        carried = stored_vectors(session, [p.text_hash for p in planned], None)
+        _delete(session, doc_key)
     for p in planned:
         session.add(
             Chunk(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from html.parser import HTMLParser
 
@@ -152,8 +153,18 @@ def markdown_to_text(md: str) -> str:
     """Plain text of markdown for indexing: markup stripped, link texts and headings kept.
 
     Paragraphs, headings and list items become paragraphs (blank-line separated) so the
-    chunker can cut between them.
+    chunker can cut between them. Memoised for ordinary sizes: an import converts each
+    document more than once (planning, then writing).
     """
+    if len(md or "") <= _MEMO_MAX_CHARS:
+        return _markdown_to_text_memo(md or "")
+    return _markdown_to_text(md)
+
+
+_MEMO_MAX_CHARS = 256 * 1024
+
+
+def _markdown_to_text(md: str) -> str:
     extractor = _TextExtractor()
     extractor.feed(_to_html(md))
     extractor.close()
@@ -161,3 +172,6 @@ def markdown_to_text(md: str) -> str:
     paragraphs = [_SPACES.sub(" ", p).strip() for p in _BREAKS.split(text)]
     paragraphs = [" ".join(p.split("\n")).strip() for p in paragraphs]
     return "\n\n".join(p for p in paragraphs if p)
+
+
+_markdown_to_text_memo = functools.lru_cache(maxsize=512)(_markdown_to_text)
