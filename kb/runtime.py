@@ -76,6 +76,14 @@ class Tandem:
                 self._search = SearchEngine(self.settings, self.sessions, self.embedders)
             return self._search
 
+    def warm_up(self) -> None:
+        """Load per-process language tables now (the Polish stemmer takes seconds), so the first
+        search does not wait. Opens no database or index handle: safe before a fork."""
+        from kb.search.analysis import analyse
+
+        for language in ("pl", "ru", "en"):
+            analyse("przykładowe wyszukiwanie пример поиска searching examples", language)
+
     def close(self) -> None:
         """Release the search engine's handles and the database pool."""
         with self._lock:

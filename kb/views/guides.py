@@ -16,7 +16,11 @@ bp = Blueprint("guides", __name__)
 
 
 def related_hits(doc_key: str, person: Person | None) -> list[Hit]:
-    return tandem().search.related(doc_key, person, limit=5)
+    """Nearest documents; none when the document has no indexed text (an empty guide)."""
+    try:
+        return tandem().search.related(doc_key, person, limit=5)
+    except NotFound:
+        return []
 
 
 @bp.route("/guides")
