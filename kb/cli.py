@@ -344,7 +344,7 @@ def eval_command(
         kwargs["modes"] = modes
     if models:
         kwargs["models"] = tuple(m.strip() for m in models.split(",") if m.strip())
-    result = evaluate(dataset_dir, split, **kwargs)
+    result = evaluate(dataset_dir, split, progress=not as_json, **kwargs)
     if save is not None:
         save.parent.mkdir(parents=True, exist_ok=True)
         save.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")

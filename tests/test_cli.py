@@ -294,3 +294,59 @@ def test_match_eval_rejects_bad_draws(eval_dir: Path) -> None:
         pytest.skip("the reviewer-expertise set is not beside the repository")
     result = run({}, "match-eval", str(folder), "--draws", "x-y")
     assert result.exit_code == 1 and "draws" in result.output
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+def tiny_beir(folder: Path) -> Path:
+    """Four documents, two queries: enough to compute every metric."""
+    folder.mkdir()
+    docs = [
+        ("d1", "Excel pivot tables", "Pivot tables summarise spreadsheet data quickly."),
+        ("d2", "Prompting", "A good prompt names the audience, the format and the length."),
+        ("d3", "Teams channels", "Channels keep team decisions out of long e-mail threads."),
+        ("d4", "Well-being", "Short breaks away from the screen help concentration."),
+    ]
+    with (folder / "corpus.jsonl").open("w") as out:
+        for doc_id, title, text in docs:
+            out.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    with (folder / "queries.jsonl").open("w") as out:
+        out.write(json.dumps({"_id": "q1", "text": "pivot tables in a spreadsheet"}) + "\n")
+        out.write(json.dumps({"_id": "q2", "text": "how to write a prompt"}) + "\n")
+    (folder / "qrels").mkdir()
+    (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    return folder
+
+
+def test_eval_on_a_tiny_set(tmp_path: Path) -> None:
+    folder = tiny_beir(tmp_path / "tiny-en")
+    env = {"TANDEM_CACHE_DIR": str(tmp_path / "cache")}
+    saved = tmp_path / "results" / "tiny.json"
+    args = ["eval", str(folder), "--split", "dev", "--models", "fake", "--save", str(saved)]
+    result = run(env, *args, "--mode", "bm25", "--mode", "hybrid", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data["modes"]) == {"bm25", "hybrid"}
+    for row in data["modes"].values():
+        assert row["queries"] == 2
+        assert 0.0 <= row["ndcg@10"] <= 1.0
+    assert data["modes"]["bm25"]["recall@10"] == 1.0  # the words are in the documents
+    assert json.loads(saved.read_text())["modes"] == data["modes"]
+    table = run(env, "eval", str(folder), "--split", "dev", "--models", "fake", "--mode", "bm25")
+    assert table.exit_code == 0, table.output
+    assert "nDCG@10" in table.output and "bm25" in table.output
+
+
+def test_eval_missing_split_fails_cleanly(tmp_path: Path) -> None:
+    folder = tiny_beir(tmp_path / "tiny-en")
+    result = run({"TANDEM_CACHE_DIR": str(tmp_path / "cache")}, "eval", str(folder),
+                 "--split", "test", "--models", "fake")  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_bench_is_listed() -> None:
+    result = run({}, "--help")
+    for command in ("demo", "serve", "ingest", "reindex", "search", "eval", "recommend",
+                    "propose", "gaps", "match-eval", "bench"):  # fmt: skip
+        assert command in result.output
