@@ -219,3 +219,24 @@ def test_source_key_is_anchored_at_guides_or_notes(tmp_path):
     assert source_key(root / "guides" / "en" / "a.md", root) == "guides/en/a.md"
     assert source_key(root / "misc" / "a.md", root) == "misc/a.md"
     assert source_key(root / "misc" / "a.md", root / "misc") == "a.md"
+
+
+def test_a_newly_configured_model_gets_vectors_without_touching_content(
+    sessions, library, embedders, fake_embedder
+):
+    from kb.embeddings import FakeEmbedder
+    from kb.models import ChunkEmbedding
+
+    run(sessions, [library], embedders)
+    both = {**embedders, "small": FakeEmbedder(dim=16, name="small")}
+    report = run(sessions, [library], both)
+    assert report.rejected == [] and report.imported == []
+    assert {i.kind for i in report.updated} == {"guide", "note"}  # people/programmes unchanged
+    with sessions() as s:
+        chunks = len(s.scalars(select(Chunk)).all())
+        for model in (fake_embedder.name, "small"):
+            rows = s.scalars(select(ChunkEmbedding).where(ChunkEmbedding.model == model)).all()
+            assert len(rows) == chunks
+        guide = s.scalar(select(Guide).where(Guide.slug == "prompt-basics"))
+        assert len(guide.revisions) == 1  # no new revision: the text did not change
+    assert len(run(sessions, [library], both).unchanged) == 7
