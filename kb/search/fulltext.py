@@ -212,18 +212,26 @@ class FullTextIndex:
                 self._allowed.move_to_end(allow)
             return docs
 
-    def build(self, parsed: ParsedQuery) -> wq.Query | None:
-        """The Whoosh query for ``parsed`` (None when it has no searchable term)."""
-        return build_query(parsed, self._fields)
+    def build(self, parsed: ParsedQuery, searcher: Searcher | None = None) -> wq.Query | None:
+        """The Whoosh query for ``parsed`` (None when it has no searchable term).
+
+        With a searcher, language fields without any text are left out: analysing an English
+        query for an index without Polish documents would only load the slow Polish stemmer.
+        """
+        fields = self._fields
+        if searcher is not None:
+            reader = searcher.reader()
+            fields = {name: a for name, a in fields.items() if reader.field_length(name)}
+        return build_query(parsed, fields)
 
     def search(
         self, parsed: ParsedQuery, limit: int | None, allow: wq.Query | None = None
     ) -> list[TextHit]:
         """The best ``limit`` chunks passing ``allow``, by BM25."""
-        query = self.build(parsed)
-        if query is None:
-            return []
         with self.searcher() as searcher:
+            query = self.build(parsed, searcher)
+            if query is None:
+                return []
             docs = self.allowed_docs(searcher, allow) if allow is not None else None
             if docs is not None and not docs:
                 return []  # Whoosh reads an empty allow-set as "no filter": never pass one
@@ -233,7 +241,10 @@ class FullTextIndex:
     def browse(self, allow: wq.Query) -> list[TextHit]:
         """Every chunk passing ``allow`` (no query: filters only), scored by its date."""
         with self.searcher() as searcher:
-            results = searcher.search(wq.Every(), limit=None, filter=allow)
+            docs = self.allowed_docs(searcher, allow)
+            if not docs:
+                return []  # see search(): an empty allow-set would mean "no filter"
+            results = searcher.search(wq.Every(), limit=None, filter=docs)
             return [
                 TextHit(int(h["chunk_id"]), 0.0, h["doc_key"], h.get("doc_date") or "")
                 for h in results

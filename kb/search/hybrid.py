@@ -28,7 +28,7 @@ from kb.models import Chunk, Pair, Person, split_list
 from kb.search.analysis import guess_language
 from kb.search.filters import SearchFilters, allowed, combined_query, matches
 from kb.search.query import ParsedQuery, parse_query, query_words
-from kb.search.ranking import BM25, SearchConfig, fuse, rank_documents
+from kb.search.ranking import BM25, SearchConfig, fuse, rank, rank_documents
 from kb.search.records import ChunkRecord, record_from_chunk
 from kb.search.snippets import snippet_html
 from kb.search.sync import WhooshStore, load_vectors
@@ -258,16 +258,9 @@ class SearchEngine:
         if models:
             queries = {m: self.query_vectors.get(m, self.embedders[m], parsed.text) for m in models}
             self._vector_candidates(session, candidates, queries, pair_ids, filters, author_ids)
-        if parsed.phrases:
-            # Quoted phrases are required: only passages BM25 found containing them remain.
-            keep = set(candidates.signals.get(BM25, {}))
-            candidates.signals = {
-                name: {c: s for c, s in scores.items() if c in keep}
-                for name, scores in candidates.signals.items()
-            }
         weights = self.config.signal_weights(language, tuple(candidates.signals))
-        fused = fuse(candidates.signals, weights, self.config)
-        return rank_documents(fused, candidates.doc_of.__getitem__), len(text_hits)
+        ranking = rank(candidates.signals, weights, self.config, candidates.doc_of.__getitem__)
+        return ranking, len(text_hits)
 
     def _vector_candidates(
         self,

@@ -83,6 +83,7 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["models"] = list(self.models)
         data["weights"] = {s: self.weight(s) for s in (BM25, *self.models)}
         data["model_languages"] = {m: list(v) for m, v in self.model_languages.items()}
         data["bm25"] = self.bm25.to_dict()
@@ -107,6 +108,16 @@ def fuse(signals: Signals, weights: Mapping[str, float], config: SearchConfig) -
         return rrf({n: [k for k, _ in ranked(s)] for n, s in used.items()}, config.rrf_k, weights)
     floors = {BM25: 0.0} if BM25 in used and len(used[BM25]) < config.depth else None
     return convex(used, weights, config.normalisation, floors)
+
+
+def rank(
+    signals: Signals,
+    weights: Mapping[str, float],
+    config: SearchConfig,
+    doc_of: Callable[[int], str],
+) -> list[tuple[str, float, int]]:
+    """Fuse passage signals and rank documents by their best passage."""
+    return rank_documents(fuse(signals, weights, config), doc_of)
 
 
 def rank_documents(

@@ -56,10 +56,17 @@ def test_title_is_searchable(index: FullTextIndex) -> None:
     assert ids(index, "basics") == [1]
 
 
-def test_phrases_are_required_and_ordered(index: FullTextIndex) -> None:
-    assert ids(index, '"state of the art"') == [1]
-    assert ids(index, '"art state"') == []
-    assert ids(index, '"state of the art" ChatGPT') == [1]
+def test_exact_phrases_rank_first() -> None:
+    ft = FullTextIndex.in_memory()
+    ft.add(
+        [
+            ChunkRecord(1, "a", "guide", "en", "", "the art of state methods, art and state"),
+            ChunkRecord(2, "b", "guide", "en", "", "state of the art methods"),
+        ]
+    )
+    assert ids(ft, "state of the art") == [1, 2]  # more of the words
+    assert ids(ft, '"state of the art"') == [2, 1]  # the exact phrase wins
+    assert ids(ft, '"art state"') == [1, 2]  # a phrase nobody has still finds the words
 
 
 def test_question_mark_and_operators_change_nothing(index: FullTextIndex) -> None:

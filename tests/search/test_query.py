@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from whoosh import query as wq
 
 from kb.search.analysis import language_analyzer
-from kb.search.query import MAX_QUERY_CHARS, build_query, parse_query
+from kb.search.query import MAX_QUERY_CHARS, PHRASE_BOOST, build_query, parse_query
 
 FIELDS = {f"text_{lang}": language_analyzer(lang) for lang in ("en", "pl", "ru")}
 
@@ -61,11 +62,12 @@ def test_quoted_phrases_in_three_quote_styles() -> None:
     assert '"' not in parsed.text and "„" not in parsed.text
 
 
-def test_phrase_becomes_a_required_phrase_query() -> None:
+def test_phrase_becomes_a_boosted_phrase_query() -> None:
     query = build_query(parse_query('"prompt engineering" tips'), FIELDS)
-    text = str(query)
-    assert "ANDMAYBE" in text
-    assert 'text_en:"prompt engin"' in text
+    phrases = [q for q in query.subqueries if isinstance(q, wq.Phrase)]
+    assert any(p.fieldname == "text_en" and p.words == ["prompt", "engin"] for p in phrases)
+    assert all(p.boost == PHRASE_BOOST for p in phrases)
+    assert {q.text for q in query.subqueries if isinstance(q, wq.Term)} >= {"prompt", "tip"}
 
 
 def test_only_stop_words_build_no_query_on_the_english_field() -> None:
