@@ -88,7 +88,20 @@ def _solve_sparse(
     edge_cols = np.repeat(slot_start[cols], per_edge) + offsets
     ceiling = float(gains.max()) + 1.0  # costs must stay > 0: zeros would be missing edges
     edge_costs = np.repeat(ceiling - gains, per_edge)
-    # Every mentee also has its own "unmatched" column at cost ``ceiling`` (gain 0).
+    # Every row also gets its own "unused" column at cost ``ceiling`` (gain 0). LAPJVsp works
+    # row by row, so the smaller side (mentees or capacity slots) becomes the rows.
+    if slots < n:
+        graph = sparse.csr_matrix(
+            (np.concatenate([edge_costs, np.full(slots, ceiling)]),
+             (np.concatenate([edge_cols, np.arange(slots)]),
+              np.concatenate([edge_rows, n + np.arange(slots)]))),
+            shape=(slots, n + slots),
+        )
+        slot_ind, mentee_ind = min_weight_full_bipartite_matching(graph)
+        real = mentee_ind < n
+        mentor_of[mentee_ind[real]] = (
+            np.searchsorted(slot_start, slot_ind[real], side="right") - 1)
+        return mentor_of
     graph = sparse.csr_matrix(
         (
             np.concatenate([edge_costs, np.full(n, ceiling)]),
@@ -185,7 +198,8 @@ def assign(
     usable[:, remaining == 0] = 0.0
     usable[mentor_of >= 0] = 0.0
 
-    # Initial candidates: each free mentee's top_k usable mentors.
+    # Initial candidates: each free mentee's top_k usable mentors, and each mentor's best
+    # mentees (a few per free place) so that no mentor starts out unreachable.
     k = min(top_k, m)
     if k == 0 or not len(free_rows):
         return Assignment(mentor_of, _total(weights, mentor_of), True, 0, 0, np.zeros(m))
@@ -193,10 +207,19 @@ def assign(
         top = np.argpartition(-usable[free_rows], k - 1, axis=1)[:, :k]
     else:
         top = np.tile(np.arange(m), (len(free_rows), 1))
-    cand_rows = np.repeat(free_rows, top.shape[1])
-    cand_cols = top.ravel()
-    nonzero = usable[cand_rows, cand_cols] > 0
-    edges = np.unique(cand_rows[nonzero] * m + cand_cols[nonzero])  # pair ids i * m + j
+    cand_rows = [np.repeat(free_rows, top.shape[1])]
+    cand_cols = [top.ravel()]
+    per_mentor = min(len(free_rows), int(4 * remaining.max(initial=0)))
+    if 0 < per_mentor < len(free_rows):
+        best = np.argpartition(-usable[free_rows], per_mentor - 1, axis=0)[:per_mentor]
+        cand_rows.append(free_rows[best.ravel()])
+        cand_cols.append(np.tile(np.arange(m), per_mentor))
+    elif per_mentor:
+        cand_rows.append(np.repeat(free_rows, m))
+        cand_cols.append(np.tile(np.arange(m), len(free_rows)))
+    cand_rows_arr, cand_cols_arr = np.concatenate(cand_rows), np.concatenate(cand_cols)
+    nonzero = usable[cand_rows_arr, cand_cols_arr] > 0
+    edges = np.unique(cand_rows_arr[nonzero] * m + cand_cols_arr[nonzero])  # pair ids i*m+j
 
     prices = np.zeros(m)
     for round_no in range(1, max_rounds + 1):

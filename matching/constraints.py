@@ -171,20 +171,31 @@ class Eligibility:
         return result
 
 
+def language_bits(people: Sequence[Participant]) -> np.ndarray:
+    """Each person's languages as a bit mask (one shared vocabulary for the whole list)."""
+    masks, _ = _bits([p.languages for p in people])
+    return masks
+
+
 def eligibility(
     mentees: Sequence[Participant],
     mentors: Sequence[Participant],
     chains: Mapping[int, frozenset[int]],
     history: Iterable[tuple[int, int]] = (),
+    languages: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Eligibility:
     """Hard constraints between every mentee and mentor.
 
     ``history`` holds (mentor id, mentee id) of pairs that already ran or were rejected.
+    ``languages`` may pass precomputed :func:`language_bits` of (mentees, mentors).
     """
     row_of = {p.id: i for i, p in enumerate(mentees)}
     col_of = {p.id: j for j, p in enumerate(mentors)}
-    masks, _ = _bits([p.languages for p in [*mentees, *mentors]])
-    mentee_langs, mentor_langs = masks[: len(mentees)], masks[len(mentees):]
+    if languages is None:
+        masks = language_bits([*mentees, *mentors])
+        mentee_langs, mentor_langs = masks[: len(mentees)], masks[len(mentees):]
+    else:
+        mentee_langs, mentor_langs = languages
     language = (mentee_langs[:, None] & mentor_langs[None, :]) != 0
 
     same: list[tuple[int, int]] = [
@@ -314,11 +325,30 @@ def _codes(values: Sequence[str]) -> np.ndarray:
     )
 
 
+@dataclass
+class PeopleCodes:
+    """Compact codes of many people for vectorised constraints and preferences."""
+
+    languages: np.ndarray
+    departments: np.ndarray
+    styles: np.ndarray
+    slots: np.ndarray
+
+    @classmethod
+    def of(cls, people: Sequence[Participant]) -> PeopleCodes:
+        slots, _ = _bits([p.availability for p in people])
+        return cls(language_bits(people), _codes([p.department for p in people]),
+                   _codes([p.style for p in people]), slots)
+
+    def preferences(self, mentees: np.ndarray, mentors: np.ndarray) -> Preferences:
+        """Preferences between the people at positions ``mentees`` and ``mentors``."""
+        return Preferences(self.departments[mentees], self.departments[mentors],
+                           self.styles[mentees], self.styles[mentors], self.slots[mentees],
+                           self.slots[mentors])
+
+
 def preferences(mentees: Sequence[Participant], mentors: Sequence[Participant]) -> Preferences:
     """Soft-preference codes of both sides (shared vocabularies)."""
+    codes = PeopleCodes.of([*mentees, *mentors])
     n = len(mentees)
-    everyone = [*mentees, *mentors]
-    dept = _codes([p.department for p in everyone])
-    style = _codes([p.style for p in everyone])
-    slots, _ = _bits([p.availability for p in everyone])
-    return Preferences(dept[:n], dept[n:], style[:n], style[n:], slots[:n], slots[n:])
+    return codes.preferences(np.arange(n), np.arange(n, n + len(mentors)))

@@ -7,17 +7,19 @@ embedded"). Nothing here touches a database.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
 from matching.assign import assign
-from matching.constraints import Eligibility, MatchWeights, eligibility, preferences
+from matching.constraints import Eligibility, MatchWeights, PeopleCodes, eligibility
 from matching.explain import Reason, reasons
 from matching.lexical import Lexicon
 from matching.profiles import Evidence, Participant, TextBank, TextEmbedder, build_bank
@@ -79,6 +81,7 @@ class Pool:
     evidence: TextBank
     items: list[Evidence]
     config: ScoringConfig
+    profiles: sparse.csr_matrix | None = None  # [participants, terms]: whole-profile TF-IDF
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +97,30 @@ class Pool:
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]
+
+    @property
+    def codes(self) -> PeopleCodes:
+        return self.cached("codes", lambda: PeopleCodes.of(self.participants))
+
+    def eligibility(self, mentees: np.ndarray, mentors: np.ndarray,
+                    chains: Mapping[int, frozenset[int]],
+                    history: Iterable[tuple[int, int]]) -> Eligibility:
+        """Hard constraints between pool positions ``mentees`` and ``mentors``."""
+        bits = self.codes.languages
+        return eligibility([self.participants[i] for i in mentees],
+                           [self.participants[j] for j in mentors], chains, history,
+                           languages=(bits[mentees], bits[mentors]))
+
+    def owner_index(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the goal/evidence bank sorted by owner, and each owner's start offset."""
+
+        def make() -> tuple[np.ndarray, np.ndarray]:
+            owners = (self.goals if kind == "goals" else self.evidence).owners
+            order = np.argsort(owners, kind="stable")
+            starts = np.searchsorted(owners[order], np.arange(len(self.participants) + 1))
+            return order, starts
+
+        return self.cached(("owners", kind), make)
 
 
 def embed_pool(
@@ -132,7 +159,11 @@ def embed_pool(
         evidence_dense[signal.name] = _evidence_vectors(
             memo, embedder, signal.evidence_side, items, evidence_texts, known
         )
-    lexicon = Lexicon.fit(evidence_texts + goal_texts) if config.uses_lexical else None
+    lexicon, profiles = None, None
+    if config.uses_lexical:
+        documents = profile_documents(participants)
+        lexicon = Lexicon.fit([d for d in documents if d])
+        profiles = lexicon.transform(documents)
     return Pool(
         participants=participants,
         goals=build_bank(goal_texts, goal_owners, dense=goal_dense, lexicon=lexicon),
@@ -140,7 +171,14 @@ def embed_pool(
                             languages=[e.language for e in items]),
         items=items,
         config=config,
+        profiles=profiles,
     )
+
+
+def profile_documents(participants: Sequence[Participant]) -> list[str]:
+    """Each person's evidence as one text: the document of the profile-level lexical signal
+    (and of the lexicon's document frequencies: how many people use a word)."""
+    return ["\n".join(e.embedding_text for e in p.evidence) for p in participants]
 
 
 def _vectors(memo: VectorMemo, embedder: TextEmbedder, side: str, texts: list[str]
@@ -179,10 +217,13 @@ def _view(pool: Pool, kind: str, owners: np.ndarray) -> tuple[TextBank, Evidence
     """Rows of the goal or evidence bank owned by ``owners`` (cached per owner set)."""
 
     def make() -> tuple[TextBank, EvidenceLayout | None]:
-        bank = pool.goals if kind == "goals" else pool.evidence
-        part = bank.subset(bank.rows_of(owners))
-        layout = EvidenceLayout.build(part.owners, owners) if kind == "evidence" else None
-        return part, layout
+        if kind == "goals":
+            rows = pool.goals.rows_of(owners)
+            # English goals first: the scorer then works on contiguous row ranges.
+            rows = rows[np.argsort(~pool.goals.english[rows], kind="stable")]
+            return pool.goals.subset(rows), None
+        layout, order = EvidenceLayout.arrange(pool.evidence.owners, owners)
+        return pool.evidence.subset(order), layout
 
     return pool.cached((kind, _key(owners)), make)
 
@@ -193,7 +234,8 @@ def coverage_of(pool: Pool, goal_owners: np.ndarray, evidence_owners: np.ndarray
     goals, _ = _view(pool, "goals", goal_owners)
     evidence, layout = _view(pool, "evidence", evidence_owners)
     assert layout is not None
-    return coverage(goals, evidence, layout, pool.config), goals
+    profiles = pool.profiles[layout.columns] if pool.profiles is not None else None
+    return coverage(goals, evidence, layout, pool.config, profiles=profiles), goals
 
 
 def fit_matrix(pool: Pool, learners: np.ndarray, teachers: np.ndarray) -> np.ndarray:
@@ -215,8 +257,7 @@ def pair_scores(
     """
     fit = fit_matrix(pool, mentees, mentors)
     teach = fit_matrix(pool, mentors, mentees).T
-    people = pool.participants
-    prefs = preferences([people[i] for i in mentees], [people[j] for j in mentors])
+    prefs = pool.codes.preferences(mentees, mentors)
     score = np.empty_like(fit)
     for rows in iter_blocks(len(mentees), 2048):
         score[rows] = weights.expertise * fit[rows]
@@ -235,11 +276,8 @@ def explain_pairs(
 
     All (goal, item) similarities of all pairs are computed in one vectorised pass.
     """
-    g_sorted = np.argsort(pool.goals.owners, kind="stable")
-    e_sorted = np.argsort(pool.evidence.owners, kind="stable")
-    n = len(pool.participants)
-    g_start = np.searchsorted(pool.goals.owners[g_sorted], np.arange(n + 1))
-    e_start = np.searchsorted(pool.evidence.owners[e_sorted], np.arange(n + 1))
+    g_sorted, g_start = pool.owner_index("goals")
+    e_sorted, e_start = pool.owner_index("evidence")
     g_all, e_all, spans = [], [], []
     offset = 0
     for learner, teacher in pairs:
@@ -492,8 +530,7 @@ def recommend(
     if not len(others):
         result.message = "nobody to recommend: no opted-in candidates"
         return result
-    elig = eligibility([people[i] for i in mentees], [people[j] for j in mentors], chains,
-                       history)
+    elig = pool.eligibility(mentees, mentors, chains, history)
     allowed = elig.allowed()
     score, fit, teach = pair_scores(pool, mentees, mentors, weights)
     if role == "mentor":
@@ -529,7 +566,7 @@ def recommend(
         teach_pairs = [(person, int(others[k])) for k in order]
     learn_reasons = explain_pairs(pool, learn_pairs)
     teach_reasons = explain_pairs(pool, teach_pairs)
-    prefs = preferences([people[i] for i in mentees], [people[j] for j in mentors]).parts()
+    prefs = pool.codes.preferences(mentees, mentors).parts()
     for n, k in enumerate(order):
         other = people[int(others[k])]
         pi, pj = (0, k) if role == "mentee" else (k, 0)
@@ -556,6 +593,19 @@ def _sum_counts(items: Iterable[Mapping[str, int]]) -> dict[str, int]:
 
 
 # --- proposal --------------------------------------------------------------------------------
+
+
+class _Clock:
+    """Wall time per phase (summed when a phase repeats), for the proposal's stats."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._last, 3)
+        self._last = now
 
 
 def propose(
@@ -615,10 +665,12 @@ def propose(
         ]
         return proposal
 
-    elig = eligibility([people[i] for i in mentees_arr], [people[j] for j in mentors_arr],
-                       chains, history)
-    score, fit, teach = pair_scores(pool, mentees_arr, mentors_arr, weights)
+    clock = _Clock()
+    elig = pool.eligibility(mentees_arr, mentors_arr, chains, history)
     allowed = elig.allowed()
+    clock.lap("constraints")
+    score, fit, teach = pair_scores(pool, mentees_arr, mentors_arr, weights)
+    clock.lap("scores")
     for r, c in lock_rc:
         reason = elig.reason(r, c)
         if reason is not None:
@@ -631,7 +683,9 @@ def propose(
     for c in np.flatnonzero(load > capacity_arr):
         warnings.append(f"{people[mentors_arr[c]].email} has more locked pairs ({load[c]}) "
                         f"than capacity ({capacity_arr[c]})")
+    clock.lap("constraints")
     result = assign(weight_matrix, capacity_arr, lock_rc)
+    clock.lap("assignment")
     proposal.certified = result.certified
     locked_rows = {r for r, _ in lock_rc}
     chosen = [(r, int(c)) for r, c in enumerate(result.mentor_of) if c >= 0]
@@ -653,6 +707,7 @@ def propose(
             reasons=learn[k],
             teach_back_reasons=teach_r[k],
         ))
+    clock.lap("explanations")
     proposal.total_score = float(result.total)
     proposal.unmatched_mentees = _unmatched_mentees(
         pool, mentees_arr, mentors_arr, capacity_arr, elig, fit, usable, result.mentor_of,
@@ -661,7 +716,9 @@ def propose(
     proposal.unmatched_mentors = _unmatched_mentors(
         pool, mentors_arr, capacity_arr, usable, result.mentor_of
     )
+    clock.lap("unmatched")
     proposal.stats = {
+        "seconds": clock.seconds,
         "mentees": int(n),
         "mentors": int(m),
         "places": int(capacity_arr.sum()),
@@ -765,9 +822,7 @@ def find_gaps(
         return []
     if len(mentors_arr):
         cov, _ = coverage_of(pool, mentees_arr, mentors_arr)
-        elig = eligibility([people[i] for i in mentees_arr], [people[j] for j in mentors_arr],
-                           chains, history)
-        allowed = elig.allowed()
+        allowed = pool.eligibility(mentees_arr, mentors_arr, chains, history).allowed()
         row = {int(p): r for r, p in enumerate(mentees_arr)}
         goal_allowed = allowed[[row[int(o)] for o in goals_bank.owners]]
         masked = np.where(goal_allowed, cov, -np.inf)
@@ -805,6 +860,11 @@ def _themes(pool: Pool, goals: TextBank, min_similarity: float) -> list[tuple[li
     if n == 1:
         return [([0], 0)]
     sim = similarity(goals, goals, pool.config).astype(np.float64)
+    if pool.config.uses_lexical:
+        # Shared words count too, weighed among the goals themselves: uncovered goals use
+        # words the evidence lexicon may not even know.
+        words = Lexicon.fit(goals.texts).transform(goals.texts)
+        sim = (sim + (words @ words.T).toarray()) / 2
     sim = (sim + sim.T) / 2
     np.fill_diagonal(sim, 1.0)
     distance = np.clip(1.0 - sim, 0.0, None)

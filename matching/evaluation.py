@@ -24,6 +24,7 @@ import numpy as np
 from kb.chunking import chunk_text, embedding_text
 from kb.embeddings import Embedder
 from kb.errors import ValidationError
+from matching.engine import profile_documents
 from matching.lexical import Lexicon
 from matching.profiles import Evidence, Participant, build_bank, embed_texts
 from matching.scoring import DEFAULT_CONFIG, LEXICAL, EvidenceLayout, ScoringConfig, coverage
@@ -191,14 +192,16 @@ class ReviewerEvaluation:
                                                   draw.goal_texts)
             ev_dense[signal.name] = self._dense(k, signal.name, "evidence", signal.evidence_side,
                                                 ev_texts)
-        lexicon = (Lexicon.fit(ev_texts, prefix=self.lexical_prefix)
+        documents = profile_documents(draw.people)
+        lexicon = (Lexicon.fit(documents, prefix=self.lexical_prefix)
                    if config.uses_lexical else None)
         goals = build_bank(draw.goal_texts, np.zeros(len(draw.goal_texts)), dense=goal_dense,
                            lexicon=lexicon)
         evidence = build_bank(ev_texts, [i for i, _ in items], dense=ev_dense, lexicon=lexicon,
                               languages=[e.language for _, e in items])
-        layout = EvidenceLayout.build(evidence.owners, np.arange(len(draw.people)))
-        cov = coverage(goals, evidence, layout, config)
+        layout, order = EvidenceLayout.arrange(evidence.owners, np.arange(len(draw.people)))
+        profiles = lexicon.transform(documents) if lexicon is not None else None
+        cov = coverage(goals, evidence.subset(order), layout, config, profiles=profiles)
         goal_row = {g: r for r, g in enumerate(draw.goal_ids)}
         preds: dict[str, dict[str, float]] = {}
         for col, person in enumerate(draw.people):

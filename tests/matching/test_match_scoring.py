@@ -9,6 +9,7 @@ from kb.embeddings import FakeEmbedder
 from matching.lexical import Lexicon, guess_language, tokenize
 from matching.profiles import build_bank, split_phrases
 from matching.scoring import (
+    DEFAULT_CONFIG,
     LEXICAL,
     EvidenceLayout,
     ScoringConfig,
@@ -38,11 +39,15 @@ def banks(config: ScoringConfig):
 
 
 CONFIG = ScoringConfig(
-    signals=(Signal("a", weight_en=0.5, weight_other=0.0, baseline=0.1),
-             Signal("b", weight_en=0.2, weight_other=0.6, baseline=0.2),
-             Signal(LEXICAL, weight_en=0.3, weight_other=0.4)),
+    signals=(Signal("a", weight=0.5, baseline=0.1, english_only=True, fallback="b"),
+             Signal("b", weight=0.2, baseline=0.2),
+             Signal(LEXICAL, weight=0.3)),
     top_weights=(1.0, 0.5),
 )
+
+
+def cal(value: float, baseline: float) -> float:
+    return max((value - baseline) / (1 - baseline), 0.0)
 
 
 def test_similarity_matches_a_loop_with_language_routing() -> None:
@@ -52,24 +57,23 @@ def test_similarity_matches_a_loop_with_language_routing() -> None:
     for g, goal in enumerate(GOALS):
         for e, item in enumerate(EVIDENCE):
             english = guess_language(goal) == "en" and guess_language(item) == "en"
-            parts = {"a": float(dense_g["a"][g] @ dense_e["a"][e]),
-                     "b": float(dense_g["b"][g] @ dense_e["b"][e]),
-                     LEXICAL: float(lex_g[g] @ lex_e[e])}
-            total = 0.0
-            for s in CONFIG.signals:
-                w = s.weight_en if english else s.weight_other
-                total += w * (parts[s.name] - s.baseline) / (1 - s.baseline)
-            assert sim[g, e] == pytest.approx(max(total, 0.0), abs=1e-5)
+            a = cal(float(dense_g["a"][g] @ dense_e["a"][e]), 0.1)
+            b = cal(float(dense_g["b"][g] @ dense_e["b"][e]), 0.2)
+            lex = cal(float(lex_g[g] @ lex_e[e]), 0.0)
+            expected = 0.5 * (a if english else b) + 0.2 * b + 0.3 * lex
+            assert sim[g, e] == pytest.approx(expected, abs=1e-5)
 
 
-def test_english_only_signal_is_ignored_unless_both_texts_are_english() -> None:
+def test_english_only_signal_falls_back_unless_both_texts_are_english() -> None:
     goals, evidence, *_ = banks(CONFIG)
-    only_a = ScoringConfig(signals=(Signal("a", 1.0, 0.0), Signal(LEXICAL, 0.0, 1.0)),
-                           clip=False)
-    sim = similarity(goals, evidence, only_a)
-    lex = (goals.lexical @ evidence.lexical.T).toarray()
+    only_a = ScoringConfig(signals=(Signal("a", 1.0, english_only=True, fallback="b"),
+                                    Signal("b", 0.0)))
+    only_b = ScoringConfig(signals=(Signal("b", 1.0),))
+    sim_a, sim_b = similarity(goals, evidence, only_a), similarity(goals, evidence, only_b)
     mixed = ~np.outer(goals.english, evidence.english)
-    assert np.allclose(sim[mixed], lex[mixed], atol=1e-6)
+    assert mixed.any() and (~mixed).any()
+    assert np.allclose(sim_a[mixed], sim_b[mixed], atol=1e-6)
+    assert not np.allclose(sim_a[~mixed], sim_b[~mixed], atol=1e-3)
 
 
 def test_aligned_similarity_agrees_with_the_matrix() -> None:
@@ -84,22 +88,42 @@ def test_aggregate_is_a_weighted_top_k_with_missing_items_as_zero() -> None:
     rng = np.random.default_rng(0)
     owners = np.array([5, 5, 5, 5, 7, 9, 9])
     sim = rng.random((3, len(owners))).astype(np.float32)
-    layout = EvidenceLayout.build(owners, np.array([9, 5, 7, 11]))
-    top = np.array([0.5, 0.3, 0.2], dtype=np.float32)
-    out = aggregate(sim, layout, top)
-    for g in range(3):
-        for col, owner in enumerate([9, 5, 7, 11]):
-            values = sorted(sim[g, owners == owner], reverse=True)[:3]
-            expected = sum(w * v for w, v in zip(top, values, strict=False))
-            assert out[g, col] == pytest.approx(expected, abs=1e-6)
+    layout, order = EvidenceLayout.arrange(owners, np.array([9, 5, 7, 11]))
+    for top in (np.array([0.5, 0.3, 0.2], np.float32), np.full(3, 1 / 3, np.float32)):
+        out = aggregate(sim[:, order], layout, top)
+        for g in range(3):
+            for col, owner in enumerate([9, 5, 7, 11]):
+                values = sorted(sim[g, owners == owner], reverse=True)[:3]
+                expected = sum(w * v for w, v in zip(top, values, strict=False))
+                assert out[g, col] == pytest.approx(expected, abs=1e-6)
 
 
-def test_coverage_in_blocks_equals_one_pass() -> None:
+def test_coverage_fuses_per_signal_top_k_and_the_profile() -> None:
     goals, evidence, *_ = banks(CONFIG)
-    layout = EvidenceLayout.build(evidence.owners)
-    _, top = CONFIG.normalised()
-    whole = aggregate(similarity(goals, evidence, CONFIG), layout, top)
-    assert np.allclose(coverage(goals, evidence, layout, CONFIG, block=1), whole)
+    layout, order = EvidenceLayout.arrange(evidence.owners)
+    arranged = evidence.subset(order)
+    config = ScoringConfig(signals=(*CONFIG.signals[:2], Signal(LEXICAL, 0.3, level="profile")),
+                           top_weights=(1.0, 0.5))
+    cov = coverage(goals, arranged, layout, config)
+    assert np.allclose(coverage(goals, arranged, layout, config, block=1, workers=2), cov)
+    per_signal = {name: config.only(name) for name in ("b",)}
+    sims = {
+        "a": similarity(goals, evidence, ScoringConfig(
+            signals=(Signal("a", 1.0, 0.1, english_only=True, fallback="b"),
+                     Signal("b", 0.0, 0.2)))),
+        "b": similarity(goals, evidence, per_signal["b"]),
+    }
+    for g in range(len(GOALS)):
+        for col, owner in enumerate(layout.columns):
+            mine = evidence.owners == owner
+            expected = 0.0
+            for name, w in (("a", 0.5), ("b", 0.2)):
+                values = sorted(sims[name][g, mine], reverse=True)[:2] + [0.0]
+                expected += w * (values[0] + 0.5 * values[1]) / 1.5
+            profile = np.asarray(evidence.lexical[mine].sum(axis=0)).ravel()
+            profile /= np.linalg.norm(profile) or 1.0
+            expected += 0.3 * float(goals.lexical[g].toarray().ravel() @ profile)
+            assert cov[g, col] == pytest.approx(expected, abs=1e-5)
 
 
 def test_fit_is_the_mean_over_goals_and_nan_without_goals() -> None:
@@ -112,11 +136,16 @@ def test_fit_is_the_mean_over_goals_and_nan_without_goals() -> None:
 
 def test_config_round_trips_and_validates() -> None:
     assert ScoringConfig.from_dict(CONFIG.to_dict()) == CONFIG
+    assert ScoringConfig.from_dict(DEFAULT_CONFIG.to_dict()) == DEFAULT_CONFIG
     with pytest.raises(ValueError):
-        ScoringConfig(signals=(Signal("a", 0.0, 0.0),))
+        ScoringConfig(signals=(Signal("a", 0.0),))
     with pytest.raises(ValueError):
-        Signal("a", 1.0, 1.0, baseline=1.0)
-    assert CONFIG.only("b").signals == (Signal("b", 1.0, 1.0, baseline=0.2),)
+        Signal("a", 1.0, baseline=1.0)
+    with pytest.raises(ValueError):
+        Signal("a", 1.0, english_only=True)
+    with pytest.raises(ValueError):
+        ScoringConfig(signals=(Signal("a", 1.0, english_only=True, fallback="zz"),))
+    assert CONFIG.only("b").signals == (Signal("b", 1.0, baseline=0.2),)
 
 
 def test_tokens_languages_and_phrases() -> None:

@@ -239,7 +239,7 @@ def test_manager_cycle_is_a_clear_error_and_nothing_is_stored(session, embedders
 
 
 def test_gaps_group_uncovered_goals(session, embedders, world) -> None:
-    world["director"].goals = ("learn SAP accounting basics;SAP accounting reports;"
+    world["director"].goals = ("learn SAP accounting basics;SAP accounting for beginners;"
                                "automate weekly reports")
     session.commit()
     themes = service.gaps(session, embedders, "spring", threshold=0.15)
