@@ -98,3 +98,25 @@ def write_result(result: dict[str, Any], out_dir: Path, name: str) -> Path:
     path.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n",
                     encoding="utf-8")
     return path
+
+
+def merge_results(paths: Sequence[Path]) -> dict[str, Any]:
+    """One result from part files (e.g. parts run as separate processes), each kept whole.
+
+    The parts' own command, commit, machine and load averages stay under ``runs``.
+    """
+    merged: dict[str, Any] = {"runs": []}
+    for path in paths:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        run = {k: v for k, v in data.items() if k not in PARTS and k != "plots"}
+        run["file"] = Path(path).name
+        run["parts"] = [p for p in PARTS if p in data]
+        merged["runs"].append(run)
+        for part in PARTS:
+            if part in data:
+                merged[part] = data[part]
+    first = merged["runs"][0] if merged["runs"] else {}
+    merged["command"] = " + ".join(r.get("command", "?") for r in merged["runs"])
+    merged["commit"] = first.get("commit")
+    merged["machine"] = first.get("machine")
+    return merged

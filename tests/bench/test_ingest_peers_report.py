@@ -71,3 +71,19 @@ def test_bench_command_parses_sizes_and_lists_its_parts():
     result = CliRunner().invoke(main, ["bench", "--help"])
     assert result.exit_code == 0
     assert "search|ingest|web|peers" in result.output
+
+
+def test_merge_keeps_every_part_and_each_runs_metadata(tmp_path):
+    from kb.bench import merge_results
+
+    a = tmp_path / "bench-search.json"
+    b = tmp_path / "bench-web.json"
+    a.write_text(json.dumps({"command": "tandem bench search", "commit": "abc",
+                             "load_average_start": [3.0], "search": {"sizes": []}}))
+    b.write_text(json.dumps({"command": "tandem bench web", "commit": "abc",
+                             "load_average_start": [5.0], "web": {"workers": {}}}))
+    merged = merge_results([a, b])
+    assert merged["search"] == {"sizes": []} and merged["web"] == {"workers": {}}
+    assert [r["parts"] for r in merged["runs"]] == [["search"], ["web"]]
+    assert [r["load_average_start"] for r in merged["runs"]] == [[3.0], [5.0]]
+    assert merged["command"] == "tandem bench search + tandem bench web"
