@@ -85,12 +85,13 @@ def recommendation_latency(n_mentors: int, queries: int, seed: int) -> dict[str,
                          history=programme.history, limit=10)
 
     ask(0)  # builds the cached mentor views once, as a running service would
-    times = []
+    times, cpu_times = [], []
     for i in range(queries):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         ask(i)
         times.append((time.perf_counter() - start) * 1000)
-    ms = np.array(times)
+        cpu_times.append((time.process_time() - cpu) * 1000)
+    ms, cpu_ms = np.array(times), np.array(cpu_times)
     return {
         "mentors": n_mentors,
         "mentor_evidence_items": sum(len(programme.pool.participants[j].evidence)
@@ -99,6 +100,9 @@ def recommendation_latency(n_mentors: int, queries: int, seed: int) -> dict[str,
         "p50_ms": round(float(np.percentile(ms, 50)), 2),
         "p95_ms": round(float(np.percentile(ms, 95)), 2),
         "max_ms": round(float(ms.max()), 2),
+        "cpu_p50_ms": round(float(np.percentile(cpu_ms, 50)), 2),
+        "cpu_p95_ms": round(float(np.percentile(cpu_ms, 95)), 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
     }
 
 
