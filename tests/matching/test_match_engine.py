@@ -1,0 +1,77 @@
+"""The engine on synthetic embedded pools (what the benchmark runs), and the real-data eval."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.errors import ValidationError
+from matching.engine import propose, recommend
+from matching.evaluation import parse_draws, reviewer_loss
+from matching.scoring import ScoringConfig, Signal
+from matching.synthetic import make_programme
+
+CONFIG = ScoringConfig(signals=(
+    Signal("en", 0.5, baseline=0.1, english_only=True, fallback="multi"),
+    Signal("multi", 0.2, baseline=0.75),
+    Signal("lexical", 0.3, level="profile"),
+))
+
+
+def test_proposal_on_a_synthetic_programme_respects_constraints() -> None:
+    prog = make_programme(120, 25, CONFIG, seed=3)
+    result = propose(prog.pool, prog.mentees, prog.mentors, prog.capacity, chains=prog.chains,
+                     history=prog.history, locked=prog.locked)
+    assert result.certified and result.pairs
+    people = prog.pool.participants
+    by_email = {p.email: i for i, p in enumerate(people)}
+    load: dict[int, int] = {}
+    locked = {(people[i].email, people[j].email) for i, j in prog.locked}
+    for pair in result.pairs:
+        i, j = by_email[pair.mentee.email], by_email[pair.mentor.email]
+        load[j] = load.get(j, 0) + 1
+        if (pair.mentee.email, pair.mentor.email) in locked:
+            assert pair.locked
+            continue
+        assert (people[j].id, people[i].id) not in prog.history
+        assert people[j].id not in prog.chains[people[i].id]
+        assert people[i].id not in prog.chains[people[j].id]
+        assert people[i].languages & people[j].languages
+        assert pair.fit >= 0.05
+    for j, n in load.items():
+        assert n <= max(people[j].capacity, sum(1 for _, jj in prog.locked if jj == j))
+    assert len(result.pairs) + len(result.unmatched_mentees) == 120
+    assert set(result.stats["seconds"]) >= {"scores", "assignment", "explanations"}
+    ranked = recommend(prog.pool, 0, prog.mentors, role="mentee", chains=prog.chains,
+                       history=prog.history, limit=5)
+    scores = [c.score for c in ranked.candidates]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_reviewer_loss_and_draws() -> None:
+    ratings = {"a": {"p": 5.0, "q": 3.0, "r": 1.0}, "b": {"p": 1.0, "q": 2.0}}
+    assert reviewer_loss({"a": {"p": 3, "q": 2, "r": 1}, "b": {"p": 0, "q": 1}}, ratings) == 0
+    assert reviewer_loss({"a": {"p": 1, "q": 2, "r": 3}, "b": {"p": 1, "q": 0}}, ratings) == 1
+    assert reviewer_loss({"a": {"p": 0, "q": 0, "r": 0}, "b": {"p": 0, "q": 0}},
+                         ratings) == 0.5
+    # a: (p,q) wrong 2, (p,r) wrong 4, (q,r) tie 2 -> 2 + 4 + 1; b right; all weights 9
+    assert reviewer_loss({"a": {"p": 1, "q": 2, "r": 2}, "b": {"p": 0, "q": 1}},
+                         ratings) == pytest.approx(7 / 9)
+    assert parse_draws("6-10") == [6, 7, 8, 9, 10]
+    assert parse_draws("1,3, 3") == [1, 3]
+    with pytest.raises(ValidationError, match="1 to 10"):
+        parse_draws("0-11")
+
+
+@pytest.mark.slow
+def test_default_configuration_on_one_real_draw(eval_dir) -> None:
+    """The real models on reviewer-expertise draw 1 (cached embeddings make it quick)."""
+    from matching.evaluation import evaluate_reviewer
+
+    folder = eval_dir / "reviewer-expertise"
+    if not folder.is_dir():
+        pytest.skip("reviewer-expertise is not available")
+    result = evaluate_reviewer(folder, [1])
+    assert result["loss"] < 0.21
+    assert result["loss"] < min(result["signals"].values())
+    assert np.isfinite(result["loss"])
