@@ -171,6 +171,15 @@ class Eligibility:
         return result
 
 
+def descendants(chains: Mapping[int, frozenset[int]]) -> dict[int, list[int]]:
+    """Everyone below each manager (the inverse of :func:`management_chains`)."""
+    below: dict[int, list[int]] = {}
+    for pid, above in chains.items():
+        for boss in above:
+            below.setdefault(boss, []).append(pid)
+    return below
+
+
 def language_bits(people: Sequence[Participant]) -> np.ndarray:
     """Each person's languages as a bit mask (one shared vocabulary for the whole list)."""
     masks, _ = _bits([p.languages for p in people])
@@ -183,11 +192,13 @@ def eligibility(
     chains: Mapping[int, frozenset[int]],
     history: Iterable[tuple[int, int]] = (),
     languages: tuple[np.ndarray, np.ndarray] | None = None,
+    below: Mapping[int, Sequence[int]] | None = None,
 ) -> Eligibility:
     """Hard constraints between every mentee and mentor.
 
     ``history`` holds (mentor id, mentee id) of pairs that already ran or were rejected.
-    ``languages`` may pass precomputed :func:`language_bits` of (mentees, mentors).
+    ``languages`` may pass precomputed :func:`language_bits` of (mentees, mentors) and
+    ``below`` the :func:`descendants` of ``chains`` (both only save time).
     """
     row_of = {p.id: i for i, p in enumerate(mentees)}
     col_of = {p.id: j for j, p in enumerate(mentors)}
@@ -204,8 +215,13 @@ def eligibility(
     chain: list[tuple[int, int]] = []
     for p in mentees:  # the mentor is one of the mentee's managers
         chain.extend((row_of[p.id], col_of[b]) for b in chains.get(p.id, ()) if b in col_of)
-    for p in mentors:  # the mentee is one of the mentor's managers
-        chain.extend((row_of[b], col_of[p.id]) for b in chains.get(p.id, ()) if b in row_of)
+    if below is not None and len(mentees) < len(mentors):
+        for p in mentees:  # the mentee manages the mentor (looked up from the mentee's side)
+            chain.extend((row_of[p.id], col_of[d]) for d in below.get(p.id, ()) if d in col_of)
+    else:
+        for p in mentors:  # the mentee is one of the mentor's managers
+            chain.extend((row_of[b], col_of[p.id]) for b in chains.get(p.id, ())
+                         if b in row_of)
     before = [
         (row_of[mentee], col_of[mentor])
         for mentor, mentee in set(history)

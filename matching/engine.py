@@ -19,7 +19,13 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
 from matching.assign import assign
-from matching.constraints import Eligibility, MatchWeights, PeopleCodes, eligibility
+from matching.constraints import (
+    Eligibility,
+    MatchWeights,
+    PeopleCodes,
+    descendants,
+    eligibility,
+)
 from matching.explain import Reason, reasons
 from matching.lexical import Lexicon
 from matching.profiles import Evidence, Participant, TextBank, TextEmbedder, build_bank
@@ -107,9 +113,10 @@ class Pool:
                     history: Iterable[tuple[int, int]]) -> Eligibility:
         """Hard constraints between pool positions ``mentees`` and ``mentors``."""
         bits = self.codes.languages
+        below = self.cached(("descendants", id(chains)), lambda: descendants(chains))
         return eligibility([self.participants[i] for i in mentees],
                            [self.participants[j] for j in mentors], chains, history,
-                           languages=(bits[mentees], bits[mentors]))
+                           languages=(bits[mentees], bits[mentors]), below=below)
 
     def owner_index(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the goal/evidence bank sorted by owner, and each owner's start offset."""
@@ -225,6 +232,8 @@ def _view(pool: Pool, kind: str, owners: np.ndarray) -> tuple[TextBank, Evidence
         layout, order = EvidenceLayout.arrange(pool.evidence.owners, owners)
         return pool.evidence.subset(order), layout
 
+    if len(owners) < 64:  # one person's rows: cheap to build, not worth keeping
+        return make()
     return pool.cached((kind, _key(owners)), make)
 
 
@@ -542,7 +551,11 @@ def recommend(
     else:
         allowed, score, fit, teach = allowed[0], score[0], fit[0], teach[0]
         excluded = elig.counts(0)
-    places = np.array([(free_places or {}).get(int(j), 1) for j in mentors])
+    if free_places is None:
+        places = np.ones(len(mentors), dtype=np.int64)
+    else:
+        places = np.fromiter((free_places.get(int(j), 1) for j in mentors), dtype=np.int64,
+                             count=len(mentors))
     if role == "mentee":
         full = allowed & (places <= 0)
         if full.any():

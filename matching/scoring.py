@@ -19,6 +19,7 @@ scored on the same scale as English ones.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from matching.profiles import SIDES, TextBank
 
@@ -160,10 +161,17 @@ def _augmented(bank: TextBank, signal: Signal, items: np.ndarray | slice) -> np.
 
 
 def _goal_rows(goals: TextBank, name: str, rows: np.ndarray | slice) -> np.ndarray:
+    """Goal rows ``[vector, 1]`` (cached for contiguous row ranges of large banks)."""
+    key = ("goal-aug", name, str(rows)) if isinstance(rows, slice) else None
+    if key is not None and key in goals.cache:
+        return goals.cache[key]
     if name not in goals.dense:
         raise ValueError(f"no {name!r} vectors for this signal")
     vectors = goals.dense[name][rows]
-    return np.hstack([vectors, np.ones((len(vectors), 1), dtype=np.float32)])
+    out = np.hstack([vectors, np.ones((len(vectors), 1), dtype=np.float32)])
+    if key is not None and len(goals) >= 256:
+        goals.cache[key] = out
+    return out
 
 
 def _as_slice(idx: np.ndarray) -> slice | np.ndarray:
@@ -352,6 +360,12 @@ def aggregate(sim: np.ndarray, layout: EvidenceLayout, top: np.ndarray) -> np.nd
     return out
 
 
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """One inspection of the loaded BLAS libraries per process (inspecting costs ms)."""
+    return ThreadpoolController()
+
+
 def iter_blocks(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
@@ -398,6 +412,8 @@ def coverage(
     """
     top = config.top()
     weights = config.weights()
+    # Keep each block's [goals, items] matrices near 32 MB whatever the number of items.
+    block = max(64, min(block, 8_000_000 // max(1, len(evidence))))
     out = np.zeros((len(goals), len(layout.columns)), dtype=np.float32)
     profile = [s for s in config.signals if s.level == "profile" and weights[s.name] > 0]
     if profile and profiles is not None:
@@ -425,8 +441,11 @@ def coverage(
 
     workers = min(workers or os.cpu_count() or 1, 4, len(blocks))
     if workers <= 1 or len(goals) * len(evidence) < 2_000_000:
-        for rows in blocks:
-            run(rows)
+        # Small products: BLAS threads cost more to wake than they save (a lot more on a
+        # busy machine), so one thread does it.
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            for rows in blocks:
+                run(rows)
         return out
     if evidence.lexical is not None:
         _ = evidence.lexical_t
@@ -435,7 +454,9 @@ def coverage(
             _augmented(evidence, signal, slice(None))
             if signal.english_only:
                 _augmented(evidence, signal, np.flatnonzero(evidence.english))
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+    with _blas_controller().limit(limits=1, user_api="blas"), ThreadPoolExecutor(
+        workers
+    ) as pool:
         list(pool.map(run, blocks))
     return out
 
