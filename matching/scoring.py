@@ -121,11 +121,41 @@ class ScoringConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScoringConfig:
-        signals = tuple(Signal(**s) for s in data["signals"])
+        """A configuration from JSON-like data; a clear error for anything malformed.
+
+        Older files with ``weight_en``/``weight_other`` per signal still load (the English
+        weight becomes the weight; routing is done by ``english_only``/``fallback`` now).
+        """
+        from kb.errors import ValidationError
+
+        if not isinstance(data, Mapping) or not isinstance(data.get("signals"), list):
+            raise ValidationError("a scoring configuration needs a 'signals' list",
+                                  field="signals")
+        known = {f for f in Signal.__dataclass_fields__}
+        signals = []
+        for i, raw in enumerate(data["signals"]):
+            if not isinstance(raw, Mapping) or "name" not in raw:
+                raise ValidationError(f"signal {i + 1} needs a name", field="signals")
+            item = dict(raw)
+            if "weight" not in item and "weight_en" in item:
+                item["weight"] = item["weight_en"]
+            item.pop("weight_en", None)
+            item.pop("weight_other", None)
+            unknown = sorted(set(item) - known)
+            if unknown:
+                raise ValidationError(f"signal {item['name']!r}: unknown field(s) "
+                                      f"{', '.join(unknown)}", field="signals")
+            signals.append(item)
         rest = {k: v for k, v in data.items() if k != "signals"}
+        unknown = sorted(set(rest) - {"top_weights"})
+        if unknown:
+            raise ValidationError(f"unknown configuration field(s) {', '.join(unknown)}")
         if "top_weights" in rest:
             rest["top_weights"] = tuple(rest["top_weights"])
-        return cls(signals=signals, **rest)
+        try:
+            return cls(signals=tuple(Signal(**s) for s in signals), **rest)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"invalid scoring configuration: {exc}") from exc
 
     def only(self, name: str) -> ScoringConfig:
         """This configuration with a single signal (for reporting each signal on its own)."""

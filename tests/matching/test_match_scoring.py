@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from kb.embeddings import FakeEmbedder
+from kb.errors import ValidationError
 from matching.lexical import Lexicon, guess_language, tokenize
 from matching.profiles import build_bank, split_phrases
 from matching.scoring import (
@@ -146,6 +147,13 @@ def test_config_round_trips_and_validates() -> None:
     with pytest.raises(ValueError):
         ScoringConfig(signals=(Signal("a", 1.0, english_only=True, fallback="zz"),))
     assert CONFIG.only("b").signals == (Signal("b", 1.0, baseline=0.2),)
+    legacy = ScoringConfig.from_dict({"signals": [{"name": "lexical", "weight_en": 1.0,
+                                                   "weight_other": 1.0}]})
+    assert legacy.signals == (Signal(LEXICAL, 1.0),)
+    with pytest.raises(ValidationError, match="unknown field"):
+        ScoringConfig.from_dict({"signals": [{"name": "a", "colour": 1}]})
+    with pytest.raises(ValidationError, match="signals"):
+        ScoringConfig.from_dict({"weights": {}})
 
 
 def test_tokens_languages_and_phrases() -> None:
