@@ -113,10 +113,25 @@ def merge_results(paths: Sequence[Path]) -> dict[str, Any]:
         run["parts"] = [p for p in PARTS if p in data]
         merged["runs"].append(run)
         for part in PARTS:
-            if part in data:
+            if part not in data:
+                continue
+            if part == "search" and "search" in merged:
+                merged["search"] = combine_search(merged["search"], data["search"])
+            else:
                 merged[part] = data[part]
     first = merged["runs"][0] if merged["runs"] else {}
     merged["command"] = " + ".join(r.get("command", "?") for r in merged["runs"])
     merged["commit"] = first.get("commit")
     merged["machine"] = first.get("machine")
     return merged
+
+
+def combine_search(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two search runs (different sizes) as one: sizes and summary rows in size order."""
+    combined = dict(first)
+    combined["configs"] = [first.get("config"), second.get("config")]
+    combined["query_embedding_runs"] = [first.get("query_embedding"), second.get("query_embedding")]
+    for key in ("sizes", "summary"):
+        rows = list(first.get(key, [])) + list(second.get(key, []))
+        combined[key] = sorted(rows, key=lambda row: row["size"])
+    return combined

@@ -87,3 +87,18 @@ def test_merge_keeps_every_part_and_each_runs_metadata(tmp_path):
     assert [r["parts"] for r in merged["runs"]] == [["search"], ["web"]]
     assert [r["load_average_start"] for r in merged["runs"]] == [[3.0], [5.0]]
     assert merged["command"] == "tandem bench search + tandem bench web"
+
+
+def test_merge_combines_search_runs_of_different_sizes(tmp_path):
+    from kb.bench import merge_results
+
+    small = tmp_path / "a.json"
+    large = tmp_path / "b.json"
+    small.write_text(json.dumps({"command": "a", "search": {
+        "config": {"sizes": [10]}, "sizes": [{"size": 10}], "summary": [{"size": 10}]}}))
+    large.write_text(json.dumps({"command": "b", "search": {
+        "config": {"sizes": [1000]}, "sizes": [{"size": 1000}], "summary": [{"size": 1000}]}}))
+    merged = merge_results([large, small])
+    assert [s["size"] for s in merged["search"]["sizes"]] == [10, 1000]
+    assert [s["size"] for s in merged["search"]["summary"]] == [10, 1000]
+    assert len(merged["search"]["configs"]) == 2
