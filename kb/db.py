@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,25 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 
+def _enable_wal(cursor: sqlite3.Cursor, attempts: int = 50) -> None:
+    """Switch the file to WAL (persistent, so usually a no-op).
+
+    The switch needs the file to itself and does not wait on the busy timeout, so processes
+    opening a new database together retry briefly instead of failing with "database is locked".
+    """
+    for _ in range(attempts):
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() in ("wal", "memory"):
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.1)
+    cursor.execute("PRAGMA journal_mode=WAL")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a generous busy timeout."""
     if url.startswith("sqlite"):
@@ -25,7 +46,7 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
