@@ -200,3 +200,42 @@ def plot_all(result: Mapping[str, Any], out: Path) -> list[Path]:
     if "peers" in result:
         made += plot_peers(result["peers"], out)
     return made
+
+
+def search_table(search: Mapping[str, Any]) -> str:
+    """The search part as a Markdown table (p50/p95/p99 ms; recall@10 of the ANN settings)."""
+
+    def cell(stats: Mapping[str, Any] | None) -> str:
+        if not stats or "p95" not in stats:
+            return "-"
+        return f"{stats['p50']:.1f} / {stats['p95']:.1f} / {stats['p99']:.1f}"
+
+    embed = search.get("query_embedding", {}).get("latency_ms")
+    lines = [
+        "| chunks | full hybrid path | query embedding | FAISS flat | FAISS HNSW ef128"
+        " (recall@10) | FAISS IVF (nprobe, recall@10) | Whoosh BM25 | sparse BM25 |",
+        "|---:|---|---|---|---|---|---|---|",
+    ]
+    rows = {r["size"]: r for r in search.get("summary", [])}
+    for entry in search.get("sizes", []):
+        vectors = entry["vectors"]
+        row = rows.get(entry["size"], {})
+        hnsw = vectors.get("hnsw", {}).get("efSearch", {}).get("128")
+        hnsw_cell = f"{cell(hnsw['latency_ms'])} ({hnsw['recall@10']:.3f})" if hnsw else "-"
+        nprobe = row.get("ivf_nprobe")
+        ivf = vectors["ivf"]["nprobe"].get(str(nprobe))
+        ivf_cell = f"{cell(ivf['latency_ms'])} ({nprobe}, {ivf['recall@10']:.3f})" if ivf else "-"
+        cells = [
+            f"{entry['size']:,}",
+            cell(entry.get("full", {}).get("latency_ms")),
+            cell(embed),
+            cell(vectors["flat"]["latency_ms"]),
+            hnsw_cell,
+            ivf_cell,
+            cell(entry.get("bm25", {}).get("latency_ms")),
+            cell(entry.get("sparse_bm25", {}).get("latency_ms")),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Cells: p50 / p95 / p99 in ms, one query per call.")
+    return "\n".join(lines)
