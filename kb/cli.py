@@ -623,6 +623,13 @@ def int_list(value: str) -> tuple[int, ...]:
     help="Where the JSON and plots go.",
 )
 @click.option("--no-write", is_flag=True, help="Do not write the result file and plots.")
+@click.option(
+    "--merge",
+    "merge",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Instead of running: merge these result files into bench-full.json (and plots).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result JSON.")
 def bench(
     parts: tuple[str, ...],
@@ -639,10 +646,17 @@ def bench(
     eval_dir: Path | None,
     out_dir: Path,
     no_write: bool,
+    merge: tuple[Path, ...],
     as_json: bool,
 ) -> None:
     """Benchmarks (search, ingest, web, peers; all when none is named); see results/BENCH.md."""
-    from kb.bench import PARTS, run_bench, write_result
+    from kb.bench import PARTS, merge_results, run_bench, write_result
+
+    if merge:
+        merged = merge_results(merge)
+        path = write_result(merged, out_dir, "full")
+        click.echo(f"wrote {path} and {len(merged.get('plots', []))} plot(s)")
+        return
     from kb.bench.ingest import IngestBenchConfig
     from kb.bench.peers import PeersBenchConfig
     from kb.bench.search import SearchBenchConfig

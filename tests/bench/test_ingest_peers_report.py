@@ -102,3 +102,16 @@ def test_merge_combines_search_runs_of_different_sizes(tmp_path):
     assert [s["size"] for s in merged["search"]["sizes"]] == [10, 1000]
     assert [s["size"] for s in merged["search"]["summary"]] == [10, 1000]
     assert len(merged["search"]["configs"]) == 2
+
+
+def test_bench_merge_command_writes_the_full_result(tmp_path):
+    from kb.cli import main
+
+    part = tmp_path / "bench-peers.json"
+    part.write_text(json.dumps({"command": "tandem bench peers", "peers": {"summary": [
+        {"set": "x", "bm25s_ndcg@10": 0.9, "bm25s_p50_ms": 1.0}]}}))
+    result = CliRunner().invoke(main, ["bench", "--merge", str(part), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    merged = json.loads((tmp_path / "bench-full.json").read_text())
+    assert merged["peers"]["summary"][0]["set"] == "x"
+    assert (tmp_path / "bench-peers.png").exists()
