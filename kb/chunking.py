@@ -57,7 +57,8 @@ def chunk_text(text: str, max_chars: int = MAX_CHARS,
     units: list[str] = []
     for paragraph in _PARAGRAPH.split(text):
         for sentence in split_sentences(paragraph):
-            units.extend(_hard_wrap(sentence, max_chars) if len(sentence) > max_chars else [sentence])
+            too_long = len(sentence) > max_chars
+            units.extend(_hard_wrap(sentence, max_chars) if too_long else [sentence])
     passages: list[str] = []
     current: list[str] = []
     for unit in units:

@@ -262,7 +262,9 @@ class ChangeLog(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     doc_key: Mapped[str] = mapped_column(String(50), index=True)
     op: Mapped[str] = mapped_column(String(10))  # "upsert" | "delete"
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, default=utcnow, server_default=func.now()
+    )
 
 
 class Feedback(Base):
