@@ -74,7 +74,9 @@ def load_beir(folder: str | Path, split: str) -> BeirSet:
     }
     qrels = read_qrels(qrels_path)
     queries = {
-        str(r["_id"]): r["text"] for r in _read_jsonl(folder / "queries.jsonl") if str(r["_id"]) in qrels
+        str(r["_id"]): r["text"]
+        for r in _read_jsonl(folder / "queries.jsonl")
+        if str(r["_id"]) in qrels
     }
     return BeirSet(folder.name, docs, queries, {q: qrels[q] for q in queries})
 
