@@ -392,9 +392,13 @@ def recommend(
     tandem = state.tandem
     with tandem.sessions() as session:
         if mentee:
-            found = service.recommend_mentors(session, tandem.embedders, mentee, limit=limit)
+            found = service.recommend_mentors(
+                session, tandem.matching_embedders, mentee, limit=limit
+            )
         else:
-            found = service.recommend_mentees(session, tandem.embedders, mentor, limit=limit)
+            found = service.recommend_mentees(
+                session, tandem.matching_embedders, mentor, limit=limit
+            )
     data = to_data(found)
     if as_json:
         emit_json(data)
@@ -443,7 +447,7 @@ def propose(
         raise click.UsageError("--apply needs --as HR_EMAIL")
     tandem = state.tandem
     with tandem.sessions() as session:
-        proposal = service.propose(session, tandem.embedders, programme)
+        proposal = service.propose(session, tandem.matching_embedders, programme)
         if apply_:
             actor = find_person(tandem, as_email or "")
             apply = getattr(service, "apply_proposal", None)
@@ -475,7 +479,7 @@ def gaps(state: State, programme: str, as_json: bool) -> None:
 
     tandem = state.tandem
     with tandem.sessions() as session:
-        found = service.gaps(session, tandem.embedders, programme)
+        found = service.gaps(session, tandem.matching_embedders, programme)
     data = to_data(found)
     if as_json:
         emit_json(data)

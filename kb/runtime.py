@@ -25,14 +25,17 @@ if TYPE_CHECKING:
 class LazyEmbedders(Mapping[str, Embedder]):
     """Embedders by configuration name; each is created on first access, once."""
 
-    def __init__(self, specs: tuple[str, ...]) -> None:
+    def __init__(self, specs: tuple[str, ...], shared: LazyEmbedders | None = None) -> None:
         self._specs = tuple(dict.fromkeys(specs))
+        self._shared = shared  # reuse its instances: a model is loaded once per process
         self._made: dict[str, Embedder] = {}
         self._lock = threading.Lock()
 
     def __getitem__(self, spec: str) -> Embedder:
         if spec not in self._specs:
             raise KeyError(spec)
+        if self._shared is not None and spec in self._shared:
+            return self._shared[spec]
         with self._lock:
             if spec not in self._made:
                 self._made[spec] = create_embedder(spec)
@@ -63,6 +66,7 @@ class Tandem:
         self.engine = engine
         self.sessions: sessionmaker[Session] = make_session_factory(engine)
         self.embedders = LazyEmbedders(model_specs(settings))
+        self.matching_embedders = LazyEmbedders(settings.matching_specs, shared=self.embedders)
         self._search: SearchEngine | None = None
         self._lock = threading.Lock()
 

@@ -7,6 +7,7 @@ embedded"). Nothing here touches a database.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,11 +57,16 @@ class VectorMemo:
     def __init__(self, max_items: int = 200_000) -> None:
         self.max_items = max_items
         self._store: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # web threads of one process share a memo
 
     def __len__(self) -> int:
         return len(self._store)
 
     def vectors(self, embedder: TextEmbedder, side: str, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._vectors(embedder, side, texts)
+
+    def _vectors(self, embedder: TextEmbedder, side: str, texts: Sequence[str]) -> np.ndarray:
         keys = [(embedder.name, side, t) for t in texts]
         missing = list(dict.fromkeys(k[2] for k in keys if k not in self._store))
         if missing:

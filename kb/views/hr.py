@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import Pair, Programme
 from kb.views.support import current_person, db, tandem
 from matching import service as matching
+from matching.engine import VectorMemo
 
 bp = Blueprint("hr", __name__, url_prefix="/hr")
 
@@ -70,10 +71,15 @@ def programme(slug: str) -> ResponseReturnValue:
     return render_template("hr/programme.html", programme=found, pairs=pairs)
 
 
+def memo() -> VectorMemo:
+    """One vector memo per process, so profiles are embedded once, not on every request."""
+    return current_app.extensions.setdefault("matching_memo", VectorMemo())
+
+
 @bp.route("/programmes/<slug>/proposal")
 @hr_required
 def proposal(slug: str) -> ResponseReturnValue:
-    found = matching.propose(db(), tandem().embedders, slug)
+    found = matching.propose(db(), tandem().matching_embedders, slug, memo=memo())
     return render_template("hr/proposal.html", slug=slug, proposal=found.to_dict())
 
 
@@ -81,7 +87,7 @@ def proposal(slug: str) -> ResponseReturnValue:
 @hr_required
 def apply_proposal(slug: str) -> ResponseReturnValue:
     session = db()
-    found = matching.propose(session, tandem().embedders, slug, explain=False)
+    found = matching.propose(session, tandem().matching_embedders, slug, explain=False, memo=memo())
     created = matching.apply_proposal(session, found, current_person())
     session.commit()
     flash(f"Saved {len(created)} new proposed pair(s).", "info")
@@ -91,7 +97,7 @@ def apply_proposal(slug: str) -> ResponseReturnValue:
 @bp.route("/programmes/<slug>/gaps")
 @hr_required
 def gaps(slug: str) -> ResponseReturnValue:
-    themes = matching.gaps(db(), tandem().embedders, slug)
+    themes = matching.gaps(db(), tandem().matching_embedders, slug, memo=memo())
     return render_template("hr/gaps.html", slug=slug, themes=[t.to_dict() for t in themes])
 
 
@@ -103,7 +109,11 @@ def recommend() -> ResponseReturnValue:
     if bool(mentee) == bool(mentor):
         raise ValidationError("Ask for one person: ?mentee=EMAIL or ?mentor=EMAIL.")
     if mentee:
-        found = matching.recommend_mentors(db(), tandem().embedders, mentee, limit=10)
+        found = matching.recommend_mentors(
+            db(), tandem().matching_embedders, mentee, limit=10, memo=memo()
+        )
     else:
-        found = matching.recommend_mentees(db(), tandem().embedders, mentor, limit=10)
+        found = matching.recommend_mentees(
+            db(), tandem().matching_embedders, mentor, limit=10, memo=memo()
+        )
     return render_template("hr/recommend.html", result=found.to_dict())
