@@ -46,13 +46,15 @@ def commit() -> str:
         return "unknown"
 
 
-def tune(evaluation: ReviewerEvaluation, step: float) -> dict[str, object]:
+def tune(evaluation: ReviewerEvaluation, step: float,
+         top_weights: tuple[float, ...] = DEFAULT_CONFIG.top_weights) -> dict[str, object]:
     """Grid over the three signal weights on dev; coverage is linear in them, so each
     signal's coverage is computed once and mixed. Picks the best loss averaged with its grid
     neighbours (the loss is a noisy step function of the weights)."""
     names = [s.name for s in DEFAULT_CONFIG.signals]
+    base = replace(DEFAULT_CONFIG, top_weights=top_weights)
     per_signal = {
-        (k, name): evaluation.predictions(k, replace(DEFAULT_CONFIG.only(name)))
+        (k, name): evaluation.predictions(k, base.only(name))
         for k in DEV_DRAWS for name in names
     }
     grid: dict[tuple[float, ...], float] = {}
@@ -84,6 +86,7 @@ def tune(evaluation: ReviewerEvaluation, step: float) -> dict[str, object]:
     best = min(smoothed, key=smoothed.get)
     return {
         "signals": names,
+        "top_weights": list(top_weights),
         "best_weights": dict(zip(names, best, strict=True)),
         "best_dev_loss": round(grid[best], 4),
         "best_dev_loss_smoothed": round(smoothed[best], 4),
@@ -97,6 +100,9 @@ def main() -> None:
     parser.add_argument("dataset", nargs="?", type=Path, default=DATASET)
     parser.add_argument("--tune", action="store_true", help="weight grid on the dev draws")
     parser.add_argument("--step", type=float, default=0.05)
+    parser.add_argument("--top-weights", nargs="+", metavar="W,W,...",
+                        help="with --tune: also try these weights of the best, second, ... "
+                             "evidence items (e.g. 1,1,1 1,0.7,0.4)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     evaluation = ReviewerEvaluation(args.dataset)
@@ -106,7 +112,15 @@ def main() -> None:
         "dataset": args.dataset.name,
     }
     if args.tune:
-        result = {**header, **tune(evaluation, args.step)}
+        profiles = [tuple(float(w) for w in t.split(",")) for t in args.top_weights or []]
+        runs = [tune(evaluation, args.step, t)
+                for t in dict.fromkeys([DEFAULT_CONFIG.top_weights, *profiles])]
+        best = min(runs, key=lambda r: r["best_dev_loss_smoothed"])
+        result = {**header, **best}
+        if len(runs) > 1:
+            result["top_weights_tried"] = [
+                {k: r[k] for k in ("top_weights", "best_weights", "best_dev_loss",
+                                   "best_dev_loss_smoothed")} for r in runs]
         out = args.out or ROOT / "results" / "matching-tuning.json"
         print(json.dumps({k: v for k, v in result.items() if k != "grid"}, indent=2))
     else:
