@@ -83,6 +83,9 @@ def tune(eval_dir: Path, sets: list[str], step: float) -> dict[str, Any]:
         fitting = [r for r in rows if {m for m in MODELS if r["weights"][m] > 0} == used
                    and r["weights"]["bm25"] > 0]
         by_models[label] = fitting[0]
+    by_method: dict[str, dict[str, Any]] = {}
+    for row in rows:  # best first
+        by_method.setdefault(f"{row['method']} {row['normalisation'] or row['rrf_k']}", row)
     default = SearchConfig()
     default_rows = sweep([restricted(r, default) for r in runs], [default])
     return {
@@ -91,6 +94,7 @@ def tune(eval_dir: Path, sets: list[str], step: float) -> dict[str, Any]:
         "alone": alone,
         "default_model": best_model,
         "best_by_models": by_models,
+        "best_by_method": by_method,
         "best": rows[0],
         "product_default": {"config": default.to_dict(), **default_rows[0]},
         "grid_size": len(rows),
@@ -130,7 +134,8 @@ def main() -> None:
     if args.tune:
         result = {**header, **tune(args.eval_dir, args.sets, args.step)}
         out = args.out or ROOT / "results" / "retrieval-dev.json"
-        summary = {k: result[k] for k in ("alone", "default_model", "best_by_models", "best")}
+        summary = {k: result[k] for k in ("alone", "default_model", "best_by_models",
+                                          "best_by_method", "best")}
         summary["product_default"] = {
             k: v for k, v in result["product_default"].items() if k != "config"
         }
