@@ -38,6 +38,9 @@ from kb.search.vectorstore import VectorStore
 __all__ = ["Hit", "SearchEngine", "SearchFilters", "SearchResults"]
 
 FEW_RESULTS = 3  # below this many results, look for a spelling suggestion
+# Vectors always find neighbours; say so when none of them contains a word of the query
+# (counted over what the user may see only, so it reveals nothing about private notes).
+NO_WORD_MATCH = "No passage contains these words; the results below are the closest in meaning."
 QUERY_CACHE_SIZE = 256
 
 
@@ -232,9 +235,10 @@ class SearchEngine:
         # Vectors always find something, so "few results" means few passages with the words.
         if word_matches < FEW_RESULTS and not parsed.is_empty:
             suggestion = self._did_you_mean(parsed, pair_ids, filters, author_ids)
-        return SearchResults(
-            parsed.text, hits, len(ranking), suggestion, parsed.message, _ms(started)
-        )
+        message = parsed.message
+        if message is None and ranking and word_matches == 0 and not parsed.is_empty:
+            message = NO_WORD_MATCH
+        return SearchResults(parsed.text, hits, len(ranking), suggestion, message, _ms(started))
 
     def _rank(
         self,

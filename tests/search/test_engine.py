@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kb.config import Settings
 from kb.errors import NotFound
 from kb.models import Person, SharedInsight
-from kb.search.hybrid import SearchEngine, SearchFilters
+from kb.search.hybrid import NO_WORD_MATCH, SearchEngine, SearchFilters
 from kb.services import notes
 
 from .helpers import Library, add_guide_and_die, make_library, write_and_catch_up
@@ -91,7 +91,9 @@ def test_private_note_reaches_only_its_pair(
         results = search.search("Zyxelgate budget", user)
         assert note_key not in keys(results)
         assert "Zyxelgate" not in str(results.to_dict()["hits"])
-        assert search.search("Zyxelgate", user).did_you_mean is None
+        alone = search.search("Zyxelgate", user)
+        assert alone.did_you_mean is None
+        assert alone.message == NO_WORD_MATCH  # as for any word nobody wrote
         for hit in search.related(f"guide:{library.guide_pl}", user, limit=20):
             assert hit.doc_type != "note"
         with pytest.raises(NotFound):
@@ -101,6 +103,7 @@ def test_private_note_reaches_only_its_pair(
     for member in (library.anna, library.bogdan):
         user = who(sessions, member)
         assert keys(search.search("Zyxelgate", user))[0] == note_key
+        assert search.search("Zyxelgate", user).message is None
         related = search.related(f"guide:{library.guide_pl}", user, limit=20)
         assert note_key in [h.doc_key for h in related]
         assert search.related(note_key, user)  # their own note has related content
@@ -133,6 +136,9 @@ def test_odd_queries_get_messages_not_errors(search: SearchEngine) -> None:
     )
     for odd in ['"unbalanced', "title:x AND (", "*", "NOT NOT", "\x00"]:
         search.search(odd, None)
+    nonsense = search.search("qwzxvbnm", None)
+    assert nonsense.total >= 1 and nonsense.message == NO_WORD_MATCH  # vectors, said plainly
+    assert search.search("prompts", None).message is None
 
 
 def test_did_you_mean_suggests_from_the_vocabulary(search: SearchEngine) -> None:
