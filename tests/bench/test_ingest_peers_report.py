@@ -115,3 +115,13 @@ def test_bench_merge_command_writes_the_full_result(tmp_path):
     merged = json.loads((tmp_path / "bench-full.json").read_text())
     assert merged["peers"]["summary"][0]["set"] == "x"
     assert (tmp_path / "bench-peers.png").exists()
+
+
+def test_e5_flops_counts_projections_ffn_and_attention() -> None:
+    from kb.bench.ingest import e5_flops
+
+    h, f = 384, 1536
+    one_token = 12 * (2 * (4 * h * h + 2 * h * f) + 4 * h)
+    assert e5_flops(1) == one_token
+    assert e5_flops(200) > 200 * one_token  # attention grows with the square of the length
+    assert e5_flops(0) == 0
