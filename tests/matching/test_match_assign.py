@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from matching.assign import AssignmentError, assign
+from matching.assign import AssignmentError, assign, smallest_columns, transposed
 
 
 def brute_force(weights: np.ndarray, capacity: np.ndarray,
@@ -105,3 +105,18 @@ def test_inconsistent_input_is_rejected_clearly() -> None:
         assign(np.ones((2, 2)), [1, 1], locked=[(0, 0), (0, 1)])
     with pytest.raises(AssignmentError, match="out of range"):
         assign(np.ones((2, 2)), [1, 1], locked=[(5, 0)])
+
+
+
+def test_smallest_columns_and_tiled_transpose_agree_with_sorting() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.random((50, 30)).astype(np.float32)
+    values[rng.random(values.shape) < 0.5] = 0.0
+    assert np.array_equal(transposed(values, block=7), values.T)
+    for k in (1, 5, 29):
+        for matrix in (-values, -transposed(values, block=8)):
+            got = smallest_columns(matrix, k)
+            assert got.shape == (len(matrix), k)
+            for row, cols in zip(matrix, got, strict=True):
+                assert np.array_equal(np.sort(row[cols]), np.sort(row)[:k])
+                assert len(set(cols.tolist())) == k
