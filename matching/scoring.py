@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -350,12 +351,17 @@ class EvidenceLayout:
         return cls(columns=columns, buckets=buckets), arranged
 
 
-def aggregate(sim: np.ndarray, layout: EvidenceLayout, top: np.ndarray) -> np.ndarray:
+def aggregate(sim: np.ndarray, layout: EvidenceLayout, top: np.ndarray,
+              out: np.ndarray | None = None) -> np.ndarray:
     """Coverage [goals, columns] from clipped item similarities [goals, arranged items]:
-    the weighted sum of each owner's best ``len(top)`` items (missing items count 0)."""
+    the weighted sum of each owner's best ``len(top)`` items (missing items count 0).
+    ``out``, if given, is overwritten and returned."""
     k = len(top)
     equal = bool(np.all(top == top[0]))
-    out = np.zeros((sim.shape[0], len(layout.columns)), dtype=np.float32)
+    if out is None:
+        out = np.zeros((sim.shape[0], len(layout.columns)), dtype=np.float32)
+    else:
+        out.fill(0.0)
     for cols, start, count in layout.buckets:
         n = len(cols)
 
@@ -388,6 +394,96 @@ def aggregate(sim: np.ndarray, layout: EvidenceLayout, top: np.ndarray) -> np.nd
             acc += best[level] * top[level]
         out[:, cols] = acc
     return out
+
+
+class Scratch:
+    """Float32 work arrays reused from block to block by one thread.
+
+    A fresh [goals, items] block is ~32 MB: allocating it anew for every block made the
+    kernel map and zero it each time (a third of the CPU time of a 10k proposal was page
+    faults). Arrays handed out under one name share memory: one live use per name.
+    """
+
+    def __init__(self) -> None:
+        self._memory: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, int]) -> np.ndarray:
+        size = shape[0] * shape[1]
+        memory = self._memory.get(name)
+        if memory is None or memory.size < size:
+            memory = self._memory[name] = np.empty(size, dtype=np.float32)
+        return memory[:size].reshape(shape)
+
+
+def _add_scaled(acc: np.ndarray, weight: float, values: np.ndarray, tmp: np.ndarray) -> None:
+    """``acc += float32(weight) * values`` without a temporary array."""
+    np.multiply(np.float32(weight), values, out=tmp)
+    acc += tmp
+
+
+def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
+                  config: ScoringConfig, acc: np.ndarray, scratch: Scratch) -> None:
+    """Add the item signals' part of coverage to ``acc`` [goals, columns].
+
+    The same sum as ``weight * aggregate(sim)`` over :func:`signal_similarities`, computed
+    in ``scratch`` memory. An English-only signal equals its fallback on the rows of
+    non-English goals, so there the fallback's aggregate is reused instead of copying those
+    rows and aggregating them a second time.
+    """
+    weights, top = config.weights(), config.top()
+    n_goals, n_cols = len(goals), len(layout.columns)
+    tmp = scratch.get("scaled", (n_goals, n_cols))
+    sims: dict[str, np.ndarray] = {}
+    aggregates: dict[str, np.ndarray] = {}
+    pending = [s for s in config.item_signals if s.english_only and weights[s.name] > 0]
+    needed = {s.fallback for s in pending}
+    for signal in config.item_signals:
+        if signal.english_only:
+            continue
+        if signal.name == LEXICAL:
+            if goals.lexical is None or evidence.lexical is None:
+                raise ValueError("the lexical signal needs lexical features on both sides")
+            sim = (goals.lexical @ evidence.lexical_t).toarray()
+            if signal.baseline:
+                sim = ((sim - signal.baseline) / (1.0 - signal.baseline)).astype(np.float32)
+        else:
+            sim = np.matmul(_goal_rows(goals, signal.name, slice(None)),
+                            _augmented(evidence, signal, slice(None)).T,
+                            out=scratch.get(f"sim:{signal.name}", (n_goals, len(evidence))))
+        np.maximum(sim, 0.0, out=sim)
+        sims[signal.name] = sim
+        if weights[signal.name] > 0 or signal.name in needed:
+            aggregates[signal.name] = aggregate(
+                sim, layout, top, out=scratch.get(f"agg:{signal.name}", (n_goals, n_cols)))
+        if weights[signal.name] > 0:
+            _add_scaled(acc, weights[signal.name], aggregates[signal.name], tmp)
+    english_items = np.flatnonzero(evidence.english)
+    for signal in pending:
+        fallback = aggregates[signal.fallback]  # type: ignore[index]
+        weight = weights[signal.name]
+        rows = np.flatnonzero(goals.english) if len(english_items) else np.zeros(0, np.int64)
+        if not len(rows):
+            _add_scaled(acc, weight, fallback, tmp)
+            continue
+        g = _as_slice(rows)
+        own = np.matmul(_goal_rows(goals, signal.name, g),
+                        _augmented(evidence, signal, english_items).T,
+                        out=scratch.get(f"own:{signal.name}", (len(rows), len(english_items))))
+        np.maximum(own, 0.0, out=own)
+        sim = scratch.get(f"sim:{signal.name}", (len(rows), len(evidence)))
+        np.copyto(sim, sims[signal.fallback][g])  # type: ignore[index]
+        sim[:, english_items] = own
+        mine = aggregate(sim, layout, top,
+                         out=scratch.get(f"agg:{signal.name}", (len(rows), n_cols)))
+        if isinstance(g, slice):
+            _add_scaled(acc[g], weight, mine, tmp[g])
+        else:
+            acc[g] += np.float32(weight) * mine
+        others = np.flatnonzero(~goals.english)
+        if len(others) and isinstance(o := _as_slice(others), slice):
+            _add_scaled(acc[o], weight, fallback[o], tmp[o])
+        elif len(others):
+            acc[others] += np.float32(weight) * fallback[others]
 
 
 @functools.cache
@@ -440,7 +536,6 @@ def coverage(
     Large inputs are split over ``workers`` threads (default: the CPU count, at most 4), each
     running single-threaded BLAS: the products, sparse parts and top-k then use every core.
     """
-    top = config.top()
     weights = config.weights()
     # Keep each block's [goals, items] matrices near 32 MB whatever the number of items.
     block = max(64, min(block, 8_000_000 // max(1, len(evidence))))
@@ -453,21 +548,26 @@ def coverage(
     else:
         profiles = None
     blocks = list(iter_blocks(len(goals), block))
+    local = threading.local()
 
     def run(rows: slice) -> None:
+        scratch = getattr(local, "scratch", None)
+        if scratch is None:
+            scratch = local.scratch = Scratch()
         part = goals.subset(np.arange(rows.start, rows.stop))
-        acc = np.zeros((len(part), len(layout.columns)), dtype=np.float32)
+        acc = out[rows]  # a view of zeros: accumulate in place
         if len(evidence):
-            for name, sim in signal_similarities(part, evidence, config).items():
-                if weights[name] > 0:
-                    acc += np.float32(weights[name]) * aggregate(sim, layout, top)
+            item_coverage(part, evidence, layout, config, acc, scratch)
         if profiles is not None:
             if part.lexical is None:
                 raise ValueError("profile signals need lexical features on the goals")
-            lex = (part.lexical @ profiles).toarray()
+            shape = (len(part), len(layout.columns))
+            product = part.lexical @ profiles
+            lex = scratch.get("lex", shape)
+            lex.fill(0.0)  # toarray adds into ``out``
+            lex = product.toarray(out=lex) if product.dtype == np.float32 else product.toarray()
             for signal in profile:
-                acc += np.float32(weights[signal.name]) * lex
-        out[rows] = acc
+                _add_scaled(acc, weights[signal.name], lex, scratch.get("scaled", shape))
 
     workers = min(workers or os.cpu_count() or 1, 4, len(blocks))
     if workers <= 1 or len(goals) * len(evidence) < 2_000_000:

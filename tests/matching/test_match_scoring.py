@@ -7,6 +7,7 @@ import pytest
 
 from kb.embeddings import FakeEmbedder
 from kb.errors import ValidationError
+from matching import scoring
 from matching.lexical import Lexicon, guess_language, tokenize
 from matching.profiles import build_bank, split_phrases
 from matching.scoring import (
@@ -172,3 +173,36 @@ def test_lexicon_cosine_prefers_shared_rare_words() -> None:
     assert not rows[1].any()
     items = lexicon.transform(EVIDENCE).toarray()
     assert int(np.argmax(items @ rows[0])) in (1, 4)
+
+
+@pytest.mark.parametrize("english_goals", ["mixed", "prefix", "none", "all"])
+def test_blocked_coverage_equals_the_straightforward_sum(english_goals: str) -> None:
+    """coverage() reuses scratch memory and the fallback's aggregate on non-English rows:
+    it must equal summing weight * aggregate(sim) over signal_similarities, block or not."""
+    rng = np.random.default_rng(11)
+    n_goals, n_items = 150, 90
+
+    def unit(rows: int, dim: int) -> np.ndarray:
+        x = rng.standard_normal((rows, dim)).astype(np.float32)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    english = {"mixed": rng.random(n_goals) < 0.5, "none": np.zeros(n_goals, bool),
+               "all": np.ones(n_goals, bool), "prefix": np.arange(n_goals) < 70}[english_goals]
+    goals = build_bank([f"g{i}" for i in range(n_goals)], rng.integers(0, 40, n_goals),
+                       dense={"a": unit(n_goals, 16), "b": unit(n_goals, 24)},
+                       languages=["en" if e else "pl" for e in english])
+    owners = rng.integers(40, 60, n_items)
+    evidence = build_bank([f"e{i}" for i in range(n_items)], owners,
+                          dense={"a": unit(n_items, 16), "b": unit(n_items, 24)},
+                          languages=["en" if e else "pl" for e in rng.random(n_items) < 0.5])
+    layout, order = EvidenceLayout.arrange(owners, np.arange(38, 62))
+    arranged = evidence.subset(order)
+    config = ScoringConfig(signals=CONFIG.signals[:2], top_weights=(1.0, 0.5, 0.25))
+    top, weights = config.top(), config.weights()
+    expected = np.zeros((n_goals, len(layout.columns)), dtype=np.float32)
+    for name, sim in scoring.signal_similarities(goals, arranged, config).items():
+        expected += np.float32(weights[name]) * aggregate(sim, layout, top)
+    assert np.array_equal(coverage(goals, arranged, layout, config, workers=1), expected)
+    # Other block heights may change the BLAS kernel's summation order: float32 rounding.
+    blocked = coverage(goals, arranged, layout, config, block=64, workers=2)
+    assert np.allclose(blocked, expected, rtol=0, atol=1e-6)
