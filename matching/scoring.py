@@ -492,6 +492,22 @@ def _blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+def goal_block(goals: TextBank, rows: slice) -> TextBank:
+    """Rows ``rows`` of ``goals``, vectors as views, kept in the bank's cache (with the
+    block's ``[vector, 1]`` rows, cached on the block): recommendations score the same
+    candidates' goals, block by block, on every request."""
+    key = ("block", rows.start, rows.stop)
+    if key not in goals.cache:
+        goals.cache[key] = TextBank(  # type: ignore[assignment]
+            texts=goals.texts[rows],
+            owners=goals.owners[rows],
+            english=goals.english[rows],
+            dense={name: vectors[rows] for name, vectors in goals.dense.items()},
+            lexical=goals.lexical[rows] if goals.lexical is not None else None,
+        )
+    return goals.cache[key]  # type: ignore[return-value]
+
+
 def iter_blocks(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
@@ -554,7 +570,7 @@ def coverage(
         scratch = getattr(local, "scratch", None)
         if scratch is None:
             scratch = local.scratch = Scratch()
-        part = goals.subset(np.arange(rows.start, rows.stop))
+        part = goal_block(goals, rows)
         acc = out[rows]  # a view of zeros: accumulate in place
         if len(evidence):
             item_coverage(part, evidence, layout, config, acc, scratch)
