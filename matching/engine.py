@@ -697,7 +697,7 @@ def propose(
                             f"{people[mentees_arr[r]].email} breaks a hard constraint "
                             f"({reason}); kept because HR locked it")
     usable = allowed & (fit >= weights.min_fit)
-    weight_matrix = np.where(usable, score, np.nan).astype(np.float32)
+    weight_matrix = np.where(usable, score, np.float32(np.nan)).astype(np.float32, copy=False)
     load = np.bincount([c for _, c in lock_rc], minlength=m)
     for c in np.flatnonzero(load > capacity_arr):
         warnings.append(f"{people[mentors_arr[c]].email} has more locked pairs ({load[c]}) "
