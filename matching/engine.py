@@ -284,6 +284,27 @@ def pair_scores(
 # --- explanations ----------------------------------------------------------------------------
 
 
+def pair_rows(
+    g_sorted: np.ndarray, g_start: np.ndarray, e_sorted: np.ndarray, e_start: np.ndarray,
+    pairs: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Goal and evidence rows of every (learner goal, teacher item) combination of ``pairs``
+    ([pairs, 2] of (learner, teacher)), pair after pair, goal-major; and each pair's offset.
+
+    Rows of owner ``o`` are ``sorted[start[o] : start[o + 1]]`` (see ``Pool.owner_index``).
+    """
+    learners, teachers = pairs[:, 0], pairs[:, 1]
+    n_goals = g_start[learners + 1] - g_start[learners]
+    n_items = e_start[teachers + 1] - e_start[teachers]
+    sizes = n_goals * n_items
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    pair = np.repeat(np.arange(len(pairs)), sizes)
+    local = np.arange(int(sizes.sum())) - offsets[pair]
+    goal, item = np.divmod(local, n_items[pair]) if len(local) else (local, local)
+    return (g_sorted[g_start[learners][pair] + goal], e_sorted[e_start[teachers][pair] + item],
+            offsets)
+
+
 def explain_pairs(
     pool: Pool, pairs: Sequence[tuple[int, int]], limit: int = 3
 ) -> list[list[Reason]]:
@@ -293,19 +314,15 @@ def explain_pairs(
     """
     g_sorted, g_start = pool.owner_index("goals")
     e_sorted, e_start = pool.owner_index("evidence")
-    g_all, e_all, spans = [], [], []
-    offset = 0
-    for learner, teacher in pairs:
-        g = g_sorted[g_start[learner] : g_start[learner + 1]]
-        e = e_sorted[e_start[teacher] : e_start[teacher + 1]]
-        g_all.append(np.repeat(g, len(e)))
-        e_all.append(np.tile(e, len(g)))
-        spans.append((offset, g, e))
-        offset += len(g) * len(e)
     if not pairs:
         return []
-    values = aligned_similarity(pool.goals, np.concatenate(g_all), pool.evidence,
-                                np.concatenate(e_all), pool.config)
+    g_rows, e_rows, offsets = pair_rows(g_sorted, g_start, e_sorted, e_start,
+                                        np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
+    spans = []
+    for (learner, teacher), offset in zip(pairs, offsets.tolist(), strict=True):
+        spans.append((offset, g_sorted[g_start[learner] : g_start[learner + 1]],
+                       e_sorted[e_start[teacher] : e_start[teacher + 1]]))
+    values = aligned_similarity(pool.goals, g_rows, pool.evidence, e_rows, pool.config)
     out = []
     for start, g, e in spans:
         sim = values[start : start + len(g) * len(e)].reshape(len(g), len(e))

@@ -206,3 +206,13 @@ def test_blocked_coverage_equals_the_straightforward_sum(english_goals: str) -> 
     # Other block heights may change the BLAS kernel's summation order: float32 rounding.
     blocked = coverage(goals, arranged, layout, config, block=64, workers=2)
     assert np.allclose(blocked, expected, rtol=0, atol=1e-6)
+
+
+def test_row_dots_equal_einsum_of_gathered_rows() -> None:
+    rng = np.random.default_rng(6)
+    a, b = rng.random((20, 7)).astype(np.float32), rng.random((15, 7)).astype(np.float32)
+    ia, ib = rng.integers(0, 20, 1000), rng.integers(0, 15, 1000)
+    expected = np.einsum("ij,ij->i", a[ia], b[ib])
+    for chunk in (1, 64, 4096):
+        assert np.array_equal(scoring.row_dots(a, ia, b, ib, chunk=chunk), expected)
+    assert len(scoring.row_dots(a, ia[:0], b, ib[:0])) == 0
