@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from matching.assign import AssignmentError, assign, smallest_columns, transposed
+from matching.assign import AssignmentError, assign, top_columns, top_rows
 
 
 def brute_force(weights: np.ndarray, capacity: np.ndarray,
@@ -108,15 +108,22 @@ def test_inconsistent_input_is_rejected_clearly() -> None:
 
 
 
-def test_smallest_columns_and_tiled_transpose_agree_with_sorting() -> None:
+
+def test_top_columns_and_rows_pick_the_k_largest() -> None:
     rng = np.random.default_rng(3)
     values = rng.random((50, 30)).astype(np.float32)
     values[rng.random(values.shape) < 0.5] = 0.0
-    assert np.array_equal(transposed(values, block=7), values.T)
     for k in (1, 5, 29):
-        for matrix in (-values, -transposed(values, block=8)):
-            got = smallest_columns(matrix, k)
-            assert got.shape == (len(matrix), k)
-            for row, cols in zip(matrix, got, strict=True):
-                assert np.array_equal(np.sort(row[cols]), np.sort(row)[:k])
-                assert len(set(cols.tolist())) == k
+        for block in (1, 7, 256):
+            for matrix, got in ((values, top_columns(values, k, block)),
+                                (values.T, top_rows(values, k, block))):
+                assert got.shape == (len(matrix), k)
+                for row, cols in zip(matrix, got, strict=True):
+                    assert np.array_equal(np.sort(row[cols]), np.sort(row)[-k:])
+                    assert len(set(cols.tolist())) == k
+
+
+def test_top_rows_leaves_a_single_column_matrix_untouched() -> None:
+    values = np.array([[0.5], [0.0], [0.9]], dtype=np.float32)
+    assert sorted(top_rows(values, 2)[0].tolist()) == [0, 2]
+    assert values.ravel().tolist() == [0.5, 0.0, pytest.approx(0.9)]
