@@ -274,7 +274,7 @@ def pair_scores(
     teach = fit_matrix(pool, mentors, mentees).T
     prefs = pool.codes.preferences(mentees, mentors)
     score = np.empty_like(fit)
-    for rows in iter_blocks(len(mentees), 2048):
+    for rows in iter_blocks(len(mentees), 256):  # small blocks: temporaries stay in cache
         score[rows] = weights.expertise * fit[rows]
         score[rows] += weights.teach_back * np.nan_to_num(teach[rows], nan=0.0)
         score[rows] += prefs.bonus(weights, rows)

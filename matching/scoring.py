@@ -639,6 +639,7 @@ def mean_by_owner(values: np.ndarray, owners: np.ndarray, rows: np.ndarray) -> n
         shape=(len(rows), values.shape[0]),
     )
     counts = np.bincount(target[keep], minlength=len(rows)).astype(np.float32)
+    out = np.asarray(indicator @ values, dtype=np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (np.asarray(indicator @ values, dtype=np.float32) / counts[:, None]).astype(
-            np.float32)
+        out /= counts[:, None]  # in place: no second and third [rows, cols] array
+    return out
