@@ -367,32 +367,40 @@ class EvidenceLayout:
 
 
 def aggregate(sim: np.ndarray, layout: EvidenceLayout, top: np.ndarray,
-              out: np.ndarray | None = None) -> np.ndarray:
+              out: np.ndarray | None = None, items_first: bool = False) -> np.ndarray:
     """Coverage [goals, columns] from clipped item similarities [goals, arranged items]:
     the weighted sum of each owner's best ``len(top)`` items (missing items count 0).
-    ``out``, if given, is overwritten and returned."""
+
+    ``out``, if given, is overwritten and returned. With ``items_first`` both are transposed
+    (sim [items, goals] -> [columns, goals]): each item of a bucket is then one contiguous
+    block, so every step is one long loop instead of one short loop per goal (2x faster).
+    """
     k = len(top)
     equal = bool(np.all(top == top[0]))
     if out is None:
-        out = np.zeros((sim.shape[0], len(layout.columns)), dtype=np.float32)
+        n_goals = sim.shape[1] if items_first else sim.shape[0]
+        out = np.zeros((n_goals, len(layout.columns)), dtype=np.float32)
+        out = out.T if items_first else out
     else:
         out.fill(0.0)
+    by_item = sim if items_first else sim.T  # [items, goals] either way (maybe a view)
+    target = out if items_first else out.T
     for cols, start, count in layout.buckets:
         n = len(cols)
 
         def item(r: int, start: int = start, n: int = n) -> np.ndarray:
-            return sim[:, start + r * n : start + (r + 1) * n]
+            return by_item[start + r * n : start + (r + 1) * n]
 
         if count <= k and equal:
-            acc = item(0).copy()
+            acc = item(0).copy(order="K")
             for r in range(1, count):
                 acc += item(r)
-            out[:, cols] = acc * top[0]
+            target[cols] = acc * top[0]
             continue
         # Running sorted top-k (best[0] >= best[1] >= ...), one item column at a time: the
         # smaller of (best, incoming) moves down a level. Clipped values are >= 0, so levels
         # start at 0 and an owner with fewer than k items keeps zeros there.
-        best = [item(0).copy()] + [np.zeros_like(item(0)) for _ in range(k - 1)]
+        best = [item(0).copy(order="K")] + [np.zeros_like(item(0)) for _ in range(k - 1)]
         spare = [np.empty_like(best[0]) for _ in range(min(2, k - 1))]
         for r in range(1, count):
             carry = item(r)
@@ -407,7 +415,7 @@ def aggregate(sim: np.ndarray, layout: EvidenceLayout, top: np.ndarray,
         acc = best[0] * top[0]
         for level in range(1, k):
             acc += best[level] * top[level]
-        out[:, cols] = acc
+        target[cols] = acc
     return out
 
 
@@ -441,15 +449,15 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
     """Add the item signals' part of coverage to ``acc`` [goals, columns].
 
     The same sum as ``weight * aggregate(sim)`` over :func:`signal_similarities`, computed
-    in ``scratch`` memory. An English-only signal equals its fallback on the rows of
-    non-English goals, so there the fallback's aggregate is reused instead of copying those
-    rows and aggregating them a second time.
+    items-first ([items, goals], see :func:`aggregate`) in ``scratch`` memory. An
+    English-only signal equals its fallback on the rows of non-English goals, so there the
+    fallback's aggregate is reused instead of copying those rows and aggregating them again.
     """
     weights, top = config.weights(), config.top()
     n_goals, n_cols = len(goals), len(layout.columns)
     tmp = scratch.get("scaled", (n_goals, n_cols))
-    sims: dict[str, np.ndarray] = {}
-    aggregates: dict[str, np.ndarray] = {}
+    sims: dict[str, np.ndarray] = {}  # [items, goals]
+    aggregates: dict[str, np.ndarray] = {}  # [columns, goals]
     pending = [s for s in config.item_signals if s.english_only and weights[s.name] > 0]
     needed = {s.fallback for s in pending}
     for signal in config.item_signals:
@@ -458,38 +466,39 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
         if signal.name == LEXICAL:
             if goals.lexical is None or evidence.lexical is None:
                 raise ValueError("the lexical signal needs lexical features on both sides")
-            sim = (goals.lexical @ evidence.lexical_t).toarray()
+            sim = (evidence.lexical @ goals.lexical.T).toarray()
             if signal.baseline:
                 sim = ((sim - signal.baseline) / (1.0 - signal.baseline)).astype(np.float32)
         else:
-            sim = np.matmul(_goal_rows(goals, signal.name, slice(None)),
-                            _augmented(evidence, signal, slice(None)).T,
-                            out=scratch.get(f"sim:{signal.name}", (n_goals, len(evidence))))
+            sim = np.matmul(_augmented(evidence, signal, slice(None)),
+                            _goal_rows(goals, signal.name, slice(None)).T,
+                            out=scratch.get(f"sim:{signal.name}", (len(evidence), n_goals)))
         np.maximum(sim, 0.0, out=sim)
         sims[signal.name] = sim
         if weights[signal.name] > 0 or signal.name in needed:
             aggregates[signal.name] = aggregate(
-                sim, layout, top, out=scratch.get(f"agg:{signal.name}", (n_goals, n_cols)))
+                sim, layout, top, out=scratch.get(f"agg:{signal.name}", (n_cols, n_goals)),
+                items_first=True)
         if weights[signal.name] > 0:
-            _add_scaled(acc, weights[signal.name], aggregates[signal.name], tmp)
+            _add_scaled(acc, weights[signal.name], aggregates[signal.name].T, tmp)
     english_items = np.flatnonzero(evidence.english)
     for signal in pending:
-        fallback = aggregates[signal.fallback]  # type: ignore[index]
+        fallback = aggregates[signal.fallback].T  # type: ignore[index]
         weight = weights[signal.name]
         rows = np.flatnonzero(goals.english) if len(english_items) else np.zeros(0, np.int64)
         if not len(rows):
             _add_scaled(acc, weight, fallback, tmp)
             continue
         g = _as_slice(rows)
-        own = np.matmul(_goal_rows(goals, signal.name, g),
-                        _augmented(evidence, signal, english_items).T,
-                        out=scratch.get(f"own:{signal.name}", (len(rows), len(english_items))))
+        own = np.matmul(_augmented(evidence, signal, english_items),
+                        _goal_rows(goals, signal.name, g).T,
+                        out=scratch.get(f"own:{signal.name}", (len(english_items), len(rows))))
         np.maximum(own, 0.0, out=own)
-        sim = scratch.get(f"sim:{signal.name}", (len(rows), len(evidence)))
-        np.copyto(sim, sims[signal.fallback][g])  # type: ignore[index]
-        sim[:, english_items] = own
-        mine = aggregate(sim, layout, top,
-                         out=scratch.get(f"agg:{signal.name}", (len(rows), n_cols)))
+        sim = scratch.get(f"sim:{signal.name}", (len(evidence), len(rows)))
+        np.copyto(sim, sims[signal.fallback][:, g])  # type: ignore[index]
+        sim[english_items] = own
+        mine = aggregate(sim, layout, top, items_first=True,
+                         out=scratch.get(f"agg:{signal.name}", (n_cols, len(rows)))).T
         if isinstance(g, slice):
             _add_scaled(acc[g], weight, mine, tmp[g])
         else:
