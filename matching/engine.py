@@ -120,9 +120,19 @@ class Pool:
         """Hard constraints between pool positions ``mentees`` and ``mentors``."""
         bits = self.codes.languages
         below = self.cached(("descendants", id(chains)), lambda: descendants(chains))
-        return eligibility([self.participants[i] for i in mentees],
-                           [self.participants[j] for j in mentors], chains, history,
+        return eligibility(self.people(mentees), self.people(mentors), chains, history,
                            languages=(bits[mentees], bits[mentors]), below=below)
+
+    def people(self, positions: np.ndarray) -> list[Participant]:
+        """Participants at ``positions`` (the list is cached for large groups: every
+        recommendation asks for the same candidates)."""
+
+        def make() -> list[Participant]:
+            return [self.participants[i] for i in positions]
+
+        if len(positions) < 64:
+            return make()
+        return self.cached(("people", _key(positions)), make)
 
     def owner_index(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the goal/evidence bank sorted by owner, and each owner's start offset."""
@@ -249,7 +259,11 @@ def coverage_of(pool: Pool, goal_owners: np.ndarray, evidence_owners: np.ndarray
     goals, _ = _view(pool, "goals", goal_owners)
     evidence, layout = _view(pool, "evidence", evidence_owners)
     assert layout is not None
-    profiles = pool.profiles[layout.columns] if pool.profiles is not None else None
+    profiles = None
+    if pool.profiles is not None:
+        rows = pool.profiles
+        profiles = (rows[layout.columns] if len(evidence_owners) < 64 else pool.cached(
+            ("profile rows", _key(evidence_owners)), lambda: rows[layout.columns]))
     return coverage(goals, evidence, layout, pool.config, profiles=profiles), goals
 
 
