@@ -788,22 +788,22 @@ def _unmatched_mentees(
     people = pool.participants
     out = []
     has_place = capacity > 0
-    for r in np.flatnonzero(mentor_of < 0):
+    lost = np.flatnonzero(mentor_of < 0)
+    facts = _unmatched_facts(fit, elig.allowed(), usable, has_place, lost)
+    for r, no_goals, placed, best, n_usable, j in zip(lost.tolist(), *facts, strict=True):
         ref = PersonRef.of(people[mentees[r]])
-        if np.isnan(fit[r]).all():
+        if no_goals:
             out.append(Unmatched(ref, "has no goals to match on: add goals (separated by ';')"))
             continue
-        eligible = elig.language[r] & ~elig.blocked_row(r)
-        if not (eligible & has_place).any():
+        if not placed:
+            eligible = elig.language[r] & ~elig.blocked_row(r)
             counts = elig.counts(r)
             full = int((eligible & ~has_place).sum())
             if full:
                 counts["no free place"] = full
             out.append(Unmatched(ref, "no eligible mentor: " + _describe_exclusions(counts)))
             continue
-        candidates = eligible & has_place
-        best = float(np.nanmax(np.where(candidates, fit[r], np.nan)))
-        if not usable[r].any():
+        if not n_usable:
             out.append(Unmatched(
                 ref,
                 f"no eligible mentor covers these goals well enough (best fit {best:.2f}, "
@@ -811,14 +811,33 @@ def _unmatched_mentees(
                 best_fit=best,
             ))
             continue
-        j = int(np.nanargmax(np.where(usable[r], fit[r], np.nan)))
         out.append(Unmatched(
             ref,
-            f"all {int(usable[r].sum())} mentors who fit (best: {people[mentors[j]].name}, fit "
+            f"all {n_usable} mentors who fit (best: {people[mentors[j]].name}, fit "
             f"{fit[r, j]:.2f}) are needed for pairs with a higher total fit",
             best_fit=float(fit[r, j]),
         ))
     return out
+
+
+def _unmatched_facts(
+    fit: np.ndarray, allowed: np.ndarray, usable: np.ndarray, has_place: np.ndarray,
+    rows: np.ndarray, block: int = 512,
+) -> tuple[list[bool], list[bool], list[float], list[int], list[int]]:
+    """Per mentee row in ``rows``, vectorised: no goals (fit all NaN); any eligible mentor
+    with a place; best fit among those (as float32, like ``nanmax``); usable mentors; the
+    first usable mentor of highest fit (as ``nanargmax``). Rows with goals have finite fits,
+    so -inf in place of NaN picks the same values."""
+    no_goals, placed, best, n_usable, top = [], [], [], [], []
+    for start in range(0, len(rows), block):
+        part = rows[start : start + block]
+        f, ok, use = fit[part], allowed[part] & has_place, usable[part]
+        no_goals += np.isnan(f).all(axis=1).tolist()
+        placed += ok.any(axis=1).tolist()
+        best += np.where(ok, f, -np.inf).max(axis=1, initial=-np.inf).tolist()
+        n_usable += use.sum(axis=1).tolist()
+        top += np.where(use, f, -np.inf).argmax(axis=1).tolist()
+    return no_goals, placed, best, n_usable, top
 
 
 def _unmatched_mentors(

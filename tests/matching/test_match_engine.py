@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kb.errors import ValidationError
-from matching.engine import pair_rows, propose, recommend
+from matching.engine import _unmatched_facts, pair_rows, propose, recommend
 from matching.evaluation import parse_draws, reviewer_loss
 from matching.scoring import ScoringConfig, Signal
 from matching.synthetic import make_programme
@@ -98,3 +98,24 @@ def test_pair_rows_equal_repeat_and_tile_per_pair() -> None:
         assert np.array_equal(got[0], np.concatenate(g_all))
         assert np.array_equal(got[1], np.concatenate(e_all))
         assert got[2].tolist() == offsets
+
+
+def test_unmatched_facts_equal_the_per_row_numpy_reference() -> None:
+    rng = np.random.default_rng(8)
+    fit = rng.choice([0.0, 0.1, 0.3, 0.3], size=(40, 9)).astype(np.float32)
+    fit[::7] = np.nan  # mentees without goals
+    allowed = rng.random(fit.shape) < 0.6
+    has_place = rng.random(9) < 0.7
+    usable = allowed & (fit >= 0.1)
+    rows = np.arange(0, 40, 2)
+    facts = _unmatched_facts(fit, allowed, usable, has_place, rows, block=3)
+    for r, no_goals, placed, best, n_usable, j in zip(rows, *facts, strict=True):
+        assert no_goals == bool(np.isnan(fit[r]).all())
+        ok = allowed[r] & has_place
+        assert placed == bool(ok.any())
+        if no_goals or not placed:
+            continue
+        assert best == float(np.nanmax(np.where(ok, fit[r], np.nan)))
+        assert n_usable == int(usable[r].sum())
+        if n_usable:
+            assert j == int(np.nanargmax(np.where(usable[r], fit[r], np.nan)))
