@@ -185,9 +185,11 @@ def _augmented(bank: TextBank, signal: Signal, items: np.ndarray | slice) -> np.
         if signal.name not in bank.dense:
             raise ValueError(f"no {signal.name!r} vectors for this signal")
         vectors = bank.dense[signal.name][items]
-        extra = np.full((len(vectors), 1), -signal.baseline, dtype=np.float32)
         scale = np.float32(1.0 / (1.0 - signal.baseline))
-        bank.cache[key] = np.ascontiguousarray(np.hstack([vectors, extra]) * scale)
+        out = np.empty((len(vectors), vectors.shape[1] + 1), dtype=np.float32)
+        np.multiply(vectors, scale, out=out[:, :-1])  # no stacked copy to scale afterwards
+        out[:, -1] = np.float32(-signal.baseline) * scale
+        bank.cache[key] = out
     return bank.cache[key]
 
 
