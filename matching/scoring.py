@@ -566,7 +566,7 @@ def coverage(
     evidence: TextBank,
     layout: EvidenceLayout,
     config: ScoringConfig,
-    block: int = 1024,
+    block: int | None = None,
     workers: int | None = None,
     profiles: sparse.csr_matrix | None = None,
 ) -> np.ndarray:
@@ -577,10 +577,15 @@ def coverage(
     profile signals; without it, the normalised sum of the owner's item rows stands in.
     Large inputs are split over ``workers`` threads (default: the CPU count, at most 4), each
     running single-threaded BLAS: the products, sparse parts and top-k then use every core.
+    ``block`` caps the goal rows per block (default 1024; a small input that one thread
+    scores anyway is then one block).
     """
     weights = config.weights()
     # Keep each block's [goals, items] matrices near 32 MB whatever the number of items.
-    block = max(64, min(block, 8_000_000 // max(1, len(evidence))))
+    small = len(goals) * len(evidence) < 2_000_000  # run by one thread (see below)
+    height = max(64, min(block or 1024, 8_000_000 // max(1, len(evidence))))
+    if small and block is None:
+        height = max(height, len(goals))  # one block: a request's overhead is per block
     out = np.zeros((len(goals), len(layout.columns)), dtype=np.float32)
     profile = [s for s in config.signals if s.level == "profile" and weights[s.name] > 0]
     if profile and profiles is not None:
@@ -589,7 +594,7 @@ def coverage(
         profiles = profile_matrix(evidence, layout)
     else:
         profiles = None
-    blocks = list(iter_blocks(len(goals), block))
+    blocks = list(iter_blocks(len(goals), height))
     local = threading.local()
 
     def run(rows: slice) -> None:
@@ -612,7 +617,7 @@ def coverage(
                 _add_scaled(acc, weights[signal.name], lex, scratch.get("scaled", shape))
 
     workers = min(workers or os.cpu_count() or 1, 4, len(blocks))
-    if workers <= 1 or len(goals) * len(evidence) < 2_000_000:
+    if workers <= 1 or small:
         # Small products: BLAS threads cost more to wake than they save (a lot more on a
         # busy machine), so one thread does it.
         with _blas_controller().limit(limits=1, user_api="blas"):
