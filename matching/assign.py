@@ -150,15 +150,50 @@ def _prices(
     return prices
 
 
-def _violations(usable: np.ndarray, prices: np.ndarray, u: np.ndarray, block: int = 2048
+def top_columns(values: np.ndarray, k: int, block: int = 256) -> np.ndarray:
+    """Column indices of the ``k`` largest values of each row, in no particular order
+    (``0 < k < columns``), a block of rows at a time.
+
+    Each block is negated and its ``k`` smallest taken: numpy's introselect is several times
+    slower with ``kth`` near the end of rows that are mostly equal values (the zeros of
+    forbidden pairs). Blocks keep the negated copy and argpartition's full index array small
+    (whole-matrix ones were 80 + 160 MB of fresh memory at 10k x 2k, mostly page faults).
+    """
+    out = np.empty((values.shape[0], k), dtype=np.intp)
+    for start in range(0, values.shape[0], block):
+        rows = slice(start, start + block)
+        out[rows] = np.argpartition(np.negative(values[rows]), k - 1, axis=1)[:, :k]
+    return out
+
+
+def top_rows(values: np.ndarray, k: int, block: int = 128) -> np.ndarray:
+    """Row indices of the ``k`` largest values of each column: [columns, k], in no particular
+    order (``0 < k < rows``). Partitions contiguous transposed blocks of columns."""
+    out = np.empty((values.shape[1], k), dtype=np.intp)
+    for start in range(0, values.shape[1], block):
+        cols = slice(start, start + block)
+        tile = np.negative(values[:, cols].T, order="C")  # a copy: never negate ``values``
+        out[cols] = np.argpartition(tile, k - 1, axis=1)[:, :k]
+    return out
+
+
+def _violations(usable: np.ndarray, prices: np.ndarray, u: np.ndarray, block: int = 256
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs whose dual constraint ``u_i + p_j >= w_ij`` fails (checked in row blocks)."""
+    """Pairs whose dual constraint ``u_i + p_j >= w_ij`` fails (checked in row blocks that
+    stay in cache; the float64 work arrays are reused from block to block)."""
     found_i, found_j = [], []
+    excess = np.empty((min(block, usable.shape[0]), usable.shape[1]))
+    bad = np.empty(excess.shape, dtype=bool)
+    positive = np.empty(excess.shape, dtype=bool)
     for start in range(0, usable.shape[0], block):
         part = usable[start : start + block]
-        excess = part - prices[None, :] - u[start : start + block, None]
-        bad = (part > 0) & (excess > TOLERANCE)
-        i, j = np.nonzero(bad)
+        rows = len(part)
+        np.subtract(part, prices[None, :], out=excess[:rows])
+        np.subtract(excess[:rows], u[start : start + block, None], out=excess[:rows])
+        np.greater(excess[:rows], TOLERANCE, out=bad[:rows])
+        np.greater(part, 0, out=positive[:rows])
+        bad[:rows] &= positive[:rows]
+        i, j = np.nonzero(bad[:rows])
         found_i.append(i + start)
         found_j.append(j)
     return np.concatenate(found_i), np.concatenate(found_j)
@@ -194,7 +229,8 @@ def assign(
     free_rows = np.flatnonzero(mentor_of < 0)
     # float32 is plenty for fit scores and halves memory at 10,000 x 2,000; all arithmetic of
     # the solver and the certificate runs on these same float32 values promoted to float64.
-    usable = np.where(np.isfinite(weights) & (weights > 0), weights, 0.0).astype(np.float32)
+    usable = np.where((weights > 0) & (weights < np.inf), weights, 0.0).astype(
+        np.float32, copy=False)
     usable[:, remaining == 0] = 0.0
     usable[mentor_of >= 0] = 0.0
 
@@ -203,17 +239,19 @@ def assign(
     k = min(top_k, m)
     if k == 0 or not len(free_rows):
         return Assignment(mentor_of, _total(weights, mentor_of), True, 0, 0, np.zeros(m))
+    # Locked rows are all zero in ``usable``, so the whole matrix stands in for the free rows:
+    # a zero never becomes a candidate (see ``nonzero`` below).
     if k < m:
-        top = np.argpartition(-usable[free_rows], k - 1, axis=1)[:, :k]
+        top = top_columns(usable, k)
     else:
-        top = np.tile(np.arange(m), (len(free_rows), 1))
-    cand_rows = [np.repeat(free_rows, top.shape[1])]
+        top = np.tile(np.arange(m), (n, 1))
+    cand_rows = [np.repeat(np.arange(n), top.shape[1])]
     cand_cols = [top.ravel()]
     per_mentor = min(len(free_rows), int(4 * remaining.max(initial=0)))
     if 0 < per_mentor < len(free_rows):
-        best = np.argpartition(-usable[free_rows], per_mentor - 1, axis=0)[:per_mentor]
-        cand_rows.append(free_rows[best.ravel()])
-        cand_cols.append(np.tile(np.arange(m), per_mentor))
+        best = top_rows(usable, per_mentor)  # [mentors, per_mentor]
+        cand_rows.append(best.ravel())
+        cand_cols.append(np.repeat(np.arange(m), per_mentor))
     elif per_mentor:
         cand_rows.append(np.repeat(free_rows, m))
         cand_cols.append(np.tile(np.arange(m), len(free_rows)))

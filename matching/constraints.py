@@ -186,6 +186,18 @@ def language_bits(people: Sequence[Participant]) -> np.ndarray:
     return masks
 
 
+def common_language(mentee_langs: np.ndarray, mentor_langs: np.ndarray) -> np.ndarray:
+    """Bool [mentees, mentors]: the language bit masks share a bit.
+
+    People have few distinct language sets, so the test runs once per pair of distinct masks
+    and is then looked up: no [mentees, mentors] uint64 temporary (160 MB at 10k x 2k).
+    """
+    mentee_sets, mentee_kind = np.unique(mentee_langs, return_inverse=True)
+    mentor_sets, mentor_kind = np.unique(mentor_langs, return_inverse=True)
+    table = (mentee_sets[:, None] & mentor_sets[None, :]) != 0
+    return table[mentee_kind.reshape(-1)][:, mentor_kind.reshape(-1)]
+
+
 def eligibility(
     mentees: Sequence[Participant],
     mentors: Sequence[Participant],
@@ -207,7 +219,7 @@ def eligibility(
         mentee_langs, mentor_langs = masks[: len(mentees)], masks[len(mentees):]
     else:
         mentee_langs, mentor_langs = languages
-    language = (mentee_langs[:, None] & mentor_langs[None, :]) != 0
+    language = common_language(mentee_langs, mentor_langs)
 
     same: list[tuple[int, int]] = [
         (row_of[p.id], col_of[p.id]) for p in mentees if p.id in col_of

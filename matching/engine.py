@@ -120,9 +120,19 @@ class Pool:
         """Hard constraints between pool positions ``mentees`` and ``mentors``."""
         bits = self.codes.languages
         below = self.cached(("descendants", id(chains)), lambda: descendants(chains))
-        return eligibility([self.participants[i] for i in mentees],
-                           [self.participants[j] for j in mentors], chains, history,
+        return eligibility(self.people(mentees), self.people(mentors), chains, history,
                            languages=(bits[mentees], bits[mentors]), below=below)
+
+    def people(self, positions: np.ndarray) -> list[Participant]:
+        """Participants at ``positions`` (the list is cached for large groups: every
+        recommendation asks for the same candidates)."""
+
+        def make() -> list[Participant]:
+            return [self.participants[i] for i in positions]
+
+        if len(positions) < 64:
+            return make()
+        return self.cached(("people", _key(positions)), make)
 
     def owner_index(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the goal/evidence bank sorted by owner, and each owner's start offset."""
@@ -249,7 +259,11 @@ def coverage_of(pool: Pool, goal_owners: np.ndarray, evidence_owners: np.ndarray
     goals, _ = _view(pool, "goals", goal_owners)
     evidence, layout = _view(pool, "evidence", evidence_owners)
     assert layout is not None
-    profiles = pool.profiles[layout.columns] if pool.profiles is not None else None
+    profiles = None
+    if pool.profiles is not None:
+        rows = pool.profiles
+        profiles = (rows[layout.columns] if len(evidence_owners) < 64 else pool.cached(
+            ("profile rows", _key(evidence_owners)), lambda: rows[layout.columns]))
     return coverage(goals, evidence, layout, pool.config, profiles=profiles), goals
 
 
@@ -274,7 +288,7 @@ def pair_scores(
     teach = fit_matrix(pool, mentors, mentees).T
     prefs = pool.codes.preferences(mentees, mentors)
     score = np.empty_like(fit)
-    for rows in iter_blocks(len(mentees), 2048):
+    for rows in iter_blocks(len(mentees), 256):  # small blocks: temporaries stay in cache
         score[rows] = weights.expertise * fit[rows]
         score[rows] += weights.teach_back * np.nan_to_num(teach[rows], nan=0.0)
         score[rows] += prefs.bonus(weights, rows)
@@ -282,6 +296,27 @@ def pair_scores(
 
 
 # --- explanations ----------------------------------------------------------------------------
+
+
+def pair_rows(
+    g_sorted: np.ndarray, g_start: np.ndarray, e_sorted: np.ndarray, e_start: np.ndarray,
+    pairs: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Goal and evidence rows of every (learner goal, teacher item) combination of ``pairs``
+    ([pairs, 2] of (learner, teacher)), pair after pair, goal-major; and each pair's offset.
+
+    Rows of owner ``o`` are ``sorted[start[o] : start[o + 1]]`` (see ``Pool.owner_index``).
+    """
+    learners, teachers = pairs[:, 0], pairs[:, 1]
+    n_goals = g_start[learners + 1] - g_start[learners]
+    n_items = e_start[teachers + 1] - e_start[teachers]
+    sizes = n_goals * n_items
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    pair = np.repeat(np.arange(len(pairs)), sizes)
+    local = np.arange(int(sizes.sum())) - offsets[pair]
+    goal, item = np.divmod(local, n_items[pair]) if len(local) else (local, local)
+    return (g_sorted[g_start[learners][pair] + goal], e_sorted[e_start[teachers][pair] + item],
+            offsets)
 
 
 def explain_pairs(
@@ -293,19 +328,15 @@ def explain_pairs(
     """
     g_sorted, g_start = pool.owner_index("goals")
     e_sorted, e_start = pool.owner_index("evidence")
-    g_all, e_all, spans = [], [], []
-    offset = 0
-    for learner, teacher in pairs:
-        g = g_sorted[g_start[learner] : g_start[learner + 1]]
-        e = e_sorted[e_start[teacher] : e_start[teacher + 1]]
-        g_all.append(np.repeat(g, len(e)))
-        e_all.append(np.tile(e, len(g)))
-        spans.append((offset, g, e))
-        offset += len(g) * len(e)
     if not pairs:
         return []
-    values = aligned_similarity(pool.goals, np.concatenate(g_all), pool.evidence,
-                                np.concatenate(e_all), pool.config)
+    g_rows, e_rows, offsets = pair_rows(g_sorted, g_start, e_sorted, e_start,
+                                        np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
+    spans = []
+    for (learner, teacher), offset in zip(pairs, offsets.tolist(), strict=True):
+        spans.append((offset, g_sorted[g_start[learner] : g_start[learner + 1]],
+                       e_sorted[e_start[teacher] : e_start[teacher + 1]]))
+    values = aligned_similarity(pool.goals, g_rows, pool.evidence, e_rows, pool.config)
     out = []
     for start, g, e in spans:
         sim = values[start : start + len(g) * len(e)].reshape(len(g), len(e))
@@ -697,7 +728,7 @@ def propose(
                             f"{people[mentees_arr[r]].email} breaks a hard constraint "
                             f"({reason}); kept because HR locked it")
     usable = allowed & (fit >= weights.min_fit)
-    weight_matrix = np.where(usable, score, np.nan).astype(np.float32)
+    weight_matrix = np.where(usable, score, np.float32(np.nan)).astype(np.float32, copy=False)
     load = np.bincount([c for _, c in lock_rc], minlength=m)
     for c in np.flatnonzero(load > capacity_arr):
         warnings.append(f"{people[mentors_arr[c]].email} has more locked pairs ({load[c]}) "
@@ -757,22 +788,22 @@ def _unmatched_mentees(
     people = pool.participants
     out = []
     has_place = capacity > 0
-    for r in np.flatnonzero(mentor_of < 0):
+    lost = np.flatnonzero(mentor_of < 0)
+    facts = _unmatched_facts(fit, elig.allowed(), usable, has_place, lost)
+    for r, no_goals, placed, best, n_usable, j in zip(lost.tolist(), *facts, strict=True):
         ref = PersonRef.of(people[mentees[r]])
-        if np.isnan(fit[r]).all():
+        if no_goals:
             out.append(Unmatched(ref, "has no goals to match on: add goals (separated by ';')"))
             continue
-        eligible = elig.language[r] & ~elig.blocked_row(r)
-        if not (eligible & has_place).any():
+        if not placed:
+            eligible = elig.language[r] & ~elig.blocked_row(r)
             counts = elig.counts(r)
             full = int((eligible & ~has_place).sum())
             if full:
                 counts["no free place"] = full
             out.append(Unmatched(ref, "no eligible mentor: " + _describe_exclusions(counts)))
             continue
-        candidates = eligible & has_place
-        best = float(np.nanmax(np.where(candidates, fit[r], np.nan)))
-        if not usable[r].any():
+        if not n_usable:
             out.append(Unmatched(
                 ref,
                 f"no eligible mentor covers these goals well enough (best fit {best:.2f}, "
@@ -780,14 +811,33 @@ def _unmatched_mentees(
                 best_fit=best,
             ))
             continue
-        j = int(np.nanargmax(np.where(usable[r], fit[r], np.nan)))
         out.append(Unmatched(
             ref,
-            f"all {int(usable[r].sum())} mentors who fit (best: {people[mentors[j]].name}, fit "
+            f"all {n_usable} mentors who fit (best: {people[mentors[j]].name}, fit "
             f"{fit[r, j]:.2f}) are needed for pairs with a higher total fit",
             best_fit=float(fit[r, j]),
         ))
     return out
+
+
+def _unmatched_facts(
+    fit: np.ndarray, allowed: np.ndarray, usable: np.ndarray, has_place: np.ndarray,
+    rows: np.ndarray, block: int = 512,
+) -> tuple[list[bool], list[bool], list[float], list[int], list[int]]:
+    """Per mentee row in ``rows``, vectorised: no goals (fit all NaN); any eligible mentor
+    with a place; best fit among those (as float32, like ``nanmax``); usable mentors; the
+    first usable mentor of highest fit (as ``nanargmax``). Rows with goals have finite fits,
+    so -inf in place of NaN picks the same values."""
+    no_goals, placed, best, n_usable, top = [], [], [], [], []
+    for start in range(0, len(rows), block):
+        part = rows[start : start + block]
+        f, ok, use = fit[part], allowed[part] & has_place, usable[part]
+        no_goals += np.isnan(f).all(axis=1).tolist()
+        placed += ok.any(axis=1).tolist()
+        best += np.where(ok, f, -np.inf).max(axis=1, initial=-np.inf).tolist()
+        n_usable += use.sum(axis=1).tolist()
+        top += np.where(use, f, -np.inf).argmax(axis=1).tolist()
+    return no_goals, placed, best, n_usable, top
 
 
 def _unmatched_mentors(

@@ -69,6 +69,39 @@ class Reason:
         return data
 
 
+def pick_links(similarity: np.ndarray, limit: int, min_similarity: float
+               ) -> list[tuple[float, int, int]]:
+    """(similarity, goal, item) of the links :func:`reasons` quotes, strongest first.
+
+    Rank by rank (each goal's best item, then each goal's second best, ...), goals in order
+    of that rank's similarity, skipping weak links and items already used. Plain Python on
+    the few values of one pair (numpy calls on such tiny arrays cost more than they do);
+    ties keep the lower index first, as a stable sort of the negated values would.
+    """
+    n_goals, n_items = similarity.shape
+    depth = min(n_items, max(1, -(-limit // n_goals)) + 1)  # enough ranks to fill ``limit``
+    rows = similarity.tolist()
+    order = [sorted(range(n_items), key=row.__getitem__, reverse=True)[:depth] for row in rows]
+    threshold = float(similarity.dtype.type(min_similarity))  # compared as numpy would
+    picked: list[tuple[float, int, int]] = []
+    used: set[int] = set()
+    for rank in range(depth):
+        column = [best[rank] for best in order]
+        values = [row[e] for row, e in zip(rows, column, strict=True)]
+        for g in sorted(range(n_goals), key=values.__getitem__, reverse=True):
+            e = column[g]
+            if values[g] < threshold or e in used:
+                continue
+            picked.append((values[g], g, e))
+            used.add(e)
+            if len(picked) >= limit:
+                break
+        if len(picked) >= limit:
+            break
+    picked.sort(key=lambda t: -t[0])
+    return picked
+
+
 def reasons(
     goals: Sequence[str],
     evidence: Sequence[Evidence],
@@ -84,28 +117,7 @@ def reasons(
     """
     if not len(goals) or not len(evidence):
         return []
-    n_goals, n_items = similarity.shape
-    depth = min(n_items, max(1, -(-limit // n_goals)) + 1)  # enough ranks to fill ``limit``
-    if depth == 1:
-        order = similarity.argmax(axis=1)[:, None]
-    else:
-        order = np.argsort(-similarity, axis=1, kind="stable")[:, :depth]
-    picked: list[tuple[float, int, int]] = []
-    used: set[int] = set()
-    for rank in range(depth):
-        column = order[:, rank]
-        values = similarity[np.arange(n_goals), column]
-        for g in np.argsort(-values, kind="stable"):
-            e = int(column[g])
-            if values[g] < min_similarity or e in used:
-                continue
-            picked.append((float(values[g]), int(g), e))
-            used.add(e)
-            if len(picked) >= limit:
-                break
-        if len(picked) >= limit:
-            break
-    picked.sort(key=lambda t: -t[0])
+    picked = pick_links(np.asarray(similarity), limit, min_similarity)
     out = []
     for value, g, e in picked:
         item = evidence[e]

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from matching.assign import AssignmentError, assign
+from matching.assign import AssignmentError, assign, top_columns, top_rows
 
 
 def brute_force(weights: np.ndarray, capacity: np.ndarray,
@@ -105,3 +105,25 @@ def test_inconsistent_input_is_rejected_clearly() -> None:
         assign(np.ones((2, 2)), [1, 1], locked=[(0, 0), (0, 1)])
     with pytest.raises(AssignmentError, match="out of range"):
         assign(np.ones((2, 2)), [1, 1], locked=[(5, 0)])
+
+
+
+
+def test_top_columns_and_rows_pick_the_k_largest() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.random((50, 30)).astype(np.float32)
+    values[rng.random(values.shape) < 0.5] = 0.0
+    for k in (1, 5, 29):
+        for block in (1, 7, 256):
+            for matrix, got in ((values, top_columns(values, k, block)),
+                                (values.T, top_rows(values, k, block))):
+                assert got.shape == (len(matrix), k)
+                for row, cols in zip(matrix, got, strict=True):
+                    assert np.array_equal(np.sort(row[cols]), np.sort(row)[-k:])
+                    assert len(set(cols.tolist())) == k
+
+
+def test_top_rows_leaves_a_single_column_matrix_untouched() -> None:
+    values = np.array([[0.5], [0.0], [0.9]], dtype=np.float32)
+    assert sorted(top_rows(values, 2)[0].tolist()) == [0, 2]
+    assert values.ravel().tolist() == [0.5, 0.0, pytest.approx(0.9)]

@@ -9,6 +9,7 @@ from kb.errors import ValidationError
 from matching.constraints import (
     ManagementChainError,
     MatchWeights,
+    common_language,
     eligibility,
     management_chains,
     preferences,
@@ -84,3 +85,14 @@ def test_weights_reject_unknown_names_and_bad_values() -> None:
         MatchWeights.from_mapping({"colour": 1})
     with pytest.raises(ValidationError, match=">= 0"):
         MatchWeights.from_mapping({"style": -1})
+
+
+def test_common_language_equals_the_pairwise_bit_test() -> None:
+    rng = np.random.default_rng(5)
+    masks = np.array([0, 1, 2, 3, 6, 1 << 40], dtype=np.uint64)
+    for n, m in ((0, 3), (4, 0), (30, 17)):
+        mentees, mentors = masks[rng.integers(0, 6, n)], masks[rng.integers(0, 6, m)]
+        expected = (mentees[:, None] & mentors[None, :]) != 0
+        got = common_language(mentees, mentors)
+        assert got.shape == (n, m) and got.dtype == bool
+        assert np.array_equal(got, expected)

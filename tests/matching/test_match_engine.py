@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kb.errors import ValidationError
-from matching.engine import propose, recommend
+from matching.engine import _unmatched_facts, pair_rows, propose, recommend
 from matching.evaluation import parse_draws, reviewer_loss
 from matching.scoring import ScoringConfig, Signal
 from matching.synthetic import make_programme
@@ -75,3 +75,47 @@ def test_default_configuration_on_one_real_draw(eval_dir) -> None:
     assert result["loss"] < 0.21
     assert result["loss"] < min(result["signals"].values())
     assert np.isfinite(result["loss"])
+
+
+def test_pair_rows_equal_repeat_and_tile_per_pair() -> None:
+    rng = np.random.default_rng(4)
+    for goal_owners, item_owners in ((rng.integers(0, 8, 30), rng.integers(0, 8, 25)),
+                                     (np.array([1]), np.array([2, 2]))):
+        g_sorted = np.argsort(goal_owners, kind="stable")
+        g_start = np.searchsorted(goal_owners[g_sorted], np.arange(10))
+        e_sorted = np.argsort(item_owners, kind="stable")
+        e_start = np.searchsorted(item_owners[e_sorted], np.arange(10))
+        pairs = rng.integers(0, 9, (40, 2))
+        g_all, e_all, offsets, offset = [], [], [], 0
+        for learner, teacher in pairs:
+            g = g_sorted[g_start[learner] : g_start[learner + 1]]
+            e = e_sorted[e_start[teacher] : e_start[teacher + 1]]
+            g_all.append(np.repeat(g, len(e)))
+            e_all.append(np.tile(e, len(g)))
+            offsets.append(offset)
+            offset += len(g) * len(e)
+        got = pair_rows(g_sorted, g_start, e_sorted, e_start, pairs)
+        assert np.array_equal(got[0], np.concatenate(g_all))
+        assert np.array_equal(got[1], np.concatenate(e_all))
+        assert got[2].tolist() == offsets
+
+
+def test_unmatched_facts_equal_the_per_row_numpy_reference() -> None:
+    rng = np.random.default_rng(8)
+    fit = rng.choice([0.0, 0.1, 0.3, 0.3], size=(40, 9)).astype(np.float32)
+    fit[::7] = np.nan  # mentees without goals
+    allowed = rng.random(fit.shape) < 0.6
+    has_place = rng.random(9) < 0.7
+    usable = allowed & (fit >= 0.1)
+    rows = np.arange(0, 40, 2)
+    facts = _unmatched_facts(fit, allowed, usable, has_place, rows, block=3)
+    for r, no_goals, placed, best, n_usable, j in zip(rows, *facts, strict=True):
+        assert no_goals == bool(np.isnan(fit[r]).all())
+        ok = allowed[r] & has_place
+        assert placed == bool(ok.any())
+        if no_goals or not placed:
+            continue
+        assert best == float(np.nanmax(np.where(ok, fit[r], np.nan)))
+        assert n_usable == int(usable[r].sum())
+        if n_usable:
+            assert j == int(np.nanargmax(np.where(usable[r], fit[r], np.nan)))

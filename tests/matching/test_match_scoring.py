@@ -7,6 +7,7 @@ import pytest
 
 from kb.embeddings import FakeEmbedder
 from kb.errors import ValidationError
+from matching import scoring
 from matching.lexical import Lexicon, guess_language, tokenize
 from matching.profiles import build_bank, split_phrases
 from matching.scoring import (
@@ -172,3 +173,50 @@ def test_lexicon_cosine_prefers_shared_rare_words() -> None:
     assert not rows[1].any()
     items = lexicon.transform(EVIDENCE).toarray()
     assert int(np.argmax(items @ rows[0])) in (1, 4)
+
+
+@pytest.mark.parametrize("english_goals", ["mixed", "prefix", "none", "all"])
+def test_blocked_coverage_equals_the_straightforward_sum(english_goals: str) -> None:
+    """coverage() reuses scratch memory and the fallback's aggregate on non-English rows:
+    it must equal summing weight * aggregate(sim) over signal_similarities, block or not."""
+    rng = np.random.default_rng(11)
+    n_goals, n_items = 150, 90
+
+    def unit(rows: int, dim: int) -> np.ndarray:
+        x = rng.standard_normal((rows, dim)).astype(np.float32)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    english = {"mixed": rng.random(n_goals) < 0.5, "none": np.zeros(n_goals, bool),
+               "all": np.ones(n_goals, bool), "prefix": np.arange(n_goals) < 70}[english_goals]
+    goals = build_bank([f"g{i}" for i in range(n_goals)], rng.integers(0, 40, n_goals),
+                       dense={"a": unit(n_goals, 16), "b": unit(n_goals, 24)},
+                       languages=["en" if e else "pl" for e in english])
+    owners = rng.integers(40, 60, n_items)
+    evidence = build_bank([f"e{i}" for i in range(n_items)], owners,
+                          dense={"a": unit(n_items, 16), "b": unit(n_items, 24)},
+                          languages=["en" if e else "pl" for e in rng.random(n_items) < 0.5])
+    layout, order = EvidenceLayout.arrange(owners, np.arange(38, 62))
+    arranged = evidence.subset(order)
+    config = ScoringConfig(signals=CONFIG.signals[:2], top_weights=(1.0, 0.5, 0.25))
+    top, weights = config.top(), config.weights()
+    expected = np.zeros((n_goals, len(layout.columns)), dtype=np.float32)
+    for name, sim in scoring.signal_similarities(goals, arranged, config).items():
+        expected += np.float32(weights[name]) * aggregate(sim, layout, top)
+    # coverage() multiplies items-first ([items, goals]) and in blocks: BLAS may then sum
+    # in another order, so values may differ in the last float32 bit.
+    for block, workers in ((1024, 1), (64, 2)):
+        got = coverage(goals, arranged, layout, config, block=block, workers=workers)
+        assert np.allclose(got, expected, rtol=0, atol=1e-6)
+    sim = scoring.signal_similarities(goals, arranged, config)["b"]
+    items_first = aggregate(np.ascontiguousarray(sim.T), layout, top, items_first=True)
+    assert np.array_equal(items_first.T, aggregate(sim, layout, top))
+
+
+def test_row_dots_equal_einsum_of_gathered_rows() -> None:
+    rng = np.random.default_rng(6)
+    a, b = rng.random((20, 7)).astype(np.float32), rng.random((15, 7)).astype(np.float32)
+    ia, ib = rng.integers(0, 20, 1000), rng.integers(0, 15, 1000)
+    expected = np.einsum("ij,ij->i", a[ia], b[ib])
+    for chunk in (1, 64, 4096):
+        assert np.array_equal(scoring.row_dots(a, ia, b, ib, chunk=chunk), expected)
+    assert len(scoring.row_dots(a, ia[:0], b, ib[:0])) == 0
