@@ -41,7 +41,7 @@ from kb.search.query import ParsedQuery
 from kb.search.records import ChunkRecord
 
 MASK_CACHE_SIZE = 64  # permission and filter masks kept until the index changes
-DELTA_ROWS = 20_000  # rows added since the last merge before the next one
+DELTA_ROWS = 5_000  # rows added since the last merge before the next one
 DEAD_SHARE = 0.25  # share of dead rows that triggers a merge
 
 
