@@ -331,8 +331,14 @@ class SparseIndex:
             if not hit_rows:
                 return np.zeros(0, dtype=np.int64), np.zeros(0)
             rows = np.concatenate(hit_rows)
-            unique, inverse = np.unique(rows, return_inverse=True)
-            return unique, np.bincount(inverse, weights=np.concatenate(weights))
+            summed = np.concatenate(weights)
+            if len(rows) * 16 < self.rows.size:  # few postings: sort them
+                unique, inverse = np.unique(rows, return_inverse=True)
+                return unique, np.bincount(inverse, weights=summed)
+            # Many: a dense accumulator is linear (every weight is > 0, so rows hit are nonzero).
+            dense = np.bincount(rows, weights=summed, minlength=self.rows.size)
+            unique = np.flatnonzero(dense)
+            return unique, dense[unique]
 
     def search(self, parsed: ParsedQuery, limit: int | None, access: Access) -> list[TextHit]:
         """The best ``limit`` allowed chunks by BM25 over the query's free words (OR)."""

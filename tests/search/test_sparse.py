@@ -233,3 +233,14 @@ def test_limit_keeps_the_best_and_breaks_ties_by_chunk_id() -> None:
 def test_phrases_are_left_to_whoosh() -> None:
     assert serves(parse_query("state of the art"))
     assert not serves(parse_query('"state of the art" methods'))
+
+
+def test_dense_and_sorted_accumulation_agree() -> None:
+    rare = ChunkRecord(999, "guide:999", "guide", "en", "", "zyxelgate budget excel")
+    records = [*corpus(13, 400), rare]
+    index = SparseIndex.build(records)
+    for query, dense in (("excel budget", True), ("zyxelgate", False)):
+        rows, _ = index.scores(query, Access())
+        assert (len(rows) * 16 >= index.rows.size) == dense
+        want = brute_force(records, query, Access(), BM25Config())
+        assert_scores_equal(found(index, query), want)
