@@ -81,9 +81,23 @@ class _Rows:
         self.public = np.zeros(capacity, dtype=bool)
         self.note = np.zeros(capacity, dtype=bool)
         self.pair = np.full(capacity, -1, dtype=np.int64)
+        self.kind = np.zeros(capacity, dtype=np.int16)  # doc_type, coded (for filters)
+        self.language = np.zeros(capacity, dtype=np.int16)  # the language filter, coded
+        self.codes: dict[str, dict[str, int]] = {"kind": {}, "language": {}}
         self.meta: list[ChunkRecord] = []  # filter attributes (no text), doc key, date
 
-    _ARRAYS = ("chunk_id", "field", "length", "dl", "alive", "public", "note", "pair")
+    _ARRAYS = ("chunk_id", "field", "length", "dl", "alive", "public", "note", "pair", "kind",
+               "language")  # fmt: skip
+
+    def code(self, attribute: str, value: str) -> int:
+        table = self.codes[attribute]
+        return table.setdefault(value, len(table))
+
+    def coded(self, attribute: str, values: Iterable[str]) -> np.ndarray:
+        """Rows whose ``attribute`` is one of ``values``."""
+        table = self.codes[attribute]
+        wanted = [table[v] for v in values if v in table]
+        return np.isin(self.view(attribute), wanted)
 
     def append(self, record: ChunkRecord, field_index: int, length: int) -> int:
         row = self.size
@@ -101,6 +115,8 @@ class _Rows:
         self.public[row] = record.is_public
         self.note[row] = record.doc_type == "note"
         self.pair[row] = record.pair_id if record.pair_id is not None else -1
+        self.kind[row] = self.code("kind", record.doc_type)
+        self.language[row] = self.code("language", record.language)
         self.meta.append(replace(record, title="", text=""))
         self.size += 1
         return row
@@ -274,9 +290,15 @@ class SparseIndex:
             return visible
         mask = self._masks.get(access)
         if mask is None:
+            filters = access.filters
             mask = visible.copy()
-            for row in np.flatnonzero(visible).tolist():
-                mask[row] = matches(self.rows.meta[row], access.filters, access.author_ids)
+            # Cheap array tests first; matches() (the one filter rule) decides on what is left.
+            if filters.doc_types:
+                mask &= self.rows.coded("kind", filters.doc_types)
+            if filters.languages:
+                mask &= self.rows.coded("language", filters.languages)
+            for row in np.flatnonzero(mask).tolist():
+                mask[row] = matches(self.rows.meta[row], filters, access.author_ids)
             self._masks[access] = mask
             while len(self._masks) > MASK_CACHE_SIZE:
                 self._masks.popitem(last=False)
