@@ -471,11 +471,16 @@ def tandem_full_path(model: str) -> FullPath | None:
         access = access_for((), None, None)
         product = time_each(lambda p: engine.sparse.search(p, engine.config.depth, access), parsed)
         with Stopwatch() as sparse_build:  # again, alone: the engine's start built it once
+            engine.sparse.rebuild()
+        with Stopwatch() as sparse_load:  # what a later worker's start costs
             engine.sparse.load()
+        snapshot = engine.sparse.snapshot_path
         figures["bm25_product"] = {
             "engine": "kb.search.sparse (the product's BM25 leg for free words)",
             "build_s": round(sparse_build.seconds, 1),
             "docs_per_s": round(size / sparse_build.seconds, 1),
+            "snapshot_load_s": round(sparse_load.seconds, 2),
+            "snapshot_mb": round(snapshot.stat().st_size / 2**20, 1) if snapshot else None,
             "latency_ms": percentiles(product),
             "phrase_queries": sum(not serves(p) for p in parsed),
         }

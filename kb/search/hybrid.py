@@ -184,7 +184,7 @@ class SearchEngine:
             settings.index_dir, session_factory, self.config.bm25, list(names.values())
         )
         self.vectors = VectorStore(session_factory, names, self.config)
-        self.sparse = SparseStore(session_factory, self.config.bm25)
+        self.sparse = SparseStore(session_factory, self.config.bm25, settings.index_dir)
         self.query_vectors = QueryVectors()
         # Start-up: build the index if missing, apply what was committed while we were away.
         self.fulltext.ensure()
@@ -210,7 +210,7 @@ class SearchEngine:
         """Rebuild Whoosh from the database (swapped in atomically), reload vectors and BM25."""
         self.fulltext.reindex()
         self.vectors.load()
-        self.sparse.load()
+        self.sparse.rebuild()
 
     def close(self) -> None:
         self.fulltext.close()

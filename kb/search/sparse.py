@@ -40,6 +40,8 @@ from kb.search.fulltext import BM25Config, TextHit, indexed_text
 from kb.search.query import ParsedQuery
 from kb.search.records import ChunkRecord
 
+# Bump when the analysis or the layout changes: snapshots written by older code are rebuilt.
+FORMAT_VERSION = 1
 MASK_CACHE_SIZE = 64  # permission and filter masks kept until the index changes
 DELTA_ROWS = 5_000  # rows added since the last merge before the next one
 DEAD_SHARE = 0.25  # share of dead rows that triggers a merge
@@ -161,6 +163,20 @@ class SparseIndex:
         self._field_seen = np.zeros(len(LANGUAGES), dtype=bool)
         self._stats: OrderedDict[frozenset[int], _Stats] = OrderedDict()
         self._masks: OrderedDict[Access, np.ndarray] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without its lock and caches (a snapshot for the next process start)."""
+        self._matrices()  # the delta as a matrix, so a loaded copy is ready to search
+        state = dict(self.__dict__)
+        for name in ("_lock", "_stats", "_masks"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._stats = OrderedDict()
+        self._masks = OrderedDict()
         self._lock = threading.RLock()
 
     @classmethod

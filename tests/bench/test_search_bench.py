@@ -74,3 +74,4 @@ def test_full_path_times_the_product_bm25_leg_and_whoosh(material, tmp_path):
     assert out["bm25_product"]["phrase_queries"] == 0
     assert out["bm25"]["build_s"] >= 0 and out["whoosh_build_s"] >= 0
     assert out["latency_ms"]["n"] > 0
+    assert out["bm25_product"]["snapshot_load_s"] >= 0 and out["bm25_product"]["snapshot_mb"] > 0

@@ -308,3 +308,34 @@ def test_another_pairs_note_changes_no_bm25_score(
         s.commit()
     search.catch_up()
     assert [bm25(q) for q in queries] == before  # exactly: statistics ignore unseen notes
+
+
+def test_a_starting_worker_loads_the_sparse_snapshot_and_catches_up(
+    search: SearchEngine,
+    settings: Settings,
+    sessions,
+    embedders,
+    library: Library,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    from kb.search.sparse import SparseIndex
+    from kb.services import guides
+
+    assert search.sparse.snapshot_path is not None and search.sparse.snapshot_path.exists()
+    with sessions() as s:
+        author = s.get(Person, library.anna)
+        made = guides.create_guide(s, author, title="Late guide", body_md="Narwhalword here.",
+                                   language="en")  # fmt: skip
+        guides.publish(s, made, author, embedders)
+        s.commit()
+
+    def no_build(*args: object, **kwargs: object) -> SparseIndex:
+        raise AssertionError("a snapshot exists: nothing to build")
+
+    monkeypatch.setattr(SparseIndex, "build", no_build)
+    worker = SearchEngine(settings, sessions, embedders)
+    try:
+        assert worker.search("Narwhalword", None).hits[0].title == "Late guide"
+        assert worker.sparse.size() == search.sparse.size() + 1
+    finally:
+        worker.close()
