@@ -37,6 +37,7 @@ class SearchBenchConfig:
     full_max: int = 100_000  # largest library loaded into a real instance for the full path
     hnsw_max: int = 100_000  # largest library for the HNSW comparison (slow to build)
     sparse_max: int = 1_000_000  # largest library for the sparse-matrix BM25 alternative
+    product_sparse_max: int = 1_000_000  # the product's sparse BM25 alone, where no full path
     flat_queries_max: int = 50  # flat search is slow at 1M: time at most this many queries
     nprobes: tuple[int, ...] = (16, 32, 64, 128)
     work_dir: Path | None = None
@@ -247,6 +248,33 @@ def bench_sparse_bm25(material: BaseMaterial, size: int, queries: Sequence[str],
     }
 
 
+def bench_product_sparse(material: BaseMaterial, size: int, queries: Sequence[str],
+                         config: SearchBenchConfig) -> dict[str, Any]:
+    """The product's BM25 leg alone (:class:`kb.search.sparse.SparseIndex`), for sizes whose full
+    path is not run: build from the synthetic records, then the same queries as an anonymous
+    user (public chunks only) and as a pair member (their notes too)."""
+    from kb.search.query import parse_query
+    from kb.search.sparse import Access, SparseIndex
+
+    with Stopwatch() as build:
+        index = SparseIndex.build(synthetic_records(material, size, seed=config.seed))
+    parsed = [parse_query(q) for q in queries]
+    half = len(parsed) // 2
+    anonymous = time_each(lambda p: index.search(p, 100, Access()), parsed[:half])
+    member = Access(frozenset({1}))
+    as_member = time_each(lambda p: index.search(p, 100, member), parsed[half:])
+    postings = sum(m.nnz for m in index._matrices())
+    return {
+        "engine": "kb.search.sparse alone (the product's BM25 leg; full path not run)",
+        "build_s": round(build.seconds, 1),
+        "docs_per_s": round(size / build.seconds, 1),
+        "postings": int(postings),
+        "latency_ms": percentiles(anonymous + as_member),
+        "anonymous_latency_ms": percentiles(anonymous),
+        "pair_member_latency_ms": percentiles(as_member),
+    }
+
+
 def bench_query_embedding(embedder: Embedder, queries: Sequence[str]) -> dict[str, Any]:
     """The real model embedding one query per call (what a search waits for on a cache miss)."""
     samples = time_each(lambda q: embedder.embed_queries([q]), queries)
@@ -296,6 +324,11 @@ def run_search_bench(material: BaseMaterial, embedder: Embedder, config: SearchB
                 result.figures["full"] = full
             elif full_path is not None:
                 result.notes.append(f"full path not run at {size:,}: over full_max")
+            if not full_here and size <= config.product_sparse_max:
+                log(f"[{size:,}] the product's sparse BM25 alone")
+                result.figures["bm25_product"] = bench_product_sparse(
+                    material, size, queries, config
+                )
             result.figures["peak_rss_mb"] = peak_rss_mb()
             sizes.append(result.to_dict())
             del vectors

@@ -75,3 +75,11 @@ def test_full_path_times_the_product_bm25_leg_and_whoosh(material, tmp_path):
     assert out["bm25"]["build_s"] >= 0 and out["whoosh_build_s"] >= 0
     assert out["latency_ms"]["n"] > 0
     assert out["bm25_product"]["snapshot_load_s"] >= 0 and out["bm25_product"]["snapshot_mb"] > 0
+
+
+def test_product_sparse_alone(material):
+    from kb.bench.search import bench_product_sparse
+
+    out = bench_product_sparse(material, 500, material.queries, SearchBenchConfig())
+    assert out["latency_ms"]["n"] == len(material.queries)
+    assert out["postings"] > 0 and out["build_s"] >= 0
