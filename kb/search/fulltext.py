@@ -5,6 +5,10 @@ so a Polish query still hits English content through identical words (names, too
 Note chunks are indexed too, with their ``pair``; every search carries the permission filter.
 Only public chunks feed the ``spell`` vocabulary behind "did you mean", so a suggestion can
 never reveal a word of a private note.
+
+The product searches it for queries that quote a phrase (positions) and for the vocabulary;
+free words go to the sparse index (:mod:`kb.search.sparse`), which scores them with the same
+formula (BM25F of one field, Whoosh's idf and stored lengths).
 """
 
 from __future__ import annotations
