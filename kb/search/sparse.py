@@ -157,7 +157,7 @@ class SparseIndex:
         self.doc_rows: dict[str, list[int]] = {}
         self._main = sparse.csc_matrix((0, 0), dtype=np.float32)
         self._main_rows = 0  # rows below this live in the main matrix
-        self._delta_postings = (array("q"), array("q"), array("f"))  # row, column, tf
+        self._delta_postings = (array("i"), array("i"), array("f"))  # row, column, tf
         self._delta: sparse.csc_matrix | None = None
         self._dead = 0
         self._field_seen = np.zeros(len(LANGUAGES), dtype=bool)
@@ -247,13 +247,13 @@ class SparseIndex:
     def _merge(self) -> None:
         """One matrix of the live rows: the main and the delta postings, dead rows dropped."""
         live = np.flatnonzero(self.rows.view("alive"))
-        renumber = np.full(self.rows.size, -1, dtype=np.int64)
-        renumber[live] = np.arange(len(live))
+        renumber = np.full(self.rows.size, -1, dtype=np.int32)
+        renumber[live] = np.arange(len(live), dtype=np.int32)
         main = self._main.tocoo()
         delta_rows, delta_columns, delta_tfs = (np.frombuffer(a, dtype=a.typecode)
                                                 for a in self._delta_postings)  # fmt: skip
-        rows = np.concatenate([main.row.astype(np.int64), delta_rows])
-        columns = np.concatenate([main.col.astype(np.int64), delta_columns])
+        rows = np.concatenate([main.row.astype(np.int32), delta_rows])
+        columns = np.concatenate([main.col.astype(np.int32), delta_columns])
         tfs = np.concatenate([main.data.astype(np.float32), delta_tfs])
         keep = renumber[rows] >= 0
         shape = (len(live), len(self.vocabulary))
@@ -264,7 +264,7 @@ class SparseIndex:
         for row, record in enumerate(self.rows.meta):
             self.doc_rows.setdefault(record.doc_key, []).append(row)
         self._main_rows = len(live)
-        self._delta_postings = (array("q"), array("q"), array("f"))
+        self._delta_postings = (array("i"), array("i"), array("f"))
         self._delta = None
         self._dead = 0
 
