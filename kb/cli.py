@@ -602,6 +602,12 @@ def int_list(value: str) -> tuple[int, ...]:
     help="search: largest library for the full product path.",
 )
 @click.option("--hnsw-max", default="100k", show_default=True, help="search: largest HNSW build.")
+@click.option(
+    "--sparse-max",
+    default="1M",
+    show_default=True,
+    help="search: largest library for the bm25s prototype (the product's sparse BM25 always runs).",
+)
 @click.option("--docs", default=40, show_default=True, help="ingest: synthetic guides imported.")
 @click.option("--workers", default="1,2", show_default=True, help="web: gunicorn worker counts.")
 @click.option("--seconds", default=10, show_default=True, help="web: seconds per load step.")
@@ -642,6 +648,7 @@ def bench(
     bm25_max: str,
     full_max: str,
     hnsw_max: str,
+    sparse_max: str,
     docs: int,
     workers: str,
     seconds: int,
@@ -676,6 +683,7 @@ def bench(
             bm25_max=int_list(bm25_max)[0],
             full_max=int_list(full_max)[0],
             hnsw_max=int_list(hnsw_max)[0],
+            sparse_max=int_list(sparse_max)[0],
         ),
         "ingest": IngestBenchConfig(docs=docs, model=model),
         "web": WebBenchConfig(workers=int_list(workers), seconds=seconds),

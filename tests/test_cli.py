@@ -350,3 +350,9 @@ def test_bench_is_listed() -> None:
     for command in ("demo", "serve", "ingest", "reindex", "search", "eval", "recommend",
                     "propose", "gaps", "match-eval", "bench"):  # fmt: skip
         assert command in result.output
+
+
+def test_bench_search_options_are_listed() -> None:
+    result = run({}, "bench", "--help")
+    for option in ("--sizes", "--full-max", "--bm25-max", "--hnsw-max", "--sparse-max"):
+        assert option in result.output

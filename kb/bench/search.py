@@ -2,9 +2,10 @@
 
 Parts, each timed alone on the same queries: the query embedding (the real model), the vector
 search (exact flat and approximate IVF, with recall@10 of the approximate index against the
-exact one), and BM25 (the product's Whoosh index with the permission filter). The full path is
-the product's ``SearchEngine.search`` over a real instance (database + indexes) filled with the
-synthetic library of :mod:`kb.bench.data`.
+exact one), and BM25: the product's BM25 leg (the sparse index of :mod:`kb.search.sparse`), the
+product's Whoosh index (the "before", still used for quoted phrases) and the bm25s prototype,
+all with the permission filter. The full path is the product's ``SearchEngine.search`` over a
+real instance (database + indexes) filled with the synthetic library of :mod:`kb.bench.data`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class SearchBenchConfig:
     full_max: int = 100_000  # largest library loaded into a real instance for the full path
     hnsw_max: int = 100_000  # largest library for the HNSW comparison (slow to build)
     sparse_max: int = 1_000_000  # largest library for the sparse-matrix BM25 alternative
+    product_sparse_max: int = 1_000_000  # the product's sparse BM25 alone, where no full path
     flat_queries_max: int = 50  # flat search is slow at 1M: time at most this many queries
     nprobes: tuple[int, ...] = (16, 32, 64, 128)
     work_dir: Path | None = None
@@ -246,6 +248,33 @@ def bench_sparse_bm25(material: BaseMaterial, size: int, queries: Sequence[str],
     }
 
 
+def bench_product_sparse(material: BaseMaterial, size: int, queries: Sequence[str],
+                         config: SearchBenchConfig) -> dict[str, Any]:
+    """The product's BM25 leg alone (:class:`kb.search.sparse.SparseIndex`), for sizes whose full
+    path is not run: build from the synthetic records, then the same queries as an anonymous
+    user (public chunks only) and as a pair member (their notes too)."""
+    from kb.search.query import parse_query
+    from kb.search.sparse import Access, SparseIndex
+
+    with Stopwatch() as build:
+        index = SparseIndex.build(synthetic_records(material, size, seed=config.seed))
+    parsed = [parse_query(q) for q in queries]
+    half = len(parsed) // 2
+    anonymous = time_each(lambda p: index.search(p, 100, Access()), parsed[:half])
+    member = Access(frozenset({1}))
+    as_member = time_each(lambda p: index.search(p, 100, member), parsed[half:])
+    postings = sum(m.nnz for m in index._matrices())
+    return {
+        "engine": "kb.search.sparse alone (the product's BM25 leg; full path not run)",
+        "build_s": round(build.seconds, 1),
+        "docs_per_s": round(size / build.seconds, 1),
+        "postings": int(postings),
+        "latency_ms": percentiles(anonymous + as_member),
+        "anonymous_latency_ms": percentiles(anonymous),
+        "pair_member_latency_ms": percentiles(as_member),
+    }
+
+
 def bench_query_embedding(embedder: Embedder, queries: Sequence[str]) -> dict[str, Any]:
     """The real model embedding one query per call (what a search waits for on a cache miss)."""
     samples = time_each(lambda q: embedder.embed_queries([q]), queries)
@@ -289,11 +318,17 @@ def run_search_bench(material: BaseMaterial, embedder: Embedder, config: SearchB
             if full_here:
                 log(f"[{size:,}] full hybrid path (product SearchEngine) + its Whoosh alone")
                 full = full_path(material, vectors, size, queries, work)
-                if "bm25" in full:
-                    result.figures["bm25"] = full.pop("bm25")
+                for part in ("bm25", "bm25_product"):
+                    if part in full:
+                        result.figures[part] = full.pop(part)
                 result.figures["full"] = full
             elif full_path is not None:
                 result.notes.append(f"full path not run at {size:,}: over full_max")
+            if not full_here and size <= config.product_sparse_max:
+                log(f"[{size:,}] the product's sparse BM25 alone")
+                result.figures["bm25_product"] = bench_product_sparse(
+                    material, size, queries, config
+                )
             result.figures["peak_rss_mb"] = peak_rss_mb()
             sizes.append(result.to_dict())
             del vectors
@@ -333,6 +368,8 @@ def summarise(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             row["bm25_p95_ms"] = entry["bm25"]["latency_ms"]["p95"]
         if "sparse_bm25" in entry:
             row["sparse_bm25_p95_ms"] = entry["sparse_bm25"]["latency_ms"]["p95"]
+        if "bm25_product" in entry:
+            row["bm25_product_p95_ms"] = entry["bm25_product"]["latency_ms"]["p95"]
         hnsw = entry["vectors"].get("hnsw", {}).get("efSearch", {}).get("128")
         if hnsw:
             row["hnsw128_p95_ms"] = hnsw["latency_ms"]["p95"]
@@ -421,6 +458,8 @@ def tandem_full_path(model: str) -> FullPath | None:
         from kb.db import make_engine, make_session_factory
         from kb.embeddings import create_embedder
         from kb.models import Person
+        from kb.search.fulltext import BM25Config
+        from kb.search.sync import WhooshStore
 
         embedder = create_embedder(model)
         with Stopwatch() as load:
@@ -431,26 +470,52 @@ def tandem_full_path(model: str) -> FullPath | None:
         })
         db = make_engine(settings.database_url)
         sessions = make_session_factory(db)
-        with Stopwatch() as build:  # the engine builds its indexes on start
+        # The Whoosh build on its own (the engine then finds it built), then the engine's start:
+        # vector indexes and the sparse BM25 index, both in this process's memory.
+        with Stopwatch() as whoosh_build:
+            WhooshStore(settings.index_dir, sessions, BM25Config(), [embedder.name]).ensure()
+        with Stopwatch() as build:
             engine = SearchEngine(settings, sessions, {model: embedder})
         figures: dict[str, Any] = {
-            "db_load_s": round(load.seconds, 1), "index_build_s": round(build.seconds, 1),
+            "db_load_s": round(load.seconds, 1),
+            "whoosh_build_s": round(whoosh_build.seconds, 1),
+            "engine_start_s": round(build.seconds, 1),
+            "index_build_s": round(whoosh_build.seconds + build.seconds, 1),
         }
         with sessions() as session:
             member = session.scalars(select(Person).where(Person.id == 201)).one()
             session.expunge(member)
         from kb.search.filters import permission_query
         from kb.search.query import parse_query
+        from kb.search.sparse import serves
+        from kb.search.sparsestore import access_for
 
         text_index = engine.fulltext.index()
         allow = permission_query(())
         parsed = [parse_query(q) for q in queries]
         bm25 = time_each(lambda p: text_index.search(p, engine.config.depth, allow), parsed)
         figures["bm25"] = {
-            "build_s": round(build.seconds, 1),
-            "docs_per_s": round(size / build.seconds, 1),
-            "build_includes": "the engine's start: Whoosh build and vector index load",
+            "build_s": round(whoosh_build.seconds, 1),
+            "docs_per_s": round(size / whoosh_build.seconds, 1),
+            "build_includes": "the product's Whoosh index on disk (WhooshStore.ensure)",
             "latency_ms": percentiles(bm25),
+            "note": "the before: the product answers free words from the sparse index now",
+        }
+        access = access_for((), None, None)
+        product = time_each(lambda p: engine.sparse.search(p, engine.config.depth, access), parsed)
+        with Stopwatch() as sparse_build:  # again, alone: the engine's start built it once
+            engine.sparse.rebuild()
+        with Stopwatch() as sparse_load:  # what a later worker's start costs
+            engine.sparse.load()
+        snapshot = engine.sparse.snapshot_path
+        figures["bm25_product"] = {
+            "engine": "kb.search.sparse (the product's BM25 leg for free words)",
+            "build_s": round(sparse_build.seconds, 1),
+            "docs_per_s": round(size / sparse_build.seconds, 1),
+            "snapshot_load_s": round(sparse_load.seconds, 2),
+            "snapshot_mb": round(snapshot.stat().st_size / 2**20, 1) if snapshot else None,
+            "latency_ms": percentiles(product),
+            "phrase_queries": sum(not serves(p) for p in parsed),
         }
         figures["vector_backend"] = {
             spec: type(backend).__name__ for spec, backend in

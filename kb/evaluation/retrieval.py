@@ -1,9 +1,11 @@
 """Retrieval quality of the product's search on a BEIR folder (``tandem eval``).
 
 The corpus is chunked with the product's chunker, indexed with the product's analyzers (in
-RAM), embedded through the on-disk embedding cache, and every mode is ranked by the product's
-own ranking function (``kb.search.ranking.rank``: fuse per passage, a document scores as its
-best passage). Only the permission machinery is absent: everything here is public.
+RAM) and searched by BM25 as the product searches (the sparse index for free words, Whoosh
+for a query quoting a phrase: :class:`ProductBM25`), embedded through the on-disk embedding
+cache, and every mode is ranked by the product's own ranking function
+(``kb.search.ranking.rank``: fuse per passage, a document scores as its best passage). Only
+the permission machinery is absent: everything here is public.
 
 Signals (BM25 and vector top-``depth`` per query) are collected once and can be re-ranked
 under many fusion settings (see ``kb.evaluation.tuning``).
@@ -25,10 +27,11 @@ from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, defau
 from kb.evaluation.beir import BeirSet, corpus_passages, load_beir
 from kb.evaluation.metrics import evaluate_rankings
 from kb.search.analysis import LANGUAGES, guess_language
-from kb.search.fulltext import FullTextIndex
+from kb.search.fulltext import FullTextIndex, TextHit
 from kb.search.query import parse_query
 from kb.search.ranking import BM25, SearchConfig, rank
 from kb.search.records import ChunkRecord
+from kb.search.sparse import Access, SparseIndex, serves
 from kb.search.vectors import make_backend
 
 MODES = ("hybrid", "bm25", "vector")
@@ -86,10 +89,10 @@ def collect(
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {LANGUAGES}, not {language!r}")
     passages = corpus_passages(beir)
-    fulltext = FullTextIndex.in_memory(config.bm25)
-    fulltext.add(
+    records = [
         ChunkRecord(i, p.doc_id, "guide", language, p.title, p.text) for i, p in enumerate(passages)
-    )
+    ]
+    bm25 = ProductBM25(records, config)
     qids = list(beir.queries)
     texts = [beir.queries[q] for q in qids]
     runs = [QuerySignals(q, guess_language(t)) for q, t in zip(qids, texts, strict=True)]
@@ -106,14 +109,38 @@ def collect(
             if config.speaks(spec, run.language):
                 run.signals[spec] = dict(backend.search(vector, config.depth))
     for run, text in _progress(zip(runs, texts, strict=True), progress, "bm25", len(runs)):
-        run.signals[BM25] = {
-            h.chunk_id: h.score for h in fulltext.search(parse_query(text), config.depth)
-        }
-    fulltext.close()
+        run.signals[BM25] = {h.chunk_id: h.score for h in bm25.search(text)}
+    bm25.close()
     return CollectedRun(
         beir.name, split, language, [p.doc_id for p in passages], beir.qrels, runs,
         len(beir.docs), config.models,
     )  # fmt: skip
+
+
+class ProductBM25:
+    """BM25 over public records the way ``SearchEngine`` ranks them: the sparse index for free
+    words, Whoosh (built on first need) for a query that quotes a phrase."""
+
+    def __init__(self, records: Sequence[ChunkRecord], config: SearchConfig) -> None:
+        self.records = records
+        self.config = config
+        self.sparse = SparseIndex.build(records, config.bm25)
+        self.whoosh: FullTextIndex | None = None
+        self.whoosh_queries = 0
+
+    def search(self, text: str) -> list[TextHit]:
+        parsed = parse_query(text)
+        if serves(parsed):
+            return self.sparse.search(parsed, self.config.depth, Access())
+        if self.whoosh is None:
+            self.whoosh = FullTextIndex.in_memory(self.config.bm25)
+            self.whoosh.add(self.records)
+        self.whoosh_queries += 1
+        return self.whoosh.search(parsed, self.config.depth)
+
+    def close(self) -> None:
+        if self.whoosh is not None:
+            self.whoosh.close()
 
 
 def mode_weights(mode: str, config: SearchConfig, language: str) -> dict[str, float]:

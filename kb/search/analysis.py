@@ -169,6 +169,20 @@ def analyse(text: str, language: str) -> list[str]:
     return [t.text for t in language_analyzer(language)(text)]
 
 
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+def index_terms(text: str, language: str) -> list[str]:
+    """What :func:`analyse` returns, without Whoosh's token objects (about 2x faster).
+
+    For bulk indexing of the sparse BM25 index; tests check both agree.
+    """
+    stop = STOPWORDS[language]
+    stem = STEMMERS[language]
+    words = (w.lower() for w in _TOKEN.findall(text))
+    return [stem(w) for w in words if w not in stop]
+
+
 def stem_word(word: str, language: str) -> str:
     """The stem of a single lowercased word (for highlighting words that share a stem)."""
     return STEMMERS[language](word.lower())

@@ -5,6 +5,10 @@ so a Polish query still hits English content through identical words (names, too
 Note chunks are indexed too, with their ``pair``; every search carries the permission filter.
 Only public chunks feed the ``spell`` vocabulary behind "did you mean", so a suggestion can
 never reveal a word of a private note.
+
+The product searches it for queries that quote a phrase (positions) and for the vocabulary;
+free words go to the sparse index (:mod:`kb.search.sparse`), which scores them with the same
+formula (BM25F of one field, Whoosh's idf and stored lengths).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from kb.search.records import ChunkRecord
 
 SPELL_FIELD = "spell"
 ALLOWED_CACHE_SIZE = 64  # filter queries whose allowed documents are kept per searcher
+BULK_BATCH = 5_000  # chunks per segment in a bulk build (their postings stay in memory)
 
 
 class TextHit(NamedTuple):
@@ -173,11 +178,27 @@ class FullTextIndex:
         for record in records:
             writer.add_document(**document_fields(record))
 
-    def add(self, records: Iterable[ChunkRecord]) -> None:
-        """Bulk add (a fresh index: evaluation and reindex)."""
-        with self.writer() as writer:
-            for record in records:
-                writer.add_document(**document_fields(record))
+    def add(self, records: Iterable[ChunkRecord], batch: int = BULK_BATCH) -> None:
+        """Bulk add (a fresh index: evaluation and reindex), one new segment per ``batch``.
+
+        One commit for everything made Whoosh spill sorted runs to disk past ``limitmb`` and
+        merge them at commit: at 100,000 chunks 1.8 GB of runs that had not merged after 13
+        minutes (results/BENCH.md). A batch's postings fit in memory and each commit writes its
+        segment without merging older ones (searches read all segments; later catch-ups merge
+        small segments as usual).
+        """
+        pending = iter(records)
+        while True:
+            with self.writer() as writer:
+                added = 0
+                for record in pending:
+                    writer.add_document(**document_fields(record))
+                    added += 1
+                    if added >= batch:
+                        break
+                writer.merge = False  # only its own segment: no rewrite of earlier batches
+            if added < batch:
+                return
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -4,6 +4,9 @@ Permissions live here, not in callers: ``search`` and ``related`` take the askin
 Public chunks come from the shared indexes; a user's own pair notes are matched by BM25 under
 a pair filter and by brute-force vectors over just that pair's chunks, loaded per request.
 Every hit is re-checked against the database row before it is shown.
+
+BM25 comes from the in-memory sparse index (:mod:`kb.search.sparse`) for free words, and from
+Whoosh when the query quotes a phrase (positions); Whoosh also holds the spelling vocabulary.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ from kb.errors import ConfigError, NotFound
 from kb.models import Chunk, Pair, Person, split_list
 from kb.search.analysis import guess_language
 from kb.search.filters import SearchFilters, allowed, combined_query, matches
+from kb.search.fulltext import TextHit
 from kb.search.query import ParsedQuery, parse_query, query_words
 from kb.search.ranking import BM25, SearchConfig, fuse, rank, rank_documents
 from kb.search.records import ChunkRecord, record_from_chunk
 from kb.search.snippets import snippet_html
+from kb.search.sparse import serves
+from kb.search.sparsestore import SparseStore, access_for
 from kb.search.sync import WhooshStore, load_vectors
 from kb.search.vectors import brute_force
 from kb.search.vectorstore import VectorStore
@@ -178,27 +184,33 @@ class SearchEngine:
             settings.index_dir, session_factory, self.config.bm25, list(names.values())
         )
         self.vectors = VectorStore(session_factory, names, self.config)
+        self.sparse = SparseStore(session_factory, self.config.bm25, settings.index_dir)
         self.query_vectors = QueryVectors()
         # Start-up: build the index if missing, apply what was committed while we were away.
         self.fulltext.ensure()
         self.fulltext.catch_up()
         self.vectors.load()
+        self.sparse.load()
 
     # -- keeping up -------------------------------------------------------------------------
 
     def catch_up(self) -> int:
         """Apply pending change-log rows to both indexes (blocking); documents applied."""
-        return max(self.fulltext.catch_up(block=True), self.vectors.catch_up())
+        return max(
+            self.fulltext.catch_up(block=True), self.vectors.catch_up(), self.sparse.catch_up()
+        )
 
     def _refresh(self) -> None:
         """The cheap check before each search: never waits for another process's writer."""
         self.fulltext.catch_up(block=False)
         self.vectors.catch_up()
+        self.sparse.catch_up()
 
     def reindex(self) -> None:
-        """Rebuild Whoosh from the database (swapped in atomically) and reload vectors."""
+        """Rebuild Whoosh from the database (swapped in atomically), reload vectors and BM25."""
         self.fulltext.reindex()
         self.vectors.load()
+        self.sparse.rebuild()
 
     def close(self) -> None:
         self.fulltext.close()
@@ -251,8 +263,7 @@ class SearchEngine:
         """Ranked (document, score, best chunk), and how many passages BM25 matched."""
         language = guess_language(parsed.text)
         candidates = _Candidates()
-        allow = combined_query(pair_ids, filters, author_ids)
-        text_hits = self.fulltext.index().search(parsed, self.config.depth, allow)
+        text_hits = self._text_search(parsed, self.config.depth, pair_ids, filters, author_ids)
         candidates.add(
             BM25,
             [(h.chunk_id, h.score) for h in text_hits],
@@ -265,6 +276,20 @@ class SearchEngine:
         weights = self.config.signal_weights(language, tuple(candidates.signals))
         ranking = rank(candidates.signals, weights, self.config, candidates.doc_of.__getitem__)
         return ranking, len(text_hits)
+
+    def _text_search(
+        self,
+        parsed: ParsedQuery,
+        limit: int,
+        pair_ids: frozenset[int],
+        filters: SearchFilters | None,
+        author_ids: frozenset[int] | None,
+    ) -> list[TextHit]:
+        """BM25 over what the user may see: the sparse index, or Whoosh for quoted phrases."""
+        if serves(parsed):
+            return self.sparse.search(parsed, limit, access_for(pair_ids, filters, author_ids))
+        allow = combined_query(pair_ids, filters, author_ids)
+        return self.fulltext.index().search(parsed, limit, allow)
 
     def _vector_candidates(
         self,
@@ -324,7 +349,7 @@ class SearchEngine:
         author_ids: frozenset[int] | None,
     ) -> list[tuple[str, float, int]]:
         """No words, only filters: matching documents, newest first."""
-        found = self.fulltext.index().browse(combined_query(pair_ids, filters, author_ids))
+        found = self.sparse.browse(access_for(pair_ids, filters, author_ids))
         first: dict[str, tuple[str, int]] = {}
         for hit in sorted(found, key=lambda h: h.chunk_id):
             first.setdefault(hit.doc_key, (hit.doc_date, hit.chunk_id))
@@ -395,8 +420,8 @@ class SearchEngine:
         if not changed:
             return None
         corrected = parse_query(text)
-        allow = combined_query(pair_ids, filters, author_ids)
-        return corrected.text if index.search(corrected, 1, allow) else None
+        found = self._text_search(corrected, 1, pair_ids, filters, author_ids)
+        return corrected.text if found else None
 
     # -- related content --------------------------------------------------------------------
 

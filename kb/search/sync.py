@@ -10,7 +10,8 @@ On disk, under ``settings.index_dir``::
 one ``os.replace`` of the symlink. A writer applies the log under the lock: Whoosh commit
 first, then ``applied.json`` (written to a temp file and renamed), so a crash in between only
 means the same changes are applied again, which is harmless (a document is re-read from the
-database). FAISS lives in each process's memory and applies the same log on its own.
+database). FAISS and the sparse BM25 index live in each process's memory and apply the same
+log on their own.
 
 Change-log ids can become visible out of order on PostgreSQL (a transaction holding a lower
 id commits later), so ids skipped over are remembered as *gaps* and looked for again until

@@ -61,3 +61,25 @@ def test_bench_vectors_reports_exact_and_approximate_search(material):
     assert all(0.0 <= v["recall@10"] <= 1.0 for v in sweep.values())
     assert sweep["64"]["recall@10"] >= sweep["4"]["recall@10"]
     assert out["hnsw"]["efSearch"]["256"]["recall@10"] >= 0.9
+
+
+def test_full_path_times_the_product_bm25_leg_and_whoosh(material, tmp_path):
+    from kb.bench.data import synthetic_vectors
+    from kb.bench.search import tandem_full_path
+
+    full = tandem_full_path("fake:32")
+    vectors = synthetic_vectors(material, 300, seed=0)
+    out = full(material, vectors, 300, material.queries, tmp_path)
+    assert out["bm25_product"]["latency_ms"]["n"] == len(material.queries)
+    assert out["bm25_product"]["phrase_queries"] == 0
+    assert out["bm25"]["build_s"] >= 0 and out["whoosh_build_s"] >= 0
+    assert out["latency_ms"]["n"] > 0
+    assert out["bm25_product"]["snapshot_load_s"] >= 0 and out["bm25_product"]["snapshot_mb"] > 0
+
+
+def test_product_sparse_alone(material):
+    from kb.bench.search import bench_product_sparse
+
+    out = bench_product_sparse(material, 500, material.queries, SearchBenchConfig())
+    assert out["latency_ms"]["n"] == len(material.queries)
+    assert out["postings"] > 0 and out["build_s"] >= 0

@@ -236,3 +236,106 @@ def test_two_processes_write_and_catch_up_without_lock_errors(
                 assert found.hits[0].title == f"Worker {worker} guide {i}"
     finally:
         engine.close()
+
+
+def test_free_words_use_the_sparse_index_phrases_use_whoosh(
+    search: SearchEngine,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    from kb.search.fulltext import FullTextIndex
+
+    whoosh_calls: list[str] = []
+    original = FullTextIndex.search
+
+    def spy(self, parsed, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        whoosh_calls.append(parsed.text)
+        return original(self, parsed, *args, **kwargs)
+
+    monkeypatch.setattr(FullTextIndex, "search", spy)
+    assert search.search("pivot tables", None).hits[0].title == "Pivot tables in Excel"
+    assert whoosh_calls == []
+    assert search.search('"pivot tables" budget', None).hits[0].title == "Pivot tables in Excel"
+    assert whoosh_calls == ["pivot tables budget"]
+
+
+def test_sparse_index_follows_the_change_log(
+    search: SearchEngine,
+    sessions,
+    embedders,
+    library: Library,  # noqa: ANN001
+) -> None:
+    from kb.models import SessionNote
+
+    anna = who(sessions, library.anna)
+    with sessions() as s:
+        note = s.get(SessionNote, library.private_note)
+        notes.update_note(s, note, s.get(Person, library.anna), embedders=embedders,
+                          body_md="Now only about the Wombatplan.")  # fmt: skip
+        s.commit()
+    assert keys(search.search("Wombatplan", anna))[0] == f"note:{library.private_note}"
+    assert search.search("Zyxelgate", anna).message == NO_WORD_MATCH
+    with sessions() as s:
+        note = s.get(SessionNote, library.private_note)
+        notes.delete_note(s, note, s.get(Person, library.anna))
+        s.commit()
+    assert search.search("Wombatplan", anna).message == NO_WORD_MATCH
+    live = search.sparse.size()
+    search.reindex()
+    assert search.sparse.size() == live
+
+
+def test_another_pairs_note_changes_no_bm25_score(
+    search: SearchEngine,
+    sessions,
+    embedders,
+    library: Library,  # noqa: ANN001
+) -> None:
+    from kb.models import Pair
+    from kb.search.query import parse_query
+    from kb.search.sparsestore import access_for
+
+    def bm25(text: str) -> list[tuple[int, float]]:
+        hits = search.sparse.search(parse_query(text), 100, access_for(set(), None, None))
+        return [(h.chunk_id, h.score) for h in hits]
+
+    queries = ["Excel pivot tables budget", "prompts", "Copilot formuły", "budget forecast"]
+    before = [bm25(q) for q in queries]
+    with sessions() as s:
+        pair = s.scalars(select(Pair).where(Pair.mentor_id == library.celina)).one()
+        notes.create_note(s, pair, s.get(Person, library.celina), title="Budget pivot tables",
+                          body_md="Excel pivot tables budget forecast prompts " * 5,
+                          language="en", embedders=embedders)  # fmt: skip
+        s.commit()
+    search.catch_up()
+    assert [bm25(q) for q in queries] == before  # exactly: statistics ignore unseen notes
+
+
+def test_a_starting_worker_loads_the_sparse_snapshot_and_catches_up(
+    search: SearchEngine,
+    settings: Settings,
+    sessions,
+    embedders,
+    library: Library,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    from kb.search.sparse import SparseIndex
+    from kb.services import guides
+
+    assert search.sparse.snapshot_path is not None and search.sparse.snapshot_path.exists()
+    with sessions() as s:
+        author = s.get(Person, library.anna)
+        made = guides.create_guide(s, author, title="Late guide", body_md="Narwhalword here.",
+                                   language="en")  # fmt: skip
+        guides.publish(s, made, author, embedders)
+        s.commit()
+
+    def no_build(*args: object, **kwargs: object) -> SparseIndex:
+        raise AssertionError("a snapshot exists: nothing to build")
+
+    monkeypatch.setattr(SparseIndex, "build", no_build)
+    worker = SearchEngine(settings, sessions, embedders)
+    try:
+        assert worker.search("Narwhalword", None).hits[0].title == "Late guide"
+        assert worker.sparse.size() == search.sparse.size() + 1
+    finally:
+        worker.close()

@@ -136,3 +136,22 @@ def test_note_without_pair_is_visible_to_nobody() -> None:
     orphan = ChunkRecord(1, "note:9", "note", "en", "t", "orphan words", pair_id=None)
     assert not orphan.is_public
     assert not any(allowed(orphan, pairs) for pairs in itertools.chain([()], [(1,), (2, 3)]))
+
+
+def test_bulk_add_in_batches_equals_one_batch() -> None:
+    records = [
+        replace(RECORDS[i % 2], chunk_id=i, doc_key=f"guide:{i}", text=f"{'budget ' * i}prompts")
+        for i in range(1, 12)
+    ]
+    one, many = FullTextIndex.in_memory(), FullTextIndex.in_memory()
+    one.add(records)
+    many.add(records, batch=3)
+    with many.searcher() as searcher:
+        assert len(searcher.reader().leaf_readers()) == 4  # 3 + 3 + 3 + 2, none merged
+    for query in ("budget prompts", "prompts", "pracownik"):
+        allow = combined_query((), None, None)
+        got = [(h.chunk_id, round(h.score, 9)) for h in many.search(parse_query(query), 5, allow)]
+        assert got == [
+            (h.chunk_id, round(h.score, 9)) for h in one.search(parse_query(query), 5, allow)
+        ]
+    assert many.doc_count() == one.doc_count() == 11

@@ -1,0 +1,417 @@
+"""BM25 over a sparse term matrix: the free-word part of a search without Whoosh's posting loop.
+
+The same terms as the Whoosh index (:func:`kb.search.analysis.index_terms`, one field per
+language, the title as the first line of the text) and Whoosh's BM25F formula for a single
+field, so its scores and the fusion weights tuned on them carry over:
+
+    idf = ln(N / (df + 1)) + 1
+    score = sum over query terms of idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgfl))
+
+with ``dl`` rounded as Whoosh stores it (one byte per length), ``avgfl`` the field's total
+length over N (Whoosh divides by every document, not only those of the field) and each term
+counted once however often the query repeats it.
+
+One difference is deliberate: N, df and avgfl are counted over the chunks the asking user may
+see (public chunks and their own pairs' notes), so a private note changes nothing anyone else
+gets, not even a score. Whoosh counts every chunk, deleted ones too until it merges segments;
+over public chunks only, freshly built, both agree (``tests/search/test_sparse.py``).
+
+Layout: a term-major (CSC) matrix of term frequencies for the bulk of the chunks, a small one
+for chunks added since, and a mask of live rows. Replacing a document kills its rows and adds
+new ones; statistics are computed at query time from the live rows, so they are exact after
+any update. The two matrices are merged (dead rows dropped) when the small one grows.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections import Counter, OrderedDict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy import sparse
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+from kb.search.analysis import LANGUAGES, index_terms
+from kb.search.filters import SearchFilters, matches
+from kb.search.fulltext import BM25Config, TextHit, indexed_text
+from kb.search.query import ParsedQuery
+from kb.search.records import ChunkRecord
+
+# Bump when the analysis or the layout changes: snapshots written by older code are rebuilt.
+FORMAT_VERSION = 1
+MASK_CACHE_SIZE = 64  # permission and filter masks kept until the index changes
+DELTA_ROWS = 5_000  # rows added since the last merge before the next one
+DEAD_SHARE = 0.25  # share of dead rows that triggers a merge
+
+
+def serves(parsed: ParsedQuery) -> bool:
+    """Can the sparse index answer this query? Quoted phrases need word positions (Whoosh)."""
+    return not parsed.phrases
+
+
+def stored_length(length: int) -> float:
+    """A field length as Whoosh stores it: one byte, exact up to about 100, then rounded."""
+    return float(byte_to_length(length_to_byte(length)))
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who asks (their pairs' notes are visible) and how they narrow the search."""
+
+    pair_ids: frozenset[int] = frozenset()
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    author_ids: frozenset[int] | None = None
+
+    @property
+    def filtered(self) -> bool:
+        return not self.filters.is_empty or self.author_ids is not None
+
+
+class _Rows:
+    """Per-row arrays that grow by doubling (row = one chunk as it was added)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.size = 0
+        self.chunk_id = np.zeros(capacity, dtype=np.int64)
+        self.field = np.zeros(capacity, dtype=np.int8)  # index into LANGUAGES
+        self.length = np.zeros(capacity, dtype=np.int64)  # exact, for the field totals
+        self.dl = np.zeros(capacity, dtype=np.float64)  # as Whoosh stores it, for scoring
+        self.alive = np.zeros(capacity, dtype=bool)
+        self.public = np.zeros(capacity, dtype=bool)
+        self.note = np.zeros(capacity, dtype=bool)
+        self.pair = np.full(capacity, -1, dtype=np.int64)
+        self.kind = np.zeros(capacity, dtype=np.int16)  # doc_type, coded (for filters)
+        self.language = np.zeros(capacity, dtype=np.int16)  # the language filter, coded
+        self.codes: dict[str, dict[str, int]] = {"kind": {}, "language": {}}
+        self.meta: list[ChunkRecord] = []  # filter attributes (no text), doc key, date
+
+    _ARRAYS = ("chunk_id", "field", "length", "dl", "alive", "public", "note", "pair", "kind",
+               "language")  # fmt: skip
+
+    def code(self, attribute: str, value: str) -> int:
+        table = self.codes[attribute]
+        return table.setdefault(value, len(table))
+
+    def coded(self, attribute: str, values: Iterable[str]) -> np.ndarray:
+        """Rows whose ``attribute`` is one of ``values``."""
+        table = self.codes[attribute]
+        wanted = [table[v] for v in values if v in table]
+        return np.isin(self.view(attribute), wanted)
+
+    def append(self, record: ChunkRecord, field_index: int, length: int) -> int:
+        row = self.size
+        if row == len(self.chunk_id):
+            for name in self._ARRAYS:
+                old = getattr(self, name)
+                grown = np.zeros(2 * len(old), dtype=old.dtype)
+                grown[: len(old)] = old
+                setattr(self, name, grown)
+        self.chunk_id[row] = record.chunk_id
+        self.field[row] = field_index
+        self.length[row] = length
+        self.dl[row] = stored_length(length)
+        self.alive[row] = True
+        self.public[row] = record.is_public
+        self.note[row] = record.doc_type == "note"
+        self.pair[row] = record.pair_id if record.pair_id is not None else -1
+        self.kind[row] = self.code("kind", record.doc_type)
+        self.language[row] = self.code("language", record.language)
+        self.meta.append(replace(record, title="", text=""))
+        self.size += 1
+        return row
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep only ``rows`` (in this order), renumbered from 0."""
+        for name in self._ARRAYS:
+            old = getattr(self, name)
+            kept = np.zeros(max(1024, 2 * len(rows)), dtype=old.dtype)
+            kept[: len(rows)] = old[rows]
+            setattr(self, name, kept)
+        self.meta = [self.meta[i] for i in rows.tolist()]
+        self.size = len(rows)
+
+    def view(self, name: str) -> np.ndarray:
+        return getattr(self, name)[: self.size]
+
+
+@dataclass
+class _Stats:
+    """What one user's searches need, computed once per index version."""
+
+    visible: np.ndarray  # live rows the user may see (the statistics' corpus)
+    count: int  # N
+    avgfl: np.ndarray  # per field
+
+
+class SparseIndex:
+    """In-memory BM25 index of chunks; not thread-safe for writers (callers hold a lock)."""
+
+    def __init__(self, config: BM25Config | None = None, delta_rows: int = DELTA_ROWS) -> None:
+        self.config = config or BM25Config()
+        self.delta_rows = delta_rows
+        self.vocabulary: dict[tuple[int, str], int] = {}
+        self.rows = _Rows()
+        self.doc_rows: dict[str, list[int]] = {}
+        self._main = sparse.csc_matrix((0, 0), dtype=np.float32)
+        self._main_rows = 0  # rows below this live in the main matrix
+        self._delta_postings = (array("i"), array("i"), array("f"))  # row, column, tf
+        self._delta: sparse.csc_matrix | None = None
+        self._dead = 0
+        self._field_seen = np.zeros(len(LANGUAGES), dtype=bool)
+        self._stats: OrderedDict[frozenset[int], _Stats] = OrderedDict()
+        self._masks: OrderedDict[Access, np.ndarray] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without its lock and caches (a snapshot for the next process start)."""
+        self._matrices()  # the delta as a matrix, so a loaded copy is ready to search
+        state = dict(self.__dict__)
+        for name in ("_lock", "_stats", "_masks"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._stats = OrderedDict()
+        self._masks = OrderedDict()
+        self._lock = threading.RLock()
+
+    @classmethod
+    def build(cls, records: Iterable[ChunkRecord], config: BM25Config | None = None
+              ) -> SparseIndex:  # fmt: skip
+        index = cls(config)
+        index.add(records)
+        return index
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Live chunks."""
+        return int(self.rows.size - self._dead)
+
+    def add(self, records: Iterable[ChunkRecord]) -> None:
+        """Add chunks (their documents must not be in the index yet: see replace_document)."""
+        with self._lock:
+            for record in records:
+                self._append(record)
+            self._changed()
+
+    def replace_document(self, doc_key: str, records: Iterable[ChunkRecord]) -> None:
+        """A document's chunks are now ``records`` (none: the document is gone)."""
+        with self._lock:
+            for row in self.doc_rows.pop(doc_key, []):
+                self.rows.alive[row] = False
+                self._dead += 1
+            for record in records:
+                self._append(record)
+            self._changed()
+
+    def delete_document(self, doc_key: str) -> None:
+        self.replace_document(doc_key, [])
+
+    def _append(self, record: ChunkRecord) -> None:
+        language = record.index_language
+        field_index = LANGUAGES.index(language)
+        counts = Counter(index_terms(indexed_text(record), language))
+        row = self.rows.append(record, field_index, sum(counts.values()))
+        self.doc_rows.setdefault(record.doc_key, []).append(row)
+        rows, columns, tfs = self._delta_postings
+        vocabulary = self.vocabulary
+        for term, tf in counts.items():
+            key = (field_index, term)
+            column = vocabulary.get(key)
+            if column is None:
+                column = vocabulary[key] = len(vocabulary)
+            rows.append(row)
+            columns.append(column)
+            tfs.append(tf)
+        if counts:
+            self._field_seen[field_index] = True
+
+    def _changed(self) -> None:
+        """Forget cached masks and statistics; merge when the delta or dead rows grew."""
+        self._delta = None
+        self._stats.clear()
+        self._masks.clear()
+        delta = self.rows.size - self._main_rows
+        if (
+            delta >= self.delta_rows
+            or delta >= self._main_rows
+            or (self._dead > DEAD_SHARE * max(1, self.rows.size))
+        ):
+            self._merge()
+
+    def _merge(self) -> None:
+        """One matrix of the live rows: the main and the delta postings, dead rows dropped."""
+        live = np.flatnonzero(self.rows.view("alive"))
+        renumber = np.full(self.rows.size, -1, dtype=np.int32)
+        renumber[live] = np.arange(len(live), dtype=np.int32)
+        main = self._main.tocoo()
+        delta_rows, delta_columns, delta_tfs = (np.frombuffer(a, dtype=a.typecode)
+                                                for a in self._delta_postings)  # fmt: skip
+        rows = np.concatenate([main.row.astype(np.int32), delta_rows])
+        columns = np.concatenate([main.col.astype(np.int32), delta_columns])
+        tfs = np.concatenate([main.data.astype(np.float32), delta_tfs])
+        keep = renumber[rows] >= 0
+        shape = (len(live), len(self.vocabulary))
+        self._main = sparse.csc_matrix((tfs[keep], (renumber[rows[keep]], columns[keep])), shape)
+        self._main.sort_indices()
+        self.rows.keep(live)
+        self.doc_rows = {}
+        for row, record in enumerate(self.rows.meta):
+            self.doc_rows.setdefault(record.doc_key, []).append(row)
+        self._main_rows = len(live)
+        self._delta_postings = (array("i"), array("i"), array("f"))
+        self._delta = None
+        self._dead = 0
+
+    def _matrices(self) -> list[sparse.csc_matrix]:
+        if self._delta is None and len(self._delta_postings[0]):
+            rows, columns, tfs = (np.frombuffer(a, dtype=a.typecode) for a in self._delta_postings)
+            shape = (self.rows.size, len(self.vocabulary))
+            self._delta = sparse.csc_matrix((tfs, (rows, columns)), shape)
+        return [m for m in (self._main, self._delta) if m is not None and m.nnz]
+
+    # -- who may see what ------------------------------------------------------------------
+
+    def _statistics(self, pair_ids: frozenset[int]) -> _Stats:
+        """N and average field lengths over the live rows visible to members of ``pair_ids``."""
+        stats = self._stats.get(pair_ids)
+        if stats is None:
+            rows = self.rows
+            visible = rows.view("alive") & rows.view("public")
+            if pair_ids:
+                mine = rows.view("note") & np.isin(rows.view("pair"), list(pair_ids))
+                visible |= rows.view("alive") & mine
+            count = int(visible.sum())
+            totals = np.bincount(rows.view("field")[visible], rows.view("length")[visible],
+                                 minlength=len(LANGUAGES))  # fmt: skip
+            avgfl = totals / max(count, 1)
+            avgfl[avgfl == 0] = 1.0  # Whoosh: "avg_field_length(...) or 1"
+            stats = _Stats(visible, count, avgfl)
+            self._stats[pair_ids] = stats
+            while len(self._stats) > MASK_CACHE_SIZE:
+                self._stats.popitem(last=False)
+        else:
+            self._stats.move_to_end(pair_ids)
+        return stats
+
+    def allowed_rows(self, access: Access) -> np.ndarray:
+        """Boolean mask of the rows ``access`` may score and return (permission AND filters)."""
+        visible = self._statistics(access.pair_ids).visible
+        if not access.filtered:
+            return visible
+        mask = self._masks.get(access)
+        if mask is None:
+            filters = access.filters
+            mask = visible.copy()
+            # Cheap array tests first; matches() (the one filter rule) decides on what is left.
+            if filters.doc_types:
+                mask &= self.rows.coded("kind", filters.doc_types)
+            if filters.languages:
+                mask &= self.rows.coded("language", filters.languages)
+            for row in np.flatnonzero(mask).tolist():
+                mask[row] = matches(self.rows.meta[row], filters, access.author_ids)
+            self._masks[access] = mask
+            while len(self._masks) > MASK_CACHE_SIZE:
+                self._masks.popitem(last=False)
+        else:
+            self._masks.move_to_end(access)
+        return mask
+
+    # -- searching -------------------------------------------------------------------------
+
+    def query_columns(self, text: str) -> list[tuple[int, int]]:
+        """(field, column) of each distinct analysed query term, on fields holding text."""
+        found = []
+        for field_index, language in enumerate(LANGUAGES):
+            if not self._field_seen[field_index]:
+                continue  # as Whoosh: no analysis (or slow stemmer load) for an empty field
+            for term in dict.fromkeys(index_terms(text, language)):
+                column = self.vocabulary.get((field_index, term))
+                if column is not None:
+                    found.append((field_index, column))
+        return found
+
+    def scores(self, text: str, access: Access) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, BM25 scores) of every allowed row containing a query term (rows ascending)."""
+        with self._lock:
+            stats = self._statistics(access.pair_ids)
+            allowed = self.allowed_rows(access)
+            k1, b = self.config.k1, self.config.b
+            dl = self.rows.view("dl")
+            hit_rows: list[np.ndarray] = []
+            weights: list[np.ndarray] = []
+            matrices = self._matrices()
+            for field_index, column in self.query_columns(text):
+                postings = []
+                for matrix in matrices:
+                    if column < matrix.shape[1]:
+                        start, end = matrix.indptr[column], matrix.indptr[column + 1]
+                        if end > start:
+                            postings.append((matrix.indices[start:end], matrix.data[start:end]))
+                if not postings:
+                    continue
+                rows = np.concatenate([r for r, _ in postings])
+                tfs = np.concatenate([t for _, t in postings]).astype(np.float64)
+                df = int(np.count_nonzero(stats.visible[rows]))
+                if not df:
+                    continue
+                keep = allowed[rows]
+                rows, tfs = rows[keep], tfs[keep]
+                idf = np.log(stats.count / (df + 1)) + 1.0
+                norm = k1 * ((1.0 - b) + b * dl[rows] / stats.avgfl[field_index])
+                hit_rows.append(rows)
+                weights.append(idf * tfs * (k1 + 1.0) / (tfs + norm))
+            if not hit_rows:
+                return np.zeros(0, dtype=np.int64), np.zeros(0)
+            rows = np.concatenate(hit_rows)
+            summed = np.concatenate(weights)
+            if len(rows) * 16 < self.rows.size:  # few postings: sort them
+                unique, inverse = np.unique(rows, return_inverse=True)
+                return unique, np.bincount(inverse, weights=summed)
+            # Many: a dense accumulator is linear (every weight is > 0, so rows hit are nonzero).
+            dense = np.bincount(rows, weights=summed, minlength=self.rows.size)
+            unique = np.flatnonzero(dense)
+            return unique, dense[unique]
+
+    def search(self, parsed: ParsedQuery, limit: int | None, access: Access) -> list[TextHit]:
+        """The best ``limit`` allowed chunks by BM25 over the query's free words (OR)."""
+        with self._lock:
+            rows, scores = self.scores(parsed.text, access)
+            chunk_ids = self.rows.view("chunk_id")[rows]
+            if limit is not None and len(rows) > limit:
+                if limit <= 0:
+                    return []
+                # Everything tied with the limit-th best, then ties by chunk id (Whoosh's order
+                # for an index built in chunk-id order).
+                threshold = np.partition(scores, len(scores) - limit)[len(scores) - limit]
+                top = np.flatnonzero(scores >= threshold)
+                rows, scores, chunk_ids = rows[top], scores[top], chunk_ids[top]
+            order = np.lexsort((chunk_ids, -scores))
+            if limit is not None:
+                order = order[:limit]
+            meta = self.rows.meta
+            return [
+                TextHit(int(chunk_ids[i]), float(scores[i]), meta[rows[i]].doc_key)
+                for i in order.tolist()
+            ]
+
+    def browse(self, access: Access) -> list[TextHit]:
+        """Every allowed chunk (no words: filters only), with its date, score 0."""
+        with self._lock:
+            meta = self.rows.meta
+            chunk_ids = self.rows.view("chunk_id")
+            return [
+                TextHit(int(chunk_ids[row]), 0.0, meta[row].doc_key,
+                        meta[row].doc_date.isoformat() if meta[row].doc_date else "")
+                for row in np.flatnonzero(self.allowed_rows(access)).tolist()
+            ]  # fmt: skip
+
+    def chunk_ids(self, access: Access) -> Collection[int]:
+        """Ids of the chunks ``access`` may see (for tests and checks)."""
+        with self._lock:
+            return set(self.rows.view("chunk_id")[self.allowed_rows(access)].tolist())

@@ -1,0 +1,145 @@
+"""This process's sparse BM25 index, built from the database and kept current from the change log.
+
+Like the FAISS indexes it lives in each process's memory (every web worker holds its own copy
+and applies the same log); unlike them it holds note chunks too, because BM25 serves a user's
+own notes: the index itself restricts every search to what the asking user may see.
+
+Building means analysing every chunk (minutes at a million), so the index is also kept as a
+snapshot next to the Whoosh index (``index_dir/sparse-v<version>.pickle``, with the log position
+it reflects): a starting worker loads it and applies the log rows written since. Only the
+first of several workers starting together builds (under a lock); ``reindex`` rewrites it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+import time
+import uuid
+from collections.abc import Collection
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb.search.filters import SearchFilters
+from kb.search.fulltext import BM25Config, TextHit
+from kb.search.query import ParsedQuery
+from kb.search.sparse import FORMAT_VERSION, Access, SparseIndex
+from kb.search.sync import (
+    SCHEMA_VERSION,
+    LogState,
+    WriteLock,
+    advance,
+    changed_keys,
+    fetch_changes,
+    iter_all_records,
+    load_records,
+    snapshot_state,
+)
+
+
+def access_for(
+    pair_ids: Collection[int],
+    filters: SearchFilters | None,
+    author_ids: Collection[int] | None,
+) -> Access:
+    """The sparse index's form of :func:`kb.search.filters.combined_query`."""
+    return Access(
+        frozenset(pair_ids),
+        filters or SearchFilters(),
+        frozenset(author_ids) if author_ids is not None else None,
+    )
+
+
+class SparseStore:
+    """A :class:`SparseIndex` of every chunk and the change-log position it reflects."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        bm25: BM25Config | None = None,
+        snapshot_dir: Path | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.bm25 = bm25 or BM25Config()
+        self.snapshot_dir = snapshot_dir
+        self.state = LogState()
+        self.index = SparseIndex(self.bm25)
+        self._lock = threading.RLock()
+
+    @property
+    def snapshot_path(self) -> Path | None:
+        if self.snapshot_dir is None:
+            return None
+        return self.snapshot_dir / f"sparse-v{SCHEMA_VERSION}.{FORMAT_VERSION}.pickle"
+
+    def load(self) -> None:
+        """Process start: the snapshot if there is one (else build and write it), then the log."""
+        path = self.snapshot_path
+        if path is None:
+            self.rebuild()
+            return
+        if not self._read_snapshot(path):
+            with WriteLock(path.with_suffix(".lock")).hold(None):
+                if not self._read_snapshot(path):  # another worker may have just written it
+                    self.rebuild()
+        self.catch_up()
+
+    def rebuild(self) -> None:
+        """Build from the database (start, reindex); searches keep the old index meanwhile."""
+        with self.sessions() as session:
+            state = snapshot_state(session, time.time())
+            fresh = SparseIndex.build(iter_all_records(session), self.bm25)
+        with self._lock:
+            self.index, self.state = fresh, state
+            self._write_snapshot()
+        # Changes committed while building are applied by the next catch-up.
+
+    def _read_snapshot(self, path: Path) -> bool:
+        try:
+            with path.open("rb") as handle:
+                state, index = pickle.load(handle)
+        except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+            return False
+        index.config = self.bm25  # scoring parameters are applied at query time
+        with self._lock:
+            self.index, self.state = index, state
+        return True
+
+    def _write_snapshot(self) -> None:
+        """The index and its log position, atomically (temp file, rename)."""
+        path = self.snapshot_path
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        with temp.open("wb") as handle:
+            pickle.dump((self.state, self.index), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temp, path)
+
+    def catch_up(self) -> int:
+        """Apply new log rows; returns how many documents changed."""
+        with self._lock, self.sessions() as session:
+            changes = fetch_changes(session, self.state)
+            if not changes:
+                if self.state.gaps:  # let gaps expire
+                    self.state = advance(self.state, [], time.time())
+                return 0
+            keys = changed_keys(changes)
+            records = load_records(session, keys)
+            for key in keys:
+                self.index.replace_document(key, records[key])
+            self.state = advance(self.state, [i for i, _ in changes], time.time())
+            return len(keys)
+
+    def search(self, parsed: ParsedQuery, limit: int | None, access: Access) -> list[TextHit]:
+        with self._lock:
+            return self.index.search(parsed, limit, access)
+
+    def browse(self, access: Access) -> list[TextHit]:
+        with self._lock:
+            return self.index.browse(access)
+
+    def size(self) -> int:
+        return len(self.index)
