@@ -212,7 +212,7 @@ def search_table(search: Mapping[str, Any]) -> str:
 
     embed = search.get("query_embedding", {}).get("latency_ms")
     lines = [
-        "| chunks | full hybrid path | query embedding | FAISS flat | FAISS HNSW ef128"
+        "| chunks | full hybrid path | query embedding | FAISS flat | FAISS HNSW, product efSearch"
         " (recall@10) | FAISS IVF (nprobe, recall@10) | Whoosh BM25 | sparse BM25 |",
         "|---:|---|---|---|---|---|---|---|",
     ]
@@ -220,7 +220,9 @@ def search_table(search: Mapping[str, Any]) -> str:
     for entry in search.get("sizes", []):
         vectors = entry["vectors"]
         row = rows.get(entry["size"], {})
-        hnsw = vectors.get("hnsw", {}).get("efSearch", {}).get("128")
+        hnsw_entry = vectors.get("hnsw", {})
+        product_ef = hnsw_entry.get("product_efSearch", 128)
+        hnsw = hnsw_entry.get("efSearch", {}).get(str(product_ef))
         hnsw_cell = f"{cell(hnsw['latency_ms'])} ({hnsw['recall@10']:.3f})" if hnsw else "-"
         nprobe = row.get("ivf_nprobe")
         ivf = vectors["ivf"]["nprobe"].get(str(nprobe))

@@ -119,11 +119,18 @@ class ExactBackend(VectorBackend):
 
 
 class HnswBackend(VectorBackend):
-    """Approximate nearest neighbours (HNSW graph, inner product) for large libraries."""
+    """Approximate nearest neighbours (HNSW graph, inner product) for large libraries.
+
+    efConstruction 200 / efSearch 256: recall@10 0.969 against exact search at 100k
+    realistic vectors (p95 5.9 ms, build 188 s under load); the former 80 / 128 gave 0.889
+    (80 / 512: 0.955 but p95 27 ms). ``tandem bench search`` measures it.
+    """
 
     kind = "hnsw"
 
-    def __init__(self, dim: int, m: int = 32, ef_construction: int = 80, ef_search: int = 128):
+    def __init__(
+        self, dim: int, m: int = 32, ef_construction: int = 200, ef_search: int = 256
+    ) -> None:
         self.m = m
         self.ef_construction = ef_construction
         self.ef_search = ef_search
