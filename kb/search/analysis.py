@@ -183,6 +183,10 @@ def index_terms(text: str, language: str) -> list[str]:
     return [stem(w) for w in words if w not in stop]
 
 
+@lru_cache(maxsize=1 << 18)
 def stem_word(word: str, language: str) -> str:
-    """The stem of a single lowercased word (for highlighting words that share a stem)."""
+    """The stem of a single lowercased word (for highlighting words that share a stem).
+
+    Cached: snippets stem every word of every hit, and a library repeats its vocabulary.
+    """
     return STEMMERS[language](word.lower())

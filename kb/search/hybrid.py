@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ from kb.search.records import ChunkRecord, record_from_chunk
 from kb.search.snippets import snippet_html
 from kb.search.sparse import serves
 from kb.search.sparsestore import SparseStore, access_for
-from kb.search.sync import WhooshStore, load_vectors
+from kb.search.sync import WhooshStore, covers, load_vectors, newest_change
 from kb.search.vectors import brute_force
 from kb.search.vectorstore import VectorStore
 
@@ -186,6 +187,9 @@ class SearchEngine:
         self.vectors = VectorStore(session_factory, names, self.config)
         self.sparse = SparseStore(session_factory, self.config.bm25, settings.index_dir)
         self.query_vectors = QueryVectors()
+        # The query embedding runs here while the search does its other work (the change-log
+        # check, permissions, BM25); the model's C engine releases the GIL.
+        self._embedding = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-vector")
         # Start-up: build the index if missing, apply what was committed while we were away.
         self.fulltext.ensure()
         self.fulltext.catch_up()
@@ -200,11 +204,16 @@ class SearchEngine:
             self.fulltext.catch_up(block=True), self.vectors.catch_up(), self.sparse.catch_up()
         )
 
-    def _refresh(self) -> None:
-        """The cheap check before each search: never waits for another process's writer."""
-        self.fulltext.catch_up(block=False)
-        self.vectors.catch_up()
-        self.sparse.catch_up()
+    def _refresh(self, session: Session) -> None:
+        """The cheap check before each search: one look-up of the newest change when every
+        index is current; never waits for another process's writer."""
+        newest = newest_change(session)
+        if not covers(self.fulltext.state(), newest):
+            self.fulltext.catch_up(block=False)
+        if not covers(self.vectors.state, newest):
+            self.vectors.catch_up()
+        if not covers(self.sparse.state, newest):
+            self.sparse.catch_up()
 
     def reindex(self) -> None:
         """Rebuild Whoosh from the database (swapped in atomically), reload vectors and BM25."""
@@ -213,6 +222,7 @@ class SearchEngine:
         self.sparse.rebuild()
 
     def close(self) -> None:
+        self._embedding.shutdown(wait=True)
         self.fulltext.close()
 
     # -- search -----------------------------------------------------------------------------
@@ -232,15 +242,19 @@ class SearchEngine:
         limit, offset = max(0, int(limit)), max(0, int(offset))
         if parsed.is_empty and filters.is_empty:
             return SearchResults(parsed.text, message=parsed.message, took_ms=_ms(started))
-        self._refresh()
+        vectors = None if parsed.is_empty else self._query_vectors_soon(parsed.text)
         with self.sessions() as session:
+            self._refresh(session)
             pair_ids = user_pairs(session, user)
             author_ids = author_ids_for(session, filters)
             word_matches = 0
             if parsed.is_empty:
                 ranking = self._browse(pair_ids, filters, author_ids)
             else:
-                ranking, word_matches = self._rank(session, parsed, pair_ids, filters, author_ids)
+                assert vectors is not None
+                ranking, word_matches = self._rank(
+                    session, parsed, vectors, pair_ids, filters, author_ids
+                )
             page = ranking[offset : offset + limit]
             hits = self._hits(session, page, query_words(parsed), pair_ids)
         suggestion = None
@@ -252,10 +266,22 @@ class SearchEngine:
             message = NO_WORD_MATCH
         return SearchResults(parsed.text, hits, len(ranking), suggestion, message, _ms(started))
 
+    def _query_vectors_soon(self, text: str) -> Future[dict[str, np.ndarray]]:
+        """The query's vector for every search model that speaks its language, computed
+        beside the caller (``result()`` waits for it)."""
+        language = guess_language(text)
+        models = [m for m in self.config.models if self.config.speaks(m, language)]
+
+        def embed() -> dict[str, np.ndarray]:
+            return {m: self.query_vectors.get(m, self.embedders[m], text) for m in models}
+
+        return self._embedding.submit(embed)
+
     def _rank(
         self,
         session: Session,
         parsed: ParsedQuery,
+        vectors: Future[dict[str, np.ndarray]],
         pair_ids: frozenset[int],
         filters: SearchFilters,
         author_ids: frozenset[int] | None,
@@ -269,9 +295,8 @@ class SearchEngine:
             [(h.chunk_id, h.score) for h in text_hits],
             {h.chunk_id: h.doc_key for h in text_hits},
         )
-        models = [m for m in self.config.models if self.config.speaks(m, language)]
-        if models:
-            queries = {m: self.query_vectors.get(m, self.embedders[m], parsed.text) for m in models}
+        queries = vectors.result()
+        if queries:
             self._vector_candidates(session, candidates, queries, pair_ids, filters, author_ids)
         weights = self.config.signal_weights(language, tuple(candidates.signals))
         ranking = rank(candidates.signals, weights, self.config, candidates.doc_of.__getitem__)
@@ -430,8 +455,8 @@ class SearchEngine:
 
         A document the user may not see is reported as not found (its existence is private).
         """
-        self._refresh()
         with self.sessions() as session:
+            self._refresh(session)
             pair_ids = user_pairs(session, user)
             chunks = [
                 record_from_chunk(c)

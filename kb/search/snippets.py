@@ -30,11 +30,26 @@ def query_keys(words: Iterable[str], language: str) -> set[str]:
     return keys
 
 
-def _is_match(word: str, keys: set[str], language: str) -> bool:
-    word = word.lower()
-    if word in keys:
-        return True
-    return language in LANGUAGES and "~" + stem_word(word, language) in keys
+def matching_spans(text: str, keys: set[str], language: str) -> list[tuple[int, int]]:
+    """(start, end) of every word of ``text`` equal to a key or sharing a key's stem.
+
+    Each distinct word is lowercased and stemmed once (a passage repeats its words).
+    """
+    if not keys:
+        return []
+    stems = language in LANGUAGES
+    verdicts: dict[str, bool] = {}
+    spans = []
+    for m in _WORD.finditer(text):
+        word = m.group()
+        verdict = verdicts.get(word)
+        if verdict is None:
+            lower = word.lower()
+            verdict = lower in keys or (stems and "~" + stem_word(lower, language) in keys)
+            verdicts[word] = verdict
+        if verdict:
+            spans.append(m.span())
+    return spans
 
 
 def _window(text: str, spans: list[tuple[int, int]], size: int) -> tuple[int, int]:
@@ -42,10 +57,13 @@ def _window(text: str, spans: list[tuple[int, int]], size: int) -> tuple[int, in
     if len(text) <= size or not spans:
         return 0, min(len(text), size)
     best_start, best_count = spans[0][0], 0
-    for start, _ in spans:
-        count = sum(1 for s, e in spans if s >= start and e <= start + size)
-        if count > best_count:
-            best_start, best_count = start, count
+    last = 0  # spans are in text order: those inside [start, start + size] are a run
+    for first, (start, _) in enumerate(spans):
+        last = max(last, first)
+        while last < len(spans) and spans[last][1] <= start + size:
+            last += 1
+        if last - first > best_count:
+            best_start, best_count = start, last - first
     # Open a little before the first match so it reads as a sentence.
     start = max(0, best_start - size // 5)
     space = text.rfind(" ", 0, start)
@@ -58,9 +76,7 @@ def snippet_html(text: str, words: Iterable[str], language: str, size: int = SNI
     """Escaped snippet of ``text`` with matching words wrapped in ``<mark>``."""
     text = " ".join(text.split())
     keys = query_keys(words, language)
-    spans = [
-        m.span() for m in _WORD.finditer(text) if keys and _is_match(m.group(), keys, language)
-    ]
+    spans = matching_spans(text, keys, language)
     start, end = _window(text, spans, size)
     if end < len(text):
         cut = text.rfind(" ", start, end)

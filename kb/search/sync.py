@@ -101,6 +101,16 @@ def fetch_changes(session: Session, state: LogState) -> list[tuple[int, str]]:
     return [(int(i), str(k)) for i, k in rows]
 
 
+def newest_change(session: Session) -> int:
+    """The newest change-log id (0: empty log): one indexed look-up."""
+    return int(session.scalar(select(func.max(ChangeLog.id))) or 0)
+
+
+def covers(state: LogState, newest: int) -> bool:
+    """Has ``state`` applied everything up to ``newest``, with no gap left to look for?"""
+    return state.last_id >= newest and not state.gaps
+
+
 def snapshot_state(session: Session, now: float) -> LogState:
     """The log position of a full rebuild that reads the database right after this call.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb.search.sync import GAP_TIMEOUT, LogState, WriteLock, advance, changed_keys
+from kb.search.sync import GAP_TIMEOUT, LogState, WriteLock, advance, changed_keys, covers
 
 
 def test_advance_moves_to_the_newest_id() -> None:
@@ -44,3 +44,10 @@ def test_write_lock_excludes_a_second_holder(tmp_path: Path) -> None:
             assert not other  # waited, then gave up quietly
     with second.hold(0) as other:
         assert other
+
+
+def test_covers_only_when_current_and_without_gaps() -> None:
+    assert covers(LogState(5), 5) and covers(LogState(6), 5)
+    assert not covers(LogState(4), 5)
+    assert not covers(LogState(5, {3: 0.0}), 5)  # a late transaction may still fill id 3
+    assert covers(LogState(), 0)
