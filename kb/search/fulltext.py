@@ -32,7 +32,7 @@ from whoosh.writing import IndexWriter
 
 from kb.search.analysis import LANGUAGES, language_analyzer, surface_analyzer
 from kb.search.filters import normalise_tag
-from kb.search.query import ParsedQuery, build_query
+from kb.search.query import ParsedQuery, build_phrase_query, build_query
 from kb.search.records import ChunkRecord
 
 SPELL_FIELD = "spell"
@@ -258,6 +258,23 @@ class FullTextIndex:
                 return []  # Whoosh reads an empty allow-set as "no filter": never pass one
             results = searcher.search(query, limit=limit, filter=docs)
             return [TextHit(int(h["chunk_id"]), float(h.score), h["doc_key"]) for h in results]
+
+    def phrase_scores(self, parsed: ParsedQuery, allow: wq.Query | None = None) -> dict[int, float]:
+        """Chunk id -> what the query's quoted phrases add to its BM25 score, for every allowed
+        chunk holding a phrase. Whoosh sums an OR's clauses, so this plus the free words'
+        score (the sparse index) is :meth:`search`'s score without its OR over every word,
+        which is what makes Whoosh slow on a large index."""
+        with self.searcher() as searcher:
+            reader = searcher.reader()
+            fields = {name: a for name, a in self._fields.items() if reader.field_length(name)}
+            query = build_phrase_query(parsed, fields)
+            if query is None:
+                return {}
+            docs = self.allowed_docs(searcher, allow) if allow is not None else None
+            if docs is not None and not docs:
+                return {}  # see search(): an empty allow-set would mean "no filter"
+            results = searcher.search(query, limit=None, filter=docs)
+            return {int(h["chunk_id"]): float(h.score) for h in results}
 
     def browse(self, allow: wq.Query) -> list[TextHit]:
         """Every chunk passing ``allow`` (no query: filters only), scored by its date."""

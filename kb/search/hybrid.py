@@ -310,11 +310,14 @@ class SearchEngine:
         filters: SearchFilters | None,
         author_ids: frozenset[int] | None,
     ) -> list[TextHit]:
-        """BM25 over what the user may see: the sparse index, or Whoosh for quoted phrases."""
+        """BM25 over what the user may see, from the sparse index; Whoosh adds what quoted
+        phrases score (it alone knows word positions)."""
+        access = access_for(pair_ids, filters, author_ids)
         if serves(parsed):
-            return self.sparse.search(parsed, limit, access_for(pair_ids, filters, author_ids))
+            return self.sparse.search(parsed, limit, access)
         allow = combined_query(pair_ids, filters, author_ids)
-        return self.fulltext.index().search(parsed, limit, allow)
+        phrases = self.fulltext.index().phrase_scores(parsed, allow)
+        return self.sparse.search(parsed, limit, access, phrases)
 
     def _vector_candidates(
         self,

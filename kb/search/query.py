@@ -96,6 +96,16 @@ def build_query(
     return wq.Or(clauses)
 
 
+def build_phrase_query(
+    parsed: ParsedQuery, fields: Mapping[str, Analyzer], phrase_boost: float = PHRASE_BOOST
+) -> wq.Query | None:
+    """Only the phrase clauses of :func:`build_query` (what the phrases add to its score)."""
+    clauses = [
+        q for phrase in parsed.phrases for q in _phrase_queries(phrase, fields, phrase_boost)
+    ]
+    return wq.Or(clauses) if clauses else None
+
+
 def _phrase_queries(phrase: str, fields: Mapping[str, Analyzer], boost: float) -> list[wq.Query]:
     """The phrase on every field whose analyzer keeps at least two of its words."""
     queries: list[wq.Query] = []

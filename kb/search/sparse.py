@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -48,7 +48,8 @@ DEAD_SHARE = 0.25  # share of dead rows that triggers a merge
 
 
 def serves(parsed: ParsedQuery) -> bool:
-    """Can the sparse index answer this query? Quoted phrases need word positions (Whoosh)."""
+    """Can the sparse index answer this query alone? Quoted phrases need word positions:
+    Whoosh scores them and :meth:`SparseIndex.search` adds that (``extra``)."""
     return not parsed.phrases
 
 
@@ -378,11 +379,27 @@ class SparseIndex:
             unique = np.flatnonzero(dense)
             return unique, dense[unique]
 
-    def search(self, parsed: ParsedQuery, limit: int | None, access: Access) -> list[TextHit]:
-        """The best ``limit`` allowed chunks by BM25 over the query's free words (OR)."""
+    def search(
+        self,
+        parsed: ParsedQuery,
+        limit: int | None,
+        access: Access,
+        extra: Mapping[int, float] | None = None,
+    ) -> list[TextHit]:
+        """The best ``limit`` allowed chunks by BM25 over the query's words (OR).
+
+        ``extra`` (chunk id -> score) is added to the chunks it names, e.g. what quoted
+        phrases add (Whoosh knows word positions; a phrase's chunks hold its words, so they
+        are among the rows found here).
+        """
         with self._lock:
             rows, scores = self.scores(parsed.text, access)
             chunk_ids = self.rows.view("chunk_id")[rows]
+            if extra:
+                wanted = np.fromiter(extra, dtype=np.int64, count=len(extra))
+                where = np.flatnonzero(np.isin(chunk_ids, wanted))
+                scores = scores.copy()
+                scores[where] += [extra[int(c)] for c in chunk_ids[where]]
             if limit is not None and len(rows) > limit:
                 if limit <= 0:
                     return []

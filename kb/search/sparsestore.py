@@ -17,7 +17,7 @@ import pickle
 import threading
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -133,9 +133,15 @@ class SparseStore:
             self.state = advance(self.state, [i for i, _ in changes], time.time())
             return len(keys)
 
-    def search(self, parsed: ParsedQuery, limit: int | None, access: Access) -> list[TextHit]:
+    def search(
+        self,
+        parsed: ParsedQuery,
+        limit: int | None,
+        access: Access,
+        extra: Mapping[int, float] | None = None,
+    ) -> list[TextHit]:
         with self._lock:
-            return self.index.search(parsed, limit, access)
+            return self.index.search(parsed, limit, access, extra)
 
     def browse(self, access: Access) -> list[TextHit]:
         with self._lock:

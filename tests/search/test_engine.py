@@ -238,24 +238,25 @@ def test_two_processes_write_and_catch_up_without_lock_errors(
         engine.close()
 
 
-def test_free_words_use_the_sparse_index_phrases_use_whoosh(
+def test_free_words_use_the_sparse_index_whoosh_scores_only_phrases(
     search: SearchEngine,
     monkeypatch,  # noqa: ANN001
 ) -> None:
     from kb.search.fulltext import FullTextIndex
 
-    whoosh_calls: list[str] = []
-    original = FullTextIndex.search
+    calls: list[tuple[str, str]] = []
+    for method in ("search", "phrase_scores"):
+        original = getattr(FullTextIndex, method)
 
-    def spy(self, parsed, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        whoosh_calls.append(parsed.text)
-        return original(self, parsed, *args, **kwargs)
+        def spy(self, parsed, *args, _original=original, _method=method, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            calls.append((_method, parsed.text))
+            return _original(self, parsed, *args, **kwargs)
 
-    monkeypatch.setattr(FullTextIndex, "search", spy)
+        monkeypatch.setattr(FullTextIndex, method, spy)
     assert search.search("pivot tables", None).hits[0].title == "Pivot tables in Excel"
-    assert whoosh_calls == []
+    assert calls == []
     assert search.search('"pivot tables" budget', None).hits[0].title == "Pivot tables in Excel"
-    assert whoosh_calls == ["pivot tables budget"]
+    assert calls == [("phrase_scores", "pivot tables budget")]  # never Whoosh's OR of words
 
 
 def test_sparse_index_follows_the_change_log(

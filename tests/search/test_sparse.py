@@ -235,6 +235,37 @@ def test_phrases_are_left_to_whoosh() -> None:
     assert not serves(parse_query('"state of the art" methods'))
 
 
+PHRASE_QUERIES = [
+    '"pivot tables" data', '"budget forecast"', 'excel "arkusze formuły" raport',
+    '"бюджет команды" отчёты', '"the of" budget', '"zyxelgate budget" excel',
+    '"managers writing" "pivot tables"',
+]  # fmt: skip
+
+
+def test_phrase_queries_score_as_whoosh_with_the_phrases_from_whoosh() -> None:
+    """Sparse words + Whoosh's phrase clauses give Whoosh's whole-query scores and top 10."""
+    records = corpus(17, 300)
+    records[0] = replace(records[0], text="pivot tables budget forecast " * 3)
+    config = BM25Config(k1=1.2, b=0.75)
+    whoosh = FullTextIndex.in_memory(config)
+    whoosh.add(records)
+    index = SparseIndex.build(records, config)
+    allow = combined_query((), None, None)
+    with_phrase = 0
+    for query in PHRASE_QUERIES:
+        parsed = parse_query(query)
+        assert not serves(parsed)
+        phrases = whoosh.phrase_scores(parsed, allow)
+        with_phrase += bool(phrases)
+        want = {h.chunk_id: h.score for h in whoosh.search(parsed, None, allow)}
+        got = {h.chunk_id: h.score for h in index.search(parsed, None, Access(), phrases)}
+        assert_scores_equal(got, want)
+        top = [h.chunk_id for h in index.search(parsed, 10, Access(), phrases)]
+        assert top == [h.chunk_id for h in whoosh.search(parsed, 10, allow)], query
+    assert with_phrase >= 4  # the phrases do occur: the sum is really tested
+    whoosh.close()
+
+
 def test_dense_and_sorted_accumulation_agree() -> None:
     rare = ChunkRecord(999, "guide:999", "guide", "en", "", "zyxelgate budget excel")
     records = [*corpus(13, 400), rare]
