@@ -29,7 +29,14 @@ from matching.constraints import (
 )
 from matching.explain import Reason, reasons
 from matching.lexical import Lexicon
-from matching.profiles import Evidence, Participant, TextBank, TextEmbedder, build_bank
+from matching.profiles import (
+    Evidence,
+    Participant,
+    TextBank,
+    TextEmbedder,
+    build_bank,
+    source_codes,
+)
 from matching.scoring import (
     EvidenceLayout,
     ScoringConfig,
@@ -191,7 +198,8 @@ def embed_pool(
         participants=participants,
         goals=build_bank(goal_texts, goal_owners, dense=goal_dense, lexicon=lexicon),
         evidence=build_bank(evidence_texts, item_owners, dense=evidence_dense, lexicon=lexicon,
-                            languages=[e.language for e in items]),
+                            languages=[e.language for e in items],
+                            sources=source_codes(items, item_owners)),
         items=items,
         config=config,
         profiles=profiles,

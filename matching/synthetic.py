@@ -16,7 +16,7 @@ import numpy as np
 from matching.constraints import management_chains
 from matching.engine import Pool, profile_documents
 from matching.lexical import Lexicon
-from matching.profiles import Evidence, Participant, build_bank
+from matching.profiles import Evidence, Participant, build_bank, source_codes
 from matching.scoring import ScoringConfig
 
 LANGUAGE_SETS = [("pl", "en"), ("pl",), ("ru", "en"), ("ru",), ("en",)]
@@ -83,12 +83,12 @@ def make_programme(
                                      language=lang))
             item_theme.append((theme, lang))
         if not is_mentee:
-            for _ in range(int(rng.poisson(0.8))):  # guides, one to three chunks each
+            for guide in range(int(rng.poisson(0.8))):  # guides, one to three chunks each
                 theme, lang = int(rng.choice(topics)), str(rng.choice(langs))
                 title = text(theme, lang, 4)
                 for _ in range(int(rng.integers(1, 4))):
                     evidence.append(Evidence("guide", text(theme, lang, 60), title=title,
-                                             ref=f"guide-{pid}", language=lang))
+                                             ref=f"guide-{pid}-{guide}", language=lang))
                     item_theme.append((theme, lang))
             for _ in range(int(rng.poisson(0.3))):
                 theme, lang = int(rng.choice(topics)), str(rng.choice(langs))
@@ -122,7 +122,8 @@ def make_programme(
         goals=build_bank(goal_texts, goal_owners, dense=goal_dense, lexicon=lexicon,
                          languages=[lang for _, lang in goal_theme]),
         evidence=build_bank([e.embedding_text for e in items], item_owners, dense=item_dense,
-                            lexicon=lexicon, languages=[e.language for e in items]),
+                            lexicon=lexicon, languages=[e.language for e in items],
+                            sources=source_codes(items, item_owners)),
         items=items,
         config=config,
         profiles=lexicon.transform(documents),

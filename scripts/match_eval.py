@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/match_eval.py            # the default configuration, both splits
     .venv/bin/python scripts/match_eval.py --tune     # the weight grid, on dev draws only
+    .venv/bin/python scripts/match_eval.py --tune --every-chunk   # ... scoring every chunk
 
 Reports the loss of each signal alone next to the combination (lower is better; constant
 predictor 0.5; published: TPMS 0.2811, SPECTER 0.2689, SPECTER+MFR 0.2384) and writes
@@ -29,7 +30,7 @@ from matching.evaluation import (  # noqa: E402
     ReviewerEvaluation,
     reviewer_loss,
 )
-from matching.scoring import DEFAULT_CONFIG  # noqa: E402
+from matching.scoring import DEFAULT_CONFIG, ScoringConfig  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "eval" / "reviewer-expertise"
 PUBLISHED = {"TPMS": 0.2811, "SPECTER": 0.2689, "SPECTER+MFR": 0.2384, "ELMo": 0.3447}
@@ -47,12 +48,13 @@ def commit() -> str:
 
 
 def tune(evaluation: ReviewerEvaluation, step: float,
-         top_weights: tuple[float, ...] = DEFAULT_CONFIG.top_weights) -> dict[str, object]:
+         top_weights: tuple[float, ...] = DEFAULT_CONFIG.top_weights,
+         config: ScoringConfig = DEFAULT_CONFIG) -> dict[str, object]:
     """Grid over the three signal weights on dev; coverage is linear in them, so each
     signal's coverage is computed once and mixed. Picks the best loss averaged with its grid
     neighbours (the loss is a noisy step function of the weights)."""
-    names = [s.name for s in DEFAULT_CONFIG.signals]
-    base = replace(DEFAULT_CONFIG, top_weights=top_weights)
+    names = [s.name for s in config.signals]
+    base = replace(config, top_weights=top_weights)
     per_signal = {
         (k, name): evaluation.predictions(k, base.only(name))
         for k in DEV_DRAWS for name in names
@@ -87,6 +89,7 @@ def tune(evaluation: ReviewerEvaluation, step: float,
     return {
         "signals": names,
         "top_weights": list(top_weights),
+        "one_item_per_source": config.one_item_per_source,
         "best_weights": dict(zip(names, best, strict=True)),
         "best_dev_loss": round(grid[best], 4),
         "best_dev_loss_smoothed": round(smoothed[best], 4),
@@ -103,8 +106,15 @@ def main() -> None:
     parser.add_argument("--top-weights", nargs="+", metavar="W,W,...",
                         help="with --tune: also try these weights of the best, second, ... "
                              "evidence items (e.g. 1,1,1 1,0.7,0.4)")
+    parser.add_argument("--every-chunk", action="store_true",
+                        help="score every chunk of a paper as its own item (the configuration "
+                             "before one item per source), with the default weights")
+    parser.add_argument("--dev-only", action="store_true",
+                        help="without --tune: evaluate the dev draws only")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    config = replace(DEFAULT_CONFIG, one_item_per_source=False) if args.every_chunk else (
+        DEFAULT_CONFIG)
     evaluation = ReviewerEvaluation(args.dataset)
     header = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -113,8 +123,8 @@ def main() -> None:
     }
     if args.tune:
         profiles = [tuple(float(w) for w in t.split(",")) for t in args.top_weights or []]
-        runs = [tune(evaluation, args.step, t)
-                for t in dict.fromkeys([DEFAULT_CONFIG.top_weights, *profiles])]
+        runs = [tune(evaluation, args.step, t, config)
+                for t in dict.fromkeys([config.top_weights, *profiles])]
         best = min(runs, key=lambda r: r["best_dev_loss_smoothed"])
         result = {**header, **best}
         if len(runs) > 1:
@@ -124,21 +134,23 @@ def main() -> None:
         out = args.out or ROOT / "results" / "matching-tuning.json"
         print(json.dumps({k: v for k, v in result.items() if k != "grid"}, indent=2))
     else:
-        dev = evaluation.evaluate(DEV_DRAWS, DEFAULT_CONFIG)
-        test = evaluation.evaluate(TEST_DRAWS, DEFAULT_CONFIG)
+        dev = evaluation.evaluate(DEV_DRAWS, config)
+        test = None if args.dev_only else evaluation.evaluate(TEST_DRAWS, config)
         result = {
             **header,
-            "config": DEFAULT_CONFIG.to_dict(),
+            "config": config.to_dict(),
             "dev": {k: dev[k] for k in ("loss", "signals", "draws")},
-            "test": {k: test[k] for k in ("loss", "signals", "draws")},
             "published_mean_over_10_draws": PUBLISHED,
         }
+        if test is not None:
+            result["test"] = {k: test[k] for k in ("loss", "signals", "draws")}
         out = args.out or ROOT / "results" / "matching-eval.json"
-        print(f"{'':<22}{'dev d1-5':>10}{'test d6-10':>12}")
+        print(f"{'':<22}{'dev d1-5':>10}" + ("" if test is None else f"{'test d6-10':>12}"))
         for name in dev["signals"]:
             print(f"{name + ' alone':<22}{dev['signals'][name]:>10.4f}"
-                  f"{test['signals'][name]:>12.4f}")
-        print(f"{'combination':<22}{dev['loss']:>10.4f}{test['loss']:>12.4f}")
+                  + ("" if test is None else f"{test['signals'][name]:>12.4f}"))
+        print(f"{'combination':<22}{dev['loss']:>10.4f}"
+              + ("" if test is None else f"{test['loss']:>12.4f}"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")

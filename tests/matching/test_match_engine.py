@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from kb.embeddings import FakeEmbedder
 from kb.errors import ValidationError
-from matching.engine import _unmatched_facts, pair_rows, propose, recommend
-from matching.evaluation import parse_draws, reviewer_loss
+from matching.engine import _unmatched_facts, embed_pool, fit_matrix, pair_rows, propose, recommend
+from matching.evaluation import paper_evidence, parse_draws, reviewer_loss
+from matching.profiles import Evidence, Participant
 from matching.scoring import ScoringConfig, Signal
 from matching.synthetic import make_programme
 
@@ -46,6 +50,36 @@ def test_proposal_on_a_synthetic_programme_respects_constraints() -> None:
                        history=prog.history, limit=5)
     scores = [c.score for c in ranked.candidates]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_a_long_guide_counts_once_among_a_mentors_best_items() -> None:
+    """Three chunks of one guide are one piece of evidence; three guides are three."""
+    chunks = ["weekly reports in Excel with pivot tables",
+              "weekly reports in Excel: formulas that refresh",
+              "weekly reports in Excel for managers, charts"]
+    one = tuple(Evidence("guide", c, title="Excel reports", ref="excel-reports", language="en")
+                for c in chunks)
+    three = tuple(Evidence("guide", c, title="Excel reports", ref=f"excel-{i}", language="en")
+                  for i, c in enumerate(chunks))
+    people = [
+        Participant(0, "mentee@x", "Mentee", roles=frozenset({"mentee"}),
+                    goals=("build weekly reports in Excel",)),
+        Participant(1, "one@x", "One guide", roles=frozenset({"mentor"}), evidence=one),
+        Participant(2, "three@x", "Three guides", roles=frozenset({"mentor"}), evidence=three),
+    ]
+    config = ScoringConfig(signals=(Signal("fake", 1.0),))
+    embedders = {"fake": FakeEmbedder()}
+    fit = fit_matrix(embed_pool(people, embedders, config), np.array([0]), np.array([1, 2]))
+    assert 0 < fit[0, 0] < fit[0, 1]
+    every = replace(config, one_item_per_source=False)
+    fit = fit_matrix(embed_pool(people, embedders, every), np.array([0]), np.array([1, 2]))
+    assert fit[0, 0] == pytest.approx(fit[0, 1])
+
+
+def test_a_paper_is_one_source_in_the_reviewer_evaluation() -> None:
+    abstract = " ".join(f"Sentence number {i} about graph neural networks." for i in range(80))
+    items = paper_evidence("p1", "Graphs", abstract)
+    assert len(items) > 1 and {e.ref for e in items} == {"p1"}
 
 
 def test_reviewer_loss_and_draws() -> None:

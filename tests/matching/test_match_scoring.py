@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from kb.embeddings import FakeEmbedder
 from kb.errors import ValidationError
 from matching import scoring
 from matching.lexical import Lexicon, guess_language, tokenize
-from matching.profiles import build_bank, split_phrases
+from matching.profiles import Evidence, build_bank, source_codes, split_phrases
 from matching.scoring import (
     DEFAULT_CONFIG,
     LEXICAL,
@@ -220,3 +222,79 @@ def test_row_dots_equal_einsum_of_gathered_rows() -> None:
     for chunk in (1, 64, 4096):
         assert np.array_equal(scoring.row_dots(a, ia, b, ib, chunk=chunk), expected)
     assert len(scoring.row_dots(a, ia[:0], b, ib[:0])) == 0
+
+
+@pytest.mark.parametrize(("block", "workers"), [(1024, 1), (16, 2)])
+def test_one_item_per_source_is_a_per_source_maximum_before_the_top_k(block: int,
+                                                                      workers: int) -> None:
+    """A guide cut into chunks counts once, by its best chunk (English and other chunks of
+    one guide apart: routing scores them with different signals); stand-alone items count
+    alone. Checked against a loop over owners and sources, with language routing."""
+    rng = np.random.default_rng(21)
+    n_goals, n_items = 40, 150
+
+    def unit(rows: int, dim: int) -> np.ndarray:
+        x = rng.standard_normal((rows, dim)).astype(np.float32)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    owners = rng.integers(0, 12, n_items)
+    refs = [f"guide-{r}" if r < 4 else "" for r in rng.integers(0, 6, n_items)]
+    kinds = ["guide" if r else "expertise" for r in refs]
+    languages = ["en" if e else "pl" for e in rng.random(n_items) < 0.7]
+    items = [Evidence(k, f"e{i}", ref=r, language=lang)
+             for i, (k, r, lang) in enumerate(zip(kinds, refs, languages, strict=True))]
+    goals = build_bank([f"g{i}" for i in range(n_goals)], rng.integers(20, 30, n_goals),
+                       dense={"a": unit(n_goals, 16), "b": unit(n_goals, 24)},
+                       languages=["en" if e else "ru" for e in rng.random(n_goals) < 0.6])
+    evidence = build_bank([e.text for e in items], owners,
+                          dense={"a": unit(n_items, 16), "b": unit(n_items, 24)},
+                          languages=languages, sources=source_codes(items, owners))
+    layout, order = EvidenceLayout.arrange(owners, np.arange(-1, 13) + 1)
+    arranged = evidence.subset(order)
+    config = ScoringConfig(signals=CONFIG.signals[:2], top_weights=(1.0, 0.5, 0.25))
+    assert config.one_item_per_source
+    got = coverage(goals, arranged, layout, config, block=block, workers=workers)
+
+    top, weights = config.top(), config.weights()
+    sims = scoring.signal_similarities(goals, evidence, config)
+    expected = np.zeros((n_goals, len(layout.columns)))
+    for col, owner in enumerate(layout.columns):
+        groups: dict[object, list[int]] = {}
+        for i in np.flatnonzero(owners == owner):
+            key = (refs[i], languages[i] == "en") if refs[i] else i
+            groups.setdefault(key, []).append(int(i))
+        for name, sim in sims.items():
+            for g in range(n_goals):
+                best = sorted((max(sim[g, i] for i in rows) for rows in groups.values()),
+                              reverse=True)[:3]
+                expected[g, col] += weights[name] * sum(
+                    w * v for w, v in zip(top, best, strict=False))
+    assert np.allclose(got, expected, rtol=0, atol=1e-5)
+    plain = coverage(goals, arranged, layout, replace(config, one_item_per_source=False))
+    assert not np.allclose(plain, expected, rtol=0, atol=1e-3)  # the folding did something
+    assert (plain >= got - 1e-6).all()  # and only ever removes repeated chunks
+
+
+def test_source_codes_number_each_owners_guides_and_leave_phrases_alone() -> None:
+    items = [Evidence("expertise", "excel"), Evidence("guide", "a1", ref="a"),
+             Evidence("guide", "a2", ref="a"), Evidence("insight", "i", ref="insight:3"),
+             Evidence("guide", "a1", ref="a")]
+    codes = source_codes(items, [0, 0, 0, 0, 1])
+    assert codes[0] == -1
+    assert codes[1] == codes[2] != codes[3]
+    assert codes[4] not in (codes[1], codes[3])  # the same slug of another person
+    bank = build_bank([e.text for e in items], [0, 0, 0, 0, 1], sources=codes)
+    assert bank.subset(np.array([4, 2])).sources.tolist() == [codes[4], codes[2]]
+    with pytest.raises(ValueError, match="source"):
+        build_bank(["x", "y"], [0, 0], sources=[1])
+
+
+def test_config_keeps_one_item_per_source() -> None:
+    every = replace(DEFAULT_CONFIG, one_item_per_source=False)
+    assert ScoringConfig.from_dict(every.to_dict()) == every
+    assert ScoringConfig.from_dict(every.to_dict()) != DEFAULT_CONFIG
+    assert DEFAULT_CONFIG.one_item_per_source
+    assert ScoringConfig.from_dict({"signals": [{"name": "lexical"}]}).one_item_per_source
+    assert every.only("minilm").one_item_per_source is False
+    with pytest.raises(ValidationError, match="one_item_per_source"):
+        ScoringConfig.from_dict({"signals": [{"name": "lexical"}], "one_item_per_source": "no"})
