@@ -128,12 +128,19 @@ class QueryVectors:
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, spec: str, embedder: Embedder, text: str) -> np.ndarray:
+    def cached(self, spec: str, text: str) -> np.ndarray | None:
         key = (spec, text)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
+        return None
+
+    def get(self, spec: str, embedder: Embedder, text: str) -> np.ndarray:
+        found = self.cached(spec, text)
+        if found is not None:
+            return found
+        key = (spec, text)
         vector = np.asarray(embedder.embed_queries([text])[0], dtype=np.float32)
         with self._lock:
             self._cache[key] = vector
@@ -275,6 +282,11 @@ class SearchEngine:
         def embed() -> dict[str, np.ndarray]:
             return {m: self.query_vectors.get(m, self.embedders[m], text) for m in models}
 
+        known = {m: self.query_vectors.cached(m, text) for m in models}
+        if all(v is not None for v in known.values()):
+            done: Future[dict[str, np.ndarray]] = Future()  # no thread hand-off for a repeat
+            done.set_result(embed())
+            return done
         return self._embedding.submit(embed)
 
     def _rank(
