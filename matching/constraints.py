@@ -320,6 +320,7 @@ class Preferences:
     mentor_style: np.ndarray
     mentee_slots: np.ndarray
     mentor_slots: np.ndarray
+    _tables: dict[tuple[float, float, float], Any] = field(default_factory=dict, repr=False)
 
     def parts(self, rows: slice | np.ndarray = slice(None)) -> dict[str, np.ndarray]:
         """The three parts for the given mentee rows: each [rows, mentors]."""
@@ -334,13 +335,35 @@ class Preferences:
         }
 
     def bonus(self, weights: MatchWeights, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
-        """Weighted sum of the parts for the given mentee rows."""
-        parts = self.parts(rows)
-        return (
-            weights.other_department * parts["other_department"]
-            + weights.style * parts["style"]
-            + weights.availability * parts["availability"]
-        ).astype(np.float32)
+        """Weighted sum of the parts for the given mentee rows.
+
+        Each part depends on one attribute of the mentee, and mentees share few distinct
+        departments, styles and slot sets: each weighted part is computed once per distinct
+        value (kept for the next call) and its rows gathered, instead of comparing every
+        mentee with every mentor (the same float32 sums, several times faster at 10k x 2k).
+        """
+        key = (weights.other_department, weights.style, weights.availability)
+        if key not in self._tables:
+            self._tables[key] = self._weighted_parts(weights)
+        (department, d_at), (style, s_at), (slots, a_at) = self._tables[key]
+        out = department[d_at[rows]]
+        out += style[s_at[rows]]
+        out += slots[a_at[rows]]
+        return out
+
+    def _weighted_parts(self, weights: MatchWeights) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per part: (weighted part of each distinct mentee value [values, mentors], each
+        mentee's row in it)."""
+        out = []
+        for name, values, weight in (
+            ("other_department", self.mentee_department, weights.other_department),
+            ("style", self.mentee_style, weights.style),
+            ("availability", self.mentee_slots, weights.availability),
+        ):
+            _, first, at = np.unique(values, return_index=True, return_inverse=True)
+            part = self.parts(first)[name]
+            out.append(((weight * part).astype(np.float32, copy=False), at.reshape(-1)))
+        return out
 
 
 def _codes(values: Sequence[str]) -> np.ndarray:
