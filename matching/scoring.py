@@ -454,10 +454,15 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
     items-first ([items, goals], see :func:`aggregate`) in ``scratch`` memory. An
     English-only signal equals its fallback on the rows of non-English goals, so there the
     fallback's aggregate is reused instead of copying those rows and aggregating them again.
+    The weighted aggregates are summed in the aggregates' own [columns, goals] layout and
+    added to ``acc`` once, transposed: adding each of them transposed (a strided read) took
+    a fifth of the scoring time.
     """
     weights, top = config.weights(), config.top()
     n_goals, n_cols = len(goals), len(layout.columns)
-    tmp = scratch.get("scaled", (n_goals, n_cols))
+    total = scratch.get("items", (n_cols, n_goals))
+    total.fill(0.0)
+    tmp = scratch.get("scaled", (n_cols, n_goals))
     sims: dict[str, np.ndarray] = {}  # [items, goals]
     aggregates: dict[str, np.ndarray] = {}  # [columns, goals]
     pending = [s for s in config.item_signals if s.english_only and weights[s.name] > 0]
@@ -482,14 +487,14 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
                 sim, layout, top, out=scratch.get(f"agg:{signal.name}", (n_cols, n_goals)),
                 items_first=True)
         if weights[signal.name] > 0:
-            _add_scaled(acc, weights[signal.name], aggregates[signal.name].T, tmp)
+            _add_scaled(total, weights[signal.name], aggregates[signal.name], tmp)
     english_items = np.flatnonzero(evidence.english)
     for signal in pending:
-        fallback = aggregates[signal.fallback].T  # type: ignore[index]
+        fallback = aggregates[signal.fallback]  # type: ignore[index]
         weight = weights[signal.name]
         rows = np.flatnonzero(goals.english) if len(english_items) else np.zeros(0, np.int64)
         if not len(rows):
-            _add_scaled(acc, weight, fallback, tmp)
+            _add_scaled(total, weight, fallback, tmp)
             continue
         g = _as_slice(rows)
         own = np.matmul(_augmented(evidence, signal, english_items),
@@ -500,16 +505,17 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
         np.copyto(sim, sims[signal.fallback][:, g])  # type: ignore[index]
         sim[english_items] = own
         mine = aggregate(sim, layout, top, items_first=True,
-                         out=scratch.get(f"agg:{signal.name}", (n_cols, len(rows)))).T
+                         out=scratch.get(f"agg:{signal.name}", (n_cols, len(rows))))
         if isinstance(g, slice):
-            _add_scaled(acc[g], weight, mine, tmp[g])
+            _add_scaled(total[:, g], weight, mine, tmp[:, g])
         else:
-            acc[g] += np.float32(weight) * mine
+            total[:, g] += np.float32(weight) * mine
         others = np.flatnonzero(~goals.english)
         if len(others) and isinstance(o := _as_slice(others), slice):
-            _add_scaled(acc[o], weight, fallback[o], tmp[o])
+            _add_scaled(total[:, o], weight, fallback[:, o], tmp[:, o])
         elif len(others):
-            acc[others] += np.float32(weight) * fallback[others]
+            total[:, others] += np.float32(weight) * fallback[:, others]
+    acc += total.T
 
 
 @functools.cache
