@@ -137,14 +137,15 @@ def test_fit_is_the_mean_over_goals_and_nan_without_goals() -> None:
 
 
 
-def test_fit_equals_the_brute_force_mean_for_owners_in_scattered_runs() -> None:
+@pytest.mark.parametrize("wide", [1, 512])  # by runs of rows / by a sparse product
+def test_fit_equals_the_brute_force_mean_for_owners_in_scattered_runs(wide: int) -> None:
     rng = np.random.default_rng(4)
     for n_values, n_owners in ((0, 3), (1, 1), (7, 3), (200, 25)):
         values = rng.random((n_values, 5), dtype=np.float32)
         owners = rng.integers(0, n_owners, n_values)  # owners split over several runs
         owners[: n_values // 4] = np.sort(owners[: n_values // 4])  # and some long runs
         rows = rng.permutation(n_owners + 2)[: n_owners]  # some owners absent, some unknown
-        out = mean_by_owner(values, owners, rows)
+        out = mean_by_owner(values, owners, rows, wide=wide)
         assert out.shape == (len(rows), 5) and out.dtype == np.float32
         for r, owner in enumerate(rows):
             mine = owners == owner
