@@ -519,6 +519,12 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
 
 
 @functools.cache
+def _cpu_count() -> int:
+    """CPUs of this machine, read once (``os.cpu_count`` reads /sys on every call)."""
+    return os.cpu_count() or 1
+
+
+@functools.cache
 def _blas_controller() -> ThreadpoolController:
     """One inspection of the loaded BLAS libraries per process (inspecting costs ms)."""
     return ThreadpoolController()
@@ -622,7 +628,7 @@ def coverage(
             for signal in profile:
                 _add_scaled(acc, weights[signal.name], lex, scratch.get("scaled", shape))
 
-    workers = min(workers or os.cpu_count() or 1, 4, len(blocks))
+    workers = min(workers or _cpu_count(), 4, len(blocks))
     if workers <= 1 or small:
         # Small products: BLAS threads cost more to wake than they save (a lot more on a
         # busy machine), so one thread does it.

@@ -6,9 +6,16 @@ import numpy as np
 import pytest
 
 from kb.errors import ValidationError
-from matching.engine import _unmatched_facts, pair_rows, propose, recommend
+from matching.engine import (
+    _unmatched_facts,
+    _view,
+    coverage_of,
+    pair_rows,
+    propose,
+    recommend,
+)
 from matching.evaluation import parse_draws, reviewer_loss
-from matching.scoring import ScoringConfig, Signal
+from matching.scoring import ScoringConfig, Signal, coverage
 from matching.synthetic import make_programme
 
 CONFIG = ScoringConfig(signals=(
@@ -46,6 +53,22 @@ def test_proposal_on_a_synthetic_programme_respects_constraints() -> None:
                        history=prog.history, limit=5)
     scores = [c.score for c in ranked.candidates]
     assert scores == sorted(scores, reverse=True)
+
+
+
+def test_cached_profile_rows_give_the_plain_coverage() -> None:
+    """Large owner sets keep their profile rows (as CSC); small ones slice them each time."""
+    prog = make_programme(90, 70, CONFIG, seed=5)
+    pool = prog.pool
+    for learners, teachers in ((prog.mentees, prog.mentors), (prog.mentees[:1], prog.mentors),
+                               (prog.mentors, prog.mentees[:3])):
+        learners, teachers = np.asarray(learners), np.asarray(teachers)
+        for _ in range(2):  # the second time from the cache
+            got, goals = coverage_of(pool, learners, teachers)
+            evidence, layout = _view(pool, "evidence", teachers)
+            plain = coverage(goals, evidence, layout, pool.config,
+                             profiles=pool.profiles[layout.columns])
+            assert np.array_equal(got, plain)
 
 
 def test_reviewer_loss_and_draws() -> None:
