@@ -306,6 +306,9 @@ class MatchWeights:
         return data
 
 
+PREFERENCE_PARTS = ("other_department", "style", "availability")
+
+
 @dataclass
 class Preferences:
     """Soft-preference parts of the pair score, computed on demand from compact codes.
@@ -324,15 +327,21 @@ class Preferences:
 
     def parts(self, rows: slice | np.ndarray = slice(None)) -> dict[str, np.ndarray]:
         """The three parts for the given mentee rows: each [rows, mentors]."""
-        d_e, d_m = self.mentee_department[rows, None], self.mentor_department[None, :]
-        s_e, s_m = self.mentee_style[rows, None], self.mentor_style[None, :]
-        a_e, a_m = self.mentee_slots[rows, None], self.mentor_slots[None, :]
-        own = np.maximum(np.bitwise_count(a_e), 1).astype(np.float32)
-        return {
-            "other_department": ((d_e >= 0) & (d_m >= 0) & (d_e != d_m)).astype(np.float32),
-            "style": ((s_e >= 0) & (s_e == s_m)).astype(np.float32),
-            "availability": np.bitwise_count(a_e & a_m).astype(np.float32) / own,
-        }
+        return {name: self.part(name, rows) for name in PREFERENCE_PARTS}
+
+    def part(self, name: str, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """One part for the given mentee rows: [rows, mentors]."""
+        if name == "other_department":
+            d_e, d_m = self.mentee_department[rows, None], self.mentor_department[None, :]
+            return ((d_e >= 0) & (d_m >= 0) & (d_e != d_m)).astype(np.float32)
+        if name == "style":
+            s_e, s_m = self.mentee_style[rows, None], self.mentor_style[None, :]
+            return ((s_e >= 0) & (s_e == s_m)).astype(np.float32)
+        if name == "availability":
+            a_e, a_m = self.mentee_slots[rows, None], self.mentor_slots[None, :]
+            own = np.maximum(np.bitwise_count(a_e), 1).astype(np.float32)
+            return np.bitwise_count(a_e & a_m).astype(np.float32) / own
+        raise KeyError(name)
 
     def bonus(self, weights: MatchWeights, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
         """Weighted sum of the parts for the given mentee rows.
@@ -361,7 +370,7 @@ class Preferences:
             ("availability", self.mentee_slots, weights.availability),
         ):
             _, first, at = np.unique(values, return_index=True, return_inverse=True)
-            part = self.parts(first)[name]
+            part = self.part(name, first)
             out.append(((weight * part).astype(np.float32, copy=False), at.reshape(-1)))
         return out
 
