@@ -123,3 +123,22 @@ def test_bonus_equals_the_weighted_sum_of_the_parts_for_any_rows() -> None:
         assert np.allclose(prefs.bonus(other), other.other_department * parts[
             "other_department"] + other.style * parts["style"]
             + other.availability * parts["availability"], atol=1e-6)
+
+
+def test_bits_equal_or_of_each_label_bit_up_to_the_64th_label() -> None:
+    from matching.constraints import _bits
+
+    rng = np.random.default_rng(2)
+    labels = [f"l{i}" for i in range(64)]
+    values = [frozenset(rng.choice(labels, int(rng.integers(0, 5)), replace=False).tolist())
+              for _ in range(300)] + [frozenset(labels), frozenset()]
+    masks, vocabulary = _bits(values)
+    assert masks.dtype == np.uint64 and masks.shape == (len(values),)
+    for mask, value in zip(masks, values, strict=True):
+        expected = np.uint64(0)
+        for item in value:
+            expected |= np.uint64(1) << np.uint64(vocabulary[item])
+        assert mask == expected
+    assert _bits([])[0].shape == (0,)
+    with pytest.raises(ValidationError):
+        _bits([frozenset([*labels, "one too many"])])
