@@ -71,6 +71,37 @@ def test_cached_profile_rows_give_the_plain_coverage() -> None:
             assert np.array_equal(got, plain)
 
 
+
+def test_proposal_pauses_garbage_collection_and_restores_it(monkeypatch) -> None:
+    import gc
+
+    import matching.engine as engine
+
+    prog = make_programme(30, 8, CONFIG, seed=1)
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    real = engine.assign
+    monkeypatch.setattr(engine, "assign", spy)
+    run = lambda: propose(prog.pool, prog.mentees, prog.mentors, prog.capacity,  # noqa: E731
+                          chains=prog.chains, history=prog.history)
+    assert gc.isenabled()
+    assert run().pairs and seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        run()
+        assert not gc.isenabled()  # a caller's own pause is kept
+    finally:
+        gc.enable()
+    monkeypatch.setattr(engine, "assign", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        run()
+    assert gc.isenabled()
+
+
 def test_reviewer_loss_and_draws() -> None:
     ratings = {"a": {"p": 5.0, "q": 3.0, "r": 1.0}, "b": {"p": 1.0, "q": 2.0}}
     assert reviewer_loss({"a": {"p": 3, "q": 2, "r": 1}, "b": {"p": 0, "q": 1}}, ratings) == 0
