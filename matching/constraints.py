@@ -97,11 +97,9 @@ def _bits(values: Sequence[frozenset[str]]) -> tuple[np.ndarray, dict[str, int]]
             vocabulary.setdefault(item, len(vocabulary))
     if len(vocabulary) > 64:
         raise ValidationError(f"too many distinct values ({len(vocabulary)} > 64)")
-    masks = np.zeros(len(values), dtype=np.uint64)
-    for i, labels in enumerate(values):
-        for item in labels:
-            masks[i] |= np.uint64(1) << np.uint64(vocabulary[item])
-    return masks, vocabulary
+    # Python ints, converted once: numpy scalar operations per label cost ~1 us each.
+    masks = [sum(1 << vocabulary[item] for item in labels) for labels in values]
+    return np.array(masks, dtype=np.uint64).reshape(len(values)), vocabulary
 
 
 @dataclass
@@ -306,6 +304,9 @@ class MatchWeights:
         return data
 
 
+PREFERENCE_PARTS = ("other_department", "style", "availability")
+
+
 @dataclass
 class Preferences:
     """Soft-preference parts of the pair score, computed on demand from compact codes.
@@ -320,27 +321,56 @@ class Preferences:
     mentor_style: np.ndarray
     mentee_slots: np.ndarray
     mentor_slots: np.ndarray
+    _tables: dict[tuple[float, float, float], Any] = field(default_factory=dict, repr=False)
 
     def parts(self, rows: slice | np.ndarray = slice(None)) -> dict[str, np.ndarray]:
         """The three parts for the given mentee rows: each [rows, mentors]."""
-        d_e, d_m = self.mentee_department[rows, None], self.mentor_department[None, :]
-        s_e, s_m = self.mentee_style[rows, None], self.mentor_style[None, :]
-        a_e, a_m = self.mentee_slots[rows, None], self.mentor_slots[None, :]
-        own = np.maximum(np.bitwise_count(a_e), 1).astype(np.float32)
-        return {
-            "other_department": ((d_e >= 0) & (d_m >= 0) & (d_e != d_m)).astype(np.float32),
-            "style": ((s_e >= 0) & (s_e == s_m)).astype(np.float32),
-            "availability": np.bitwise_count(a_e & a_m).astype(np.float32) / own,
-        }
+        return {name: self.part(name, rows) for name in PREFERENCE_PARTS}
+
+    def part(self, name: str, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """One part for the given mentee rows: [rows, mentors]."""
+        if name == "other_department":
+            d_e, d_m = self.mentee_department[rows, None], self.mentor_department[None, :]
+            return ((d_e >= 0) & (d_m >= 0) & (d_e != d_m)).astype(np.float32)
+        if name == "style":
+            s_e, s_m = self.mentee_style[rows, None], self.mentor_style[None, :]
+            return ((s_e >= 0) & (s_e == s_m)).astype(np.float32)
+        if name == "availability":
+            a_e, a_m = self.mentee_slots[rows, None], self.mentor_slots[None, :]
+            own = np.maximum(np.bitwise_count(a_e), 1).astype(np.float32)
+            return np.bitwise_count(a_e & a_m).astype(np.float32) / own
+        raise KeyError(name)
 
     def bonus(self, weights: MatchWeights, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
-        """Weighted sum of the parts for the given mentee rows."""
-        parts = self.parts(rows)
-        return (
-            weights.other_department * parts["other_department"]
-            + weights.style * parts["style"]
-            + weights.availability * parts["availability"]
-        ).astype(np.float32)
+        """Weighted sum of the parts for the given mentee rows.
+
+        Each part depends on one attribute of the mentee, and mentees share few distinct
+        departments, styles and slot sets: each weighted part is computed once per distinct
+        value (kept for the next call) and its rows gathered, instead of comparing every
+        mentee with every mentor (the same float32 sums, several times faster at 10k x 2k).
+        """
+        key = (weights.other_department, weights.style, weights.availability)
+        if key not in self._tables:
+            self._tables[key] = self._weighted_parts(weights)
+        (department, d_at), (style, s_at), (slots, a_at) = self._tables[key]
+        out = department[d_at[rows]]
+        out += style[s_at[rows]]
+        out += slots[a_at[rows]]
+        return out
+
+    def _weighted_parts(self, weights: MatchWeights) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per part: (weighted part of each distinct mentee value [values, mentors], each
+        mentee's row in it)."""
+        out = []
+        for name, values, weight in (
+            ("other_department", self.mentee_department, weights.other_department),
+            ("style", self.mentee_style, weights.style),
+            ("availability", self.mentee_slots, weights.availability),
+        ):
+            _, first, at = np.unique(values, return_index=True, return_inverse=True)
+            part = self.part(name, first)
+            out.append(((weight * part).astype(np.float32, copy=False), at.reshape(-1)))
+        return out
 
 
 def _codes(values: Sequence[str]) -> np.ndarray:

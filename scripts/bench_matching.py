@@ -4,7 +4,8 @@
     .venv/bin/python scripts/bench_matching.py --sizes 1000 2000 --queries 50
 
 1. Recommendations for one mentee among 2,000 mentors (profiles already embedded): latency
-   percentiles over many mentees, reasons included.
+   percentiles over many mentees, reasons included. Measured first, in a fresh subprocess:
+   nothing the proposals leave on the machine (hot CPUs, freed memory) comes before it.
 2. A full proposal (scores, every hard constraint, soft preferences, exact optimiser with its
    optimality certificate, reasons for every pair, unmatched reasons) for 1k..10k mentees and
    a fifth as many mentors with capacity 1 to 5. Each size runs in a fresh subprocess so its
@@ -85,6 +86,7 @@ def recommendation_latency(n_mentors: int, queries: int, seed: int) -> dict[str,
                          history=programme.history, limit=10)
 
     ask(0)  # builds the cached mentor views once, as a running service would
+    load_before = os.getloadavg()[0]
     times, cpu_times = [], []
     for i in range(queries):
         start, cpu = time.perf_counter(), time.process_time()
@@ -102,8 +104,16 @@ def recommendation_latency(n_mentors: int, queries: int, seed: int) -> dict[str,
         "max_ms": round(float(ms.max()), 2),
         "cpu_p50_ms": round(float(np.percentile(cpu_ms, 50)), 2),
         "cpu_p95_ms": round(float(np.percentile(cpu_ms, 95)), 2),
+        "load_average_before": round(load_before, 2),
         "load_average_after": round(os.getloadavg()[0], 2),
     }
+
+
+def child(*args: str) -> dict[str, object]:
+    """Run this script with ``args`` in a fresh process; its last output line as JSON."""
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def commit() -> str:
@@ -147,22 +157,23 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="recommendations to time")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: one size
+    parser.add_argument("--latency", action="store_true", help=argparse.SUPPRESS)  # child
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench-matching.json")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_proposal(args.one, args.seed)))
         return
+    if args.latency:
+        print(json.dumps(recommendation_latency(args.mentors, args.queries, args.seed)))
+        return
 
+    latency = child("--latency", "--mentors", str(args.mentors), "--queries",
+                    str(args.queries), "--seed", str(args.seed))
+    print(json.dumps(latency), flush=True)
     rows = []
     for size in args.sizes:
-        child = subprocess.run(
-            [sys.executable, __file__, "--one", str(size), "--seed", str(args.seed)],
-            capture_output=True, text=True, check=True,
-        )
-        rows.append(json.loads(child.stdout.strip().splitlines()[-1]))
+        rows.append(child("--one", str(size), "--seed", str(args.seed)))
         print(json.dumps(rows[-1]), flush=True)
-    latency = recommendation_latency(args.mentors, args.queries, args.seed)
-    print(json.dumps(latency), flush=True)
     result = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "commit": commit(),

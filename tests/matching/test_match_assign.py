@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from matching.assign import AssignmentError, assign, top_columns, top_rows
+from matching.assign import AssignmentError, _pair_ids, assign, top_columns, top_rows
 
 
 def brute_force(weights: np.ndarray, capacity: np.ndarray,
@@ -63,7 +63,7 @@ def test_matches_brute_force_on_small_random_cases(seed: int) -> None:
             i, j = int(rng.integers(n)), int(rng.integers(m))
             locked[i] = j
         result = assign(weights, capacity, list(locked.items()),
-                        top_k=int(rng.integers(1, 4)))
+                        top_k=int(rng.integers(1, 4)), per_place=int(rng.integers(0, 3)))
         check_feasible(weights, capacity, locked, result.mentor_of)
         assert result.total == pytest.approx(brute_force(weights, capacity, locked), abs=1e-5)
         assert result.certified
@@ -77,10 +77,13 @@ def test_sparse_candidates_are_certified_against_the_full_problem() -> None:
     weights = rng.random((n, m)) * 0.3 + 0.6 * (themes_e[:, None] == themes_m[None, :])
     weights[rng.random((n, m)) < 0.1] = np.nan
     capacity = rng.integers(1, 4, m)
-    sparse = assign(weights, capacity, top_k=2)
     full = assign(weights, capacity, top_k=m)
-    assert sparse.total == pytest.approx(full.total, rel=1e-6)
-    check_feasible(weights, capacity, {}, sparse.mentor_of)
+    for per_place in (0, 1, 30):
+        sparse = assign(weights, capacity, top_k=2, per_place=per_place)
+        assert sparse.total == pytest.approx(full.total, rel=1e-6)
+        assert np.array_equal(sparse.mentor_of, full.mentor_of)
+        check_feasible(weights, capacity, {}, sparse.mentor_of)
+    assert assign(weights, capacity, top_k=1, per_place=0).rounds > 1  # the loop did run
 
 
 def test_prefers_the_better_total_over_a_greedy_choice() -> None:
@@ -127,3 +130,10 @@ def test_top_rows_leaves_a_single_column_matrix_untouched() -> None:
     values = np.array([[0.5], [0.0], [0.9]], dtype=np.float32)
     assert sorted(top_rows(values, 2)[0].tolist()) == [0, 2]
     assert values.ravel().tolist() == [0.5, 0.0, pytest.approx(0.9)]
+
+
+def test_pair_ids_are_the_sorted_distinct_ids() -> None:
+    rng = np.random.default_rng(3)
+    for n, m, size in ((1, 1, 0), (1, 1, 3), (30, 7, 500)):
+        rows, cols = rng.integers(0, n, size), rng.integers(0, m, size)
+        assert np.array_equal(_pair_ids(rows, cols, n, m), np.unique(rows * m + cols))

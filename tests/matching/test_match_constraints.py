@@ -96,3 +96,49 @@ def test_common_language_equals_the_pairwise_bit_test() -> None:
         got = common_language(mentees, mentors)
         assert got.shape == (n, m) and got.dtype == bool
         assert np.array_equal(got, expected)
+
+
+def test_bonus_equals_the_weighted_sum_of_the_parts_for_any_rows() -> None:
+    rng = np.random.default_rng(11)
+    slots = ["mon-am", "mon-pm", "tue-am", "wed-pm", "fri-am"]
+
+    def person(pid: int) -> Participant:
+        return who(pid, department=str(rng.choice(["", "Sales", "IT", "HR"])),
+                   style=str(rng.choice(["", "structured", "informal"])),
+                   availability=frozenset(rng.choice(slots, int(rng.integers(0, 4)),
+                                                     replace=False).tolist()))
+
+    weights = MatchWeights(other_department=0.07, style=0.13, availability=0.31)
+    for n, m in ((0, 4), (1, 6), (40, 9)):
+        prefs = preferences([person(i) for i in range(n)], [person(100 + j) for j in range(m)])
+        parts = prefs.parts()
+        plain = (weights.other_department * parts["other_department"]
+                 + weights.style * parts["style"]
+                 + weights.availability * parts["availability"]).astype(np.float32)
+        assert prefs.bonus(weights).dtype == np.float32
+        assert np.array_equal(prefs.bonus(weights), plain)
+        for rows in (slice(3, 17), np.array([5, 1, 1, 30], dtype=np.int64)[: n // 10]):
+            assert np.array_equal(prefs.bonus(weights, rows), plain[rows])
+        other = MatchWeights()  # another weighting after the first: not the kept tables
+        assert np.allclose(prefs.bonus(other), other.other_department * parts[
+            "other_department"] + other.style * parts["style"]
+            + other.availability * parts["availability"], atol=1e-6)
+
+
+def test_bits_equal_or_of_each_label_bit_up_to_the_64th_label() -> None:
+    from matching.constraints import _bits
+
+    rng = np.random.default_rng(2)
+    labels = [f"l{i}" for i in range(64)]
+    values = [frozenset(rng.choice(labels, int(rng.integers(0, 5)), replace=False).tolist())
+              for _ in range(300)] + [frozenset(labels), frozenset()]
+    masks, vocabulary = _bits(values)
+    assert masks.dtype == np.uint64 and masks.shape == (len(values),)
+    for mask, value in zip(masks, values, strict=True):
+        expected = np.uint64(0)
+        for item in value:
+            expected |= np.uint64(1) << np.uint64(vocabulary[item])
+        assert mask == expected
+    assert _bits([])[0].shape == (0,)
+    with pytest.raises(ValidationError):
+        _bits([frozenset([*labels, "one too many"])])

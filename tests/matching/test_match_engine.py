@@ -9,10 +9,19 @@ import pytest
 
 from kb.embeddings import FakeEmbedder
 from kb.errors import ValidationError
-from matching.engine import _unmatched_facts, embed_pool, fit_matrix, pair_rows, propose, recommend
+from matching.engine import (
+    _unmatched_facts,
+    _view,
+    coverage_of,
+    embed_pool,
+    fit_matrix,
+    pair_rows,
+    propose,
+    recommend,
+)
 from matching.evaluation import paper_evidence, parse_draws, reviewer_loss
 from matching.profiles import Evidence, Participant
-from matching.scoring import ScoringConfig, Signal
+from matching.scoring import ScoringConfig, Signal, coverage
 from matching.synthetic import make_programme
 
 CONFIG = ScoringConfig(signals=(
@@ -80,6 +89,52 @@ def test_a_paper_is_one_source_in_the_reviewer_evaluation() -> None:
     abstract = " ".join(f"Sentence number {i} about graph neural networks." for i in range(80))
     items = paper_evidence("p1", "Graphs", abstract)
     assert len(items) > 1 and {e.ref for e in items} == {"p1"}
+
+
+def test_cached_profile_rows_give_the_plain_coverage() -> None:
+    """Large owner sets keep their profile rows (as CSC); small ones slice them each time."""
+    prog = make_programme(90, 70, CONFIG, seed=5)
+    pool = prog.pool
+    for learners, teachers in ((prog.mentees, prog.mentors), (prog.mentees[:1], prog.mentors),
+                               (prog.mentors, prog.mentees[:3])):
+        learners, teachers = np.asarray(learners), np.asarray(teachers)
+        for _ in range(2):  # the second time from the cache
+            got, goals = coverage_of(pool, learners, teachers)
+            evidence, layout = _view(pool, "evidence", teachers)
+            plain = coverage(goals, evidence, layout, pool.config,
+                             profiles=pool.profiles[layout.columns])
+            assert np.array_equal(got, plain)
+
+
+
+def test_proposal_pauses_garbage_collection_and_restores_it(monkeypatch) -> None:
+    import gc
+
+    import matching.engine as engine
+
+    prog = make_programme(30, 8, CONFIG, seed=1)
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    real = engine.assign
+    monkeypatch.setattr(engine, "assign", spy)
+    run = lambda: propose(prog.pool, prog.mentees, prog.mentors, prog.capacity,  # noqa: E731
+                          chains=prog.chains, history=prog.history)
+    assert gc.isenabled()
+    assert run().pairs and seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        run()
+        assert not gc.isenabled()  # a caller's own pause is kept
+    finally:
+        gc.enable()
+    monkeypatch.setattr(engine, "assign", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        run()
+    assert gc.isenabled()
 
 
 def test_reviewer_loss_and_draws() -> None:

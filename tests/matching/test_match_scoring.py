@@ -138,6 +138,29 @@ def test_fit_is_the_mean_over_goals_and_nan_without_goals() -> None:
     assert np.isnan(out[2]).all()
 
 
+
+@pytest.mark.parametrize("wide", [1, 512])  # by runs of rows / by a sparse product
+def test_fit_equals_the_brute_force_mean_for_owners_in_scattered_runs(wide: int) -> None:
+    rng = np.random.default_rng(4)
+    for n_values, n_owners in ((0, 3), (1, 1), (7, 3), (200, 25)):
+        values = rng.random((n_values, 5), dtype=np.float32)
+        owners = rng.integers(0, n_owners, n_values)  # owners split over several runs
+        owners[: n_values // 4] = np.sort(owners[: n_values // 4])  # and some long runs
+        rows = rng.permutation(n_owners + 2)[: n_owners]  # some owners absent, some unknown
+        out = mean_by_owner(values, owners, rows, wide=wide)
+        assert out.shape == (len(rows), 5) and out.dtype == np.float32
+        for r, owner in enumerate(rows):
+            mine = owners == owner
+            if mine.any():
+                assert np.allclose(out[r], values[mine].mean(axis=0), atol=1e-6)
+                total = np.zeros(5, dtype=np.float32)
+                for row in values[mine]:  # float32 sums in row order, like a sparse product
+                    total += row
+                assert np.array_equal(out[r], total / np.float32(mine.sum()))
+            else:
+                assert np.isnan(out[r]).all()
+
+
 def test_config_round_trips_and_validates() -> None:
     assert ScoringConfig.from_dict(CONFIG.to_dict()) == CONFIG
     assert ScoringConfig.from_dict(DEFAULT_CONFIG.to_dict()) == DEFAULT_CONFIG
