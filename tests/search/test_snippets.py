@@ -7,7 +7,8 @@ from kb.search.snippets import _WORD, _window, matching_spans, query_keys, snipp
 
 WORDS = {
     "pl": "formuła formuły formułę arkusz arkusze raport raporty tygodniowy Copilot i w na".split(),
-    "en": "prompt prompts prompting report reports weekly Copilot the a of and".split(),
+    "en": "prompt prompts Prompting report reports weekly Copilot the a of and GPT-4o".split()
+    + ["Copilot_365", "e-mail", "re:report", "prompt2", "ПРОМПТ"],
     "ru": "отчет отчеты отчета неделя Copilot и в на промпт промпты".split(),
 }
 
