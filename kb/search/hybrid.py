@@ -17,7 +17,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,9 +193,6 @@ class SearchEngine:
         self.vectors = VectorStore(session_factory, names, self.config)
         self.sparse = SparseStore(session_factory, self.config.bm25, settings.index_dir)
         self.query_vectors = QueryVectors()
-        # The query embedding runs here while the search does its other work (the change-log
-        # check, permissions, BM25); the model's C engine releases the GIL.
-        self._embedding = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-vector")
         # Start-up: build the index if missing, apply what was committed while we were away.
         self.fulltext.ensure()
         self.fulltext.catch_up()
@@ -229,7 +225,6 @@ class SearchEngine:
         self.sparse.rebuild()
 
     def close(self) -> None:
-        self._embedding.shutdown(wait=True)
         self.fulltext.close()
 
     # -- search -----------------------------------------------------------------------------
@@ -249,7 +244,6 @@ class SearchEngine:
         limit, offset = max(0, int(limit)), max(0, int(offset))
         if parsed.is_empty and filters.is_empty:
             return SearchResults(parsed.text, message=parsed.message, took_ms=_ms(started))
-        vectors = None if parsed.is_empty else self._query_vectors_soon(parsed.text)
         with self.sessions() as session:
             self._refresh(session)
             pair_ids = user_pairs(session, user)
@@ -258,10 +252,7 @@ class SearchEngine:
             if parsed.is_empty:
                 ranking = self._browse(pair_ids, filters, author_ids)
             else:
-                assert vectors is not None
-                ranking, word_matches = self._rank(
-                    session, parsed, vectors, pair_ids, filters, author_ids
-                )
+                ranking, word_matches = self._rank(session, parsed, pair_ids, filters, author_ids)
             page = ranking[offset : offset + limit]
             hits = self._hits(session, page, query_words(parsed), pair_ids)
         suggestion = None
@@ -273,27 +264,10 @@ class SearchEngine:
             message = NO_WORD_MATCH
         return SearchResults(parsed.text, hits, len(ranking), suggestion, message, _ms(started))
 
-    def _query_vectors_soon(self, text: str) -> Future[dict[str, np.ndarray]]:
-        """The query's vector for every search model that speaks its language, computed
-        beside the caller (``result()`` waits for it)."""
-        language = guess_language(text)
-        models = [m for m in self.config.models if self.config.speaks(m, language)]
-
-        def embed() -> dict[str, np.ndarray]:
-            return {m: self.query_vectors.get(m, self.embedders[m], text) for m in models}
-
-        known = {m: self.query_vectors.cached(m, text) for m in models}
-        if all(v is not None for v in known.values()):
-            done: Future[dict[str, np.ndarray]] = Future()  # no thread hand-off for a repeat
-            done.set_result(embed())
-            return done
-        return self._embedding.submit(embed)
-
     def _rank(
         self,
         session: Session,
         parsed: ParsedQuery,
-        vectors: Future[dict[str, np.ndarray]],
         pair_ids: frozenset[int],
         filters: SearchFilters,
         author_ids: frozenset[int] | None,
@@ -307,7 +281,8 @@ class SearchEngine:
             [(h.chunk_id, h.score) for h in text_hits],
             {h.chunk_id: h.doc_key for h in text_hits},
         )
-        queries = vectors.result()
+        models = [m for m in self.config.models if self.config.speaks(m, language)]
+        queries = {m: self.query_vectors.get(m, self.embedders[m], parsed.text) for m in models}
         if queries:
             self._vector_candidates(session, candidates, queries, pair_ids, filters, author_ids)
         weights = self.config.signal_weights(language, tuple(candidates.signals))
