@@ -25,16 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from kb.search.filters import SearchFilters
 from kb.search.fulltext import BM25Config, TextHit
 from kb.search.query import ParsedQuery
+from kb.search.records import ChunkRecord
 from kb.search.sparse import FORMAT_VERSION, Access, SparseIndex
 from kb.search.sync import (
     SCHEMA_VERSION,
     LogState,
     WriteLock,
-    advance,
-    changed_keys,
-    fetch_changes,
+    apply_changes,
     iter_all_records,
-    load_records,
     snapshot_state,
 )
 
@@ -121,17 +119,14 @@ class SparseStore:
     def catch_up(self) -> int:
         """Apply new log rows; returns how many documents changed."""
         with self._lock, self.sessions() as session:
-            changes = fetch_changes(session, self.state)
-            if not changes:
-                if self.state.gaps:  # let gaps expire
-                    self.state = advance(self.state, [], time.time())
-                return 0
-            keys = changed_keys(changes)
-            records = load_records(session, keys)
-            for key in keys:
-                self.index.replace_document(key, records[key])
-            self.state = advance(self.state, [i for i, _ in changes], time.time())
-            return len(keys)
+            self.state, changed = apply_changes(session, self.state, self._apply)
+            return changed
+
+    def _apply(
+        self, session: Session, keys: list[str], records: dict[str, list[ChunkRecord]]
+    ) -> None:
+        for key in keys:
+            self.index.replace_document(key, records[key])
 
     def search(
         self,

@@ -28,7 +28,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +128,25 @@ def snapshot_state(session: Session, now: float) -> LogState:
 def changed_keys(changes: Sequence[tuple[int, str]]) -> list[str]:
     """Distinct document keys in log order (several changes to one document apply once)."""
     return list(dict.fromkeys(key for _, key in changes))
+
+
+def apply_changes(
+    session: Session,
+    state: LogState,
+    apply: Callable[[Session, list[str], dict[str, list[ChunkRecord]]], None],
+) -> tuple[LogState, int]:
+    """Hand the documents changed since ``state`` (keys in log order, their current chunks)
+    to ``apply``; returns the state after them and how many documents changed.
+
+    With nothing new, gaps older than ``GAP_TIMEOUT`` expire. The in-memory indexes (vectors,
+    sparse BM25) catch up through this; Whoosh's store keeps its state on disk.
+    """
+    changes = fetch_changes(session, state)
+    if not changes:
+        return (advance(state, [], time.time()) if state.gaps else state), 0
+    keys = changed_keys(changes)
+    apply(session, keys, load_records(session, keys))
+    return advance(state, [i for i, _ in changes], time.time()), len(keys)
 
 
 # -- reading the database ------------------------------------------------------------------

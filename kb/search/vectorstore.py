@@ -22,10 +22,7 @@ from kb.search.ranking import SearchConfig
 from kb.search.records import ChunkRecord
 from kb.search.sync import (
     LogState,
-    advance,
-    changed_keys,
-    fetch_changes,
-    load_records,
+    apply_changes,
     load_vectors,
     snapshot_state,
 )
@@ -104,30 +101,28 @@ class VectorStore:
     def catch_up(self) -> int:
         """Apply new log rows to every model's index; returns how many documents changed."""
         with self._lock, self.sessions() as session:
-            changes = fetch_changes(session, self.state)
-            if not changes:
-                if self.state.gaps:  # let gaps expire
-                    self.state = advance(self.state, [], time.time())
-                return 0
-            keys = changed_keys(changes)
-            current = load_records(session, keys)
-            added: list[ChunkRecord] = []
-            for key in keys:
-                old = self.doc_chunks.pop(key, [])
-                for backend in self.backends.values():
-                    if backend is not None:
-                        backend.remove(old)
-                for chunk_id in old:
-                    self.records.pop(chunk_id, None)
-                public = [replace(r, text="", title="") for r in current[key] if r.is_public]
-                if public:
-                    self.doc_chunks[key] = [r.chunk_id for r in public]
-                    self.records.update({r.chunk_id: r for r in public})
-                    added.extend(public)
-            for spec in self.backends:
-                self._add(session, spec, added, fresh=False)
-            self.state = advance(self.state, [i for i, _ in changes], time.time())
-            return len(keys)
+            self.state, changed = apply_changes(session, self.state, self._apply)
+            return changed
+
+    def _apply(
+        self, session: Session, keys: list[str], current: dict[str, list[ChunkRecord]]
+    ) -> None:
+        """Replace each changed document's public chunks in every model's index."""
+        added: list[ChunkRecord] = []
+        for key in keys:
+            old = self.doc_chunks.pop(key, [])
+            for backend in self.backends.values():
+                if backend is not None:
+                    backend.remove(old)
+            for chunk_id in old:
+                self.records.pop(chunk_id, None)
+            public = [replace(r, text="", title="") for r in current[key] if r.is_public]
+            if public:
+                self.doc_chunks[key] = [r.chunk_id for r in public]
+                self.records.update({r.chunk_id: r for r in public})
+                added.extend(public)
+        for spec in self.backends:
+            self._add(session, spec, added, fresh=False)
 
     # -- searching --------------------------------------------------------------------------
 
