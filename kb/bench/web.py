@@ -154,11 +154,11 @@ def run_wrk(base: str, paths_file: Path, connections: int, seconds: int,
 
 def serve(instance: Path, workers: int, port: int) -> subprocess.Popen[bytes]:
     """gunicorn on loopback, as ``tandem serve`` starts it (in its own process group)."""
-    gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
-    env = {**os.environ, "TANDEM_INSTANCE": str(instance)}
+    from kb.gunicorn_conf import command
+
+    env = {**os.environ, "TANDEM_INSTANCE": str(instance), "TANDEM_WARM_UP": "1"}
     return subprocess.Popen(
-        [gunicorn, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--timeout", "120",
-         "--log-level", "warning", "kb.app:create_app()"],
+        command(workers, f"127.0.0.1:{port}", "--log-level", "warning"),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
 
