@@ -83,10 +83,9 @@ class Tandem:
     def warm_up(self) -> None:
         """Load per-process language tables now (the Polish stemmer takes seconds), so the first
         search does not wait. Opens no database or index handle: safe before a fork."""
-        from kb.search.analysis import analyse
+        from kb.search.analysis import warm_up
 
-        for language in ("pl", "ru", "en"):
-            analyse("przykładowe wyszukiwanie пример поиска searching examples", language)
+        warm_up()
 
     def warm_up_models(self) -> None:
         """Embed one query with every search model, so a worker's first search does not

@@ -169,6 +169,13 @@ def analyse(text: str, language: str) -> list[str]:
     return [t.text for t in language_analyzer(language)(text)]
 
 
+def warm_up() -> None:
+    """Load every language's stemmer now (the Polish table takes seconds): before a fork,
+    so children share it, or before the first search of a process."""
+    for language in LANGUAGES:
+        analyse("przykładowe wyszukiwanie пример поиска searching examples", language)
+
+
 _TOKEN = re.compile(TOKEN_PATTERN)
 
 

@@ -155,3 +155,54 @@ def test_bulk_add_in_batches_equals_one_batch() -> None:
             (h.chunk_id, round(h.score, 9)) for h in one.search(parse_query(query), 5, allow)
         ]
     assert many.doc_count() == one.doc_count() == 11
+
+
+def on_disk(tmp_path, name: str) -> FullTextIndex:
+    return FullTextIndex.create(tmp_path / name)
+
+
+def bulk_records(count: int) -> list[ChunkRecord]:
+    return [
+        replace(RECORDS[i % 4], chunk_id=i, doc_key=f"doc:{i}",
+                text=f"{RECORDS[i % 4].text} {'budget ' * (i % 5)}prompts {i}")
+        for i in range(1, count + 1)
+    ]  # fmt: skip
+
+
+def test_bulk_add_in_processes_equals_one_process(tmp_path, monkeypatch) -> None:
+    records = bulk_records(23)
+    alone, parallel = on_disk(tmp_path, "alone"), on_disk(tmp_path, "parallel")
+    alone.add(records, procs=1)
+    rounds: list[int] = []
+    in_processes = FullTextIndex._add_in_processes
+    monkeypatch.setattr(
+        FullTextIndex, "_add_in_processes",
+        lambda self, part, *args: rounds.append(len(part)) or in_processes(self, part, *args),
+    )  # fmt: skip
+    parallel.add(records, batch=4, procs=2)  # rounds of 8: jobs of 4 chunks for 2 processes
+    assert rounds == [8, 8, 7]
+    with parallel.searcher() as searcher:
+        assert 3 <= len(searcher.reader().leaf_readers()) <= 6  # a segment per process, unmerged
+    assert parallel.doc_count() == alone.doc_count() == 23
+    for query in ("budget prompts", "prompts 17", "pracownik", "программирование", '"state of"'):
+        for pairs in ((), (7,)):
+            allow = combined_query(pairs, None, None)
+            got, want = (
+                [(h.chunk_id, round(h.score, 9)) for h in i.search(parse_query(query), 30, allow)]
+                for i in (parallel, alone)
+            )
+            assert got == want and got, query
+
+
+def test_bulk_add_that_loses_a_process_raises(tmp_path, monkeypatch) -> None:
+    from whoosh.multiproc import SubWriterTask
+
+    from kb.search.fulltext import IndexBuildError
+
+    def fail(self, filename, doc_count):  # noqa: ANN001 - runs in the forked child
+        raise MemoryError("a build process ran out of memory")
+
+    monkeypatch.setattr(SubWriterTask, "_process_file", fail)
+    index = on_disk(tmp_path, "broken")
+    with pytest.raises(IndexBuildError, match="lost documents|processes died"):
+        index.add(bulk_records(9), batch=4, procs=2)
