@@ -39,6 +39,7 @@ class SearchBenchConfig:
     sparse_max: int = 1_000_000  # largest library for the sparse-matrix BM25 alternative
     product_sparse_max: int = 1_000_000  # the product's sparse BM25 alone, where no full path
     flat_queries_max: int = 50  # flat search is slow at 1M: time at most this many queries
+    # (and so is Whoosh alone above bm25_max, where the full path builds it anyway)
     nprobes: tuple[int, ...] = (16, 32, 64, 128)
     work_dir: Path | None = None
 
@@ -283,7 +284,8 @@ def bench_query_embedding(embedder: Embedder, queries: Sequence[str]) -> dict[st
     return {"model": embedder.name, "latency_ms": percentiles(samples)}
 
 
-FullPath = Callable[[BaseMaterial, np.ndarray, int, Sequence[str], Path], dict[str, Any]]
+# (material, vectors, size, queries, work, whoosh_queries=None) -> figures
+FullPath = Callable[..., dict[str, Any]]
 
 
 def run_search_bench(material: BaseMaterial, embedder: Embedder, config: SearchBenchConfig,
@@ -319,7 +321,9 @@ def run_search_bench(material: BaseMaterial, embedder: Embedder, config: SearchB
                 result.figures["sparse_bm25"] = bench_sparse_bm25(material, size, queries, config)
             if full_here:
                 log(f"[{size:,}] full hybrid path (product SearchEngine) + its Whoosh alone")
-                full = full_path(material, vectors, size, queries, work)
+                slow = size > config.bm25_max  # Whoosh alone takes seconds a query there
+                full = full_path(material, vectors, size, queries, work,
+                                 whoosh_queries=config.flat_queries_max if slow else None)
                 for part in ("bm25", "bm25_product"):
                     if part in full:
                         result.figures[part] = full.pop(part)
@@ -454,7 +458,7 @@ def tandem_full_path(model: str) -> FullPath | None:
         return None
 
     def full(material: BaseMaterial, vectors: np.ndarray, size: int, queries: Sequence[str],
-             work: Path) -> dict[str, Any]:
+             work: Path, whoosh_queries: int | None = None) -> dict[str, Any]:
         from sqlalchemy import select
 
         from kb.config import load_settings
@@ -496,7 +500,8 @@ def tandem_full_path(model: str) -> FullPath | None:
         text_index = engine.fulltext.index()
         allow = permission_query(())
         parsed = [parse_query(q) for q in queries]
-        bm25 = time_each(lambda p: text_index.search(p, engine.config.depth, allow), parsed)
+        bm25 = time_each(lambda p: text_index.search(p, engine.config.depth, allow),
+                         parsed[:whoosh_queries])
         figures["bm25"] = {
             "build_s": round(whoosh_build.seconds, 1),
             "docs_per_s": round(size / whoosh_build.seconds, 1),
@@ -533,6 +538,10 @@ def tandem_full_path(model: str) -> FullPath | None:
         repeat = time_each(lambda q: engine.search(q, None), queries[:half], warmup=0)
         figures["repeated_query_latency_ms"] = percentiles(repeat)
         figures["peak_rss_mb"] = peak_rss_mb()
+        with Stopwatch() as second:  # a later worker: the indexes' snapshots, then the log
+            worker = SearchEngine(settings, sessions, {model: embedder})
+        figures["worker_start_s"] = round(second.seconds, 1)
+        worker.close()
         closer = getattr(engine, "close", None)
         if callable(closer):
             closer()

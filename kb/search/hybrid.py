@@ -183,7 +183,7 @@ class SearchEngine:
         self.fulltext = WhooshStore(
             settings.index_dir, session_factory, self.config.bm25, list(names.values())
         )
-        self.vectors = VectorStore(session_factory, names, self.config)
+        self.vectors = VectorStore(session_factory, names, self.config, settings.index_dir)
         self.sparse = SparseStore(session_factory, self.config.bm25, settings.index_dir)
         self.query_vectors = QueryVectors()
         # Start-up: build the index if missing, apply what was committed while we were away.
@@ -212,9 +212,10 @@ class SearchEngine:
             self.sparse.catch_up()
 
     def reindex(self) -> None:
-        """Rebuild Whoosh from the database (swapped in atomically), reload vectors and BM25."""
+        """Rebuild Whoosh from the database (swapped in atomically), rebuild vectors and BM25
+        (and their snapshots)."""
         self.fulltext.reindex()
-        self.vectors.load()
+        self.vectors.rebuild()
         self.sparse.rebuild()
 
     def close(self) -> None:

@@ -36,6 +36,16 @@ class VectorBackend:
     def _new_index(self) -> faiss.Index:
         raise NotImplementedError
 
+    def __getstate__(self) -> dict:
+        """Picklable (a snapshot for the next process start): FAISS's own serialisation."""
+        state = self.__dict__.copy()
+        state["index"] = faiss.serialize_index(self.index)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state, index=faiss.deserialize_index(state["index"]))
+        self.__dict__.update(state)
+
     def _params(self, selector: faiss.IDSelector | None, k: int) -> faiss.SearchParameters:
         return faiss.SearchParameters(sel=selector)
 

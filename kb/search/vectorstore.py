@@ -3,14 +3,26 @@
 Only public chunks (guides, published insights) are loaded: a private note's vector is never
 in a shared index, so no search path through it can leak one. A model restricted to some
 languages (MiniLM: English) only holds chunks in those languages.
+
+Building an HNSW graph takes minutes at a million vectors, so, like the sparse BM25 index
+(:mod:`kb.search.sparsestore`), the indexes are kept as a snapshot next to the Whoosh index
+(``index_dir/vectors-v<version>-<key>.pickle``, key: the models and the search configuration
+they were built for) with the log position they reflect: a starting worker loads it and
+applies the log rows written since; only the first of several workers starting together
+builds (under a lock); ``reindex`` rewrites it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import threading
 import time
+import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
@@ -21,12 +33,16 @@ from kb.search.filters import SearchFilters, matches
 from kb.search.ranking import SearchConfig
 from kb.search.records import ChunkRecord
 from kb.search.sync import (
+    SCHEMA_VERSION,
     LogState,
+    WriteLock,
     apply_changes,
     load_vectors,
     snapshot_state,
 )
 from kb.search.vectors import VectorBackend, make_backend
+
+SNAPSHOT_FORMAT = 1  # bump when what the snapshot pickles changes
 
 _META = (
     Chunk.id,
@@ -59,10 +75,12 @@ class VectorStore:
         sessions: sessionmaker[Session],
         model_names: Mapping[str, str],
         config: SearchConfig,
+        snapshot_dir: Path | None = None,
     ) -> None:
         self.sessions = sessions
         self.model_names = dict(model_names)  # spec -> stored model name
         self.config = config
+        self.snapshot_dir = snapshot_dir
         self.state = LogState()
         self.records: dict[int, ChunkRecord] = {}
         self.doc_chunks: dict[str, list[int]] = {}
@@ -71,8 +89,29 @@ class VectorStore:
 
     # -- building and applying the log ------------------------------------------------------
 
+    @property
+    def snapshot_path(self) -> Path | None:
+        if self.snapshot_dir is None:
+            return None
+        built_for = repr((sorted(self.model_names.items()), self.config)).encode()
+        key = hashlib.sha256(built_for).hexdigest()[:16]
+        return self.snapshot_dir / f"vectors-v{SCHEMA_VERSION}.{SNAPSHOT_FORMAT}-{key}.pickle"
+
     def load(self) -> None:
-        """Load every public vector of the configured models (process start, reindex)."""
+        """Process start: the snapshot if there is one (else build and write it), then the log."""
+        path = self.snapshot_path
+        if path is None:
+            self.rebuild()
+            return
+        if not self._read_snapshot(path):
+            with WriteLock(path.with_suffix(".lock")).hold(None):
+                if not self._read_snapshot(path):  # another worker may have just written it
+                    self.rebuild()
+        self.catch_up()
+
+    def rebuild(self) -> None:
+        """Load every public vector of the configured models (start, reindex) and write the
+        snapshot; changes committed meanwhile are applied by the next catch-up."""
         with self.sessions() as session, self._lock:
             self.state = snapshot_state(session, time.time())
             metas = public_meta(session)
@@ -83,6 +122,30 @@ class VectorStore:
             for spec in self.backends:
                 self.backends[spec] = None
                 self._add(session, spec, metas, fresh=True)
+            self._write_snapshot()
+
+    def _read_snapshot(self, path: Path) -> bool:
+        try:
+            with path.open("rb") as handle:
+                state, records, doc_chunks, backends = pickle.load(handle)
+        except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+            return False
+        with self._lock:
+            self.state, self.records, self.doc_chunks = state, records, doc_chunks
+            self.backends = backends
+        return True
+
+    def _write_snapshot(self) -> None:
+        """Indexes, filter attributes and log position, atomically (temp file, rename)."""
+        path = self.snapshot_path
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        with temp.open("wb") as handle:
+            snapshot = (self.state, self.records, self.doc_chunks, self.backends)
+            pickle.dump(snapshot, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temp, path)
 
     def _add(self, session: Session, spec: str, records: list[ChunkRecord], fresh: bool) -> None:
         wanted = [r.chunk_id for r in records if self.config.speaks(spec, r.index_language)]

@@ -69,11 +69,13 @@ def test_full_path_times_the_product_bm25_leg_and_whoosh(material, tmp_path):
 
     full = tandem_full_path("fake:32")
     vectors = synthetic_vectors(material, 300, seed=0)
-    out = full(material, vectors, 300, material.queries, tmp_path)
+    out = full(material, vectors, 300, material.queries, tmp_path, whoosh_queries=2)
     assert out["bm25_product"]["latency_ms"]["n"] == len(material.queries)
+    assert out["bm25"]["latency_ms"]["n"] == 2  # the slow "before" on fewer queries
     assert out["bm25_product"]["phrase_queries"] == 0
     assert out["bm25"]["build_s"] >= 0 and out["whoosh_build_s"] >= 0
     assert out["latency_ms"]["n"] > 0
+    assert out["worker_start_s"] >= 0 and out["engine_start_s"] >= 0
     assert out["bm25_product"]["snapshot_load_s"] >= 0 and out["bm25_product"]["snapshot_mb"] > 0
 
 

@@ -14,6 +14,7 @@ from kb.config import Settings
 from kb.errors import NotFound
 from kb.models import Person, SharedInsight
 from kb.search.hybrid import NO_WORD_MATCH, SearchEngine, SearchFilters
+from kb.search.vectorstore import VectorStore
 from kb.services import notes
 
 from .helpers import Library, add_guide_and_die, make_library, write_and_catch_up
@@ -334,9 +335,32 @@ def test_a_starting_worker_loads_the_sparse_snapshot_and_catches_up(
         raise AssertionError("a snapshot exists: nothing to build")
 
     monkeypatch.setattr(SparseIndex, "build", no_build)
+    monkeypatch.setattr(VectorStore, "rebuild", no_build)
     worker = SearchEngine(settings, sessions, embedders)
     try:
         assert worker.search("Narwhalword", None).hits[0].title == "Late guide"
         assert worker.sparse.size() == search.sparse.size() + 1
+        # the vector snapshot too: loaded, then the late guide's chunk from the log
+        assert worker.vectors.size()["fake"] == search.vectors.size()["fake"] + 1
+        query = embedders["fake"].embed_queries(["Narwhalword"])[0]
+        search.catch_up()
+        assert worker.vectors.search("fake", query, 5) == search.vectors.search("fake", query, 5)
     finally:
         worker.close()
+
+
+def test_a_vector_snapshot_is_only_used_for_the_configuration_it_was_built_for(
+    search: SearchEngine, settings: Settings, sessions, embedders, monkeypatch  # noqa: ANN001
+) -> None:
+    from dataclasses import replace
+
+    built = search.vectors.snapshot_path
+    assert built is not None and built.exists()
+    other = SearchEngine(settings, sessions, embedders,
+                         replace(search.config, hnsw_threshold=1))  # fmt: skip
+    try:
+        assert other.vectors.snapshot_path != built and other.vectors.snapshot_path.exists()
+        assert {type(b).__name__ for b in other.vectors.backends.values()} == {"HnswBackend"}
+        assert {type(b).__name__ for b in search.vectors.backends.values()} == {"ExactBackend"}
+    finally:
+        other.close()

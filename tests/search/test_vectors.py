@@ -76,3 +76,24 @@ def test_brute_force_order() -> None:
         (12, pytest.approx(0.5)),
     ]
     assert brute_force(np.array([1.0, 0.0]), [], np.zeros((0, 2)), 2) == []
+
+
+@pytest.mark.parametrize("backend", [ExactBackend, HnswBackend])
+def test_a_pickled_backend_answers_as_the_original(backend: type[VectorBackend]) -> None:
+    import pickle
+
+    rng = np.random.default_rng(5)
+    index = backend(16)
+    index.add(list(range(300)), unit_rows(rng, 300))
+    index.remove(range(0, 300, 7))  # tombstones travel too
+    copy = pickle.loads(pickle.dumps(index))
+    assert type(copy.index) is type(index.index) and len(copy) == len(index)
+    if isinstance(index, HnswBackend):
+        assert copy.index.hnsw.efConstruction == index.ef_construction == 200
+    for query in unit_rows(rng, 10):
+        assert copy.search(query, 10) == index.search(query, 10)
+        assert copy.search(query, 5, allowed={1, 2, 3, 8, 9}) == index.search(
+            query, 5, allowed={1, 2, 3, 8, 9}
+        )
+    copy.add([1000], unit_rows(rng, 1))  # and it can still change
+    assert 1000 in copy and 1000 not in index
