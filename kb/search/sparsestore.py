@@ -12,11 +12,8 @@ first of several workers starting together builds (under a lock); ``reindex`` re
 
 from __future__ import annotations
 
-import os
-import pickle
 import threading
 import time
-import uuid
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
@@ -30,10 +27,12 @@ from kb.search.sparse import FORMAT_VERSION, Access, SparseIndex
 from kb.search.sync import (
     SCHEMA_VERSION,
     LogState,
-    WriteLock,
     apply_changes,
     iter_all_records,
+    read_snapshot,
     snapshot_state,
+    start_from_snapshot,
+    write_snapshot,
 )
 
 
@@ -74,14 +73,7 @@ class SparseStore:
 
     def load(self) -> None:
         """Process start: the snapshot if there is one (else build and write it), then the log."""
-        path = self.snapshot_path
-        if path is None:
-            self.rebuild()
-            return
-        if not self._read_snapshot(path):
-            with WriteLock(path.with_suffix(".lock")).hold(None):
-                if not self._read_snapshot(path):  # another worker may have just written it
-                    self.rebuild()
+        start_from_snapshot(self.snapshot_path, self._read_snapshot, self.rebuild)
         self.catch_up()
 
     def rebuild(self) -> None:
@@ -95,26 +87,19 @@ class SparseStore:
         # Changes committed while building are applied by the next catch-up.
 
     def _read_snapshot(self, path: Path) -> bool:
-        try:
-            with path.open("rb") as handle:
-                state, index = pickle.load(handle)
-        except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+        snapshot = read_snapshot(path)
+        if snapshot is None:
             return False
+        state, index = snapshot
         index.config = self.bm25  # scoring parameters are applied at query time
         with self._lock:
             self.index, self.state = index, state
         return True
 
     def _write_snapshot(self) -> None:
-        """The index and its log position, atomically (temp file, rename)."""
-        path = self.snapshot_path
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        with temp.open("wb") as handle:
-            pickle.dump((self.state, self.index), handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temp, path)
+        """The index and its log position."""
+        if self.snapshot_path is not None:
+            write_snapshot(self.snapshot_path, (self.state, self.index))
 
     def catch_up(self) -> int:
         """Apply new log rows; returns how many documents changed."""

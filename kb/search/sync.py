@@ -24,6 +24,7 @@ import errno
 import fcntl
 import json
 import os
+import pickle
 import shutil
 import threading
 import time
@@ -239,6 +240,42 @@ class WriteLock:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.05)
+
+
+# -- snapshots of in-memory indexes (sparse BM25, FAISS) ------------------------------------
+
+
+def start_from_snapshot(
+    path: Path | None, read: Callable[[Path], bool], build: Callable[[], None]
+) -> None:
+    """Process start of an in-memory index: ``read`` its snapshot at ``path`` (False: none or
+    unreadable), else ``build`` it (which writes the snapshot). Of several processes starting
+    together only the first builds; the others wait for the lock and read what it wrote."""
+    if path is None:
+        build()
+        return
+    if not read(path):
+        with WriteLock(path.with_suffix(".lock")).hold(None):
+            if not read(path):  # another process may have just written it
+                build()
+
+
+def read_snapshot(path: Path) -> object | None:
+    """What :func:`write_snapshot` stored at ``path``, or None if there is nothing readable."""
+    try:
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+    except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+        return None
+
+
+def write_snapshot(path: Path, payload: object) -> None:
+    """Pickle ``payload`` to ``path`` atomically (temp file, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    with temp.open("wb") as handle:
+        pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(temp, path)
 
 
 # -- Whoosh on disk ------------------------------------------------------------------------

@@ -15,11 +15,8 @@ builds (under a lock); ``reindex`` rewrites it.
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
 import threading
 import time
-import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -35,10 +32,12 @@ from kb.search.records import ChunkRecord
 from kb.search.sync import (
     SCHEMA_VERSION,
     LogState,
-    WriteLock,
     apply_changes,
     load_vectors,
+    read_snapshot,
     snapshot_state,
+    start_from_snapshot,
+    write_snapshot,
 )
 from kb.search.vectors import VectorBackend, make_backend
 
@@ -99,14 +98,7 @@ class VectorStore:
 
     def load(self) -> None:
         """Process start: the snapshot if there is one (else build and write it), then the log."""
-        path = self.snapshot_path
-        if path is None:
-            self.rebuild()
-            return
-        if not self._read_snapshot(path):
-            with WriteLock(path.with_suffix(".lock")).hold(None):
-                if not self._read_snapshot(path):  # another worker may have just written it
-                    self.rebuild()
+        start_from_snapshot(self.snapshot_path, self._read_snapshot, self.rebuild)
         self.catch_up()
 
     def rebuild(self) -> None:
@@ -125,27 +117,18 @@ class VectorStore:
             self._write_snapshot()
 
     def _read_snapshot(self, path: Path) -> bool:
-        try:
-            with path.open("rb") as handle:
-                state, records, doc_chunks, backends = pickle.load(handle)
-        except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+        snapshot = read_snapshot(path)
+        if snapshot is None:
             return False
         with self._lock:
-            self.state, self.records, self.doc_chunks = state, records, doc_chunks
-            self.backends = backends
+            self.state, self.records, self.doc_chunks, self.backends = snapshot
         return True
 
     def _write_snapshot(self) -> None:
-        """Indexes, filter attributes and log position, atomically (temp file, rename)."""
-        path = self.snapshot_path
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        with temp.open("wb") as handle:
+        """Indexes, filter attributes and log position."""
+        if self.snapshot_path is not None:
             snapshot = (self.state, self.records, self.doc_chunks, self.backends)
-            pickle.dump(snapshot, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temp, path)
+            write_snapshot(self.snapshot_path, snapshot)
 
     def _add(self, session: Session, spec: str, records: list[ChunkRecord], fresh: bool) -> None:
         wanted = [r.chunk_id for r in records if self.config.speaks(spec, r.index_language)]
