@@ -5,6 +5,8 @@ engine. That engine multiplies int8-quantised activations by the 4-bit weights o
 thread; on this project's 2-core machine it embeds about 2 passages of 300 tokens a second.
 Here the same file is read, its weights are expanded once to float32, and PyTorch's batched
 BLAS runs the encoder: the same weights, a faster kernel (about 3x for import batches).
+``E5Runtime(encoder="onnx")`` runs them in ONNX Runtime instead, still 4-bit
+(:mod:`kb.e5onnx`: the fastest for one query); tokenizer, windows and pooling are shared.
 
 Everything the C engine does is reproduced so a vector is the same up to float rounding:
 its tokenizer (a per-codepoint normalisation table, runs of spaces collapsed, the
