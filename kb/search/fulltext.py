@@ -201,7 +201,7 @@ class FullTextIndex:
         Whoosh's analysis and posting writing are pure Python, so with more than one batch
         in hand ``procs`` processes (default: one per core) each write a segment of their
         own (Whoosh's ``MpWriter``, forked after the language tables are loaded here):
-        2.2x the documents per second on 2 cores (results/BENCH.md, fourth session). A
+        454 against 254 documents per second on 2 cores (results/BENCH.md, fourth session). A
         build that ends with fewer documents than it was given raises
         :class:`IndexBuildError`; callers build into a new directory, so nothing is swapped in.
         """

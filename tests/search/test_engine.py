@@ -360,6 +360,7 @@ def test_a_vector_snapshot_is_only_used_for_the_configuration_it_was_built_for(
                          replace(search.config, hnsw_threshold=1))  # fmt: skip
     try:
         assert other.vectors.snapshot_path != built and other.vectors.snapshot_path.exists()
+        assert not built.exists()  # the other configuration's snapshot is not left behind
         assert {type(b).__name__ for b in other.vectors.backends.values()} == {"HnswBackend"}
         assert {type(b).__name__ for b in search.vectors.backends.values()} == {"ExactBackend"}
     finally:
