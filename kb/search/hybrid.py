@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.config import Settings
 from kb.embeddings import Embedder, normalise
 from kb.errors import ConfigError, NotFound
-from kb.models import Chunk, Pair, Person, split_list
+from kb.models import Chunk, Pair, Person
 from kb.search.analysis import guess_language
 from kb.search.filters import SearchFilters, allowed, combined_query, matches
 from kb.search.fulltext import TextHit
@@ -48,6 +48,16 @@ FEW_RESULTS = 3  # below this many results, look for a spelling suggestion
 # (counted over what the user may see only, so it reveals nothing about private notes).
 NO_WORD_MATCH = "No passage contains these words; the results below are the closest in meaning."
 QUERY_CACHE_SIZE = 256
+# A page's hits: the columns a hit shows and the permission check needs, with the author.
+HIT_QUERY = (
+    select(
+        Chunk.id, Chunk.doc_key, Chunk.doc_type, Chunk.doc_id, Chunk.title, Chunk.text,
+        Chunk.language, Chunk.tags, Chunk.author_id, Chunk.doc_date, Chunk.pair_id,
+        Person.name.label("author_name"),
+    )
+    .outerjoin(Person, Person.id == Chunk.author_id)
+    .where(Chunk.id.in_(bindparam("ids", expanding=True)))
+)  # fmt: skip
 
 
 @dataclass
@@ -372,37 +382,34 @@ class SearchEngine:
         words: Sequence[str],
         pair_ids: frozenset[int],
     ) -> list[Hit]:
-        """Hits for a page of (document, score, best chunk), with ONE database query."""
+        """Hits for a page of (document, score, best chunk), with ONE database query
+        (columns, not ORM objects: a page is read-only)."""
         if not page:
             return []
         ids = [chunk for _, _, chunk in page]
-        rows = session.execute(
-            select(Chunk, Person.name)
-            .outerjoin(Person, Person.id == Chunk.author_id)
-            .where(Chunk.id.in_(ids))
-        ).all()
-        by_id = {chunk.id: (chunk, name) for chunk, name in rows}
+        rows = session.connection().execute(HIT_QUERY, {"ids": ids}).all()
+        by_id = {row.id: row for row in rows}
         hits = []
         for doc_key, score, chunk_id in page:
             if chunk_id not in by_id:
                 continue  # deleted since the index saw it
-            chunk, author_name = by_id[chunk_id]
-            record = record_from_chunk(chunk)
+            row = by_id[chunk_id]
+            record = record_from_chunk(row)
             # The database row has the last word on who may see it.
-            if chunk.doc_key != doc_key or not allowed(record, pair_ids):
+            if row.doc_key != doc_key or not allowed(record, pair_ids):
                 continue
             hits.append(
                 Hit(
-                    doc_key=chunk.doc_key,
-                    doc_type=chunk.doc_type,
-                    doc_id=chunk.doc_id,
-                    title=chunk.title,
-                    snippet_html=snippet_html(chunk.text, words, record.index_language),
+                    doc_key=row.doc_key,
+                    doc_type=row.doc_type,
+                    doc_id=row.doc_id,
+                    title=row.title,
+                    snippet_html=snippet_html(row.text, words, record.index_language),
                     score=float(score),
-                    language=chunk.language,
-                    tags=split_list(chunk.tags),
-                    author_name=author_name,
-                    doc_date=chunk.doc_date,
+                    language=row.language,
+                    tags=list(record.tags),
+                    author_name=row.author_name,
+                    doc_date=row.doc_date,
                 )
             )
         return hits

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import Row
+
 from kb.models import Chunk, split_list
 from kb.search.analysis import LANGUAGES, guess_language
 
@@ -44,7 +46,8 @@ class ChunkRecord:
         return guess_language(f"{self.title} {self.text}")
 
 
-def record_from_chunk(chunk: Chunk) -> ChunkRecord:
+def record_from_chunk(chunk: Chunk | Row) -> ChunkRecord:
+    """A chunk (ORM object, or a row with the same column names) as an index record."""
     return ChunkRecord(
         chunk_id=chunk.id,
         doc_key=chunk.doc_key,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from collections.abc import Iterable
 
 from kb.search.analysis import LANGUAGES, STOPWORDS, stem_word
@@ -30,26 +31,74 @@ def query_keys(words: Iterable[str], language: str) -> set[str]:
     return keys
 
 
+VOCABULARY_MAX = 1 << 18  # distinct words remembered per language before starting afresh
+
+
+class _Vocabulary:
+    """Words seen in passages of one language, by the keys they answer to (their lowercase
+    form and ``~stem``), so a passage's matching words come from set operations: each
+    distinct word is analysed once per process, not once per snippet."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.stems = language in LANGUAGES
+        self.known: set[str] = set()
+        self.by_key: dict[str, set[str]] = {}
+        self.lock = threading.Lock()
+
+    def matching(self, words: set[str], keys: set[str]) -> set[str]:
+        """The ``words`` whose lowercase form or ``~stem`` is one of ``keys``."""
+        with self.lock:
+            new = words - self.known
+            if new and len(self.known) + len(new) > VOCABULARY_MAX:
+                self.known.clear()
+                self.by_key.clear()
+                new = set(words)
+            for word in new:
+                lower = word.lower()
+                self.by_key.setdefault(lower, set()).add(word)
+                if self.stems:
+                    self.by_key.setdefault("~" + stem_word(lower, self.language), set()).add(word)
+            self.known |= new
+            hits: set[str] = set()
+            for key in keys:
+                forms = self.by_key.get(key)
+                if forms:
+                    hits |= forms & words
+        return hits
+
+
+_VOCABULARIES: dict[str, _Vocabulary] = {}
+
+
 def matching_spans(text: str, keys: set[str], language: str) -> list[tuple[int, int]]:
     r"""(start, end) of every word of ``text`` equal to a key or sharing a key's stem.
 
-    Each distinct word is judged once; the matching ones are then found by one regular
-    expression (a whole ``\w+`` word between word boundaries is exactly such a token).
+    The matching distinct words come from the language's vocabulary (set operations); their
+    occurrences are then found by ``str.find`` and kept when they are whole ``\w+`` words
+    (``\w`` is ``str.isalnum()`` or ``_``), with no regular expression to compile.
     """
     if not keys:
         return []
-    stems = language in LANGUAGES
-    hits = [
-        word
-        for word in set(_WORD.findall(text))
-        if (lower := word.lower()) in keys
-        or (stems and "~" + stem_word(lower, language) in keys)
-    ]
-    if not hits:
-        return []
-    hits.sort(key=len, reverse=True)  # longest first: no word stops at a shorter one's end
-    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, hits)) + r")\b")
-    return [m.span() for m in pattern.finditer(text)]
+    vocabulary = _VOCABULARIES.get(language)
+    if vocabulary is None:
+        vocabulary = _VOCABULARIES.setdefault(language, _Vocabulary(language))
+    spans = []
+    for word in vocabulary.matching(set(_WORD.findall(text)), keys):
+        start = text.find(word)
+        while start >= 0:
+            end = start + len(word)
+            if not (start and _word_char(text[start - 1])) and not (
+                end < len(text) and _word_char(text[end])
+            ):
+                spans.append((start, end))
+            start = text.find(word, start + 1)
+    spans.sort()
+    return spans
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def _window(text: str, spans: list[tuple[int, int]], size: int) -> tuple[int, int]:

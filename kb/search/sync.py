@@ -102,9 +102,13 @@ def fetch_changes(session: Session, state: LogState) -> list[tuple[int, str]]:
     return [(int(i), str(k)) for i, k in rows]
 
 
+NEWEST_CHANGE = select(func.max(ChangeLog.id))
+
+
 def newest_change(session: Session) -> int:
-    """The newest change-log id (0: empty log): one indexed look-up."""
-    return int(session.scalar(select(func.max(ChangeLog.id))) or 0)
+    """The newest change-log id (0: empty log): one indexed look-up (on the session's
+    connection, without the ORM's statement handling: it runs before every search)."""
+    return int(session.connection().execute(NEWEST_CHANGE).scalar() or 0)
 
 
 def covers(state: LogState, newest: int) -> bool:
@@ -321,6 +325,7 @@ class WhooshStore:
         self._index: FullTextIndex | None = None
         self._target: str | None = None
         self._open_lock = threading.Lock()
+        self._state: tuple[tuple[str, int, int, int], LogState] | None = None
 
     @property
     def link(self) -> Path:
@@ -352,8 +357,21 @@ class WhooshStore:
             return self._index
 
     def state(self) -> LogState:
+        """The current generation's log state, read again only when its file was replaced
+        (every search asks; ``write_state`` replaces the file, so its inode changes)."""
         generation = self.current_generation()
-        return read_state(generation)[0] if generation else LogState()
+        if generation is None:
+            return LogState()
+        path = generation / STATE_FILE
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            return LogState()
+        key = (str(path), info.st_ino, info.st_mtime_ns, info.st_size)
+        cached = self._state
+        if cached is None or cached[0] != key:
+            cached = self._state = (key, read_state(generation)[0])
+        return cached[1]
 
     def ensure(self) -> None:
         """Build the index if there is none, or if it was built by an older schema."""

@@ -2,6 +2,7 @@
 
 import random
 
+from kb.search import snippets
 from kb.search.analysis import LANGUAGES, stem_word
 from kb.search.snippets import _WORD, _window, matching_spans, query_keys, snippet_html
 
@@ -47,6 +48,43 @@ def test_matching_spans_equal_the_definition_on_random_texts():
             text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 120)))
             keys = query_keys(rng.sample(vocabulary, 2), language)
             assert matching_spans(text, keys, language) == plain_spans(text, keys, language)
+
+
+def test_matching_spans_respect_word_boundaries_next_to_punctuation():
+    """A key found inside a longer word (``report`` in ``reports``, ``re:report``,
+    ``Copilot_365``) is not a match; one between punctuation is."""
+    rng = random.Random(11)
+    separators = [" ", ", ", "-", "_", ".", "", "\n", "«", "»", "2"]
+    for language, vocabulary in WORDS.items():
+        for _ in range(60):
+            parts = []
+            for _ in range(rng.randint(0, 60)):
+                parts += [rng.choice(vocabulary), rng.choice(separators)]
+            text = "".join(parts)
+            keys = query_keys(rng.sample(vocabulary, 3), language)
+            assert matching_spans(text, keys, language) == plain_spans(text, keys, language)
+    assert matching_spans("reports_report report, re:report", {"report"}, "xx") == [
+        (15, 21), (26, 32)
+    ]
+
+
+def test_vocabulary_answers_the_same_after_it_starts_afresh(monkeypatch):
+    """Past its size limit the remembered vocabulary is dropped and rebuilt: the words it
+    reports still follow the definition."""
+    monkeypatch.setattr(snippets, "VOCABULARY_MAX", 6)
+    vocabulary = snippets._Vocabulary("pl")
+    rng = random.Random(5)
+    resets, size = 0, 0
+    for _ in range(50):
+        words = set(rng.sample(WORDS["pl"], rng.randint(1, 8)))
+        keys = query_keys(rng.sample(WORDS["pl"], 2), "pl")
+        expected = {w for w in words if plain_spans(w, keys, "pl")}
+        assert vocabulary.matching(words, keys) == expected
+        assert words <= vocabulary.known
+        assert len(vocabulary.known) <= 8  # over the limit only by one passage's own words
+        resets += len(vocabulary.known) < size
+        size = len(vocabulary.known)
+    assert resets > 0
 
 
 def test_window_is_the_one_with_most_matches():
