@@ -1,7 +1,8 @@
 """Peers on the same data, machine and embedding model: quality (nDCG@10) and query latency.
 
-Everyone gets the same passages (the product's chunker) and the same cached vectors of the
-same model, so the comparison is about retrieval, not about who has the better encoder:
+Everyone gets the same passages (the product's chunker) and the same vectors of the same
+model, made by the product's embedder (its runtimes, cached before any timing), so the
+comparison is about retrieval, not about who has the better encoder:
 txtai (hybrid: its BM25 + dense, vectors handed in through an external transform), bm25s
 (BM25 alone, Snowball stemming where it exists), and Tandem's own modes through the product's
 evaluation (``kb.evaluation.retrieval.evaluate``) with BM25 only, vectors only and the default
@@ -20,8 +21,7 @@ import numpy as np
 
 from kb.bench.data import CORPORA, model_name
 from kb.bench.timing import percentiles
-from kb.embeddings import EmbeddingCache, text_hash
-from kb.errors import ConfigError
+from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, text_hash
 from kb.evaluation.beir import EvalPassage, corpus_passages, load_beir
 from kb.evaluation.metrics import evaluate_rankings
 
@@ -52,17 +52,6 @@ def doc_ranking(passage_ids: Sequence[int], passages: Sequence[EvalPassage], k: 
         if len(seen) >= k:
             break
     return list(seen)
-
-
-def cached_vectors(cache: EmbeddingCache, model: str, side: str, texts: Sequence[str]
-                   ) -> np.ndarray:
-    """Vectors of ``texts`` from the cache; every text must be there (no model runs here)."""
-    hashes = [text_hash(t) for t in texts]
-    found = cache.get(model, side, hashes)
-    missing = sum(1 for h in hashes if h not in found)
-    if missing:
-        raise ConfigError(f"{missing} of {len(texts)} {side} vectors of {model} not cached")
-    return np.vstack([found[h] for h in hashes]).astype(np.float32)
 
 
 def run_bm25s(passages: Sequence[EvalPassage], queries: Mapping[str, str], language: str,
@@ -119,10 +108,11 @@ def run_txtai(passages: Sequence[EvalPassage], queries: Mapping[str, str],
 
 
 def tandem_latency(passages: Sequence[EvalPassage], queries: Mapping[str, str],
-                   vectors: np.ndarray, model: str, cache: EmbeddingCache,
+                   vectors: np.ndarray, model: str, embedder: CachedEmbedder,
                    language: str = "en") -> dict[str, Any]:
     """Per-query time of the product's ``SearchEngine.search`` on the same passages, with the
-    query vectors precomputed (from the cache) as the peers get them."""
+    query vectors precomputed (cached) as the peers get them: for the text the search embeds,
+    which is the parsed query (quotes and operators taken out)."""
     import shutil
     import tempfile
 
@@ -130,16 +120,15 @@ def tandem_latency(passages: Sequence[EvalPassage], queries: Mapping[str, str],
 
     from kb.config import load_settings
     from kb.db import create_schema, make_engine, make_session_factory
-    from kb.embeddings import CachedEmbedder, create_embedder
     from kb.models import Chunk, ChunkEmbedding
     from kb.search.hybrid import SearchEngine
+    from kb.search.query import parse_query
 
     work = Path(tempfile.mkdtemp(prefix="tandem-bench-peers-"))
     try:
         url = f"sqlite:///{work / 'tandem.sqlite3'}"
         db = make_engine(url)
         create_schema(db)
-        embedder = CachedEmbedder(create_embedder(model), cache)
         with db.begin() as conn:
             conn.execute(insert(Chunk), [
                 {"id": i + 1, "doc_key": f"guide:{i + 1}", "doc_type": "guide", "doc_id": i + 1,
@@ -155,7 +144,7 @@ def tandem_latency(passages: Sequence[EvalPassage], queries: Mapping[str, str],
                                   "search_models": (model,), "import_models": (model,)})
         engine = SearchEngine(settings, make_session_factory(db), {model: embedder})
         texts = list(queries.values())
-        embedder.embed_queries(texts)  # precomputed, as for the peers
+        embedder.embed_queries([parse_query(t).text for t in texts])  # as for the peers
         for text in texts[:3]:
             engine.search(text, None)
         samples = []
@@ -190,8 +179,9 @@ def run_peers_bench(eval_dir: Path, config: PeersBenchConfig,
     from kb.embeddings import default_cache_path
 
     cache = cache or EmbeddingCache(default_cache_path())
-    name = model_name(config.model)
-    out: dict[str, Any] = {"config": config.to_dict(), "model": name, "sets": {}}
+    embedder = CachedEmbedder(create_embedder(config.model), cache, progress=True)
+    out: dict[str, Any] = {"config": config.to_dict(), "model": model_name(config.model),
+                           "vectors": embedder.keys, "sets": {}}
     for set_name in config.sets:
         folder = eval_dir / set_name
         language = CORPORA[set_name]
@@ -204,12 +194,13 @@ def run_peers_bench(eval_dir: Path, config: PeersBenchConfig,
             rankings, samples, build = run_bm25s(passages, beir.queries, language, config.depth)
             entry["bm25s"] = {**evaluate_rankings(rankings, beir.qrels),
                               "latency_ms": percentiles(samples), "build_s": round(build, 2)}
+        texts = [p.embedding_text for p in passages]
+        passage_vectors = embedder.embed_passages(texts)
         if "txtai" in config.peers:
             log(f"[{set_name}] txtai hybrid")
-            texts = [p.embedding_text for p in passages]
             qtexts = list(beir.queries.values())
-            vectors = dict(zip(texts, cached_vectors(cache, name, "p", texts), strict=True))
-            vectors.update(zip(qtexts, cached_vectors(cache, name, "q", qtexts), strict=True))
+            vectors = dict(zip(texts, passage_vectors, strict=True))
+            vectors.update(zip(qtexts, embedder.embed_queries(qtexts), strict=True))
             rankings, samples, build = run_txtai(passages, beir.queries, vectors, config.depth)
             entry["txtai_hybrid"] = {**evaluate_rankings(rankings, beir.qrels),
                                      "latency_ms": percentiles(samples), "build_s": round(build, 2)}
@@ -217,10 +208,8 @@ def run_peers_bench(eval_dir: Path, config: PeersBenchConfig,
             log(f"[{set_name}] tandem (hybrid, bm25, vector)")
             entry["tandem"] = run_tandem(folder, config.split, config.model)
             log(f"[{set_name}] tandem search latency")
-            texts = [p.embedding_text for p in passages]
             entry["tandem"]["search"] = tandem_latency(
-                passages, beir.queries, cached_vectors(cache, name, "p", texts), config.model,
-                cache, language,
+                passages, beir.queries, passage_vectors, config.model, embedder, language
             )
         out["sets"][set_name] = entry
     out["summary"] = summarise(out)

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from kb.bench.ingest import demo_guide_lengths, project_library, write_guides
-from kb.bench.peers import doc_ranking
+from kb.bench.peers import doc_ranking, tandem_latency
 from kb.bench.report import plot_all
 from kb.evaluation.beir import EvalPassage
 
@@ -35,6 +35,28 @@ def test_doc_ranking_keeps_the_best_passage_order_of_documents():
     passages = [EvalPassage(d, 0, "", "") for d in ["a", "b", "a", "c", "b"]]
     assert doc_ranking([2, 4, 0, 3, 1], passages) == ["a", "b", "c"]
     assert doc_ranking([3, 0, 1], passages, k=2) == ["c", "a"]
+
+
+def test_tandem_latency_times_searches_with_every_query_vector_made_beforehand(tmp_path):
+    """The search is timed as the peers are, with query vectors made before timing: for the
+    text the search embeds (quotes taken out), so no query is embedded while timed."""
+    from kb.embeddings import CachedEmbedder, EmbeddingCache, FakeEmbedder
+
+    class Counting(FakeEmbedder):
+        calls: list[int] = []
+
+        def embed_queries(self, texts):
+            self.calls.append(len(texts))
+            return super().embed_queries(texts)
+
+    passages = [EvalPassage(f"d{i}", 0, f"Guide {i}", f"How to write prompts, part {i}.")
+                for i in range(12)]
+    queries = {"q1": "prompts", "q2": '"write prompts" part', "q3": "guide -part"}
+    embedder = CachedEmbedder(Counting(), EmbeddingCache(tmp_path / "cache.sqlite"))
+    vectors = embedder.embed_passages([p.embedding_text for p in passages])
+    result = tandem_latency(passages, queries, vectors, "fake", embedder)
+    assert result["latency_ms"]["n"] == len(queries)
+    assert Counting.calls == [len(queries)]  # one batch beforehand, none while timed
 
 
 def test_plots_are_written_for_every_part_present(tmp_path):
