@@ -31,6 +31,7 @@ from kb.models import (
     split_list,
 )
 from kb.services.markup import markdown_to_text
+from kb.services.programmes import RUNNING, mentor_capacity, running_pairs
 from matching.constraints import MatchWeights, eligibility, management_chains
 from matching.engine import (
     DEFAULT_GAP_THRESHOLD,
@@ -51,9 +52,8 @@ from matching.lexical import guess_language
 from matching.profiles import Evidence, Participant, split_phrases
 from matching.scoring import DEFAULT_CONFIG, LEXICAL, ScoringConfig, Signal
 
-DEFAULT_CAPACITY = 1  # a mentor who left capacity empty takes one mentee
 RAN = ("active", "paused", "ended")  # statuses of a pair that has (or had) sessions
-FIXED = ("active", "paused")  # pairs of this programme a new proposal keeps as they are
+FIXED = RUNNING  # pairs of this programme a new proposal keeps as they are
 
 
 def matching_config(embedders: Mapping[str, Embedder]) -> ScoringConfig:
@@ -87,10 +87,6 @@ class Snapshot:
     people: dict[int, Person]
     participants: list[Participant]
     chains: dict[int, frozenset[int]]
-
-
-def _capacity(person: Person) -> int:
-    return DEFAULT_CAPACITY if person.capacity is None else max(int(person.capacity), 0)
 
 
 def _evidence(session: Session, people: Sequence[Person]) -> dict[int, list[Evidence]]:
@@ -174,7 +170,7 @@ def read_snapshot(session: Session) -> Snapshot:
             id=p.id, email=p.email, name=p.name, department=p.department or "",
             manager_id=p.manager_id, languages=frozenset(p.language_list),
             roles=frozenset(split_list(p.roles)), opt_in=bool(p.opt_in),
-            capacity=_capacity(p), style=p.style or "",
+            capacity=mentor_capacity(p), style=p.style or "",
             availability=frozenset(split_list(p.availability)),
             goals=tuple(split_phrases(p.goals)), evidence=tuple(evidence[p.id]),
         )
@@ -242,13 +238,6 @@ def _history(session: Session, exclude_programme: int | None = None) -> set[tupl
     return out
 
 
-def _load(session: Session, mentor_id: int) -> int:
-    """Places a mentor currently uses: pairs that are running now."""
-    return len(list(session.scalars(
-        select(Pair.id).where(Pair.mentor_id == mentor_id, Pair.status.in_(FIXED))
-    )))
-
-
 def _weights(weights: MatchWeights | Mapping[str, Any] | None) -> MatchWeights:
     return weights if isinstance(weights, MatchWeights) else MatchWeights.from_mapping(weights)
 
@@ -275,7 +264,7 @@ def recommend_mentors(
     me = pool.position(person.id)
     mentors = [i for i, p in enumerate(pool.participants)
                if p.has_role("mentor") and p.opt_in and i != me]
-    free = {i: pool.participants[i].capacity - _load(session, pool.participants[i].id)
+    free = {i: pool.participants[i].capacity - running_pairs(session, pool.participants[i].id)
             for i in mentors}
     result = recommend(pool, me, mentors, role="mentee", chains=snapshot.chains,
                        history=_history(session), free_places=free, weights=_weights(weights),

@@ -14,6 +14,8 @@ from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import PAIR_STATUSES, PROGRAMME_STATUSES, Pair, Person, Programme
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+RUNNING = ("active", "paused")  # pairs that hold one of their mentor's places
+DEFAULT_CAPACITY = 1  # a mentor who left capacity empty takes one mentee
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,31 @@ def _check_pair(mentor: Person, mentee: Person, status: str) -> None:
         )
 
 
+def mentor_capacity(person: Person) -> int:
+    """How many running pairs a mentor takes (empty: one; never below zero)."""
+    return DEFAULT_CAPACITY if person.capacity is None else max(int(person.capacity), 0)
+
+
+def running_pairs(session: Session, mentor_id: int, leave_out: int | None = None) -> int:
+    """The mentor's places in use: active or paused pairs in any programme."""
+    query = select(Pair.id).where(Pair.mentor_id == mentor_id, Pair.status.in_(RUNNING))
+    if leave_out is not None:
+        query = query.where(Pair.id != leave_out)
+    return len(list(session.scalars(query)))
+
+
+def check_capacity(session: Session, mentor: Person, pair: Pair | None = None) -> None:
+    """Refuse to start (or resume) a pair its mentor has no place left for."""
+    capacity = mentor_capacity(mentor)
+    used = running_pairs(session, mentor.id, pair.id if pair is not None else None)
+    if used >= capacity:
+        raise ValidationError(
+            f"{mentor.email} takes {capacity} mentee(s) and already has {used} active or "
+            "paused pair(s); end one of them or raise their capacity first",
+            field="status",
+        )
+
+
 def find_pair(
     session: Session, programme: Programme, mentor: Person, mentee: Person
 ) -> Pair | None:
@@ -126,6 +153,8 @@ def add_pair(
         raise ValidationError(
             f"{mentor.email} and {mentee.email} are already a pair in {programme.slug!r}"
         )
+    if status in RUNNING:
+        check_capacity(session, mentor)
     pair = Pair(
         programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id, status=status,
         started=started, ended=ended,
@@ -156,6 +185,8 @@ def upsert_pair(
     values = {"status": status, "started": started, "ended": ended}
     if all(getattr(pair, k) == v for k, v in values.items()):
         return pair, "unchanged"
+    if status in RUNNING and pair.status not in RUNNING:
+        check_capacity(session, mentor, pair)
     for key, value in values.items():
         setattr(pair, key, value)
     session.flush()
@@ -199,6 +230,8 @@ def set_pair_status(session: Session, pair: Pair, status: str, user: Person) -> 
         raise ValidationError(
             f"unknown pair status {status!r}; use {', '.join(PAIR_STATUSES)}", field="status"
         )
+    if status in RUNNING and pair.status not in RUNNING:
+        check_capacity(session, pair.mentor, pair)
     today = dt.date.today()
     if status == "active" and pair.started is None:
         pair.started = today

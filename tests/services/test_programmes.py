@@ -81,8 +81,8 @@ def test_get_pair_hides_pairs_from_outsiders(session, world):
 def test_upsert_programme_record_with_pairs(session, world):
     record = ProgrammeRecord(
         slug="autumn", name="Autumn", status="planned",
-        pairs=(PairRecord("mia@example.com", "ola@example.com"),
-               PairRecord("max@example.com", "sam@example.com", status="active")),
+        pairs=(PairRecord("mia@example.com", "ola@example.com", status="active"),
+               PairRecord("max@example.com", "sam@example.com")),
     )  # fmt: skip
     _, status, counts = upsert_programme_record(session, record)
     assert status == "created" and counts == {"created": 2, "updated": 0, "unchanged": 0}
@@ -93,3 +93,26 @@ def test_upsert_programme_record_with_pairs(session, world):
     )
     with pytest.raises(ValidationError, match="pair 1: unknown mentor 'ghost@example.com'"):
         upsert_programme_record(session, bad)
+
+
+def test_a_pair_runs_only_where_its_mentor_has_a_place(session, world):
+    # Max left his capacity empty (one place) and already runs a pair.
+    with pytest.raises(ValidationError, match=r"max@example.com takes 1 mentee.*already has 1"):
+        add_pair(session, world.programme, world.mentor2, world.mentee, status="active")
+    waiting = add_pair(session, world.programme, world.mentor2, world.mentee)  # proposed: fine
+    with pytest.raises(ValidationError, match="raise their capacity"):
+        set_pair_status(session, waiting, "active", world.hr)
+    assert waiting.status == "proposed"
+    set_pair_status(session, world.pair2, "ended", world.hr)  # frees his place
+    set_pair_status(session, waiting, "active", world.hr)
+    set_pair_status(session, waiting, "paused", world.hr)  # keeps its own place
+    assert waiting.status == "paused"
+    # Mia takes two: a second running pair is fine, a third is not, from an import either.
+    add_pair(session, world.programme, world.mentor, world.mentee2, status="paused")
+    record = ProgrammeRecord(
+        slug="spring", name="Spring round", status="running",
+        pairs=(PairRecord("mia@example.com", "otto@example.com", status="active"),),
+    )  # fmt: skip
+    with pytest.raises(ValidationError, match=r"pair 1: mia@example.com takes 2 mentee"):
+        upsert_programme_record(session, record)
+    assert pairs_for_person(session, world.outsider) == []
