@@ -97,9 +97,11 @@ class SparseStore:
         return True
 
     def _write_snapshot(self) -> None:
-        """The index and its log position."""
+        """The index and its log position; snapshots of older formats are removed."""
         if self.snapshot_path is not None:
-            write_snapshot(self.snapshot_path, (self.state, self.index))
+            write_snapshot(
+                self.snapshot_path, (self.state, self.index), replaces="sparse-v*.pickle"
+            )
 
     def catch_up(self) -> int:
         """Apply new log rows; returns how many documents changed."""

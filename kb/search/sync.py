@@ -273,13 +273,18 @@ def read_snapshot(path: Path) -> object | None:
         return None
 
 
-def write_snapshot(path: Path, payload: object) -> None:
-    """Pickle ``payload`` to ``path`` atomically (temp file, rename)."""
+def write_snapshot(path: Path, payload: object, replaces: str | None = None) -> None:
+    """Pickle ``payload`` to ``path`` atomically (temp file, rename), then remove the other
+    files matching the glob ``replaces``: snapshots of older formats or other configurations
+    (gigabytes at a million chunks; a worker still configured that way builds again)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     with temp.open("wb") as handle:
         pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(temp, path)
+    for other in path.parent.glob(replaces) if replaces else ():
+        if other != path:
+            other.unlink(missing_ok=True)
 
 
 # -- Whoosh on disk ------------------------------------------------------------------------

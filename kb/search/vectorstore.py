@@ -126,15 +126,13 @@ class VectorStore:
 
     def _write_snapshot(self) -> None:
         """Indexes, filter attributes and log position; snapshots built for another
-        configuration are removed (gigabytes at a million chunks; a worker still configured
-        that way would build again)."""
-        path = self.snapshot_path
-        if path is None:
-            return
-        write_snapshot(path, (self.state, self.records, self.doc_chunks, self.backends))
-        for other in path.parent.glob("vectors-v*.pickle"):
-            if other != path:
-                other.unlink(missing_ok=True)
+        configuration or format are removed."""
+        if self.snapshot_path is not None:
+            write_snapshot(
+                self.snapshot_path,
+                (self.state, self.records, self.doc_chunks, self.backends),
+                replaces="vectors-v*.pickle",
+            )
 
     def _add(self, session: Session, spec: str, records: list[ChunkRecord], fresh: bool) -> None:
         wanted = [r.chunk_id for r in records if self.config.speaks(spec, r.index_language)]

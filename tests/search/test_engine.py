@@ -365,3 +365,14 @@ def test_a_vector_snapshot_is_only_used_for_the_configuration_it_was_built_for(
         assert {type(b).__name__ for b in search.vectors.backends.values()} == {"ExactBackend"}
     finally:
         other.close()
+
+
+def test_writing_a_sparse_snapshot_removes_those_of_older_formats(search: SearchEngine) -> None:
+    current = search.sparse.snapshot_path
+    assert current is not None and current.exists()
+    older = current.with_name("sparse-v0.0.pickle")
+    older.write_bytes(b"an older format")
+    unrelated = current.with_name("notes.txt")
+    unrelated.write_text("kept")
+    search.sparse.rebuild()
+    assert current.exists() and not older.exists() and unrelated.exists()
