@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.models import Pair, Programme
+from kb.models import PAIR_STATUSES, Pair, Programme
+from kb.services import programmes
 from kb.views.support import current_person, db, tandem
 from matching import service as matching
 from matching.engine import VectorMemo
@@ -68,7 +69,36 @@ def programme(slug: str) -> ResponseReturnValue:
         )
         .all()
     )
-    return render_template("hr/programme.html", programme=found, pairs=pairs)
+    return render_template(
+        "hr/programme.html", programme=found, pairs=pairs, statuses=PAIR_STATUSES
+    )
+
+
+@bp.route("/pairs/<int:pair_id>", methods=["POST"])
+@hr_required
+def correct_pair(pair_id: int) -> ResponseReturnValue:
+    """HR corrects a pair: its status (start, pause, end, reject) and whether proposals keep it
+    (lock). A refused change (e.g. the mentor has no place left) is shown, nothing is saved."""
+    session, hr = db(), current_person()
+    assert hr is not None
+    pair = programmes.get_pair(session, pair_id, hr)
+    slug = pair.programme.slug
+    who = f"{pair.mentor.name} / {pair.mentee.name}"
+    status = request.form.get("status")
+    locked = request.form.get("locked")
+    try:
+        if status and status != pair.status:
+            programmes.set_pair_status(session, pair, status, hr)
+        if locked in ("0", "1"):
+            programmes.set_pair_locked(session, pair, locked == "1", hr)
+        session.commit()
+    except ValidationError as error:
+        session.rollback()
+        flash(f"{who}: not changed: {error.reason}", "error")
+    else:
+        lock_note = " (locked: proposals keep it)" if pair.locked else ""
+        flash(f"{who}: {pair.status}{lock_note}.", "info")
+    return redirect(url_for("hr.programme", slug=slug))
 
 
 def memo() -> VectorMemo:

@@ -215,3 +215,28 @@ def test_security_headers(client: FlaskClient) -> None:
         headers = client.get(path).headers
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert "script-src 'none'" in headers["Content-Security-Policy"]
+
+
+def test_hr_corrects_a_pair_from_the_programme_page(client: FlaskClient, login: Login) -> None:
+    login(client, "hania@example.com")
+    page = client.get("/hr/programmes/spring").get_data(as_text=True)
+    pair_id = int(page.split('action="/hr/pairs/')[1].split('"')[0])
+    assert client.post(f"/hr/pairs/{pair_id}", data={"locked": "1"}).status_code == 302
+    page = client.get("/hr/programmes/spring").get_data(as_text=True)
+    assert "active (locked)" in page and "proposals keep it" in page
+    client.post(f"/hr/pairs/{pair_id}", data={"status": "ended"})
+    page = client.get("/hr/programmes/spring").get_data(as_text=True)
+    assert "ended (locked)" in page
+    # Anna (capacity empty: one place) has no running pair now; a second start is refused.
+    client.post(f"/hr/pairs/{pair_id}", data={"status": "active"})
+    assert "active (locked)" in client.get("/hr/programmes/spring").get_data(as_text=True)
+    answer = client.post(f"/hr/pairs/{pair_id}", data={"status": "married"},
+                         follow_redirects=True)  # fmt: skip
+    assert "not changed: unknown pair status" in answer.get_data(as_text=True)
+    assert client.post("/hr/pairs/99999", data={"status": "ended"}).status_code == 404
+
+
+def test_only_hr_corrects_pairs(client: FlaskClient, login: Login) -> None:
+    login(client, "anna@example.com")  # a member of the pair, not HR
+    for pair_id in (1, 2):
+        assert client.post(f"/hr/pairs/{pair_id}", data={"status": "ended"}).status_code == 403
