@@ -190,3 +190,42 @@ def test_query_threads_change_speed_not_vectors(monkeypatch) -> None:
     assert auto._single_query_threads() is None  # idle but for us: every core
     monkeypatch.setattr("os.getloadavg", lambda: (2.2, 0.5, 0.5))
     assert auto._single_query_threads() == 1  # another process wants a core
+
+
+def padded_reference(encoder, windows) -> np.ndarray:  # noqa: ANN001
+    """The encoder as first written: windows padded to the longest, masked SDPA attention."""
+    import torch
+    import torch.nn.functional as F
+
+    from kb.e5runtime import pad_windows
+
+    h = encoder.hyper
+    ids, mask = pad_windows(windows)
+    width, batch, head_dim = ids.shape[1], len(windows), h.hidden // h.heads
+    keep = torch.from_numpy(mask)
+    with torch.inference_mode():
+        x = encoder._words(ids) + encoder.position[:width] + encoder.token_type
+        x = F.layer_norm(x, (h.hidden,), *encoder.embed_norm, eps=h.eps)
+        for qkv, qkv_b, ao, ao_b, aln_w, aln_b, fi, fi_b, fo, fo_b, oln_w, oln_b in encoder.layers:
+            q, k, v = (F.linear(x, qkv, qkv_b).view(batch, width, 3, h.heads, head_dim)
+                       .permute(2, 0, 3, 1, 4))  # fmt: skip
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=keep[:, None, None, :])
+            context = context.transpose(1, 2).reshape(batch, width, h.hidden)
+            x = F.layer_norm(x + F.linear(context, ao, ao_b), (h.hidden,), aln_w, aln_b, eps=h.eps)
+            inner = F.gelu(F.linear(x, fi, fi_b))
+            x = F.layer_norm(x + F.linear(inner, fo, fo_b), (h.hidden,), oln_w, oln_b, eps=h.eps)
+        weights = keep.to(x.dtype)[:, :, None]
+        return ((x * weights).sum(dim=1) / weights.sum(dim=1)).numpy()
+
+
+@pytest.mark.slow
+def test_packed_windows_give_the_padded_encoders_vectors(runtime: E5Runtime) -> None:
+    """Packing a batch's tokens (no padding) and attention window by window change the speed,
+    not the result: the same pooled states as the padded, masked version."""
+    model, tokenizer, encoder = runtime._load()
+    windows = [[model.bos, *ids[: model.hyper.max_positions - 2], model.eos]
+               for ids in tokenizer.content_ids(["passage: " + t for t in TEXTS])]  # fmt: skip
+    assert len({len(w) for w in windows}) > 2  # really different lengths
+    np.testing.assert_allclose(
+        encoder.mean_pooled(windows), padded_reference(encoder, windows), atol=2e-5
+    )
