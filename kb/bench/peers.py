@@ -7,12 +7,16 @@ txtai (hybrid: its BM25 + dense, vectors handed in through an external transform
 (BM25 alone, Snowball stemming where it exists), and Tandem's own modes through the product's
 evaluation (``kb.evaluation.retrieval.evaluate``) with BM25 only, vectors only and the default
 hybrid. Passage scores become document scores by the best passage (as the product does).
+Latency: every system answers every query, in turns of 50 queries (``timed_in_turns``), so
+the machine's speed drifting during a run (seen here: 40 % between two runs of the same
+code) falls on all of them alike.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from kb.bench.timing import percentiles
 from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, text_hash
 from kb.evaluation.beir import EvalPassage, corpus_passages, load_beir
 from kb.evaluation.metrics import evaluate_rankings
+from kb.search.query import parse_query
 
 STEMMERS = {"en": "english", "ru": "russian"}  # Snowball has no Polish stemmer
 PEERS = ("txtai", "bm25s", "tandem")
@@ -54,9 +59,13 @@ def doc_ranking(passage_ids: Sequence[int], passages: Sequence[EvalPassage], k: 
     return list(seen)
 
 
-def run_bm25s(passages: Sequence[EvalPassage], queries: Mapping[str, str], language: str,
-              depth: int) -> tuple[dict[str, list[str]], list[float], float]:
-    """bm25s over title + passage; returns rankings, per-query ms and index build seconds."""
+Search = Callable[[str], list[int]]  # query text -> passage ids, best first
+
+
+def bm25s_search(passages: Sequence[EvalPassage], language: str, depth: int
+                 ) -> tuple[Search, float]:
+    """bm25s over title + passage (Snowball stemming where it exists); the search and the
+    index build seconds."""
     import bm25s
     import Stemmer
 
@@ -68,23 +77,21 @@ def run_bm25s(passages: Sequence[EvalPassage], queries: Mapping[str, str], langu
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
     build = time.perf_counter() - start
-    rankings: dict[str, list[str]] = {}
-    samples: list[float] = []
     k = min(depth, len(passages))
-    for qid, text in queries.items():
-        start = time.perf_counter()
+
+    def search(text: str) -> list[int]:
         tokens = bm25s.tokenize([text], stopwords=stopwords, stemmer=stemmer,
                                 show_progress=False)
         ids, _ = retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
-        samples.append((time.perf_counter() - start) * 1000)
-        rankings[qid] = doc_ranking([int(i) for i in ids[0]], passages)
-    return rankings, samples, build
+        return [int(i) for i in ids[0]]
+
+    return search, build
 
 
-def run_txtai(passages: Sequence[EvalPassage], queries: Mapping[str, str],
-              vectors: Mapping[str, np.ndarray], depth: int
-              ) -> tuple[dict[str, list[str]], list[float], float]:
-    """txtai hybrid (BM25 + dense, its default fusion) with vectors looked up, not computed."""
+def txtai_search(passages: Sequence[EvalPassage], vectors: Mapping[str, np.ndarray],
+                 depth: int) -> tuple[Search, float]:
+    """txtai hybrid (BM25 + dense, its default fusion) with vectors looked up, not computed;
+    the search and the index build seconds."""
     from txtai import Embeddings
 
     dim = len(next(iter(vectors.values())))
@@ -97,22 +104,18 @@ def run_txtai(passages: Sequence[EvalPassage], queries: Mapping[str, str],
     start = time.perf_counter()
     embeddings.index([(i, p.embedding_text, None) for i, p in enumerate(passages)])
     build = time.perf_counter() - start
-    rankings: dict[str, list[str]] = {}
-    samples: list[float] = []
-    for qid, text in queries.items():
-        start = time.perf_counter()
-        hits = embeddings.search(text, limit=min(depth, len(passages)))
-        samples.append((time.perf_counter() - start) * 1000)
-        rankings[qid] = doc_ranking([int(i) for i, _ in hits], passages)
-    return rankings, samples, build
+
+    def search(text: str) -> list[int]:
+        return [int(i) for i, _ in embeddings.search(text, limit=min(depth, len(passages)))]
+
+    return search, build
 
 
-def tandem_latency(passages: Sequence[EvalPassage], queries: Mapping[str, str],
-                   vectors: np.ndarray, model: str, embedder: CachedEmbedder,
-                   language: str = "en") -> dict[str, Any]:
-    """Per-query time of the product's ``SearchEngine.search`` on the same passages, with the
-    query vectors precomputed (cached) as the peers get them: for the text the search embeds,
-    which is the parsed query (quotes and operators taken out)."""
+@contextmanager
+def tandem_search(passages: Sequence[EvalPassage], vectors: np.ndarray, model: str,
+                  embedder: CachedEmbedder, language: str = "en") -> Iterator[Callable[[str], Any]]:
+    """The product's whole ``SearchEngine.search`` (hybrid, permission filter, hits loaded,
+    snippets: a page of 10) over the same passages in a throwaway SQLite instance."""
     import shutil
     import tempfile
 
@@ -122,12 +125,11 @@ def tandem_latency(passages: Sequence[EvalPassage], queries: Mapping[str, str],
     from kb.db import create_schema, make_engine, make_session_factory
     from kb.models import Chunk, ChunkEmbedding
     from kb.search.hybrid import SearchEngine
-    from kb.search.query import parse_query
 
     work = Path(tempfile.mkdtemp(prefix="tandem-bench-peers-"))
+    db = make_engine(f"sqlite:///{work / 'tandem.sqlite3'}")
+    engine = None
     try:
-        url = f"sqlite:///{work / 'tandem.sqlite3'}"
-        db = make_engine(url)
         create_schema(db)
         with db.begin() as conn:
             conn.execute(insert(Chunk), [
@@ -140,24 +142,44 @@ def tandem_latency(passages: Sequence[EvalPassage], queries: Mapping[str, str],
                 {"chunk_id": i + 1, "model": embedder.name, "vector": vectors[i].tobytes()}
                 for i in range(len(passages))
             ])
-        settings = load_settings({"instance_dir": work, "database_url": url,
+        settings = load_settings({"instance_dir": work, "database_url": str(db.url),
                                   "search_models": (model,), "import_models": (model,)})
         engine = SearchEngine(settings, make_session_factory(db), {model: embedder})
-        texts = list(queries.values())
-        embedder.embed_queries([parse_query(t).text for t in texts])  # as for the peers
-        for text in texts[:3]:
-            engine.search(text, None)
-        samples = []
-        for text in texts:
-            start = time.perf_counter()
-            engine.search(text, None)
-            samples.append((time.perf_counter() - start) * 1000)
-        engine.close()
-        db.dispose()
+        yield lambda text: engine.search(text, None)
     finally:
+        if engine is not None:
+            engine.close()
+        db.dispose()
         shutil.rmtree(work, ignore_errors=True)
-    return {"latency_ms": percentiles(samples),
-            "note": "full SearchEngine.search (hybrid, hits loaded, snippets), vectors cached"}
+
+
+def timed_in_turns(searches: Mapping[str, Callable[[str], Any]], queries: Sequence[str],
+                   warm_up: int = 3, block: int = 50) -> dict[str, list[float]]:
+    """Milliseconds per query of each system, in turns: blocks of ``block`` queries, each
+    block asked of every system (the order rotating from block to block). A change in the
+    machine's speed during the run falls on all systems alike, while each system answers a
+    run of queries as a server would (one query each in turn evicts everyone's caches: that
+    penalises the system with the most code)."""
+    names = list(searches)
+    for text in queries[:warm_up]:
+        for name in names:
+            searches[name](text)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for turn, first in enumerate(range(0, len(queries), block)):
+        shift = turn % len(names)
+        for name in names[shift:] + names[:shift]:
+            for text in queries[first : first + block]:
+                start = time.perf_counter()
+                searches[name](text)
+                samples[name].append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def ranked(search: Search, queries: Mapping[str, str], qrels: Mapping[str, Any],
+           passages: Sequence[EvalPassage]) -> dict[str, Any]:
+    """nDCG@10 and the other metrics of ``search`` over ``queries`` (untimed)."""
+    rankings = {qid: doc_ranking(search(text), passages) for qid, text in queries.items()}
+    return evaluate_rankings(rankings, qrels)
 
 
 def run_tandem(folder: Path, split: str, model: str) -> dict[str, Any]:
@@ -189,28 +211,46 @@ def run_peers_bench(eval_dir: Path, config: PeersBenchConfig,
         passages = corpus_passages(beir)
         entry: dict[str, Any] = {"language": language, "passages": len(passages),
                                  "queries": len(beir.queries)}
+        texts = [p.embedding_text for p in passages]
+        qtexts = list(beir.queries.values())
+        passage_vectors = embedder.embed_passages(texts)
+        # Query vectors made before any timing: for the raw text (txtai) and for the text
+        # Tandem's search embeds (quotes and operators taken out).
+        query_vectors = embedder.embed_queries(qtexts)
+        embedder.embed_queries([parse_query(t).text for t in qtexts])
+        searches: dict[str, Callable[[str], Any]] = {}
         if "bm25s" in config.peers:
             log(f"[{set_name}] bm25s")
-            rankings, samples, build = run_bm25s(passages, beir.queries, language, config.depth)
-            entry["bm25s"] = {**evaluate_rankings(rankings, beir.qrels),
-                              "latency_ms": percentiles(samples), "build_s": round(build, 2)}
-        texts = [p.embedding_text for p in passages]
-        passage_vectors = embedder.embed_passages(texts)
+            search, build = bm25s_search(passages, language, config.depth)
+            entry["bm25s"] = {**ranked(search, beir.queries, beir.qrels, passages),
+                              "build_s": round(build, 2)}
+            searches["bm25s"] = search
         if "txtai" in config.peers:
             log(f"[{set_name}] txtai hybrid")
-            qtexts = list(beir.queries.values())
             vectors = dict(zip(texts, passage_vectors, strict=True))
-            vectors.update(zip(qtexts, embedder.embed_queries(qtexts), strict=True))
-            rankings, samples, build = run_txtai(passages, beir.queries, vectors, config.depth)
-            entry["txtai_hybrid"] = {**evaluate_rankings(rankings, beir.qrels),
-                                     "latency_ms": percentiles(samples), "build_s": round(build, 2)}
-        if "tandem" in config.peers:
-            log(f"[{set_name}] tandem (hybrid, bm25, vector)")
-            entry["tandem"] = run_tandem(folder, config.split, config.model)
-            log(f"[{set_name}] tandem search latency")
-            entry["tandem"]["search"] = tandem_latency(
-                passages, beir.queries, passage_vectors, config.model, embedder, language
-            )
+            vectors.update(zip(qtexts, query_vectors, strict=True))
+            search, build = txtai_search(passages, vectors, config.depth)
+            entry["txtai_hybrid"] = {**ranked(search, beir.queries, beir.qrels, passages),
+                                     "build_s": round(build, 2)}
+            searches["txtai_hybrid"] = search
+        with ExitStack() as stack:
+            if "tandem" in config.peers:
+                log(f"[{set_name}] tandem (hybrid, bm25, vector)")
+                entry["tandem"] = run_tandem(folder, config.split, config.model)
+                searches["tandem"] = stack.enter_context(
+                    tandem_search(passages, passage_vectors, config.model, embedder, language)
+                )
+            log(f"[{set_name}] latency, {', '.join(searches)} in turns")
+            for name, samples in timed_in_turns(searches, qtexts).items():
+                figures = percentiles(samples)
+                if name == "tandem":
+                    entry["tandem"]["search"] = {
+                        "latency_ms": figures,
+                        "note": "full SearchEngine.search (hybrid, permission filter, hits "
+                                "loaded, snippets), vectors cached; timed in turns with the peers",
+                    }  # fmt: skip
+                else:
+                    entry[name]["latency_ms"] = figures
         out["sets"][set_name] = entry
     out["summary"] = summarise(out)
     return out

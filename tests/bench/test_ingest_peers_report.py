@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from kb.bench.ingest import demo_guide_lengths, project_library, write_guides
-from kb.bench.peers import doc_ranking, tandem_latency
+from kb.bench.peers import doc_ranking, tandem_search, timed_in_turns
 from kb.bench.report import plot_all
 from kb.evaluation.beir import EvalPassage
 
@@ -37,10 +37,25 @@ def test_doc_ranking_keeps_the_best_passage_order_of_documents():
     assert doc_ranking([3, 0, 1], passages, k=2) == ["c", "a"]
 
 
-def test_tandem_latency_times_searches_with_every_query_vector_made_beforehand(tmp_path):
-    """The search is timed as the peers are, with query vectors made before timing: for the
-    text the search embeds (quotes taken out), so no query is embedded while timed."""
+def test_systems_are_timed_in_turns_on_every_query() -> None:
+    calls: list[tuple[str, str]] = []
+
+    def system(name: str):  # noqa: ANN202
+        return lambda text: calls.append((name, text))
+
+    samples = timed_in_turns({"a": system("a"), "b": system("b")}, ["q1", "q2", "q3"],
+                             warm_up=1, block=2)  # fmt: skip
+    assert {k: len(v) for k, v in samples.items()} == {"a": 3, "b": 3}
+    timed = calls[2:]  # after one warm-up query asked of both
+    assert timed == [("a", "q1"), ("a", "q2"), ("b", "q1"), ("b", "q2"),  # block 1: a first
+                     ("b", "q3"), ("a", "q3")]  # fmt: skip
+
+
+def test_tandem_search_embeds_no_query_while_timed(tmp_path) -> None:
+    """With the query vectors made beforehand for the text the search embeds (quotes and
+    operators taken out), the timed searches embed nothing."""
     from kb.embeddings import CachedEmbedder, EmbeddingCache, FakeEmbedder
+    from kb.search.query import parse_query
 
     class Counting(FakeEmbedder):
         calls: list[int] = []
@@ -51,11 +66,14 @@ def test_tandem_latency_times_searches_with_every_query_vector_made_beforehand(t
 
     passages = [EvalPassage(f"d{i}", 0, f"Guide {i}", f"How to write prompts, part {i}.")
                 for i in range(12)]
-    queries = {"q1": "prompts", "q2": '"write prompts" part', "q3": "guide -part"}
+    queries = ["prompts", '"write prompts" part', "guide -part"]
     embedder = CachedEmbedder(Counting(), EmbeddingCache(tmp_path / "cache.sqlite"))
     vectors = embedder.embed_passages([p.embedding_text for p in passages])
-    result = tandem_latency(passages, queries, vectors, "fake", embedder)
-    assert result["latency_ms"]["n"] == len(queries)
+    embedder.embed_queries([parse_query(q).text for q in queries])
+    with tandem_search(passages, vectors, "fake", embedder) as search:
+        samples = timed_in_turns({"tandem": search}, queries)
+        assert search("prompts").hits
+    assert len(samples["tandem"]) == len(queries)
     assert Counting.calls == [len(queries)]  # one batch beforehand, none while timed
 
 
