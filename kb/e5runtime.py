@@ -7,8 +7,9 @@ Here the same file is read, its weights are expanded once to float32, and PyTorc
 BLAS runs the encoder: the same weights, a faster kernel (about 3x for import batches). The
 windows of a batch are packed token after token, so padding costs nothing, and attention runs
 window by window as plain matmul + softmax; same vectors within 1e-7 as the padded SDPA
-version, 1.7x its passages/s on 48 real passages of mixed lengths (74-458 tokens, half of
-the padded batch was padding) but only 1.1x on chunks of one size (~345 tokens).
+version. Quiet machine: 4.08 -> 7.97 passages/s on 48 real passages of mixed lengths
+(``scripts/e5_runtimes.py``), 3.79 -> 6.85 on the ingest bench's chunks; a helper saw only
+1.1x on chunks of one size under load, where there is little padding to remove.
 ``E5Runtime(encoder="onnx")`` runs them in ONNX Runtime instead, still 4-bit
 (:mod:`kb.e5onnx`: the fastest for one query); tokenizer, windows and pooling are shared.
 
@@ -254,13 +255,6 @@ class TorchE5:
         rows = dequantize(self.word_blocks[unique])
         return self.torch.from_numpy(rows)[self.torch.from_numpy(inverse.reshape(ids.shape))]
 
-    def linear(self, x: torch.Tensor, layer: int, part: str) -> torch.Tensor:
-        """One of a layer's four projections (``qkv``, ``ao``, ``fi``, ``fo``) of ``x``."""
-        qkv, qkv_b, ao, ao_b, _, _, fi, fi_b, fo, fo_b, _, _ = self.layers[layer]
-        weight, bias = {"qkv": (qkv, qkv_b), "ao": (ao, ao_b), "fi": (fi, fi_b),
-                        "fo": (fo, fo_b)}[part]  # fmt: skip
-        return self.torch.nn.functional.linear(x, weight, bias)
-
     def _attention(self, qkv: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
         """Self-attention window by window over packed ``(tokens, 3 * hidden)`` projections:
         no padding, no mask. Plain matmul + softmax: faster on CPU than
@@ -293,14 +287,12 @@ class TorchE5:
         with torch.inference_mode():
             x = self._words(ids) + self.position[positions] + self.token_type
             x = F.layer_norm(x, (h.hidden,), *self.embed_norm, eps=h.eps)
-            for i, (*_, aln_w, aln_b, _fi, _fi_b, _fo, _fo_b, oln_w, oln_b) in enumerate(
-                self.layers
-            ):
-                context = self._attention(self.linear(x, i, "qkv"), lengths)
-                x = F.layer_norm(x + self.linear(context, i, "ao"), (h.hidden,), aln_w, aln_b,
+            for qkv, qkv_b, ao, ao_b, aln_w, aln_b, fi, fi_b, fo, fo_b, oln_w, oln_b in self.layers:
+                context = self._attention(F.linear(x, qkv, qkv_b), lengths)
+                x = F.layer_norm(x + F.linear(context, ao, ao_b), (h.hidden,), aln_w, aln_b,
                                  eps=h.eps)  # fmt: skip
-                inner = F.gelu(self.linear(x, i, "fi"))
-                x = F.layer_norm(x + self.linear(inner, i, "fo"), (h.hidden,), oln_w, oln_b,
+                inner = F.gelu(F.linear(x, fi, fi_b))
+                x = F.layer_norm(x + F.linear(inner, fo, fo_b), (h.hidden,), oln_w, oln_b,
                                  eps=h.eps)  # fmt: skip
             pooled = torch.stack([part.mean(dim=0) for part in torch.split(x, lengths)])
         return pooled.numpy()
