@@ -203,7 +203,10 @@ def upsert_programme_record(
         status=record.status,
     )  # fmt: skip
     counts = {"created": 0, "updated": 0, "unchanged": 0}
-    for i, pair in enumerate(record.pairs, start=1):
+    # Pairs that stop running first, so a mentor's place freed by the same file is free for
+    # the pair it starts, whatever the order in the file (numbers stay the file's).
+    ordered = sorted(enumerate(record.pairs, start=1), key=lambda ip: ip[1].status in RUNNING)
+    for i, pair in ordered:
         where = f"programme {record.slug!r}, pair {i}"
         people = []
         for role, email in (("mentor", pair.mentor_email), ("mentee", pair.mentee_email)):

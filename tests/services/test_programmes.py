@@ -116,3 +116,16 @@ def test_a_pair_runs_only_where_its_mentor_has_a_place(session, world):
     with pytest.raises(ValidationError, match=r"pair 1: mia@example.com takes 2 mentee"):
         upsert_programme_record(session, record)
     assert pairs_for_person(session, world.outsider) == []
+
+
+def test_an_import_that_moves_a_mentor_to_a_new_pair_frees_the_place_first(session, world):
+    """Max (one place) ends his pair with Ola and starts one with Sam in the same file, the
+    start listed first: the end is applied first, so the start fits."""
+    record = ProgrammeRecord(
+        slug="spring", name="Spring round", status="running",
+        pairs=(PairRecord("max@example.com", "sam@example.com", status="active"),
+               PairRecord("max@example.com", "ola@example.com", status="ended")),
+    )  # fmt: skip
+    _, _, counts = upsert_programme_record(session, record)
+    assert counts == {"created": 1, "updated": 1, "unchanged": 0}
+    assert [p.status for p in pairs_for_person(session, world.mentor2)] == ["active", "ended"]
