@@ -9,7 +9,8 @@ from __future__ import annotations
 import html
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
+from functools import lru_cache
 
 from kb.search.analysis import LANGUAGES, STOPWORDS, stem_word
 
@@ -17,8 +18,14 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 SNIPPET_CHARS = 260
 
 
-def query_keys(words: Iterable[str], language: str) -> set[str]:
-    """Lowercased query words and their stems in ``language`` (stop words left out)."""
+def query_keys(words: Iterable[str], language: str) -> frozenset[str]:
+    """Lowercased query words and their stems in ``language`` (stop words left out).
+    Cached: every hit of a page asks for the same query's keys."""
+    return _query_keys(tuple(words), language)
+
+
+@lru_cache(maxsize=1024)
+def _query_keys(words: tuple[str, ...], language: str) -> frozenset[str]:
     keys: set[str] = set()
     stop = STOPWORDS.get(language, frozenset())
     for word in words:
@@ -28,7 +35,7 @@ def query_keys(words: Iterable[str], language: str) -> set[str]:
         keys.add(word)
         if language in LANGUAGES:
             keys.add("~" + stem_word(word, language))
-    return keys
+    return frozenset(keys)
 
 
 VOCABULARY_MAX = 1 << 18  # distinct words remembered per language before starting afresh
@@ -46,7 +53,7 @@ class _Vocabulary:
         self.by_key: dict[str, set[str]] = {}
         self.lock = threading.Lock()
 
-    def matching(self, words: set[str], keys: set[str]) -> set[str]:
+    def matching(self, words: set[str], keys: Set[str]) -> set[str]:
         """The ``words`` whose lowercase form or ``~stem`` is one of ``keys``."""
         with self.lock:
             new = words - self.known
@@ -71,7 +78,7 @@ class _Vocabulary:
 _VOCABULARIES: dict[str, _Vocabulary] = {}
 
 
-def matching_spans(text: str, keys: set[str], language: str) -> list[tuple[int, int]]:
+def matching_spans(text: str, keys: Set[str], language: str) -> list[tuple[int, int]]:
     r"""(start, end) of every word of ``text`` equal to a key or sharing a key's stem.
 
     The matching distinct words come from the language's vocabulary (set operations); their
