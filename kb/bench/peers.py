@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +114,8 @@ def txtai_search(passages: Sequence[EvalPassage], vectors: Mapping[str, np.ndarr
 
 @contextmanager
 def tandem_search(passages: Sequence[EvalPassage], vectors: np.ndarray, model: str,
-                  embedder: CachedEmbedder, language: str = "en") -> Iterator[Callable[[str], Any]]:
-    """The product's whole ``SearchEngine.search`` (hybrid, permission filter, hits loaded,
-    snippets: a page of 10) over the same passages in a throwaway SQLite instance."""
+                  embedder: CachedEmbedder, language: str = "en") -> Iterator[Any]:
+    """The product's ``SearchEngine`` over the same passages in a throwaway SQLite instance."""
     import shutil
     import tempfile
 
@@ -145,7 +145,7 @@ def tandem_search(passages: Sequence[EvalPassage], vectors: np.ndarray, model: s
         settings = load_settings({"instance_dir": work, "database_url": str(db.url),
                                   "search_models": (model,), "import_models": (model,)})
         engine = SearchEngine(settings, make_session_factory(db), {model: embedder})
-        yield lambda text: engine.search(text, None)
+        yield engine
     finally:
         if engine is not None:
             engine.close()
@@ -237,9 +237,13 @@ def run_peers_bench(eval_dir: Path, config: PeersBenchConfig,
             if "tandem" in config.peers:
                 log(f"[{set_name}] tandem (hybrid, bm25, vector)")
                 entry["tandem"] = run_tandem(folder, config.split, config.model)
-                searches["tandem"] = stack.enter_context(
+                engine = stack.enter_context(
                     tandem_search(passages, passage_vectors, config.model, embedder, language)
                 )
+                # The whole search (a page of 10 hits loaded, permission-checked, snippets),
+                # and the same search asked for no page: the ranking, what txtai returns.
+                searches["tandem"] = partial(engine.search, user=None)
+                searches["tandem_ranking"] = partial(engine.search, user=None, limit=0)
             log(f"[{set_name}] latency, {', '.join(searches)} in turns")
             for name, samples in timed_in_turns(searches, qtexts).items():
                 figures = percentiles(samples)
@@ -249,6 +253,11 @@ def run_peers_bench(eval_dir: Path, config: PeersBenchConfig,
                         "note": "full SearchEngine.search (hybrid, permission filter, hits "
                                 "loaded, snippets), vectors cached; timed in turns with the peers",
                     }  # fmt: skip
+                elif name == "tandem_ranking":
+                    entry["tandem"]["ranking"] = {
+                        "latency_ms": figures,
+                        "note": "SearchEngine.search with limit=0: the ranking without a page",
+                    }
                 else:
                     entry[name]["latency_ms"] = figures
         out["sets"][set_name] = entry
@@ -268,6 +277,9 @@ def summarise(result: Mapping[str, Any]) -> list[dict[str, Any]]:
         search = entry.get("tandem", {}).get("search", {}).get("latency_ms", {})
         if "p50" in search:
             row["tandem_hybrid_p50_ms"] = search["p50"]
+        ranking = entry.get("tandem", {}).get("ranking", {}).get("latency_ms", {})
+        if "p50" in ranking:
+            row["tandem_ranking_p50_ms"] = ranking["p50"]
         modes = entry.get("tandem", {}).get("modes", {})
         for mode, figures in modes.items():
             row[f"tandem_{mode}_ndcg@10"] = round(figures["ndcg@10"], 4)

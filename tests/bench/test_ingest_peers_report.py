@@ -70,9 +70,9 @@ def test_tandem_search_embeds_no_query_while_timed(tmp_path) -> None:
     embedder = CachedEmbedder(Counting(), EmbeddingCache(tmp_path / "cache.sqlite"))
     vectors = embedder.embed_passages([p.embedding_text for p in passages])
     embedder.embed_queries([parse_query(q).text for q in queries])
-    with tandem_search(passages, vectors, "fake", embedder) as search:
-        samples = timed_in_turns({"tandem": search}, queries)
-        assert search("prompts").hits
+    with tandem_search(passages, vectors, "fake", embedder) as engine:
+        samples = timed_in_turns({"tandem": lambda text: engine.search(text, None)}, queries)
+        assert engine.search("prompts", None).hits
     assert len(samples["tandem"]) == len(queries)
     assert Counting.calls == [len(queries)]  # one batch beforehand, none while timed
 
