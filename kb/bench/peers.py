@@ -184,10 +184,8 @@ def ranked(search: Search, queries: Mapping[str, str], qrels: Mapping[str, Any],
 
 def run_tandem(folder: Path, split: str, model: str) -> dict[str, Any]:
     """The product's own evaluation: hybrid (default), BM25 only and vectors only."""
-    try:
-        from kb.evaluation.retrieval import evaluate
-    except ImportError as error:  # the search package is still being finished
-        return {"error": f"kb.evaluation.retrieval not available: {error}"}
+    from kb.evaluation.retrieval import evaluate
+
     start = time.perf_counter()
     result = evaluate(folder, split, modes=("hybrid", "bm25", "vector"), models=(model,))
     result["seconds"] = round(time.perf_counter() - start, 1)

@@ -87,6 +87,8 @@ def correct_pair(pair_id: int) -> ResponseReturnValue:
     status = request.form.get("status")
     locked = request.form.get("locked")
     try:
+        if locked not in (None, "0", "1"):
+            raise ValidationError(f"lock must be 0 or 1, not {locked!r}", field="locked")
         if status and status != pair.status:
             programmes.set_pair_status(session, pair, status, hr)
         if locked in ("0", "1"):

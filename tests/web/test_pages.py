@@ -233,6 +233,10 @@ def test_hr_corrects_a_pair_from_the_programme_page(client: FlaskClient, login: 
     answer = client.post(f"/hr/pairs/{pair_id}", data={"status": "married"},
                          follow_redirects=True)  # fmt: skip
     assert "not changed: unknown pair status" in answer.get_data(as_text=True)
+    answer = client.post(f"/hr/pairs/{pair_id}", data={"status": "ended", "locked": "yes"},
+                         follow_redirects=True)  # fmt: skip
+    assert "not changed: lock must be 0 or 1" in answer.get_data(as_text=True)
+    assert "active (locked)" in answer.get_data(as_text=True)  # the status did not change
     assert client.post("/hr/pairs/99999", data={"status": "ended"}).status_code == 404
 
 
