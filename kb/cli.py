@@ -620,6 +620,11 @@ def int_list(value: str) -> tuple[int, ...]:
     show_default=True,
     help="Where the JSON and plots go.",
 )
+@click.option(
+    "--keep-instance",
+    is_flag=True,
+    help="search: leave the full path's instance (database, indexes, snapshots) on disk.",
+)
 @click.option("--no-write", is_flag=True, help="Do not write the result file and plots.")
 @click.option(
     "--merge",
@@ -644,6 +649,7 @@ def bench(
     model: str,
     eval_dir: Path | None,
     out_dir: Path,
+    keep_instance: bool,
     no_write: bool,
     merge: tuple[Path, ...],
     as_json: bool,
@@ -672,6 +678,7 @@ def bench(
             full_max=int_list(full_max)[0],
             hnsw_max=int_list(hnsw_max)[0],
             sparse_max=int_list(sparse_max)[0],
+            keep_instance=keep_instance,
         ),
         "ingest": IngestBenchConfig(docs=docs, model=model),
         "web": WebBenchConfig(workers=int_list(workers), seconds=seconds),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ class SearchBenchConfig:
     # (and so is Whoosh alone above bm25_max, where the full path builds it anyway)
     nprobes: tuple[int, ...] = (16, 32, 64, 128)
     work_dir: Path | None = None
+    keep_instance: bool = False  # leave the full path's instance (and its indexes) on disk
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -323,7 +325,8 @@ def run_search_bench(material: BaseMaterial, embedder: Embedder, config: SearchB
                 log(f"[{size:,}] full hybrid path (product SearchEngine) + its Whoosh alone")
                 slow = size > config.bm25_max  # Whoosh alone takes seconds a query there
                 full = full_path(material, vectors, size, queries, work,
-                                 whoosh_queries=config.flat_queries_max if slow else None)
+                                 whoosh_queries=config.flat_queries_max if slow else None,
+                                 query_vectors=query_vectors, keep=config.keep_instance)
                 for part in ("bm25", "bm25_product"):
                     if part in full:
                         result.figures[part] = full.pop(part)
@@ -340,7 +343,8 @@ def run_search_bench(material: BaseMaterial, embedder: Embedder, config: SearchB
             del vectors
         results["sizes"] = sizes
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not config.keep_instance:
+            shutil.rmtree(work, ignore_errors=True)
     results["summary"] = summarise(results)
     return results
 
@@ -458,7 +462,8 @@ def tandem_full_path(model: str) -> FullPath | None:
         return None
 
     def full(material: BaseMaterial, vectors: np.ndarray, size: int, queries: Sequence[str],
-             work: Path, whoosh_queries: int | None = None) -> dict[str, Any]:
+             work: Path, whoosh_queries: int | None = None,
+             query_vectors: np.ndarray | None = None, keep: bool = False) -> dict[str, Any]:
         from sqlalchemy import select
 
         from kb.config import load_settings
@@ -529,9 +534,15 @@ def tandem_full_path(model: str) -> FullPath | None:
             spec: type(backend).__name__ for spec, backend in
             getattr(engine.vectors, "backends", {}).items()
         }
+        if query_vectors is not None:
+            figures["product_index"] = product_index_recall(engine, vectors, query_vectors)
         half = len(queries) // 2
-        anonymous = time_each(lambda q: engine.search(q, None), queries[:half])
-        as_member = time_each(lambda q: engine.search(q, member), queries[half:])
+        asked = [(q, None) for q in queries[:half]] + [(q, member) for q in queries[half:]]
+        with GcPauses() as pauses:
+            samples = time_each(lambda qu: engine.search(*qu), asked)
+        anonymous, as_member = samples[:half], samples[half:]
+        figures["gc_during_queries"] = pauses.summary()
+        figures["slowest_queries"] = slowest_queries(engine, asked, samples)
         figures["latency_ms"] = percentiles(anonymous + as_member)
         figures["anonymous_latency_ms"] = percentiles(anonymous)
         figures["pair_member_latency_ms"] = percentiles(as_member)
@@ -546,7 +557,113 @@ def tandem_full_path(model: str) -> FullPath | None:
         if callable(closer):
             closer()
         db.dispose()
-        shutil.rmtree(instance, ignore_errors=True)
+        if keep:
+            figures["instance_kept"] = str(instance)
+        else:
+            shutil.rmtree(instance, ignore_errors=True)
         return figures
 
     return full
+
+
+def product_index_recall(engine: Any, vectors: np.ndarray, query_vectors: np.ndarray
+                         ) -> dict[str, Any]:
+    """Recall@10 of the vector index the engine built (HNSW above its threshold) against exact
+    search over the chunks it holds (public ones: private notes are searched apart); chunk
+    ``i + 1`` holds ``vectors[i]`` (``load_instance``)."""
+    out = {}
+    for spec, backend in engine.vectors.backends.items():
+        if backend is None:
+            continue
+        held = np.fromiter((i + 1 in backend for i in range(len(vectors))), bool, len(vectors))
+        truth = exact_top_among(vectors, query_vectors, held)
+        samples, found = backend_times(backend, query_vectors)
+        out[spec] = {"backend": type(backend).__name__, "chunks": int(held.sum()),
+                     "latency_ms": percentiles(samples), "recall@10": recall_at(found - 1, truth)}
+    return out
+
+
+def exact_top_among(vectors: np.ndarray, queries: np.ndarray, held: np.ndarray, k: int = 10,
+                    block: int = 65536) -> np.ndarray:
+    """Rows of the exact top ``k`` by inner product among the rows where ``held`` is true,
+    block by block (no copy of a million vectors)."""
+    best_scores = np.full((len(queries), 0), -np.inf, np.float32)
+    best_rows = np.zeros((len(queries), 0), np.int64)
+    for start in range(0, len(vectors), block):
+        scores = queries @ vectors[start : start + block].T
+        scores[:, ~held[start : start + block]] = -np.inf
+        rows = np.broadcast_to(np.arange(start, start + scores.shape[1]), scores.shape)
+        best_scores = np.hstack([best_scores, scores])
+        best_rows = np.hstack([best_rows, rows])
+        keep = np.argsort(-best_scores, axis=1, kind="stable")[:, :k]
+        best_scores = np.take_along_axis(best_scores, keep, axis=1)
+        best_rows = np.take_along_axis(best_rows, keep, axis=1)
+    return np.where(np.isfinite(best_scores), best_rows, -1)
+
+
+class GcPauses:
+    """Python's garbage collections while the block runs: count, total and longest pause per
+    generation (a full collection of a many-GB process is a suspect for tail latency)."""
+
+    def __enter__(self) -> GcPauses:
+        import gc
+
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+        return self
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._started) * 1000)
+
+    def __exit__(self, *_exc: object) -> None:
+        import gc
+
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            f"gen{gen}": {"count": len(ms), "total_ms": round(sum(ms), 1),
+                          "max_ms": round(max(ms), 1) if ms else 0.0}
+            for gen, ms in self.pauses.items()
+        }
+
+
+def slowest_queries(engine: Any, asked: Sequence[tuple[str, Any]], samples: Sequence[float],
+                    count: int = 5, top: int = 12) -> list[dict[str, Any]]:
+    """The ``count`` slowest searches asked again (three times, then once under cProfile),
+    each time with the query's vector to make again, as the first time: slow every time
+    means the query's own cost, fast again means the machine or a one-off (a collection).
+    The profile's functions by cumulative time say where it went."""
+    import cProfile
+    import pstats
+
+    from kb.search.hybrid import QueryVectors
+
+    def afresh(text: str, user: Any) -> None:
+        engine.query_vectors = QueryVectors()  # forget the query's vector
+        engine.search(text, user)
+
+    out = []
+    for i in sorted(range(len(samples)), key=lambda i: -samples[i])[:count]:
+        text, user = asked[i]
+        again = time_each(lambda qu: afresh(*qu), [(text, user)] * 3, warmup=0)
+        profile = cProfile.Profile()
+        profile.runcall(afresh, text, user)
+        # (file, line, function) -> (calls, primitive calls, own time, cumulative time, callers)
+        stats = pstats.Stats(profile).stats
+        by_cumulative = sorted(stats.items(), key=lambda kv: -kv[1][3])[:top]
+        out.append({
+            "query": text,
+            "user": "pair member" if user is not None else "anonymous",
+            "first_ms": round(samples[i], 2),
+            "again_ms": [round(ms, 2) for ms in again],
+            "profile_cumulative_ms": {
+                f"{Path(file).name}:{line}({name})": round(cumulative * 1000, 2)
+                for (file, line, name), (_, _, _, cumulative, _) in by_cumulative
+            },
+        })
+    return out

@@ -36,6 +36,21 @@ def test_exact_top_and_recall_against_brute_force():
     assert recall_at(half, brute) == pytest.approx(0.6)
 
 
+def test_exact_top_among_leaves_out_rows_not_held():
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(500, 8)).astype(np.float32)
+    queries = rng.normal(size=(6, 8)).astype(np.float32)
+    held = rng.random(500) < 0.7
+    from kb.bench.search import exact_top_among
+
+    top = exact_top_among(vectors, queries, held, k=5, block=64)
+    rows = np.flatnonzero(held)
+    brute = rows[np.argsort(-(queries @ vectors[rows].T), axis=1)[:, :5]]
+    assert np.array_equal(top, brute)
+    assert np.array_equal(exact_top_among(vectors, queries, np.ones(500, bool), k=5),
+                          exact_top(vectors, queries, 5))
+
+
 def test_best_operating_point_is_cheapest_setting_reaching_the_target():
     sweep = {
         "16": {"latency_ms": {"p50": 1.0}, "recall@10": 0.90},
@@ -69,7 +84,8 @@ def test_full_path_times_the_product_bm25_leg_and_whoosh(material, tmp_path):
 
     full = tandem_full_path("fake:32")
     vectors = synthetic_vectors(material, 300, seed=0)
-    out = full(material, vectors, 300, material.queries, tmp_path, whoosh_queries=2)
+    out = full(material, vectors, 300, material.queries, tmp_path, whoosh_queries=2,
+               query_vectors=material.query_vectors)
     assert out["bm25_product"]["latency_ms"]["n"] == len(material.queries)
     assert out["bm25"]["latency_ms"]["n"] == 2  # the slow "before" on fewer queries
     assert out["bm25_product"]["phrase_queries"] == 0
@@ -77,6 +93,28 @@ def test_full_path_times_the_product_bm25_leg_and_whoosh(material, tmp_path):
     assert out["latency_ms"]["n"] > 0
     assert out["worker_start_s"] >= 0 and out["engine_start_s"] >= 0
     assert out["bm25_product"]["snapshot_load_s"] >= 0 and out["bm25_product"]["snapshot_mb"] > 0
+    # The engine's own index at 300 chunks is exact: its recall against exact search is 1.
+    (index,) = out["product_index"].values()
+    assert index["backend"] == "ExactBackend" and index["recall@10"] == 1.0
+    slowest = out["slowest_queries"]
+    assert len(slowest) == min(5, len(material.queries))
+    firsts = [s["first_ms"] for s in slowest]
+    assert firsts == sorted(firsts, reverse=True)
+    assert all(len(s["again_ms"]) == 3 and s["profile_cumulative_ms"] for s in slowest)
+    assert set(out["gc_during_queries"]) == {"gen0", "gen1", "gen2"}
+    assert not (tmp_path / "instance-300").exists()  # not kept unless asked
+
+
+def test_full_path_can_keep_its_instance(material, tmp_path):
+    from kb.bench.data import synthetic_vectors
+    from kb.bench.search import tandem_full_path
+
+    vectors = synthetic_vectors(material, 200, seed=0)
+    out = tandem_full_path("fake:32")(material, vectors, 200, material.queries[:4], tmp_path,
+                                      keep=True)
+    kept = tmp_path / "instance-200"
+    assert out["instance_kept"] == str(kept) and (kept / "tandem.sqlite3").exists()
+    assert "product_index" not in out  # no query vectors given
 
 
 def test_product_sparse_alone(material):
