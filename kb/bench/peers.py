@@ -90,9 +90,10 @@ def bm25s_search(passages: Sequence[EvalPassage], language: str, depth: int
 
 
 def txtai_search(passages: Sequence[EvalPassage], vectors: Mapping[str, np.ndarray],
-                 depth: int) -> tuple[Search, float]:
+                 depth: int, content: bool = False) -> tuple[Search, float]:
     """txtai hybrid (BM25 + dense, its default fusion) with vectors looked up, not computed;
-    the search and the index build seconds."""
+    the search and the index build seconds. With ``content`` txtai also stores the passages
+    and each result comes back with its text (from its SQLite database)."""
     from txtai import Embeddings
 
     dim = len(next(iter(vectors.values())))
@@ -100,14 +101,17 @@ def txtai_search(passages: Sequence[EvalPassage], vectors: Mapping[str, np.ndarr
     def transform(texts: Sequence[str]) -> np.ndarray:
         return np.vstack([vectors.get(t, np.zeros(dim, np.float32)) for t in texts])
 
-    embeddings = Embeddings(method="external", transform=transform, hybrid=True, content=False,
+    embeddings = Embeddings(method="external", transform=transform, hybrid=True, content=content,
                             backend="numpy")
     start = time.perf_counter()
     embeddings.index([(i, p.embedding_text, None) for i, p in enumerate(passages)])
     build = time.perf_counter() - start
 
     def search(text: str) -> list[int]:
-        return [int(i) for i, _ in embeddings.search(text, limit=min(depth, len(passages)))]
+        found = embeddings.search(text, limit=min(depth, len(passages)))
+        if content:
+            return [int(r["id"]) for r in found]
+        return [int(i) for i, _ in found]
 
     return search, build
 
@@ -231,6 +235,13 @@ def run_peers_bench(eval_dir: Path, config: PeersBenchConfig,
             entry["txtai_hybrid"] = {**ranked(search, beir.queries, beir.qrels, passages),
                                      "build_s": round(build, 2)}
             searches["txtai_hybrid"] = search
+            # What a search page built on txtai would ask: 10 results with their text.
+            log(f"[{set_name}] txtai hybrid, a page of 10 with text")
+            search, build = txtai_search(passages, vectors, 10, content=True)
+            entry["txtai_page"] = {**ranked(search, beir.queries, beir.qrels, passages),
+                                   "build_s": round(build, 2),
+                                   "note": "content=True, limit=10: results come with their text"}
+            searches["txtai_page"] = search
         with ExitStack() as stack:
             if "tandem" in config.peers:
                 log(f"[{set_name}] tandem (hybrid, bm25, vector)")
@@ -268,7 +279,7 @@ def summarise(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for set_name, entry in result.get("sets", {}).items():
         row: dict[str, Any] = {"set": set_name}
-        for key in ("txtai_hybrid", "bm25s"):
+        for key in ("txtai_hybrid", "txtai_page", "bm25s"):
             if key in entry:
                 row[f"{key}_ndcg@10"] = round(entry[key]["ndcg@10"], 4)
                 row[f"{key}_p50_ms"] = entry[key]["latency_ms"]["p50"]
