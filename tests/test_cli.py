@@ -214,10 +214,12 @@ def test_each_gunicorn_worker_loads_its_search_models_after_the_fork(
     from kb.runtime import Tandem
 
     tandem = Tandem(settings, engine)
-    assert tandem.embedders.loaded == ()
+    assert tandem.embedders.loaded == () and tandem._search is None
     worker = SimpleNamespace(wsgi=SimpleNamespace(extensions={"tandem": tandem}))
     gunicorn_conf.post_worker_init(worker).join(timeout=30)
     assert tandem.embedders.loaded == ("fake",)  # the search model, loaded in the worker
+    assert tandem._search is not None  # and the engine with its indexes
+    tandem.close()
 
 
 def test_serve_dev_uses_flask(demo_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
