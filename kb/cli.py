@@ -600,6 +600,12 @@ def int_list(value: str) -> tuple[int, ...]:
 @click.option("--workers", default="1,2", show_default=True, help="web: gunicorn worker counts.")
 @click.option("--seconds", default=10, show_default=True, help="web: seconds per load step.")
 @click.option(
+    "--instance",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="web: serve this instance (e.g. one kept by search --keep-instance), not the demo's.",
+)
+@click.option(
     "--sets",
     default="xquad-ru,xquad-en,poquad-pl",
     show_default=True,
@@ -645,6 +651,7 @@ def bench(
     docs: int,
     workers: str,
     seconds: int,
+    instance: Path | None,
     sets: str,
     model: str,
     eval_dir: Path | None,
@@ -681,7 +688,7 @@ def bench(
             keep_instance=keep_instance,
         ),
         "ingest": IngestBenchConfig(docs=docs, model=model),
-        "web": WebBenchConfig(workers=int_list(workers), seconds=seconds),
+        "web": WebBenchConfig(workers=int_list(workers), seconds=seconds, instance=instance),
         "peers": PeersBenchConfig(sets=tuple(s for s in sets.split(",") if s), model=model),
     }
     log = (lambda m: click.echo(m, err=True)) if as_json else click.echo

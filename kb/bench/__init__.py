@@ -117,6 +117,12 @@ def merge_results(paths: Sequence[Path]) -> dict[str, Any]:
                 continue
             if part == "search" and "search" in merged:
                 merged["search"] = combine_search(merged["search"], data["search"])
+            elif part == "web" and "web" in merged:  # libraries of different sizes
+                merged["web_by_size"] = sorted(
+                    merged.get("web_by_size", [merged["web"]]) + [data["web"]],
+                    key=lambda web: web.get("chunks", 0),
+                )
+                merged["web"] = merged["web_by_size"][0]
             else:
                 merged[part] = data[part]
     first = merged["runs"][0] if merged["runs"] else {}

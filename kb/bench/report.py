@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,34 @@ def plot_web(web: Mapping[str, Any], out: Path) -> list[Path]:
     return [path]
 
 
+def plot_web_by_size(runs: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
+    """Best requests/s within the p99 goal against the served library's size."""
+    plt = _pyplot()
+    runs = [r for r in runs if r.get("chunks")]
+    if len(runs) < 2:
+        return []
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for workers in sorted({w for r in runs for w in r["workers"]}, key=int):
+        points = [(r["chunks"], r["workers"][workers]["best"]) for r in runs
+                  if (r["workers"].get(workers) or {}).get("best")]
+        ax.plot([c for c, _ in points], [b["rps"] for _, b in points], "o-",
+                label=f"{workers} worker(s)")
+        for chunks, best in points:
+            ax.annotate(f"p99 {best['p99']:.0f} ms", (chunks, best["rps"]), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("chunks in the served library")
+    ax.set_ylabel("requests/s (p99 within goal, 0 errors)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("/api/search under gunicorn as the library grows")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path = out / "bench-web-size.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
+
+
 def plot_peers(peers: Mapping[str, Any], out: Path) -> list[Path]:
     """nDCG@10 of every system on every set, and their p50 query latency."""
     plt = _pyplot()
@@ -197,6 +225,8 @@ def plot_all(result: Mapping[str, Any], out: Path) -> list[Path]:
         made += plot_ingest(result["ingest"], out)
     if "web" in result:
         made += plot_web(result["web"], out)
+    if "web_by_size" in result:
+        made += plot_web_by_size(result["web_by_size"], out)
     if "peers" in result:
         made += plot_peers(result["peers"], out)
     return made

@@ -144,6 +144,24 @@ def test_merge_combines_search_runs_of_different_sizes(tmp_path):
     assert len(merged["search"]["configs"]) == 2
 
 
+def test_merge_keeps_web_runs_of_different_libraries_and_plots_them_by_size(tmp_path):
+    from kb.bench import merge_results
+
+    def web(chunks: int, rps: float) -> dict:
+        best = {"rps": rps, "p99": 150.0, "connections": 2}
+        return {"chunks": chunks, "config": {"p99_goal_ms": 200},
+                "workers": {"1": {"steps": [best], "best": best}}}
+
+    big, small = tmp_path / "big.json", tmp_path / "small.json"
+    big.write_text(json.dumps({"command": "web 1M", "web": web(1_000_000, 9.0)}))
+    small.write_text(json.dumps({"command": "web demo", "web": web(300, 40.0)}))
+    merged = merge_results([big, small])
+    assert [w["chunks"] for w in merged["web_by_size"]] == [300, 1_000_000]
+    assert merged["web"]["chunks"] == 300  # the demo library's run stays the main one
+    made = {p.name for p in plot_all(merged, tmp_path)}
+    assert {"bench-web.png", "bench-web-size.png"} <= made
+
+
 def test_bench_merge_command_writes_the_full_result(tmp_path):
     from kb.cli import main
 
