@@ -390,8 +390,30 @@ def summarise(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             row["full_p50_ms"] = full["latency_ms"]["p50"]
             row["full_p95_ms"] = full["latency_ms"]["p95"]
             row["full_p99_ms"] = full["latency_ms"]["p99"]
+            product = next(iter(full.get("product_index", {}).values()), None)
+            if product:
+                row["product_index"] = product["backend"]
+                row["product_index_p95_ms"] = product["latency_ms"]["p95"]
+                row["product_index_recall@10"] = product["recall@10"]
+                row.update(full_over_parts(results, entry, product))
         rows.append(row)
     return rows
+
+
+def full_over_parts(results: Mapping[str, Any], entry: Mapping[str, Any],
+                    product: Mapping[str, Any]) -> dict[str, float]:
+    """The full path against the sum of its parts (query embedding, the engine's vector
+    index, its BM25 leg), at p50 and at p95 (a sum of p95s flatters the ratio a little)."""
+    out = {}
+    embed = results.get("query_embedding", {}).get("latency_ms", {})
+    bm25 = entry.get("bm25_product", {}).get("latency_ms", {})
+    for stat in ("p50", "p95"):
+        parts = [embed.get(stat), product["latency_ms"].get(stat), bm25.get(stat)]
+        if all(parts):
+            out[f"full_over_parts_{stat}"] = round(
+                entry["full"]["latency_ms"][stat] / sum(parts), 2
+            )
+    return out
 
 
 def load_instance(material: BaseMaterial, vectors: np.ndarray, size: int, work: Path,

@@ -117,6 +117,22 @@ def test_full_path_can_keep_its_instance(material, tmp_path):
     assert "product_index" not in out  # no query vectors given
 
 
+def test_summary_sets_the_full_path_against_its_parts():
+    from kb.bench.search import summarise
+
+    lat = lambda p50, p95: {"p50": p50, "p95": p95, "p99": p95}  # noqa: E731
+    entry = {
+        "size": 1000,
+        "vectors": {"flat": {"latency_ms": lat(5, 6)}, "ivf": {"nprobe": {}}},
+        "bm25_product": {"latency_ms": lat(2, 4)},
+        "full": {"latency_ms": lat(12, 30), "product_index": {"m": {
+            "backend": "HnswBackend", "latency_ms": lat(1, 2), "recall@10": 0.97}}},
+    }
+    (row,) = summarise({"query_embedding": {"latency_ms": lat(7, 9)}, "sizes": [entry]})
+    assert row["product_index"] == "HnswBackend" and row["product_index_recall@10"] == 0.97
+    assert row["full_over_parts_p50"] == 1.2 and row["full_over_parts_p95"] == 2.0
+
+
 def test_product_sparse_alone(material):
     from kb.bench.search import bench_product_sparse
 
