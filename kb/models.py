@@ -120,9 +120,30 @@ class Pair(Base):
     programme: Mapped[Programme] = relationship(back_populates="pairs")
     mentor: Mapped[Person] = relationship(foreign_keys=[mentor_id])
     mentee: Mapped[Person] = relationship(foreign_keys=[mentee_id])
+    changes: Mapped[list[PairChange]] = relationship(
+        back_populates="pair", cascade="all, delete-orphan", order_by="PairChange.id"
+    )
 
     def has_member(self, person_id: int | None) -> bool:
         return person_id is not None and person_id in (self.mentor_id, self.mentee_id)
+
+
+class PairChange(Base):
+    """Who changed a pair, when and how (created, status, lock): HR's audit trail. Holds
+    nothing a pair wrote. ``actor_id`` is empty for imports and the command line."""
+
+    __tablename__ = "pair_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    what: Mapped[str] = mapped_column(String(200))
+
+    pair: Mapped[Pair] = relationship(back_populates="changes")
+    actor: Mapped[Person | None] = relationship()
 
 
 class Guide(Base):

@@ -31,7 +31,7 @@ from kb.models import (
     split_list,
 )
 from kb.services.markup import markdown_to_text
-from kb.services.programmes import RUNNING, mentor_capacity, running_pairs
+from kb.services.programmes import RUNNING, mentor_capacity, record_change, running_pairs
 from matching.constraints import MatchWeights, eligibility, management_chains
 from matching.engine import (
     DEFAULT_GAP_THRESHOLD,
@@ -401,6 +401,7 @@ def apply_proposal(session: Session, proposal: Proposal, hr_user: Person | None)
             pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
                         status="proposed")
             session.add(pair)
+            record_change(pair, "proposed by matching", hr_user)
             created.append(pair)
         session.flush()
     return created
@@ -454,6 +455,9 @@ def lock_pair(session: Session, programme_slug: str, mentor_email: str, mentee_e
             pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
                         status="proposed")
             session.add(pair)
+            record_change(pair, "created as proposed", hr_user)
+        if not pair.locked:
+            record_change(pair, "locked", hr_user)
         pair.locked = True
         session.flush()
     return pair
@@ -471,6 +475,10 @@ def reject_pair(session: Session, programme_slug: str, mentor_email: str, mentee
         if pair is None:
             pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id)
             session.add(pair)
+            record_change(pair, "created as rejected", hr_user)
+        elif pair.status != "rejected":
+            record_change(pair, f"status {pair.status} → rejected"
+                          + (", unlocked" if pair.locked else ""), hr_user)
         pair.status = "rejected"
         pair.locked = False
         session.flush()

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.models import PAIR_STATUSES, PROGRAMME_STATUSES, Pair, Person, Programme
+from kb.models import PAIR_STATUSES, PROGRAMME_STATUSES, Pair, PairChange, Person, Programme
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 RUNNING = ("active", "paused")  # pairs that hold one of their mentor's places
@@ -124,6 +124,11 @@ def check_capacity(session: Session, mentor: Person, pair: Pair | None = None) -
         )
 
 
+def record_change(pair: Pair, what: str, actor: Person | None) -> None:
+    """One line of the pair's audit trail (``actor`` None: an import or the command line)."""
+    pair.changes.append(PairChange(actor_id=actor.id if actor else None, what=what))
+
+
 def find_pair(
     session: Session, programme: Programme, mentor: Person, mentee: Person
 ) -> Pair | None:
@@ -160,6 +165,7 @@ def add_pair(
         started=started, ended=ended,
     )  # fmt: skip
     session.add(pair)
+    record_change(pair, f"created as {status}", None)
     session.flush()
     return pair
 
@@ -187,10 +193,17 @@ def upsert_pair(
         return pair, "unchanged"
     if status in RUNNING and pair.status not in RUNNING:
         check_capacity(session, mentor, pair)
+    changed = [f"{k} {_shown(getattr(pair, k))} → {_shown(v)}" for k, v in values.items()
+               if getattr(pair, k) != v]
     for key, value in values.items():
         setattr(pair, key, value)
+    record_change(pair, "import: " + ", ".join(changed), None)
     session.flush()
     return pair, "updated"
+
+
+def _shown(value: object) -> str:
+    return "—" if value is None else str(value)
 
 
 def upsert_programme_record(
@@ -240,6 +253,8 @@ def set_pair_status(session: Session, pair: Pair, status: str, user: Person) -> 
         pair.started = today
     if status == "ended" and pair.ended is None:
         pair.ended = today
+    if status != pair.status:
+        record_change(pair, f"status {pair.status} → {status}", user)
     pair.status = status
     session.flush()
     return pair
@@ -249,6 +264,8 @@ def set_pair_locked(session: Session, pair: Pair, locked: bool, user: Person) ->
     """HR keeps (locks) a pair in proposals so a re-run of matching does not undo it."""
     if not user.has_role("hr"):
         raise PermissionDenied("only HR can lock a pair")
+    if locked != pair.locked:
+        record_change(pair, "locked" if locked else "unlocked", user)
     pair.locked = locked
     session.flush()
     return pair

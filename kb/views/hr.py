@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.models import PAIR_STATUSES, Pair, Programme
+from kb.models import PAIR_STATUSES, Pair, PairChange, Programme
 from kb.services import programmes
 from kb.views.support import current_person, db, tandem
 from matching import service as matching
@@ -64,7 +64,11 @@ def programme(slug: str) -> ResponseReturnValue:
         .scalars(
             select(Pair)
             .where(Pair.programme_id == found.id)
-            .options(selectinload(Pair.mentor), selectinload(Pair.mentee))
+            .options(
+                selectinload(Pair.mentor),
+                selectinload(Pair.mentee),
+                selectinload(Pair.changes).selectinload(PairChange.actor),
+            )
             .order_by(Pair.id)
         )
         .all()

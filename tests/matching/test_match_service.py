@@ -184,6 +184,15 @@ def test_apply_lock_reject_and_rerun(session, embedders, world) -> None:
                                                           world["prog"].id))}
     assert ("excel@x.com", "senior@x.com", "rejected") in stored
     assert ("prompts@x.com", "director@x.com", "proposed") in stored
+    # Each pair's trail says what HR (through matching or by hand) did to it.
+    trail = {(p.mentor.email, p.mentee.email): [(c.what, c.actor_id) for c in p.changes]
+             for p in session.scalars(select(Pair).where(Pair.programme_id == world["prog"].id))}
+    hr = world["hr"].id
+    assert trail[("excel@x.com", "senior@x.com")][-1] == ("status proposed → rejected", hr)
+    locked = trail[("prompts@x.com", "director@x.com")]
+    assert ("locked", hr) in locked and locked[0][0] in ("proposed by matching",
+                                                         "created as proposed")
+    assert all(t and t[0][1] == hr for t in trail.values())
     with pytest.raises(ValidationError, match="management chain"):
         service.lock_pair(session, "spring", "lead@x.com", "senior@x.com", world["hr"])
     with pytest.raises(PermissionDenied):

@@ -12,6 +12,7 @@ from kb.services.programmes import (
     get_pair,
     pair_of,
     pairs_for_person,
+    set_pair_locked,
     set_pair_status,
     upsert_programme,
     upsert_programme_record,
@@ -60,6 +61,38 @@ def test_set_pair_status_is_for_hr_only(session, world):
         set_pair_status(session, world.pair, "paused", world.mentor)
     set_pair_status(session, world.pair, "ended", world.hr)
     assert world.pair.status == "ended" and world.pair.ended is not None
+
+
+def test_every_change_to_a_pair_is_in_its_trail_with_who_made_it(session, world):
+    pair = add_pair(session, world.programme, world.mentor, world.mentee2)  # Mia takes two
+    set_pair_locked(session, pair, True, world.hr)
+    set_pair_locked(session, pair, True, world.hr)  # no change, no line
+    set_pair_status(session, pair, "active", world.hr)
+    with pytest.raises(ValidationError):  # refused: not in the trail
+        set_pair_status(session, pair, "married", world.hr)
+    with pytest.raises(PermissionDenied):
+        set_pair_locked(session, pair, False, world.mentor)
+    session.flush()
+    session.expire_all()
+    assert [(c.what, c.actor) for c in pair.changes] == [
+        ("created as proposed", None),
+        ("locked", world.hr),
+        ("status proposed → active", world.hr),
+    ]
+    assert all(c.at is not None for c in pair.changes)
+    # An import says what it changed; an unchanged line adds nothing.
+    record = ProgrammeRecord(
+        slug="spring", name="Spring round", status="running",
+        pairs=(PairRecord("mia@example.com", "ola@example.com", status="ended",
+                          started=pair.started, ended=pair.started + dt.timedelta(days=90)),),
+    )  # fmt: skip
+    upsert_programme_record(session, record)
+    upsert_programme_record(session, record)
+    session.expire_all()
+    assert pair.changes[-1].actor is None
+    ended = pair.started + dt.timedelta(days=90)
+    assert pair.changes[-1].what == f"import: status active → ended, ended — → {ended}"
+    assert len(pair.changes) == 4
 
 
 def test_pairs_for_person_and_lookup(session, world):

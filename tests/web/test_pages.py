@@ -238,6 +238,20 @@ def test_hr_corrects_a_pair_from_the_programme_page(client: FlaskClient, login: 
     assert "not changed: lock must be 0 or 1" in answer.get_data(as_text=True)
     assert "active (locked)" in answer.get_data(as_text=True)  # the status did not change
     assert client.post("/hr/pairs/99999", data={"status": "ended"}).status_code == 404
+    # The pair's history: who changed what, newest first; refused changes are not in it.
+    history = page_history(client.get("/hr/programmes/spring").get_data(as_text=True), pair_id)
+    assert history == ["status ended → active", "status active → ended", "locked",
+                       "created as active"]  # by the demo's programme import
+    assert "Hania" in client.get("/hr/programmes/spring").get_data(as_text=True)
+
+
+def page_history(page: str, pair_id: int) -> list[str]:
+    """The "what" of each line in the history cell of the pair's row."""
+    row = page.split(f'action="/hr/pairs/{pair_id}"', 1)[1].split("</tr>")[0]
+    if '<ol class="history">' not in row:
+        return []
+    items = row.split('<ol class="history">')[1].split("</ol>")[0].split("<li>")[1:]
+    return [item.split("</li>")[0].rsplit(": ", 1)[1] for item in items]
 
 
 def test_only_hr_corrects_pairs(client: FlaskClient, login: Login) -> None:
