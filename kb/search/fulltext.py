@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from whoosh import index as windex
 from whoosh import query as wq
 from whoosh.fields import ID, KEYWORD, TEXT, Schema
@@ -35,7 +36,7 @@ from whoosh.writing import IndexWriter
 
 from kb.search.analysis import LANGUAGES, language_analyzer, surface_analyzer
 from kb.search.filters import normalise_tag
-from kb.search.query import ParsedQuery, build_phrase_query, build_query
+from kb.search.query import ParsedQuery, build_query, phrase_clauses
 from kb.search.records import ChunkRecord
 
 SPELL_FIELD = "spell"
@@ -46,6 +47,17 @@ BULK_LIMIT_MB = 512  # a segment's posting pool: 10,000 chunks fit without spill
 
 class IndexBuildError(RuntimeError):
     """A bulk build lost documents (a build process failed); the index must not be used."""
+
+
+class PhraseMatch(NamedTuple):
+    """One clause of a query's quoted phrase (the phrase's terms on one language field) and
+    every chunk holding it, private ones included: Whoosh knows word positions, the caller
+    scores what the asking user may see (:meth:`kb.search.sparse.SparseIndex.search`)."""
+
+    language: str
+    terms: tuple[str, ...]
+    boost: float
+    chunk_ids: np.ndarray  # int64
 
 
 class TextHit(NamedTuple):
@@ -320,22 +332,24 @@ class FullTextIndex:
             results = searcher.search(query, limit=limit, filter=docs)
             return [TextHit(int(h["chunk_id"]), float(h.score), h["doc_key"]) for h in results]
 
-    def phrase_scores(self, parsed: ParsedQuery, allow: wq.Query | None = None) -> dict[int, float]:
-        """Chunk id -> what the query's quoted phrases add to its BM25 score, for every allowed
-        chunk holding a phrase. Whoosh sums an OR's clauses, so this plus the free words'
-        score (the sparse index) is :meth:`search`'s score without its OR over every word,
-        which is what makes Whoosh slow on a large index."""
+    def phrase_matches(self, parsed: ParsedQuery) -> list[PhraseMatch]:
+        """The chunks holding each of the query's quoted phrases, clause by clause, with no
+        score and no permission filter: whoever scores them counts only what the user may
+        see (Whoosh's own score would count every chunk's statistics, private notes too).
+        """
         with self.searcher() as searcher:
             reader = searcher.reader()
             fields = {name: a for name, a in self._fields.items() if reader.field_length(name)}
-            query = build_phrase_query(parsed, fields)
-            if query is None:
-                return {}
-            docs = self.allowed_docs(searcher, allow) if allow is not None else None
-            if docs is not None and not docs:
-                return {}  # see search(): an empty allow-set would mean "no filter"
-            results = searcher.search(query, limit=None, filter=docs)
-            return {int(h["chunk_id"]): float(h.score) for h in results}
+            languages = {text_field(language): language for language in LANGUAGES}
+            matches = []
+            for clause in phrase_clauses(parsed, fields):
+                docs = list(searcher.docs_for_query(clause))
+                chunk_ids = np.fromiter(
+                    (int(searcher.stored_fields(d)["chunk_id"]) for d in docs), np.int64, len(docs)
+                )
+                matches.append(PhraseMatch(languages[clause.fieldname], tuple(clause.words),
+                                           clause.boost, chunk_ids))  # fmt: skip
+            return matches
 
     def browse(self, allow: wq.Query) -> list[TextHit]:
         """Every chunk passing ``allow`` (no query: filters only), scored by its date."""

@@ -29,7 +29,7 @@ from kb.embeddings import Embedder, normalise
 from kb.errors import ConfigError, NotFound
 from kb.models import Chunk, Pair, Person
 from kb.search.analysis import guess_language
-from kb.search.filters import SearchFilters, allowed, combined_query, matches
+from kb.search.filters import SearchFilters, allowed, matches
 from kb.search.fulltext import TextHit
 from kb.search.query import ParsedQuery, parse_query, query_words
 from kb.search.ranking import BM25, SearchConfig, fuse, rank, rank_documents
@@ -301,13 +301,13 @@ class SearchEngine:
         filters: SearchFilters | None,
         author_ids: frozenset[int] | None,
     ) -> list[TextHit]:
-        """BM25 over what the user may see, from the sparse index; Whoosh adds what quoted
-        phrases score (it alone knows word positions)."""
+        """BM25 over what the user may see, from the sparse index; for quoted phrases Whoosh
+        (it alone knows word positions) says which chunks hold them, the sparse index scores
+        them with the statistics of what the user may see."""
         access = access_for(pair_ids, filters, author_ids)
         if serves(parsed):
             return self.sparse.search(parsed, limit, access)
-        allow = combined_query(pair_ids, filters, author_ids)
-        phrases = self.fulltext.index().phrase_scores(parsed, allow)
+        phrases = self.fulltext.index().phrase_matches(parsed)
         return self.sparse.search(parsed, limit, access, phrases)
 
     def _vector_candidates(

@@ -96,19 +96,17 @@ def build_query(
     return wq.Or(clauses)
 
 
-def build_phrase_query(
+def phrase_clauses(
     parsed: ParsedQuery, fields: Mapping[str, Analyzer], phrase_boost: float = PHRASE_BOOST
-) -> wq.Query | None:
-    """Only the phrase clauses of :func:`build_query` (what the phrases add to its score)."""
-    clauses = [
-        q for phrase in parsed.phrases for q in _phrase_queries(phrase, fields, phrase_boost)
-    ]
-    return wq.Or(clauses) if clauses else None
+) -> list[wq.Phrase]:
+    """The phrase clauses of :func:`build_query` (what the phrases add to its score)."""
+    return [q for phrase in parsed.phrases for q in _phrase_queries(phrase, fields, phrase_boost)]
 
 
-def _phrase_queries(phrase: str, fields: Mapping[str, Analyzer], boost: float) -> list[wq.Query]:
+def _phrase_queries(phrase: str, fields: Mapping[str, Analyzer], boost: float
+                    ) -> list[wq.Phrase]:  # fmt: skip
     """The phrase on every field whose analyzer keeps at least two of its words."""
-    queries: list[wq.Query] = []
+    queries: list[wq.Phrase] = []
     for name, analyzer in fields.items():
         terms = field_terms(phrase, analyzer)
         if len(terms) > 1:

@@ -13,7 +13,9 @@ counted once however often the query repeats it.
 
 One difference is deliberate: N, df and avgfl are counted over the chunks the asking user may
 see (public chunks and their own pairs' notes), so a private note changes nothing anyone else
-gets, not even a score. Whoosh counts every chunk, deleted ones too until it merges segments;
+gets, not even a score; quoted phrases too (Whoosh, which knows word positions, only says
+which chunks hold a phrase; the phrase is scored here as Whoosh would, the sum of its
+terms' BM25 boosted, from the same statistics). Whoosh counts every chunk, deleted ones too until it merges segments;
 over public chunks only, freshly built, both agree (``tests/search/test_sparse.py``).
 
 Layout: a term-major (CSC) matrix of term frequencies for the bulk of the chunks, a small one
@@ -27,7 +29,7 @@ from __future__ import annotations
 import threading
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -36,7 +38,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from kb.search.analysis import LANGUAGES, index_terms
 from kb.search.filters import SearchFilters, matches
-from kb.search.fulltext import BM25Config, TextHit, indexed_text
+from kb.search.fulltext import BM25Config, PhraseMatch, TextHit, indexed_text
 from kb.search.query import ParsedQuery
 from kb.search.records import ChunkRecord
 
@@ -337,36 +339,43 @@ class SparseIndex:
                     found.append((field_index, column))
         return found
 
+    def _postings(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, term frequencies) of one term, from the main and the delta matrix."""
+        parts = []
+        for matrix in self._matrices():
+            if column < matrix.shape[1]:
+                start, end = matrix.indptr[column], matrix.indptr[column + 1]
+                if end > start:
+                    parts.append((matrix.indices[start:end], matrix.data[start:end]))
+        if not parts:
+            return np.zeros(0, dtype=np.int32), np.zeros(0)
+        rows = np.concatenate([r for r, _ in parts])
+        return rows, np.concatenate([t for _, t in parts]).astype(np.float64)
+
+    def _weights(self, field_index: int, rows: np.ndarray, tfs: np.ndarray, df: int,
+                 stats: _Stats) -> np.ndarray:  # fmt: skip
+        """BM25 of one term (document frequency ``df``) in ``rows``."""
+        k1, b = self.config.k1, self.config.b
+        idf = np.log(stats.count / (df + 1)) + 1.0
+        norm = k1 * ((1.0 - b) + b * self.rows.view("dl")[rows] / stats.avgfl[field_index])
+        return idf * tfs * (k1 + 1.0) / (tfs + norm)
+
     def scores(self, text: str, access: Access) -> tuple[np.ndarray, np.ndarray]:
         """(rows, BM25 scores) of every allowed row containing a query term (rows ascending)."""
         with self._lock:
             stats = self._statistics(access.pair_ids)
             allowed = self.allowed_rows(access)
-            k1, b = self.config.k1, self.config.b
-            dl = self.rows.view("dl")
             hit_rows: list[np.ndarray] = []
             weights: list[np.ndarray] = []
-            matrices = self._matrices()
             for field_index, column in self.query_columns(text):
-                postings = []
-                for matrix in matrices:
-                    if column < matrix.shape[1]:
-                        start, end = matrix.indptr[column], matrix.indptr[column + 1]
-                        if end > start:
-                            postings.append((matrix.indices[start:end], matrix.data[start:end]))
-                if not postings:
-                    continue
-                rows = np.concatenate([r for r, _ in postings])
-                tfs = np.concatenate([t for _, t in postings]).astype(np.float64)
+                rows, tfs = self._postings(column)
                 df = int(np.count_nonzero(stats.visible[rows]))
                 if not df:
                     continue
                 keep = allowed[rows]
                 rows, tfs = rows[keep], tfs[keep]
-                idf = np.log(stats.count / (df + 1)) + 1.0
-                norm = k1 * ((1.0 - b) + b * dl[rows] / stats.avgfl[field_index])
                 hit_rows.append(rows)
-                weights.append(idf * tfs * (k1 + 1.0) / (tfs + norm))
+                weights.append(self._weights(field_index, rows, tfs, df, stats))
             if not hit_rows:
                 return np.zeros(0, dtype=np.int64), np.zeros(0)
             rows = np.concatenate(hit_rows)
@@ -379,27 +388,52 @@ class SparseIndex:
             unique = np.flatnonzero(dense)
             return unique, dense[unique]
 
+    def phrase_scores(self, rows: np.ndarray, phrases: Sequence[PhraseMatch], access: Access
+                      ) -> np.ndarray:  # fmt: skip
+        """What the quoted phrases add to each of ``rows``, as Whoosh scores a phrase (the sum
+        of its terms' BM25, boosted) but with the statistics of what the user may see."""
+        with self._lock:
+            stats = self._statistics(access.pair_ids)
+            added = np.zeros(len(rows))
+            chunk_ids = self.rows.view("chunk_id")[rows]
+            for match in phrases:
+                where = np.flatnonzero(np.isin(chunk_ids, match.chunk_ids))
+                if not len(where):
+                    continue
+                field_index = LANGUAGES.index(match.language)
+                for term in match.terms:  # a repeated word counts again, as in Whoosh
+                    column = self.vocabulary.get((field_index, term))
+                    if column is None:
+                        continue
+                    term_rows, tfs = self._postings(column)
+                    df = int(np.count_nonzero(stats.visible[term_rows]))
+                    order = np.argsort(term_rows, kind="stable")
+                    term_rows, tfs = term_rows[order], tfs[order]
+                    at = np.minimum(np.searchsorted(term_rows, rows[where]), len(term_rows) - 1)
+                    holds = term_rows[at] == rows[where]  # a chunk holding the phrase does
+                    hit, at = where[holds], at[holds]
+                    added[hit] += match.boost * self._weights(
+                        field_index, rows[hit], tfs[at], df, stats
+                    )
+            return added
+
     def search(
         self,
         parsed: ParsedQuery,
         limit: int | None,
         access: Access,
-        extra: Mapping[int, float] | None = None,
+        phrases: Sequence[PhraseMatch] = (),
     ) -> list[TextHit]:
-        """The best ``limit`` allowed chunks by BM25 over the query's words (OR).
-
-        ``extra`` (chunk id -> score) is added to the chunks it names, e.g. what quoted
-        phrases add (Whoosh knows word positions; a phrase's chunks hold its words, so they
-        are among the rows found here).
+        """The best ``limit`` allowed chunks by BM25 over the query's words (OR), plus what
+        the query's quoted ``phrases`` add where they occur (Whoosh knows word positions and
+        says which chunks hold a phrase; those chunks hold its words, so they are among the
+        rows found here).
         """
         with self._lock:
             rows, scores = self.scores(parsed.text, access)
             chunk_ids = self.rows.view("chunk_id")[rows]
-            if extra:
-                wanted = np.fromiter(extra, dtype=np.int64, count=len(extra))
-                where = np.flatnonzero(np.isin(chunk_ids, wanted))
-                scores = scores.copy()
-                scores[where] += [extra[int(c)] for c in chunk_ids[where]]
+            if phrases:
+                scores = scores + self.phrase_scores(rows, phrases, access)
             if limit is not None and len(rows) > limit:
                 if limit <= 0:
                     return []

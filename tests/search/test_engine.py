@@ -239,14 +239,14 @@ def test_two_processes_write_and_catch_up_without_lock_errors(
         engine.close()
 
 
-def test_free_words_use_the_sparse_index_whoosh_scores_only_phrases(
+def test_free_words_use_the_sparse_index_whoosh_finds_only_phrases(
     search: SearchEngine,
     monkeypatch,  # noqa: ANN001
 ) -> None:
     from kb.search.fulltext import FullTextIndex
 
     calls: list[tuple[str, str]] = []
-    for method in ("search", "phrase_scores"):
+    for method in ("search", "phrase_matches"):
         original = getattr(FullTextIndex, method)
 
         def spy(self, parsed, *args, _original=original, _method=method, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
@@ -257,7 +257,7 @@ def test_free_words_use_the_sparse_index_whoosh_scores_only_phrases(
     assert search.search("pivot tables", None).hits[0].title == "Pivot tables in Excel"
     assert calls == []
     assert search.search('"pivot tables" budget', None).hits[0].title == "Pivot tables in Excel"
-    assert calls == [("phrase_scores", "pivot tables budget")]  # never Whoosh's OR of words
+    assert calls == [("phrase_matches", "pivot tables budget")]  # never Whoosh's OR of words
 
 
 def test_sparse_index_follows_the_change_log(

@@ -243,26 +243,53 @@ PHRASE_QUERIES = [
 
 
 def test_phrase_queries_score_as_whoosh_with_the_phrases_from_whoosh() -> None:
-    """Sparse words + Whoosh's phrase clauses give Whoosh's whole-query scores and top 10."""
+    """Sparse words + the phrases Whoosh finds give Whoosh's whole-query scores and top 10."""
     records = corpus(17, 300)
     records[0] = replace(records[0], text="pivot tables budget forecast " * 3)
+    records[1] = replace(records[1], language="en", text="budget forecast budget forecast")
     config = BM25Config(k1=1.2, b=0.75)
     whoosh = FullTextIndex.in_memory(config)
     whoosh.add(records)
     index = SparseIndex.build(records, config)
     allow = combined_query((), None, None)
     with_phrase = 0
-    for query in PHRASE_QUERIES:
+    for query in [*PHRASE_QUERIES, '"budget forecast budget"']:
         parsed = parse_query(query)
         assert not serves(parsed)
-        phrases = whoosh.phrase_scores(parsed, allow)
-        with_phrase += bool(phrases)
+        phrases = whoosh.phrase_matches(parsed)
+        with_phrase += any(len(m.chunk_ids) for m in phrases)
         want = {h.chunk_id: h.score for h in whoosh.search(parsed, None, allow)}
         got = {h.chunk_id: h.score for h in index.search(parsed, None, Access(), phrases)}
         assert_scores_equal(got, want)
         top = [h.chunk_id for h in index.search(parsed, 10, Access(), phrases)]
         assert top == [h.chunk_id for h in whoosh.search(parsed, 10, allow)], query
-    assert with_phrase >= 4  # the phrases do occur: the sum is really tested
+    assert with_phrase >= 5  # the phrases do occur: the sum is really tested
+    whoosh.close()
+
+
+def test_a_private_note_moves_no_score_of_a_phrase_query() -> None:
+    """Whoosh's own phrase score counts every chunk; the product's counts what the user may
+    see, so a note holding the phrase many times changes nothing anyone else gets."""
+    public = corpus(19, 200)
+    public[0] = replace(public[0], language="en", text="pivot tables budget forecast")
+    secret = ChunkRecord(1000, "note:999", "note", "en", "Pivot tables",
+                         "pivot tables pivot tables budget forecast budget", pair_id=7)
+    records = [*public, secret]
+    whoosh = FullTextIndex.in_memory()
+    whoosh.add(records)
+    with_note, without = SparseIndex.build(records), SparseIndex.build(public)
+    for query in ['"pivot tables" budget', '"budget forecast"', 'excel "pivot tables"']:
+        parsed = parse_query(query)
+        phrases = whoosh.phrase_matches(parsed)
+        assert any(1000 in m.chunk_ids for m in phrases)  # Whoosh finds the note, ...
+        for access in (Access(), Access(frozenset({8}))):
+            got = {h.chunk_id: h.score for h in with_note.search(parsed, None, access, phrases)}
+            assert 1000 not in got  # ... nobody outside the pair gets it or its statistics
+            alone = {h.chunk_id: h.score for h in without.search(parsed, None, access, phrases)}
+            assert got == alone
+            assert got[public[0].chunk_id] > 0
+        mine = with_note.search(parsed, None, Access(frozenset({7})), phrases)
+        assert 1000 in {h.chunk_id for h in mine}  # the pair finds its own note
     whoosh.close()
 
 
