@@ -52,11 +52,7 @@ def plot_search(search: Mapping[str, Any], out: Path) -> list[Path]:
     ax.set_title("Search latency against library size (2 cores)")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    path = out / "bench-search-latency.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    made.append(path)
+    made.append(_save(plt, fig, out / "bench-search-latency.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for nprobe in sizes[0]["vectors"]["ivf"]["nprobe"]:
@@ -75,11 +71,7 @@ def plot_search(search: Mapping[str, Any], out: Path) -> list[Path]:
     ax.set_title("Approximate vector search: recall against library size")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    path = out / "bench-search-recall.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    made.append(path)
+    made.append(_save(plt, fig, out / "bench-search-recall.png"))
 
     builds = [(s["size"], s["bm25"]["build_s"]) for s in sizes if "bm25" in s]
     ivf_builds = [(s["size"], s["vectors"]["ivf"]["build_s"]) for s in sizes]
@@ -97,11 +89,7 @@ def plot_search(search: Mapping[str, Any], out: Path) -> list[Path]:
     ax.set_title("Index build time against library size")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    path = out / "bench-index-build.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    made.append(path)
+    made.append(_save(plt, fig, out / "bench-index-build.png"))
     return made
 
 
@@ -126,11 +114,7 @@ def plot_ingest(ingest: Mapping[str, Any], out: Path) -> list[Path]:
     axes[2].set_ylabel("passages per second")
     axes[2].set_title("batch size")
     fig.suptitle(f"Import throughput, {ingest.get('model', '')}", fontsize=10)
-    fig.tight_layout()
-    path = out / "bench-ingest.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [_save(plt, fig, out / "bench-ingest.png")]
 
 
 def plot_web(web: Mapping[str, Any], out: Path) -> list[Path]:
@@ -152,11 +136,7 @@ def plot_web(web: Mapping[str, Any], out: Path) -> list[Path]:
     ax.set_title("/api/search under gunicorn (wrk, loopback)")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    path = out / "bench-web.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [_save(plt, fig, out / "bench-web.png")]
 
 
 def plot_web_by_size(runs: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
@@ -180,11 +160,7 @@ def plot_web_by_size(runs: Sequence[Mapping[str, Any]], out: Path) -> list[Path]
     ax.set_title("/api/search under gunicorn as the library grows")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    path = out / "bench-web-size.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [_save(plt, fig, out / "bench-web-size.png")]
 
 
 def plot_peers(peers: Mapping[str, Any], out: Path) -> list[Path]:
@@ -208,11 +184,14 @@ def plot_peers(peers: Mapping[str, Any], out: Path) -> list[Path]:
     axes[1].set_ylabel("p50 ms per query")
     axes[0].legend(fontsize=7)
     fig.suptitle("Peers on the same data and vectors", fontsize=10)
+    return [_save(plt, fig, out / "bench-peers.png")]
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
     fig.tight_layout()
-    path = out / "bench-peers.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return [path]
+    return path
 
 
 def plot_all(result: Mapping[str, Any], out: Path) -> list[Path]:

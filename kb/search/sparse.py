@@ -15,8 +15,9 @@ One difference is deliberate: N, df and avgfl are counted over the chunks the as
 see (public chunks and their own pairs' notes), so a private note changes nothing anyone else
 gets, not even a score; quoted phrases too (Whoosh, which knows word positions, only says
 which chunks hold a phrase; the phrase is scored here as Whoosh would, the sum of its
-terms' BM25 boosted, from the same statistics). Whoosh counts every chunk, deleted ones too until it merges segments;
-over public chunks only, freshly built, both agree (``tests/search/test_sparse.py``).
+terms' BM25 boosted, from the same statistics). Whoosh counts every chunk, deleted ones too
+until it merges segments; over public chunks only, freshly built, both agree
+(``tests/search/test_sparse.py``).
 
 Layout: a term-major (CSC) matrix of term frequencies for the bulk of the chunks, a small one
 for chunks added since, and a mask of live rows. Replacing a document kills its rows and adds
