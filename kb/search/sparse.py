@@ -408,8 +408,9 @@ class SparseIndex:
                         continue
                     term_rows, tfs = self._postings(column)
                     df = int(np.count_nonzero(stats.visible[term_rows]))
-                    order = np.argsort(term_rows, kind="stable")
-                    term_rows, tfs = term_rows[order], tfs[order]
+                    if len(term_rows) > 1 and (np.diff(term_rows) < 0).any():
+                        order = np.argsort(term_rows, kind="stable")  # (postings come sorted)
+                        term_rows, tfs = term_rows[order], tfs[order]
                     at = np.minimum(np.searchsorted(term_rows, rows[where]), len(term_rows) - 1)
                     holds = term_rows[at] == rows[where]  # a chunk holding the phrase does
                     hit, at = where[holds], at[holds]
