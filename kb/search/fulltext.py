@@ -144,6 +144,13 @@ def indexed_text(record: ChunkRecord) -> str:
     return f"{record.title}\n{record.text}" if record.title.strip() else record.text
 
 
+def _live_word(searcher: Searcher, word: str) -> bool:
+    """Does a live (not deleted) chunk hold ``word`` in the spelling vocabulary?"""
+    if searcher.reader().frequency(SPELL_FIELD, word) <= 0:
+        return False
+    return next(iter(searcher.docs_for_query(wq.Term(SPELL_FIELD, word))), None) is not None
+
+
 class FullTextIndex:
     """A Whoosh index of chunks with a long-lived searcher, refreshed when the index moves.
 
@@ -277,14 +284,20 @@ class FullTextIndex:
 
     @contextmanager
     def searcher(self) -> Iterator[Searcher]:
-        """The current searcher, reopened first if the index has a newer generation."""
+        """The current searcher, opened afresh first if the index has a newer generation.
+
+        Not ``Searcher.refresh()``: whoosh-reloaded 2.7.5 reuses the old segment readers
+        (their deletions as they were) and keeps segments a merge removed, so a replaced or
+        deleted chunk stayed findable, its words suggestible (tested).
+        """
         with self._lock:
+            if self._searcher is not None and not self._searcher.up_to_date():
+                self._searcher.close()
+                self._searcher = None
             if self._searcher is None:
                 self._searcher = self.ix.searcher(
                     weighting=BM25F(B=self.config.b, K1=self.config.k1)
                 )
-            elif not self._searcher.up_to_date():
-                self._searcher = self._searcher.refresh()
             yield self._searcher
 
     def allowed_docs(self, searcher: Searcher, allow: wq.Query) -> set[int]:
@@ -364,15 +377,20 @@ class FullTextIndex:
             ]
 
     def vocabulary_has(self, word: str) -> bool:
-        """Is ``word`` (lowercased surface form) a word of some public chunk?"""
+        """Is ``word`` (lowercased surface form) a word of some live public chunk?"""
         with self.searcher() as searcher:
-            return searcher.reader().frequency(SPELL_FIELD, word) > 0
+            return _live_word(searcher, word)
 
     def suggestions(self, word: str, limit: int = 3, maxdist: int = 2) -> Sequence[str]:
-        """Public-vocabulary words close to ``word`` by edit distance (closest, then frequent)."""
+        """Public-vocabulary words close to ``word`` by edit distance (closest, then frequent).
+
+        Whoosh's word list keeps the words of deleted chunks until their segment is merged
+        away; a chunk deleted or no longer shared must not be suggested, so every candidate
+        is checked against the live chunks."""
         with self.searcher() as searcher:
             corrector = searcher.corrector(SPELL_FIELD)
-            return corrector.suggest(word, limit=limit, maxdist=maxdist, prefix=1)
+            found = corrector.suggest(word, limit=limit + 5, maxdist=maxdist, prefix=1)
+            return [w for w in found if _live_word(searcher, w)][:limit]
 
     def doc_count(self) -> int:
         with self.searcher() as searcher:

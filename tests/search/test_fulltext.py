@@ -99,6 +99,30 @@ def test_replace_and_delete_a_document() -> None:
     assert ids(ft, "pracownik") == []
 
 
+def test_changes_after_a_search_are_seen_by_the_next_one(tmp_path) -> None:
+    """The searcher open since the last search is replaced, not refreshed: whoosh-reloaded's
+    refresh kept deleted documents live and segments a merge had removed."""
+    ft = FullTextIndex.create(tmp_path / "ix")
+    ft.add(RECORDS)
+    assert ids(ft, "prompts") == [1] and ft.vocabulary_has("prompts")  # a searcher is open
+    with ft.writer() as writer:
+        ft.replace_document(writer, "guide:1", [replace(RECORDS[0], title="Sheets",
+                                                        text="Now spreadsheets.")])
+        ft.replace_document(writer, "guide:2", [])
+    assert ids(ft, "prompts") == [] and not ft.vocabulary_has("prompts")
+    assert ids(ft, "pracownik") == [] and not ft.vocabulary_has("pracownikami")
+    assert "prompts" not in ft.suggestions("promptz")  # a deleted chunk's word is not offered
+    assert "spreadsheets" in ft.suggestions("spreadsheetz")
+    phrase = ft.phrase_matches(parse_query('"state of the art"'))
+    assert phrase and all(len(m.chunk_ids) == 0 for m in phrase)
+    for i in range(20):  # small commits: Whoosh merges their segments along the way
+        record = replace(RECORDS[3], chunk_id=100 + i, doc_key=f"insight:{100 + i}")
+        with ft.writer() as writer:
+            ft.replace_document(writer, record.doc_key, [record])
+        assert ft.doc_count() == 3 + i + 1, i  # no segment counted twice, none left behind
+    ft.close()
+
+
 def random_filters(rng: random.Random) -> SearchFilters:
     def some(values: tuple) -> tuple:  # noqa: ANN001
         return tuple(rng.sample(values, rng.randint(0, 2)))
