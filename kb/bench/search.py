@@ -597,11 +597,12 @@ def time_engine(engine: Any, queries: Sequence[str], member: Any) -> dict[str, A
     }
 
 
-def product_index_recall(engine: Any, vectors: np.ndarray, query_vectors: np.ndarray
-                         ) -> dict[str, Any]:
+def product_index_recall(engine: Any, vectors: np.ndarray, query_vectors: np.ndarray,
+                         ef_sweep: Sequence[int] = ()) -> dict[str, Any]:
     """Recall@10 of the vector index the engine built (HNSW above its threshold) against exact
     search over the chunks it holds (public ones: private notes are searched apart); chunk
-    ``i + 1`` holds ``vectors[i]`` (``load_instance``)."""
+    ``i + 1`` holds ``vectors[i]`` (``load_instance``). An HNSW index is also asked with each
+    efSearch of ``ef_sweep`` (then set back)."""
     out = {}
     for spec, backend in engine.vectors.backends.items():
         if backend is None:
@@ -611,6 +612,17 @@ def product_index_recall(engine: Any, vectors: np.ndarray, query_vectors: np.nda
         samples, found = backend_times(backend, query_vectors)
         out[spec] = {"backend": type(backend).__name__, "chunks": int(held.sum()),
                      "latency_ms": percentiles(samples), "recall@10": recall_at(found - 1, truth)}
+        product_ef = getattr(backend, "ef_search", None)
+        if product_ef is not None and ef_sweep:
+            out[spec]["efSearch"] = product_ef
+            sweep = {}
+            for ef in ef_sweep:
+                backend.ef_search = ef
+                samples, found = backend_times(backend, query_vectors)
+                sweep[str(ef)] = {"latency_ms": percentiles(samples),
+                                  "recall@10": recall_at(found - 1, truth)}
+            backend.ef_search = product_ef
+            out[spec]["efSearch_sweep"] = sweep
     return out
 
 

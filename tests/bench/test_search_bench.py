@@ -117,6 +117,25 @@ def test_full_path_can_keep_its_instance(material, tmp_path):
     assert "product_index" not in out  # no query vectors given
 
 
+def test_product_index_recall_of_an_hnsw_index_with_an_ef_sweep(material):
+    from types import SimpleNamespace
+
+    from kb.bench.data import synthetic_vectors
+    from kb.bench.search import product_index_recall
+    from kb.search.vectors import HnswBackend
+
+    vectors = synthetic_vectors(material, 2000, seed=0)
+    backend = HnswBackend(vectors.shape[1], m=8, ef_construction=40, ef_search=64)
+    backend.add(list(range(1, 1001)), vectors[:1000])  # half the library is held
+    engine = SimpleNamespace(vectors=SimpleNamespace(backends={"m": backend, "none": None}))
+    (out,) = product_index_recall(engine, vectors, material.query_vectors, (8, 512)).values()
+    assert out["backend"] == "HnswBackend" and out["chunks"] == 1000 and out["efSearch"] == 64
+    sweep = out["efSearch_sweep"]
+    assert sweep["512"]["recall@10"] >= out["recall@10"] >= sweep["8"]["recall@10"]
+    assert sweep["512"]["recall@10"] >= 0.95
+    assert backend.ef_search == 64  # set back
+
+
 def test_summary_sets_the_full_path_against_its_parts():
     from kb.bench.search import summarise
 
