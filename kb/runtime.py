@@ -6,6 +6,7 @@ parts to services. Models and indexes are loaded at most once per process, on fi
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
@@ -58,6 +59,16 @@ def model_specs(settings: Settings) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*settings.import_models, *settings.search_models)))
 
 
+def freeze_long_lived() -> None:
+    """Leave every object alive now (models, the search engine's indexes: millions of objects
+    at a million chunks) out of Python's cyclic garbage collection for good (``gc.freeze``,
+    after a last collection so no garbage is kept). A full collection then only walks what
+    was made since: at 1M one took 2.2 s, a pause some request would wait for
+    (results/BENCH.md, sixth session). For a serving process, after its warm-up."""
+    gc.collect()
+    gc.freeze()
+
+
 class Tandem:
     """Settings, engine, session factory, embedders and the search engine of one instance."""
 
@@ -97,6 +108,7 @@ class Tandem:
         for spec in self.settings.search_models:
             self.embedders[spec].embed_queries(["warm-up"])
         self.search  # noqa: B018 - the property opens the engine
+        freeze_long_lived()
 
     def close(self) -> None:
         """Release the search engine's handles and the database pool."""

@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--recall", action="store_true", help="also the index's recall@10")
     parser.add_argument("--ef-sweep", default="128,512,1024",
                         help="with --recall: other HNSW efSearch values to try")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave the engine in Python's collections (the before)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -56,6 +58,7 @@ def main() -> None:
     from kb.db import make_engine, make_session_factory
     from kb.embeddings import create_embedder
     from kb.models import Person
+    from kb.runtime import freeze_long_lived
     from kb.search.hybrid import SearchEngine
 
     database = args.instance / "tandem.sqlite3"
@@ -83,6 +86,9 @@ def main() -> None:
     with Stopwatch() as start:
         engine = SearchEngine(settings, sessions, {args.model: embedder})
     result["worker_start_s"] = round(start.seconds, 1)
+    if not args.no_freeze:
+        freeze_long_lived()  # as a web worker does after its warm-up
+    result["gc_frozen"] = not args.no_freeze
     with sessions() as session:
         member = session.scalars(select(Person).where(Person.id == 201)).one()
         session.expunge(member)

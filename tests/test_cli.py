@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Iterator
@@ -219,6 +220,8 @@ def test_each_gunicorn_worker_loads_its_search_models_after_the_fork(
     gunicorn_conf.post_worker_init(worker).join(timeout=30)
     assert tandem.embedders.loaded == ("fake",)  # the search model, loaded in the worker
     assert tandem._search is not None  # and the engine with its indexes
+    assert gc.get_freeze_count() > 0  # all of it left out of later collections
+    gc.unfreeze()
     tandem.close()
 
 

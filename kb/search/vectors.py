@@ -133,10 +133,16 @@ class HnswBackend(VectorBackend):
 
     efConstruction 200 / efSearch 256: recall@10 0.969 against exact search at 100k
     realistic vectors (p95 5.9 ms, build 188 s under load); the former 80 / 128 gave 0.889
-    (80 / 512: 0.955 but p95 27 ms). ``tandem bench search`` measures it.
+    (80 / 512: 0.955 but p95 27 ms). The same graph needs a wider search as it grows: at 1M
+    (900k public vectors) efSearch 256 gave 0.902, 768 0.949 and 1024 **0.955** (p95 9.1 ms),
+    so from ``large_from`` vectors the search uses ``ef_search_large`` (results/BENCH.md,
+    sixth session). ``tandem bench search`` and ``scripts/search_kept_instance.py`` measure it.
     """
 
     kind = "hnsw"
+    # Class attributes: snapshots pickled before they existed get them too.
+    ef_search_large = 1024
+    large_from = 500_000
 
     def __init__(
         self, dim: int, m: int = 32, ef_construction: int = 200, ef_search: int = 256
@@ -146,13 +152,19 @@ class HnswBackend(VectorBackend):
         self.ef_search = ef_search
         super().__init__(dim)
 
+    def search_ef(self) -> int:
+        """The efSearch used now: wider from ``large_from`` live vectors."""
+        if len(self._label_of) >= self.large_from:
+            return max(self.ef_search, self.ef_search_large)
+        return self.ef_search
+
     def _new_index(self) -> faiss.Index:
         index = faiss.IndexHNSWFlat(self.dim, self.m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = self.ef_construction
         return index
 
     def _params(self, selector: faiss.IDSelector | None, k: int) -> faiss.SearchParameters:
-        return faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.ef_search, k))
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.search_ef(), k))
 
 
 def make_backend(

@@ -133,7 +133,7 @@ def test_product_index_recall_of_an_hnsw_index_with_an_ef_sweep(material):
     sweep = out["efSearch_sweep"]
     assert sweep["512"]["recall@10"] >= out["recall@10"] >= sweep["8"]["recall@10"]
     assert sweep["512"]["recall@10"] >= 0.95
-    assert backend.ef_search == 64  # set back
+    assert backend.ef_search == 64 and backend.search_ef() == 64  # set back
 
 
 def test_summary_sets_the_full_path_against_its_parts():
