@@ -2,8 +2,11 @@
 
 The app is built once in the master and forked (``--preload``). Models hold thread pools
 that do not survive a fork, so each worker loads its search models and opens its search
-engine after the fork, in a background thread, while it already accepts requests (a search
-that comes first waits for the same load instead of starting a second one).
+engine after the fork, before it accepts its first request: requests go to workers that
+are ready (the warm-up had run in a background thread while the worker already accepted
+requests; at a million chunks, where a worker opens its indexes in about 30 s, the web
+benchmark then sent queries to a worker still loading: one step's p99 7 s). gunicorn's
+``--timeout`` (120 s) bounds a worker's start as well.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
-import threading
 from pathlib import Path
 
 log = logging.getLogger("tandem")
@@ -29,15 +31,8 @@ def command(workers: int, bind: str, *options: str) -> list[str]:
     ]  # fmt: skip
 
 
-def post_worker_init(worker) -> threading.Thread:  # noqa: ANN001 - gunicorn's Worker
-    tandem = worker.wsgi.extensions["tandem"]
-
-    def warm() -> None:
-        try:
-            tandem.warm_up_models()
-        except Exception:  # a broken model shows at the first search, with its own error
-            log.exception("warming up the search models failed")
-
-    thread = threading.Thread(target=warm, name="tandem-warm-up", daemon=True)
-    thread.start()
-    return thread
+def post_worker_init(worker) -> None:  # noqa: ANN001 - gunicorn's Worker
+    try:
+        worker.wsgi.extensions["tandem"].warm_up_models()
+    except Exception:  # a broken model shows at the first search, with its own error
+        log.exception("warming up the search models failed")

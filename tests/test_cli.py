@@ -217,7 +217,7 @@ def test_each_gunicorn_worker_loads_its_search_models_after_the_fork(
     tandem = Tandem(settings, engine)
     assert tandem.embedders.loaded == () and tandem._search is None
     worker = SimpleNamespace(wsgi=SimpleNamespace(extensions={"tandem": tandem}))
-    gunicorn_conf.post_worker_init(worker).join(timeout=30)
+    gunicorn_conf.post_worker_init(worker)  # returns when the worker is ready
     assert tandem.embedders.loaded == ("fake",)  # the search model, loaded in the worker
     assert tandem._search is not None  # and the engine with its indexes
     assert gc.get_freeze_count() > 0  # all of it left out of later collections
