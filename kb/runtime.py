@@ -107,7 +107,7 @@ class Tandem:
         (:mod:`kb.gunicorn_conf`), never in the master."""
         for spec in self.settings.search_models:
             self.embedders[spec].embed_queries(["warm-up"])
-        self.search  # noqa: B018 - the property opens the engine
+        self.search.warm_up()
         freeze_long_lived()
 
     def close(self) -> None:

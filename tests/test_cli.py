@@ -219,7 +219,8 @@ def test_each_gunicorn_worker_loads_its_search_models_after_the_fork(
     worker = SimpleNamespace(wsgi=SimpleNamespace(extensions={"tandem": tandem}))
     gunicorn_conf.post_worker_init(worker)  # returns when the worker is ready
     assert tandem.embedders.loaded == ("fake",)  # the search model, loaded in the worker
-    assert tandem._search is not None  # and the engine with its indexes
+    assert tandem._search is not None  # and the engine with its indexes, Whoosh's searcher too
+    assert tandem._search.fulltext.index()._searcher is not None
     assert gc.get_freeze_count() > 0  # all of it left out of later collections
     gc.unfreeze()
     tandem.close()

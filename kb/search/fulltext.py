@@ -288,7 +288,9 @@ class FullTextIndex:
 
         Not ``Searcher.refresh()``: whoosh-reloaded 2.7.5 reuses the old segment readers
         (their deletions as they were) and keeps segments a merge removed, so a replaced or
-        deleted chunk stayed findable, its words suggestible (tested).
+        deleted chunk stayed findable, its words suggestible (tested). The price: opening
+        reads every segment again, 2.4 s for the 100 segments of a bulk-built million-chunk
+        index, paid by the first phrase or spelling look-up after each change.
         """
         with self._lock:
             if self._searcher is not None and not self._searcher.up_to_date():
