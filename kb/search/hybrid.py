@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +137,45 @@ class _Candidates:
                 self.doc_of[chunk_id] = doc_of[chunk_id]
 
 
+class PairNotes:
+    """The note chunks and vectors of a user's pairs, per (pairs, model), for the vector leg:
+    kept until the change log moves (any change empties it), so a member's searches do not
+    load their pairs' notes each time (the 1M bench library: ~450 per pair). Entries are keyed
+    by the asking user's own pairs and only ever returned for them."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._cache: OrderedDict[tuple[frozenset[int], str], tuple[list[ChunkRecord], np.ndarray]]
+        self._cache = OrderedDict()
+        self._newest = -1
+        self._lock = threading.Lock()
+
+    def seen(self, newest: int) -> None:
+        """The change log's newest id as a search just read it: a new one empties the cache."""
+        with self._lock:
+            if newest != self._newest:
+                self._cache.clear()
+                self._newest = newest
+
+    def get(
+        self, pair_ids: frozenset[int], spec: str,
+        load: Callable[[], tuple[list[ChunkRecord], np.ndarray]],
+    ) -> tuple[list[ChunkRecord], np.ndarray]:  # fmt: skip
+        key = (pair_ids, spec)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            newest = self._newest
+        value = load()
+        with self._lock:
+            if newest == self._newest:  # nothing changed while loading
+                self._cache[key] = value
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        return value
+
+
 class QueryVectors:
     """A small LRU of query embeddings per model (people repeat and page through queries)."""
 
@@ -204,6 +243,7 @@ class SearchEngine:
         self.vectors = VectorStore(session_factory, names, self.config, settings.index_dir)
         self.sparse = SparseStore(session_factory, self.config.bm25, settings.index_dir)
         self.query_vectors = QueryVectors()
+        self.pair_notes = PairNotes()
         # Start-up: build the index if missing, apply what was committed while we were away.
         self.fulltext.ensure()
         self.fulltext.catch_up()
@@ -222,6 +262,7 @@ class SearchEngine:
         """The cheap check before each search: one look-up of the newest change when every
         index is current; never waits for another process's writer."""
         newest = newest_change(session)
+        self.pair_notes.seen(newest)
         if not covers(self.fulltext.state(), newest):
             self.fulltext.catch_up(block=False)
         if not covers(self.vectors.state, newest):
@@ -336,7 +377,7 @@ class SearchEngine:
         """Nearest public chunks (shared FAISS) and nearest own-pair chunks (brute force)."""
         depth = self.config.depth
         public_allowed = self.vectors.allowed_ids(filters, author_ids)
-        private = self._pair_chunks(session, pair_ids, filters, author_ids)
+        wanted = filters or SearchFilters()
         for spec, query in queries.items():
             found = self.vectors.search(
                 spec, query, depth + (8 if exclude_doc else 0), public_allowed
@@ -345,32 +386,29 @@ class SearchEngine:
             if exclude_doc:
                 found = [(c, s) for c, s in found if doc_of.get(c) != exclude_doc]
             candidates.add(spec, found, doc_of)
-            mine = [r for r in private if self.config.speaks(spec, r.index_language)]
-            if exclude_doc:
-                mine = [r for r in mine if r.doc_key != exclude_doc]
-            vectors = load_vectors(
-                session, [r.chunk_id for r in mine], self.vectors.model_names[spec]
+            if not pair_ids:
+                continue
+            notes, matrix = self.pair_notes.get(
+                pair_ids, spec, lambda spec=spec: self._pair_vectors(session, pair_ids, spec)
             )
-            mine = [r for r in mine if r.chunk_id in vectors]
-            if mine:
-                matrix = np.vstack([vectors[r.chunk_id] for r in mine])
-                found = brute_force(query, [r.chunk_id for r in mine], matrix, depth)
+            keep = [i for i, r in enumerate(notes)
+                    if r.doc_key != exclude_doc and matches(r, wanted, author_ids)]  # fmt: skip
+            if keep:
+                mine = [notes[i] for i in keep]
+                found = brute_force(query, [r.chunk_id for r in mine], matrix[keep], depth)
                 candidates.add(spec, found, {r.chunk_id: r.doc_key for r in mine})
 
-    def _pair_chunks(
-        self,
-        session: Session,
-        pair_ids: Collection[int],
-        filters: SearchFilters | None,
-        author_ids: frozenset[int] | None,
-    ) -> list[ChunkRecord]:
-        """The asking user's own pair-note chunks that pass the filters."""
-        if not pair_ids:
-            return []
+    def _pair_vectors(self, session: Session, pair_ids: frozenset[int], spec: str
+                      ) -> tuple[list[ChunkRecord], np.ndarray]:  # fmt: skip
+        """The asking user's own pair-note chunks that ``spec`` speaks, with their vectors."""
         rows = session.connection().execute(PAIR_CHUNKS, {"pairs": sorted(pair_ids)})
-        records = [record_from_chunk(row) for row in rows]
-        wanted = filters or SearchFilters()
-        return [r for r in records if allowed(r, pair_ids) and matches(r, wanted, author_ids)]
+        notes = [r for r in map(record_from_chunk, rows)
+                 if allowed(r, pair_ids) and self.config.speaks(spec, r.index_language)]
+        vectors = load_vectors(session, [r.chunk_id for r in notes], self.vectors.model_names[spec])
+        notes = [r for r in notes if r.chunk_id in vectors]
+        dim = len(next(iter(vectors.values()))) if vectors else 0
+        matrix = np.vstack([vectors[r.chunk_id] for r in notes]) if notes else np.zeros((0, dim))
+        return notes, matrix
 
     def _browse(
         self,

@@ -286,6 +286,66 @@ def test_sparse_index_follows_the_change_log(
     assert search.sparse.size() == live
 
 
+def test_a_members_note_vectors_are_kept_until_the_change_log_moves(
+    search: SearchEngine,
+    sessions,
+    embedders,
+    library: Library,  # noqa: ANN001
+) -> None:
+    from kb.models import Chunk, SessionNote
+
+    def note_chunks_in_db() -> set[int]:
+        key = f"note:{library.private_note}"
+        with sessions() as s:
+            return set(s.scalars(select(Chunk.id).where(Chunk.doc_key == key)))
+
+    anna = who(sessions, library.anna)
+    assert keys(search.search("Zyxelgate", anna))[0] == f"note:{library.private_note}"
+    cached = {r.chunk_id for notes_, _ in search.pair_notes._cache.values() for r in notes_}
+    assert note_chunks_in_db() <= cached
+    loads = []
+    original = search._pair_vectors
+    search._pair_vectors = lambda *a: loads.append(a) or original(*a)  # type: ignore[method-assign]
+    search.search("budget", anna)
+    assert loads == []  # kept: nothing changed
+    with sessions() as s:
+        note = s.get(SessionNote, library.private_note)
+        notes.update_note(s, note, s.get(Person, library.anna), embedders=embedders,
+                          body_md="Now only about the Wombatplan.")  # fmt: skip
+        s.commit()
+    search.search("Wombatplan", anna)
+    assert loads  # the log moved: loaded again, with the note's new chunks
+    cached = {r.chunk_id for notes_, _ in search.pair_notes._cache.values() for r in notes_}
+    assert note_chunks_in_db() <= cached
+    assert search.search("budget", None).hits  # anonymous: no pair notes asked for
+
+
+def test_pair_notes_are_kept_per_pairs_and_emptied_when_the_log_moves() -> None:
+    import numpy as np
+
+    from kb.search.hybrid import PairNotes
+
+    cache, loads = PairNotes(size=2), []
+
+    def load(tag: str):  # noqa: ANN202
+        return lambda: loads.append(tag) or ([tag], np.zeros((1, 2)))
+
+    cache.seen(5)
+    first = cache.get(frozenset({1}), "m", load("a"))
+    assert cache.get(frozenset({1}), "m", load("b")) is first
+    assert cache.get(frozenset({2}), "m", load("c"))[0] == ["c"]  # another user's pairs
+    cache.seen(6)
+    assert cache.get(frozenset({1}), "m", load("d"))[0] == ["d"]
+
+    def racing():  # noqa: ANN202 - a change lands while this search loads
+        cache.seen(7)
+        return ["e"], np.zeros((1, 2))
+
+    assert cache.get(frozenset({3}), "m", racing)[0] == ["e"]  # returned, not kept
+    assert cache.get(frozenset({3}), "m", load("f"))[0] == ["f"]
+    assert loads == ["a", "c", "d", "f"]
+
+
 def test_another_pairs_note_changes_no_bm25_score(
     search: SearchEngine,
     sessions,
