@@ -282,8 +282,12 @@ class SearchEngine:
 
     def warm_up(self) -> None:
         """Open what the first searches would otherwise open: Whoosh's searcher (quoted
-        phrases, spelling), 2.4 s for the 100 segments of a bulk-built million-chunk index."""
-        self.fulltext.index().doc_count()
+        phrases, spelling), 2.3 s for the 100 segments of a bulk-built million-chunk index,
+        and each segment's term readers, which the first phrase look-up of a process reads
+        (seconds there; later ones 20 ms: scripts/whoosh_reopen.py)."""
+        index = self.fulltext.index()
+        index.doc_count()
+        index.phrase_matches(parse_query('"warm up" "rozgrzewka przed" "разминка перед"'))
 
     # -- search -----------------------------------------------------------------------------
 
