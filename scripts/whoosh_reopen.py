@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb.search.fulltext import FullTextIndex, document_fields  # noqa: E402
+from kb.search.fulltext import FullTextIndex  # noqa: E402
 from kb.search.query import parse_query  # noqa: E402
 from kb.search.records import ChunkRecord  # noqa: E402
 
@@ -33,14 +33,9 @@ def main() -> None:
     with ft.searcher() as searcher:
         print(f"segments {len(list(searcher.reader().leaf_readers()))}")
     probe = ChunkRecord(99_999_999, "guide:99999999", "guide", "en", "probe", "reopen probe")
-    for step, (add, delete) in enumerate([([probe], []), ([], [probe.doc_key])]):
-        writer = ft.ix.writer()
-        writer.merge = False
-        for key in delete:
-            writer.delete_by_term("doc_key", key)
-        for record in add:
-            writer.add_document(**document_fields(record))
-        writer.commit()
+    for step, records in enumerate([[probe], []]):  # add it, then delete it
+        with ft.writer(merge=False) as writer:
+            ft.replace_document(writer, probe.doc_key, records)
         start = time.perf_counter()
         count = ft.doc_count()
         took = 1000 * (time.perf_counter() - start)

@@ -189,9 +189,11 @@ class FullTextIndex:
     # -- writing ---------------------------------------------------------------------------
 
     @contextmanager
-    def writer(self, limitmb: int = 128) -> Iterator[IndexWriter]:
-        """A Whoosh writer, committed on success and cancelled on error."""
+    def writer(self, limitmb: int = 128, merge: bool = True) -> Iterator[IndexWriter]:
+        """A Whoosh writer, committed on success and cancelled on error; ``merge=False`` writes
+        its own segment without merging earlier ones."""
         writer = self.ix.writer(limitmb=limitmb)
+        writer.merge = merge
         try:
             yield writer
         except BaseException:
@@ -241,10 +243,10 @@ class FullTextIndex:
             if len(part) > batch:
                 self._add_in_processes(part, batch, procs)
             else:
-                with self.writer(BULK_LIMIT_MB) as writer:
+                # Only its own segment: no rewrite of earlier ones.
+                with self.writer(BULK_LIMIT_MB, merge=False) as writer:
                     for record in part:
                         writer.add_document(**document_fields(record))
-                    writer.merge = False  # only its own segment: no rewrite of earlier ones
             if self.ix.doc_count_all() != expected:
                 raise IndexBuildError(
                     f"full-text build lost documents: {self.ix.doc_count_all():,} indexed, "

@@ -124,31 +124,24 @@ def test_changes_after_a_search_are_seen_by_the_next_one(tmp_path) -> None:
 
 
 def test_a_change_reopens_only_the_segments_it_touched(tmp_path) -> None:
-    from kb.search.fulltext import document_fields
-
     ft = FullTextIndex.create(tmp_path / "ix")
 
-    def commit(add=(), delete=()) -> None:  # noqa: ANN001 - one new segment, no merging
-        writer = ft.ix.writer()
-        writer.merge = False
-        for key in delete:
-            writer.delete_by_term("doc_key", key)
-        for record in add:
-            writer.add_document(**document_fields(record))
-        writer.commit()
+    def commit(key: str, records: list) -> None:  # one new segment, no merging
+        with ft.writer(merge=False) as writer:
+            ft.replace_document(writer, key, records)
 
     def leaves() -> list:
         with ft.searcher() as searcher:
             return [reader for reader, _ in searcher.reader().leaf_readers()]
 
     for record in RECORDS:
-        commit(add=[record])
+        commit(record.doc_key, [record])
     before = leaves()
     assert len(before) == 4
-    commit(add=[replace(RECORDS[0], chunk_id=5, doc_key="guide:5", text="Spreadsheets.")])
+    commit("guide:5", [replace(RECORDS[0], chunk_id=5, doc_key="guide:5", text="Spreadsheets.")])
     after = leaves()
     assert after[:4] == before and len(after) == 5  # the same readers, one new
-    commit(delete=["guide:2"])
+    commit("guide:2", [])
     again = leaves()
     assert again[1] is not before[1]  # its deletions changed: read again
     assert [again[i] for i in (0, 2, 3, 4)] == [before[0], before[2], before[3], after[4]]
