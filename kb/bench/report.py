@@ -96,7 +96,7 @@ def plot_search(search: Mapping[str, Any], out: Path) -> list[Path]:
 def plot_ingest(ingest: Mapping[str, Any], out: Path) -> list[Path]:
     """Pipeline against bare model, and the chunk-length and batch-size levers."""
     plt = _pyplot()
-    if "pipeline" not in ingest:
+    if "pipeline" not in ingest or "bare" not in ingest:
         return []
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
     axes[0].bar(["pipeline", "bare model"],

@@ -183,3 +183,19 @@ def test_e5_flops_counts_projections_ffn_and_attention() -> None:
     assert e5_flops(1) == one_token
     assert e5_flops(200) > 200 * one_token  # attention grows with the square of the length
     assert e5_flops(0) == 0
+
+
+def test_pipeline_only_times_the_import_and_projects_from_it(material, tmp_path):
+    """A whole-library run (``--pipeline-only``) imports and projects from the pipeline's own
+    rate; no bare model, levers or runtimes, and no ingest plot without them."""
+    from kb.bench.ingest import IngestBenchConfig, run_ingest_bench
+    from kb.bench.report import plot_ingest
+    from kb.embeddings import FakeEmbedder
+
+    config = IngestBenchConfig(docs=3, model="fake", pipeline_only=True, work_dir=tmp_path)
+    result = run_ingest_bench(material, lambda batch: FakeEmbedder(), config, log=lambda m: None)
+    assert result["pipeline"]["imported"] == 3 and result["pipeline"]["chunks"] >= 3
+    assert "bare" not in result and "levers" not in result
+    assert result["projection"]["passages_per_s"] == result["pipeline"]["chunks_per_s"]
+    assert plot_ingest(result, tmp_path) == []
+    assert list(tmp_path.iterdir()) == []  # the work folder is removed
