@@ -118,14 +118,14 @@ def build_graph(
     def linear(x: str, name: str, parts: Sequence[str], columns: int) -> str:
         """x @ W.T + b for the weights (and biases) of ``parts``, stacked by rows."""
         bias = np.concatenate([model.floats(f"{p}.b") for p in parts])
+        if weights_kind != "q4":  # expanded to float32, (columns, rows)
+            w = np.concatenate([model.matrix(f"{p}.w", columns) for p in parts]).T
         if weights_kind == "float":
             nodes.append(oh.make_node("Identity", [x], [name]))
             taps.append(name)
-            w = np.concatenate([model.matrix(f"{p}.w", columns) for p in parts]).T
             (product,) = op("MatMul", [x, constant(f"{name}.w", np.ascontiguousarray(w))])
             return op("Add", [product, constant(f"{name}.b", bias)])[0]
         if weights_kind == "int8":
-            w = np.concatenate([model.matrix(f"{p}.w", columns) for p in parts]).T
             if input_maxima is not None:
                 smooth = (np.maximum(input_maxima[name], 1e-5) ** ALPHA
                           / np.maximum(np.abs(w).max(axis=1), 1e-5) ** (1 - ALPHA))  # fmt: skip
