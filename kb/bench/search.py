@@ -2,10 +2,11 @@
 
 Parts, each timed alone on the same queries: the query embedding (the real model), the vector
 search (exact flat and approximate IVF, with recall@10 of the approximate index against the
-exact one), and BM25: the product's BM25 leg (the sparse index of :mod:`kb.search.sparse`), the
-product's Whoosh index (the "before", still used for quoted phrases) and the bm25s prototype,
-all with the permission filter. The full path is the product's ``SearchEngine.search`` over a
-real instance (database + indexes) filled with the synthetic library of :mod:`kb.bench.data`.
+exact one), and BM25: the product's BM25 leg (the sparse index of
+:mod:`kb.search.indexes.sparse`), the product's Whoosh index (the "before", still used for
+quoted phrases) and the bm25s prototype, all with the permission filter. The full path is the
+product's ``SearchEngine.search`` over a real instance (database + indexes) filled with the
+synthetic library of :mod:`kb.bench.data`.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def bench_vectors(vectors: np.ndarray, queries: np.ndarray, config: SearchBenchC
     out["ivf"] = {"nlist": nlist, "build_s": round(build.seconds, 1), "nprobe": sweep}
     del ivf
     if size <= config.hnsw_max:
-        from kb.search.vectors import HnswBackend
+        from kb.search.indexes.vectors import HnswBackend
 
         faiss.omp_set_num_threads(2)
         backend = HnswBackend(vectors.shape[1])  # the product's parameters
@@ -173,7 +174,7 @@ def bench_bm25(material: BaseMaterial, size: int, queries: Sequence[str],
                config: SearchBenchConfig, work: Path) -> dict[str, Any]:
     """Build the product's Whoosh index on disk; time BM25 searches with the permission filter."""
     from kb.search.filters import permission_query
-    from kb.search.fulltext import FullTextIndex
+    from kb.search.indexes.fulltext import FullTextIndex
     from kb.search.query import parse_query
 
     path = work / f"whoosh-{size}"
@@ -256,11 +257,11 @@ def bench_sparse_bm25(material: BaseMaterial, size: int, queries: Sequence[str],
 
 def bench_product_sparse(material: BaseMaterial, size: int, queries: Sequence[str],
                          config: SearchBenchConfig) -> dict[str, Any]:
-    """The product's BM25 leg alone (:class:`kb.search.sparse.SparseIndex`), for sizes whose full
-    path is not run: build from the synthetic records, then the same queries as an anonymous
-    user (public chunks only) and as a pair member (their notes too)."""
+    """The product's BM25 leg alone (:class:`kb.search.indexes.sparse.SparseIndex`), for sizes
+    whose full path is not run: build from the synthetic records, then the same queries as an
+    anonymous user (public chunks only) and as a pair member (their notes too)."""
+    from kb.search.indexes.sparse import Access, SparseIndex
     from kb.search.query import parse_query
-    from kb.search.sparse import Access, SparseIndex
 
     with Stopwatch() as build:
         index = SparseIndex.build(synthetic_records(material, size, seed=config.seed))
@@ -271,7 +272,7 @@ def bench_product_sparse(material: BaseMaterial, size: int, queries: Sequence[st
     as_member = time_each(lambda p: index.search(p, 100, member), parsed[half:])
     postings = sum(m.nnz for m in index._matrices())
     return {
-        "engine": "kb.search.sparse alone (the product's BM25 leg; full path not run)",
+        "engine": "kb.search.indexes.sparse alone (the product's BM25 leg; full path not run)",
         "build_s": round(build.seconds, 1),
         "docs_per_s": round(size / build.seconds, 1),
         "postings": int(postings),
@@ -494,8 +495,8 @@ def tandem_full_path(model: str) -> FullPath | None:
         from kb.embeddings import create_embedder
         from kb.models import Person
         from kb.runtime import freeze_long_lived
-        from kb.search.fulltext import BM25Config
-        from kb.search.sync import WhooshStore
+        from kb.search.indexes.fulltext import BM25Config
+        from kb.search.indexes.whooshstore import WhooshStore
 
         embedder = create_embedder(model)
         with Stopwatch() as load:
@@ -509,7 +510,7 @@ def tandem_full_path(model: str) -> FullPath | None:
         # The Whoosh build on its own (the engine then finds it built), then the engine's start:
         # vector indexes and the sparse BM25 index, both in this process's memory.
         with Stopwatch() as whoosh_build:
-            WhooshStore(settings.index_dir, sessions, BM25Config(), [embedder.name]).ensure()
+            WhooshStore(settings.index_dir, sessions, BM25Config(), [embedder.name]).load()
         with Stopwatch() as build:
             engine = SearchEngine(settings, sessions, {model: embedder})
         freeze_long_lived()  # as a web worker does after its warm-up
@@ -523,9 +524,9 @@ def tandem_full_path(model: str) -> FullPath | None:
             member = session.scalars(select(Person).where(Person.id == 201)).one()
             session.expunge(member)
         from kb.search.filters import permission_query
+        from kb.search.indexes.sparse import serves
+        from kb.search.indexes.sparsestore import access_for
         from kb.search.query import parse_query
-        from kb.search.sparse import serves
-        from kb.search.sparsestore import access_for
 
         text_index = engine.fulltext.index()
         allow = permission_query(())
@@ -535,7 +536,7 @@ def tandem_full_path(model: str) -> FullPath | None:
         figures["bm25"] = {
             "build_s": round(whoosh_build.seconds, 1),
             "docs_per_s": round(size / whoosh_build.seconds, 1),
-            "build_includes": "the product's Whoosh index on disk (WhooshStore.ensure)",
+            "build_includes": "the product's Whoosh index on disk (WhooshStore.load)",
             "latency_ms": percentiles(bm25),
             "note": "the before: the product answers free words from the sparse index now",
         }
@@ -547,7 +548,7 @@ def tandem_full_path(model: str) -> FullPath | None:
             engine.sparse.load()
         snapshot = engine.sparse.snapshot_path
         figures["bm25_product"] = {
-            "engine": "kb.search.sparse (the product's BM25 leg for free words)",
+            "engine": "kb.search.indexes.sparse (the product's BM25 leg for free words)",
             "build_s": round(sparse_build.seconds, 1),
             "docs_per_s": round(size / sparse_build.seconds, 1),
             "snapshot_load_s": round(sparse_load.seconds, 2),

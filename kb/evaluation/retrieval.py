@@ -27,12 +27,12 @@ from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, defau
 from kb.evaluation.beir import BeirSet, corpus_passages, load_beir
 from kb.evaluation.metrics import evaluate_rankings
 from kb.search.analysis import LANGUAGES, guess_language
-from kb.search.fulltext import FullTextIndex, TextHit
+from kb.search.indexes.fulltext import FullTextIndex, TextHit
+from kb.search.indexes.sparse import Access, SparseIndex, serves
+from kb.search.indexes.vectors import make_backend
 from kb.search.query import parse_query
 from kb.search.ranking import BM25, SearchConfig, rank
 from kb.search.records import ChunkRecord
-from kb.search.sparse import Access, SparseIndex, serves
-from kb.search.vectors import make_backend
 
 MODES = ("hybrid", "bm25", "vector")
 RESULTS_KEPT = 100  # documents per query handed to the metrics (Recall@100)

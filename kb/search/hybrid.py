@@ -5,8 +5,9 @@ Public chunks come from the shared indexes; a user's own pair notes are matched 
 a pair filter and by brute-force vectors over just that pair's chunks, loaded per request.
 Every hit is re-checked against the database row before it is shown.
 
-BM25 comes from the in-memory sparse index (:mod:`kb.search.sparse`) for free words, and from
-Whoosh when the query quotes a phrase (positions); Whoosh also holds the spelling vocabulary.
+BM25 comes from the in-memory sparse index (:mod:`kb.search.indexes.sparse`) for free words,
+and from Whoosh when the query quotes a phrase (positions); Whoosh also holds the spelling
+vocabulary.
 """
 
 from __future__ import annotations
@@ -30,16 +31,18 @@ from kb.errors import ConfigError, NotFound
 from kb.models import Chunk, Pair, Person
 from kb.search.analysis import guess_language
 from kb.search.filters import SearchFilters, allowed, matches
-from kb.search.fulltext import TextHit
+from kb.search.indexes.changelog import covers, load_vectors, newest_change
+from kb.search.indexes.fulltext import TextHit
+from kb.search.indexes.sparse import serves
+from kb.search.indexes.sparsestore import SparseStore, access_for
+from kb.search.indexes.store import IndexStore
+from kb.search.indexes.vectors import brute_force
+from kb.search.indexes.vectorstore import VectorStore
+from kb.search.indexes.whooshstore import WhooshStore
 from kb.search.query import ParsedQuery, parse_query, query_words
 from kb.search.ranking import BM25, SearchConfig, fuse, rank, rank_documents
 from kb.search.records import ChunkRecord, record_from_chunk
 from kb.search.snippets import snippet_html
-from kb.search.sparse import serves
-from kb.search.sparsestore import SparseStore, access_for
-from kb.search.sync import WhooshStore, covers, load_vectors, newest_change
-from kb.search.vectors import brute_force
-from kb.search.vectorstore import VectorStore
 
 __all__ = ["Hit", "SearchEngine", "SearchFilters", "SearchResults"]
 
@@ -61,7 +64,7 @@ HIT_QUERY = (
 
 
 # The asking user's pair-note chunks for the vector leg: columns, not ORM objects, and no
-# text (a pair of the 1M bench library has ~450 note chunks: the ORM load was 18 ms a query).
+# text (a pair can hold hundreds of note chunks; loading them as ORM objects is slow).
 PAIR_CHUNKS = select(
     Chunk.id, Chunk.doc_key, Chunk.doc_type, Chunk.language, literal("").label("title"),
     literal("").label("text"), Chunk.tags, Chunk.author_id, Chunk.doc_date, Chunk.pair_id,
@@ -140,7 +143,7 @@ class _Candidates:
 class PairNotes:
     """The note chunks and vectors of a user's pairs, per (pairs, model), for the vector leg:
     kept until the change log moves (any change empties it), so a member's searches do not
-    load their pairs' notes each time (the 1M bench library: ~450 per pair). Entries are keyed
+    load their pairs' notes each time. Entries are keyed
     by the asking user's own pairs and only ever returned for them."""
 
     def __init__(self, size: int = 256) -> None:
@@ -242,49 +245,42 @@ class SearchEngine:
         )
         self.vectors = VectorStore(session_factory, names, self.config, settings.index_dir)
         self.sparse = SparseStore(session_factory, self.config.bm25, settings.index_dir)
+        self.stores: tuple[IndexStore, ...] = (self.fulltext, self.vectors, self.sparse)
         self.query_vectors = QueryVectors()
         self.pair_notes = PairNotes()
-        # Start-up: build the index if missing, apply what was committed while we were away.
-        self.fulltext.ensure()
-        self.fulltext.catch_up()
-        self.vectors.load()
-        self.sparse.load()
+        # Start-up: build what is missing, apply what was committed while we were away.
+        for store in self.stores:
+            store.load()
 
     # -- keeping up -------------------------------------------------------------------------
 
     def catch_up(self) -> int:
-        """Apply pending change-log rows to both indexes (blocking); documents applied."""
-        return max(
-            self.fulltext.catch_up(block=True), self.vectors.catch_up(), self.sparse.catch_up()
-        )
+        """Apply pending change-log rows to every index (blocking); documents applied."""
+        return max(store.catch_up(block=True) for store in self.stores)
 
     def _refresh(self, session: Session) -> None:
         """The cheap check before each search: one look-up of the newest change when every
         index is current; never waits for another process's writer."""
         newest = newest_change(session)
         self.pair_notes.seen(newest)
-        if not covers(self.fulltext.state(), newest):
-            self.fulltext.catch_up(block=False)
-        if not covers(self.vectors.state, newest):
-            self.vectors.catch_up()
-        if not covers(self.sparse.state, newest):
-            self.sparse.catch_up()
+        for store in self.stores:
+            if not covers(store.state(), newest):
+                store.catch_up(block=False)
 
     def reindex(self) -> None:
-        """Rebuild Whoosh from the database (swapped in atomically), rebuild vectors and BM25
-        (and their snapshots)."""
-        self.fulltext.reindex()
-        self.vectors.rebuild()
-        self.sparse.rebuild()
+        """Rebuild every index from the database (Whoosh swapped in atomically, the
+        in-memory ones with their snapshots)."""
+        for store in self.stores:
+            store.rebuild()
 
     def close(self) -> None:
-        self.fulltext.close()
+        for store in self.stores:
+            store.close()
 
     def warm_up(self) -> None:
         """Open what the first searches would otherwise open: Whoosh's searcher (quoted
-        phrases, spelling), 2.3 s for the 100 segments of a bulk-built million-chunk index,
-        and each segment's term readers, which the first phrase look-up of a process reads
-        (seconds there; later ones 20 ms: scripts/whoosh_reopen.py)."""
+        phrases, spelling), which reads every segment, and each segment's term readers, which
+        the first phrase look-up of a process reads (seconds on a large index)."""
         index = self.fulltext.index()
         index.doc_count()
         index.phrase_matches(parse_query('"warm up" "rozgrzewka przed" "разминка перед"'))

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from kb.search.fulltext import BM25Config
 from kb.search.fusion import METHODS, NORMALISATIONS, convex, group_max, ranked, rrf
+from kb.search.indexes.fulltext import BM25Config
 
 BM25 = "bm25"
 

@@ -122,7 +122,7 @@ def test_product_index_recall_of_an_hnsw_index_with_an_ef_sweep(material):
 
     from kb.bench.data import synthetic_vectors
     from kb.bench.search import product_index_recall
-    from kb.search.vectors import HnswBackend
+    from kb.search.indexes.vectors import HnswBackend
 
     vectors = synthetic_vectors(material, 2000, seed=0)
     backend = HnswBackend(vectors.shape[1], m=8, ef_construction=40, ef_search=64)

@@ -14,7 +14,7 @@ from kb.config import Settings
 from kb.errors import NotFound
 from kb.models import Person, SharedInsight
 from kb.search.hybrid import NO_WORD_MATCH, SearchEngine, SearchFilters
-from kb.search.vectorstore import VectorStore
+from kb.search.indexes.vectorstore import VectorStore
 from kb.services import notes
 
 from .helpers import Library, add_guide_and_die, make_library, write_and_catch_up
@@ -243,7 +243,7 @@ def test_free_words_use_the_sparse_index_whoosh_finds_only_phrases(
     search: SearchEngine,
     monkeypatch,  # noqa: ANN001
 ) -> None:
-    from kb.search.fulltext import FullTextIndex
+    from kb.search.indexes.fulltext import FullTextIndex
 
     calls: list[tuple[str, str]] = []
     for method in ("search", "phrase_matches"):
@@ -353,8 +353,8 @@ def test_another_pairs_note_changes_no_bm25_score(
     library: Library,  # noqa: ANN001
 ) -> None:
     from kb.models import Pair
+    from kb.search.indexes.sparsestore import access_for
     from kb.search.query import parse_query
-    from kb.search.sparsestore import access_for
 
     def bm25(text: str) -> list[tuple[int, float]]:
         hits = search.sparse.search(parse_query(text), 100, access_for(set(), None, None))
@@ -380,7 +380,7 @@ def test_a_starting_worker_loads_the_sparse_snapshot_and_catches_up(
     library: Library,
     monkeypatch,  # noqa: ANN001
 ) -> None:
-    from kb.search.sparse import SparseIndex
+    from kb.search.indexes.sparse import SparseIndex
     from kb.services import guides
 
     assert search.sparse.snapshot_path is not None and search.sparse.snapshot_path.exists()

@@ -12,10 +12,10 @@ import pytest
 
 from kb.search.analysis import LANGUAGES, analyse, index_terms
 from kb.search.filters import SearchFilters, allowed, combined_query, matches
-from kb.search.fulltext import BM25Config, FullTextIndex, indexed_text
+from kb.search.indexes.fulltext import BM25Config, FullTextIndex, indexed_text
+from kb.search.indexes.sparse import Access, SparseIndex, serves, stored_length
 from kb.search.query import parse_query
 from kb.search.records import ChunkRecord
-from kb.search.sparse import Access, SparseIndex, serves, stored_length
 
 WORDS = {
     "en": "manager managers managing budget budgets excel spreadsheet prompts prompting "

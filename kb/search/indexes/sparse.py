@@ -39,7 +39,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from kb.search.analysis import LANGUAGES, index_terms
 from kb.search.filters import SearchFilters, matches
-from kb.search.fulltext import BM25Config, PhraseMatch, TextHit, indexed_text
+from kb.search.indexes.fulltext import BM25Config, PhraseMatch, TextHit, indexed_text
 from kb.search.query import ParsedQuery
 from kb.search.records import ChunkRecord
 

@@ -12,7 +12,6 @@ first of several workers starting together builds (under a lock); ``reindex`` re
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -20,20 +19,13 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.search.filters import SearchFilters
-from kb.search.fulltext import BM25Config, TextHit
+from kb.search.indexes.changelog import iter_all_records, snapshot_state
+from kb.search.indexes.fulltext import BM25Config, TextHit
+from kb.search.indexes.snapshots import read_snapshot, write_snapshot
+from kb.search.indexes.sparse import FORMAT_VERSION, Access, SparseIndex
+from kb.search.indexes.store import SCHEMA_VERSION, MemoryStore
 from kb.search.query import ParsedQuery
 from kb.search.records import ChunkRecord
-from kb.search.sparse import FORMAT_VERSION, Access, SparseIndex
-from kb.search.sync import (
-    SCHEMA_VERSION,
-    LogState,
-    apply_changes,
-    iter_all_records,
-    read_snapshot,
-    snapshot_state,
-    start_from_snapshot,
-    write_snapshot,
-)
 
 
 def access_for(
@@ -49,8 +41,10 @@ def access_for(
     )
 
 
-class SparseStore:
+class SparseStore(MemoryStore):
     """A :class:`SparseIndex` of every chunk and the change-log position it reflects."""
+
+    name = "sparse"
 
     def __init__(
         self,
@@ -58,12 +52,9 @@ class SparseStore:
         bm25: BM25Config | None = None,
         snapshot_dir: Path | None = None,
     ) -> None:
-        self.sessions = sessions
+        super().__init__(sessions, snapshot_dir)
         self.bm25 = bm25 or BM25Config()
-        self.snapshot_dir = snapshot_dir
-        self.state = LogState()
         self.index = SparseIndex(self.bm25)
-        self._lock = threading.RLock()
 
     @property
     def snapshot_path(self) -> Path | None:
@@ -71,18 +62,13 @@ class SparseStore:
             return None
         return self.snapshot_dir / f"sparse-v{SCHEMA_VERSION}.{FORMAT_VERSION}.pickle"
 
-    def load(self) -> None:
-        """Process start: the snapshot if there is one (else build and write it), then the log."""
-        start_from_snapshot(self.snapshot_path, self._read_snapshot, self.rebuild)
-        self.catch_up()
-
     def rebuild(self) -> None:
         """Build from the database (start, reindex); searches keep the old index meanwhile."""
         with self.sessions() as session:
             state = snapshot_state(session, time.time())
             fresh = SparseIndex.build(iter_all_records(session), self.bm25)
         with self._lock:
-            self.index, self.state = fresh, state
+            self.index, self._state = fresh, state
             self._write_snapshot()
         # Changes committed while building are applied by the next catch-up.
 
@@ -93,21 +79,15 @@ class SparseStore:
         state, index = snapshot
         index.config = self.bm25  # scoring parameters are applied at query time
         with self._lock:
-            self.index, self.state = index, state
+            self.index, self._state = index, state
         return True
 
     def _write_snapshot(self) -> None:
         """The index and its log position; snapshots of older formats are removed."""
         if self.snapshot_path is not None:
             write_snapshot(
-                self.snapshot_path, (self.state, self.index), replaces="sparse-v*.pickle"
+                self.snapshot_path, (self._state, self.index), replaces="sparse-v*.pickle"
             )
-
-    def catch_up(self) -> int:
-        """Apply new log rows; returns how many documents changed."""
-        with self._lock, self.sessions() as session:
-            self.state, changed = apply_changes(session, self.state, self._apply)
-            return changed
 
     def _apply(
         self, session: Session, keys: list[str], records: dict[str, list[ChunkRecord]]

@@ -131,16 +131,13 @@ class ExactBackend(VectorBackend):
 class HnswBackend(VectorBackend):
     """Approximate nearest neighbours (HNSW graph, inner product) for large libraries.
 
-    efConstruction 200 / efSearch 256: recall@10 0.969 against exact search at 100k
-    realistic vectors (p95 5.9 ms, build 188 s under load); the former 80 / 128 gave 0.889
-    (80 / 512: 0.955 but p95 27 ms). The same graph needs a wider search as it grows: at 1M
-    (900k public vectors) efSearch 256 gave 0.902, 768 0.949 and 1024 **0.955** (p95 9.1 ms),
-    so from ``large_from`` vectors the search uses ``ef_search_large`` (results/BENCH.md,
-    sixth session). ``tandem bench search`` and ``scripts/search_kept_instance.py`` measure it.
+    efConstruction 200 / efSearch 256 keep recall@10 against exact search high at a hundred
+    thousand vectors; the same graph needs a wider search as it grows, so from ``large_from``
+    live vectors the search uses ``ef_search_large``. ``tandem bench search`` measures recall
+    and latency (figures and how they were chosen: results/BENCH.md).
     """
 
     kind = "hnsw"
-    # Class attributes: snapshots pickled before they existed get them too.
     ef_search_large = 1024
     large_from = 500_000
 

@@ -7,7 +7,7 @@ Only public chunks feed the ``spell`` vocabulary behind "did you mean", so a sug
 never reveal a word of a private note.
 
 The product searches it for queries that quote a phrase (positions) and for the vocabulary;
-free words go to the sparse index (:mod:`kb.search.sparse`), which scores them with the same
+free words go to the sparse index (:mod:`kb.search.indexes.sparse`), which scores them with the same
 formula (BM25F of one field, Whoosh's idf and stored lengths).
 """
 
@@ -53,7 +53,7 @@ class IndexBuildError(RuntimeError):
 class PhraseMatch(NamedTuple):
     """One clause of a query's quoted phrase (the phrase's terms on one language field) and
     every chunk holding it, private ones included: Whoosh knows word positions, the caller
-    scores what the asking user may see (:meth:`kb.search.sparse.SparseIndex.search`)."""
+    scores what the asking user may see (:meth:`kb.search.indexes.sparse.SparseIndex.search`)."""
 
     language: str
     terms: tuple[str, ...]
@@ -156,8 +156,8 @@ class FullTextIndex:
     """A Whoosh index of chunks with a long-lived searcher, refreshed when the index moves.
 
     Writing goes through :meth:`writer`; callers serialise writers across processes (see
-    :mod:`kb.search.sync`). Reads take an in-process lock because Whoosh readers share file
-    handles.
+    :mod:`kb.search.indexes.whooshstore`). Reads take an in-process lock because Whoosh readers
+    share file handles.
     """
 
     def __init__(self, ix: windex.Index, config: BM25Config | None = None) -> None:
@@ -168,8 +168,7 @@ class FullTextIndex:
         fields = [text_field(lang) for lang in LANGUAGES]
         self._fields = {name: ix.schema[name].analyzer for name in fields}
         # Allowed document numbers per filter query, for the current searcher only: Whoosh
-        # otherwise rebuilds the permission filter's bitset on every search (a third of the
-        # BM25 time at 10k chunks, measured with cProfile; see results/BENCH.md).
+        # otherwise rebuilds the permission filter's bitset on every search.
         self._allowed: OrderedDict[wq.Query, set[int]] = OrderedDict()
         self._allowed_for: Searcher | None = None
 
@@ -213,17 +212,15 @@ class FullTextIndex:
     ) -> None:
         """Bulk add (a fresh index: evaluation and reindex), one new segment per ``batch``.
 
-        One commit for everything made Whoosh spill sorted runs to disk past its memory limit
-        and merge them at commit: at 100,000 chunks 1.8 GB of runs that had not merged after
-        13 minutes (results/BENCH.md). A batch's postings fit in memory (``BULK_LIMIT_MB``;
-        at 128 MB a batch of 5,000 spilled once, a third of the build time), and each commit
-        writes its segments without merging older ones (searches read all segments; later
-        catch-ups merge small segments as usual).
+        Batches keep Whoosh from spilling sorted runs to disk past its memory limit and
+        merging them at commit (one commit for everything does, and is far slower at 100,000
+        chunks): a batch's postings fit in memory (``BULK_LIMIT_MB``), and each commit writes
+        its segments without merging older ones (searches read all segments; later catch-ups
+        merge small segments as usual).
 
         Whoosh's analysis and posting writing are pure Python, so with more than one batch
         in hand ``procs`` processes (default: one per core) each write a segment of their
-        own (Whoosh's ``MpWriter``, forked after the language tables are loaded here):
-        454 against 254 documents per second on 2 cores (results/BENCH.md, fourth session). A
+        own (Whoosh's ``MpWriter``, forked after the language tables are loaded here). A
         build that ends with fewer documents than it was given raises
         :class:`IndexBuildError`; callers build into a new directory, so nothing is swapped in.
         """
@@ -301,8 +298,8 @@ class FullTextIndex:
     def _reopen(self, old: Searcher) -> Searcher:
         """A searcher of the index's current segments that keeps the old one's reader of each
         segment whose documents did not change (same segment, as many deletions), so a change
-        opens only what it touched (a fresh searcher reads all 100 segments of a bulk-built
-        million-chunk index: 2.4 s).
+        opens only what it touched (a fresh searcher reads every segment, a hundred in a
+        bulk-built index of a million chunks).
 
         Not ``Searcher.refresh()``: whoosh-reloaded 2.7.5 reuses a segment's reader however
         its deletions changed and keeps segments a merge removed, so a replaced or deleted

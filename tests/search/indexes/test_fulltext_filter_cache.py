@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kb.search.filters import permission_query
-from kb.search.fulltext import FullTextIndex
+from kb.search.indexes.fulltext import FullTextIndex
 from kb.search.query import parse_query
 from kb.search.records import ChunkRecord
 

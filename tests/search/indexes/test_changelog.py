@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb.search.sync import GAP_TIMEOUT, LogState, WriteLock, advance, changed_keys, covers
+from kb.search.indexes.changelog import GAP_TIMEOUT, LogState, advance, changed_keys, covers
+from kb.search.indexes.locks import WriteLock
 
 
 def test_advance_moves_to_the_newest_id() -> None:

@@ -11,7 +11,7 @@ import pytest
 from whoosh import query as wq
 
 from kb.search.filters import SearchFilters, allowed, combined_query, matches
-from kb.search.fulltext import FullTextIndex
+from kb.search.indexes.fulltext import FullTextIndex
 from kb.search.query import parse_query
 from kb.search.records import ChunkRecord
 
@@ -257,7 +257,7 @@ def test_bulk_add_in_processes_equals_one_process(tmp_path, monkeypatch) -> None
 def test_bulk_add_that_loses_a_process_raises(tmp_path, monkeypatch) -> None:
     from whoosh.multiproc import SubWriterTask
 
-    from kb.search.fulltext import IndexBuildError
+    from kb.search.indexes.fulltext import IndexBuildError
 
     def fail(self, filename, doc_count):  # noqa: ANN001 - runs in the forked child
         raise MemoryError("a build process ran out of memory")

@@ -5,7 +5,7 @@ in a shared index, so no search path through it can leak one. A model restricted
 languages (MiniLM: English) only holds chunks in those languages.
 
 Building an HNSW graph takes minutes at a million vectors, so, like the sparse BM25 index
-(:mod:`kb.search.sparsestore`), the indexes are kept as a snapshot next to the Whoosh index
+(:mod:`kb.search.indexes.sparsestore`), the indexes are kept as a snapshot next to the Whoosh index
 (``index_dir/vectors-v<version>-<key>.pickle``, key: the models and the search configuration
 they were built for) with the log position they reflect: a starting worker loads it and
 applies the log rows written since; only the first of several workers starting together
@@ -15,7 +15,6 @@ builds (under a lock); ``reindex`` rewrites it.
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import replace
@@ -27,19 +26,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb.models import Chunk, split_list
 from kb.search.filters import SearchFilters, matches
+from kb.search.indexes.changelog import load_vectors, snapshot_state
+from kb.search.indexes.snapshots import read_snapshot, write_snapshot
+from kb.search.indexes.store import SCHEMA_VERSION, MemoryStore
+from kb.search.indexes.vectors import VectorBackend, make_backend
 from kb.search.ranking import SearchConfig
 from kb.search.records import ChunkRecord
-from kb.search.sync import (
-    SCHEMA_VERSION,
-    LogState,
-    apply_changes,
-    load_vectors,
-    read_snapshot,
-    snapshot_state,
-    start_from_snapshot,
-    write_snapshot,
-)
-from kb.search.vectors import VectorBackend, make_backend
 
 SNAPSHOT_FORMAT = 1  # bump when what the snapshot pickles changes
 
@@ -66,8 +58,10 @@ def public_meta(session: Session) -> list[ChunkRecord]:
     ]
 
 
-class VectorStore:
+class VectorStore(MemoryStore):
     """FAISS per search model over public chunks, plus their filter attributes."""
+
+    name = "vectors"
 
     def __init__(
         self,
@@ -76,15 +70,12 @@ class VectorStore:
         config: SearchConfig,
         snapshot_dir: Path | None = None,
     ) -> None:
-        self.sessions = sessions
+        super().__init__(sessions, snapshot_dir)
         self.model_names = dict(model_names)  # spec -> stored model name
         self.config = config
-        self.snapshot_dir = snapshot_dir
-        self.state = LogState()
         self.records: dict[int, ChunkRecord] = {}
         self.doc_chunks: dict[str, list[int]] = {}
         self.backends: dict[str, VectorBackend | None] = {spec: None for spec in model_names}
-        self._lock = threading.RLock()
 
     # -- building and applying the log ------------------------------------------------------
 
@@ -96,16 +87,11 @@ class VectorStore:
         key = hashlib.sha256(built_for).hexdigest()[:16]
         return self.snapshot_dir / f"vectors-v{SCHEMA_VERSION}.{SNAPSHOT_FORMAT}-{key}.pickle"
 
-    def load(self) -> None:
-        """Process start: the snapshot if there is one (else build and write it), then the log."""
-        start_from_snapshot(self.snapshot_path, self._read_snapshot, self.rebuild)
-        self.catch_up()
-
     def rebuild(self) -> None:
         """Load every public vector of the configured models (start, reindex) and write the
         snapshot; changes committed meanwhile are applied by the next catch-up."""
         with self.sessions() as session, self._lock:
-            self.state = snapshot_state(session, time.time())
+            self._state = snapshot_state(session, time.time())
             metas = public_meta(session)
             self.records = {r.chunk_id: r for r in metas}
             self.doc_chunks = {}
@@ -121,7 +107,7 @@ class VectorStore:
         if snapshot is None:
             return False
         with self._lock:
-            self.state, self.records, self.doc_chunks, self.backends = snapshot
+            self._state, self.records, self.doc_chunks, self.backends = snapshot
         return True
 
     def _write_snapshot(self) -> None:
@@ -130,7 +116,7 @@ class VectorStore:
         if self.snapshot_path is not None:
             write_snapshot(
                 self.snapshot_path,
-                (self.state, self.records, self.doc_chunks, self.backends),
+                (self._state, self.records, self.doc_chunks, self.backends),
                 replaces="vectors-v*.pickle",
             )
 
@@ -147,12 +133,6 @@ class VectorStore:
             backend = make_backend(matrix.shape[1], size, self.config.hnsw_threshold)
             self.backends[spec] = backend
         backend.add(ids, matrix)
-
-    def catch_up(self) -> int:
-        """Apply new log rows to every model's index; returns how many documents changed."""
-        with self._lock, self.sessions() as session:
-            self.state, changed = apply_changes(session, self.state, self._apply)
-            return changed
 
     def _apply(
         self, session: Session, keys: list[str], current: dict[str, list[ChunkRecord]]

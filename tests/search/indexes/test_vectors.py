@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kb.search.vectors import (
+from kb.search.indexes.vectors import (
     ExactBackend,
     HnswBackend,
     VectorBackend,
