@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -15,9 +16,11 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from kb.config import Settings, load_settings
-from kb.errors import TandemError
+from kb.errors import ConfigError, TandemError
 from kb.runtime import Tandem, open_tandem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,6 +157,63 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` URL parts that a database integer can hold (1 to 2^63 - 1).
+
+    Larger numbers do not match the route, so they answer 404 like any missing id, instead
+    of an OverflowError (500) in the database driver.
+    """
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+class SecureCookies:
+    """WSGI middleware: every Set-Cookie of an HTTPS request (or of every request, with
+    ``always``) gets the Secure flag: the session, remember-me and any later cookie alike."""
+
+    def __init__(self, app: Any, always: bool = False) -> None:
+        self.app = app
+        self.always = always
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not (self.always or environ.get("wsgi.url_scheme") == "https"):
+            return self.app(environ, start_response)
+
+        def secure_start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            headers = [
+                (name, f"{value}; Secure")
+                if name.lower() == "set-cookie" and "; secure" not in value.lower()
+                else (name, value)
+                for name, value in headers
+            ]
+            return start_response(status, headers, *args)
+
+        return self.app(environ, secure_start)
+
+
+def apply_accounts(app: Flask, settings: Settings) -> None:
+    """Cookie lifetime and security, and what the proxy in front may tell us.
+
+    ``secure_cookies``: "auto" marks cookies Secure on HTTPS requests (a proxy says so with
+    X-Forwarded-Proto, trusted because it can only make cookies stricter), "always", "never".
+    ``proxy_hops`` proxies are trusted for X-Forwarded-For, the client address that login
+    throttling counts per (0 when clients connect to gunicorn directly).
+    """
+    if settings.secure_cookies not in ("auto", "always", "never"):
+        raise ConfigError(
+            f"secure_cookies must be auto, always or never, not {settings.secure_cookies!r}"
+        )
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", dt.timedelta(days=settings.remember_days))
+    inner = app.wsgi_app
+    if settings.secure_cookies != "never":
+        inner = SecureCookies(inner, always=settings.secure_cookies == "always")
+    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        inner, x_for=max(settings.proxy_hops, 0), x_proto=1, x_host=0, x_port=0
+    )
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web app: defaults, then environment, then ``test_config``."""
     app = TandemFlask(
@@ -179,6 +239,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(tandem.settings)
 
+    apply_accounts(app, tandem.settings)
+
     werkzeug_log = logging.getLogger("werkzeug")
     if not any(isinstance(f, QueryStringFilter) for f in werkzeug_log.filters):
         werkzeug_log.addFilter(QueryStringFilter())
@@ -186,6 +248,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     login = LoginManager(app)
     login.login_view = "auth.login"
     login.login_message = "Please log in to see this page."
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
 
     from kb.views import auth, guides, hr, main, notes, search
     from kb.views.support import doc_url, load_account, teardown_session

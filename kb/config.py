@@ -21,6 +21,15 @@ class Settings:
     # Models matching scores with (None: derived, see matching_specs).
     matching_models: tuple[str, ...] | None = None
     max_upload_bytes: int = 2 * 1024 * 1024
+    # Accounts: remember-me cookie lifetime; Secure cookies ("auto": when the request is
+    # https, which a proxy's X-Forwarded-Proto says; "always"; "never"); how many proxies in
+    # front set X-Forwarded-For (0: clients connect directly); login throttling.
+    remember_days: int = 14
+    secure_cookies: str = "auto"
+    proxy_hops: int = 1
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_window_seconds: int = 900
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -49,12 +58,20 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
     instance = Path(os.environ.get("TANDEM_INSTANCE", "instance")).resolve()
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'tandem.sqlite3'}"
     search = _models(os.environ.get("TANDEM_MODELS"), Settings.search_models)
+    accounts: dict[str, Any] = {}
+    for name, key in (("remember_days", "TANDEM_REMEMBER_DAYS"),
+                      ("proxy_hops", "TANDEM_PROXY_HOPS")):  # fmt: skip
+        if os.environ.get(key):
+            accounts[name] = int(os.environ[key])
+    if os.environ.get("TANDEM_SECURE_COOKIES"):
+        accounts["secure_cookies"] = os.environ["TANDEM_SECURE_COOKIES"].strip().lower()
     settings = Settings(
         instance_dir=instance,
         database_url=url,
         search_models=search,
         import_models=_models(os.environ.get("TANDEM_IMPORT_MODELS"), search),
         matching_models=_models(os.environ.get("TANDEM_MATCHING_MODELS"), ()) or None,
+        **accounts,
     )
     if overrides:
         settings = replace(settings, **overrides)

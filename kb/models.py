@@ -20,11 +20,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-# Roles a person can hold; stored ";"-separated.
-ROLES = ("mentor", "mentee", "hr")
+# Roles a person can hold; stored ";"-separated. "admin" is an HR administrator: every HR
+# right plus account administration (deactivating an account).
+ROLES = ("mentor", "mentee", "hr", "admin")
 LANGUAGES = ("pl", "ru", "en")
 PAIR_STATUSES = ("proposed", "active", "paused", "ended", "rejected")
 PROGRAMME_STATUSES = ("planned", "running", "finished")
@@ -68,6 +70,11 @@ class Person(Base):
     style: Mapped[str] = mapped_column(String(50), default="")
     availability: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # A deactivated account cannot log in, and its open sessions end.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Part of every session and remember-me cookie; raising it ends all of them (logout,
+    # password change, deactivation).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
@@ -75,7 +82,9 @@ class Person(Base):
     manager: Mapped[Person | None] = relationship(remote_side=[id])
 
     def has_role(self, role: str) -> bool:
-        return role in split_list(self.roles)
+        """Whether the person holds ``role``; an HR administrator holds "hr" too."""
+        held = split_list(self.roles)
+        return role in held or (role == "hr" and "admin" in held)
 
     @property
     def language_list(self) -> list[str]:
@@ -299,3 +308,17 @@ class Feedback(Base):
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """One failed login, keyed by a hash of the account or of the client address.
+
+    Shared by every web worker (it is in the database), so throttling holds across them. The
+    key is a SHA-256 digest: the table holds no e-mail and no address.
+    """
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(80), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

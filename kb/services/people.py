@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -303,7 +305,26 @@ def hash_password(password: str) -> str:
 
 
 def set_password(person: Person, password: str) -> None:
+    """A new password; every session opened with the old one ends."""
     person.password_hash = hash_password(password)
+    end_sessions(person)
+
+
+def end_sessions(person: Person) -> None:
+    """End every session and remember-me cookie of the person (they carry the old version)."""
+    person.session_version = (person.session_version or 0) + 1
+
+
+def deactivate(person: Person) -> None:
+    """The account can no longer log in, and its open sessions end."""
+    person.active = False
+    end_sessions(person)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made once per process with the real method and cost."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def check_password(person: Person, password: str) -> bool:
@@ -312,8 +333,15 @@ def check_password(person: Person, password: str) -> bool:
 
 
 def authenticate(session: Session, email: str, password: str) -> Person | None:
-    """The person if e-mail and password match, else None (no hint which one was wrong)."""
+    """The person if e-mail and password match and the account is active, else None.
+
+    Exactly one password hash is checked whatever the outcome (a dummy one for an unknown
+    e-mail or an account without a password), so the answer's timing says nothing about
+    whether the account exists.
+    """
     person = find_person(session, email) if email else None
-    if person is None or not check_password(person, password):
+    stored = person.password_hash if person is not None and person.password_hash else None
+    matches = check_password_hash(stored or _dummy_hash(), password)
+    if person is None or stored is None or not matches or not person.active:
         return None
     return person

@@ -5,14 +5,16 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from kb.services.people import authenticate
-from kb.views.support import Account, db
+from kb.services import logins
+from kb.services.people import authenticate, end_sessions
+from kb.views.support import Account, current_person, db, tandem
 
 bp = Blueprint("auth", __name__)
 
@@ -33,15 +35,35 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def login_limits() -> logins.LoginLimits:
+    settings = tandem().settings
+    return logins.LoginLimits(
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        window_seconds=settings.login_window_seconds,
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
-        person = authenticate(db(), form.email.data or "", form.password.data or "")
+        session, limits = db(), login_limits()
+        email = (form.email.data or "").strip().lower()
+        address = request.remote_addr or "-"
+        if logins.throttled(session, email, address, limits):
+            # Refused before the password is checked, whether or not the account exists.
+            flash("Too many failed logins. Wait a few minutes, then try again.", "error")
+            return render_template("auth/login.html", form=form), 429
+        person = authenticate(session, email, form.password.data or "")
         if person is not None:
+            logins.clear_account(session, email)
+            session.commit()
             login_user(Account(person), remember=bool(form.remember.data))
             flash(f"Welcome, {person.name}.", "info")
             return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
+        logins.record_failure(session, email, address, limits)
+        session.commit()
         flash("Wrong email or password.", "error")
     return render_template("auth/login.html", form=form), 200
 
@@ -49,7 +71,12 @@ def login() -> str | Response:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
-    # A POST (CSRFProtect checks its token), so another site cannot log a user out.
+    # A POST (CSRFProtect checks its token), so another site cannot log a user out. Raising
+    # the session version ends this session everywhere, copies of its cookies included.
+    person = current_person()
+    if person is not None:
+        end_sessions(person)
+        db().commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("main.home"))

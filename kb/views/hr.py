@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.models import PAIR_STATUSES, Pair, PairChange, Programme
-from kb.services import programmes
+from kb.models import PAIR_STATUSES, Pair, PairChange, Person, Programme
+from kb.services import people, programmes
+from kb.views.auth import safe_next
 from kb.views.support import current_person, db, tandem
 from matching import service as matching
 from matching.engine import VectorMemo
@@ -33,6 +34,20 @@ def hr_required(view: F) -> F:
         person = current_person()
         if person is None or not person.has_role("hr"):
             raise PermissionDenied("This page is for HR.")
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def admin_required(view: F) -> F:
+    """Logged in and an HR administrator (role "admin")."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        person = current_person()
+        if person is None or not person.has_role("admin"):
+            raise PermissionDenied("This is for HR administrators.")
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
@@ -105,6 +120,25 @@ def correct_pair(pair_id: int) -> ResponseReturnValue:
         lock_note = " (locked: proposals keep it)" if pair.locked else ""
         flash(f"{who}: {pair.status}{lock_note}.", "info")
     return redirect(url_for("hr.programme", slug=slug))
+
+
+@bp.route("/people/<int:person_id>/deactivate", methods=["POST"])
+@admin_required
+def deactivate(person_id: int) -> ResponseReturnValue:
+    """An HR administrator deactivates an account: no more logins, open sessions end."""
+    session = db()
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("No such person.")
+    people.deactivate(person)
+    session.commit()
+    flash(f"{person.name}: account deactivated.", "info")
+    return redirect(safe_back() or url_for("hr.index"))
+
+
+def safe_back() -> str | None:
+    """The HR page the form was on (a same-site path only)."""
+    return safe_next(request.form.get("back"))
 
 
 def memo() -> VectorMemo:

@@ -30,11 +30,15 @@ def teardown_session(_exc: BaseException | None = None) -> None:
 
 
 class Account(UserMixin):
-    """Flask-Login's view of a person: the id goes into the session cookie, nothing else."""
+    """Flask-Login's view of a person: "id:session_version" goes into the session and
+    remember-me cookies, nothing else. Raising the person's version ends those cookies."""
 
     def __init__(self, person: Person) -> None:
         self.person = person
         self.id = person.id
+
+    def get_id(self) -> str:
+        return f"{self.person.id}:{self.person.session_version or 0}"
 
     @property
     def name(self) -> str:
@@ -45,10 +49,15 @@ class Account(UserMixin):
 
 
 def load_account(user_id: str) -> Account | None:
-    if not user_id.isdigit():
+    """The account a cookie names, if it is active and the cookie's session version is current
+    (logout, a password change and deactivation raise the version)."""
+    person_id, _, version = user_id.partition(":")
+    if not (person_id.isdigit() and version.isdigit()) or len(person_id) > 18:
         return None
-    person = db().get(Person, int(user_id))
-    return Account(person) if person is not None else None
+    person = db().get(Person, int(person_id))
+    if person is None or not person.active or int(version) != (person.session_version or 0):
+        return None
+    return Account(person)
 
 
 def current_person() -> Person | None:
