@@ -1,0 +1,298 @@
+"""The authorisation matrix: every route × every role × real, missing and huge ids.
+
+The cases come from ``app.url_map``: a route without a line in ``POLICY`` fails the suite, so
+whoever adds a route declares who may use it. Roles are logged in by putting their session
+into the cookie (no password hashing per case); the deactivated account's session was opened
+before its deactivation, so it must count as anonymous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.routing import Rule
+
+from kb.config import load_settings
+from kb.models import Guide, SessionNote
+from kb.runtime import Tandem, open_tandem
+from kb.services import notes, people, programmes
+
+from .conftest import Library, load_library, make_app
+
+ROLES = ("anonymous", "mentee", "mentor", "other_pair", "hr", "hr_admin", "deactivated")
+EMAILS = {
+    "mentee": "bogdan@example.com",  # Anna's mentee: the pair with the notes
+    "mentor": "anna@example.com",
+    "other_pair": "celina@example.com",  # mentor of another pair
+    "hr": "hania@example.com",
+    "hr_admin": "ida@example.com",
+    "deactivated": "jerzy@example.com",  # was mentor and HR administrator
+}
+HUGE = 2**64
+
+# Outcomes: a status code, or "login" (302 to the login page).
+OK, MOVED, LOGIN, FORBIDDEN, MISSING = "200", "302", "login", "403", "404"
+
+
+def public(status: str = OK) -> dict[str, str]:
+    return dict.fromkeys(ROLES, status)
+
+
+def logged_in(status: str = OK) -> dict[str, str]:
+    return {**public(status), "anonymous": LOGIN, "deactivated": LOGIN}
+
+
+def pair_members(status: str, outsiders: str) -> dict[str, str]:
+    """The pair's mentor and mentee get ``status``; everybody else ``outsiders``."""
+    return {**public(outsiders), "mentor": status, "mentee": status}
+
+
+def hr_only(status: str = OK) -> dict[str, str]:
+    return {**logged_in(FORBIDDEN), "hr": status, "hr_admin": status}
+
+
+def hr_admin_only(status: str = MOVED) -> dict[str, str]:
+    return {**logged_in(FORBIDDEN), "hr_admin": status}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who gets what from one route and method, with real ids.
+
+    ``args`` builds the URL arguments for the real case from the world (it may create a fresh
+    object, so a case that changes it leaves the others alone). With a missing or huge id, a
+    role that passes the route's login and role checks gets 404; others get what they get with
+    a real id.
+    """
+
+    real: dict[str, str]
+    args: Callable[[World], dict[str, Any]] = lambda world: {}
+    query: dict[str, str] = field(default_factory=dict)
+    data: dict[str, str] = field(default_factory=dict)
+
+
+# One line per (endpoint, method). New routes must be added here.
+POLICY: dict[tuple[str, str], Policy] = {
+    ("main.home", "GET"): Policy(public()),
+    ("main.health", "GET"): Policy(public()),
+    ("auth.login", "GET"): Policy(public()),
+    ("auth.login", "POST"): Policy(public()),  # an empty form is shown again
+    ("auth.logout", "POST"): Policy(logged_in(MOVED)),
+    ("search.search_page", "GET"): Policy(public(), query={"q": "excel"}),
+    ("search.search_api", "GET"): Policy(public(), query={"q": "excel"}),
+    ("guides.index", "GET"): Policy(public()),
+    ("guides.view", "GET"): Policy(public(), lambda w: {"slug": w.library.guide_slug}),
+    ("guides.by_id", "GET"): Policy(public(MOVED), lambda w: {"guide_id": w.guide_id}),
+    ("guides.insight", "GET"): Policy(
+        public(), lambda w: {"insight_id": w.library.published_insight_id}
+    ),
+    ("notes.my_pair", "GET"): Policy(logged_in()),
+    ("notes.view", "GET"): Policy(
+        pair_members(OK, MISSING), lambda w: {"note_id": w.library.private_note_id}
+    ),
+    ("notes.propose", "POST"): Policy(
+        {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"note_id": w.fresh_note(insight=False)},
+        data={"text": "A fresh insight."},
+    ),
+    ("notes.consent", "POST"): Policy(
+        {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"note_id": w.fresh_note(insight=True)},
+    ),
+    ("notes.withdraw", "POST"): Policy(
+        {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"note_id": w.fresh_note(insight=True)},
+    ),
+    ("hr.index", "GET"): Policy(hr_only()),
+    ("hr.programme", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
+    ("hr.correct_pair", "POST"): Policy(hr_only(MOVED), lambda w: {"pair_id": w.pair_id}),
+    ("hr.proposal", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
+    ("hr.apply_proposal", "POST"): Policy(hr_only(MOVED), lambda w: {"slug": "spring"}),
+    ("hr.gaps", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
+    ("hr.recommend", "GET"): Policy(hr_only(), query={"mentee": "bogdan@example.com"}),
+    ("hr.deactivate", "POST"): Policy(
+        hr_admin_only(), lambda w: {"person_id": w.fresh_person()}
+    ),
+    ("static", "GET"): Policy(public(), lambda w: {"filename": "style.css"}),
+}
+
+
+@dataclass
+class World:
+    """One instance for the whole matrix, with the web tests' library plus two accounts."""
+
+    tandem: Tandem
+    app: Flask
+    library: Library
+    guide_id: int
+    pair_id: int
+    deactivated_cookie: str
+    counter: int = 0
+
+    def session_id(self, role: str) -> str | None:
+        """What Flask-Login keeps in the session for ``role`` (None: anonymous)."""
+        if role == "anonymous":
+            return None
+        if role == "deactivated":
+            return self.deactivated_cookie
+        with self.tandem.sessions() as s:
+            found = people.find_person(s, EMAILS[role])
+            assert found is not None
+            return f"{found.id}:{found.session_version}"
+
+    def fresh_note(self, insight: bool) -> int:
+        """A new note of the mentor's pair (with a pending insight if asked)."""
+        with self.tandem.sessions() as s:
+            note = s.get(SessionNote, self.library.private_note_id)
+            assert note is not None
+            fresh = notes.create_note(
+                s, note.pair, note.pair.mentor, title="Matrix note", language="en",
+                body_md="A note for one matrix case.", embedders=self.tandem.embedders,
+            )  # fmt: skip
+            if insight:
+                notes.propose_insight(
+                    s, fresh, note.pair.mentee, "Something to share.",
+                    embedders=self.tandem.embedders,
+                )  # fmt: skip
+            s.commit()
+            return fresh.id
+
+    def fresh_person(self) -> int:
+        self.counter += 1
+        with self.tandem.sessions() as s:
+            record = people.PersonRecord(name="Fresh Person", email=f"fresh{self.counter}@x.org")
+            found, _ = people.upsert_person(s, record)
+            s.commit()
+            return found.id
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("matrix")
+    settings = load_settings(
+        {
+            "instance_dir": root / "instance",
+            "database_url": f"sqlite:///{root / 'instance' / 'tandem.sqlite3'}",
+            "search_models": ("fake",),
+            "import_models": ("fake",),
+        }
+    )
+    tandem = open_tandem(settings)
+    library = load_library(tandem)
+    with tandem.sessions() as s:
+        people.upsert_person(
+            s, people.PersonRecord(name="Ida Admin", email=EMAILS["hr_admin"], roles=("admin",))
+        )
+        jerzy, _ = people.upsert_person(
+            s,
+            people.PersonRecord(
+                name="Jerzy Gone", email=EMAILS["deactivated"], roles=("mentor", "admin")
+            ),
+        )
+        s.flush()
+        opened = f"{jerzy.id}:{jerzy.session_version}"  # a session opened before...
+        people.deactivate(jerzy)  # ...the account was deactivated
+        programme = programmes.get_programme(s, "spring")
+        pair = next(p for p in programme.pairs if p.mentor.email == EMAILS["mentor"])
+        guide_id = s.scalar(select(Guide.id).where(Guide.slug == library.guide_slug))
+        s.commit()
+        world = World(tandem, make_app(tandem), library, guide_id, pair.id, opened)
+    yield world
+    tandem.close()
+
+
+def route_keys(app: Flask) -> list[tuple[str, str, Rule]]:
+    return sorted(
+        (rule.endpoint, method, rule)
+        for rule in app.url_map.iter_rules()
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+    )
+
+
+def outcome(status: int, location: str) -> str:
+    if status in (301, 302, 303) and "/login" in location:
+        return LOGIN
+    return str(status)
+
+
+def gate(expected: str) -> bool:
+    """Whether a role with this real-id outcome passed the route's login and role checks."""
+    return expected not in (LOGIN, FORBIDDEN)
+
+
+def variant_args(rule: Rule, real: dict[str, Any], variant: str) -> dict[str, Any]:
+    if variant == "real":
+        return real
+    args = dict(real)
+    for name in rule.arguments:
+        converter = type(rule._converters[name]).__name__.lower()
+        numeric = "int" in converter
+        if variant == "missing":
+            args[name] = 987654 if numeric else "no-such-thing"
+        else:
+            args[name] = HUGE if numeric else str(HUGE)
+    return args
+
+
+def request_case(world: World, rule: Rule, method: str, role: str, variant: str) -> str:
+    policy = POLICY[(rule.endpoint, method)]
+    args = policy.args(world) if variant == "real" or rule.arguments else {}
+    args = variant_args(rule, args, variant)
+    path = rule.build(args, append_unknown=False)[1]  # type: ignore[index]
+    client = world.app.test_client()
+    account = world.session_id(role)
+    if account is not None:
+        with client.session_transaction() as session:
+            session["_user_id"] = account
+            session["_fresh"] = True
+    answer = client.open(path, method=method, query_string=policy.query, data=policy.data)
+    return outcome(answer.status_code, answer.headers.get("Location", ""))
+
+
+def int_route(rule: Rule) -> bool:
+    return any("int" in type(c).__name__.lower() for c in rule._converters.values())
+
+
+def expected_outcome(policy: Policy, role: str, variant: str, rule: Rule) -> str:
+    """A huge number never matches an ``int`` route (404 for everyone, before any check)."""
+    real = policy.real[role]
+    if variant == "real" or not rule.arguments:
+        return real
+    if variant == "huge" and int_route(rule):
+        return MISSING
+    return MISSING if gate(real) else real
+
+
+def test_every_route_has_a_policy(world: World) -> None:
+    routes = {(endpoint, method) for endpoint, method, _ in route_keys(world.app)}
+    undeclared = sorted(routes - set(POLICY))
+    assert undeclared == [], f"routes without an authorisation policy in POLICY: {undeclared}"
+    assert sorted(set(POLICY) - routes) == [], "POLICY names routes that no longer exist"
+    for key, policy in POLICY.items():
+        assert set(policy.real) == set(ROLES), key
+
+
+@pytest.mark.parametrize("variant", ["real", "missing", "huge"])
+def test_authorisation_matrix(world: World, variant: str) -> None:
+    """Every declared route, role and id variant; all mismatches reported at once."""
+    mismatches = []
+    cases = 0
+    for endpoint, method, rule in route_keys(world.app):
+        policy = POLICY.get((endpoint, method))
+        if policy is None:
+            continue  # test_every_route_has_a_policy names it
+        if variant != "real" and not rule.arguments:
+            continue
+        for role in ROLES:
+            want = expected_outcome(policy, role, variant, rule)
+            got = request_case(world, rule, method, role, variant)
+            cases += 1
+            if got != want:
+                mismatches.append(f"{method} {rule.rule} as {role}: {got}, want {want}")
+    assert cases > 0
+    assert mismatches == [], "\n".join(mismatches)
