@@ -57,7 +57,7 @@ def pair_notes(session: Session, pair: Pair) -> list[SessionNote]:
 @dataclass(frozen=True)
 class Facets:
     tags: list[str]
-    authors: list[tuple[str, str]]  # (email, name)
+    authors: list[tuple[str, str]]  # (person id, name): never an e-mail address
 
 
 def public_facets(session: Session) -> Facets:
@@ -69,5 +69,5 @@ def public_facets(session: Session) -> Facets:
         select(Guide).where(Guide.status == "published").options(selectinload(Guide.author))
     ).all()
     tags = sorted({t for g in guides for t in split_list(g.tags)}, key=str.casefold)
-    authors = sorted({(g.author.email, g.author.name) for g in guides}, key=lambda a: a[1])
+    authors = sorted({(str(g.author.id), g.author.name) for g in guides}, key=lambda a: a[1])
     return Facets(tags=tags, authors=authors)

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from kb.errors import QueryError
-from kb.models import DOC_TYPES, LANGUAGES
+from kb.models import DOC_TYPES, LANGUAGES, Person
 from kb.search.hybrid import Hit, SearchFilters, SearchResults
 from kb.views.listing import public_facets
 from kb.views.support import current_person, db, parse_date, parse_page, tandem
@@ -48,7 +48,7 @@ def parse_search(args: MultiDict[str, str]) -> SearchRequest:
         doc_types=types,
         tags=tags,
         languages=languages,
-        author_email=author,
+        author_email=author_email(author),
         date_from=date_from,
         date_to=date_to,
     )
@@ -63,6 +63,16 @@ def parse_search(args: MultiDict[str, str]) -> SearchRequest:
         "to": date_to.isoformat() if date_to else None,
     }
     return SearchRequest(query=query, filters=filters, page=page, args=kept)
+
+
+def author_email(author: str | None) -> str | None:
+    """The author filter names a person by id (pages never show e-mail addresses); an e-mail
+    address is accepted too. An id of nobody keeps the value, which then matches nothing."""
+    if author and author.isdigit() and len(author) <= 18:
+        person = db().get(Person, int(author))
+        if person is not None:
+            return person.email
+    return author
 
 
 def has_filters(filters: SearchFilters) -> bool:

@@ -101,3 +101,19 @@ def test_hr_sees_pairs_but_no_notes(client: FlaskClient, library: Any, login: Lo
     html = page.get_data(as_text=True)
     assert "Anna Mentor" in html and "Bogdan Mentee" in html
     assert "Budget session" not in html and "Zyxelgate" not in html
+
+
+def test_search_page_shows_no_email_addresses(client: FlaskClient) -> None:
+    """The author filter lists names; its values are not e-mail addresses (finding 10)."""
+    html = client.get("/search").get_data(as_text=True)
+    assert "Anna Mentor" in html
+    assert re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", html) is None
+    value = re.search(r'<option value="([^"]+)"[^>]*>Anna Mentor</option>', html)
+    assert value is not None
+    found = client.get("/api/search", query_string={"q": "Excel", "author": value.group(1)})
+    hits = found.get_json()["hits"]
+    assert hits and all(h["author_name"] == "Anna Mentor" for h in hits)
+    page = client.get("/search", query_string={"q": "Excel", "author": value.group(1)})
+    assert re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", page.get_data(as_text=True)) is None
+    nobody = client.get("/api/search", query_string={"q": "Excel", "author": "999999"})
+    assert nobody.get_json()["hits"] == []
