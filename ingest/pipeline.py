@@ -51,8 +51,9 @@ from kb.services.content import EMBED_BATCH, doc_models, plan_chunks, preload_em
 from kb.services.guides import guide_doc_key, import_guide, slugify
 from kb.services.markup import markdown_to_text
 from kb.services.notes import import_note, insight_doc_key, insight_title, note_doc_key
+from kb.services.pairs import pair_of
 from kb.services.people import find_person, upsert_people
-from kb.services.programmes import pair_of, upsert_programme_record
+from kb.services.programmes import upsert_programme_record
 
 SUFFIXES = (".md", ".markdown", ".csv", ".json")
 ANCHORS = ("guides", "notes")

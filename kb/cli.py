@@ -386,6 +386,7 @@ def recommend(
 ) -> None:
     """Best-fitting mentors for a mentee (or mentees for a mentor), with reasons."""
     from matching import service
+    from matching.results import to_data
 
     if bool(mentee) == bool(mentor):
         raise click.UsageError("give exactly one of --mentee or --mentor")
@@ -407,15 +408,6 @@ def recommend(
     if isinstance(data, dict) and data.get("message"):
         click.echo(data["message"])
     print_recommendations(rows)
-
-
-def to_data(result: Any) -> Any:
-    """A result, or a list of results, as plain JSON-able data (via their ``to_dict``)."""
-    if hasattr(result, "to_dict"):
-        return result.to_dict()
-    if isinstance(result, list | tuple):
-        return [to_data(r) for r in result]
-    return result
 
 
 def print_recommendations(rows: Any) -> None:
@@ -442,6 +434,7 @@ def propose(
 ) -> None:
     """Propose mentor-mentee pairs for a programme (optimal assignment under constraints)."""
     from matching import service
+    from matching.results import to_data
 
     if apply_ and not as_email:
         raise click.UsageError("--apply needs --as HR_EMAIL")
@@ -450,10 +443,7 @@ def propose(
         proposal = service.propose(session, tandem.matching_embedders, programme)
         if apply_:
             actor = find_person(tandem, as_email or "")
-            apply = getattr(service, "apply_proposal", None)
-            if apply is None:
-                raise click.ClickException("this version cannot apply proposals yet")
-            apply(session, proposal, actor)
+            service.apply_proposal(session, proposal, actor)
             session.commit()
     data = to_data(proposal)
     if as_json:
@@ -476,6 +466,7 @@ def propose(
 def gaps(state: State, programme: str, as_json: bool) -> None:
     """Mentee goals no mentor in the programme covers well (what to recruit or write for)."""
     from matching import service
+    from matching.results import to_data
 
     tandem = state.tandem
     with tandem.sessions() as session:

@@ -24,8 +24,8 @@ import numpy as np
 from kb.chunking import chunk_text, embedding_text
 from kb.embeddings import Embedder
 from kb.errors import ValidationError
-from matching.engine import profile_documents
 from matching.lexical import Lexicon
+from matching.pool import profile_documents
 from matching.profiles import Evidence, Participant, build_bank, embed_texts, source_codes
 from matching.scoring import DEFAULT_CONFIG, LEXICAL, EvidenceLayout, ScoringConfig, coverage
 

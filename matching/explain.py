@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,12 +61,6 @@ class Reason:
         quoted = "" if self.kind == "guide" and self.evidence == self.title else (
             f': "{self.evidence}"')
         return f'goal "{quote(self.goal, 80)}" <-> {where}{quoted} ({self.similarity:.2f})'
-
-    def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["similarity"] = round(float(self.similarity), 4)
-        data["text"] = self.text
-        return data
 
 
 def pick_links(similarity: np.ndarray, limit: int, min_similarity: float

@@ -1,9 +1,8 @@
 """Matching over the database: recommendations, programme proposals, HR decisions, gaps.
 
 Reads people, published guides and consented shared insights; never session notes (a private
-note is not evidence and is never quoted). Writes only ``Pair`` rows, and only for HR. Writes
-happen inside a savepoint and are flushed, not committed: the caller commits its unit of work,
-and an error leaves nothing half-stored.
+note is not evidence and is never quoted). Writes nothing itself: HR's decisions on pairs go
+through :mod:`kb.services.pairs`, after the checks only matching can make.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from kb.chunking import chunk_text
 from kb.embeddings import Embedder
-from kb.errors import ConfigError, NotFound, PermissionDenied, ValidationError
+from kb.errors import ConfigError, ValidationError
 from kb.models import (
     Chunk,
     ChunkEmbedding,
@@ -30,29 +29,19 @@ from kb.models import (
     SharedInsight,
     split_list,
 )
+from kb.services import pairs
 from kb.services.markup import markdown_to_text
-from kb.services.programmes import RUNNING, mentor_capacity, record_change, running_pairs
+from kb.services.pairs import RAN, RUNNING, mentor_capacity, running_pairs
 from matching.constraints import MatchWeights, eligibility, management_chains
-from matching.engine import (
-    DEFAULT_GAP_THRESHOLD,
-    GapTheme,
-    MissingModel,
-    PersonRef,
-    Pool,
-    Proposal,
-    Recommendations,
-    Unmatched,
-    VectorMemo,
-    embed_pool,
-    find_gaps,
-    recommend,
-)
-from matching.engine import propose as propose_pool
+from matching.gaps import DEFAULT_GAP_THRESHOLD, find_gaps
 from matching.lexical import guess_language
+from matching.pool import MissingModel, Pool, VectorMemo, embed_pool
 from matching.profiles import Evidence, Participant, split_phrases
+from matching.proposals import propose as propose_pool
+from matching.recommendations import recommend
+from matching.results import GapTheme, PersonRef, Proposal, Recommendations, Unmatched
 from matching.scoring import DEFAULT_CONFIG, LEXICAL, ScoringConfig, Signal
 
-RAN = ("active", "paused", "ended")  # statuses of a pair that has (or had) sessions
 FIXED = RUNNING  # pairs of this programme a new proposal keeps as they are
 
 
@@ -216,15 +205,6 @@ def _pool(session: Session, embedders: Mapping[str, Embedder], snapshot: Snapsho
         ) from exc
 
 
-def _person(session: Session, email: str) -> Person:
-    person = session.scalar(select(Person).where(Person.email == (email or "").strip().lower()))
-    if person is None:
-        person = session.scalar(select(Person).where(Person.email == (email or "").strip()))
-    if person is None:
-        raise NotFound(f"no person with e-mail {email!r}")
-    return person
-
-
 def _history(session: Session, exclude_programme: int | None = None) -> set[tuple[int, int]]:
     """(mentor id, mentee id) of pairs that ran or were rejected, in any programme."""
     query = select(Pair.mentor_id, Pair.mentee_id, Pair.programme_id, Pair.status).where(
@@ -256,7 +236,7 @@ def recommend_mentors(
     memo: VectorMemo | None = None,
 ) -> Recommendations:
     """The mentors who would suit a mentee best, with the fit's parts and its reasons."""
-    person = _person(session, mentee_email)
+    person = pairs.person_by_email(session, mentee_email)
     if not person.has_role("mentee"):
         raise ValidationError(f"{person.email} is not a mentee", field="mentee")
     snapshot = read_snapshot(session)
@@ -285,7 +265,7 @@ def recommend_mentees(
     memo: VectorMemo | None = None,
 ) -> Recommendations:
     """The mentees a mentor would suit best (a mentor may ask to mentor someone)."""
-    person = _person(session, mentor_email)
+    person = pairs.person_by_email(session, mentor_email)
     if not person.has_role("mentor"):
         raise ValidationError(f"{person.email} is not a mentor", field="mentor")
     snapshot = read_snapshot(session)
@@ -304,13 +284,6 @@ def recommend_mentees(
 # --- proposals -------------------------------------------------------------------------------
 
 
-def _programme(session: Session, slug: str) -> Programme:
-    programme = session.scalar(select(Programme).where(Programme.slug == slug))
-    if programme is None:
-        raise NotFound(f"no programme {slug!r}")
-    return programme
-
-
 def propose(
     session: Session,
     embedders: Mapping[str, Embedder],
@@ -327,7 +300,7 @@ def propose(
     rejected pairs and pairs that ran before (any programme) are never proposed. Mentors with
     capacity 0 take no mentees and are listed with that reason.
     """
-    programme = _programme(session, programme_slug)
+    programme = pairs.programme_by_slug(session, programme_slug)
     weights = _weights(weights)
     snapshot = read_snapshot(session)
     pool = _pool(session, embedders, snapshot, config, memo)
@@ -335,11 +308,7 @@ def propose(
     mentees = [i for i, p in enumerate(people) if p.has_role("mentee") and p.opt_in]
     all_mentors = [i for i, p in enumerate(people) if p.has_role("mentor") and p.opt_in]
     mentors = [i for i in all_mentors if people[i].capacity > 0]
-    fixed = session.scalars(select(Pair).where(
-        Pair.programme_id == programme.id,
-        (Pair.locked.is_(True) & Pair.status.not_in(["rejected", "ended"]))
-        | Pair.status.in_(FIXED),
-    )).all()
+    fixed = pairs.decided_pairs(session, programme)
     locked = [(pool.position(p.mentee_id), pool.position(p.mentor_id)) for p in fixed
               if p.mentee_id in pool.index and p.mentor_id in pool.index]
     result = propose_pool(
@@ -357,132 +326,33 @@ def propose(
     return result
 
 
-def _check_hr(user: Person | None, action: str) -> Person:
-    if user is None or not user.has_role("hr"):
-        raise PermissionDenied(f"only HR can {action}")
-    return user
-
-
 def apply_proposal(session: Session, proposal: Proposal, hr_user: Person | None) -> list[Pair]:
-    """Store a proposal's new pairs with status "proposed" (HR only), all or nothing.
-
-    Earlier proposed, unlocked pairs of the programme that the new proposal drops are removed;
-    locked, running, ended and rejected pairs are never touched.
-    """
-    _check_hr(hr_user, "apply a proposal")
-    programme = _programme(session, proposal.programme)
-    by_email = {p.email: p for p in session.scalars(select(Person).where(Person.email.in_(
-        [x.mentor.email for x in proposal.pairs] + [x.mentee.email for x in proposal.pairs]
-    )))}
-    wanted: list[tuple[Person, Person]] = []
-    for pair in proposal.pairs:
-        mentor, mentee = by_email.get(pair.mentor.email), by_email.get(pair.mentee.email)
-        if mentor is None or mentee is None:
-            missing = pair.mentor.email if mentor is None else pair.mentee.email
-            raise ValidationError(f"the proposal names an unknown person {missing!r}; "
-                                  "run the proposal again")
-        wanted.append((mentor, mentee))
-    existing = {(p.mentor_id, p.mentee_id): p for p in session.scalars(
-        select(Pair).where(Pair.programme_id == programme.id))}
-    for mentor, mentee in wanted:
-        current = existing.get((mentor.id, mentee.id))
-        if current is not None and current.status == "rejected":
-            raise ValidationError(f"{mentor.email} / {mentee.email} was rejected by HR; "
-                                  "run the proposal again")
-    keep = {(m.id, e.id) for m, e in wanted}
-    created: list[Pair] = []
-    with session.begin_nested():
-        for key, pair in existing.items():
-            if pair.status == "proposed" and not pair.locked and key not in keep:
-                session.delete(pair)
-        for mentor, mentee in wanted:
-            if (mentor.id, mentee.id) in existing:
-                continue
-            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
-                        status="proposed")
-            session.add(pair)
-            record_change(pair, "proposed by matching", hr_user)
-            created.append(pair)
-        session.flush()
-    return created
-
-
-def _pair_for(session: Session, programme_slug: str, mentor_email: str, mentee_email: str
-              ) -> tuple[Programme, Person, Person, Pair | None]:
-    programme = _programme(session, programme_slug)
-    mentor, mentee = _person(session, mentor_email), _person(session, mentee_email)
-    if mentor.id == mentee.id:
-        raise ValidationError(f"{mentor.email} cannot mentor themselves")
-    if not mentor.has_role("mentor"):
-        raise ValidationError(f"{mentor.email} does not have the mentor role", field="mentor")
-    if not mentee.has_role("mentee"):
-        raise ValidationError(f"{mentee.email} does not have the mentee role", field="mentee")
-    pair = session.scalar(select(Pair).where(
-        Pair.programme_id == programme.id, Pair.mentor_id == mentor.id,
-        Pair.mentee_id == mentee.id))
-    return programme, mentor, mentee, pair
+    """Store a proposal's new pairs with status "proposed" (HR only), all or nothing, through
+    the pairs service (see :func:`kb.services.pairs.store_proposed`)."""
+    return pairs.store_proposed(
+        session, proposal.programme,
+        [(x.mentor.email, x.mentee.email) for x in proposal.pairs], hr_user,
+    )  # fmt: skip
 
 
 def lock_pair(session: Session, programme_slug: str, mentor_email: str, mentee_email: str,
               hr_user: Person | None) -> Pair:
-    """HR decides a pair: it stays in every later proposal. Hard constraints still apply."""
-    _check_hr(hr_user, "lock a pair")
-    programme, mentor, mentee, pair = _pair_for(session, programme_slug, mentor_email,
-                                                mentee_email)
-    if pair is not None and pair.status in ("rejected", "ended"):
-        raise ValidationError(f"{mentor.email} / {mentee.email} is {pair.status}; "
-                              "it cannot be locked")
-    snapshot = read_snapshot(session)
-    by_id = {p.id: p for p in snapshot.participants}
-    for person, role in ((mentor, "mentor"), (mentee, "mentee")):
-        if not by_id[person.id].opt_in:
-            raise ValidationError(f"{person.email} has not opted in", field=role)
-    elig = eligibility([by_id[mentee.id]], [by_id[mentor.id]], snapshot.chains,
-                       _history(session, exclude_programme=programme.id))
-    reason = elig.reason(0, 0)
-    if reason is not None:
-        raise ValidationError(f"{mentor.email} / {mentee.email} cannot be paired: {reason}")
-    others = session.scalars(select(Pair).where(
-        Pair.programme_id == programme.id, Pair.mentee_id == mentee.id,
-        Pair.mentor_id != mentor.id,
-        (Pair.locked.is_(True) & Pair.status.not_in(["rejected", "ended"]))
-        | Pair.status.in_(FIXED),
-    )).all()
-    if others:
-        raise ValidationError(f"{mentee.email} already has a decided mentor in this programme")
-    with session.begin_nested():
-        if pair is None:
-            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
-                        status="proposed")
-            session.add(pair)
-            record_change(pair, "created as proposed", hr_user)
-        if not pair.locked:
-            record_change(pair, "locked", hr_user)
-        pair.locked = True
-        session.flush()
-    return pair
+    """HR decides a pair: it stays in every later proposal. Both must have opted in and the
+    hard constraints still apply (checked here; the pairs service writes)."""
 
+    def vet(programme: Programme, mentor: Person, mentee: Person) -> None:
+        snapshot = read_snapshot(session)
+        by_id = {p.id: p for p in snapshot.participants}
+        for person, role in ((mentor, "mentor"), (mentee, "mentee")):
+            if not by_id[person.id].opt_in:
+                raise ValidationError(f"{person.email} has not opted in", field=role)
+        elig = eligibility([by_id[mentee.id]], [by_id[mentor.id]], snapshot.chains,
+                           _history(session, exclude_programme=programme.id))
+        reason = elig.reason(0, 0)
+        if reason is not None:
+            raise ValidationError(f"{mentor.email} / {mentee.email} cannot be paired: {reason}")
 
-def reject_pair(session: Session, programme_slug: str, mentor_email: str, mentee_email: str,
-                hr_user: Person | None) -> Pair:
-    """HR rejects a pair: it is never proposed again (in any programme)."""
-    _check_hr(hr_user, "reject a pair")
-    programme, mentor, mentee, pair = _pair_for(session, programme_slug, mentor_email,
-                                                mentee_email)
-    if pair is not None and pair.status in RAN:
-        raise ValidationError(f"{mentor.email} / {mentee.email} is {pair.status}; end it instead")
-    with session.begin_nested():
-        if pair is None:
-            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id)
-            session.add(pair)
-            record_change(pair, "created as rejected", hr_user)
-        elif pair.status != "rejected":
-            record_change(pair, f"status {pair.status} → rejected"
-                          + (", unlocked" if pair.locked else ""), hr_user)
-        pair.status = "rejected"
-        pair.locked = False
-        session.flush()
-    return pair
+    return pairs.lock_pair(session, programme_slug, mentor_email, mentee_email, hr_user, vet=vet)
 
 
 # --- gaps ------------------------------------------------------------------------------------
@@ -498,7 +368,7 @@ def gaps(
     memo: VectorMemo | None = None,
 ) -> list[GapTheme]:
     """Mentee goals no available mentor covers above ``threshold``, grouped by theme."""
-    programme = _programme(session, programme_slug)
+    programme = pairs.programme_by_slug(session, programme_slug)
     threshold = DEFAULT_GAP_THRESHOLD if threshold is None else float(threshold)
     if not 0 <= threshold <= 1:
         raise ValidationError("threshold must be between 0 and 1", field="threshold")

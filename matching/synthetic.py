@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from matching.constraints import management_chains
-from matching.engine import Pool, profile_documents
 from matching.lexical import Lexicon
+from matching.pool import Pool, profile_documents
 from matching.profiles import Evidence, Participant, build_bank, source_codes
 from matching.scoring import ScoringConfig
 

@@ -32,7 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from matching.engine import propose, recommend  # noqa: E402
+from matching.proposals import propose  # noqa: E402
+from matching.recommendations import recommend  # noqa: E402
 from matching.scoring import DEFAULT_CONFIG  # noqa: E402
 from matching.synthetic import make_programme  # noqa: E402
 

@@ -14,11 +14,12 @@ from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import PAIR_STATUSES, Pair, PairChange, Person, Programme
-from kb.services import people, programmes
+from kb.services import pairs, people
 from kb.views.auth import safe_next
 from kb.views.support import current_person, db, tandem
 from matching import service as matching
-from matching.engine import VectorMemo
+from matching.pool import VectorMemo
+from matching.results import to_data
 
 bp = Blueprint("hr", __name__, url_prefix="/hr")
 
@@ -100,7 +101,7 @@ def correct_pair(pair_id: int) -> ResponseReturnValue:
     (lock). A refused change (e.g. the mentor has no place left) is shown, nothing is saved."""
     session, hr = db(), current_person()
     assert hr is not None
-    pair = programmes.get_pair(session, pair_id, hr)
+    pair = pairs.get_pair(session, pair_id, hr)
     slug = pair.programme.slug
     who = f"{pair.mentor.name} / {pair.mentee.name}"
     status = request.form.get("status")
@@ -109,9 +110,9 @@ def correct_pair(pair_id: int) -> ResponseReturnValue:
         if locked not in (None, "0", "1"):
             raise ValidationError(f"lock must be 0 or 1, not {locked!r}", field="locked")
         if status and status != pair.status:
-            programmes.set_pair_status(session, pair, status, hr)
+            pairs.set_pair_status(session, pair, status, hr)
         if locked in ("0", "1"):
-            programmes.set_pair_locked(session, pair, locked == "1", hr)
+            pairs.set_pair_locked(session, pair, locked == "1", hr)
         session.commit()
     except ValidationError as error:
         session.rollback()
@@ -150,7 +151,7 @@ def memo() -> VectorMemo:
 @hr_required
 def proposal(slug: str) -> ResponseReturnValue:
     found = matching.propose(db(), tandem().matching_embedders, slug, memo=memo())
-    return render_template("hr/proposal.html", slug=slug, proposal=found.to_dict())
+    return render_template("hr/proposal.html", slug=slug, proposal=to_data(found))
 
 
 @bp.route("/programmes/<slug>/proposal", methods=["POST"])
@@ -168,7 +169,7 @@ def apply_proposal(slug: str) -> ResponseReturnValue:
 @hr_required
 def gaps(slug: str) -> ResponseReturnValue:
     themes = matching.gaps(db(), tandem().matching_embedders, slug, memo=memo())
-    return render_template("hr/gaps.html", slug=slug, themes=[t.to_dict() for t in themes])
+    return render_template("hr/gaps.html", slug=slug, themes=to_data(themes))
 
 
 @bp.route("/recommend")
@@ -186,4 +187,4 @@ def recommend() -> ResponseReturnValue:
         found = matching.recommend_mentees(
             db(), tandem().matching_embedders, mentor, limit=10, memo=memo()
         )
-    return render_template("hr/recommend.html", result=found.to_dict())
+    return render_template("hr/recommend.html", result=to_data(found))

@@ -10,7 +10,7 @@ from kb.errors import NotFound
 from kb.models import Person, SessionNote, SharedInsight, split_list
 from kb.services import notes as note_service
 from kb.services.guides import render_markdown
-from kb.services.programmes import pairs_for_person
+from kb.services.pairs import pairs_for_person
 from kb.views.support import current_person, db, tandem
 
 bp = Blueprint("notes", __name__)

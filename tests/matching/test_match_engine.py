@@ -9,18 +9,12 @@ import pytest
 
 from kb.embeddings import FakeEmbedder
 from kb.errors import ValidationError
-from matching.engine import (
-    _unmatched_facts,
-    _view,
-    coverage_of,
-    embed_pool,
-    fit_matrix,
-    pair_rows,
-    propose,
-    recommend,
-)
 from matching.evaluation import paper_evidence, parse_draws, reviewer_loss
+from matching.fit import bank_view, coverage_of, fit_matrix, pair_rows
+from matching.pool import embed_pool
 from matching.profiles import Evidence, Participant
+from matching.proposals import _unmatched_facts, propose
+from matching.recommendations import recommend
 from matching.scoring import ScoringConfig, Signal, coverage
 from matching.synthetic import make_programme
 
@@ -100,7 +94,7 @@ def test_cached_profile_rows_give_the_plain_coverage() -> None:
         learners, teachers = np.asarray(learners), np.asarray(teachers)
         for _ in range(2):  # the second time from the cache
             got, goals = coverage_of(pool, learners, teachers)
-            evidence, layout = _view(pool, "evidence", teachers)
+            evidence, layout = bank_view(pool, "evidence", teachers)
             plain = coverage(goals, evidence, layout, pool.config,
                              profiles=pool.profiles[layout.columns])
             assert np.array_equal(got, plain)
@@ -110,7 +104,7 @@ def test_cached_profile_rows_give_the_plain_coverage() -> None:
 def test_proposal_pauses_garbage_collection_and_restores_it(monkeypatch) -> None:
     import gc
 
-    import matching.engine as engine
+    import matching.proposals as engine
 
     prog = make_programme(30, 8, CONFIG, seed=1)
     seen = []

@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import Pair
+from kb.services import pairs as pair_service
 from matching import service
+from matching.results import to_data
 
 SECRET = "Zyxelgate"
 
@@ -62,8 +64,7 @@ def world(session):
 
 
 def dump(result) -> str:
-    data = result.to_dict() if hasattr(result, "to_dict") else [r.to_dict() for r in result]
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps(to_data(result), ensure_ascii=False)
 
 
 def test_recommend_mentors_ranks_by_evidence_and_explains(session, embedders, world) -> None:
@@ -170,7 +171,7 @@ def test_apply_lock_reject_and_rerun(session, embedders, world) -> None:
     assert len(created) == len(proposal.pairs)
     assert all(p.status == "proposed" for p in created)
     # HR rejects the top pair and locks another one; a re-run honours both.
-    service.reject_pair(session, "spring", "excel@x.com", "senior@x.com", world["hr"])
+    pair_service.reject_pair(session, "spring", "excel@x.com", "senior@x.com", world["hr"])
     service.lock_pair(session, "spring", "prompts@x.com", "director@x.com", world["hr"])
     session.commit()
     again = service.propose(session, embedders, "spring")
@@ -196,7 +197,7 @@ def test_apply_lock_reject_and_rerun(session, embedders, world) -> None:
     with pytest.raises(ValidationError, match="management chain"):
         service.lock_pair(session, "spring", "lead@x.com", "senior@x.com", world["hr"])
     with pytest.raises(PermissionDenied):
-        service.reject_pair(session, "spring", "video@x.com", "other@x.com", world["excel"])
+        pair_service.reject_pair(session, "spring", "video@x.com", "other@x.com", world["excel"])
 
 
 def test_apply_stores_nothing_when_the_proposal_is_stale(session, embedders, world) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kb.db import make_engine, make_session_factory
 from kb.embeddings import Embedder, FakeEmbedder
 from kb.models import Person
-from kb.services import guides, notes, people, programmes
+from kb.services import guides, notes, pairs, people, programmes
 
 LONG_POLISH = "\n\n".join(
     [
@@ -49,8 +49,8 @@ def make_library(sessions: sessionmaker[Session], embedders: Mapping[str, Embedd
         programme, _ = programmes.upsert_programme(
             s, slug="spring", name="Spring", status="running"
         )
-        pair = programmes.add_pair(s, programme, anna, bogdan, status="active")
-        programmes.add_pair(s, programme, celina, dawid, status="active")
+        pair = pairs.add_pair(s, programme, anna, bogdan, status="active")
+        pairs.add_pair(s, programme, celina, dawid, status="active")
 
         def guide(author: Person, title: str, body: str, language: str, tags: list[str],
                   day: dt.date) -> int:  # fmt: skip

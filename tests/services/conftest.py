@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from kb.embeddings import FakeEmbedder
 from kb.models import Pair, Person, Programme
+from kb.services.pairs import add_pair
 from kb.services.people import person_record, upsert_people
-from kb.services.programmes import add_pair, upsert_programme
+from kb.services.programmes import upsert_programme
 
 
 class CountingEmbedder:

@@ -21,7 +21,7 @@ from kb.app import create_app
 from kb.config import load_settings
 from kb.models import Person
 from kb.runtime import Tandem, open_tandem
-from kb.services import guides, notes, people, programmes
+from kb.services import guides, notes, pairs, people, programmes
 
 PASSWORD = "correct horse battery"
 
@@ -56,8 +56,8 @@ def load_library(tandem: Tandem) -> Library:
             s, slug="spring", name="Spring round", starts=dt.date(2024, 3, 1),
             ends=dt.date(2024, 8, 31), status="running",
         )  # fmt: skip
-        pair = programmes.add_pair(s, programme, anna, bogdan, status="active")
-        programmes.add_pair(s, programme, celina, dawid, status="active")
+        pair = pairs.add_pair(s, programme, anna, bogdan, status="active")
+        pairs.add_pair(s, programme, celina, dawid, status="active")
 
         guide = guides.create_guide(
             s, anna, title="Copilot w Excelu", language="pl", tags=["ai", "excel"],

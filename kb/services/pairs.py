@@ -1,0 +1,378 @@
+"""Pairs: every write to a ``Pair`` row goes through here (created, status, lock, reject,
+a proposal's pairs), each with a line in the pair's audit trail (``PairChange``). Lookups too.
+
+Writes flush, never commit: the caller commits its unit of work, so an error leaves nothing
+half-stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.models import PAIR_STATUSES, Pair, PairChange, Person, Programme
+
+RUNNING = ("active", "paused")  # pairs that hold one of their mentor's places
+RAN = ("active", "paused", "ended")  # statuses of a pair that has (or had) sessions
+DEFAULT_CAPACITY = 1  # a mentor who left capacity empty takes one mentee
+
+
+def check_dates(starts: dt.date | None, ends: dt.date | None, what: str) -> None:
+    if starts and ends and ends < starts:
+        raise ValidationError(f"{what} ends ({ends}) before it starts ({starts})")
+
+
+def _check_pair(mentor: Person, mentee: Person, status: str) -> None:
+    if mentor.id == mentee.id:
+        raise ValidationError(f"{mentor.email} cannot mentor themselves")
+    if not mentor.has_role("mentor"):
+        raise ValidationError(f"{mentor.email} does not have the mentor role", field="mentor")
+    if not mentee.has_role("mentee"):
+        raise ValidationError(f"{mentee.email} does not have the mentee role", field="mentee")
+    if status not in PAIR_STATUSES:
+        raise ValidationError(
+            f"unknown pair status {status!r}; use {', '.join(PAIR_STATUSES)}", field="status"
+        )
+
+
+def mentor_capacity(person: Person) -> int:
+    """How many running pairs a mentor takes (empty: one; never below zero)."""
+    return DEFAULT_CAPACITY if person.capacity is None else max(int(person.capacity), 0)
+
+
+def running_pairs(session: Session, mentor_id: int, leave_out: int | None = None) -> int:
+    """The mentor's places in use: active or paused pairs in any programme."""
+    query = select(Pair.id).where(Pair.mentor_id == mentor_id, Pair.status.in_(RUNNING))
+    if leave_out is not None:
+        query = query.where(Pair.id != leave_out)
+    return len(list(session.scalars(query)))
+
+
+def check_capacity(session: Session, mentor: Person, pair: Pair | None = None) -> None:
+    """Refuse to start (or resume) a pair its mentor has no place left for."""
+    capacity = mentor_capacity(mentor)
+    used = running_pairs(session, mentor.id, pair.id if pair is not None else None)
+    if used >= capacity:
+        raise ValidationError(
+            f"{mentor.email} takes {capacity} mentee(s) and already has {used} active or "
+            "paused pair(s); end one of them or raise their capacity first",
+            field="status",
+        )
+
+
+def record_change(pair: Pair, what: str, actor: Person | None) -> None:
+    """One line of the pair's audit trail (``actor`` None: an import or the command line)."""
+    pair.changes.append(PairChange(actor_id=actor.id if actor else None, what=what))
+
+
+def find_pair(
+    session: Session, programme: Programme, mentor: Person, mentee: Person
+) -> Pair | None:
+    return session.scalar(
+        select(Pair).where(
+            Pair.programme_id == programme.id,
+            Pair.mentor_id == mentor.id,
+            Pair.mentee_id == mentee.id,
+        )
+    )
+
+
+def add_pair(
+    session: Session,
+    programme: Programme,
+    mentor: Person,
+    mentee: Person,
+    *,
+    status: str = "proposed",
+    started: dt.date | None = None,
+    ended: dt.date | None = None,
+) -> Pair:
+    """A new pair in ``programme``; mentor and mentee must hold those roles and differ."""
+    _check_pair(mentor, mentee, status)
+    check_dates(started, ended, f"pair {mentor.email} / {mentee.email}")
+    if find_pair(session, programme, mentor, mentee) is not None:
+        raise ValidationError(
+            f"{mentor.email} and {mentee.email} are already a pair in {programme.slug!r}"
+        )
+    if status in RUNNING:
+        check_capacity(session, mentor)
+    pair = Pair(
+        programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id, status=status,
+        started=started, ended=ended,
+    )  # fmt: skip
+    session.add(pair)
+    record_change(pair, f"created as {status}", None)
+    session.flush()
+    return pair
+
+
+def upsert_pair(
+    session: Session,
+    programme: Programme,
+    mentor: Person,
+    mentee: Person,
+    *,
+    status: str = "proposed",
+    started: dt.date | None = None,
+    ended: dt.date | None = None,
+) -> tuple[Pair, str]:
+    """Create the pair or bring its status and dates up to date (imports)."""
+    pair = find_pair(session, programme, mentor, mentee)
+    if pair is None:
+        return add_pair(
+            session, programme, mentor, mentee, status=status, started=started, ended=ended
+        ), "created"
+    _check_pair(mentor, mentee, status)
+    check_dates(started, ended, f"pair {mentor.email} / {mentee.email}")
+    values = {"status": status, "started": started, "ended": ended}
+    if all(getattr(pair, k) == v for k, v in values.items()):
+        return pair, "unchanged"
+    if status in RUNNING and pair.status not in RUNNING:
+        check_capacity(session, mentor, pair)
+    changed = [f"{k} {_shown(getattr(pair, k))} → {_shown(v)}" for k, v in values.items()
+               if getattr(pair, k) != v]
+    for key, value in values.items():
+        setattr(pair, key, value)
+    record_change(pair, "import: " + ", ".join(changed), None)
+    session.flush()
+    return pair, "updated"
+
+
+def _shown(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
+def set_pair_status(session: Session, pair: Pair, status: str, user: Person) -> Pair:
+    """HR changes a pair's status; starting and ending fill in the dates when missing."""
+    if not user.has_role("hr"):
+        raise PermissionDenied("only HR can change the status of a pair")
+    if status not in PAIR_STATUSES:
+        raise ValidationError(
+            f"unknown pair status {status!r}; use {', '.join(PAIR_STATUSES)}", field="status"
+        )
+    if status in RUNNING and pair.status not in RUNNING:
+        check_capacity(session, pair.mentor, pair)
+    today = dt.date.today()
+    if status == "active" and pair.started is None:
+        pair.started = today
+    if status == "ended" and pair.ended is None:
+        pair.ended = today
+    if status != pair.status:
+        record_change(pair, f"status {pair.status} → {status}", user)
+    pair.status = status
+    session.flush()
+    return pair
+
+
+def set_pair_locked(session: Session, pair: Pair, locked: bool, user: Person) -> Pair:
+    """HR keeps (locks) a pair in proposals so a re-run of matching does not undo it."""
+    if not user.has_role("hr"):
+        raise PermissionDenied("only HR can lock a pair")
+    if locked != pair.locked:
+        record_change(pair, "locked" if locked else "unlocked", user)
+    pair.locked = locked
+    session.flush()
+    return pair
+
+
+def pairs_for_person(
+    session: Session, person: Person, statuses: Sequence[str] | None = None
+) -> list[Pair]:
+    """Pairs the person belongs to (as mentor or mentee), newest first."""
+    query = select(Pair).where(or_(Pair.mentor_id == person.id, Pair.mentee_id == person.id))
+    if statuses:
+        query = query.where(Pair.status.in_(list(statuses)))
+    return list(session.scalars(query.order_by(Pair.id.desc())))
+
+
+def get_pair(session: Session, pair_id: int, user: Person) -> Pair:
+    """A pair, for its members and HR only (others learn nothing, not even that it exists)."""
+    pair = session.get(Pair, pair_id)
+    if pair is None or not (pair.has_member(user.id) or user.has_role("hr")):
+        raise NotFound(f"pair {pair_id} not found")
+    return pair
+
+
+def pair_of(
+    session: Session, mentor_email: str, mentee_email: str, programme_slug: str | None = None
+) -> Pair:
+    """The pair of two people (by e-mail), the newest one unless a programme is named."""
+    mentor = session.scalar(select(Person).where(Person.email == mentor_email))
+    mentee = session.scalar(select(Person).where(Person.email == mentee_email))
+    if mentor is None or mentee is None:
+        missing = mentor_email if mentor is None else mentee_email
+        raise NotFound(f"no person with e-mail {missing!r}")
+    pair = None
+    # The stated order is tried first; a swapped [mentee, mentor] still names the same pair.
+    for first, second in ((mentor, mentee), (mentee, mentor)):
+        query = select(Pair).where(Pair.mentor_id == first.id, Pair.mentee_id == second.id)
+        if programme_slug:
+            query = query.join(Programme).where(Programme.slug == programme_slug)
+        pair = session.scalars(query.order_by(Pair.id.desc())).first()
+        if pair is not None:
+            break
+    if pair is None:
+        within = f" in programme {programme_slug!r}" if programme_slug else ""
+        raise NotFound(f"{mentor_email} and {mentee_email} are not a pair{within}")
+    return pair
+
+
+# --- HR decisions on proposals -----------------------------------------------------------------
+
+def check_hr(user: Person | None, action: str) -> Person:
+    """``user`` if they hold the HR role, else PermissionDenied naming ``action``."""
+    if user is None or not user.has_role("hr"):
+        raise PermissionDenied(f"only HR can {action}")
+    return user
+
+
+def person_by_email(session: Session, email: str) -> Person:
+    """A person by e-mail (as typed, or lower-cased)."""
+    person = session.scalar(select(Person).where(Person.email == (email or "").strip().lower()))
+    if person is None:
+        person = session.scalar(select(Person).where(Person.email == (email or "").strip()))
+    if person is None:
+        raise NotFound(f"no person with e-mail {email!r}")
+    return person
+
+
+def programme_by_slug(session: Session, slug: str) -> Programme:
+    programme = session.scalar(select(Programme).where(Programme.slug == slug))
+    if programme is None:
+        raise NotFound(f"no programme {slug!r}")
+    return programme
+
+
+def decided_pairs(session: Session, programme: Programme) -> list[Pair]:
+    """Pairs of ``programme`` a new proposal keeps: locked ones still open, and running ones."""
+    return list(session.scalars(select(Pair).where(
+        Pair.programme_id == programme.id,
+        (Pair.locked.is_(True) & Pair.status.not_in(["rejected", "ended"]))
+        | Pair.status.in_(RUNNING),
+    )))
+
+
+def pair_for(session: Session, programme_slug: str, mentor_email: str, mentee_email: str
+             ) -> tuple[Programme, Person, Person, Pair | None]:
+    """The programme, both people (checked for their roles) and their pair if it exists."""
+    programme = programme_by_slug(session, programme_slug)
+    mentor, mentee = person_by_email(session, mentor_email), person_by_email(session, mentee_email)
+    if mentor.id == mentee.id:
+        raise ValidationError(f"{mentor.email} cannot mentor themselves")
+    if not mentor.has_role("mentor"):
+        raise ValidationError(f"{mentor.email} does not have the mentor role", field="mentor")
+    if not mentee.has_role("mentee"):
+        raise ValidationError(f"{mentee.email} does not have the mentee role", field="mentee")
+    return programme, mentor, mentee, find_pair(session, programme, mentor, mentee)
+
+
+def lock_pair(
+    session: Session,
+    programme_slug: str,
+    mentor_email: str,
+    mentee_email: str,
+    hr_user: Person | None,
+    vet: Callable[[Programme, Person, Person], None] | None = None,
+) -> Pair:
+    """HR decides a pair: it stays in every later proposal (created as proposed if new).
+
+    ``vet`` raises ValidationError if the two may not be paired (matching's hard
+    constraints); it runs after the checks here and before anything is written.
+    """
+    check_hr(hr_user, "lock a pair")
+    programme, mentor, mentee, pair = pair_for(session, programme_slug, mentor_email,
+                                               mentee_email)
+    if pair is not None and pair.status in ("rejected", "ended"):
+        raise ValidationError(f"{mentor.email} / {mentee.email} is {pair.status}; "
+                              "it cannot be locked")
+    if vet is not None:
+        vet(programme, mentor, mentee)
+    if any(p.mentee_id == mentee.id and p.mentor_id != mentor.id
+           for p in decided_pairs(session, programme)):
+        raise ValidationError(f"{mentee.email} already has a decided mentor in this programme")
+    with session.begin_nested():
+        if pair is None:
+            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
+                        status="proposed")
+            session.add(pair)
+            record_change(pair, "created as proposed", hr_user)
+        if not pair.locked:
+            record_change(pair, "locked", hr_user)
+        pair.locked = True
+        session.flush()
+    return pair
+
+
+def reject_pair(session: Session, programme_slug: str, mentor_email: str, mentee_email: str,
+                hr_user: Person | None) -> Pair:
+    """HR rejects a pair: it is never proposed again (in any programme)."""
+    check_hr(hr_user, "reject a pair")
+    programme, mentor, mentee, pair = pair_for(session, programme_slug, mentor_email,
+                                               mentee_email)
+    if pair is not None and pair.status in RAN:
+        raise ValidationError(f"{mentor.email} / {mentee.email} is {pair.status}; end it instead")
+    with session.begin_nested():
+        if pair is None:
+            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id)
+            session.add(pair)
+            record_change(pair, "created as rejected", hr_user)
+        elif pair.status != "rejected":
+            record_change(pair, f"status {pair.status} → rejected"
+                          + (", unlocked" if pair.locked else ""), hr_user)
+        pair.status = "rejected"
+        pair.locked = False
+        session.flush()
+    return pair
+
+
+def store_proposed(
+    session: Session,
+    programme_slug: str,
+    wanted: Sequence[tuple[str, str]],
+    hr_user: Person | None,
+) -> list[Pair]:
+    """Store a proposal's (mentor e-mail, mentee e-mail) pairs as "proposed" (HR only), all or
+    nothing.
+
+    Earlier proposed, unlocked pairs of the programme the new proposal drops are removed;
+    locked, running, ended and rejected pairs are never touched.
+    """
+    check_hr(hr_user, "apply a proposal")
+    programme = programme_by_slug(session, programme_slug)
+    emails = [e for pair in wanted for e in pair]
+    by_email = {p.email: p for p in session.scalars(select(Person).where(Person.email.in_(emails)))}
+    people: list[tuple[Person, Person]] = []
+    for mentor_email, mentee_email in wanted:
+        mentor, mentee = by_email.get(mentor_email), by_email.get(mentee_email)
+        if mentor is None or mentee is None:
+            missing = mentor_email if mentor is None else mentee_email
+            raise ValidationError(f"the proposal names an unknown person {missing!r}; "
+                                  "run the proposal again")
+        people.append((mentor, mentee))
+    existing = {(p.mentor_id, p.mentee_id): p for p in session.scalars(
+        select(Pair).where(Pair.programme_id == programme.id))}
+    for mentor, mentee in people:
+        current = existing.get((mentor.id, mentee.id))
+        if current is not None and current.status == "rejected":
+            raise ValidationError(f"{mentor.email} / {mentee.email} was rejected by HR; "
+                                  "run the proposal again")
+    keep = {(m.id, e.id) for m, e in people}
+    created: list[Pair] = []
+    with session.begin_nested():
+        for key, pair in existing.items():
+            if pair.status == "proposed" and not pair.locked and key not in keep:
+                session.delete(pair)
+        for mentor, mentee in people:
+            if (mentor.id, mentee.id) in existing:
+                continue
+            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
+                        status="proposed")
+            session.add(pair)
+            record_change(pair, "proposed by matching", hr_user)
+            created.append(pair)
+        session.flush()
+    return created
