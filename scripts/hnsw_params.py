@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import faiss
-
 from kb.bench.data import load_material, sample_queries, synthetic_vectors
 from kb.bench.search import backend_times, exact_top, recall_at
 from kb.bench.timing import load_average, percentiles
+
 from kb.search.indexes.vectors import HnswBackend
 
 ROOT = Path(__file__).resolve().parents[1]

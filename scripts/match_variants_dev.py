@@ -24,6 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from matching.evaluation import DEV_DRAWS, ReviewerEvaluation  # noqa: E402
+
 from kb.chunking import chunk_text, embedding_text  # noqa: E402
 from kb.embeddings import (  # noqa: E402
     CachedEmbedder,
@@ -32,7 +34,6 @@ from kb.embeddings import (  # noqa: E402
     create_embedder,
     default_cache_path,
 )
-from matching.evaluation import DEV_DRAWS, ReviewerEvaluation  # noqa: E402
 from matching.scoring import DEFAULT_CONFIG  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "eval" / "reviewer-expertise"

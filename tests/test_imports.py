@@ -1,4 +1,5 @@
-"""Import direction (DESIGN.md): core modules never pull in the web layer or each other's tops.
+"""Import direction (DESIGN.md): core modules never pull in the web layer or each other's tops,
+and no product module imports the research package ``bench`` (which may import them all).
 
 Each module is imported in a fresh interpreter, so what it drags in shows in ``sys.modules``.
 Modules are discovered with pkgutil, so new ones are covered without editing this file.
@@ -6,6 +7,7 @@ Modules are discovered with pkgutil, so new ones are covered without editing thi
 
 from __future__ import annotations
 
+import ast
 import json
 import pkgutil
 import subprocess
@@ -19,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WEB_MODULES = {"kb.app", "kb.cli"}
 WEB_PACKAGES = ("kb.views",)
 # Matching modules allowed to reach into kb core and the database.
-MATCHING_IMPURE = {"matching.service", "matching.evaluation"}
+MATCHING_IMPURE = {"matching.service"}
 
 
 def discover(package: str) -> list[str]:
@@ -70,22 +72,65 @@ def test_discovery_finds_the_core() -> None:
 @pytest.mark.parametrize("module", KB_CORE)
 def test_kb_core_imports_no_web_ingest_or_matching(module: str) -> None:
     loaded = tops(loaded_after_import(module))
-    assert not loaded & {"flask", "flask_login", "flask_wtf", "ingest", "matching"}
+    assert not loaded & {"flask", "flask_login", "flask_wtf", "ingest", "matching", "bench"}
 
 
 @pytest.mark.parametrize("module", INGEST)
 def test_ingest_imports_no_flask_or_matching(module: str) -> None:
     loaded = tops(loaded_after_import(module))
-    assert not loaded & {"flask", "flask_login", "flask_wtf", "matching"}
+    assert not loaded & {"flask", "flask_login", "flask_wtf", "matching", "bench"}
 
 
 @pytest.mark.parametrize("module", MATCHING_CORE)
 def test_matching_core_is_pure(module: str) -> None:
     loaded = loaded_after_import(module)
-    assert not tops(loaded) & {"flask", "sqlalchemy", "ingest", "whoosh", "faiss"}
+    assert not tops(loaded) & {"flask", "sqlalchemy", "ingest", "whoosh", "faiss", "bench"}
     assert not {m for m in loaded if m.startswith(("kb.db", "kb.models", "kb.search"))}
 
 
 @pytest.mark.parametrize("module", [m for m in MATCHING if m in MATCHING_IMPURE])
 def test_matching_service_imports_no_flask(module: str) -> None:
-    assert "flask" not in tops(loaded_after_import(module))
+    assert not tops(loaded_after_import(module)) & {"flask", "bench"}
+
+
+@pytest.mark.parametrize("module", [m for m in discover("kb") if is_web(m)])
+def test_the_web_layer_loads_no_research_code(module: str) -> None:
+    assert "bench" not in tops(loaded_after_import(module))
+
+
+# The one place the product names the research package: the CLI hands ``tandem bench``,
+# ``eval`` and ``match-eval`` over to it when it is installed.
+BENCH_GATEWAY = "bench.cli"
+
+
+def bench_imports(path: Path) -> list[str]:
+    """Modules of ``bench`` that a source file imports, anywhere in it (lazy imports too)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "bench"]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] == "bench":
+                found.append(node.module)
+    return found
+
+
+def test_product_sources_never_import_bench_except_the_cli_gateway() -> None:
+    offenders = {}
+    for package in ("kb", "ingest", "matching"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            names = set(bench_imports(path)) - {BENCH_GATEWAY}
+            if names:
+                offenders[str(path.relative_to(ROOT))] = sorted(names)
+    assert not offenders
+
+
+def test_every_bench_module_imports() -> None:
+    """bench may import the product (kb, ingest, matching); a module the product renamed
+    shows here, in one interpreter for them all."""
+    modules = discover("bench")
+    assert "bench.cli" in modules and "bench.evaluation.retrieval" in modules
+    code = f"import importlib\nfor m in {modules!r}: importlib.import_module(m)\n"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]

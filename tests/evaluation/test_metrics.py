@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from kb.evaluation.metrics import dcg, evaluate_rankings, ndcg_at_k, recall_at_k
+from bench.evaluation.metrics import dcg, evaluate_rankings, ndcg_at_k, recall_at_k
 
 
 def test_dcg_by_hand() -> None:

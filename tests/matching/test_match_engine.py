@@ -1,4 +1,4 @@
-"""The engine on synthetic embedded pools (what the benchmark runs), and the real-data eval."""
+"""The engine on synthetic embedded pools (what the benchmark runs)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from bench.programmes import make_programme
 from kb.embeddings import FakeEmbedder
-from kb.errors import ValidationError
-from matching.evaluation import paper_evidence, parse_draws, reviewer_loss
 from matching.fit import bank_view, coverage_of, fit_matrix, pair_rows
 from matching.pool import embed_pool
 from matching.profiles import Evidence, Participant
 from matching.proposals import _unmatched_facts, propose
 from matching.recommendations import recommend
 from matching.scoring import ScoringConfig, Signal, coverage
-from matching.synthetic import make_programme
 
 CONFIG = ScoringConfig(signals=(
     Signal("en", 0.5, baseline=0.1, english_only=True, fallback="multi"),
@@ -79,12 +77,6 @@ def test_a_long_guide_counts_once_among_a_mentors_best_items() -> None:
     assert fit[0, 0] == pytest.approx(fit[0, 1])
 
 
-def test_a_paper_is_one_source_in_the_reviewer_evaluation() -> None:
-    abstract = " ".join(f"Sentence number {i} about graph neural networks." for i in range(80))
-    items = paper_evidence("p1", "Graphs", abstract)
-    assert len(items) > 1 and {e.ref for e in items} == {"p1"}
-
-
 def test_cached_profile_rows_give_the_plain_coverage() -> None:
     """Large owner sets keep their profile rows (as CSC); small ones slice them each time."""
     prog = make_programme(90, 70, CONFIG, seed=5)
@@ -129,35 +121,6 @@ def test_proposal_pauses_garbage_collection_and_restores_it(monkeypatch) -> None
     with pytest.raises(ZeroDivisionError):
         run()
     assert gc.isenabled()
-
-
-def test_reviewer_loss_and_draws() -> None:
-    ratings = {"a": {"p": 5.0, "q": 3.0, "r": 1.0}, "b": {"p": 1.0, "q": 2.0}}
-    assert reviewer_loss({"a": {"p": 3, "q": 2, "r": 1}, "b": {"p": 0, "q": 1}}, ratings) == 0
-    assert reviewer_loss({"a": {"p": 1, "q": 2, "r": 3}, "b": {"p": 1, "q": 0}}, ratings) == 1
-    assert reviewer_loss({"a": {"p": 0, "q": 0, "r": 0}, "b": {"p": 0, "q": 0}},
-                         ratings) == 0.5
-    # a: (p,q) wrong 2, (p,r) wrong 4, (q,r) tie 2 -> 2 + 4 + 1; b right; all weights 9
-    assert reviewer_loss({"a": {"p": 1, "q": 2, "r": 2}, "b": {"p": 0, "q": 1}},
-                         ratings) == pytest.approx(7 / 9)
-    assert parse_draws("6-10") == [6, 7, 8, 9, 10]
-    assert parse_draws("1,3, 3") == [1, 3]
-    with pytest.raises(ValidationError, match="1 to 10"):
-        parse_draws("0-11")
-
-
-@pytest.mark.slow
-def test_default_configuration_on_one_real_draw(eval_dir) -> None:
-    """The real models on reviewer-expertise draw 1 (cached embeddings make it quick)."""
-    from matching.evaluation import evaluate_reviewer
-
-    folder = eval_dir / "reviewer-expertise"
-    if not folder.is_dir():
-        pytest.skip("reviewer-expertise is not available")
-    result = evaluate_reviewer(folder, [1])
-    assert result["loss"] < 0.21
-    assert result["loss"] < min(result["signals"].values())
-    assert np.isfinite(result["loss"])
 
 
 def test_pair_rows_equal_repeat_and_tile_per_pair() -> None:

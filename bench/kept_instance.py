@@ -1,11 +1,11 @@
 """The product's search on a library kept by ``tandem bench search --keep-instance``.
 
-    .venv/bin/python scripts/search_kept_instance.py /tmp/tandem-bench-XXXX/instance-1000000 \
+    python -m bench.kept_instance /tmp/tandem-bench-XXXX/instance-1000000 \
         --out results/search-1m-kept.json
 
 What a later web worker sees: the engine starts from the instance's snapshots (and replays
 the change log since), then answers the bench's queries (the same sample: same count, same
-seed) exactly as the bench's full path does (``kb.bench.search.time_engine``): half
+seed) exactly as the bench's full path does (``bench.search.time_engine``): half
 anonymous, half as a pair member, the first half again with their vectors cached, the
 slowest searches asked again and profiled, Python's collections meanwhile. With ``--recall``
 the engine's vector index is compared with exact search over the same synthetic vectors
@@ -23,13 +23,10 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from kb.bench import default_eval_dir  # noqa: E402
-from kb.bench.data import load_material, sample_queries, synthetic_vectors  # noqa: E402
-from kb.bench.search import product_index_recall, time_engine  # noqa: E402
-from kb.bench.timing import (  # noqa: E402
+from bench import default_eval_dir
+from bench.data import load_material, sample_queries, synthetic_vectors
+from bench.search import product_index_recall, time_engine
+from bench.timing import (
     Stopwatch,
     git_commit,
     load_average,
@@ -66,7 +63,7 @@ def main() -> None:
         size = int(db.execute("SELECT count(*) FROM chunk").fetchone()[0])
     result = {
         "command": " ".join(["python", *sys.argv]),
-        "commit": git_commit(ROOT),
+        "commit": git_commit(),
         "machine": machine(),
         "load_average_start": load_average(),
         "instance": str(args.instance),

@@ -110,7 +110,7 @@ def library_chunks(instance: Path) -> int:
 
 def query_paths(eval_dir: Path, limit: int = 2000) -> list[str]:
     """Distinct real queries (ru, en, pl dev splits) as /api/search request paths."""
-    from kb.evaluation.beir import load_beir
+    from bench.evaluation.beir import load_beir
 
     texts: list[str] = []
     for folder in ("xquad-ru", "xquad-en", "poquad-pl"):
@@ -272,7 +272,7 @@ def query_runtime_effect(queries: Sequence[str]) -> dict[str, Any]:
     Each runtime runs in a fresh interpreter, on the same queries, while whatever else runs
     on the machine keeps running: the condition a web worker lives in next to other workers.
     """
-    from kb.bench.timing import load_average, percentiles
+    from bench.timing import load_average, percentiles
 
     out: dict[str, Any] = {"queries": len(queries)}
     for runtime in ("onnx", "c"):

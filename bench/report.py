@@ -187,6 +187,27 @@ def plot_peers(peers: Mapping[str, Any], out: Path) -> list[Path]:
     return [_save(plt, fig, out / "bench-peers.png")]
 
 
+def plot_matching(matching: Mapping[str, Any], out: Path) -> list[Path]:
+    """Full proposal time and peak memory against programme size."""
+    rows = matching.get("proposals", [])
+    if not rows:
+        return []
+    plt = _pyplot()
+    sizes = [r["mentees"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(sizes, [r["seconds"] for r in rows], "o-", color="tab:blue", label="time (s)")
+    ax.axhline(10, color="tab:blue", ls=":", lw=1)
+    ax.set_xlabel("mentees (mentors = mentees / 5, capacity 1-5)")
+    ax.set_ylabel("proposal time (s)", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot(sizes, [r["peak_rss_mb"] for r in rows], "s--", color="tab:red",
+             label="peak RSS (MiB)")
+    ax2.axhline(2048, color="tab:red", ls=":", lw=1)
+    ax2.set_ylabel("peak memory (MiB)", color="tab:red")
+    ax.set_title("Matching: full proposal, time and memory")
+    return [_save(plt, fig, out / "bench-matching.png")]
+
+
 def _save(plt: Any, fig: Any, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -208,6 +229,8 @@ def plot_all(result: Mapping[str, Any], out: Path) -> list[Path]:
         made += plot_web_by_size(result["web_by_size"], out)
     if "peers" in result:
         made += plot_peers(result["peers"], out)
+    if "matching" in result:
+        made += plot_matching(result["matching"], out)
     return made
 
 

@@ -6,7 +6,7 @@ exact one), and BM25: the product's BM25 leg (the sparse index of
 :mod:`kb.search.indexes.sparse`), the product's Whoosh index (the "before", still used for
 quoted phrases) and the bm25s prototype, all with the permission filter. The full path is the
 product's ``SearchEngine.search`` over a real instance (database + indexes) filled with the
-synthetic library of :mod:`kb.bench.data`.
+synthetic library of :mod:`bench.data`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from kb.bench.data import BaseMaterial, sample_queries, synthetic_records, synthetic_vectors
-from kb.bench.timing import Stopwatch, peak_rss_mb, percentiles, time_each
+from bench.data import BaseMaterial, sample_queries, synthetic_records, synthetic_vectors
+from bench.timing import Stopwatch, peak_rss_mb, percentiles, time_each
 from kb.embeddings import Embedder
 
 

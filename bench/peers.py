@@ -5,7 +5,7 @@ model, made by the product's embedder (its runtimes, cached before any timing), 
 comparison is about retrieval, not about who has the better encoder:
 txtai (hybrid: its BM25 + dense, vectors handed in through an external transform), bm25s
 (BM25 alone, Snowball stemming where it exists), and Tandem's own modes through the product's
-evaluation (``kb.evaluation.retrieval.evaluate``) with BM25 only, vectors only and the default
+evaluation (``bench.evaluation.retrieval.evaluate``) with BM25 only, vectors only and the default
 hybrid. Passage scores become document scores by the best passage (as the product does).
 Latency: every system answers every query, in turns of 50 queries (``timed_in_turns``), so
 the machine's speed drifting during a run (seen here: 40 % between two runs of the same
@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from kb.bench.data import CORPORA, model_name
-from kb.bench.timing import percentiles
+from bench.data import CORPORA, model_name
+from bench.evaluation.beir import EvalPassage, corpus_passages, load_beir
+from bench.evaluation.metrics import evaluate_rankings
+from bench.timing import percentiles
 from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, text_hash
-from kb.evaluation.beir import EvalPassage, corpus_passages, load_beir
-from kb.evaluation.metrics import evaluate_rankings
 from kb.search.query import parse_query
 
 STEMMERS = {"en": "english", "ru": "russian"}  # Snowball has no Polish stemmer
@@ -188,7 +188,7 @@ def ranked(search: Search, queries: Mapping[str, str], qrels: Mapping[str, Any],
 
 def run_tandem(folder: Path, split: str, model: str) -> dict[str, Any]:
     """The product's own evaluation: hybrid (default), BM25 only and vectors only."""
-    from kb.evaluation.retrieval import evaluate
+    from bench.evaluation.retrieval import evaluate
 
     start = time.perf_counter()
     result = evaluate(folder, split, modes=("hybrid", "bm25", "vector"), models=(model,))

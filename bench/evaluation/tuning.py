@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from kb.evaluation.retrieval import CollectedRun, score
+from bench.evaluation.retrieval import CollectedRun, score
 from kb.search.ranking import BM25, SearchConfig
 
 

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from bench.paths import ROOT
+
 T = TypeVar("T")
 
 
@@ -83,7 +85,7 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def git_commit(root: Path) -> str:
+def git_commit(root: Path = ROOT) -> str:
     """The checked-out commit (plus "-dirty" when tracked files changed), or "unknown"."""
     try:
         head = subprocess.run(

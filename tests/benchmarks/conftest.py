@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kb.bench.data import BaseMaterial
+from bench.data import BaseMaterial
 from kb.embeddings import FakeEmbedder
 
 SENTENCES = {

@@ -5,10 +5,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from kb.bench.ingest import demo_guide_lengths, project_library, write_guides
-from kb.bench.peers import doc_ranking, tandem_search, timed_in_turns
-from kb.bench.report import plot_all
-from kb.evaluation.beir import EvalPassage
+from bench.evaluation.beir import EvalPassage
+from bench.ingest import demo_guide_lengths, project_library, write_guides
+from bench.peers import doc_ranking, tandem_search, timed_in_turns
+from bench.report import plot_all
 
 
 def test_projection_is_docs_times_chunks_over_rate():
@@ -104,17 +104,19 @@ def test_plots_are_written_for_every_part_present(tmp_path):
 
 
 def test_bench_command_parses_sizes_and_lists_its_parts():
-    from kb.cli import int_list, main
+    from bench.cli import int_list
+    from kb.cli import main
 
     assert int_list("10k,100k,1M") == (10_000, 100_000, 1_000_000)
     assert int_list("2500") == (2500,)
     result = CliRunner().invoke(main, ["bench", "--help"])
     assert result.exit_code == 0
-    assert "search|ingest|web|peers" in result.output
+    assert "search|ingest|web|peers|matching" in result.output
+    assert "Usage: tandem bench" in result.output
 
 
 def test_merge_keeps_every_part_and_each_runs_metadata(tmp_path):
-    from kb.bench import merge_results
+    from bench import merge_results
 
     a = tmp_path / "bench-search.json"
     b = tmp_path / "bench-web.json"
@@ -130,7 +132,7 @@ def test_merge_keeps_every_part_and_each_runs_metadata(tmp_path):
 
 
 def test_merge_combines_search_runs_of_different_sizes(tmp_path):
-    from kb.bench import merge_results
+    from bench import merge_results
 
     small = tmp_path / "a.json"
     large = tmp_path / "b.json"
@@ -145,7 +147,7 @@ def test_merge_combines_search_runs_of_different_sizes(tmp_path):
 
 
 def test_merge_keeps_web_runs_of_different_libraries_and_plots_them_by_size(tmp_path):
-    from kb.bench import merge_results
+    from bench import merge_results
 
     def web(chunks: int, rps: float) -> dict:
         best = {"rps": rps, "p99": 150.0, "connections": 2}
@@ -176,7 +178,7 @@ def test_bench_merge_command_writes_the_full_result(tmp_path):
 
 
 def test_e5_flops_counts_projections_ffn_and_attention() -> None:
-    from kb.bench.ingest import e5_flops
+    from bench.ingest import e5_flops
 
     h, f = 384, 1536
     one_token = 12 * (2 * (4 * h * h + 2 * h * f) + 4 * h)
@@ -188,8 +190,8 @@ def test_e5_flops_counts_projections_ffn_and_attention() -> None:
 def test_pipeline_only_times_the_import_and_projects_from_it(material, tmp_path):
     """A whole-library run (``--pipeline-only``) imports and projects from the pipeline's own
     rate; no bare model, levers or runtimes, and no ingest plot without them."""
-    from kb.bench.ingest import IngestBenchConfig, run_ingest_bench
-    from kb.bench.report import plot_ingest
+    from bench.ingest import IngestBenchConfig, run_ingest_bench
+    from bench.report import plot_ingest
     from kb.embeddings import FakeEmbedder
 
     config = IngestBenchConfig(docs=3, model="fake", pipeline_only=True, work_dir=tmp_path)

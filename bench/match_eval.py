@@ -1,8 +1,8 @@
 """Expertise-matching quality on reviewer-expertise: dev (d_20_1..5) and test (d_20_6..10).
 
-    .venv/bin/python scripts/match_eval.py            # the default configuration, both splits
-    .venv/bin/python scripts/match_eval.py --tune     # the weight grid, on dev draws only
-    .venv/bin/python scripts/match_eval.py --tune --every-chunk   # ... scoring every chunk
+    python -m bench.match_eval            # the default configuration, both splits
+    python -m bench.match_eval --tune     # the weight grid, on dev draws only
+    python -m bench.match_eval --tune --every-chunk   # ... scoring every chunk
 
 Reports the loss of each signal alone next to the combination (lower is better; constant
 predictor 0.5; published: TPMS 0.2811, SPECTER 0.2689, SPECTER+MFR 0.2384) and writes
@@ -14,37 +14,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from matching.evaluation import (  # noqa: E402
+from bench.evaluation.reviewer import (
     DEV_DRAWS,
     TEST_DRAWS,
     ReviewerEvaluation,
     reviewer_loss,
 )
-from matching.scoring import DEFAULT_CONFIG, ScoringConfig  # noqa: E402
+from bench.paths import RESULTS, default_eval_dir
+from bench.timing import git_commit
+from matching.scoring import DEFAULT_CONFIG, ScoringConfig
 
-DATASET = ROOT.parent / "shared" / "eval" / "reviewer-expertise"
+DATASET = default_eval_dir() / "reviewer-expertise"
 PUBLISHED = {"TPMS": 0.2811, "SPECTER": 0.2689, "SPECTER+MFR": 0.2384, "ELMo": 0.3447}
-
-
-def commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "matching", "scripts"],
-                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        return head + ("+dirty" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def tune(evaluation: ReviewerEvaluation, step: float,
@@ -118,7 +105,7 @@ def main() -> None:
     evaluation = ReviewerEvaluation(args.dataset)
     header = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "commit": commit(),
+        "commit": git_commit(),
         "dataset": args.dataset.name,
     }
     if args.tune:
@@ -131,7 +118,7 @@ def main() -> None:
             result["top_weights_tried"] = [
                 {k: r[k] for k in ("top_weights", "best_weights", "best_dev_loss",
                                    "best_dev_loss_smoothed")} for r in runs]
-        out = args.out or ROOT / "results" / "matching-tuning.json"
+        out = args.out or RESULTS / "matching-tuning.json"
         print(json.dumps({k: v for k, v in result.items() if k != "grid"}, indent=2))
     else:
         dev = evaluation.evaluate(DEV_DRAWS, config)
@@ -144,7 +131,7 @@ def main() -> None:
         }
         if test is not None:
             result["test"] = {k: test[k] for k in ("loss", "signals", "draws")}
-        out = args.out or ROOT / "results" / "matching-eval.json"
+        out = args.out or RESULTS / "matching-eval.json"
         print(f"{'':<22}{'dev d1-5':>10}" + ("" if test is None else f"{'test d6-10':>12}"))
         for name in dev["signals"]:
             print(f"{name + ' alone':<22}{dev['signals'][name]:>10.4f}"

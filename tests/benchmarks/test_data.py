@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kb.bench.data import sample_queries, synthetic_records, synthetic_vectors, take
+from bench.data import sample_queries, synthetic_records, synthetic_vectors, take
 
 
 def test_synthetic_vectors_are_normalised_deterministic_and_near_their_bases(material):

@@ -3,14 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kb.bench.search import (
+from bench.search import (
     SearchBenchConfig,
     bench_vectors,
     best_operating_point,
     exact_top,
     recall_at,
 )
-from kb.bench.timing import percentiles
+from bench.timing import percentiles
 
 
 def test_percentiles_match_numpy():
@@ -41,7 +41,7 @@ def test_exact_top_among_leaves_out_rows_not_held():
     vectors = rng.normal(size=(500, 8)).astype(np.float32)
     queries = rng.normal(size=(6, 8)).astype(np.float32)
     held = rng.random(500) < 0.7
-    from kb.bench.search import exact_top_among
+    from bench.search import exact_top_among
 
     top = exact_top_among(vectors, queries, held, k=5, block=64)
     rows = np.flatnonzero(held)
@@ -63,7 +63,7 @@ def test_best_operating_point_is_cheapest_setting_reaching_the_target():
 
 
 def test_bench_vectors_reports_exact_and_approximate_search(material):
-    from kb.bench.data import synthetic_vectors
+    from bench.data import synthetic_vectors
 
     vectors = synthetic_vectors(material, 3000, seed=0)
     config = SearchBenchConfig(nprobes=(4, 64), hnsw_max=3000, flat_queries_max=3)
@@ -79,8 +79,8 @@ def test_bench_vectors_reports_exact_and_approximate_search(material):
 
 
 def test_full_path_times_the_product_bm25_leg_and_whoosh(material, tmp_path):
-    from kb.bench.data import synthetic_vectors
-    from kb.bench.search import tandem_full_path
+    from bench.data import synthetic_vectors
+    from bench.search import tandem_full_path
 
     full = tandem_full_path("fake:32")
     vectors = synthetic_vectors(material, 300, seed=0)
@@ -106,8 +106,8 @@ def test_full_path_times_the_product_bm25_leg_and_whoosh(material, tmp_path):
 
 
 def test_full_path_can_keep_its_instance(material, tmp_path):
-    from kb.bench.data import synthetic_vectors
-    from kb.bench.search import tandem_full_path
+    from bench.data import synthetic_vectors
+    from bench.search import tandem_full_path
 
     vectors = synthetic_vectors(material, 200, seed=0)
     out = tandem_full_path("fake:32")(material, vectors, 200, material.queries[:4], tmp_path,
@@ -120,8 +120,8 @@ def test_full_path_can_keep_its_instance(material, tmp_path):
 def test_product_index_recall_of_an_hnsw_index_with_an_ef_sweep(material):
     from types import SimpleNamespace
 
-    from kb.bench.data import synthetic_vectors
-    from kb.bench.search import product_index_recall
+    from bench.data import synthetic_vectors
+    from bench.search import product_index_recall
     from kb.search.indexes.vectors import HnswBackend
 
     vectors = synthetic_vectors(material, 2000, seed=0)
@@ -137,7 +137,7 @@ def test_product_index_recall_of_an_hnsw_index_with_an_ef_sweep(material):
 
 
 def test_summary_sets_the_full_path_against_its_parts():
-    from kb.bench.search import summarise
+    from bench.search import summarise
 
     lat = lambda p50, p95: {"p50": p50, "p95": p95, "p99": p95}  # noqa: E731
     entry = {
@@ -153,7 +153,7 @@ def test_summary_sets_the_full_path_against_its_parts():
 
 
 def test_product_sparse_alone(material):
-    from kb.bench.search import bench_product_sparse
+    from bench.search import bench_product_sparse
 
     out = bench_product_sparse(material, 500, material.queries, SearchBenchConfig())
     assert out["latency_ms"]["n"] == len(material.queries)
