@@ -214,12 +214,19 @@ def apply_accounts(app: Flask, settings: Settings) -> None:
     )
 
 
+def web_asset_dir(name: str) -> Path:
+    """``templates`` or ``static``: inside the package when installed from a wheel (setup.py
+    puts them there), else at the repository root (a checkout or an editable install)."""
+    packaged = Path(__file__).resolve().parent / name
+    return packaged if packaged.is_dir() else ROOT / name
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web app: defaults, then environment, then ``test_config``."""
     app = TandemFlask(
         __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(web_asset_dir("templates")),
+        static_folder=str(web_asset_dir("static")),
     )
     app.config.from_mapping(DEFAULTS)
     for key in ENV_KEYS:
