@@ -91,6 +91,31 @@ def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | No
     return result
 
 
+def smoke_options(model: str, sets: Sequence[str]) -> dict[str, Any]:
+    """Every part at a tiny size (``tandem bench --smoke``): proves each part runs end to end
+    and writes its result in minutes; its figures mean nothing."""
+    from bench.ingest import IngestBenchConfig
+    from bench.matching import MatchingBenchConfig
+    from bench.peers import PeersBenchConfig
+    from bench.search import SearchBenchConfig
+    from bench.web import WebBenchConfig
+
+    return {
+        "model": model,
+        "min_passages": 10,
+        # 200 chunks through the full product path, 400 through each index alone
+        "search": SearchBenchConfig(sizes=(200, 400), queries=10, model=model, bm25_max=400,
+                                    full_max=200, hnsw_max=400, sparse_max=400,
+                                    product_sparse_max=400, flat_queries_max=10, nprobes=(4,)),
+        "ingest": IngestBenchConfig(docs=2, model=model, batch_sizes=(1, 4), chunk_sizes=(800,),
+                                    lever_passages=4),
+        "web": WebBenchConfig(workers=(1,), connections=(1,), seconds=1, warm_up_seconds=1,
+                              warm_up_limit=60.0, runtime_probe_queries=3),
+        "peers": PeersBenchConfig(sets=tuple(sets), model=model),
+        "matching": MatchingBenchConfig(sizes=(60,), mentors=20, queries=5),
+    }
+
+
 def write_result(result: dict[str, Any], out_dir: Path, name: str) -> Path:
     """``results/bench-<name>.json`` (pretty, UTF-8) and the plots next to it."""
     from bench.report import plot_all

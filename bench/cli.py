@@ -224,6 +224,11 @@ def int_list(value: str) -> tuple[int, ...]:
 )
 @click.option("--no-write", is_flag=True, help="Do not write the result file and plots.")
 @click.option(
+    "--smoke",
+    is_flag=True,
+    help="Each part asked for at a tiny size (minutes): checks that it runs; figures mean nothing.",
+)
+@click.option(
     "--merge",
     "merge",
     multiple=True,
@@ -252,12 +257,13 @@ def bench(
     out_dir: Path,
     keep_instance: bool,
     no_write: bool,
+    smoke: bool,
     merge: tuple[Path, ...],
     as_json: bool,
 ) -> None:
     """Benchmarks (search, ingest, web, peers, matching; all when none is named); see
     results/BENCH.md."""
-    from bench import merge_results, run_bench, write_result
+    from bench import merge_results, run_bench, smoke_options, write_result
 
     if merge:
         merged = merge_results(merge)
@@ -289,6 +295,8 @@ def bench(
         "peers": PeersBenchConfig(sets=tuple(s for s in sets.split(",") if s), model=model),
         "matching": MatchingBenchConfig(sizes=int_list(mentees), mentors=mentors, queries=queries),
     }
+    if smoke:
+        options = smoke_options(model, options["peers"].sets)
     log = (lambda m: click.echo(m, err=True)) if as_json else click.echo
     result = run_bench(chosen, options, eval_dir, log=log)
     if not no_write:

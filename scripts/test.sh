@@ -35,6 +35,20 @@ if [[ -z "${TANDEM_TEST_POSTGRES_URL:-}" ]]; then
   fi
 fi
 
+# The bench smoke test (tests/benchmarks/test_smoke.py) drives the web part with wrk.
+if ! command -v wrk >/dev/null 2>&1; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing wrk (the web benchmark's load generator)"
+    export DEBIAN_FRONTEND=noninteractive
+    timeout 300 apt-get install -y -q wrk >/dev/null 2>&1 \
+      || { timeout 300 apt-get update -q >/dev/null 2>&1 \
+           && timeout 300 apt-get install -y -q wrk >/dev/null 2>&1; } \
+      || echo "test: WARNING: could not install wrk; the bench smoke test will fail" >&2
+  else
+    echo "test: WARNING: wrk is missing (apt-get install -y wrk); the bench smoke test will fail" >&2
+  fi
+fi
+
 echo "test: ruff check"
 ruff check .
 echo "test: pytest"
