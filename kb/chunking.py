@@ -26,11 +26,22 @@ def split_sentences(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+def _words(sentence: str, max_chars: int) -> list[str]:
+    """Words of a sentence; a word longer than ``max_chars`` (a run without spaces) is cut."""
+    words: list[str] = []
+    for word in sentence.split():
+        if len(word) <= max_chars:
+            words.append(word)
+        else:
+            words.extend(word[i : i + max_chars] for i in range(0, len(word), max_chars))
+    return words
+
+
 def _hard_wrap(sentence: str, max_chars: int) -> list[str]:
-    """Cut a single over-long sentence at word boundaries."""
+    """Cut a single over-long sentence at word boundaries (inside over-long words too)."""
     pieces: list[str] = []
     current = ""
-    for word in sentence.split():
+    for word in _words(sentence, max_chars):
         if current and len(current) + 1 + len(word) > max_chars:
             pieces.append(current)
             current = word
@@ -47,7 +58,8 @@ def chunk_text(text: str, max_chars: int = MAX_CHARS,
 
     A text that fits stays one passage. Longer texts are cut at sentence boundaries, with the
     last ``overlap_sentences`` sentences of a passage repeated at the start of the next one so
-    an answer that straddles the cut is still found.
+    an answer that straddles the cut is still found. No passage is longer than ``max_chars``,
+    whatever the text (a run without spaces is cut too).
     """
     text = text.strip()
     if not text:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from html.parser import HTMLParser
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 # What rendered markdown may contain: text structure, links, images, tables, code. Never
 # scripts, iframes, styles, event handlers or forms; nh3 drops whatever is not listed here.
@@ -67,26 +71,200 @@ URL_SCHEMES = {"http", "https", "mailto"}
 DROP_CONTENT_TAGS = {"script", "style", "iframe", "object", "embed", "template", "noscript"}
 
 
-def _parser() -> MarkdownIt:
+# Nesting: markdown (lists, quotes) deeper than MAX_NESTING levels, or raw HTML elements
+# nested deeper than MAX_HTML_DEPTH, is refused (the parser would otherwise drop the rest of
+# the document, and the sanitiser's work grows with the square of the HTML depth).
+MAX_NESTING = 32
+MAX_HTML_DEPTH = 64
+# Raw HTML elements that swallow what follows when they are not closed (raw-text and
+# foreign elements). Closed, they are dropped with their content as before; unclosed, the
+# raw HTML is shown as text, so the rest of the document stays on the page and in the index.
+SWALLOWING = (
+    "script|style|iframe|noscript|template|object|applet|textarea|title|xmp|plaintext"
+    "|noembed|noframes|frameset|svg|math|select"
+)
+_OPENING = re.compile(rf"<\s*({SWALLOWING})(?=[\s/>]|$)", re.IGNORECASE)
+
+
+def _closes(name: str, text: str) -> bool:
+    return name.lower() != "plaintext" and re.search(
+        rf"</\s*{name}\s*>", text, re.IGNORECASE
+    ) is not None
+
+
+# Elements an HTML parser closes by itself; they never deepen the tree without bound.
+_SELF_CLOSING = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot",
+    "option", "optgroup", "rb", "rt", "rp", "colgroup", "caption",
+}  # fmt: skip
+
+
+class MarkupError(ValueError):
+    """A document the renderer refuses rather than show or index only in part."""
+
+
+def _html_is_closed(content: str, after: str) -> bool:
+    """Whether raw HTML ends cleanly: every swallowing element it opens is closed (in it, or
+    in ``after``, the raw HTML that follows in the same paragraph), and no comment, tag or
+    attribute quote is left open to carry on into the rest of the document."""
+    for match in _OPENING.finditer(content):
+        if not _closes(match.group(1), content[match.end() :] + after):
+            return False
+    stripped = content.lstrip()
+    if stripped.startswith(("<?", "<!")) and not stripped.startswith("<!--"):
+        return False  # declarations and processing instructions: shown as text
+    checker = HTMLParser(convert_charrefs=False)
+    checker.feed(content)
+    return not checker.rawdata.strip()
+
+
+def _escape_unclosed_html(renderer: object, tokens: list, idx: int, options: object,
+                          env: object) -> str:  # fmt: skip
+    content = tokens[idx].content
+    after = "".join(t.content for t in tokens[idx + 1 :] if t.type == "html_inline")
+    return content if _html_is_closed(content, after) else escapeHtml(content)
+
+
+def _remote(src: str) -> bool:
+    return bool(re.match(r"^\s*(?:[a-z][a-z0-9+.-]*:|//)", src, re.IGNORECASE))
+
+
+def _image_as_link(renderer: object, tokens: list, idx: int, options: object,
+                   env: object) -> str:  # fmt: skip
+    """Private content loads no remote image (no tracking pixel): a link to it instead."""
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    alt = "".join(child.content for child in token.children or []) or "image"
+    if not _remote(src):
+        return f'<img src="{escapeHtml(src)}" alt="{escapeHtml(alt)}">'
+    return f'<a href="{escapeHtml(src)}">{escapeHtml(alt)} (remote image, not loaded)</a>'
+
+
+def _parser(remote_images: bool = True) -> MarkdownIt:
     # CommonMark (linear-time parsing, unlike Python-Markdown which is quadratic on unclosed
-    # brackets) plus GitHub-style tables and strikethrough. Raw HTML is parsed, then nh3 decides.
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    # brackets) plus GitHub-style tables and strikethrough. Raw HTML is parsed, then nh3
+    # decides; raw HTML that would swallow the rest of the document is shown as text.
+    parser = MarkdownIt("commonmark", {"html": True, "maxNesting": MAX_NESTING + 8})
+    parser.enable(["table", "strikethrough"])
+    parser.add_render_rule("html_block", _escape_unclosed_html)
+    parser.add_render_rule("html_inline", _escape_unclosed_html)
+    if not remote_images:
+        parser.add_render_rule("image", _image_as_link)
+    return parser
 
 
-def _to_html(md: str) -> str:
-    return _parser().render((md or "").replace("\x00", "\ufffd"))
+class _DepthCounter(HTMLParser):
+    """The deepest element nesting of an HTML text (a linear scan)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.depth = 0
+        self.deepest = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _SELF_CLOSING:
+            self.depth += 1
+            self.deepest = max(self.deepest, self.depth)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in _SELF_CLOSING:
+            self.depth = max(self.depth - 1, 0)
 
 
-def render_markdown(md: str) -> str:
-    """Markdown as safe HTML for display: sanitised with nh3, links get rel=noopener."""
+def _to_html(md: str, remote_images: bool = True) -> str:
+    """Markdown to unsanitised HTML; MarkupError when it nests too deep to keep every part."""
+    parser = _parser(remote_images)
+    tokens = parser.parse((md or "").replace("\x00", "\ufffd"))
+    if tokens and max(t.level for t in tokens) > MAX_NESTING:
+        raise MarkupError(f"lists or quotes are nested more than {MAX_NESTING} levels deep")
+    html = parser.renderer.render(tokens, parser.options, {})
+    counter = _DepthCounter()
+    counter.feed(html)
+    counter.close()
+    if counter.deepest > MAX_HTML_DEPTH:
+        raise MarkupError(f"HTML elements are nested more than {MAX_HTML_DEPTH} levels deep")
+    return html
+
+
+def check_markdown(md: str) -> None:
+    """Raise MarkupError (with the reason) for a document that cannot be shown whole."""
+    _to_html(md)
+
+
+def _plain_html(md: str, reason: str) -> str:
+    """A document the renderer refuses, shown whole as text with the reason."""
+    return (
+        f'<p class="markup-problem">Shown as plain text: {escapeHtml(reason)}.</p>'
+        f'<pre class="plain">{escapeHtml(md)}</pre>'
+    )
+
+
+def _remote_src_filter(element: str, attribute: str, value: str) -> str | None:
+    """Raw HTML images in private content keep no remote source."""
+    if element == "img" and attribute == "src" and _remote(value):
+        return None
+    return value
+
+
+def _render(md: str, remote_images: bool) -> str:
+    try:
+        html = _to_html(md, remote_images)
+    except MarkupError as error:
+        return _plain_html(md, str(error))
     return nh3.clean(
-        _to_html(md),
+        html,
         tags=ALLOWED_TAGS,
         clean_content_tags=DROP_CONTENT_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
+        attribute_filter=None if remote_images else _remote_src_filter,
     )
+
+
+class _RenderCache:
+    """Rendered HTML by content hash, bounded by the characters it holds (least recently used
+    goes first): a page view of unchanged content costs a lookup, not a render."""
+
+    def __init__(self, max_chars: int = 64 * 1024 * 1024) -> None:
+        self.max_chars = max_chars
+        self.entries: OrderedDict[tuple[str, bool], str] = OrderedDict()
+        self.chars = 0
+        self.renders = 0
+        self.lock = threading.Lock()
+
+    def get(self, md: str, remote_images: bool) -> str:
+        key = (hashlib.sha256(md.encode("utf-8", "surrogatepass")).hexdigest(), remote_images)
+        with self.lock:
+            if key in self.entries:
+                self.entries.move_to_end(key)
+                return self.entries[key]
+        html = _render(md, remote_images)
+        with self.lock:
+            self.renders += 1
+            if key not in self.entries and len(html) <= self.max_chars:
+                self.entries[key] = html
+                self.chars += len(html)
+                while self.chars > self.max_chars:
+                    _, dropped = self.entries.popitem(last=False)
+                    self.chars -= len(dropped)
+        return html
+
+
+RENDER_CACHE = _RenderCache()
+
+
+def render_markdown(md: str, *, remote_images: bool = True) -> str:
+    """Markdown as safe HTML for display: sanitised with nh3, links get rel=noopener.
+
+    Every piece of text stays: unclosed raw HTML that would swallow the rest is shown as text
+    (closed script, style and similar elements are dropped with their content), and a
+    document nested too deep is shown as plain text with the reason. ``remote_images=False``
+    (private notes) turns remote images into links, so opening the note loads nothing from
+    elsewhere. Results are cached by content hash.
+    """
+    return RENDER_CACHE.get(md or "", remote_images)
 
 
 _BLOCK_TAGS = {
@@ -158,15 +336,19 @@ def markdown_to_text(md: str) -> str:
     """
     if len(md or "") <= _MEMO_MAX_CHARS:
         return _markdown_to_text_memo(md or "")
-    return _markdown_to_text(md)
+    return _markdown_to_text_big(md)
 
 
 _MEMO_MAX_CHARS = 256 * 1024
 
 
 def _markdown_to_text(md: str) -> str:
+    try:
+        html = _to_html(md)
+    except MarkupError:
+        return "\n\n".join(p for p in (" ".join(b.split()) for b in _BREAKS.split(md)) if p)
     extractor = _TextExtractor()
-    extractor.feed(_to_html(md))
+    extractor.feed(html)
     extractor.close()
     text = "".join(extractor.parts)
     paragraphs = [_SPACES.sub(" ", p).strip() for p in _BREAKS.split(text)]
@@ -175,3 +357,5 @@ def _markdown_to_text(md: str) -> str:
 
 
 _markdown_to_text_memo = functools.lru_cache(maxsize=512)(_markdown_to_text)
+# Big documents too are converted once per import, not once per step (few kept: up to 2 MB).
+_markdown_to_text_big = functools.lru_cache(maxsize=4)(_markdown_to_text)

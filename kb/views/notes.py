@@ -15,6 +15,12 @@ from kb.views.support import current_person, db, tandem
 
 bp = Blueprint("notes", __name__)
 
+# The site's policy with images from this site only (no https: images, see kb.app).
+PRIVATE_CSP = (
+    "default-src 'self'; script-src 'none'; img-src 'self' data:; "
+    "style-src 'self'; frame-ancestors 'none'; form-action 'self'"
+)
+
 
 def member_note(note_id: int) -> tuple[SessionNote, Person]:
     """The note and the asking member. Anyone else (HR too) learns nothing: 404."""
@@ -49,15 +55,18 @@ def my_pair() -> ResponseReturnValue:
 
 @bp.route("/notes/<int:note_id>")
 def view(note_id: int) -> ResponseReturnValue:
+    """A private note: its remote images become links, and the page's CSP loads images from
+    this site only, so opening a note tells no one elsewhere that it was read."""
     note, person = member_note(note_id)
-    return render_template(
+    page = render_template(
         "notes/view.html",
         note=note,
         pair=note.pair,
         person=person,
-        body_html=render_markdown(note.body_md),
+        body_html=render_markdown(note.body_md, remote_images=False),
         tags=split_list(note.tags),
     )
+    return page, 200, {"Content-Security-Policy": PRIVATE_CSP}
 
 
 def back_to(note_id: int) -> ResponseReturnValue:

@@ -117,3 +117,30 @@ def test_search_page_shows_no_email_addresses(client: FlaskClient) -> None:
     assert re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", page.get_data(as_text=True)) is None
     nobody = client.get("/api/search", query_string={"q": "Excel", "author": "999999"})
     assert nobody.get_json()["hits"] == []
+
+
+def test_private_note_loads_no_remote_image(
+    client: FlaskClient, library: Any, login: Login, web_tandem: Any
+) -> None:
+    """A tracking pixel in a private note does not fire when a member opens it (finding 9)."""
+    from kb.models import SessionNote
+    from kb.services import notes
+
+    with web_tandem.sessions() as s:
+        note = s.get(SessionNote, library.private_note_id)
+        pixel = notes.create_note(
+            s, note.pair, note.pair.mentor, title="Pixel", language="en",
+            body_md="Hello ![x](https://tracker.example/p.gif?who=anna)\n\n"
+                    '<img src="https://tracker.example/q.gif">',
+            embedders=web_tandem.embedders,
+        )  # fmt: skip
+        s.commit()
+        pixel_id = pixel.id
+    as_user(client, "anna@example.com", login)
+    page = client.get(f"/notes/{pixel_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert not re.search(r"<img[^>]+src=\"?(https?:)?//", html)
+    assert "tracker.example/p.gif" in html  # as a link the member may follow
+    csp = page.headers["Content-Security-Policy"]
+    assert "img-src 'self' data:;" in csp and "https:" not in csp
