@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.readers import (
@@ -43,7 +43,7 @@ from ingest.readers import (
     read_document,
     read_people_csv,
 )
-from kb.db import transaction
+from kb.db import import_lock, transaction
 from kb.embeddings import Embedder
 from kb.errors import NotFound, TandemError, ValidationError
 from kb.models import Guide, Pair, Person, SessionNote
@@ -198,6 +198,11 @@ def _describe(error: Exception, lines: Mapping[str, int] | None = None) -> str:
             if part
         )
         return f"{where}: {error.reason}" if where else error.reason
+    if isinstance(error, IntegrityError):
+        return (
+            "another import or edit saved this document at the same moment; "
+            "import it again (nothing of it was saved this time)"
+        )
     if isinstance(error, SQLAlchemyError):
         original = getattr(error, "orig", None)
         text = str(original).splitlines()[0] if original is not None else type(error).__name__
@@ -450,9 +455,33 @@ def import_paths(
 ) -> ImportReport:
     """Import files and directories (``.md``, ``.csv``, ``.json``); see the module docstring.
 
+    Imports into one database run one at a time (``kb.db.import_lock``): two imports of the
+    same folder at once give the second a report of unchanged files, not a collision.
+
     ``max_bytes`` limits markdown files (people and programme files may be larger). Never
     raises for a bad file: every problem is in ``report.rejected`` with the file and reason.
     """
+    engine = session_factory.kw.get("bind")
+    if engine is None:
+        raise TypeError("import_paths needs a sessionmaker bound to an engine")
+    with import_lock(engine):
+        return _import_paths(
+            session_factory, paths, embedders, progress, max_bytes, root=root,
+            batch_size=batch_size, docs_per_round=docs_per_round,
+        )  # fmt: skip
+
+
+def _import_paths(
+    session_factory: sessionmaker[Session],
+    paths: Iterable[str | Path],
+    embedders: Mapping[str, Embedder],
+    progress: bool,
+    max_bytes: int,
+    *,
+    root: str | Path | None,
+    batch_size: int,
+    docs_per_round: int,
+) -> ImportReport:
     report = ImportReport()
     files, missing = collect_files(paths, root)
     report.rejected.extend(missing)

@@ -38,8 +38,10 @@ import yaml
 from kb.errors import ValidationError
 from kb.models import LANGUAGES, PAIR_STATUSES, PROGRAMME_STATUSES
 from kb.services.guides import MAX_TAGS, MAX_TITLE, clean_tags
+from kb.services.markup import MarkupError, check_markdown
 from kb.services.people import FIELDS, PersonRecord, normalise_email, person_record
 from kb.services.programmes import PairRecord, ProgrammeRecord
+from kb.services.text import control_character_problem
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 # People and programme files of a large organisation can be big; they are not user uploads.
@@ -83,6 +85,10 @@ def read_text(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, s
             source=source,
             line=line,
         ) from error
+    problem = control_character_problem(text)
+    if problem is not None:
+        reason, line = problem
+        raise ValidationError(reason, source=source, line=line)
     return text.removeprefix("\ufeff"), hashlib.sha256(data).hexdigest()
 
 
@@ -289,8 +295,13 @@ def _kind(doc: MarkdownFile, kind: str | None) -> str:
 
 
 def document_from_markdown(doc: MarkdownFile, kind: str | None = None) -> GuideSource | NoteSource:
-    """Validate front matter fields into a guide or a note."""
+    """Validate front matter fields into a guide or a note; a body the renderer could not
+    show whole (nested too deep) is refused with the reason."""
     kind = _kind(doc, kind)
+    try:
+        check_markdown(doc.body)
+    except MarkupError as error:
+        raise doc.error(f"the text cannot be shown whole: {error}") from error
     title = _required_text(doc, "title")
     if len(title) > MAX_TITLE:
         raise doc.error(f"title is {len(title)} characters long, the limit is {MAX_TITLE}", "title")

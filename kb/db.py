@@ -120,6 +120,37 @@ def _migration_lock(engine: Engine, connection: Connection) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+_PG_IMPORT_LOCK = 7_402_012
+
+
+@contextmanager
+def import_lock(engine: Engine) -> Iterator[None]:
+    """One import at a time per database, across processes: a second import waits for the
+    first, then finds its documents (unchanged) instead of colliding with them."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_IMPORT_LOCK})")
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_IMPORT_LOCK})")
+                connection.commit()
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.import-lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade_database(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to the newest schema (``alembic upgrade head``).
 

@@ -22,6 +22,7 @@ from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import LANGUAGES, Guide, GuideRevision, Person, join_list, split_list
 from kb.services.content import remove_chunks, replace_chunks
 from kb.services.markup import markdown_to_text, render_markdown
+from kb.services.text import reject_control_characters
 
 __all__ = [
     "archive", "create_guide", "get_guide", "guide_doc_key", "guide_text", "import_guide",
@@ -56,6 +57,7 @@ def guide_doc_key(guide: Guide) -> str:
 
 
 def clean_title(title: str) -> str:
+    reject_control_characters(title or "", "title")
     title = " ".join((title or "").split())
     if not title:
         raise ValidationError("a title is required", field="title")
@@ -64,6 +66,11 @@ def clean_title(title: str) -> str:
             f"the title is {len(title)} characters long, the limit is {MAX_TITLE}", field="title"
         )
     return title
+
+
+def clean_body(body_md: str | None) -> str:
+    """A markdown body: control characters other than tabs and line breaks are refused."""
+    return reject_control_characters(body_md or "", "body_md")
 
 
 def clean_language(language: str) -> str:
@@ -133,7 +140,7 @@ def create_guide(
         tags=clean_tags(tags), status="draft", source_path=source_path,
     )  # fmt: skip
     guide.revisions.append(
-        GuideRevision(number=1, title=title, body_md=body_md or "", editor_id=author.id)
+        GuideRevision(number=1, title=title, body_md=clean_body(body_md), editor_id=author.id)
     )
     session.add(guide)
     session.flush()
@@ -177,7 +184,7 @@ def save_revision(
     """
     _require_author(guide, editor, "edit")
     title = clean_title(title)
-    body_md = body_md or ""
+    body_md = clean_body(body_md)
     if language is not None:
         guide.language = clean_language(language)
     if tags is not None:
@@ -314,7 +321,9 @@ def import_guide(
         if current is None or current.title != title or current.body_md != body_md:
             number = max((r.number for r in guide.revisions), default=0) + 1
             guide.revisions.append(
-                GuideRevision(number=number, title=title, body_md=body_md, editor_id=author.id)
+                GuideRevision(
+                    number=number, title=title, body_md=clean_body(body_md), editor_id=author.id
+                )
             )
             guide.title = title
     if guide.status != "archived":

@@ -22,8 +22,9 @@ from kb.embeddings import Embedder
 from kb.errors import NotFound, ValidationError
 from kb.models import Pair, Person, SessionNote, SharedInsight, utcnow
 from kb.services.content import remove_chunks, replace_chunks
-from kb.services.guides import clean_language, clean_tags, clean_title
+from kb.services.guides import clean_body, clean_language, clean_tags, clean_title
 from kb.services.markup import markdown_to_text
+from kb.services.text import reject_control_characters
 
 MAX_INSIGHT = 4000
 INSIGHT_TITLE_CHARS = 90
@@ -73,7 +74,7 @@ def create_note(
     if not _member(pair, author):
         raise NotFound(f"pair {pair.id} not found")
     note = SessionNote(
-        pair_id=pair.id, author_id=author.id, title=clean_title(title), body_md=body_md or "",
+        pair_id=pair.id, author_id=author.id, title=clean_title(title), body_md=clean_body(body_md),
         language=clean_language(language), tags=clean_tags(tags), session_date=session_date,
         source_path=source_path,
     )  # fmt: skip
@@ -101,7 +102,7 @@ def update_note(
     if title is not None:
         note.title = clean_title(title)
     if body_md is not None:
-        note.body_md = body_md
+        note.body_md = clean_body(body_md)
     if language is not None:
         note.language = clean_language(language)
     if tags is not None:
@@ -160,7 +161,7 @@ def delete_note(session: Session, note: SessionNote, user: Person) -> None:
 
 
 def _clean_insight(text: str) -> str:
-    text = (text or "").strip()
+    text = reject_control_characters((text or "").strip(), "insight")
     if not text:
         raise ValidationError("an insight needs some text", field="insight")
     if len(text) > MAX_INSIGHT:
@@ -348,7 +349,7 @@ def import_note(
     note.pair = pair
     note.author_id = author.id
     note.title = clean_title(title)
-    note.body_md = body_md or ""
+    note.body_md = clean_body(body_md)
     note.language = clean_language(language)
     note.tags = clean_tags(tags)
     note.session_date = session_date

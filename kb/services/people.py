@@ -17,6 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from kb.errors import NotFound, ValidationError
 from kb.models import LANGUAGES, ROLES, Person, join_list
+from kb.services.text import reject_control_characters
 
 EMAIL = re.compile(r"^[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"']+$")
 MIN_PASSWORD = 8
@@ -99,6 +100,7 @@ def _text(value: Any, field: str, limit: int, required: bool = False) -> str:
         value = ""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValidationError(f"expected text, got {type(value).__name__}", field=field)
+    reject_control_characters(str(value), field)
     text = " ".join(str(value).split())
     if required and not text:
         raise ValidationError("is required", field=field)
