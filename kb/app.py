@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 import secrets
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from werkzeug.routing import IntegerConverter
 
 from kb.config import Settings, load_settings
 from kb.errors import ConfigError, TandemError
+from kb.logsafe import describe_exception, strip_query
 from kb.runtime import Tandem, open_tandem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,15 +74,11 @@ def instance_secret(settings: Settings) -> str:
 class QueryStringFilter(logging.Filter):
     """Strips query strings from request lines, so searched words never reach a log."""
 
-    _query = re.compile(r"\?[^\s\"]*")
-
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                self._query.sub("", a) if isinstance(a, str) else a for a in record.args
-            )
+            record.args = tuple(strip_query(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str):
-            record.msg = self._query.sub("", record.msg)
+            record.msg = strip_query(record.msg)
         return True
 
 
@@ -121,13 +116,6 @@ def handle_error(error: Exception) -> tuple[Response | str, int]:
         return error_response(status, error.name, error.description or error.name)
     # Unhandled exceptions arrive here wrapped in InternalServerError; TandemFlask logged them.
     return error_response(500, "Server problem", "Something went wrong on our side.")
-
-
-def describe_exception(error: BaseException) -> str:
-    """Exception type and stack frames, without the message: messages (SQL parameters, say)
-    can carry note text, which must never reach a log."""
-    frames = "".join(traceback.format_tb(error.__traceback__))
-    return f"{type(error).__module__}.{type(error).__qualname__} (message withheld)\n{frames}"
 
 
 class TandemFlask(Flask):

@@ -15,8 +15,70 @@ import logging
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from kb.logsafe import describe_exception, scrub, strip_query
 
 log = logging.getLogger("tandem")
+
+
+class PrivateLogger(Logger):
+    """gunicorn's logger, minus what a log line must never hold (kb.logsafe).
+
+    gunicorn writes the request line (query string included) on a worker timeout ("Error
+    handling request GET /search?q=..."), and the client's raw request line on a malformed
+    request; tracebacks end with exception messages. Here every error-log message is scrubbed,
+    exceptions are logged as type and frames only, and the access log has no query string
+    and no referrer query.
+    """
+
+    def _scrubbed(self, msg: object, args: tuple[Any, ...]) -> str:
+        text = str(msg)
+        if args:
+            try:
+                text = text % args
+            except (TypeError, ValueError):
+                text = f"{text} {args!r}"
+        return scrub(text)
+
+    def critical(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.error_log.critical(self._scrubbed(msg, args))
+
+    def error(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.error_log.error(self._scrubbed(msg, args))
+
+    def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.error_log.warning(self._scrubbed(msg, args))
+
+    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.error_log.info(self._scrubbed(msg, args))
+
+    def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.error_log.debug(self._scrubbed(msg, args))
+
+    def exception(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        error = sys.exc_info()[1]
+        detail = f": {describe_exception(error)}" if error is not None else ""
+        self.error_log.error(self._scrubbed(msg, args) + detail)
+
+    def log(self, lvl: Any, msg: object, *args: Any, **kwargs: Any) -> None:
+        if isinstance(lvl, str):
+            lvl = self.LOG_LEVELS.get(lvl.lower(), logging.INFO)
+        self.error_log.log(lvl, self._scrubbed(msg, args))
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["q"] = ""
+        for key in ("r", "f", "U"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = strip_query(atoms[key])
+        return atoms
+
+
+# gunicorn reads its settings from this module (``--config python:kb.gunicorn_conf``).
+logger_class = PrivateLogger
 
 
 def command(workers: int, bind: str, *options: str) -> list[str]:
@@ -32,7 +94,10 @@ def command(workers: int, bind: str, *options: str) -> list[str]:
 
 
 def post_worker_init(worker) -> None:  # noqa: ANN001 - gunicorn's Worker
+    tandem = getattr(worker.wsgi, "extensions", {}).get("tandem")
+    if tandem is None:  # not the Tandem app (a test serving a bare WSGI app)
+        return
     try:
-        worker.wsgi.extensions["tandem"].warm_up_models()
+        tandem.warm_up_models()
     except Exception:  # a broken model shows at the first search, with its own error
         log.exception("warming up the search models failed")
