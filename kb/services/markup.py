@@ -172,7 +172,7 @@ class _DepthCounter(HTMLParser):
             self.depth = max(self.depth - 1, 0)
 
 
-def _to_html(md: str, remote_images: bool = True) -> str:
+def _to_html_uncached(md: str, remote_images: bool = True) -> str:
     """Markdown to unsanitised HTML; MarkupError when it nests too deep to keep every part."""
     parser = _parser(remote_images)
     tokens = parser.parse((md or "").replace("\x00", "\ufffd"))
@@ -187,9 +187,14 @@ def _to_html(md: str, remote_images: bool = True) -> str:
     return html
 
 
+# An import checks a document, converts it to index text and may render it: one parse (few
+# kept: documents are up to 2 MB).
+_to_html = functools.lru_cache(maxsize=4)(_to_html_uncached)
+
+
 def check_markdown(md: str) -> None:
     """Raise MarkupError (with the reason) for a document that cannot be shown whole."""
-    _to_html(md)
+    _to_html(md, True)
 
 
 def _plain_html(md: str, reason: str) -> str:
@@ -344,7 +349,7 @@ _MEMO_MAX_CHARS = 256 * 1024
 
 def _markdown_to_text(md: str) -> str:
     try:
-        html = _to_html(md)
+        html = _to_html(md, True)
     except MarkupError:
         return "\n\n".join(p for p in (" ".join(b.split()) for b in _BREAKS.split(md)) if p)
     extractor = _TextExtractor()

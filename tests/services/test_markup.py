@@ -151,7 +151,7 @@ def test_render_work_grows_linearly_with_input(unit: str, monkeypatch: pytest.Mo
     eight times (a quadratic pattern would multiply them by eight)."""
     import markdown_it.parser_inline as inline
 
-    from kb.services.markup import _to_html
+    from kb.services.markup import _to_html_uncached as _to_html
 
     steps = 0
     tokenize = inline.ParserInline.tokenize
