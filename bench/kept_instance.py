@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 from contextlib import closing
@@ -53,7 +54,7 @@ def main() -> None:
 
     from kb.config import load_settings
     from kb.db import make_engine, make_session_factory
-    from kb.embeddings import create_embedder
+    from kb.embedding import create_embedder
     from kb.models import Person
     from kb.runtime import freeze_long_lived
     from kb.search.hybrid import SearchEngine
@@ -73,13 +74,13 @@ def main() -> None:
     }
     material = load_material(default_eval_dir(), args.model)
     queries, query_vectors = sample_queries(material, args.queries, seed=args.seed)
-    settings = load_settings({
+    settings = load_settings(os.environ, {
         "instance_dir": args.instance, "database_url": f"sqlite:///{database}",
         "search_models": (args.model,), "import_models": (args.model,),
     })  # fmt: skip
     db = make_engine(settings.database_url)
     sessions = make_session_factory(db)
-    embedder = create_embedder(args.model)
+    embedder = create_embedder(args.model, settings)
     with Stopwatch() as start:
         engine = SearchEngine(settings, sessions, {args.model: embedder})
     result["worker_start_s"] = round(start.seconds, 1)

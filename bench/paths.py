@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+from kb.config import load_settings
 
 # bench/ is installed in development mode from the repository (never in the product's wheel),
 # so the repository root is the folder above this package.
@@ -11,5 +14,6 @@ RESULTS = ROOT / "results"
 
 
 def default_eval_dir() -> Path:
-    """``../shared/eval`` relative to the repository (the evaluation data's home)."""
-    return (ROOT.parent / "shared" / "eval").resolve()
+    """The evaluation data: the settings' ``eval_dir`` (``TANDEM_EVAL_DIR``, else
+    ``../shared/eval`` relative to the repository)."""
+    return load_settings(os.environ).eval_dir.resolve()

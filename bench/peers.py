@@ -14,6 +14,7 @@ code) falls on all of them alike.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -28,7 +29,7 @@ from bench.data import CORPORA
 from bench.evaluation.beir import EvalPassage, corpus_passages, load_beir
 from bench.evaluation.metrics import evaluate_rankings
 from bench.timing import percentiles
-from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, text_hash
+from kb.embedding import CachedEmbedder, EmbeddingCache, create_embedder, text_hash
 from kb.search.query import parse_query
 
 STEMMERS = {"en": "english", "ru": "russian"}  # Snowball has no Polish stemmer
@@ -146,7 +147,7 @@ def tandem_search(passages: Sequence[EvalPassage], vectors: np.ndarray, model: s
                 {"chunk_id": i + 1, "model": embedder.name, "vector": vectors[i].tobytes()}
                 for i in range(len(passages))
             ])
-        settings = load_settings({"instance_dir": work, "database_url": str(db.url),
+        settings = load_settings({}, {"instance_dir": work, "database_url": str(db.url),
                                   "search_models": (model,), "import_models": (model,)})
         engine = SearchEngine(settings, make_session_factory(db), {model: embedder})
         yield engine
@@ -200,10 +201,11 @@ def run_peers_bench(eval_dir: Path, config: PeersBenchConfig,
                     cache: EmbeddingCache | None = None,
                     log: Callable[[str], None] = print) -> dict[str, Any]:
     """Every peer on every set of ``config``; returns the JSON-ready result."""
-    from kb.embeddings import default_cache_path
+    from kb.config import load_settings
 
-    cache = cache or EmbeddingCache(default_cache_path())
-    embedder = CachedEmbedder(create_embedder(config.model), cache, progress=True)
+    settings = load_settings(os.environ)
+    cache = cache or EmbeddingCache(settings.embedding_cache_path)
+    embedder = CachedEmbedder(create_embedder(config.model, settings), cache, progress=True)
     out: dict[str, Any] = {"config": config.to_dict(), "model": embedder.name,
                            "vectors": embedder.keys, "sets": {}}
     for set_name in config.sets:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -25,7 +26,7 @@ import numpy as np
 
 from bench.data import BaseMaterial, sample_queries, synthetic_records, synthetic_vectors
 from bench.timing import Stopwatch, peak_rss_mb, percentiles, time_each
-from kb.embeddings import Embedder
+from kb.embedding import Embedder
 
 
 @dataclass
@@ -428,7 +429,7 @@ def load_instance(material: BaseMaterial, vectors: np.ndarray, size: int, work: 
     from sqlalchemy import insert
 
     from kb.db import create_schema, make_engine
-    from kb.embeddings import text_hash
+    from kb.embedding import text_hash
     from kb.models import ChangeLog, Chunk, ChunkEmbedding, Pair, Person, Programme
 
     instance = work / f"instance-{size}"
@@ -492,16 +493,16 @@ def tandem_full_path(model: str) -> FullPath | None:
 
         from kb.config import load_settings
         from kb.db import make_engine, make_session_factory
-        from kb.embeddings import create_embedder
+        from kb.embedding import create_embedder
         from kb.models import Person
         from kb.runtime import freeze_long_lived
         from kb.search.indexes.fulltext import BM25Config
         from kb.search.indexes.whooshstore import WhooshStore
 
-        embedder = create_embedder(model)
+        embedder = create_embedder(model, load_settings(os.environ))
         with Stopwatch() as load:
             instance = load_instance(material, vectors, size, work, embedder.name)
-        settings = load_settings({
+        settings = load_settings({}, {
             "instance_dir": instance, "database_url": f"sqlite:///{instance / 'tandem.sqlite3'}",
             "search_models": (model,), "import_models": (model,),
         })

@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.data import eval_texts
 from bench.paths import default_eval_dir
-from kb.embeddings import (
-    CachedEmbedder,
-    Embedder,
-    EmbeddingCache,
-    create_embedder,
-    default_cache_path,
-)
+from kb.config import load_settings
+from kb.embedding import CachedEmbedder, Embedder, EmbeddingCache, create_embedder
 
 SETS = ("xquad-en", "xquad-ru", "poquad-pl", "scifact-en")
 
@@ -31,13 +27,15 @@ SETS = ("xquad-en", "xquad-ru", "poquad-pl", "scifact-en")
 def warm_cache(eval_dir: Path, specs: Sequence[str], sets: Sequence[str] = SETS,
                shard: tuple[int, int] = (0, 1), cache: EmbeddingCache | None = None,
                log: Callable[[str], None] = print,
-               make: Callable[[str], Embedder] = create_embedder) -> None:
+               make: Callable[[str], Embedder] | None = None) -> None:
     """Embed what the evaluation and the benchmarks read (:func:`bench.data.eval_texts`) into
     the cache, through the same :class:`CachedEmbedder` keys they look up."""
     k, n = shard
-    cache = cache or EmbeddingCache(default_cache_path())
+    settings = load_settings(os.environ)
+    cache = cache or EmbeddingCache(settings.embedding_cache_path)
     for spec in specs:
-        embedder = CachedEmbedder(make(spec), cache, progress=True)
+        inner = make(spec) if make is not None else create_embedder(spec, settings)
+        embedder = CachedEmbedder(inner, cache, progress=True)
         for name in sets:
             passages, queries = eval_texts(eval_dir / name)
             embedder.embed_queries(queries[k::n])

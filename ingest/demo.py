@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.pipeline import ImportReport, import_paths
 from kb.db import transaction
-from kb.embeddings import Embedder
+from kb.embedding import Embedder
 from kb.models import Person
 from kb.services.people import check_password, hash_password
 

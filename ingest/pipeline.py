@@ -44,7 +44,7 @@ from ingest.readers import (
     read_people_csv,
 )
 from kb.db import import_lock, transaction
-from kb.embeddings import Embedder
+from kb.embedding import Embedder
 from kb.errors import NotFound, TandemError, ValidationError
 from kb.models import Guide, Pair, Person, SessionNote
 from kb.services.content import EMBED_BATCH, doc_models, plan_chunks, preload_embedders

@@ -34,31 +34,6 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_PAGE_SIZE": 10,
     "JSON_SORT_KEYS": False,
 }
-# Environment variables read by create_app (settings read the others themselves).
-ENV_KEYS = ("SECRET_KEY", "TANDEM_INSTANCE", "DATABASE_URL", "TANDEM_MODELS", "TANDEM_WARM_UP")
-
-
-def settings_from_config(config: Mapping[str, Any]) -> Settings:
-    """Core settings from Flask config: an explicit ``TANDEM_SETTINGS`` wins, else overrides.
-
-    ``TANDEM_INSTANCE``, ``DATABASE_URL`` and ``TANDEM_MODELS`` (comma-separated) in the
-    config override what the environment says; ``load_settings`` reads the environment.
-    """
-    given = config.get("TANDEM_SETTINGS")
-    if isinstance(given, Settings):
-        return given
-    overrides: dict[str, Any] = {}
-    if config.get("TANDEM_INSTANCE"):
-        overrides["instance_dir"] = Path(config["TANDEM_INSTANCE"]).resolve()
-    if config.get("DATABASE_URL"):
-        overrides["database_url"] = config["DATABASE_URL"]
-    elif "instance_dir" in overrides:
-        overrides["database_url"] = f"sqlite:///{overrides['instance_dir'] / 'tandem.sqlite3'}"
-    if config.get("TANDEM_MODELS"):
-        models = tuple(m.strip() for m in str(config["TANDEM_MODELS"]).split(",") if m.strip())
-        overrides["search_models"] = models
-        overrides["import_models"] = models
-    return load_settings(overrides)
 
 
 def instance_secret(settings: Settings) -> str:
@@ -209,30 +184,37 @@ def web_asset_dir(name: str) -> Path:
     return packaged if packaged.is_dir() else ROOT / name
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the web app: defaults, then environment, then ``test_config``."""
+def create_app(
+    settings: Settings | None = None,
+    test_config: Mapping[str, Any] | None = None,
+    tandem: Tandem | None = None,
+) -> Flask:
+    """Build the web app for ``settings`` (default: loaded from this process's environment,
+    as gunicorn's workers do), on ``tandem`` when given (else the instance is opened), with
+    Flask ``test_config`` applied last."""
+    if tandem is not None:
+        settings = tandem.settings
+    elif settings is None:
+        settings = load_settings(os.environ)
     app = TandemFlask(
         __name__,
         template_folder=str(web_asset_dir("templates")),
         static_folder=str(web_asset_dir("static")),
     )
     app.config.from_mapping(DEFAULTS)
-    for key in ENV_KEYS:
-        if os.environ.get(key):
-            app.config[key] = os.environ[key]
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    if settings.secret_key:
+        app.config["SECRET_KEY"] = settings.secret_key
     if test_config:
         app.config.from_mapping(test_config)
 
-    tandem = test_config.get("TANDEM") if test_config else None
-    if not isinstance(tandem, Tandem):
-        tandem = open_tandem(settings_from_config(app.config))
+    if tandem is None:
+        tandem = open_tandem(settings)
     app.extensions["tandem"] = tandem
-    if app.config.get("TANDEM_WARM_UP"):  # set by `tandem serve` (gunicorn --preload)
+    if settings.warm_up:  # set by `tandem serve` (gunicorn --preload)
         tandem.warm_up()
-    if app.config.get("MAX_CONTENT_LENGTH") is None:
-        app.config["MAX_CONTENT_LENGTH"] = tandem.settings.max_upload_bytes
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = instance_secret(tandem.settings)
+        app.config["SECRET_KEY"] = instance_secret(settings)
 
     apply_accounts(app, tandem.settings)
 

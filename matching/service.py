@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.chunking import chunk_text
-from kb.embeddings import Embedder
+from kb.embedding import Embedder
 from kb.errors import ConfigError, ValidationError
 from kb.models import (
     Chunk,

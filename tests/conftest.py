@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb.config import Settings, load_settings
 from kb.db import create_schema, make_engine, make_session_factory
-from kb.embeddings import FakeEmbedder
+from kb.embedding import FakeEmbedder
 
 POSTGRES_ADMIN_URL = os.environ.get("TANDEM_TEST_POSTGRES_URL")
 DB_KINDS = ["sqlite"] + (["postgres"] if POSTGRES_ADMIN_URL else [])
@@ -49,6 +49,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     return load_settings(
+        {},
         {
             "instance_dir": tmp_path / "instance",
             "database_url": db_url,
@@ -90,5 +91,5 @@ def embedders(fake_embedder: FakeEmbedder) -> dict[str, FakeEmbedder]:
 
 @pytest.fixture(scope="session")
 def eval_dir() -> Path:
-    """The shared evaluation data beside the repository."""
-    return Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+    """The shared evaluation data (``TANDEM_EVAL_DIR``, default beside the repository)."""
+    return load_settings(os.environ).eval_dir

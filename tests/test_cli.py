@@ -14,8 +14,9 @@ from click.testing import CliRunner, Result
 
 from kb import cli
 from kb.cli import main
+from kb.config import load_settings
 
-DEMO_BROKEN = Path(cli.DEMO_DIR) / "broken"
+DEMO_BROKEN = load_settings({}).demo_dir / "broken"
 ENV_KEYS = ("DATABASE_URL", "TANDEM_IMPORT_MODELS", "SECRET_KEY")
 
 
@@ -91,17 +92,9 @@ def private_note_member(env: dict[str, str]) -> str:
     from kb.models import SessionNote
     from kb.runtime import open_tandem
 
-    os.environ.update(env)
-    try:
-        tandem = open_tandem(load_settings())
-        with tandem.sessions() as session:
-            note = next(n for n in session.query(SessionNote).all() if "Zyxelgate" in n.body_md)
-            email = note.pair.mentor.email
-        tandem.close()
-    finally:
-        for key in env:
-            os.environ.pop(key, None)
-    return email
+    with open_tandem(load_settings(env)) as tandem, tandem.sessions() as session:
+        note = next(n for n in session.query(SessionNote).all() if "Zyxelgate" in n.body_md)
+        return note.pair.mentor.email
 
 
 def test_search_as_member_finds_private_note_others_do_not(demo_env: dict[str, str]) -> None:
@@ -187,6 +180,7 @@ def test_serve_prints_address_then_starts_gunicorn(
     def fake_execve(path: str, args: list[str], env: dict[str, str]) -> None:
         calls.append(args)
         assert env["TANDEM_WARM_UP"] == "1" and env["TANDEM_INSTANCE"]
+        assert env["GOMP_SPINCOUNT"]  # OpenMP's spin, set at the entry point for the workers
         raise Exec
 
     monkeypatch.setattr(cli.os, "execve", fake_execve)
@@ -204,6 +198,41 @@ def test_serve_prints_address_then_starts_gunicorn(
     # The access log format has the path (%(U)s) but never the query string.
     log_format = args[args.index("--access-logformat") + 1]
     assert "%(U)s" in log_format and "%(q)s" not in log_format and "%(r)s" not in log_format
+
+
+def test_gunicorn_builds_the_app_from_the_settings_serve_gives_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--instance`` reaches the workers through their environment (ours is not edited), and
+    ``create_app()`` there loads the same settings through the same loader."""
+    from kb.app import create_app
+
+    seen: list[dict[str, str]] = []
+
+    def fake_execve(path: str, args: list[str], env: dict[str, str]) -> None:
+        seen.append(env)
+        raise Exec
+
+    monkeypatch.setattr(cli.os, "execve", fake_execve)
+    instance = tmp_path / "chosen"
+    full: dict[str, str | None] = {key: None for key in ENV_KEYS}
+    result = CliRunner().invoke(
+        main, ["--instance", str(instance), "serve"],
+        env={**full, "TANDEM_INSTANCE": str(tmp_path / "other"), "TANDEM_MODELS": "fake"},
+    )  # fmt: skip
+    assert isinstance(result.exception, Exec), result.output
+    assert "TANDEM_INSTANCE" not in os.environ or os.environ["TANDEM_INSTANCE"] != str(instance)
+    child = seen[0]
+    assert child["TANDEM_INSTANCE"] == str(instance.resolve())
+    for key, value in child.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TANDEM_WARM_UP", "")  # the language tables are not needed here
+    app = create_app()
+    tandem = app.extensions["tandem"]
+    assert tandem.settings.instance_dir == instance.resolve()
+    assert tandem.settings.search_models == ("fake",)
+    assert app.config["SECRET_KEY"] and app.config["MAX_CONTENT_LENGTH"] == 2 * 1024 * 1024
+    tandem.close()
 
 
 def test_each_gunicorn_worker_loads_its_search_models_after_the_fork(

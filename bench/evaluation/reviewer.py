@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from kb.chunking import chunk_text, embedding_text
-from kb.embeddings import Embedder
+from kb.embedding import Embedder
 from kb.errors import ValidationError
 from matching.lexical import Lexicon
 from matching.pool import profile_documents
@@ -142,10 +142,14 @@ class ReviewerDraw:
 
 def default_embedders(specs: Sequence[str]) -> dict[str, Embedder]:
     """Real models behind the shared on-disk cache, so reruns take seconds."""
-    from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, default_cache_path
+    import os
 
-    cache = EmbeddingCache(default_cache_path())
-    return {spec: CachedEmbedder(create_embedder(spec), cache) for spec in specs}
+    from kb.config import load_settings
+    from kb.embedding import CachedEmbedder, EmbeddingCache, create_embedder
+
+    settings = load_settings(os.environ)
+    cache = EmbeddingCache(settings.embedding_cache_path)
+    return {spec: CachedEmbedder(create_embedder(spec, settings), cache) for spec in specs}
 
 
 class ReviewerEvaluation:

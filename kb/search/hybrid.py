@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, literal, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.config import Settings
-from kb.embeddings import Embedder, normalise
+from kb.embedding import Embedder, normalise
 from kb.errors import ConfigError, NotFound
 from kb.models import Chunk, Pair, Person
 from kb.search.analysis import guess_language

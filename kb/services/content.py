@@ -27,7 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kb.chunking import chunk_text, embedding_text
-from kb.embeddings import Embedder, text_hash
+from kb.embedding import Embedder, text_hash
 from kb.errors import ValidationError
 from kb.models import ChangeLog, Chunk, ChunkEmbedding, join_list, split_list
 

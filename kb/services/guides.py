@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kb.embeddings import Embedder
+from kb.embedding import Embedder
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import LANGUAGES, Guide, GuideRevision, Person, join_list, split_list
 from kb.services.content import remove_chunks, replace_chunks

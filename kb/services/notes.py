@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from kb.embeddings import Embedder
+from kb.embedding import Embedder
 from kb.errors import NotFound, ValidationError
 from kb.models import Pair, Person, SessionNote, SharedInsight, utcnow
 from kb.services.content import remove_chunks, replace_chunks

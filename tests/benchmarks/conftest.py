@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bench.data import BaseMaterial
-from kb.embeddings import FakeEmbedder
+from kb.embedding import FakeEmbedder
 
 SENTENCES = {
     "en": ["Mentors explain new tools.", "Seniors share the history of the firm.",

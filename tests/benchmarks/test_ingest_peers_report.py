@@ -54,7 +54,7 @@ def test_systems_are_timed_in_turns_on_every_query() -> None:
 def test_tandem_search_embeds_no_query_while_timed(tmp_path) -> None:
     """With the query vectors made beforehand for the text the search embeds (quotes and
     operators taken out), the timed searches embed nothing."""
-    from kb.embeddings import CachedEmbedder, EmbeddingCache, FakeEmbedder
+    from kb.embedding import CachedEmbedder, EmbeddingCache, FakeEmbedder
     from kb.search.query import parse_query
 
     class Counting(FakeEmbedder):
@@ -192,7 +192,7 @@ def test_pipeline_only_times_the_import_and_projects_from_it(material, tmp_path)
     rate; no bare model, levers or runtimes, and no ingest plot without them."""
     from bench.ingest import IngestBenchConfig, run_ingest_bench
     from bench.report import plot_ingest
-    from kb.embeddings import FakeEmbedder
+    from kb.embedding import FakeEmbedder
 
     config = IngestBenchConfig(docs=3, model="fake", pipeline_only=True, work_dir=tmp_path)
     result = run_ingest_bench(material, lambda batch: FakeEmbedder(), config, log=lambda m: None)

@@ -14,7 +14,7 @@ import pytest
 import bench.evaluation.retrieval as retrieval
 from bench.data import eval_texts, load_material
 from bench.warm_cache import warm_cache
-from kb.embeddings import EmbeddingCache, FakeEmbedder, text_hash
+from kb.embedding import EmbeddingCache, FakeEmbedder, text_hash
 
 SETS = ("xquad-en", "xquad-ru", "poquad-pl")
 
@@ -27,7 +27,7 @@ class RuntimeKeyedEmbedder(FakeEmbedder):
         super().__init__(dim=32, name="fake-e5")
         self.embedded = {"q": 0, "p": 0}
 
-    def cache_key(self, side: str) -> str:
+    def vector_key(self, side: str) -> str:
         return f"{self.name}/{'onnx' if side == 'q' else 'onnx-int8'}"
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb.embeddings import FakeEmbedder
+from kb.embedding import FakeEmbedder
 from kb.models import Base
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -224,7 +224,7 @@ def test_source_key_is_anchored_at_guides_or_notes(tmp_path):
 def test_a_newly_configured_model_gets_vectors_without_touching_content(
     sessions, library, embedders, fake_embedder
 ):
-    from kb.embeddings import FakeEmbedder
+    from kb.embedding import FakeEmbedder
     from kb.models import ChunkEmbedding
 
     run(sessions, [library], embedders)

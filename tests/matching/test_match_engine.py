@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bench.programmes import make_programme
-from kb.embeddings import FakeEmbedder
+from kb.embedding import FakeEmbedder
 from matching.fit import bank_view, coverage_of, fit_matrix, pair_rows
 from matching.pool import embed_pool
 from matching.profiles import Evidence, Participant

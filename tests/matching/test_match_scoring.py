@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from kb.embeddings import FakeEmbedder
+from kb.embedding import FakeEmbedder
 from kb.errors import ValidationError
 from matching import scoring
 from matching.lexical import Lexicon, guess_language, tokenize

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.db import make_engine, make_session_factory
-from kb.embeddings import Embedder, FakeEmbedder
+from kb.embedding import Embedder, FakeEmbedder
 from kb.models import Person
 from kb.services import guides, notes, pairs, people, programmes
 
@@ -108,7 +108,8 @@ def write_and_catch_up(instance_dir: str, url: str, worker: int, rounds: int) ->
     from kb.search.hybrid import SearchEngine
 
     settings = load_settings(
-        {"instance_dir": Path(instance_dir), "database_url": url, "search_models": ("fake",)}
+        {},
+        {"instance_dir": Path(instance_dir), "database_url": url, "search_models": ("fake",)},
     )
     sessions = make_session_factory(make_engine(url))
     embedders = {"fake": FakeEmbedder(dim=64)}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
-from kb.embeddings import FakeEmbedder
+from kb.embedding import FakeEmbedder
 from kb.models import Pair, Person, Programme
 from kb.services.pairs import add_pair
 from kb.services.people import person_record, upsert_people

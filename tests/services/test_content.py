@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from kb.chunking import embedding_text
 from kb.db import transaction
-from kb.embeddings import FakeEmbedder, text_hash
+from kb.embedding import FakeEmbedder, text_hash
 from kb.models import ChangeLog, Chunk, ChunkEmbedding
 from kb.services.content import (
     plan_chunks,

@@ -111,6 +111,7 @@ def load_library(tandem: Tandem) -> Library:
 @pytest.fixture
 def web_tandem(tmp_path: Path) -> Iterator[Tandem]:
     settings = load_settings(
+        {},
         {
             "instance_dir": tmp_path / "instance",
             "database_url": f"sqlite:///{tmp_path / 'instance' / 'tandem.sqlite3'}",
@@ -129,8 +130,8 @@ def library(web_tandem: Tandem) -> Library:
 
 
 def make_app(tandem: Tandem, **config: object) -> Flask:
-    base = {"TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False, "TANDEM": tandem}
-    return create_app({**base, **config})
+    base = {"TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False}
+    return create_app(test_config={**base, **config}, tandem=tandem)
 
 
 @pytest.fixture

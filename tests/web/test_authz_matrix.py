@@ -175,6 +175,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("matrix")
     settings = load_settings(
+        {},
         {
             "instance_dir": root / "instance",
             "database_url": f"sqlite:///{root / 'instance' / 'tandem.sqlite3'}",

