@@ -525,6 +525,7 @@ def tandem_full_path(model: str) -> FullPath | None:
             member = session.scalars(select(Person).where(Person.id == 201)).one()
             session.expunge(member)
         from kb.search.filters import permission_query
+        from kb.search.indexes.snapshots import snapshot_bytes
         from kb.search.indexes.sparse import serves
         from kb.search.indexes.sparsestore import access_for
         from kb.search.query import parse_query
@@ -553,7 +554,7 @@ def tandem_full_path(model: str) -> FullPath | None:
             "build_s": round(sparse_build.seconds, 1),
             "docs_per_s": round(size / sparse_build.seconds, 1),
             "snapshot_load_s": round(sparse_load.seconds, 2),
-            "snapshot_mb": round(snapshot.stat().st_size / 2**20, 1) if snapshot else None,
+            "snapshot_mb": round(snapshot_bytes(snapshot) / 2**20, 1) if snapshot else None,
             "latency_ms": percentiles(product),
             "phrase_queries": sum(not serves(p) for p in parsed),
         }

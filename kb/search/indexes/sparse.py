@@ -30,8 +30,9 @@ from __future__ import annotations
 import threading
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -40,11 +41,12 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from kb.search.analysis import LANGUAGES, index_terms
 from kb.search.filters import SearchFilters, matches
 from kb.search.indexes.fulltext import BM25Config, PhraseMatch, TextHit, indexed_text
+from kb.search.indexes.snapshots import pack_records, pack_strings, unpack_records, unpack_strings
 from kb.search.query import ParsedQuery
 from kb.search.records import ChunkRecord
 
 # Bump when the analysis or the layout changes: snapshots written by older code are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MASK_CACHE_SIZE = 64  # permission and filter masks kept until the index changes
 DELTA_ROWS = 5_000  # rows added since the last merge before the next one
 DEAD_SHARE = 0.25  # share of dead rows that triggers a merge
@@ -156,7 +158,9 @@ class SparseIndex:
     def __init__(self, config: BM25Config | None = None, delta_rows: int = DELTA_ROWS) -> None:
         self.config = config or BM25Config()
         self.delta_rows = delta_rows
-        self.vocabulary: dict[tuple[int, str], int] = {}
+        # Per field (language), term -> column; columns are numbered across all fields.
+        self.vocabulary: list[dict[str, int]] = [{} for _ in LANGUAGES]
+        self._columns = 0
         self.rows = _Rows()
         self.doc_rows: dict[str, list[int]] = {}
         self._main = sparse.csc_matrix((0, 0), dtype=np.float32)
@@ -169,19 +173,72 @@ class SparseIndex:
         self._masks: OrderedDict[Access, np.ndarray] = OrderedDict()
         self._lock = threading.RLock()
 
-    def __getstate__(self) -> dict[str, object]:
-        """Pickled without its lock and caches (a snapshot for the next process start)."""
-        self._matrices()  # the delta as a matrix, so a loaded copy is ready to search
-        state = dict(self.__dict__)
-        for name in ("_lock", "_stats", "_masks"):
-            del state[name]
-        return state
+    def to_arrays(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The index as plain data (small facts, arrays) for a snapshot; see :meth:`from_arrays`.
+        Most arrays are views of the index's own: write them before the index changes."""
+        with self._lock:
+            rows = self.rows
+            facts = {"size": rows.size, "codes": rows.codes, "main_rows": self._main_rows,
+                     "main_shape": list(self._main.shape), "dead": self._dead,
+                     "delta_rows": self.delta_rows, "columns": self._columns}  # fmt: skip
+            arrays = {f"rows.{name}": rows.view(name) for name in rows._ARRAYS}
+            arrays.update(pack_records("meta", rows.meta))
+            for field_index, terms in enumerate(self.vocabulary):
+                prefix = f"vocabulary.{LANGUAGES[field_index]}"
+                arrays.update(pack_strings(f"{prefix}.term", list(terms)))
+                arrays[f"{prefix}.column"] = np.fromiter(terms.values(), np.int64, len(terms))
+            arrays["main.data"] = self._main.data
+            arrays["main.indices"] = self._main.indices
+            arrays["main.indptr"] = self._main.indptr
+            for name, postings in zip(("row", "column", "tf"), self._delta_postings, strict=True):
+                # A copy: a view would keep the growing array.array from resizing.
+                arrays[f"delta.{name}"] = np.array(postings, dtype=postings.typecode)
+            arrays["field_seen"] = self._field_seen
+            return facts, arrays
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        self._stats = OrderedDict()
-        self._masks = OrderedDict()
-        self._lock = threading.RLock()
+    @classmethod
+    def from_arrays(cls, facts: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
+                    config: BM25Config | None = None) -> SparseIndex:  # fmt: skip
+        """The index :meth:`to_arrays` described, ready to search (ValueError, KeyError:
+        the data does not describe an index)."""
+        index = cls(config, int(facts["delta_rows"]))
+        size = int(facts["size"])
+        rows = index.rows
+        capacity = max(1024, size)
+        for name in rows._ARRAYS:
+            stored = arrays[f"rows.{name}"]
+            if len(stored) != size:
+                raise ValueError(f"rows.{name} holds {len(stored)} rows, not {size}")
+            column = np.zeros(capacity, dtype=getattr(rows, name).dtype)
+            column[:size] = stored
+            setattr(rows, name, column)
+        rows.size = size
+        rows.codes = {kind: {str(k): int(v) for k, v in table.items()}
+                      for kind, table in facts["codes"].items()}  # fmt: skip
+        rows.meta = unpack_records(arrays, "meta")
+        if len(rows.meta) != size:
+            raise ValueError(f"{len(rows.meta)} records for {size} rows")
+        for field_index, language in enumerate(LANGUAGES):
+            terms = unpack_strings(arrays, f"vocabulary.{language}.term")
+            columns = arrays[f"vocabulary.{language}.column"].tolist()
+            index.vocabulary[field_index] = dict(zip(terms, columns, strict=True))
+        index._columns = int(facts["columns"])
+        for row in np.flatnonzero(rows.view("alive")).tolist():
+            index.doc_rows.setdefault(rows.meta[row].doc_key, []).append(row)
+        index._main = sparse.csc_matrix(
+            (arrays["main.data"], arrays["main.indices"], arrays["main.indptr"]),
+            shape=tuple(facts["main_shape"]),
+        )
+        index._main_rows = int(facts["main_rows"])
+        index._delta_postings = (
+            array("i", arrays["delta.row"].astype(np.intc).tobytes()),
+            array("i", arrays["delta.column"].astype(np.intc).tobytes()),
+            array("f", arrays["delta.tf"].astype(np.float32).tobytes()),
+        )
+        index._dead = int(facts["dead"])
+        index._field_seen = np.asarray(arrays["field_seen"], dtype=bool)
+        index._matrices()  # the delta as a matrix, so the first search finds it ready
+        return index
 
     @classmethod
     def build(cls, records: Iterable[ChunkRecord], config: BM25Config | None = None
@@ -223,12 +280,12 @@ class SparseIndex:
         row = self.rows.append(record, field_index, sum(counts.values()))
         self.doc_rows.setdefault(record.doc_key, []).append(row)
         rows, columns, tfs = self._delta_postings
-        vocabulary = self.vocabulary
+        vocabulary = self.vocabulary[field_index]
         for term, tf in counts.items():
-            key = (field_index, term)
-            column = vocabulary.get(key)
+            column = vocabulary.get(term)
             if column is None:
-                column = vocabulary[key] = len(vocabulary)
+                column = vocabulary[term] = self._columns
+                self._columns += 1
             rows.append(row)
             columns.append(column)
             tfs.append(tf)
@@ -260,7 +317,7 @@ class SparseIndex:
         columns = np.concatenate([main.col.astype(np.int32), delta_columns])
         tfs = np.concatenate([main.data.astype(np.float32), delta_tfs])
         keep = renumber[rows] >= 0
-        shape = (len(live), len(self.vocabulary))
+        shape = (len(live), self._columns)
         self._main = sparse.csc_matrix((tfs[keep], (renumber[rows[keep]], columns[keep])), shape)
         self._main.sort_indices()
         self.rows.keep(live)
@@ -275,7 +332,7 @@ class SparseIndex:
     def _matrices(self) -> list[sparse.csc_matrix]:
         if self._delta is None and len(self._delta_postings[0]):
             rows, columns, tfs = (np.frombuffer(a, dtype=a.typecode) for a in self._delta_postings)
-            shape = (self.rows.size, len(self.vocabulary))
+            shape = (self.rows.size, self._columns)
             self._delta = sparse.csc_matrix((tfs, (rows, columns)), shape)
         return [m for m in (self._main, self._delta) if m is not None and m.nnz]
 
@@ -335,7 +392,7 @@ class SparseIndex:
             if not self._field_seen[field_index]:
                 continue  # as Whoosh: no analysis (or slow stemmer load) for an empty field
             for term in dict.fromkeys(index_terms(text, language)):
-                column = self.vocabulary.get((field_index, term))
+                column = self.vocabulary[field_index].get(term)
                 if column is not None:
                     found.append((field_index, column))
         return found
@@ -403,7 +460,7 @@ class SparseIndex:
                     continue
                 field_index = LANGUAGES.index(match.language)
                 for term in match.terms:  # a repeated word counts again, as in Whoosh
-                    column = self.vocabulary.get((field_index, term))
+                    column = self.vocabulary[field_index].get(term)
                     if column is None:
                         continue
                     term_rows, tfs = self._postings(column)

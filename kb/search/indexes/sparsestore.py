@@ -5,9 +5,10 @@ and applies the same log); unlike them it holds note chunks too, because BM25 se
 own notes: the index itself restricts every search to what the asking user may see.
 
 Building means analysing every chunk (minutes at a million), so the index is also kept as a
-snapshot next to the Whoosh index (``index_dir/sparse-v<version>.pickle``, with the log position
-it reflects): a starting worker loads it and applies the log rows written since. Only the
-first of several workers starting together builds (under a lock); ``reindex`` rewrites it.
+snapshot next to the Whoosh index (:mod:`kb.search.indexes.snapshots`;
+``index_dir/sparse.json``, with the log position it reflects): a starting worker loads it and
+applies the log rows written since. Only the first of several workers starting together
+builds (under a lock); ``reindex`` rewrites it.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.search.filters import SearchFilters
-from kb.search.indexes.changelog import iter_all_records, snapshot_state
+from kb.search.indexes.changelog import LogState, iter_all_records, snapshot_state
 from kb.search.indexes.fulltext import BM25Config, TextHit
-from kb.search.indexes.snapshots import read_snapshot, write_snapshot
+from kb.search.indexes.snapshots import READ_ERRORS, Snapshot, read_snapshot, write_snapshot
 from kb.search.indexes.sparse import FORMAT_VERSION, Access, SparseIndex
 from kb.search.indexes.store import SCHEMA_VERSION, MemoryStore
 from kb.search.query import ParsedQuery
@@ -60,7 +61,11 @@ class SparseStore(MemoryStore):
     def snapshot_path(self) -> Path | None:
         if self.snapshot_dir is None:
             return None
-        return self.snapshot_dir / f"sparse-v{SCHEMA_VERSION}.{FORMAT_VERSION}.pickle"
+        return self.snapshot_dir / "sparse.json"
+
+    @staticmethod
+    def _expected() -> dict[str, object]:
+        return {"format": "sparse", "version": FORMAT_VERSION, "schema": SCHEMA_VERSION}
 
     def rebuild(self) -> None:
         """Build from the database (start, reindex); searches keep the old index meanwhile."""
@@ -73,11 +78,15 @@ class SparseStore(MemoryStore):
         # Changes committed while building are applied by the next catch-up.
 
     def _read_snapshot(self, path: Path) -> bool:
-        snapshot = read_snapshot(path)
+        snapshot = read_snapshot(path, self._expected())
         if snapshot is None:
             return False
-        state, index = snapshot
-        index.config = self.bm25  # scoring parameters are applied at query time
+        try:
+            state = LogState.from_dict(snapshot.header["state"])
+            # Scoring parameters are applied at query time: this process's configuration.
+            index = SparseIndex.from_arrays(snapshot.header["index"], snapshot.arrays, self.bm25)
+        except READ_ERRORS:
+            return False
         with self._lock:
             self.index, self._state = index, state
         return True
@@ -85,9 +94,9 @@ class SparseStore(MemoryStore):
     def _write_snapshot(self) -> None:
         """The index and its log position; snapshots of older formats are removed."""
         if self.snapshot_path is not None:
-            write_snapshot(
-                self.snapshot_path, (self._state, self.index), replaces="sparse-v*.pickle"
-            )
+            facts, arrays = self.index.to_arrays()
+            header = {**self._expected(), "state": self._state.to_dict(), "index": facts}
+            write_snapshot(self.snapshot_path, Snapshot(header, arrays), family="sparse")
 
     def _apply(
         self, session: Session, keys: list[str], records: dict[str, list[ChunkRecord]]

@@ -9,7 +9,7 @@ private note vectors are scored by :func:`brute_force` per request (see ``hybrid
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import faiss
 import numpy as np
@@ -36,15 +36,33 @@ class VectorBackend:
     def _new_index(self) -> faiss.Index:
         raise NotImplementedError
 
-    def __getstate__(self) -> dict:
-        """Picklable (a snapshot for the next process start): FAISS's own serialisation."""
-        state = self.__dict__.copy()
-        state["index"] = faiss.serialize_index(self.index)
-        return state
+    def params(self) -> dict[str, int]:
+        """The constructor's arguments besides ``dim`` (kept in a snapshot's header)."""
+        return {}
 
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state, index=faiss.deserialize_index(state["index"]))
-        self.__dict__.update(state)
+    def labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk id of each label, dead labels): with the FAISS index, all a copy needs."""
+        return self._chunk_of, np.fromiter(sorted(self._dead), np.int64, len(self._dead))
+
+    @classmethod
+    def restore(cls, dim: int, params: Mapping[str, int], index: faiss.Index,
+                chunk_of: np.ndarray, dead: np.ndarray) -> VectorBackend:  # fmt: skip
+        """A backend around a stored FAISS index and its labels (see :meth:`labels`)."""
+        if index.d != dim or index.ntotal != len(chunk_of):
+            raise ValueError(
+                f"a {cls.kind} index of {index.ntotal} vectors of dimension {index.d} does not "
+                f"match {len(chunk_of)} labels of {dim}"
+            )
+        backend = cls(dim, **params)
+        backend.index = index
+        backend._chunk_of = np.asarray(chunk_of, dtype=np.int64)
+        backend._dead = set(dead.tolist())
+        live = np.ones(len(chunk_of), dtype=bool)
+        live[dead] = False
+        labels = np.flatnonzero(live)
+        backend._label_of = dict(zip(backend._chunk_of[labels].tolist(), labels.tolist(),
+                                     strict=True))  # fmt: skip
+        return backend
 
     def _params(self, selector: faiss.IDSelector | None, k: int) -> faiss.SearchParameters:
         return faiss.SearchParameters(sel=selector)
@@ -149,6 +167,9 @@ class HnswBackend(VectorBackend):
         self.ef_search = ef_search
         super().__init__(dim)
 
+    def params(self) -> dict[str, int]:
+        return {"m": self.m, "ef_construction": self.ef_construction, "ef_search": self.ef_search}
+
     def search_ef(self) -> int:
         """The efSearch used now: wider from ``large_from`` live vectors."""
         if len(self._label_of) >= self.large_from:
@@ -162,6 +183,9 @@ class HnswBackend(VectorBackend):
 
     def _params(self, selector: faiss.IDSelector | None, k: int) -> faiss.SearchParameters:
         return faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.search_ef(), k))
+
+
+BACKENDS: dict[str, type[VectorBackend]] = {b.kind: b for b in (ExactBackend, HnswBackend)}
 
 
 def make_backend(

@@ -5,11 +5,11 @@ in a shared index, so no search path through it can leak one. A model restricted
 languages (MiniLM: English) only holds chunks in those languages.
 
 Building an HNSW graph takes minutes at a million vectors, so, like the sparse BM25 index
-(:mod:`kb.search.indexes.sparsestore`), the indexes are kept as a snapshot next to the Whoosh index
-(``index_dir/vectors-v<version>-<key>.pickle``, key: the models and the search configuration
-they were built for) with the log position they reflect: a starting worker loads it and
-applies the log rows written since; only the first of several workers starting together
-builds (under a lock); ``reindex`` rewrites it.
+(:mod:`kb.search.indexes.sparsestore`), the indexes are kept as a snapshot next to the Whoosh
+index (:mod:`kb.search.indexes.snapshots`; ``index_dir/vectors-<key>.json``, key: the models
+and the search configuration they were built for) with the log position they reflect: a
+starting worker loads it and applies the log rows written since; only the first of several
+workers starting together builds (under a lock); ``reindex`` rewrites it.
 """
 
 from __future__ import annotations
@@ -26,14 +26,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb.models import Chunk, split_list
 from kb.search.filters import SearchFilters, matches
-from kb.search.indexes.changelog import load_vectors, snapshot_state
-from kb.search.indexes.snapshots import read_snapshot, write_snapshot
+from kb.search.indexes.changelog import LogState, load_vectors, snapshot_state
+from kb.search.indexes.snapshots import (
+    READ_ERRORS,
+    Snapshot,
+    pack_records,
+    read_snapshot,
+    unpack_records,
+    write_snapshot,
+)
 from kb.search.indexes.store import SCHEMA_VERSION, MemoryStore
-from kb.search.indexes.vectors import VectorBackend, make_backend
+from kb.search.indexes.vectors import BACKENDS, VectorBackend, make_backend
 from kb.search.ranking import SearchConfig
 from kb.search.records import ChunkRecord
 
-SNAPSHOT_FORMAT = 1  # bump when what the snapshot pickles changes
+SNAPSHOT_FORMAT = 2  # bump when what the snapshot holds changes
 
 _META = (
     Chunk.id,
@@ -80,12 +87,20 @@ class VectorStore(MemoryStore):
     # -- building and applying the log ------------------------------------------------------
 
     @property
+    def built_for(self) -> str:
+        """A key of the models and search configuration the indexes are built for."""
+        config = repr((sorted(self.model_names.items()), self.config)).encode()
+        return hashlib.sha256(config).hexdigest()[:16]
+
+    @property
     def snapshot_path(self) -> Path | None:
         if self.snapshot_dir is None:
             return None
-        built_for = repr((sorted(self.model_names.items()), self.config)).encode()
-        key = hashlib.sha256(built_for).hexdigest()[:16]
-        return self.snapshot_dir / f"vectors-v{SCHEMA_VERSION}.{SNAPSHOT_FORMAT}-{key}.pickle"
+        return self.snapshot_dir / f"vectors-{self.built_for}.json"
+
+    def _expected(self) -> dict[str, object]:
+        return {"format": "vectors", "version": SNAPSHOT_FORMAT, "schema": SCHEMA_VERSION,
+                "built_for": self.built_for}  # fmt: skip
 
     def rebuild(self) -> None:
         """Load every public vector of the configured models (start, reindex) and write the
@@ -103,22 +118,51 @@ class VectorStore(MemoryStore):
             self._write_snapshot()
 
     def _read_snapshot(self, path: Path) -> bool:
-        snapshot = read_snapshot(path)
+        snapshot = read_snapshot(path, self._expected())
         if snapshot is None:
             return False
+        try:
+            state = LogState.from_dict(snapshot.header["state"])
+            records = unpack_records(snapshot.arrays, "records")
+            backends: dict[str, VectorBackend | None] = dict.fromkeys(self.model_names)
+            for n, (spec, stored) in enumerate(snapshot.header["backends"].items()):
+                if spec not in backends:
+                    return False
+                if stored is not None:
+                    backends[spec] = BACKENDS[stored["kind"]].restore(
+                        stored["dim"], stored["params"], snapshot.indexes[spec],
+                        snapshot.arrays[f"backend.{n}.chunk_of"],
+                        snapshot.arrays[f"backend.{n}.dead"],
+                    )  # fmt: skip
+        except READ_ERRORS:
+            return False
+        doc_chunks: dict[str, list[int]] = {}
+        for record in records:
+            doc_chunks.setdefault(record.doc_key, []).append(record.chunk_id)
         with self._lock:
-            self._state, self.records, self.doc_chunks, self.backends = snapshot
+            self._state, self.backends = state, backends
+            self.records, self.doc_chunks = {r.chunk_id: r for r in records}, doc_chunks
         return True
 
     def _write_snapshot(self) -> None:
         """Indexes, filter attributes and log position; snapshots built for another
         configuration or format are removed."""
-        if self.snapshot_path is not None:
-            write_snapshot(
-                self.snapshot_path,
-                (self._state, self.records, self.doc_chunks, self.backends),
-                replaces="vectors-v*.pickle",
-            )
+        if self.snapshot_path is None:
+            return
+        snapshot = Snapshot({**self._expected(), "state": self._state.to_dict(), "backends": {}})
+        snapshot.arrays.update(pack_records("records", list(self.records.values())))
+        for n, (spec, backend) in enumerate(self.backends.items()):
+            if backend is None:
+                snapshot.header["backends"][spec] = None
+                continue
+            snapshot.header["backends"][spec] = {
+                "kind": backend.kind, "dim": backend.dim, "params": backend.params()
+            }  # fmt: skip
+            chunk_of, dead = backend.labels()
+            snapshot.arrays[f"backend.{n}.chunk_of"] = chunk_of
+            snapshot.arrays[f"backend.{n}.dead"] = dead
+            snapshot.indexes[spec] = backend.index
+        write_snapshot(self.snapshot_path, snapshot, family="vectors")
 
     def _add(self, session: Session, spec: str, records: list[ChunkRecord], fresh: bool) -> None:
         wanted = [r.chunk_id for r in records if self.config.speaks(spec, r.index_language)]

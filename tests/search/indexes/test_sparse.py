@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import random
 from collections import Counter
@@ -302,3 +303,38 @@ def test_dense_and_sorted_accumulation_agree() -> None:
         assert (len(rows) * 16 >= index.rows.size) == dense
         want = brute_force(records, query, Access(), BM25Config())
         assert_scores_equal(found(index, query), want)
+
+
+@pytest.mark.parametrize("delta_rows", [1, 7, 10_000])
+def test_an_index_restored_from_its_arrays_answers_and_changes_as_the_original(
+    delta_rows: int,
+) -> None:
+    records = corpus(13, 120, notes=True)
+    index = SparseIndex(delta_rows=delta_rows)
+    index.add(records[:80])
+    for record in records[80:]:  # rows in the delta, and dead rows
+        index.replace_document(record.doc_key, [record])
+    facts, arrays = index.to_arrays()
+    copy = SparseIndex.from_arrays(json.loads(json.dumps(facts)), arrays)
+    assert len(copy) == len(index) and copy.vocabulary == index.vocabulary
+    assert copy.rows.meta == [replace(r, title="", text="") for r in index.rows.meta]
+    assert copy.doc_rows == index.doc_rows
+    filters = SearchFilters(doc_types=("guide",), tags=("ai",))
+    for access in (Access(), Access(frozenset({7})), Access(frozenset({8}), filters)):
+        for query in QUERIES:
+            assert found(copy, query, access) == found(index, query, access)
+        assert copy.browse(access) == index.browse(access)
+    for target in (index, copy):  # and both change alike afterwards
+        target.replace_document(records[0].doc_key, [replace(records[0], text="zyxelgate")])
+        target.delete_document(records[5].doc_key)
+    member = Access(frozenset({7}))
+    for query in [*QUERIES, "zyxelgate"]:
+        assert found(copy, query, member) == found(index, query, member)
+
+
+def test_arrays_that_do_not_describe_an_index_are_refused() -> None:
+    facts, arrays = SparseIndex.build(corpus(3, 20)).to_arrays()
+    with pytest.raises(ValueError, match="rows"):
+        SparseIndex.from_arrays({**facts, "size": 21}, arrays)
+    with pytest.raises(KeyError):
+        SparseIndex.from_arrays(facts, {k: v for k, v in arrays.items() if k != "main.data"})

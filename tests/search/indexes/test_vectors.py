@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import faiss
 import numpy as np
 import pytest
 
 from kb.search.indexes.vectors import (
+    BACKENDS,
     ExactBackend,
     HnswBackend,
     VectorBackend,
@@ -78,15 +82,25 @@ def test_brute_force_order() -> None:
     assert brute_force(np.array([1.0, 0.0]), [], np.zeros((0, 2)), 2) == []
 
 
-@pytest.mark.parametrize("backend", [ExactBackend, HnswBackend])
-def test_a_pickled_backend_answers_as_the_original(backend: type[VectorBackend]) -> None:
-    import pickle
+def stored_copy(index: VectorBackend, tmp_path: Path) -> VectorBackend:
+    """The backend as a snapshot keeps it: FAISS's own file, labels, constructor arguments."""
+    faiss.write_index(index.index, str(tmp_path / "index.faiss"))
+    chunk_of, dead = index.labels()
+    return BACKENDS[index.kind].restore(
+        index.dim, index.params(), faiss.read_index(str(tmp_path / "index.faiss")),
+        chunk_of.copy(), dead.copy(),
+    )  # fmt: skip
 
+
+@pytest.mark.parametrize("backend", [ExactBackend, HnswBackend])
+def test_a_restored_backend_answers_as_the_original(
+    backend: type[VectorBackend], tmp_path: Path
+) -> None:
     rng = np.random.default_rng(5)
     index = backend(16)
     index.add(list(range(300)), unit_rows(rng, 300))
     index.remove(range(0, 300, 7))  # tombstones travel too
-    copy = pickle.loads(pickle.dumps(index))
+    copy = stored_copy(index, tmp_path)
     assert type(copy.index) is type(index.index) and len(copy) == len(index)
     if isinstance(index, HnswBackend):
         assert copy.index.hnsw.efConstruction == index.ef_construction == 200
@@ -95,13 +109,24 @@ def test_a_pickled_backend_answers_as_the_original(backend: type[VectorBackend])
         assert copy.search(query, 5, allowed={1, 2, 3, 8, 9}) == index.search(
             query, 5, allowed={1, 2, 3, 8, 9}
         )
+    assert type(copy) is type(index) and copy.params() == index.params()
     copy.add([1000], unit_rows(rng, 1))  # and it can still change
     assert 1000 in copy and 1000 not in index
+    copy.remove(range(300))  # down to the compaction, which rebuilds from FAISS's vectors
+    assert len(copy) == 1 and copy.search(unit_rows(rng, 1)[0], 5)[0][0] == 1000
 
 
-def test_hnsw_searches_wider_from_a_large_library() -> None:
-    import pickle
+def test_a_stored_index_that_does_not_match_its_labels_is_refused() -> None:
+    index = ExactBackend(8)
+    index.add([1, 2, 3], unit_rows(np.random.default_rng(2), 3, dim=8))
+    chunk_of, dead = index.labels()
+    with pytest.raises(ValueError, match="does not match"):
+        ExactBackend.restore(8, {}, index.index, chunk_of[:2], dead)
+    with pytest.raises(ValueError, match="does not match"):
+        ExactBackend.restore(16, {}, index.index, chunk_of, dead)
 
+
+def test_hnsw_searches_wider_from_a_large_library(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     index = HnswBackend(8, m=8, ef_construction=40)
     index.large_from = 100  # the product's is 500,000 (recall at 1M, results/BENCH.md)
@@ -111,7 +136,6 @@ def test_hnsw_searches_wider_from_a_large_library() -> None:
     assert index.search_ef() == 1024
     index.remove([100])
     assert index.search_ef() == 256
-    # A snapshot pickled before the rule existed has no such attributes: the class's apply.
-    old = pickle.loads(pickle.dumps(index))
-    del old.__dict__["large_from"]
-    assert old.large_from == HnswBackend.large_from and old.search_ef() == 256
+    # The rule is the class's: a restored copy follows the product's threshold.
+    copy = stored_copy(index, tmp_path)
+    assert copy.large_from == HnswBackend.large_from and copy.search_ef() == 256
