@@ -19,7 +19,7 @@ from bench.paths import ROOT, default_eval_dir
 from bench.timing import git_commit, load_average, machine
 from kb.config import load_settings
 
-PARTS = ("search", "ingest", "web", "peers", "matching")
+PARTS = ("search", "ingest", "web", "peers", "matching", "matching-web")
 
 
 def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | None = None,
@@ -90,6 +90,12 @@ def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | No
         config = options.get("matching") or MatchingBenchConfig()
         result["matching"] = run_matching_bench(config, log=log)
         result["load_average_after_matching"] = load_average()
+    if "matching-web" in parts:
+        from bench.matching_web import MatchingWebBenchConfig, run_matching_web_bench
+
+        config = options.get("matching-web") or MatchingWebBenchConfig()
+        result["matching-web"] = run_matching_web_bench(config, log=log)
+        result["load_average_after_matching_web"] = load_average()
     result["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     result["load_average_end"] = load_average()
     return result
@@ -100,6 +106,7 @@ def smoke_options(model: str, sets: Sequence[str]) -> dict[str, Any]:
     and writes its result in minutes; its figures mean nothing."""
     from bench.ingest import IngestBenchConfig
     from bench.matching import MatchingBenchConfig
+    from bench.matching_web import MatchingWebBenchConfig
     from bench.peers import PeersBenchConfig
     from bench.search import SearchBenchConfig
     from bench.web import WebBenchConfig
@@ -117,6 +124,8 @@ def smoke_options(model: str, sets: Sequence[str]) -> dict[str, Any]:
                               warm_up_limit=60.0, runtime_probe_queries=3),
         "peers": PeersBenchConfig(sets=tuple(sets), model=model),
         "matching": MatchingBenchConfig(sizes=(60,), mentors=20, queries=5),
+        "matching-web": MatchingWebBenchConfig(workers=1, requests=3, mentors=20, mentees=100,
+                                               model=model),
     }
 
 

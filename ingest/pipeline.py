@@ -44,9 +44,10 @@ from ingest.readers import (
     read_people_csv,
 )
 from kb.db import import_lock, transaction
-from kb.embedding import Embedder
+from kb.embedding import Embedder, text_hash
 from kb.errors import NotFound, TandemError, ValidationError
-from kb.models import Guide, Pair, Person, SessionNote
+from kb.models import Guide, Pair, Person, SessionNote, join_list
+from kb.services import match_vectors
 from kb.services.content import EMBED_BATCH, doc_models, plan_chunks, preload_embedders
 from kb.services.guides import guide_doc_key, import_guide, slugify
 from kb.services.markup import markdown_to_text
@@ -230,19 +231,32 @@ def _counts(statuses: Sequence[str]) -> str:
 
 
 def import_people_file(
-    factory: sessionmaker[Session], file: SourceFile, report: ImportReport, data: Any = None
+    factory: sessionmaker[Session],
+    file: SourceFile,
+    report: ImportReport,
+    data: Any = None,
+    matching: Mapping[str, Embedder] | None = None,
 ) -> None:
-    """One people file (CSV, or JSON already parsed as ``data``), all rows in one transaction."""
+    """One people file (CSV, or JSON already parsed as ``data``), all rows in one transaction,
+    with the matching vectors of their goals and stated expertise (embedded before it)."""
     try:
         if data is None:
             rows = read_people_csv(file.path, max_bytes=DATA_MAX_BYTES)
         else:
             rows = people_from_json(data, str(file.path))
         lines = {row.record.email: row.line for row in rows if row.line is not None}
+        vectors: match_vectors.Vectors = {}
+        if matching:
+            texts = match_vectors.profile_texts(
+                (join_list(r.record.expertise), join_list(r.record.goals)) for r in rows
+            )
+            with factory() as session:
+                vectors = match_vectors.compute(session, texts, matching)
         with transaction(factory) as session:
             results = upsert_people(
                 session, [row.record for row in rows], source=str(file.path), lines=lines
             )
+            match_vectors.write(session, vectors)
     except _FAILURES as error:
         report.rejected.append(Rejection(file.key, _describe(error)))
         return
@@ -308,6 +322,25 @@ def _texts(doc: GuideSource | NoteSource) -> list[str]:
         title = insight_title(doc.insight)
         texts += [p.embed_text for p in plan_chunks(title, markdown_to_text(doc.insight))]
     return texts
+
+
+def _evidence_texts(doc: GuideSource | NoteSource) -> list[str]:
+    """The document's texts that are matching evidence: a published guide's chunks and a
+    shared insight's; never a note's own text."""
+    if isinstance(doc, GuideSource):
+        if not doc.published:
+            return []
+        return [p.embed_text for p in plan_chunks(doc.title, markdown_to_text(doc.body_md))]
+    if doc.insight and doc.shared:
+        title = insight_title(doc.insight)
+        return [p.embed_text for p in plan_chunks(title, markdown_to_text(doc.insight))]
+    return []
+
+
+def _own_vectors(vectors: match_vectors.Vectors, texts: Sequence[str]) -> match_vectors.Vectors:
+    """The part of a round's matching vectors that belongs to one document's texts."""
+    keys = {text_hash(t) for t in texts}
+    return {model: {k: v for k, v in rows.items() if k in keys} for model, rows in vectors.items()}
 
 
 def _check_references(
@@ -379,9 +412,10 @@ def import_documents(
     batch_size: int = EMBED_BATCH,
     docs_per_round: int = DOCS_PER_ROUND,
     progress: Any = None,
+    matching: Mapping[str, Embedder] | None = None,
 ) -> None:
-    """Guides then notes, in rounds: check and plan, embed the round in batches, write each
-    document in its own transaction."""
+    """Guides then notes, in rounds: check and plan, embed the round in batches (search and
+    matching vectors), write each document in its own transaction."""
     docs: list[tuple[SourceFile, GuideSource | NoteSource]] = []
     for file in files:
         try:
@@ -425,11 +459,18 @@ def import_documents(
                 batch_size=batch_size,
                 progress=progress is not None,
             )
+            evidence: match_vectors.Vectors = {}
+            if matching:
+                evidence = match_vectors.compute(
+                    session, [t for item in pending for t in _evidence_texts(item.doc)], matching,
+                    batch_size=batch_size,
+                )  # fmt: skip
             session.rollback()  # end the read transaction before the writes start
         for item in pending:
             try:
                 with transaction(factory) as session:
                     status = _apply(session, item, preloaded)
+                    match_vectors.write(session, _own_vectors(evidence, _evidence_texts(item.doc)))
             except _FAILURES as error:
                 report.rejected.append(Rejection(item.file.key, _describe(error, item.doc.lines)))
             else:
@@ -452,6 +493,7 @@ def import_paths(
     root: str | Path | None = None,
     batch_size: int = EMBED_BATCH,
     docs_per_round: int = DOCS_PER_ROUND,
+    matching: Mapping[str, Embedder] | None = None,
 ) -> ImportReport:
     """Import files and directories (``.md``, ``.csv``, ``.json``); see the module docstring.
 
@@ -460,6 +502,9 @@ def import_paths(
 
     ``max_bytes`` limits markdown files (people and programme files may be larger). Never
     raises for a bad file: every problem is in ``report.rejected`` with the file and reason.
+    With ``matching`` (the matching models), goals, stated expertise and public chunks get
+    their matching vectors in the transaction that writes them; anything stored earlier
+    without them is embedded at the end (:func:`kb.services.match_vectors.catch_up`).
     """
     engine = session_factory.kw.get("bind")
     if engine is None:
@@ -467,7 +512,7 @@ def import_paths(
     with import_lock(engine):
         return _import_paths(
             session_factory, paths, embedders, progress, max_bytes, root=root,
-            batch_size=batch_size, docs_per_round=docs_per_round,
+            batch_size=batch_size, docs_per_round=docs_per_round, matching=matching,
         )  # fmt: skip
 
 
@@ -481,6 +526,7 @@ def _import_paths(
     root: str | Path | None,
     batch_size: int,
     docs_per_round: int,
+    matching: Mapping[str, Embedder] | None,
 ) -> ImportReport:
     report = ImportReport()
     files, missing = collect_files(paths, root)
@@ -522,7 +568,7 @@ def _import_paths(
             else:
                 documents.append(file)
         for file, data in people:
-            import_people_file(session_factory, file, report, data)
+            import_people_file(session_factory, file, report, data, matching)
             _tick(bar)
         for file, data in programmes:
             import_programmes_file(session_factory, file, report, data)
@@ -530,7 +576,10 @@ def _import_paths(
         import_documents(
             session_factory, documents, embedders, report, max_bytes=max_bytes,
             batch_size=batch_size, docs_per_round=docs_per_round, progress=bar,
+            matching=matching,
         )  # fmt: skip
+        if matching:
+            match_vectors.catch_up(session_factory, matching, batch_size=batch_size)
     finally:
         if bar is not None:
             bar.close()

@@ -236,6 +236,8 @@ def create_app(
     app.after_request(add_security_headers)
     for module in (main, auth, search, guides, notes, hr):
         app.register_blueprint(module.bp)
+    # Run by gunicorn's post_worker_init: each worker builds its matching pool at start.
+    app.extensions["matching_warm_up"] = lambda: hr.warm_up_matching(app)
 
     app.register_error_handler(TandemError, handle_error)
     app.register_error_handler(HTTPException, handle_error)

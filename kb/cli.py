@@ -26,6 +26,7 @@ from kb.config import Settings, load_settings, prepare_openmp
 from kb.errors import NotFound, TandemError
 from kb.models import Person
 from kb.runtime import Tandem, open_tandem
+from kb.services import match_vectors
 
 
 class TandemGroup(click.Group):
@@ -146,6 +147,7 @@ def demo(state: State, reset: bool, as_json: bool) -> None:
     report = demo_module.load_demo(
         tandem.sessions,
         tandem.embedders,
+        matching=tandem.matching_embedders,
         **progress_kwargs(demo_module.load_demo, not as_json),
         demo_dir=tandem.settings.demo_dir,
     )
@@ -208,6 +210,7 @@ def ingest(state: State, paths: tuple[Path, ...], as_json: bool) -> None:
         tandem.sessions,
         list(paths),
         tandem.embedders,
+        matching=tandem.matching_embedders,
         **progress_kwargs(import_paths, not as_json),
     )
     applied = catch_up(tandem)
@@ -218,6 +221,15 @@ def ingest(state: State, paths: tuple[Path, ...], as_json: bool) -> None:
         click.echo(f"Search indexes: {applied} change(s) applied.")
     if report.rejected:
         sys.exit(1)
+
+
+@main.command("match-vectors")
+@pass_state
+def match_vectors_command(state: State) -> None:
+    """Embed goals, stated expertise and public chunks that have no matching vector yet."""
+    tandem = state.tandem
+    added = match_vectors.catch_up(tandem.sessions, tandem.matching_embedders)
+    click.echo(f"Matching vectors: {added} computed.")
 
 
 @main.command()
@@ -451,6 +463,9 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
     """Serve the web app (gunicorn; --dev for Flask's server)."""
     tandem = state.tandem
     applied = catch_up(tandem)  # build indexes once, before workers start
+    embedded = match_vectors.catch_up(tandem.sessions, tandem.matching_embedders)
+    if embedded:
+        click.echo(f"Matching vectors: {embedded} computed.")
     settings = tandem.settings
     state.close()
     shown = "localhost" if host in ("0.0.0.0", "::") else host

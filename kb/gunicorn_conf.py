@@ -104,3 +104,9 @@ def post_worker_init(worker) -> None:  # noqa: ANN001 - gunicorn's Worker
         tandem.warm_up_models()
     except Exception:  # a broken model shows at the first search, with its own error
         log.exception("warming up the search models failed")
+    warm_up_matching = worker.wsgi.extensions.get("matching_warm_up")
+    try:
+        if warm_up_matching is not None:
+            warm_up_matching()
+    except Exception:  # the first HR matching page shows the same error, with its own page
+        log.exception("warming up matching failed")

@@ -284,6 +284,42 @@ class ChunkEmbedding(Base):
     chunk: Mapped[Chunk] = relationship(back_populates="embeddings")
 
 
+class MatchingVector(Base):
+    """A text's vector under one matching model and side (float32 bytes), keyed by the text's
+    hash: goals, stated expertise and public guide and insight chunks, embedded once when
+    they are written, so matching never runs a model over stored content."""
+
+    __tablename__ = "matching_vector"
+
+    text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    side: Mapped[str] = mapped_column(String(10), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MatchingJob(Base):
+    """A matching computation an HR page asked for (a programme's proposal or gaps), run in
+    the background: its state, a line of progress, and the answer as JSON once done.
+
+    ``key`` fingerprints the data it was computed from, so a page reuses an answer until the
+    people, content or pairs change.
+    """
+
+    __tablename__ = "matching_job"
+    __table_args__ = (UniqueConstraint("kind", "programme", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    programme: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    progress: Mapped[str] = mapped_column(String(200), default="")
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class ChangeLog(Base):
     """Monotonically numbered record of which document's chunks changed (or were removed)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,7 @@ class Pool:
     items: list[Evidence]
     config: ScoringConfig
     profiles: sparse.csr_matrix | None = None  # [participants, terms]: whole-profile TF-IDF
+    missing_vectors: int = 0  # texts that had no stored vector (scored as unrelated)
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -131,20 +132,17 @@ class Pool:
         return self.cached(("owners", kind), make)
 
 
-def embed_pool(
-    participants: Sequence[Participant],
-    embedders: Mapping[str, TextEmbedder],
-    config: ScoringConfig,
-    stored: Mapping[str, Mapping[int, np.ndarray]] | None = None,
-    memo: VectorMemo | None = None,
-) -> Pool:
-    """Embed every goal and evidence item of ``participants`` for each signal of ``config``.
+# (signal name, side, texts) -> one unit-length row per text
+VectorSource = Callable[[str, str, list[str]], np.ndarray]
 
-    ``stored`` maps an embedder spec to chunk id -> vector already in the database; they are
-    used for evidence embedded on the passage side (how chunks are stored).
-    """
+
+def build_pool(
+    participants: Sequence[Participant], config: ScoringConfig, vectors: VectorSource
+) -> Pool:
+    """Stack every goal and evidence item of ``participants`` with their vectors for each
+    signal of ``config`` (``vectors`` answers them: stored rows in the service, a model in
+    the evaluation and tests) and the lexical features."""
     participants = list(participants)
-    memo = memo or VectorMemo()
     goal_texts, goal_owners, items, item_owners = [], [], [], []
     for i, p in enumerate(participants):
         for goal in p.goals:
@@ -159,14 +157,9 @@ def embed_pool(
     for signal in config.signals:
         if signal.name not in config.dense_names:
             continue
-        if signal.name not in embedders:
-            raise MissingModel(signal.name)
-        embedder = embedders[signal.name]
-        goal_dense[signal.name] = _vectors(memo, embedder, signal.goal_side, goal_texts)
-        known = (stored or {}).get(signal.name, {}) if signal.evidence_side == "passage" else {}
-        evidence_dense[signal.name] = _evidence_vectors(
-            memo, embedder, signal.evidence_side, items, evidence_texts, known
-        )
+        goal_dense[signal.name] = _rows(vectors, signal.name, signal.goal_side, goal_texts)
+        evidence_dense[signal.name] = _rows(vectors, signal.name, signal.evidence_side,
+                                            evidence_texts)
     lexicon, profiles = None, None
     if config.uses_lexical:
         documents = profile_documents(participants)
@@ -184,36 +177,32 @@ def embed_pool(
     )
 
 
+def _rows(vectors: VectorSource, name: str, side: str, texts: list[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, 1), dtype=np.float32)
+    return np.asarray(vectors(name, side, texts), dtype=np.float32)
+
+
+def embed_pool(
+    participants: Sequence[Participant],
+    embedders: Mapping[str, TextEmbedder],
+    config: ScoringConfig,
+    memo: VectorMemo | None = None,
+) -> Pool:
+    """A pool whose vectors come from running ``embedders`` (through ``memo``): for the
+    evaluation and tests; the service builds its pools from stored vectors."""
+    memo = memo or VectorMemo()
+    for name in config.dense_names:
+        if name not in embedders:
+            raise MissingModel(name)
+    return build_pool(participants, config,
+                      lambda name, side, texts: memo.vectors(embedders[name], side, texts))
+
+
 def profile_documents(participants: Sequence[Participant]) -> list[str]:
     """Each person's evidence as one text: the document of the profile-level lexical signal
     (and of the lexicon's document frequencies: how many people use a word)."""
     return ["\n".join(e.embedding_text for e in p.evidence) for p in participants]
-
-
-def _vectors(memo: VectorMemo, embedder: TextEmbedder, side: str, texts: list[str]
-             ) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, 1), dtype=np.float32)
-    return memo.vectors(embedder, side, texts)
-
-
-def _evidence_vectors(
-    memo: VectorMemo, embedder: TextEmbedder, side: str, items: list[Evidence],
-    texts: list[str], known: Mapping[int, np.ndarray],
-) -> np.ndarray:
-    todo = [i for i, e in enumerate(items) if e.chunk_id is None or e.chunk_id not in known]
-    fresh = _vectors(memo, embedder, side, [texts[i] for i in todo])
-    if not items:
-        return fresh
-    dim = fresh.shape[1] if len(todo) else len(next(iter(known.values())))
-    out = np.zeros((len(items), dim), dtype=np.float32)
-    for row, i in enumerate(todo):
-        out[i] = fresh[row]
-    for i, item in enumerate(items):
-        if item.chunk_id is not None and item.chunk_id in known:
-            out[i] = known[item.chunk_id]
-    return out
-
 
 
 def positions_key(idx: np.ndarray) -> bytes:

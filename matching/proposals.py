@@ -163,7 +163,7 @@ def propose(
         pool, mentees_arr, mentors_arr, capacity_arr, elig, fit, usable, result.mentor_of,
         weights,
     )
-    proposal.unmatched_mentors = _unmatched_mentors(
+    proposal.unmatched_mentors, proposal.mentors_with_places = _unmatched_mentors(
         pool, mentors_arr, capacity_arr, usable, result.mentor_of
     )
     clock.lap("unmatched")
@@ -243,10 +243,13 @@ def _unmatched_facts(
 def _unmatched_mentors(
     pool: Pool, mentors: np.ndarray, capacity: np.ndarray, usable: np.ndarray,
     mentor_of: np.ndarray,
-) -> list[Unmatched]:
+) -> tuple[list[Unmatched], list[Unmatched]]:
+    """Mentors with free places and why: those without any mentee, and those with pairs
+    (kept or proposed) and places left over."""
     people = pool.participants
     load = np.bincount(mentor_of[mentor_of >= 0], minlength=len(mentors))
-    out = []
+    without: list[Unmatched] = []
+    with_places: list[Unmatched] = []
     for c in np.flatnonzero(load < capacity):
         ref = PersonRef.of(people[mentors[c]])
         free = int(capacity[c] - load[c])
@@ -260,5 +263,5 @@ def _unmatched_mentors(
         else:
             reason = (f"the {int(others.sum())} other mentee(s) who fit got pairs with a "
                       "higher total fit")
-        out.append(Unmatched(ref, reason, free_places=free))
-    return out
+        (with_places if load[c] else without).append(Unmatched(ref, reason, free_places=free))
+    return without, with_places

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from matching.bands import FIT_BANDS, REASON_BANDS, band, band_text
 from matching.constraints import MatchWeights
 from matching.explain import Reason
 from matching.profiles import Participant
@@ -84,12 +85,14 @@ class Proposal:
     programme: str
     pairs: list[ProposedPair]
     unmatched_mentees: list[Unmatched]
-    unmatched_mentors: list[Unmatched]
+    unmatched_mentors: list[Unmatched]  # mentors who got no mentee at all
     total_score: float
     certified: bool
     weights: MatchWeights
     warnings: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    # Mentors with at least one pair and places left over (never also in unmatched_mentors).
+    mentors_with_places: list[Unmatched] = field(default_factory=list)
 
 
 @dataclass
@@ -144,6 +147,17 @@ def _reason(reason: Reason) -> dict[str, Any]:
         "title": reason.title,
         "ref": reason.ref,
         "text": reason.text,
+        "band": band(reason.similarity, REASON_BANDS),
+        "band_text": band_text(reason.similarity, REASON_BANDS),
+    }
+
+
+def _fit_bands(fit: float | None, teach_back: float | None) -> dict[str, Any]:
+    return {
+        "fit_band": band(fit, FIT_BANDS),
+        "fit_text": band_text(fit, FIT_BANDS),
+        "teach_back_band": None if teach_back is None else band(teach_back, FIT_BANDS),
+        "teach_back_text": None if teach_back is None else band_text(teach_back, FIT_BANDS),
     }
 
 
@@ -154,6 +168,7 @@ def _candidate(c: Candidate) -> dict[str, Any]:
         "score": _round(c.score),
         "fit": _round(c.fit),
         "teach_back": _round(c.teach_back),
+        **_fit_bands(c.fit, c.teach_back),
         "preferences": {k: _round(v) for k, v in c.preferences.items()},
         "reasons": [_reason(r) for r in c.reasons],
         "teach_back_reasons": [_reason(r) for r in c.teach_back_reasons],
@@ -183,6 +198,7 @@ def _proposed_pair(p: ProposedPair) -> dict[str, Any]:
         "score": _round(p.score),
         "fit": _round(p.fit),
         "teach_back": _round(p.teach_back),
+        **_fit_bands(p.fit, p.teach_back),
         "locked": p.locked,
         "reasons": [_reason(r) for r in p.reasons],
         "teach_back_reasons": [_reason(r) for r in p.teach_back_reasons],
@@ -206,6 +222,7 @@ def _proposal(p: Proposal) -> dict[str, Any]:
         "pairs": [_proposed_pair(x) for x in p.pairs],
         "unmatched_mentees": [_unmatched(u) for u in p.unmatched_mentees],
         "unmatched_mentors": [_unmatched(u) for u in p.unmatched_mentors],
+        "mentors_with_places": [_unmatched(u) for u in p.mentors_with_places],
         "total_score": round(p.total_score, 4),
         "optimal": p.certified,
         "weights": p.weights.to_dict(),

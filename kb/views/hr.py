@@ -6,20 +6,21 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.models import PAIR_STATUSES, Pair, PairChange, Person, Programme
+from kb.models import PAIR_STATUSES, MatchingVector, Pair, PairChange, Person, Programme
 from kb.services import pairs, people
 from kb.views.auth import safe_next
 from kb.views.support import current_person, db, tandem
 from matching import service as matching
-from matching.pool import VectorMemo
+from matching.jobs import JobRunner
 from matching.results import to_data
+from matching.service import PoolCache
 
 bp = Blueprint("hr", __name__, url_prefix="/hr")
 
@@ -142,34 +143,134 @@ def safe_back() -> str | None:
     return safe_next(request.form.get("back"))
 
 
-def memo() -> VectorMemo:
-    """One vector memo per process, so profiles are embedded once, not on every request."""
-    return current_app.extensions.setdefault("matching_memo", VectorMemo())
+# How long a page waits for a fresh matching job before it shows the progress instead.
+JOB_WAIT_SECONDS = 1.5
+# Rows a list of a proposal or gaps page shows unless HR asks for all (?all=1): a company's
+# proposal has thousands.
+LIST_ROWS = 200
+
+
+def pool_cache() -> PoolCache:
+    """This process's matching pools: built from stored vectors once per data state."""
+    cache = current_app.extensions.get("matching_pools")
+    if cache is None:
+        cache = current_app.extensions.setdefault("matching_pools", PoolCache())
+    return cache
+
+
+def job_runner() -> JobRunner:
+    """This process's runner of background matching jobs."""
+    runner = current_app.extensions.get("matching_jobs")
+    if runner is None:
+        runner = current_app.extensions.setdefault("matching_jobs", JobRunner(
+            tandem().sessions, tandem().matching_embedders, pool_cache(),
+            inline=bool(current_app.config.get("TANDEM_MATCHING_JOBS_INLINE")),
+        ))
+    return runner
+
+
+def warm_up_matching(app: Flask) -> None:
+    """Build this worker's matching pool before the first HR page asks for it (on an
+    instance with matching vectors: a library served for search only is left alone)."""
+    with app.app_context():
+        with tandem().sessions() as session:
+            if session.scalar(select(MatchingVector.text_hash).limit(1)) is not None:
+                pool_cache().get(session, tandem().matching_embedders)
+
+
+def job_answer(kind: str, slug: str, title: str) -> tuple[Any, ResponseReturnValue | None]:
+    """A job's answer once it is ready, else the page showing its progress (or failure)."""
+    state = job_runner().request(kind, slug, wait=JOB_WAIT_SECONDS)
+    if state.done:
+        return state.result, None
+    status = 500 if state.status == "failed" else 202
+    return None, (render_template("hr/job.html", slug=slug, job=state, title=title), status)
 
 
 @bp.route("/programmes/<slug>/proposal")
 @hr_required
 def proposal(slug: str) -> ResponseReturnValue:
-    found = matching.propose(db(), tandem().matching_embedders, slug, memo=memo())
-    return render_template("hr/proposal.html", slug=slug, proposal=to_data(found))
+    found, waiting = job_answer("proposal", slug, "Proposed pairs")
+    if waiting is not None:
+        return waiting
+    rows = None if request.args.get("all") else LIST_ROWS
+    return render_template("hr/proposal.html", slug=slug,
+                           proposal=present_proposal(found, rows))
+
+
+def present_proposal(data: dict[str, Any], rows: int | None = None) -> dict[str, Any]:
+    """The proposal as the page lists it: kept pairs, new pairs, and nobody in two lists;
+    each list cut to ``rows`` (its full length in ``sizes``)."""
+    paired = {p["mentor"] for p in data["pairs"]} | {p["mentee"] for p in data["pairs"]}
+    lists = {
+        "kept": [p for p in data["pairs"] if p["locked"]],
+        "new": [p for p in data["pairs"] if not p["locked"]],
+        "unmatched_mentees": [u for u in data["unmatched_mentees"] if u["email"] not in paired],
+        "unmatched_mentors": [u for u in data["unmatched_mentors"] if u["email"] not in paired],
+        "mentors_with_places": data.get("mentors_with_places", []),
+    }
+    return {**data, **{k: v[:rows] for k, v in lists.items()},
+            "sizes": {k: len(v) for k, v in lists.items()}}
 
 
 @bp.route("/programmes/<slug>/proposal", methods=["POST"])
 @hr_required
 def apply_proposal(slug: str) -> ResponseReturnValue:
+    """Save the proposal HR was shown (if the data changed since, it must be reviewed again)."""
+    state = job_runner().request("proposal", slug)
+    if not state.done:
+        flash("The proposal changed since it was shown (or is still being computed): "
+              "review it again before saving.", "error")
+        return redirect(url_for("hr.proposal", slug=slug))
     session = db()
-    found = matching.propose(session, tandem().matching_embedders, slug, explain=False, memo=memo())
-    created = matching.apply_proposal(session, found, current_person())
+    created = pairs.store_proposed(
+        session, slug, [(p["mentor"], p["mentee"]) for p in state.result["pairs"]],
+        current_person(),
+    )  # fmt: skip
     session.commit()
     flash(f"Saved {len(created)} new proposed pair(s).", "info")
     return redirect(url_for("hr.programme", slug=slug))
 
 
+@bp.route("/programmes/<slug>/proposal/decide", methods=["POST"])
+@hr_required
+def decide_pair(slug: str) -> ResponseReturnValue:
+    """HR accepts (keeps: locks) or rejects one proposed pair, through the pairs service."""
+    session, hr = db(), current_person()
+    pairs.programme_by_slug(session, slug)
+    mentor = request.form.get("mentor", "")
+    mentee = request.form.get("mentee", "")
+    decision = request.form.get("decision")
+    try:
+        if decision == "accept":
+            pair = matching.lock_pair(session, slug, mentor, mentee, hr)
+        elif decision == "reject":
+            pair = pairs.reject_pair(session, slug, mentor, mentee, hr)
+        else:
+            raise ValidationError(f"decision must be accept or reject, not {decision!r}",
+                                  field="decision")
+        session.commit()
+    except ValidationError as error:
+        session.rollback()
+        flash(f"Not changed: {error.reason}", "error")
+    except NotFound as error:  # a person of the form is unknown (the programme exists)
+        session.rollback()
+        flash(f"Not changed: {error}", "error")
+    else:
+        what = "kept in every later proposal" if decision == "accept" else (
+            "rejected: it will not be proposed again")
+        flash(f"{pair.mentor.name} / {pair.mentee.name}: {what}.", "info")
+    return redirect(url_for("hr.proposal", slug=slug))
+
+
 @bp.route("/programmes/<slug>/gaps")
 @hr_required
 def gaps(slug: str) -> ResponseReturnValue:
-    themes = matching.gaps(db(), tandem().matching_embedders, slug, memo=memo())
-    return render_template("hr/gaps.html", slug=slug, themes=to_data(themes))
+    themes, waiting = job_answer("gaps", slug, "Goals no mentor covers well")
+    if waiting is not None:
+        return waiting
+    rows = None if request.args.get("all") else LIST_ROWS
+    return render_template("hr/gaps.html", slug=slug, themes=themes[:rows], total=len(themes))
 
 
 @bp.route("/recommend")
@@ -181,10 +282,10 @@ def recommend() -> ResponseReturnValue:
         raise ValidationError("Ask for one person: ?mentee=EMAIL or ?mentor=EMAIL.")
     if mentee:
         found = matching.recommend_mentors(
-            db(), tandem().matching_embedders, mentee, limit=10, memo=memo()
+            db(), tandem().matching_embedders, mentee, limit=10, cache=pool_cache()
         )
     else:
         found = matching.recommend_mentees(
-            db(), tandem().matching_embedders, mentor, limit=10, memo=memo()
+            db(), tandem().matching_embedders, mentor, limit=10, cache=pool_cache()
         )
     return render_template("hr/recommend.html", result=to_data(found))

@@ -8,6 +8,7 @@ from flask_login import login_required
 
 from kb.errors import NotFound
 from kb.models import Person, SessionNote, SharedInsight, split_list
+from kb.services import match_vectors
 from kb.services import notes as note_service
 from kb.services.guides import render_markdown
 from kb.services.pairs import pairs_for_person
@@ -93,6 +94,10 @@ def consent(note_id: int) -> ResponseReturnValue:
         db(), note_insight(note), person, embedders=tandem().embedders
     )
     published = insight.published
+    if published:  # public now: matching may quote it, so it needs its matching vectors
+        match_vectors.store_for_docs(
+            db(), [note_service.insight_doc_key(insight)], tandem().matching_embedders
+        )
     committed()
     flash(
         "Published: the insight is now public."

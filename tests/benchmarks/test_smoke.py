@@ -45,5 +45,7 @@ def test_every_bench_part_runs_at_a_tiny_size_from_an_empty_cache(
     assert steps and steps[0]["requests"] > 0 and steps[0]["errors"] == 0
     assert set(result["peers"]["sets"]) == {"xquad-ru", "xquad-en", "poquad-pl"}
     assert result["matching"]["proposals"][0]["optimal_certified"]
+    for library in ("demo", "company"):  # HR's matching pages, served, each answered warm
+        assert result["matching-web"][library]["warm"]["proposal"]["requests"] == 3
     assert (cache / "embeddings.sqlite").is_file()  # the empty cache was filled on the way
     assert {p.name for p in out.glob("*.png")} >= {"bench-search-latency.png", "bench-peers.png"}

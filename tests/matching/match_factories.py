@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
 from kb.chunking import chunk_text
+from kb.embedding import Embedder
 from kb.models import (
     Chunk,
     Guide,
@@ -17,6 +19,7 @@ from kb.models import (
     SessionNote,
     SharedInsight,
 )
+from kb.services import match_vectors
 
 
 def person(
@@ -100,3 +103,16 @@ def note(session: Session, the_pair: Pair, author: Person, title: str, body: str
         ))
     session.flush()
     return row
+
+
+def store_vectors(session: Session, embedders: Mapping[str, Embedder]) -> int:
+    """Matching vectors of every goal and evidence text matching reads from these rows (the
+    services and imports store them when they write; these builders write rows directly)."""
+    from matching.service import read_snapshot
+
+    snapshot = read_snapshot(session)
+    texts = [g for p in snapshot.participants for g in p.goals]
+    texts += [e.embedding_text for p in snapshot.participants for e in p.evidence]
+    added = match_vectors.store(session, texts, embedders)
+    session.commit()
+    return added

@@ -9,8 +9,11 @@ import match_factories as f
 import pytest
 from sqlalchemy import func, select
 
-from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.models import Pair
+from kb.chunking import embedding_text
+from kb.embedding import text_hash
+from kb.errors import ConfigError, NotFound, PermissionDenied, ValidationError
+from kb.models import Chunk, MatchingVector, Pair, Person
+from kb.services import match_vectors
 from kb.services import pairs as pair_service
 from matching import service
 from matching.results import to_data
@@ -19,7 +22,7 @@ SECRET = "Zyxelgate"
 
 
 @pytest.fixture
-def world(session):
+def world(session, embedders):
     """A small organisation: HR, seniors (mentees), young mentors, one programme."""
     hr = f.person(session, "hr@x.com", roles="hr")
     director = f.person(session, "director@x.com", roles="mentee", department="Board",
@@ -58,6 +61,7 @@ def world(session):
     f.note(session, old_pair, excel, "Shared one", "private body text",
            insight="Automating the weekly report in Excel saved two hours a week.")
     session.commit()
+    f.store_vectors(session, embedders)
     return {"hr": hr, "director": director, "lead": lead, "senior": senior, "excel": excel,
             "video": video, "polish": polish, "prompts": prompts, "other": other,
             "prog": prog}
@@ -252,6 +256,7 @@ def test_gaps_group_uncovered_goals(session, embedders, world) -> None:
     world["director"].goals = ("learn SAP accounting basics;SAP accounting for beginners;"
                                "automate weekly reports")
     session.commit()
+    f.store_vectors(session, embedders)
     themes = service.gaps(session, embedders, "spring", threshold=0.15)
     goals = [g.goal for t in themes for g in t.goals]
     assert "learn SAP accounting basics" in goals
@@ -275,3 +280,78 @@ def test_weights_change_the_score_and_are_validated(session, embedders, world) -
     assert first["excel@x.com"] > second["excel@x.com"]
     with pytest.raises(ValidationError, match="unknown weight"):
         service.propose(session, embedders, "spring", weights={"age": 1})
+
+
+class RaisingEmbedder:
+    """A model that must never run: stands in for the real one on the request path."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def embed_queries(self, texts):
+        raise AssertionError(f"a request embedded {len(texts)} text(s)")
+
+    embed_passages = embed_queries
+
+
+def test_requests_load_stored_vectors_and_run_no_model(session, embedders, world) -> None:
+    never = {spec: RaisingEmbedder(e.name) for spec, e in embedders.items()}
+    with_model = [
+        service.recommend_mentors(session, embedders, "senior@x.com", limit=5),
+        service.recommend_mentees(session, embedders, "video@x.com"),
+        service.propose(session, embedders, "spring"),
+        service.gaps(session, embedders, "spring", threshold=0.15),
+    ]
+    without = [
+        service.recommend_mentors(session, never, "senior@x.com", limit=5),
+        service.recommend_mentees(session, never, "video@x.com"),
+        service.propose(session, never, "spring"),
+        service.gaps(session, never, "spring", threshold=0.15),
+    ]
+    for result in (with_model[2], without[2]):
+        result.stats.pop("seconds")  # timings differ from run to run
+    for a, b in zip(with_model, without, strict=True):
+        assert dump(a) == dump(b)
+    assert without[2].stats["missing_vectors"] == 0
+
+
+def test_a_text_without_a_stored_vector_is_counted_not_embedded(session, embedders,
+                                                               world) -> None:
+    world["director"].goals = "learn Zorblax forecasting"
+    session.commit()
+    never = {spec: RaisingEmbedder(e.name) for spec, e in embedders.items()}
+    proposal = service.propose(session, never, "spring")
+    assert proposal.stats["missing_vectors"] == 1
+
+
+def test_no_stored_vectors_at_all_is_a_clear_error(session, embedders, world) -> None:
+    session.execute(MatchingVector.__table__.delete())
+    session.commit()
+    with pytest.raises(ConfigError, match="match-vectors"):
+        service.recommend_mentors(session, embedders, "senior@x.com")
+
+
+def test_the_pool_is_kept_until_the_data_changes(session, embedders, world) -> None:
+    cache = service.PoolCache()
+    _, first = cache.get(session, embedders)
+    _, again = cache.get(session, embedders)
+    assert again is first
+    world["senior"].goals = "automate my weekly reports"
+    session.commit()
+    f.store_vectors(session, embedders)
+    _, changed = cache.get(session, embedders)
+    assert changed is not first
+    assert "write prompts for ChatGPT" not in changed.goals.texts
+
+
+def test_private_notes_never_get_matching_vectors(session, embedders, world) -> None:
+    texts = match_vectors.chunk_texts(session) + match_vectors.person_texts(
+        session.scalars(select(Person)))
+    assert texts and not any(SECRET in t or "private body text" in t for t in texts)
+    match_vectors.store(session, texts, embedders)
+    session.commit()
+    notes = session.scalars(select(Chunk).where(Chunk.doc_type == "note")).all()
+    note_hashes = {text_hash(embedding_text(c.title, c.text)) for c in notes}
+    note_hashes |= {text_hash(c.text) for c in notes}
+    stored = set(session.scalars(select(MatchingVector.text_hash)))
+    assert stored and not note_hashes & stored

@@ -21,7 +21,7 @@ from kb.app import create_app
 from kb.config import load_settings
 from kb.models import Person
 from kb.runtime import Tandem, open_tandem
-from kb.services import guides, notes, pairs, people, programmes
+from kb.services import guides, match_vectors, notes, pairs, people, programmes
 
 PASSWORD = "correct horse battery"
 
@@ -104,6 +104,7 @@ def load_library(tandem: Tandem) -> Library:
             guide_slug=guide.slug,
             draft_slug=draft.slug,
         )
+    match_vectors.catch_up(tandem.sessions, tandem.matching_embedders)
     tandem.search.catch_up()
     return library
 
@@ -130,7 +131,8 @@ def library(web_tandem: Tandem) -> Library:
 
 
 def make_app(tandem: Tandem, **config: object) -> Flask:
-    base = {"TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False}
+    base = {"TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False,
+            "TANDEM_MATCHING_JOBS_INLINE": True}
     return create_app(test_config={**base, **config}, tandem=tandem)
 
 

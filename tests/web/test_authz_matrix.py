@@ -113,6 +113,10 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("hr.correct_pair", "POST"): Policy(hr_only(MOVED), lambda w: {"pair_id": w.pair_id}),
     ("hr.proposal", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("hr.apply_proposal", "POST"): Policy(hr_only(MOVED), lambda w: {"slug": "spring"}),
+    ("hr.decide_pair", "POST"): Policy(
+        hr_only(MOVED), lambda w: {"slug": "spring"},
+        data={"mentor": "anna@example.com", "mentee": "bogdan@example.com", "decision": "reject"},
+    ),
     ("hr.gaps", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("hr.recommend", "GET"): Policy(hr_only(), query={"mentee": "bogdan@example.com"}),
     ("hr.deactivate", "POST"): Policy(

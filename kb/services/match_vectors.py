@@ -1,0 +1,185 @@
+"""Matching vectors: what matching compares, embedded once when it is written.
+
+Matching compares people's goals with their evidence: stated expertise phrases and the
+public chunks of published guides and consented shared insights. Each such text is embedded
+with every matching model when it is written or imported, and stored in ``MatchingVector``
+keyed by the text's hash, the model's name and the side, in the same transaction as the
+content. A matching request only loads them; it never runs a model over stored content.
+
+Session notes are never matching evidence: only chunks without a pair (guides and consented
+insights) and the phrases people state about themselves are embedded here.
+
+Like :mod:`kb.services.content`, functions that write never commit, and embedding happens
+before a write where the caller can arrange it (:func:`compute` then :func:`write`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb.chunking import embedding_text
+from kb.embedding import Embedder, text_hash
+from kb.models import Chunk, MatchingVector, Person
+
+# Matching embeds goals and evidence alike as queries (E5's "query: " on both sides is what
+# the reviewer-expertise tuning chose; symmetric models such as MiniLM have one side only).
+MATCHING_SIDE = "query"
+EVIDENCE_DOC_TYPES = ("guide", "insight")
+EMBED_BATCH = 256
+_LOOKUP_BATCH = 500
+# Above this many wanted texts, one scan of a model's rows beats many IN (...) look-ups.
+_SCAN_ABOVE = 5000
+
+# model name -> text hash -> vector
+Vectors = dict[str, dict[str, np.ndarray]]
+
+
+def phrases(value: str | None) -> list[str]:
+    """A ";"-separated field as distinct, non-empty phrases, in order (as matching reads
+    goals and stated expertise: ``matching.profiles.split_phrases``)."""
+    seen: dict[str, None] = {}
+    for part in (value or "").split(";"):
+        phrase = " ".join(part.split())
+        if phrase and phrase.lower() not in {p.lower() for p in seen}:
+            seen[phrase] = None
+    return list(seen)
+
+
+def profile_texts(profiles: Iterable[tuple[str | None, str | None]]) -> list[str]:
+    """Every phrase of (stated expertise, goals) fields, each once."""
+    texts: dict[str, None] = {}
+    for expertise, goals in profiles:
+        for phrase in (*phrases(expertise), *phrases(goals)):
+            texts.setdefault(phrase)
+    return list(texts)
+
+
+def person_texts(people: Iterable[Person]) -> list[str]:
+    """Every goal and stated-expertise phrase of ``people``."""
+    return profile_texts((p.expertise, p.goals) for p in people)
+
+
+def chunk_texts(session: Session, doc_keys: Collection[str] | None = None) -> list[str]:
+    """The embedding texts of public guide and insight chunks (of ``doc_keys``, or all).
+
+    Chunks with a pair (session notes) are never selected.
+    """
+    query = select(Chunk.title, Chunk.text).where(
+        Chunk.doc_type.in_(EVIDENCE_DOC_TYPES), Chunk.pair_id.is_(None)
+    )
+    texts: dict[str, None] = {}
+    if doc_keys is None:
+        for title, text in session.execute(query):
+            texts.setdefault(embedding_text(title, text))
+        return list(texts)
+    keys = list(doc_keys)
+    for i in range(0, len(keys), _LOOKUP_BATCH):
+        for title, text in session.execute(
+            query.where(Chunk.doc_key.in_(keys[i : i + _LOOKUP_BATCH]))
+        ):
+            texts.setdefault(embedding_text(title, text))
+    return list(texts)
+
+
+def stored_hashes(session: Session, hashes: Collection[str], model: str,
+                  side: str = MATCHING_SIDE) -> set[str]:
+    """Which of ``hashes`` already have a vector under ``model`` and ``side``."""
+    found: set[str] = set()
+    keys = list(dict.fromkeys(hashes))
+    for i in range(0, len(keys), _LOOKUP_BATCH):
+        found.update(session.scalars(select(MatchingVector.text_hash).where(
+            MatchingVector.model == model, MatchingVector.side == side,
+            MatchingVector.text_hash.in_(keys[i : i + _LOOKUP_BATCH]),
+        )))
+    return found
+
+
+def compute(session: Session, texts: Iterable[str], embedders: Mapping[str, Embedder],
+            *, batch_size: int = EMBED_BATCH) -> Vectors:
+    """Vectors of the ``texts`` not stored yet, per model name (only reads the database)."""
+    by_hash = {text_hash(t): t for t in texts}
+    out: Vectors = {}
+    for embedder in embedders.values():
+        have = stored_hashes(session, by_hash, embedder.name)
+        missing = [h for h in by_hash if h not in have]
+        fresh: dict[str, np.ndarray] = {}
+        for start in range(0, len(missing), batch_size):
+            part = missing[start : start + batch_size]
+            rows = np.asarray(embedder.embed_queries([by_hash[h] for h in part]), np.float32)
+            fresh.update(zip(part, rows, strict=True))
+        out[embedder.name] = fresh
+    return out
+
+
+def write(session: Session, vectors: Mapping[str, Mapping[str, np.ndarray]]) -> int:
+    """Store computed vectors, skipping any stored meanwhile; returns how many rows it added."""
+    added = 0
+    for model, rows in vectors.items():
+        have = stored_hashes(session, rows, model)
+        for key, vector in rows.items():
+            if key in have:
+                continue
+            session.add(MatchingVector(text_hash=key, model=model, side=MATCHING_SIDE,
+                                       vector=np.asarray(vector, np.float32).tobytes()))
+            added += 1
+    if added:
+        session.flush()
+    return added
+
+
+def store(session: Session, texts: Iterable[str], embedders: Mapping[str, Embedder]) -> int:
+    """Compute and store the vectors ``texts`` still lack (one document or profile on the
+    web: small enough to embed inside the write)."""
+    return write(session, compute(session, texts, embedders))
+
+
+def store_for_docs(session: Session, doc_keys: Collection[str],
+                   embedders: Mapping[str, Embedder]) -> int:
+    """Vectors for the public chunks of these documents (after their chunks were written)."""
+    return store(session, chunk_texts(session, doc_keys), embedders)
+
+
+def catch_up(factory: sessionmaker[Session], embedders: Mapping[str, Embedder],
+             *, batch_size: int = EMBED_BATCH) -> int:
+    """Embed every goal, stated expertise and public chunk that has no matching vector yet
+    (after an upgrade, or a write made without the matching models); returns rows added.
+
+    Reads first, embeds outside any write transaction, then writes in rounds.
+    """
+    with factory() as session:
+        texts = person_texts(session.scalars(select(Person))) + chunk_texts(session)
+    added = 0
+    round_size = batch_size * 8
+    for start in range(0, len(texts), round_size):
+        part = texts[start : start + round_size]
+        with factory() as session:
+            vectors = compute(session, part, embedders, batch_size=batch_size)
+            session.rollback()
+            added += write(session, vectors)
+            session.commit()
+    return added
+
+
+def load(session: Session, hashes: Sequence[str], model: str,
+         side: str = MATCHING_SIDE) -> dict[str, np.ndarray]:
+    """Stored vectors of ``hashes`` under ``model`` and ``side`` (those that exist)."""
+    wanted = set(hashes)
+    out: dict[str, np.ndarray] = {}
+    query = select(MatchingVector.text_hash, MatchingVector.vector).where(
+        MatchingVector.model == model, MatchingVector.side == side)
+    if len(wanted) > _SCAN_ABOVE:
+        for key, blob in session.execute(query):
+            if key in wanted:
+                out[key] = np.frombuffer(blob, dtype=np.float32)
+        return out
+    keys = list(wanted)
+    for i in range(0, len(keys), _LOOKUP_BATCH):
+        for key, blob in session.execute(
+            query.where(MatchingVector.text_hash.in_(keys[i : i + _LOOKUP_BATCH]))
+        ):
+            out[key] = np.frombuffer(blob, dtype=np.float32)
+    return out

@@ -1,0 +1,47 @@
+"""Matching vectors in the database: each text embedded once per model, found by its hash."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import func, select
+
+from kb.embedding import FakeEmbedder, text_hash
+from kb.models import MatchingVector
+from kb.services import match_vectors
+from matching.profiles import split_phrases
+
+
+class Counting(FakeEmbedder):
+    def __init__(self) -> None:
+        super().__init__(dim=16, name="counted")
+        self.texts: list[str] = []
+
+    def embed_queries(self, texts):
+        self.texts.extend(texts)
+        return super().embed_queries(texts)
+
+
+def test_phrases_are_read_as_matching_reads_them() -> None:
+    for value in ("a; b ;A;  c  d ;;", "", None, "Excel;excel;EXCEL formulas", " ; "):
+        assert match_vectors.phrases(value) == split_phrases(value)
+
+
+def test_each_text_is_embedded_once_and_loaded_by_hash(session) -> None:
+    model = Counting()
+    texts = ["Copilot w Excelu", "negocjacje budżetu", "Copilot w Excelu"]
+    assert match_vectors.store(session, texts, {"counted": model}) == 2
+    assert match_vectors.store(session, texts + ["new one"], {"counted": model}) == 1
+    session.commit()
+    assert model.texts == ["Copilot w Excelu", "negocjacje budżetu", "new one"]
+    loaded = match_vectors.load(session, [text_hash(t) for t in texts], "counted")
+    assert set(loaded) == {text_hash("Copilot w Excelu"), text_hash("negocjacje budżetu")}
+    expected = FakeEmbedder(dim=16).embed_queries(["negocjacje budżetu"])[0]
+    assert np.allclose(loaded[text_hash("negocjacje budżetu")], expected)
+    count = session.scalar(select(func.count()).select_from(MatchingVector))
+    assert count == 3
+
+
+def test_writing_vectors_twice_adds_nothing(session) -> None:
+    vectors = match_vectors.compute(session, ["a", "b"], {"x": Counting()})
+    assert match_vectors.write(session, vectors) == 2
+    assert match_vectors.write(session, vectors) == 0
