@@ -149,3 +149,10 @@ def test_every_bench_module_imports() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("module", discover("kb.search.indexes"))
+def test_the_indexes_never_import_the_search_engine(module: str) -> None:
+    """The indexes are driven by the engine (kb.search.hybrid), never the other way round."""
+    loaded = loaded_after_import(module)
+    assert not loaded & {"kb.search.hybrid", "kb.search.snippets"}

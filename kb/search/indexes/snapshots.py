@@ -73,7 +73,8 @@ def write_snapshot(path: Path, snapshot: Snapshot, family: str) -> None:
     files: dict[str, str] = {}
     if snapshot.arrays:
         files["arrays"] = f"{stem}.npz"
-        np.savez(path.with_name(files["arrays"]), **snapshot.arrays)
+        arrays: dict[str, Any] = snapshot.arrays
+        np.savez(path.with_name(files["arrays"]), **arrays)
     for n, (key, index) in enumerate(snapshot.indexes.items()):
         files[f"faiss:{key}"] = f"{stem}-{n}.faiss"
         faiss.write_index(index, str(path.with_name(files[f"faiss:{key}"])))

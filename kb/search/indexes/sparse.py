@@ -190,9 +190,11 @@ class SparseIndex:
             arrays["main.data"] = self._main.data
             arrays["main.indices"] = self._main.indices
             arrays["main.indptr"] = self._main.indptr
-            for name, postings in zip(("row", "column", "tf"), self._delta_postings, strict=True):
-                # A copy: a view would keep the growing array.array from resizing.
-                arrays[f"delta.{name}"] = np.array(postings, dtype=postings.typecode)
+            # Copies: a view would keep the growing array.array from resizing.
+            delta_row, delta_column, delta_tf = self._delta_postings
+            arrays["delta.row"] = np.array(delta_row, dtype=np.intc)
+            arrays["delta.column"] = np.array(delta_column, dtype=np.intc)
+            arrays["delta.tf"] = np.array(delta_tf, dtype=np.float32)
             arrays["field_seen"] = self._field_seen
             return facts, arrays
 

@@ -14,14 +14,14 @@ builds (under a lock); ``reindex`` rewrites it.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.search.filters import SearchFilters
 from kb.search.indexes.changelog import LogState, iter_all_records, snapshot_state
-from kb.search.indexes.fulltext import BM25Config, TextHit
+from kb.search.indexes.fulltext import BM25Config, PhraseMatch, TextHit
 from kb.search.indexes.snapshots import READ_ERRORS, Snapshot, read_snapshot, write_snapshot
 from kb.search.indexes.sparse import FORMAT_VERSION, Access, SparseIndex
 from kb.search.indexes.store import SCHEMA_VERSION, MemoryStore
@@ -109,10 +109,10 @@ class SparseStore(MemoryStore):
         parsed: ParsedQuery,
         limit: int | None,
         access: Access,
-        extra: Mapping[int, float] | None = None,
+        phrases: Sequence[PhraseMatch] = (),
     ) -> list[TextHit]:
         with self._lock:
-            return self.index.search(parsed, limit, access, extra)
+            return self.index.search(parsed, limit, access, phrases)
 
     def browse(self, access: Access) -> list[TextHit]:
         with self._lock:
