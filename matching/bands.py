@@ -42,9 +42,9 @@ class Bands:
 
 
 # A reason's similarity: the link between one goal and one piece of evidence.
-REASON_BANDS = Bands(strong=0.50, some=0.30)
+REASON_BANDS = Bands(strong=0.50, some=0.41)
 # A pair's fit: how well the mentor's evidence covers the mentee's goals, on average.
-FIT_BANDS = Bands(strong=0.40, some=0.25)
+FIT_BANDS = Bands(strong=0.36, some=0.29)
 
 
 def band(score: float | None, bands: Bands = REASON_BANDS) -> str:
