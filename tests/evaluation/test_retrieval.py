@@ -87,3 +87,34 @@ def test_sweep_ranks_configs_by_mean(beir_dir: Path) -> None:
     )
     assert [r["mean"] for r in rows] == sorted((r["mean"] for r in rows), reverse=True)
     assert rows[0]["ndcg@10"]["tiny-en"] == rows[0]["mean"]
+
+
+def test_each_document_is_analysed_in_its_own_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A corpus whose documents carry ``metadata.language`` is analysed per document (the
+    Russian stemmer for the Russian paragraph), not in one language voted for the corpus."""
+    monkeypatch.setenv("TANDEM_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "mixed"
+    (folder / "qrels").mkdir(parents=True)
+    docs = [
+        ("r1", "Книги помогают вести блоги в социальных сетях.", "ru"),
+        ("r2", "Сводные таблицы показывают бюджет.", "ru"),
+        ("e1", "Pivot tables summarise budgets.", "en"),
+    ]
+    with (folder / "corpus.jsonl").open("w") as out:
+        for doc_id, text, lang in docs:
+            row = {"_id": doc_id, "title": "", "text": text, "metadata": {"language": lang}}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    queries = {"q1": "блогами", "q2": "pivot tables"}
+    with (folder / "queries.jsonl").open("w") as out:
+        for qid, text in queries.items():
+            out.write(json.dumps({"_id": qid, "text": text}, ensure_ascii=False) + "\n")
+    (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tr1\t1\nq2\te1\t1\n")
+    run = collect(folder, "dev", SearchConfig(models=("fake",)))
+    assert run.language == "en+ru" and run.passage_languages == ["ru", "ru", "en"]
+    signals = {q.qid: q.signals["bm25"] for q in run.queries}
+    assert list(signals["q1"]) == [0]  # "блогами" ~ "блоги": found only by Russian stemming
+    assert list(signals["q2"]) == [2]
+    result = evaluate(folder, "dev", models=("fake",), modes=("bm25",))
+    assert result["language"] == "en+ru" and result["modes"]["bm25"]["ndcg@10"] == 1.0

@@ -157,3 +157,61 @@ def test_group_max_brute_force() -> None:
             assert score == max(scores[k] for k in members)
             assert scores[best] == score and best % 5 == group
         assert set(grouped) == {k % 5 for k in scores}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_convex_stand_in_matches_a_dense_reference(seed: int) -> None:
+    """A key BM25 could not score (odd keys here) and did not list takes the weighted mean of
+    its other normalised signals in BM25's place; everything else is the plain sum."""
+    rng = np.random.default_rng(seed)
+    signals = random_signals(rng)
+    weights = {name: float(rng.uniform(0.1, 1)) for name in signals}
+    fused = convex(signals, weights, "zscore", {"bm25": 0.0}, {"bm25": lambda k: k % 2 == 1})
+    norms = {}
+    for name, scores in signals.items():
+        if name == "bm25":
+            values = np.array([*scores.values(), 0.0])
+            z = (values - values.mean()) / values.std() if values.std() else np.ones_like(values)
+            norms[name] = (dict(zip(scores, z[:-1], strict=True)), float(z[-1]))
+        else:
+            z = zscore(scores)
+            norms[name] = (z, min(min(z.values()), 0.0))
+    keys = set().union(*signals.values())
+    for key in keys:
+        expected = 0.0
+        for name, (norm, floor) in norms.items():
+            if key in norm:
+                expected += weights[name] * norm[key]
+            elif name == "bm25" and key % 2 == 1:
+                others = [(weights[o], n.get(key, f)) for o, (n, f) in norms.items() if o != name]
+                mean = sum(w * v for w, v in others) / sum(w for w, _ in others)
+                expected += weights[name] * mean
+            else:
+                expected += weights[name] * floor
+        assert fused[key] == pytest.approx(expected)
+
+
+def test_stand_in_lifts_only_the_keys_it_names() -> None:
+    bm25 = {1: 10.0, 2: 4.0}
+    vec = {1: 0.9, 2: 0.5, 3: 0.85, 4: 0.85}
+    plain = convex({"bm25": bm25, "e5": vec}, {"bm25": 0.5, "e5": 0.5}, "zscore", {"bm25": 0.0})
+    lifted = convex(
+        {"bm25": bm25, "e5": vec}, {"bm25": 0.5, "e5": 0.5}, "zscore", {"bm25": 0.0},
+        {"bm25": lambda k: k == 3},
+    )  # fmt: skip
+    assert lifted[1] == plain[1] and lifted[2] == plain[2] and lifted[4] == plain[4]
+    assert lifted[3] > plain[3] and lifted[3] > lifted[4]
+
+
+def test_above_floor_keeps_documents_with_a_passage_at_the_floor() -> None:
+    from kb.search.ranking import above_floor
+
+    ranking = [("a", 3.0, 1), ("b", 2.0, 3), ("c", 1.0, 5), ("d", 0.5, 7)]
+    doc_of = {1: "a", 2: "a", 3: "b", 4: "c", 5: "c", 7: "d"}.__getitem__
+    similarity = {1: 0.01, 2: 0.05, 3: 0.02, 4: 0.04}  # d: no vector score at all
+    assert above_floor(ranking, similarity, doc_of, 0.04) == [("a", 3.0, 1), ("c", 1.0, 5)]
+    assert above_floor(ranking, similarity, doc_of, None) == ranking
+    brute = [
+        r for r in ranking if any(s >= 0.02 for c, s in similarity.items() if doc_of(c) == r[0])
+    ]
+    assert above_floor(ranking, similarity, doc_of, 0.02) == brute

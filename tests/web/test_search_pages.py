@@ -100,3 +100,36 @@ def test_logged_in_member_finds_own_notes(client: FlaskClient, login: Login) -> 
     assert any(h["doc_type"] == "note" for h in data["hits"])
     html = client.get("/search?q=Zyxelgate").get_data(as_text=True)
     assert "Budget session" in html
+
+
+def test_nothing_relevant_page_and_api_agree(tmp_path) -> None:  # noqa: ANN001
+    """With a result floor, a query nothing reaches gets an empty page that says so and
+    offers the nearest topics; the API reports the same count."""
+    from kb.config import load_settings
+    from kb.runtime import open_tandem
+    from tests.web.conftest import load_library, make_app
+
+    settings = load_settings(
+        {
+            "instance_dir": tmp_path / "instance",
+            "database_url": f"sqlite:///{tmp_path / 'instance' / 'tandem.sqlite3'}",
+            "search_models": ("fake",),
+            "import_models": ("fake",),
+            "extra": {"search": {"result_floors": {"fake": 0.2}}},
+        }
+    )
+    tandem = open_tandem(settings)
+    try:
+        load_library(tandem)
+        client = make_app(tandem).test_client()
+        html = client.get("/search?q=qwzxvbnm").get_data(as_text=True)
+        assert "No results" in html and "Nothing in the library is close enough" in html
+        assert 'class="closest-topics"' in html and "tag=" in html
+        data = client.get("/api/search?q=qwzxvbnm").get_json()
+        assert data["total"] == 0 and data["hits"] == [] and data["closest_topics"]
+        found = client.get("/api/search?q=copilot").get_json()
+        assert found["total"] == len(found["hits"]) >= 1
+        page = client.get("/search?q=copilot").get_data(as_text=True)
+        assert f"{found['total']} result" in page
+    finally:
+        tandem.close()

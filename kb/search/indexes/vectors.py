@@ -107,6 +107,14 @@ class VectorBackend:
         self._dead = set()
         self.add([chunk_id for chunk_id, _ in live], vectors)
 
+    def vectors(self, chunk_ids: Iterable[int]) -> tuple[list[int], np.ndarray]:
+        """The stored vectors of those ``chunk_ids`` that are live (FAISS reconstructs them)."""
+        live = [int(c) for c in chunk_ids if int(c) in self._label_of]
+        if not live:
+            return [], np.zeros((0, self.dim), np.float32)
+        labels = np.asarray([self._label_of[c] for c in live], dtype=np.int64)
+        return live, self.index.reconstruct_batch(labels)
+
     def search(
         self, query: np.ndarray, k: int, allowed: Collection[int] | None = None
     ) -> list[tuple[int, float]]:

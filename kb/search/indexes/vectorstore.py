@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.models import Chunk, split_list
+from kb.search.centring import TAIL_DIM, LanguageMeans, query_with_tail, with_tail
 from kb.search.filters import SearchFilters, matches
 from kb.search.indexes.changelog import LogState, load_vectors, snapshot_state
 from kb.search.indexes.snapshots import (
@@ -40,7 +41,7 @@ from kb.search.indexes.vectors import BACKENDS, VectorBackend, make_backend
 from kb.search.ranking import SearchConfig
 from kb.search.records import ChunkRecord
 
-SNAPSHOT_FORMAT = 2  # bump when what the snapshot holds changes
+SNAPSHOT_FORMAT = 3  # bump when what the snapshot holds changes (3: language tails, means)
 
 _META = (
     Chunk.id,
@@ -66,7 +67,9 @@ def public_meta(session: Session) -> list[ChunkRecord]:
 
 
 class VectorStore(MemoryStore):
-    """FAISS per search model over public chunks, plus their filter attributes."""
+    """FAISS per search model over public chunks, plus their filter attributes and each
+    model's per-language mean vectors (:mod:`kb.search.centring`): the index stores every
+    vector with its language tail, and a query is scored against it as ``q . d - q . mean``."""
 
     name = "vectors"
 
@@ -83,6 +86,7 @@ class VectorStore(MemoryStore):
         self.records: dict[int, ChunkRecord] = {}
         self.doc_chunks: dict[str, list[int]] = {}
         self.backends: dict[str, VectorBackend | None] = {spec: None for spec in model_names}
+        self.means: dict[str, LanguageMeans | None] = {spec: None for spec in model_names}
 
     # -- building and applying the log ------------------------------------------------------
 
@@ -114,6 +118,7 @@ class VectorStore(MemoryStore):
                 self.doc_chunks.setdefault(record.doc_key, []).append(record.chunk_id)
             for spec in self.backends:
                 self.backends[spec] = None
+                self.means[spec] = None
                 self._add(session, spec, metas, fresh=True)
             self._write_snapshot()
 
@@ -125,6 +130,7 @@ class VectorStore(MemoryStore):
             state = LogState.from_dict(snapshot.header["state"])
             records = unpack_records(snapshot.arrays, "records")
             backends: dict[str, VectorBackend | None] = dict.fromkeys(self.model_names)
+            means: dict[str, LanguageMeans | None] = dict.fromkeys(self.model_names)
             for n, (spec, stored) in enumerate(snapshot.header["backends"].items()):
                 if spec not in backends:
                     return False
@@ -134,6 +140,10 @@ class VectorStore(MemoryStore):
                         snapshot.arrays[f"backend.{n}.chunk_of"],
                         snapshot.arrays[f"backend.{n}.dead"],
                     )  # fmt: skip
+                    sums = snapshot.arrays[f"means.{n}.sums"]
+                    means[spec] = LanguageMeans(sums.shape[1])
+                    means[spec].sums = np.array(sums, dtype=np.float64)
+                    means[spec].counts = np.array(snapshot.arrays[f"means.{n}.counts"], np.int64)
         except READ_ERRORS:
             return False
         doc_chunks: dict[str, list[int]] = {}
@@ -142,6 +152,7 @@ class VectorStore(MemoryStore):
         with self._lock:
             self._state, self.backends = state, backends
             self.records, self.doc_chunks = {r.chunk_id: r for r in records}, doc_chunks
+            self.means = means
         return True
 
     def _write_snapshot(self) -> None:
@@ -162,21 +173,32 @@ class VectorStore(MemoryStore):
             snapshot.arrays[f"backend.{n}.chunk_of"] = chunk_of
             snapshot.arrays[f"backend.{n}.dead"] = dead
             snapshot.indexes[spec] = backend.index
+            means = self.means.get(spec)
+            if means is not None:
+                snapshot.arrays[f"means.{n}.sums"] = means.sums
+                snapshot.arrays[f"means.{n}.counts"] = means.counts
         write_snapshot(self.snapshot_path, snapshot, family="vectors")
 
     def _add(self, session: Session, spec: str, records: list[ChunkRecord], fresh: bool) -> None:
-        wanted = [r.chunk_id for r in records if self.config.speaks(spec, r.index_language)]
+        language = {r.chunk_id: r.index_language for r in records}
+        wanted = [c for c, lang in language.items() if self.config.speaks(spec, lang)]
         vectors = load_vectors(session, wanted, self.model_names[spec])
         if not vectors:
             return
         ids = sorted(vectors)
         matrix = np.vstack([vectors[i] for i in ids])
+        languages = [language[i] for i in ids]
         backend = self.backends[spec]
         if backend is None:
             size = len(ids) if fresh else len(self.records)
-            backend = make_backend(matrix.shape[1], size, self.config.hnsw_threshold)
+            dim = matrix.shape[1] + TAIL_DIM
+            backend = make_backend(dim, size, self.config.hnsw_threshold)
             self.backends[spec] = backend
-        backend.add(ids, matrix)
+            self.means[spec] = LanguageMeans(matrix.shape[1])
+        means = self.means[spec]
+        if means is not None:
+            means.add(matrix, languages)
+        backend.add(ids, with_tail(matrix, languages))
 
     def _apply(
         self, session: Session, keys: list[str], current: dict[str, list[ChunkRecord]]
@@ -185,9 +207,14 @@ class VectorStore(MemoryStore):
         added: list[ChunkRecord] = []
         for key in keys:
             old = self.doc_chunks.pop(key, [])
-            for backend in self.backends.values():
-                if backend is not None:
-                    backend.remove(old)
+            for spec, backend in self.backends.items():
+                if backend is None:
+                    continue
+                means = self.means.get(spec)
+                if means is not None:
+                    live, stored = backend.vectors(old)
+                    means.remove(stored, [self.records[c].index_language for c in live])
+                backend.remove(old)
             for chunk_id in old:
                 self.records.pop(chunk_id, None)
             public = [replace(r, text="", title="") for r in current[key] if r.is_public]
@@ -210,18 +237,30 @@ class VectorStore(MemoryStore):
         with self._lock:
             return {c for c, r in self.records.items() if matches(r, wanted, author_ids)}
 
+    def tailed_query(self, spec: str, query: np.ndarray) -> np.ndarray:
+        """``query`` against tailed vectors: each language's shift in its slot (none when
+        ``config.centre_languages`` is off: plain cosines)."""
+        means = self.means.get(spec)
+        centre = self.config.centre_languages and means is not None
+        return query_with_tail(query, means.means() if centre else {})
+
     def search(
         self, spec: str, query: np.ndarray, k: int, allowed: Collection[int] | None = None
     ) -> list[tuple[int, float]]:
+        """Nearest chunks to a plain query by language-centred score (kb.search.centring)."""
         with self._lock:
             backend = self.backends.get(spec)
             if backend is None:
                 return []
-            return backend.search(query, k, allowed)
+            return backend.search(self.tailed_query(spec, query), k, allowed)
 
     def doc_of(self, chunk_id: int) -> str | None:
         record = self.records.get(chunk_id)
         return record.doc_key if record else None
+
+    def language_of(self, chunk_id: int) -> str | None:
+        record = self.records.get(chunk_id)
+        return record.index_language if record else None
 
     def size(self) -> dict[str, int]:
         return {spec: len(b) if b is not None else 0 for spec, b in self.backends.items()}
