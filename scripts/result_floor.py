@@ -73,7 +73,10 @@ def main() -> None:
     eval_dir = Path(args.eval_dir)
     rows: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        runs = {name: collect(eval_dir / name, args.split, config) for name in args.sets}
+        runs = {
+            Path(name).name: collect(Path(name) if Path(name).is_dir() else eval_dir / name, args.split, config)
+            for name in args.sets
+        }
         none = impossible_folder(eval_dir / "poquad-pl", args.split, Path(tmp))
         impossible = collect(none, args.split, config)
     base = {name: shown(run, config, None) for name, run in runs.items()}
