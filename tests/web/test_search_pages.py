@@ -110,6 +110,7 @@ def test_nothing_relevant_page_and_api_agree(tmp_path) -> None:  # noqa: ANN001
     from tests.web.conftest import load_library, make_app
 
     settings = load_settings(
+        {},
         {
             "instance_dir": tmp_path / "instance",
             "database_url": f"sqlite:///{tmp_path / 'instance' / 'tandem.sqlite3'}",
