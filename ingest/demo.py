@@ -54,3 +54,18 @@ def load_demo(
             if person.password_hash != shared:
                 person.password_hash = shared
     return report
+
+
+def demo_logins(session_factory: sessionmaker[Session], limit: int = 12) -> list[dict[str, str]]:
+    """A few people to log in as, at least one per role: HR first, then mentors, mentees."""
+    with session_factory() as session:
+        people = session.scalars(select(Person).order_by(Person.id)).all()
+        chosen: list[Person] = []
+        for role, count in (("hr", 2), ("mentor", 5), ("mentee", 5)):
+            with_role = [p for p in people if p.has_role(role) and p not in chosen]
+            chosen.extend(with_role[:count])
+        return [
+            {"email": p.email, "name": p.name, "roles": p.roles.replace(";", ", ")}
+            for p in chosen[:limit]
+            if p.password_hash
+        ]

@@ -36,6 +36,7 @@ from kb.models import (
 from kb.services import match_vectors, pairs
 from kb.services.markup import markdown_to_text
 from kb.services.pairs import RAN, RUNNING, mentor_capacity
+from kb.services.people import get_person_by_email
 from matching.constraints import MatchWeights, eligibility, management_chains
 from matching.gaps import DEFAULT_GAP_THRESHOLD, find_gaps
 from matching.lexical import guess_language
@@ -307,7 +308,7 @@ def recommend_mentors(
     cache: PoolCache | None = None,
 ) -> Recommendations:
     """The mentors who would suit a mentee best, with the fit's parts and its reasons."""
-    person = pairs.person_by_email(session, mentee_email)
+    person = get_person_by_email(session, mentee_email)
     if not person.has_role("mentee"):
         raise ValidationError(f"{person.email} is not a mentee", field="mentee")
     snapshot, pool = _pool(session, embedders, config, cache)
@@ -336,7 +337,7 @@ def recommend_mentees(
     cache: PoolCache | None = None,
 ) -> Recommendations:
     """The mentees a mentor would suit best (a mentor may ask to mentor someone)."""
-    person = pairs.person_by_email(session, mentor_email)
+    person = get_person_by_email(session, mentor_email)
     if not person.has_role("mentor"):
         raise ValidationError(f"{person.email} is not a mentor", field="mentor")
     snapshot, pool = _pool(session, embedders, config, cache)

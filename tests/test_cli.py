@@ -108,7 +108,7 @@ def test_search_as_member_finds_private_note_others_do_not(demo_env: dict[str, s
 def test_search_as_unknown_person_fails_cleanly(demo_env: dict[str, str]) -> None:
     result = run(demo_env, "search", "x", "--as", "nobody@example.com")
     assert result.exit_code == 1
-    assert "no person with email nobody@example.com" in result.output
+    assert "no person with e-mail 'nobody@example.com'" in result.output
     assert "Traceback" not in result.output
 
 
@@ -394,6 +394,17 @@ def test_eval_missing_split_fails_cleanly(tmp_path: Path) -> None:
     result = run({"TANDEM_CACHE_DIR": str(tmp_path / "cache")}, "eval", str(folder),
                  "--split", "test", "--models", "fake")  # fmt: skip
     assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "kb.cli", "--help"], cwd=root,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Usage:" in done.stdout and "demo" in done.stdout and "serve" in done.stdout
 
 
 def test_bench_is_listed() -> None:

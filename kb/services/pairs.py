@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import PAIR_STATUSES, Pair, PairChange, Person, Programme
+from kb.services.people import get_person_by_email
 
 RUNNING = ("active", "paused")  # pairs that hold one of their mentor's places
 RAN = ("active", "paused", "ended")  # statuses of a pair that has (or had) sessions
@@ -230,16 +231,6 @@ def check_hr(user: Person | None, action: str) -> Person:
     return user
 
 
-def person_by_email(session: Session, email: str) -> Person:
-    """A person by e-mail (as typed, or lower-cased)."""
-    person = session.scalar(select(Person).where(Person.email == (email or "").strip().lower()))
-    if person is None:
-        person = session.scalar(select(Person).where(Person.email == (email or "").strip()))
-    if person is None:
-        raise NotFound(f"no person with e-mail {email!r}")
-    return person
-
-
 def programme_by_slug(session: Session, slug: str) -> Programme:
     programme = session.scalar(select(Programme).where(Programme.slug == slug))
     if programme is None:
@@ -260,7 +251,8 @@ def pair_for(session: Session, programme_slug: str, mentor_email: str, mentee_em
              ) -> tuple[Programme, Person, Person, Pair | None]:
     """The programme, both people (checked for their roles) and their pair if it exists."""
     programme = programme_by_slug(session, programme_slug)
-    mentor, mentee = person_by_email(session, mentor_email), person_by_email(session, mentee_email)
+    mentor = get_person_by_email(session, mentor_email)
+    mentee = get_person_by_email(session, mentee_email)
     if mentor.id == mentee.id:
         raise ValidationError(f"{mentor.email} cannot mentor themselves")
     if not mentor.has_role("mentor"):
