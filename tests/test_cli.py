@@ -118,6 +118,12 @@ def test_search_rejects_bad_dates(demo_env: dict[str, str]) -> None:
     assert "YYYY-MM-DD" in result.output
 
 
+def test_match_vectors_computes_only_what_is_missing(demo_env: dict[str, str]) -> None:
+    result = run(demo_env, "match-vectors")
+    assert result.exit_code == 0, result.output
+    assert "Matching vectors: 0 computed." in result.output  # the demo import stored them
+
+
 def test_reindex(demo_env: dict[str, str]) -> None:
     before = search_json(demo_env, "prompt")
     result = run(demo_env, "reindex")
