@@ -496,5 +496,15 @@ def test_vector_store_means_follow_replacements(
         rebuilt = engine.vectors.means["fake"]
         assert kept is not rebuilt and list(kept.counts) == list(rebuilt.counts)
         np.testing.assert_allclose(kept.sums, rebuilt.sums, atol=1e-5)
+        # A new process starts from the snapshot (written by the rebuild): the same means.
+        restarted = VectorStore(sessions, engine.vectors.model_names, engine.config,
+                                settings.index_dir)  # fmt: skip
+        restarted.rebuild = lambda: pytest.fail("rebuilt instead of reading the snapshot")
+        restarted.load()
+        loaded = restarted.means["fake"]
+        assert loaded is not None and list(loaded.counts) == list(rebuilt.counts)
+        np.testing.assert_allclose(loaded.sums, rebuilt.sums)
+        query = embedders["fake"].embed_queries(["Druga treść"])[0]
+        assert restarted.search("fake", query, 5) == engine.vectors.search("fake", query, 5)
     finally:
         engine.close()
