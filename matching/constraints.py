@@ -294,7 +294,8 @@ class MatchWeights:
                 field="weights",
             )
         try:
-            return cls(**{k: float(v) for k, v in data.items()})
+            values: dict[str, Any] = {k: float(v) for k, v in data.items()}
+            return cls(**values)
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"weights must be numbers: {exc}", field="weights") from exc
 

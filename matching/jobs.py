@@ -19,9 +19,9 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -155,9 +155,9 @@ class JobRunner:
             session.flush()
         except IntegrityError:  # another worker created it first: report that one
             session.rollback()
-            return int(session.scalar(select(MatchingJob.id).where(
+            return session.scalars(select(MatchingJob.id).where(
                 MatchingJob.kind == kind, MatchingJob.programme == programme,
-                MatchingJob.key == key)))
+                MatchingJob.key == key)).one()
         # Answers for older data are not shown again: keep the table small.
         session.execute(delete(MatchingJob).where(
             MatchingJob.kind == kind, MatchingJob.programme == programme,
@@ -168,11 +168,12 @@ class JobRunner:
 
     def _take_over(self, session: Session, job_id: int, seen: dt.datetime) -> int:
         """Restart a job nobody works on any more, unless another worker just did."""
-        claimed = session.execute(update(MatchingJob).where(
+        # An UPDATE answers a CursorResult (with rowcount); Session.execute is typed Result.
+        claimed = cast("CursorResult[Any]", session.execute(update(MatchingJob).where(
             MatchingJob.id == job_id, MatchingJob.updated_at == seen,
-        ).values(status="queued", progress="restarted", updated_at=utcnow()))
+        ).values(status="queued", progress="restarted", updated_at=utcnow())))
         session.commit()
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        if claimed.rowcount == 1:
             self._start(job_id)
         return job_id
 

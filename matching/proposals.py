@@ -130,7 +130,7 @@ def propose(
     usable = allowed & (fit >= weights.min_fit)
     weight_matrix = np.where(usable, score, np.float32(np.nan)).astype(np.float32, copy=False)
     load = np.bincount([c for _, c in lock_rc], minlength=m)
-    for c in np.flatnonzero(load > capacity_arr):
+    for c in np.flatnonzero(load > capacity_arr).tolist():
         warnings.append(f"{people[mentors_arr[c]].email} has more locked pairs ({load[c]}) "
                         f"than capacity ({capacity_arr[c]})")
     clock.lap("constraints")

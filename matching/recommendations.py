@@ -37,11 +37,11 @@ def recommend(
     weights = weights or MatchWeights()
     people = pool.participants
     me = people[person]
-    others = np.asarray([o for o in others if o != person], dtype=np.int64)
+    candidates = np.asarray([o for o in others if o != person], dtype=np.int64)
     if role == "mentee":
-        mentees, mentors = np.asarray([person]), others
+        mentees, mentors = np.asarray([person]), candidates
     elif role == "mentor":
-        mentees, mentors = others, np.asarray([person])
+        mentees, mentors = candidates, np.asarray([person])
     else:
         raise ValueError(f"role must be mentee or mentor, not {role!r}")
     result = Recommendations(PersonRef.of(me), role, [], {}, None, weights)
@@ -52,7 +52,7 @@ def recommend(
         result.message = (f"{me.name} has no evidence of expertise yet (stated expertise, "
                           "published guides or shared insights)")
         return result
-    if not len(others):
+    if not len(candidates):
         result.message = "nobody to recommend: no opted-in candidates"
         return result
     elig = pool.eligibility(mentees, mentors, chains, history)
@@ -88,16 +88,16 @@ def recommend(
             f": {describe_exclusions(excluded)}" if excluded else "")
         return result
     if role == "mentee":
-        learn_pairs = [(person, int(others[k])) for k in order]
-        teach_pairs = [(int(others[k]), person) for k in order]
+        learn_pairs = [(person, int(candidates[k])) for k in order]
+        teach_pairs = [(int(candidates[k]), person) for k in order]
     else:
-        learn_pairs = [(int(others[k]), person) for k in order]
-        teach_pairs = [(person, int(others[k])) for k in order]
+        learn_pairs = [(int(candidates[k]), person) for k in order]
+        teach_pairs = [(person, int(candidates[k])) for k in order]
     learn_reasons = explain_pairs(pool, learn_pairs)
     teach_reasons = explain_pairs(pool, teach_pairs)
     prefs = pool.codes.preferences(mentees, mentors).parts()
     for n, k in enumerate(order):
-        other = people[int(others[k])]
+        other = people[int(candidates[k])]
         pi, pj = (0, k) if role == "mentee" else (k, 0)
         result.candidates.append(Candidate(
             person=PersonRef.of(other),

@@ -51,5 +51,7 @@ fi
 
 echo "test: ruff check"
 ruff check .
+echo "test: mypy"
+mypy
 echo "test: pytest"
 pytest -q -p no:cacheprovider "$@"

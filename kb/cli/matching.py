@@ -43,7 +43,7 @@ def recommend(
             found = service.recommend_mentors(
                 session, tandem.matching_embedders, mentee, limit=limit
             )
-        else:
+        elif mentor:
             found = service.recommend_mentees(
                 session, tandem.matching_embedders, mentor, limit=limit
             )

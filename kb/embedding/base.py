@@ -18,8 +18,11 @@ class Embedder(Protocol):
     several models, and switching the search model never needs a re-import.
     """
 
-    name: str
-    dim: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 

@@ -86,7 +86,7 @@ def save_calibration(
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {name: np.asarray(value, np.float32) for name, value in maxima.items()}
     with path.open("wb") as handle:
-        np.savez(handle, header=raw, **arrays)
+        np.savez(handle, allow_pickle=False, header=raw, **arrays)
 
 
 def calibration_texts(folder: Path, count: int = 48, size: int = 1300) -> list[str]:

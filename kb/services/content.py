@@ -21,9 +21,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from kb.chunking import chunk_text, embedding_text
@@ -245,7 +246,7 @@ def _existing(session: Session, doc_key: str) -> tuple[list[_Existing], dict[int
             )
         ):
             models[ids[chunk_id]].add(model)
-    return [_Existing(*row[1:]) for row in rows], models
+    return [_Existing(*tuple(row)[1:]) for row in rows], models
 
 
 def write_chunks(
@@ -384,9 +385,13 @@ def _delete(session: Session, doc_key: str) -> int:
         delete(ChunkEmbedding).where(ChunkEmbedding.chunk_id.in_(chunk_ids)),
         execution_options={"synchronize_session": "fetch"},
     )
-    result = session.execute(
-        delete(Chunk).where(Chunk.doc_key == doc_key),
-        execution_options={"synchronize_session": "fetch"},
+    # A DELETE answers a CursorResult (with rowcount); Session.execute is typed Result.
+    result = cast(
+        "CursorResult[Any]",
+        session.execute(
+            delete(Chunk).where(Chunk.doc_key == doc_key),
+            execution_options={"synchronize_session": "fetch"},
+        ),
     )
     return int(result.rowcount or 0)
 

@@ -186,10 +186,11 @@ def index_insight(
 ) -> bool:
     """Public chunks for a consented insight (excerpt only); none otherwise."""
     key = insight_doc_key(insight)
-    if not insight.published:
+    mentor_at, mentee_at = insight.mentor_consent_at, insight.mentee_consent_at
+    if not insight.published or mentor_at is None or mentee_at is None:
         return remove_chunks(session, key)
     note = insight.note
-    published = max(insight.mentor_consent_at, insight.mentee_consent_at)  # type: ignore[type-var]
+    published = max(mentor_at, mentee_at)
     return replace_chunks(
         session, doc_key=key, doc_type="insight", doc_id=insight.id,
         title=insight_title(insight.text), text=markdown_to_text(insight.text),

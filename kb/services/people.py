@@ -331,7 +331,9 @@ def _dummy_hash() -> str:
 
 def check_password(person: Person, password: str) -> bool:
     """Whether ``password`` is the person's password (False when none is set)."""
-    return bool(person.password_hash) and check_password_hash(person.password_hash, password)
+    if not person.password_hash:
+        return False
+    return check_password_hash(person.password_hash, password)
 
 
 def authenticate(session: Session, email: str, password: str) -> Person | None:

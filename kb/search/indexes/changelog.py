@@ -43,7 +43,10 @@ class LogState:
     def from_dict(cls, data: Mapping[str, object]) -> LogState:
         gaps = data.get("gaps") or {}
         assert isinstance(gaps, dict)
-        return cls(int(data.get("last_id") or 0), {int(k): float(v) for k, v in gaps.items()})
+        last_id = data.get("last_id") or 0
+        if not isinstance(last_id, int | float | str):
+            raise TypeError(f"log state: last_id {last_id!r} is not a number")
+        return cls(int(last_id), {int(k): float(v) for k, v in gaps.items()})
 
 
 def advance(

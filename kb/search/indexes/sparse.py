@@ -165,7 +165,12 @@ class SparseIndex:
         self.doc_rows: dict[str, list[int]] = {}
         self._main = sparse.csc_matrix((0, 0), dtype=np.float32)
         self._main_rows = 0  # rows below this live in the main matrix
-        self._delta_postings = (array("i"), array("i"), array("f"))  # row, column, tf
+        # row, column, tf
+        self._delta_postings: tuple[array[Any], array[Any], array[Any]] = (
+            array("i"),
+            array("i"),
+            array("f"),
+        )
         self._delta: sparse.csc_matrix | None = None
         self._dead = 0
         self._field_seen = np.zeros(len(LANGUAGES), dtype=bool)
@@ -519,7 +524,7 @@ class SparseIndex:
             chunk_ids = self.rows.view("chunk_id")
             return [
                 TextHit(int(chunk_ids[row]), 0.0, meta[row].doc_key,
-                        meta[row].doc_date.isoformat() if meta[row].doc_date else "")
+                        d.isoformat() if (d := meta[row].doc_date) else "")
                 for row in np.flatnonzero(self.allowed_rows(access)).tolist()
             ]  # fmt: skip
 

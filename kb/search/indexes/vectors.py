@@ -65,7 +65,8 @@ class VectorBackend:
         return backend
 
     def _params(self, selector: faiss.IDSelector | None, k: int) -> faiss.SearchParameters:
-        return faiss.SearchParameters(sel=selector)
+        # faiss's wrapper takes attributes as keyword arguments; its stubs only know __init__().
+        return faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
 
     def __len__(self) -> int:
         return len(self._label_of)
@@ -121,6 +122,7 @@ class VectorBackend:
         """(chunk id, cosine) of the ``k`` nearest live chunks, limited to ``allowed`` if given."""
         if k <= 0 or not self._label_of:
             return []
+        selector: faiss.IDSelector | None
         if allowed is not None:
             labels = [self._label_of[c] for c in allowed if c in self._label_of]
             if not labels:
@@ -137,10 +139,10 @@ class VectorBackend:
             selector = None
         k = min(k, len(self._label_of))
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
-        scores, labels = self.index.search(query, k, params=self._params(selector, k))
+        scores, hits = self.index.search(query, k, params=self._params(selector, k))
         return [
             (int(self._chunk_of[label]), float(score))
-            for score, label in zip(scores[0], labels[0], strict=True)
+            for score, label in zip(scores[0], hits[0], strict=True)
             if label >= 0
         ]
 
@@ -190,7 +192,10 @@ class HnswBackend(VectorBackend):
         return index
 
     def _params(self, selector: faiss.IDSelector | None, k: int) -> faiss.SearchParameters:
-        return faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.search_ef(), k))
+        # SearchParametersHNSW (and keyword attributes) are missing from faiss's stubs.
+        return faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+            sel=selector, efSearch=max(self.search_ef(), k)
+        )
 
 
 BACKENDS: dict[str, type[VectorBackend]] = {b.kind: b for b in (ExactBackend, HnswBackend)}
@@ -204,7 +209,7 @@ def make_backend(
 
 
 def brute_force(
-    query: np.ndarray, chunk_ids: Sequence[int], vectors: np.ndarray, k: int
+    query: np.ndarray, chunk_ids: Sequence[int] | np.ndarray, vectors: np.ndarray, k: int
 ) -> list[tuple[int, float]]:
     """Top ``k`` by inner product over a handful of vectors (a pair's private notes)."""
     if not len(chunk_ids) or k <= 0:

@@ -141,9 +141,10 @@ class VectorStore(MemoryStore):
                         snapshot.arrays[f"backend.{n}.dead"],
                     )  # fmt: skip
                     sums = snapshot.arrays[f"means.{n}.sums"]
-                    means[spec] = LanguageMeans(sums.shape[1])
-                    means[spec].sums = np.array(sums, dtype=np.float64)
-                    means[spec].counts = np.array(snapshot.arrays[f"means.{n}.counts"], np.int64)
+                    restored = LanguageMeans(sums.shape[1])
+                    restored.sums = np.array(sums, dtype=np.float64)
+                    restored.counts = np.array(snapshot.arrays[f"means.{n}.counts"], np.int64)
+                    means[spec] = restored
         except READ_ERRORS:
             return False
         doc_chunks: dict[str, list[int]] = {}
@@ -241,8 +242,9 @@ class VectorStore(MemoryStore):
         """``query`` against tailed vectors: each language's shift in its slot (none when
         ``config.centre_languages`` is off: plain cosines)."""
         means = self.means.get(spec)
-        centre = self.config.centre_languages and means is not None
-        return query_with_tail(query, means.means() if centre else {})
+        if not self.config.centre_languages or means is None:
+            return query_with_tail(query, {})
+        return query_with_tail(query, means.means())
 
     def search(
         self, spec: str, query: np.ndarray, k: int, allowed: Collection[int] | None = None
