@@ -475,11 +475,11 @@ def _git_commit() -> str:
 
 def _open_instance(path: Path) -> Any:
     """The demo instance as ``tandem --instance PATH`` opens it."""
-    from kb.config import load_settings
+    from kb.config import load_settings, prepare_openmp
     from kb.runtime import open_tandem
 
-    os.environ["TANDEM_INSTANCE"] = str(path.resolve())
-    return open_tandem(load_settings())
+    prepare_openmp(os.environ)
+    return open_tandem(load_settings(os.environ, {"instance_dir": path.resolve()}))
 
 
 def run(instance: Path, split: str, labels_dir: Path = DATASET) -> dict[str, Any]:

@@ -179,3 +179,15 @@ def test_rank_goals_refuses_an_instance_without_the_mentors(session, embedders, 
     with pytest.raises(ValidationError, match="lacks the labelled mentors"):
         md.rank_goals(session, embedders, labels.goals, labels.mentors)
     assert session.scalar(select(func.count()).select_from(Person)) == 0
+
+
+def test_open_instance_opens_the_folder_it_is_given(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("TANDEM_INSTANCE", raising=False)
+    tandem = md._open_instance(tmp_path / "inst")
+    try:
+        assert tandem.settings.instance_dir == (tmp_path / "inst").resolve()
+        with tandem.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(Person)) == 0
+    finally:
+        tandem.close()
