@@ -15,6 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from bench.paths import run_main
 from ingest.demo import load_demo
 from kb.config import load_settings
 from kb.runtime import open_tandem
@@ -60,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bench import default_eval_dir
 from bench.data import load_material, sample_queries, synthetic_vectors
+from bench.paths import run_main
 from bench.search import product_index_recall, time_engine
 from bench.timing import (
     Stopwatch,
@@ -108,4 +109,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

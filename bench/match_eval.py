@@ -26,7 +26,7 @@ from bench.evaluation.reviewer import (
     ReviewerEvaluation,
     reviewer_loss,
 )
-from bench.paths import RESULTS, default_eval_dir
+from bench.paths import RESULTS, default_eval_dir, run_main
 from bench.timing import git_commit
 from matching.scoring import DEFAULT_CONFIG, ScoringConfig
 
@@ -144,4 +144,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

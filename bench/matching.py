@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.paths import run_main
 from bench.programmes import make_programme
 from bench.timing import peak_rss_mb, rss_mb
 from matching.proposals import propose
@@ -153,4 +154,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bench.paths import run_main
 from kb.errors import ValidationError
 from kb.models import Person
 from kb.services.people import person_record, upsert_people
@@ -581,4 +582,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_main(main)

@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.evaluation.metrics import recall_at_k
 from bench.evaluation.retrieval import CollectedRun, collect
-from bench.paths import default_eval_dir
+from bench.paths import default_eval_dir, run_main
 from bench.timing import git_commit
 from kb.search.ranking import SearchConfig, above_floor, rank
 
@@ -104,4 +104,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

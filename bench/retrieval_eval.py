@@ -27,7 +27,7 @@ from typing import Any
 
 from bench.evaluation.retrieval import CollectedRun, collect, score
 from bench.evaluation.tuning import candidate_configs, sweep
-from bench.paths import RESULTS, default_eval_dir
+from bench.paths import RESULTS, default_eval_dir, run_main
 from bench.timing import git_commit
 from kb.search.ranking import SearchConfig
 
@@ -155,4 +155,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

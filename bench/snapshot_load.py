@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.paths import run_main
 from kb.db import create_schema, make_engine, make_session_factory
 from kb.models import ChangeLog, Chunk, ChunkEmbedding
 from kb.search.indexes.snapshots import snapshot_bytes
@@ -116,4 +117,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.data import eval_texts
-from bench.paths import default_eval_dir
+from bench.paths import default_eval_dir, run_main
 from kb.config import load_settings
 from kb.embedding import CachedEmbedder, Embedder, EmbeddingCache, create_embedder
 
@@ -57,4 +57,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

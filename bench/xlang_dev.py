@@ -20,7 +20,7 @@ import numpy as np
 from bench.evaluation.beir import corpus_passages, load_beir
 from bench.evaluation.metrics import evaluate_rankings
 from bench.evaluation.retrieval import ProductBM25, corpus_language
-from bench.paths import default_eval_dir
+from bench.paths import default_eval_dir, run_main
 from kb.config import load_settings
 from kb.embedding import CachedEmbedder, EmbeddingCache, create_embedder
 from kb.search.analysis import LANGUAGES, guess_language
@@ -327,4 +327,4 @@ def report(folder: Path, args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)
