@@ -172,6 +172,7 @@ def apply_accounts(app: Flask, settings: Settings) -> None:
     inner = app.wsgi_app
     if settings.secure_cookies != "never":
         inner = SecureCookies(inner, always=settings.secure_cookies == "always")
+    # Flask's documented way to wrap its WSGI app; Flask types wsgi_app as a method.
     app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
         inner, x_for=max(settings.proxy_hops, 0), x_proto=1, x_host=0, x_port=0
     )

@@ -83,8 +83,8 @@ def management_chains(
 
 def _depth(pid: int, managers: Mapping[int, int | None]) -> int:
     depth = 0
-    while managers.get(pid) is not None:
-        pid = managers[pid]  # type: ignore[assignment]
+    while (boss := managers.get(pid)) is not None:
+        pid = boss
         depth += 1
     return depth
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import sparse
@@ -108,7 +108,8 @@ class TextBank:
     lexical: sparse.csr_matrix | None = None
     sources: np.ndarray | None = None
     _lexical_t: sparse.csr_matrix | None = field(default=None, repr=False)
-    cache: dict[object, np.ndarray] = field(default_factory=dict, repr=False)
+    # Derived arrays, source fold levels and goal blocks, by key (see matching.scoring).
+    cache: dict[object, Any] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.texts)

@@ -65,6 +65,13 @@ class Signal:
         if self.english_only and not self.fallback:
             raise ValueError(f"{self.name}: an English-only signal needs a fallback signal")
 
+    @property
+    def fallback_name(self) -> str:
+        """The signal used instead on other language pairs (every English-only signal has one)."""
+        if not self.fallback:
+            raise ValueError(f"{self.name}: no fallback signal")
+        return self.fallback
+
 
 @dataclass(frozen=True)
 class ScoringConfig:
@@ -245,7 +252,7 @@ def signal_similarities(goals: TextBank, evidence: TextBank, config: ScoringConf
         np.maximum(sim, 0.0, out=sim)
         out[signal.name] = sim
     for signal in pending:
-        base = out[signal.fallback]  # type: ignore[index]
+        base = out[signal.fallback_name]
         sim = base.copy()
         g = _as_slice(np.flatnonzero(goals.english))
         e = np.flatnonzero(evidence.english)
@@ -314,7 +321,7 @@ def aligned_similarity(
     for signal in items:
         sim = one(signal)
         if signal.english_only:
-            sim = np.where(both_en, sim, one(config.signal(signal.fallback)))  # type: ignore[arg-type]
+            sim = np.where(both_en, sim, one(config.signal(signal.fallback_name)))
         out += np.float32(weights[signal.name] / total) * sim
     return out
 
@@ -340,8 +347,8 @@ def source_folds(evidence: TextBank) -> list[tuple[np.ndarray, np.ndarray]]:
         levels: list[tuple[np.ndarray, np.ndarray]] = []
         sources = evidence.sources
         rows = np.zeros(0, np.int64) if sources is None else np.flatnonzero(sources >= 0)
-        if len(rows):
-            keys = 2 * sources[rows] + evidence.english[rows]  # type: ignore[index]
+        if sources is not None and len(rows):
+            keys = 2 * sources[rows] + evidence.english[rows]
             order = np.argsort(keys, kind="stable")
             rows, codes = rows[order], keys[order]
             starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
@@ -350,8 +357,8 @@ def source_folds(evidence: TextBank) -> list[tuple[np.ndarray, np.ndarray]]:
             for level in range(1, int(rank.max()) + 1):
                 at = rank == level
                 levels.append((rows[first[at]], rows[at]))
-        evidence.cache[key] = levels  # type: ignore[assignment]
-    return evidence.cache[key]  # type: ignore[return-value]
+        evidence.cache[key] = levels
+    return evidence.cache[key]
 
 
 def fold_sources(sim: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -537,7 +544,7 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
             _add_scaled(total, weights[signal.name], aggregates[signal.name], tmp)
     english_items = np.flatnonzero(evidence.english)
     for signal in pending:
-        fallback = aggregates[signal.fallback]  # type: ignore[index]
+        fallback = aggregates[signal.fallback_name]
         weight = weights[signal.name]
         rows = np.flatnonzero(goals.english) if len(english_items) else np.zeros(0, np.int64)
         if not len(rows):
@@ -549,7 +556,7 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
                         out=scratch.get(f"own:{signal.name}", (len(english_items), len(rows))))
         np.maximum(own, 0.0, out=own)
         sim = scratch.get(f"sim:{signal.name}", (len(evidence), len(rows)))
-        np.copyto(sim, sims[signal.fallback][:, g])  # type: ignore[index]
+        np.copyto(sim, sims[signal.fallback_name][:, g])
         sim[english_items] = own
         fold_sources(sim, folds)  # the fallback's rows are folded already: idempotent there
         mine = aggregate(sim, layout, top, items_first=True,
@@ -584,14 +591,14 @@ def goal_block(goals: TextBank, rows: slice) -> TextBank:
     candidates' goals, block by block, on every request."""
     key = ("block", rows.start, rows.stop)
     if key not in goals.cache:
-        goals.cache[key] = TextBank(  # type: ignore[assignment]
+        goals.cache[key] = TextBank(
             texts=goals.texts[rows],
             owners=goals.owners[rows],
             english=goals.english[rows],
             dense={name: vectors[rows] for name, vectors in goals.dense.items()},
             lexical=goals.lexical[rows] if goals.lexical is not None else None,
         )
-    return goals.cache[key]  # type: ignore[return-value]
+    return goals.cache[key]
 
 
 def iter_blocks(n: int, size: int) -> Iterator[slice]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -24,35 +24,36 @@ from matching.service import PoolCache
 
 bp = Blueprint("hr", __name__, url_prefix="/hr")
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def hr_required(view: F) -> F:
+def hr_required(view: Callable[P, R]) -> Callable[P, R]:
     """Logged in and holding the HR role."""
 
     @wraps(view)
     @login_required
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         person = current_person()
         if person is None or not person.has_role("hr"):
             raise PermissionDenied("This page is for HR.")
         return view(*args, **kwargs)
 
-    return wrapped  # type: ignore[return-value]
+    return wrapped
 
 
-def admin_required(view: F) -> F:
+def admin_required(view: Callable[P, R]) -> Callable[P, R]:
     """Logged in and an HR administrator (role "admin")."""
 
     @wraps(view)
     @login_required
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         person = current_person()
         if person is None or not person.has_role("admin"):
             raise PermissionDenied("This is for HR administrators.")
         return view(*args, **kwargs)
 
-    return wrapped  # type: ignore[return-value]
+    return wrapped
 
 
 @bp.route("/")

@@ -26,7 +26,9 @@ PRIVATE_CSP = (
 def member_note(note_id: int) -> tuple[SessionNote, Person]:
     """The note and the asking member. Anyone else (HR too) learns nothing: 404."""
     person = current_person()
-    return note_service.get_note(db(), note_id, person), person  # type: ignore[return-value]
+    note = note_service.get_note(db(), note_id, person)
+    assert person is not None  # get_note answers the pair's members only
+    return note, person
 
 
 def note_insight(note: SessionNote) -> SharedInsight:
@@ -45,12 +47,13 @@ def committed() -> None:
 @login_required
 def my_pair() -> ResponseReturnValue:
     person = current_person()
+    assert person is not None  # login_required
     session = db()
     pairs = [
         (pair, note_service.notes_for_pair(session, pair, person))
-        for pair in pairs_for_person(session, person)  # type: ignore[arg-type]
+        for pair in pairs_for_person(session, person)
     ]
-    pending = note_service.pending_insights(session, person)  # type: ignore[arg-type]
+    pending = note_service.pending_insights(session, person)
     return render_template("notes/pair.html", pairs=pairs, person=person, pending=pending)
 
 
