@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,15 +95,19 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 @contextmanager
-def _migration_lock(engine: Engine, connection: Connection) -> Iterator[None]:
-    """One migrating process at a time (web workers start together)."""
+def _database_lock(
+    engine: Engine, connection: Connection, pg_key: int, suffix: str
+) -> Iterator[None]:
+    """Hold an exclusive lock shared by every process using this database: a PostgreSQL
+    advisory lock ``pg_key``, or for a SQLite file an ``flock`` on the file ``<db>.<suffix>``
+    (an in-memory or URI database needs none)."""
     if engine.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATION_LOCK})")
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({pg_key})")
         connection.commit()
         try:
             yield
         finally:
-            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATION_LOCK})")
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({pg_key})")
             connection.commit()
         return
     database = engine.url.database if engine.dialect.name == "sqlite" else None
@@ -112,12 +116,17 @@ def _migration_lock(engine: Engine, connection: Connection) -> Iterator[None]:
         return
     import fcntl
 
-    with open(f"{database}.migrate-lock", "a+b") as handle:
+    with open(f"{database}.{suffix}", "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _migration_lock(engine: Engine, connection: Connection) -> AbstractContextManager[None]:
+    """One migrating process at a time (web workers start together)."""
+    return _database_lock(engine, connection, _PG_MIGRATION_LOCK, "migrate-lock")
 
 
 _PG_IMPORT_LOCK = 7_402_012
@@ -127,28 +136,10 @@ _PG_IMPORT_LOCK = 7_402_012
 def import_lock(engine: Engine) -> Iterator[None]:
     """One import at a time per database, across processes: a second import waits for the
     first, then finds its documents (unchanged) instead of colliding with them."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
-            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_IMPORT_LOCK})")
-            connection.commit()
-            try:
-                yield
-            finally:
-                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_IMPORT_LOCK})")
-                connection.commit()
-        return
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not database or database == ":memory:" or database.startswith("file:"):
+    with engine.connect() as connection, _database_lock(
+        engine, connection, _PG_IMPORT_LOCK, "import-lock"
+    ):
         yield
-        return
-    import fcntl
-
-    with open(f"{database}.import-lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def upgrade_database(url: str, revision: str = "head") -> None:
