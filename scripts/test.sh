@@ -49,6 +49,15 @@ if ! command -v wrk >/dev/null 2>&1; then
   fi
 fi
 
+# The browser tests (tests/browser) drive Debian's Chromium; axe-core checks accessibility.
+if ! bash scripts/browser-deps.sh; then
+  if [[ "${CI:-}" == "true" ]]; then
+    echo "test: FAILED to install the browser test dependencies; CI must run them" >&2
+    exit 1
+  fi
+  echo "test: WARNING: browser tests will be skipped (see scripts/browser-deps.sh)" >&2
+fi
+
 echo "test: ruff check"
 ruff check .
 echo "test: mypy"
