@@ -346,6 +346,30 @@ class Feedback(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class AuditEntry(Base):
+    """One HR or administrator action: who did what, to which programme, pair or account,
+    and when. ``detail`` is a small JSON object of names and numbers, never note text,
+    passwords, tokens or e-mail bodies (kb.services.audit refuses those keys)."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target_type: Mapped[str] = mapped_column(String(30))
+    target_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    programme_id: Mapped[int | None] = mapped_column(
+        ForeignKey("programme.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+
+    actor: Mapped[Person | None] = relationship()
+    programme: Mapped[Programme | None] = relationship()
+
+
 class LoginFailure(Base):
     """One failed login, keyed by a hash of the account or of the client address.
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import PAIR_STATUSES, Pair, PairChange, Person, Programme
+from kb.services import audit
 from kb.services.people import get_person_by_email
 
 RUNNING = ("active", "paused")  # pairs that hold one of their mentor's places
@@ -164,6 +165,8 @@ def set_pair_status(session: Session, pair: Pair, status: str, user: Person) -> 
         pair.ended = today
     if status != pair.status:
         record_change(pair, f"status {pair.status} → {status}", user)
+        audit.record(session, user, "pair.status", "pair", pair.id, pair.programme_id,
+                     {"from": pair.status, "to": status})
     pair.status = status
     session.flush()
     return pair
@@ -175,6 +178,8 @@ def set_pair_locked(session: Session, pair: Pair, locked: bool, user: Person) ->
         raise PermissionDenied("only HR can lock a pair")
     if locked != pair.locked:
         record_change(pair, "locked" if locked else "unlocked", user)
+        audit.record(session, user, "pair.lock" if locked else "pair.unlock", "pair", pair.id,
+                     pair.programme_id)
     pair.locked = locked
     session.flush()
     return pair
@@ -296,6 +301,8 @@ def lock_pair(
             record_change(pair, "locked", hr_user)
         pair.locked = True
         session.flush()
+        audit.record(session, hr_user, "proposal.accept", "pair", pair.id, programme.id,
+                     {"mentor_id": mentor.id, "mentee_id": mentee.id})
     return pair
 
 
@@ -318,6 +325,8 @@ def reject_pair(session: Session, programme_slug: str, mentor_email: str, mentee
         pair.status = "rejected"
         pair.locked = False
         session.flush()
+        audit.record(session, hr_user, "proposal.reject", "pair", pair.id, programme.id,
+                     {"mentor_id": mentor.id, "mentee_id": mentee.id})
     return pair
 
 
@@ -355,9 +364,10 @@ def store_proposed(
     keep = {(m.id, e.id) for m, e in people}
     created: list[Pair] = []
     with session.begin_nested():
-        for key, pair in existing.items():
-            if pair.status == "proposed" and not pair.locked and key not in keep:
-                session.delete(pair)
+        dropped = [pair for key, pair in existing.items()
+                   if pair.status == "proposed" and not pair.locked and key not in keep]
+        for pair in dropped:
+            session.delete(pair)
         for mentor, mentee in people:
             if (mentor.id, mentee.id) in existing:
                 continue
@@ -367,4 +377,6 @@ def store_proposed(
             record_change(pair, "proposed by matching", hr_user)
             created.append(pair)
         session.flush()
+        audit.record(session, hr_user, "proposal.save", "programme", programme.id, programme.id,
+                     {"pairs": len(people), "created": len(created), "dropped": len(dropped)})
     return created

@@ -14,9 +14,9 @@ from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import PAIR_STATUSES, MatchingVector, Pair, PairChange, Person, Programme
-from kb.services import pairs, people
+from kb.services import audit, pairs, people
 from kb.views.auth import safe_next
-from kb.views.support import current_person, db, tandem
+from kb.views.support import current_person, db, parse_date, parse_page, tandem
 from matching import service as matching
 from matching.jobs import JobRunner
 from matching.results import to_data
@@ -134,6 +134,7 @@ def deactivate(person_id: int) -> ResponseReturnValue:
     if person is None:
         raise NotFound("No such person.")
     people.deactivate(person)
+    audit.record(session, current_person(), "account.deactivate", "person", person.id)
     session.commit()
     flash(f"{person.name}: account deactivated.", "info")
     return redirect(safe_back() or url_for("hr.index"))
@@ -290,3 +291,35 @@ def recommend() -> ResponseReturnValue:
             db(), tandem().matching_embedders, mentor, limit=10, cache=pool_cache()
         )
     return render_template("hr/recommend.html", result=to_data(found))
+
+
+AUDIT_ROWS = 100
+
+
+@bp.route("/audit")
+@admin_required
+def audit_log() -> ResponseReturnValue:
+    """The audit log for HR administrators, filtered by actor, action, programme and dates."""
+    session = db()
+    args = request.args
+    programme_slug = (args.get("programme") or "").strip()
+    programme_id = None
+    if programme_slug:
+        programme_id = pairs.programme_by_slug(session, programme_slug).id
+    actor = (args.get("actor") or "").strip()
+    where = audit.AuditFilter(
+        actor_id=int(actor) if actor.isdigit() and len(actor) < 18 else None,
+        action=(args.get("action") or "").strip() or None,
+        programme_id=programme_id,
+        since=parse_date(args.get("since")),
+        until=parse_date(args.get("until")),
+    )
+    page = parse_page(args.get("page"))
+    found, total = audit.entries(session, where, limit=AUDIT_ROWS, offset=(page - 1) * AUDIT_ROWS)
+    rows = [(entry, audit.describe(audit.detail_of(entry))) for entry in found]
+    return render_template(
+        "hr/audit.html", rows=rows, total=total, page=page, per_page=AUDIT_ROWS, where=where,
+        programme_slug=programme_slug, actions=audit.actions(session),
+        actors=audit.actors(session),
+        programmes=session.scalars(select(Programme).order_by(Programme.name)).all(),
+    )  # fmt: skip

@@ -122,6 +122,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("hr.deactivate", "POST"): Policy(
         hr_admin_only(), lambda w: {"person_id": w.fresh_person()}
     ),
+    ("hr.audit_log", "GET"): Policy(hr_admin_only(OK)),
     ("static", "GET"): Policy(public(), lambda w: {"filename": "style.css"}),
 }
 

@@ -162,3 +162,30 @@ def test_long_lists_are_cut_with_their_full_size() -> None:
     assert shown["sizes"]["unmatched_mentees"] == 499  # p0 is paired: never listed as not
     assert "p0@x.com" not in {u["email"] for u in shown["unmatched_mentees"]}
     assert len(present_proposal(data)["unmatched_mentees"]) == 499
+
+
+def test_audit_log_viewer_filters_and_shows_no_note(client: FlaskClient, login,
+                                                    web_tandem: Tandem) -> None:
+    """HR's actions land in the log; the administrators' viewer filters it; no note text."""
+    with web_tandem.sessions() as s:
+        people.upsert_person(s, people.PersonRecord(
+            name="Ida Admin", email="ida@example.com", roles=("admin",)))
+        people.set_password(people.get_person_by_email(s, "ida@example.com"),
+                            "correct horse battery")
+        s.commit()
+        pair = s.scalars(select(Pair).where(Pair.status == "active")).first()
+        assert pair is not None
+        pair_id = pair.id
+    login(client, HR)
+    client.post(f"/hr/pairs/{pair_id}", data={"status": "paused"})
+    assert client.get("/hr/audit").status_code == 403  # HR, not an administrator
+    client.post("/logout")
+    login(client, "ida@example.com")
+    page = client.get("/hr/audit").get_data(as_text=True)
+    assert "pair.status" in page and "Hania HR" in page and "from: active; to: paused" in page
+    assert "Zyxelgate" not in page
+    filtered = client.get("/hr/audit?action=account.deactivate").get_data(as_text=True)
+    assert "from: active" not in filtered and "No entries." in filtered
+    assert "Hania HR" in client.get("/hr/audit?programme=spring").get_data(as_text=True)
+    assert "from: active" not in client.get("/hr/audit?until=2000-01-01").get_data(as_text=True)
+    assert client.get("/hr/audit?programme=nope").status_code == 404
