@@ -81,6 +81,21 @@ class MemoryStore(IndexStore):
         start_from_snapshot(self.snapshot_path, self._read_snapshot, self.rebuild)
         self.catch_up()
 
+    def from_snapshot(self) -> bool:
+        """Take the index from its snapshot only, building nothing (``tandem check`` looks at
+        what a starting worker would load); False: no snapshot, or an unusable one."""
+        path = self.snapshot_path
+        return path is not None and self._read_snapshot(path)
+
+    def write_snapshot(self) -> None:
+        """Write the index as it is now (with its log position) for the next start."""
+        with self._lock:
+            self._write_snapshot()
+
+    @abstractmethod
+    def _write_snapshot(self) -> None:
+        """The index and its log position as a snapshot (nothing without a snapshot_dir)."""
+
     def catch_up(self, block: bool = True) -> int:
         with self._lock, self.sessions() as session:
             self._state, changed = apply_changes(session, self._state, self._apply)
