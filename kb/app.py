@@ -223,19 +223,23 @@ def create_app(
     if not any(isinstance(f, QueryStringFilter) for f in werkzeug_log.filters):
         werkzeug_log.addFilter(QueryStringFilter())
     CSRFProtect(app)
+    if "babel" not in app.extensions:  # until the i18n foundation lands: English, _() works
+        from flask_babel import Babel
+
+        Babel(app)
     login = LoginManager(app)
     login.login_view = "auth.login"
     login.login_message = "Please log in to see this page."
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
 
-    from kb.views import auth, guides, hr, main, notes, search
+    from kb.views import auth, guides, hr, inbox, main, notes, search
     from kb.views.support import doc_url, load_account, teardown_session
 
     login.user_loader(load_account)
     app.teardown_appcontext(teardown_session)
     app.add_template_global(doc_url)
     app.after_request(add_security_headers)
-    for module in (main, auth, search, guides, notes, hr):
+    for module in (main, auth, search, guides, notes, hr, inbox):
         app.register_blueprint(module.bp)
     # Run by gunicorn's post_worker_init: each worker builds its matching pool at start.
     app.extensions["matching_warm_up"] = lambda: hr.warm_up_matching(app)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     true,
 )
@@ -105,6 +106,10 @@ class Programme(Base):
     starts: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     ends: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="planned")
+    # Health thresholds: a running pair with no session for this many weeks is flagged, and so
+    # is a pair paused for longer than ``pause_weeks``.
+    quiet_weeks: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
+    pause_weeks: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     pairs: Mapped[list[Pair]] = relationship(back_populates="programme")
@@ -382,3 +387,91 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(80), index=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+MEETING_STATUSES = ("planned", "held", "cancelled")
+HELP_REASONS = ("sessions", "mismatch", "discomfort", "other")
+HELP_STATUSES = ("open", "closed")
+
+
+class Meeting(Base):
+    """A session a pair planned (when, how long, topic tags) and whether it was held or
+    cancelled. Holds no note text: HR may count these, never read a note through them."""
+
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime)  # UTC, naive
+    minutes: Mapped[int] = mapped_column(Integer, default=60)
+    tags: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    # The place-independent identity of the calendar event (RFC 5545 UID) and its revision.
+    uid: Mapped[str] = mapped_column(String(100), unique=True)
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    pair: Mapped[Pair] = relationship()
+
+    @property
+    def ends_at(self) -> dt.datetime:
+        return self.starts_at + dt.timedelta(minutes=self.minutes)
+
+
+class CalendarFeed(Base):
+    """A person's secret calendar address: the token is the only key (no login), so a new
+    token revokes the old address."""
+
+    __tablename__ = "calendar_feed"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), unique=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class HelpRequest(Base):
+    """A member asking HR for help, confidentially: ``text`` is for HR only; the other member
+    learns who asked only when ``reveal`` is set."""
+
+    __tablename__ = "help_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id", ondelete="CASCADE"), index=True)
+    asker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True
+    )
+    reason: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    reveal: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    outcome: Mapped[str] = mapped_column(String(40), default="")
+    handled_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    pair: Mapped[Pair] = relationship()
+    asker: Mapped[Person | None] = relationship(foreign_keys=[asker_id])
+
+
+class InboxMessage(Base):
+    """A notice for one person: its kind and parameters, rendered in the reader's language
+    when shown. ``key`` makes a notice idempotent: one message per key, ever."""
+
+    __tablename__ = "inbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    params: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
+    link: Mapped[str] = mapped_column(String(300), default="")
+    key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    emailed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

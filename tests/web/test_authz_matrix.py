@@ -20,7 +20,7 @@ from werkzeug.routing import Rule
 from kb.config import load_settings
 from kb.models import Guide, SessionNote
 from kb.runtime import Tandem, open_tandem
-from kb.services import notes, people, programmes
+from kb.services import inbox, notes, people, programmes
 
 from .conftest import Library, load_library, make_app
 
@@ -123,6 +123,12 @@ POLICY: dict[tuple[str, str], Policy] = {
         hr_admin_only(), lambda w: {"person_id": w.fresh_person()}
     ),
     ("hr.audit_log", "GET"): Policy(hr_admin_only(OK)),
+    ("inbox.index", "GET"): Policy(logged_in()),
+    ("inbox.read", "POST"): Policy(
+        {**public(MISSING), "mentor": MOVED, "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"message_id": w.fresh_message()},
+    ),
+    ("inbox.read_all", "POST"): Policy(logged_in(MOVED)),
     ("static", "GET"): Policy(public(), lambda w: {"filename": "style.css"}),
 }
 
@@ -166,6 +172,16 @@ class World:
                 )  # fmt: skip
             s.commit()
             return fresh.id
+
+    def fresh_message(self) -> int:
+        """A new inbox notice for the mentor."""
+        with self.tandem.sessions() as s:
+            mentor = people.find_person(s, EMAILS["mentor"])
+            assert mentor is not None
+            message = inbox.notify(s, mentor, "welcome")
+            assert message is not None
+            s.commit()
+            return message.id
 
     def fresh_person(self) -> int:
         self.counter += 1
