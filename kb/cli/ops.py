@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -90,4 +91,53 @@ def _get(value: object, key: str) -> object:
     return value.get(key, "?") if isinstance(value, dict) else "?"
 
 
-COMMANDS = (check,)
+@click.command("backup")
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@pass_state
+def backup_command(state: State, dest: Path, as_json: bool) -> None:
+    """Back up the database to DEST (a new file, or a folder): SQLite online, while the app
+    runs; PostgreSQL with pg_dump (or the command to run when it is not installed)."""
+    from kb.services import backup
+
+    report = backup.backup(state.settings.database_url, dest)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    counts = ", ".join(f"{n} {table}" for table, n in report.counts.items())
+    click.echo(f"Backed up to {report.path} ({report.kind}, {report.bytes:,} bytes)")
+    if counts:
+        click.echo(f"It holds: {counts}.")
+    click.echo("Indexes are not backed up: `tandem restore` rebuilds them from the database.")
+
+
+@click.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Replace the instance's existing database.")
+@click.option("--json", "as_json", is_flag=True, help="Print the restore and the check as JSON.")
+@pass_state
+def restore(state: State, source: Path, yes: bool, as_json: bool) -> None:
+    """Replace the database by the backup SOURCE (stop the web app first), rebuild every
+    search index from it and run `tandem check`; exits with the check's code."""
+    from kb.services import backup, integrity
+
+    settings = state.settings
+    report = backup.restore_database(settings.database_url, source, overwrite=yes)
+    backup.drop_indexes(settings.index_dir)
+    if not as_json:
+        click.echo(f"Restored {report.path} from {source}; rebuilding the search indexes ...")
+    tandem = state.tandem  # migrates a backup made by an older release to the newest schema
+    tandem.search  # noqa: B018 -- opening the engine builds every index from the database
+    indexes = integrity.open_indexes(tandem)
+    try:
+        checked = integrity.check(indexes)
+    finally:
+        indexes.close()
+    if as_json:
+        emit_json({"restore": report.to_dict(), "check": checked.to_dict()})
+    else:
+        print_report(checked)
+    sys.exit(int(checked.exit_code))
+
+
+COMMANDS = (check, backup_command, restore)
