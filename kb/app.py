@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -19,8 +20,10 @@ from werkzeug.routing import IntegerConverter
 
 from kb.config import Settings, load_settings
 from kb.errors import ConfigError, TandemError
+from kb.i18n import N_
 from kb.logsafe import describe_exception, strip_query
 from kb.runtime import Tandem, open_tandem
+from kb.views.i18n import translate_error
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("kb.web")
@@ -73,24 +76,50 @@ def error_response(status: int, title: str, message: str) -> tuple[Response | st
     return render_template("error.html", status=status, title=title, message=message), status
 
 
+# Titles and texts of HTTP errors, in the request's language (werkzeug's own are English).
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: (N_("Bad request"), N_("The request could not be understood.")),
+    401: (N_("Log in first"), N_("Please log in to see this page.")),
+    403: (N_("Not allowed"), N_("You do not have the right to see this page.")),
+    404: (N_("Not found"), N_("There is no such page. Check the address or search instead.")),
+    405: (N_("Not allowed"), N_("This address does not accept that kind of request.")),
+    413: (N_("Too large"), N_("The upload is larger than this site accepts.")),
+    429: (N_("Too many attempts"), N_("Please wait a while and try again.")),
+}
+TANDEM_TITLES = {403: N_("Not allowed"), 404: N_("Not found")}
+OTHER_TITLE = N_("Cannot do that")
+
+
 def handle_error(error: Exception) -> tuple[Response | str, int]:
     """The one place where exceptions become responses. Never shows a traceback."""
     if isinstance(error, TandemError):
         status = int(getattr(error, "status", 400))
         if status >= 500:
             log.error("%s on %s", type(error).__name__, request.path)
-            return error_response(status, "Server problem", "Please try again later.")
-        title = {403: "Not allowed", 404: "Not found"}.get(status, "Cannot do that")
-        return error_response(status, title, str(error))
+            return error_response(
+                status, gettext("Server problem"), gettext("Please try again later.")
+            )
+        title = gettext(TANDEM_TITLES.get(status, OTHER_TITLE))
+        return error_response(status, title, translate_error(error))
     if isinstance(error, CSRFError):
         return error_response(
-            400, "Form expired", "The form was missing its security token. Reload and retry."
+            400,
+            gettext("Form expired"),
+            gettext("The form was missing its security token. Reload and retry."),
         )
     if isinstance(error, HTTPException) and not isinstance(error, InternalServerError):
         status = error.code or 500
+        if status in HTTP_ERRORS:
+            title, text = HTTP_ERRORS[status]
+            # A description given at abort() is the view's own (already in the page language).
+            if error.description and error.description != type(error).description:
+                return error_response(status, gettext(title), error.description)
+            return error_response(status, gettext(title), gettext(text))
         return error_response(status, error.name, error.description or error.name)
     # Unhandled exceptions arrive here wrapped in InternalServerError; TandemFlask logged them.
-    return error_response(500, "Server problem", "Something went wrong on our side.")
+    return error_response(
+        500, gettext("Server problem"), gettext("Something went wrong on our side.")
+    )
 
 
 class TandemFlask(Flask):
@@ -223,18 +252,16 @@ def create_app(
     if not any(isinstance(f, QueryStringFilter) for f in werkzeug_log.filters):
         werkzeug_log.addFilter(QueryStringFilter())
     CSRFProtect(app)
-    if "babel" not in app.extensions:  # until the i18n foundation lands: English, _() works
-        from flask_babel import Babel
-
-        Babel(app)
     login = LoginManager(app)
     login.login_view = "auth.login"
-    login.login_message = "Please log in to see this page."
+    login.login_message = N_("Please log in to see this page.")
+    login.localize_callback = gettext
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
 
-    from kb.views import auth, guides, hr, inbox, main, notes, search
+    from kb.views import auth, guides, hr, i18n, inbox, main, notes, search
     from kb.views.support import doc_url, load_account, teardown_session
 
+    i18n.init_app(app, default=tandem.settings.default_locale)
     login.user_loader(load_account)
     app.teardown_appcontext(teardown_session)
     app.add_template_global(doc_url)

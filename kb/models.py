@@ -76,6 +76,8 @@ class Person(Base):
     # Part of every session and remember-me cookie; raising it ends all of them (logout,
     # password change, deactivation).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The interface language the person chose (kb.i18n.LOCALES); None: the browser's.
+    ui_language: Mapped[str | None] = mapped_column(String(10), nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -34,12 +34,14 @@ app = create_app(test_config={"TESTING": True, "SECRET_KEY": "test"})
 client = app.test_client()
 page = client.get("/")
 css = client.get("/static/style.css")
+polish = client.get("/", headers={"Accept-Language": "pl"})
 print(json.dumps({
     "kb": kb.__file__,
     "template_folder": str(Path(app.root_path, app.template_folder)),
     "page": page.status_code,
     "title": "<title>" in page.get_data(as_text=True),
     "css": css.status_code,
+    "polish": ">Szukaj</a>" in polish.get_data(as_text=True),
 }))
 """
 
@@ -99,6 +101,8 @@ def test_the_wheel_carries_the_web_assets_and_no_research_code(
     assert "kb/templates/base.html" in names
     assert "kb/static/style.css" in names
     assert "ingest/demo/people.csv" in names
+    for locale in ("pl", "ru"):
+        assert f"kb/translations/core/{locale}/LC_MESSAGES/messages.mo" in names
     assert not [n for n in names if n.split("/")[0] in ("bench", "tests", "scripts", "results")]
 
 
@@ -114,6 +118,7 @@ def test_the_installed_app_serves_a_page_from_its_own_templates(
     assert seen["kb"].startswith(site_packages), seen  # the wheel's kb, not the checkout's
     assert seen["template_folder"] == str(Path(seen["kb"]).parent / "templates"), seen
     assert seen["page"] == 200 and seen["title"] and seen["css"] == 200, seen
+    assert seen["polish"], seen  # the catalogs came with the wheel
 
 
 def test_the_installed_tandem_names_the_bench_install(

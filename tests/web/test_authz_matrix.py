@@ -130,6 +130,8 @@ POLICY: dict[tuple[str, str], Policy] = {
     ),
     ("inbox.read_all", "POST"): Policy(logged_in(MOVED)),
     ("static", "GET"): Policy(public(), lambda w: {"filename": "style.css"}),
+    # The language switcher: anyone may choose (303 back to the page).
+    ("i18n.switch", "POST"): Policy(public("303"), data={"lang": "pl", "next": "/"}),
 }
 
 

@@ -1,0 +1,46 @@
+"""Languages of the interface: the supported locales, the ``N_`` marker and the catalogs.
+
+Importable without Flask: domain code marks user-facing strings with :func:`N_` (a no-op that
+the extractor finds) and the web layer translates them (``kb.views.i18n``). Catalogs are per
+area, ``kb/translations/<area>/<locale>/LC_MESSAGES/messages.po`` with the compiled ``.mo``
+beside it, so that several people can translate at once without touching one file; the web
+layer hands every area folder to Flask-Babel, which merges them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+# The interface's languages; English is the source language of every message.
+LOCALES: tuple[str, ...] = ("en", "pl", "ru")
+DEFAULT_LOCALE = "en"
+TRANSLATED_LOCALES: tuple[str, ...] = tuple(code for code in LOCALES if code != DEFAULT_LOCALE)
+# Each language's name in itself, as the switcher shows it.
+LOCALE_NAMES: dict[str, str] = {"en": "English", "pl": "Polski", "ru": "Русский"}
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name)
+    """Mark ``message`` for translation without translating it (the web layer does that)."""
+    return message
+
+
+def supported_locale(value: str | None) -> str | None:
+    """``value`` ("pl", "pl-PL", "ru_RU") as one of :data:`LOCALES`, or None."""
+    if not value:
+        return None
+    code = value.strip().replace("_", "-").split("-", 1)[0].lower()
+    return code if code in LOCALES else None
+
+
+def area_directories(root: Path = TRANSLATIONS_DIR) -> list[Path]:
+    """The per-area catalog folders (each holds ``<locale>/LC_MESSAGES/messages.po``)."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+
+
+def locale_choices(codes: Iterable[str] = LOCALES) -> list[tuple[str, str]]:
+    """(code, own name) pairs for forms that let a person pick a language."""
+    return [(code, LOCALE_NAMES[code]) for code in codes]

@@ -1,0 +1,143 @@
+"""The interface language: Flask-Babel over the per-area catalogs, the locale of a request,
+the language switcher and the locale-aware Jinja filters.
+
+The locale of a request is, in order: the logged-in person's chosen interface language, the
+switcher's choice kept in the ``lang`` cookie, the browser's Accept-Language, the default
+from the settings (English unless configured).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, redirect, request
+from flask.typing import ResponseReturnValue
+from flask_babel import Babel, format_date, format_datetime, format_decimal, format_number, gettext
+from flask_babel import get_locale as babel_locale
+from flask_login import current_user
+
+from kb.errors import TandemError, ValidationError
+from kb.i18n import (
+    DEFAULT_LOCALE,
+    LOCALE_NAMES,
+    LOCALES,
+    N_,
+    area_directories,
+    supported_locale,
+)
+from kb.services import preferences
+from kb.views.support import db
+
+bp = Blueprint("i18n", __name__)
+
+COOKIE = "lang"
+COOKIE_AGE = 365 * 24 * 3600
+
+
+def select_locale() -> str:
+    """The locale for this request (see the module docstring for the order)."""
+    if current_user and current_user.is_authenticated:
+        chosen = supported_locale(getattr(current_user.person, "ui_language", None))
+        if chosen:
+            return chosen
+    chosen = supported_locale(request.cookies.get(COOKIE))
+    if chosen:
+        return chosen
+    best = request.accept_languages.best_match(LOCALES)
+    if best:
+        return best
+    return default_locale()
+
+
+def default_locale() -> str:
+    from flask import current_app
+
+    return str(current_app.config.get("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE))
+
+
+def current_locale() -> str:
+    """The request's locale code ("en", "pl", "ru"): for ``<html lang>`` and the switcher."""
+    return str(babel_locale() or DEFAULT_LOCALE)
+
+
+def local_target(value: str | None) -> str:
+    """Where to go back after switching: a path on this site, never another host."""
+    if not value:
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if "\\" in value:
+        return "/"
+    return value
+
+
+@bp.route("/language", methods=["POST"])
+def switch() -> ResponseReturnValue:
+    """The switcher's form: remember the language in a cookie, and for a logged-in person
+    as their interface language, then go back to the page."""
+    code = supported_locale(request.form.get("lang"))
+    if code is None or request.form.get("lang", "").strip().lower() not in LOCALES:
+        raise ValidationError(N_("Unknown language."), field="lang")
+    if current_user.is_authenticated:
+        session = db()
+        preferences.set_interface_language(session, current_user.person, code)
+        session.commit()
+    response = redirect(local_target(request.form.get("next")), code=303)
+    response.set_cookie(COOKIE, code, max_age=COOKIE_AGE, httponly=True, samesite="Lax")
+    return response
+
+
+def translate_error(error: TandemError) -> str:
+    """A domain error's message in the request's language (its English text when the catalogs
+    do not know it, e.g. messages still built with f-strings)."""
+    template = getattr(error, "template", "") or str(error)
+    params = getattr(error, "params", None) or {}
+    try:
+        message = gettext(template, **params)
+    except (KeyError, ValueError, TypeError):  # a translation whose placeholders do not fit
+        message = template % params if params else template
+    if isinstance(error, ValidationError) and error.template == template:
+        where = [error.source] if error.source else []
+        if error.line is not None:
+            where.append(gettext("line %(line)s", line=error.line))
+        if where:
+            return f"{', '.join(where)}: {message}"
+    return message
+
+
+def date_filter(value: dt.date | dt.datetime | None, format: str = "medium") -> str:  # noqa: A002
+    """A date in the request's locale ("2 Apr 2024", "2 kwi 2024", "2 апр. 2024 г.")."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return format_date(value, format)
+
+
+def datetime_filter(value: dt.datetime | None, format: str = "medium") -> str:  # noqa: A002
+    if value is None:
+        return ""
+    return format_datetime(value, format)
+
+
+def number_filter(value: Any) -> str:
+    """A whole or decimal number with the locale's separators ("12,345" / "12 345")."""
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return format_number(value)
+    return format_decimal(value)
+
+
+def init_app(app: Flask, default: str = DEFAULT_LOCALE) -> None:
+    """Flask-Babel over every area's catalogs (it merges them), the switcher, the filters."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", default)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in area_directories())
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters.update(date=date_filter, datetime=datetime_filter, number=number_filter)
+    app.add_template_global(current_locale)
+    app.jinja_env.globals.update(locale_names=LOCALE_NAMES, locales=LOCALES)
+    app.register_blueprint(bp)

@@ -1,0 +1,123 @@
+"""The interface language: chosen by the person, then the switcher's cookie, then the browser's
+Accept-Language, then the default; dates and numbers follow it; errors are translated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from kb.errors import NotFound
+from kb.i18n import N_
+from kb.models import Person
+from kb.runtime import Tandem
+from kb.views.i18n import date_filter, local_target, number_filter
+
+Login = Callable[..., TestResponse]
+
+
+def html_lang(page: TestResponse) -> str:
+    found = re.search(r'<html lang="([a-z]+)">', page.get_data(as_text=True))
+    assert found, page.get_data(as_text=True)[:300]
+    return found.group(1)
+
+
+def test_english_is_the_default(client: FlaskClient) -> None:
+    page = client.get("/")
+    assert html_lang(page) == "en"
+    assert ">Search</a>" in page.get_data(as_text=True)
+
+
+def test_accept_language_chooses_polish_or_russian(client: FlaskClient) -> None:
+    polish = client.get("/", headers={"Accept-Language": "pl-PL,pl;q=0.9,en;q=0.5"})
+    assert html_lang(polish) == "pl"
+    assert ">Szukaj</a>" in polish.get_data(as_text=True)
+    russian = client.get("/", headers={"Accept-Language": "ru"})
+    assert html_lang(russian) == "ru"
+    assert ">Поиск</a>" in russian.get_data(as_text=True)
+    german = client.get("/", headers={"Accept-Language": "de-DE"})
+    assert html_lang(german) == "en"
+
+
+def test_the_switcher_is_on_every_page_and_its_choice_sticks(client: FlaskClient) -> None:
+    home = client.get("/").get_data(as_text=True)
+    assert 'action="/language"' in home
+    for code in ("en", "pl", "ru"):
+        assert f'name="lang" value="{code}"' in home
+    answer = client.post("/language", data={"lang": "ru", "next": "/search?q=excel"})
+    assert answer.status_code == 303
+    assert answer.headers["Location"].endswith("/search?q=excel")
+    # the cookie beats the browser's Accept-Language from now on
+    page = client.get("/guides", headers={"Accept-Language": "pl"})
+    assert html_lang(page) == "ru"
+    assert 'value="ru" lang="ru" class="link-button" aria-current="true"' in page.get_data(
+        as_text=True
+    )
+
+
+def test_the_switcher_never_sends_people_to_another_site(client: FlaskClient) -> None:
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "x"):
+        answer = client.post("/language", data={"lang": "pl", "next": target})
+        assert answer.headers["Location"] in ("/", "http://localhost/")
+    assert local_target("/guides?tag=ai") == "/guides?tag=ai"
+
+
+def test_an_unknown_language_is_refused(client: FlaskClient) -> None:
+    answer = client.post("/language", data={"lang": "xx"})
+    assert answer.status_code == 400
+
+
+def test_a_logged_in_persons_choice_is_saved_and_wins(
+    client: FlaskClient, login: Login, web_tandem: Tandem, app: Flask
+) -> None:
+    login(client, "anna@example.com")
+    client.post("/language", data={"lang": "pl", "next": "/"})
+    with web_tandem.sessions() as s:
+        anna = s.scalars(select(Person).where(Person.email == "anna@example.com")).one()
+        assert anna.ui_language == "pl"
+    # another browser without the cookie and with a Russian Accept-Language: still Polish
+    other = app.test_client()
+    login(other, "anna@example.com")
+    page = other.get("/", headers={"Accept-Language": "ru"})
+    assert html_lang(page) == "pl"
+
+
+def test_error_pages_speak_the_language(client: FlaskClient) -> None:
+    missing = client.get("/no-such-page", headers={"Accept-Language": "pl"})
+    assert missing.status_code == 404
+    text = missing.get_data(as_text=True)
+    assert "Nie znaleziono" in text and "Nie ma takiej strony" in text
+    russian = client.get("/no-such-page", headers={"Accept-Language": "ru"})
+    assert "Не найдено" in russian.get_data(as_text=True)
+    api = client.get(
+        "/no-such-page", headers={"Accept-Language": "pl", "Accept": "application/json"}
+    )
+    assert api.get_json()["error"]["title"] == "Nie znaleziono"
+
+
+def test_domain_errors_are_translated_with_their_values(app: Flask) -> None:
+    from kb.views.i18n import translate_error
+
+    error = NotFound(N_("line %(line)s"), line=7)  # a string the core catalog knows
+    with app.test_request_context("/", headers={"Accept-Language": "ru"}):
+        assert translate_error(error) == "строка 7"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert translate_error(error) == "line 7"
+    unknown = NotFound("Nothing called 100% here")  # not in a catalog: its own text
+    with app.test_request_context("/", headers={"Accept-Language": "pl"}):
+        assert translate_error(unknown) == "Nothing called 100% here"
+
+
+def test_dates_and_numbers_follow_the_locale(app: Flask) -> None:
+    day = dt.date(2024, 4, 2)
+    expected = {"en": ("Apr 2, 2024", "12,345"), "pl": ("2 kwi 2024", "12\xa0345"),
+                "ru": ("2 апр. 2024\u202fг.", "12\xa0345")}  # fmt: skip
+    for code, (date_text, number_text) in expected.items():
+        with app.test_request_context("/", headers={"Accept-Language": code}):
+            assert date_filter(day) == date_text
+            assert number_filter(12345) == number_text
