@@ -29,8 +29,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # right plus account administration (deactivating an account).
 ROLES = ("mentor", "mentee", "hr", "admin")
 LANGUAGES = ("pl", "ru", "en")
-PAIR_STATUSES = ("proposed", "active", "paused", "ended", "rejected")
+# "dropped": a proposed pair a later proposal left out (kept with its history, not deleted).
+PAIR_STATUSES = ("proposed", "active", "paused", "ended", "rejected", "dropped")
 PROGRAMME_STATUSES = ("planned", "running", "finished")
+# What a programme develops (stage 1); HR may add its own.
+COMPETENCES = ("generative-ai", "social-media", "hybrid-work", "esg", "generational-culture")
+# invited: HR asked, no answer yet; agreed: the person wants in (applied, or accepted an
+# invitation), HR still has to accept after the preparatory conversation; enrolled: both;
+# declined: the person said no; left: the person left after agreeing.
+ENROLMENT_STATUSES = ("invited", "agreed", "enrolled", "declined", "left")
 GUIDE_STATUSES = ("draft", "published", "archived")
 DOC_TYPES = ("guide", "insight", "note")
 
@@ -112,9 +119,53 @@ class Programme(Base):
     # is a pair paused for longer than ``pause_weeks``.
     quiet_weeks: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
     pause_weeks: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    competences: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    languages: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    rhythm_weeks: Mapped[int | None] = mapped_column(Integer, nullable=True)  # a session every N
+    note_template: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Matching weights as JSON ({} or empty: the defaults); see matching.scoring.MatchWeights.
+    matching_weights: Mapped[str] = mapped_column(Text, default="", server_default="")
+    open_for_applications: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     pairs: Mapped[list[Pair]] = relationship(back_populates="programme")
+    enrolments: Mapped[list[Enrolment]] = relationship(back_populates="programme")
+
+    @property
+    def competence_list(self) -> list[str]:
+        return split_list(self.competences)
+
+
+class Enrolment(Base):
+    """A person's voluntary place in a programme, as mentor or mentee (stage 2).
+
+    ``prepared_on`` is the date of HR's preparatory conversation (the date only, nothing said
+    in it); HR accepts nobody without it. Mentors state their subject expertise and readiness.
+    """
+
+    __tablename__ = "enrolment"
+    __table_args__ = (UniqueConstraint("programme_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(10))  # mentor | mentee
+    status: Mapped[str] = mapped_column(String(10), default="invited")
+    source: Mapped[str] = mapped_column(String(10), default="invited")  # invited | applied
+    motivation: Mapped[str] = mapped_column(Text, default="")
+    expertise: Mapped[str] = mapped_column(Text, default="")
+    ready: Mapped[bool] = mapped_column(Boolean, default=False)
+    prepared_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    programme: Mapped[Programme] = relationship(back_populates="enrolments")
+    person: Mapped[Person] = relationship()
 
 
 class Pair(Base):
@@ -131,6 +182,9 @@ class Pair(Base):
     started: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     ended: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)  # HR decided: keep in proposals
+    # Onboarding (stage 3): when each member accepted the pair agreement (None: not yet).
+    mentor_agreed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    mentee_agreed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     programme: Mapped[Programme] = relationship(back_populates="pairs")
@@ -142,6 +196,11 @@ class Pair(Base):
 
     def has_member(self, person_id: int | None) -> bool:
         return person_id is not None and person_id in (self.mentor_id, self.mentee_id)
+
+    @property
+    def onboarded(self) -> bool:
+        """Both members accepted the pair agreement (sessions may start)."""
+        return self.mentor_agreed_at is not None and self.mentee_agreed_at is not None
 
 
 class PairChange(Base):

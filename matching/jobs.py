@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb.embedding import Embedder
 from kb.errors import NotFound
-from kb.models import MatchingJob, Pair, PairChange, Programme, utcnow
+from kb.models import Enrolment, MatchingJob, Pair, PairChange, Programme, utcnow
 from matching import service
 from matching.results import to_data
 
@@ -67,9 +67,20 @@ def pair_state(session: Session) -> tuple[Any, ...]:
     )).one())
 
 
+def programme_state(session: Session, programme: str) -> tuple[Any, ...]:
+    """A fingerprint of the programme's enrolments and matching weights."""
+    found = session.scalar(select(Programme).where(Programme.slug == programme))
+    if found is None:
+        return ()
+    enrolled = session.execute(select(func.count(Enrolment.id), func.max(Enrolment.updated_at))
+                               .where(Enrolment.programme_id == found.id)).one()
+    return (*enrolled, found.matching_weights)
+
+
 def job_key(session: Session, kind: str, programme: str) -> str:
     """The fingerprint of the data a (kind, programme) answer depends on."""
-    state = [kind, programme, *service.data_state(session), *pair_state(session)]
+    state = [kind, programme, *service.data_state(session), *pair_state(session),
+             *programme_state(session, programme)]
     return hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()
 
 

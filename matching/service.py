@@ -34,9 +34,11 @@ from kb.models import (
     split_list,
 )
 from kb.services import match_vectors, pairs
+from kb.services.enrolment import enrolled_ids
 from kb.services.markup import markdown_to_text
 from kb.services.pairs import RAN, RUNNING, mentor_capacity
 from kb.services.people import get_person_by_email
+from kb.services.programmes import weights_of
 from matching.constraints import MatchWeights, eligibility, management_chains
 from matching.gaps import DEFAULT_GAP_THRESHOLD, find_gaps
 from matching.lexical import guess_language
@@ -368,18 +370,25 @@ def propose(
 ) -> Proposal:
     """A global proposal for a programme: optimal total fit under every hard constraint.
 
+    Only enrolled participants are paired (see :func:`kb.services.enrolment.enrolled_ids`);
+    without ``weights`` the programme's stored weights apply.
     Locked pairs and running (active/paused) pairs of the programme stay and use capacity;
     rejected pairs and pairs that ran before (any programme) are never proposed. Mentors with
     capacity 0 take no mentees and are listed with that reason.
     """
     say = progress or (lambda _line: None)
     programme = pairs.programme_by_slug(session, programme_slug)
-    weights = _weights(weights)
+    weights = _weights(weights if weights is not None else weights_of(programme))
     say("reading profiles and their stored vectors")
     snapshot, pool = _pool(session, embedders, config, cache)
     people = pool.participants
-    mentees = [i for i, p in enumerate(people) if p.has_role("mentee") and p.opt_in]
-    all_mentors = [i for i, p in enumerate(people) if p.has_role("mentor") and p.opt_in]
+    # A programme with enrolments pairs its enrolled people only; one without any (imported
+    # before enrolment existed) pairs everyone who opted in.
+    enrolled = enrolled_ids(session, programme)
+    mentees = [i for i, p in enumerate(people) if p.has_role("mentee") and p.opt_in
+               and (enrolled is None or p.id in enrolled[1])]
+    all_mentors = [i for i, p in enumerate(people) if p.has_role("mentor") and p.opt_in
+                   and (enrolled is None or p.id in enrolled[0])]
     mentors = [i for i in all_mentors if people[i].capacity > 0]
     fixed = pairs.decided_pairs(session, programme)
     locked = [(pool.position(p.mentee_id), pool.position(p.mentor_id)) for p in fixed

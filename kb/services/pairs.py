@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.models import PAIR_STATUSES, Pair, PairChange, Person, Programme
+from kb.models import PAIR_STATUSES, Pair, PairChange, Person, Programme, utcnow
 from kb.services import audit
 from kb.services.people import get_person_by_email
 
@@ -39,6 +39,40 @@ def _check_pair(mentor: Person, mentee: Person, status: str) -> None:
         raise ValidationError(
             f"unknown pair status {status!r}; use {', '.join(PAIR_STATUSES)}", field="status"
         )
+
+
+def managers_above(session: Session, person: Person) -> list[Person]:
+    """Everyone above ``person`` in the management chain, nearest first (a cycle stops it)."""
+    found: list[Person] = []
+    seen = {person.id}
+    current = person.manager_id
+    while current is not None and current not in seen:
+        seen.add(current)
+        boss = session.get(Person, current)
+        if boss is None:
+            break
+        found.append(boss)
+        current = boss.manager_id
+    return found
+
+
+def management_chain_reason(session: Session, mentor: Person, mentee: Person) -> str | None:
+    """Why the two may not be a pair because of line management (None: they may)."""
+    if any(p.id == mentee.id for p in managers_above(session, mentor)):
+        return (f"{mentee.email} is in the management chain above {mentor.email}: "
+                "mentoring must stay separate from line management")
+    if any(p.id == mentor.id for p in managers_above(session, mentee)):
+        return (f"{mentor.email} is in the management chain above {mentee.email}: "
+                "mentoring must stay separate from line management")
+    return None
+
+
+def check_management_chain(session: Session, mentor: Person, mentee: Person) -> None:
+    """Nobody mentors someone in their own management chain, in either direction: every path
+    that makes or starts a pair calls this (proposals, manual pairs, imports, starting)."""
+    reason = management_chain_reason(session, mentor, mentee)
+    if reason is not None:
+        raise ValidationError(reason, field="mentor")
 
 
 def mentor_capacity(person: Person) -> int:
@@ -96,6 +130,8 @@ def add_pair(
     """A new pair in ``programme``; mentor and mentee must hold those roles and differ."""
     _check_pair(mentor, mentee, status)
     check_dates(started, ended, f"pair {mentor.email} / {mentee.email}")
+    if status != "rejected":
+        check_management_chain(session, mentor, mentee)
     if find_pair(session, programme, mentor, mentee) is not None:
         raise ValidationError(
             f"{mentor.email} and {mentee.email} are already a pair in {programme.slug!r}"
@@ -130,6 +166,8 @@ def upsert_pair(
         ), "created"
     _check_pair(mentor, mentee, status)
     check_dates(started, ended, f"pair {mentor.email} / {mentee.email}")
+    if status != "rejected":
+        check_management_chain(session, mentor, mentee)
     values = {"status": status, "started": started, "ended": ended}
     if all(getattr(pair, k) == v for k, v in values.items()):
         return pair, "unchanged"
@@ -157,6 +195,7 @@ def set_pair_status(session: Session, pair: Pair, status: str, user: Person) -> 
             f"unknown pair status {status!r}; use {', '.join(PAIR_STATUSES)}", field="status"
         )
     if status in RUNNING and pair.status not in RUNNING:
+        check_management_chain(session, pair.mentor, pair.mentee)
         check_capacity(session, pair.mentor, pair)
     today = dt.date.today()
     if status == "active" and pair.started is None:
@@ -286,6 +325,7 @@ def lock_pair(
     if pair is not None and pair.status in ("rejected", "ended"):
         raise ValidationError(f"{mentor.email} / {mentee.email} is {pair.status}; "
                               "it cannot be locked")
+    check_management_chain(session, mentor, mentee)
     if vet is not None:
         vet(programme, mentor, mentee)
     if any(p.mentee_id == mentee.id and p.mentor_id != mentor.id
@@ -297,6 +337,9 @@ def lock_pair(
                         status="proposed")
             session.add(pair)
             record_change(pair, "created as proposed", hr_user)
+        if pair.status == "dropped":
+            record_change(pair, "status dropped → proposed", hr_user)
+            pair.status = "proposed"
         if not pair.locked:
             record_change(pair, "locked", hr_user)
         pair.locked = True
@@ -339,8 +382,9 @@ def store_proposed(
     """Store a proposal's (mentor e-mail, mentee e-mail) pairs as "proposed" (HR only), all or
     nothing.
 
-    Earlier proposed, unlocked pairs of the programme the new proposal drops are removed;
-    locked, running, ended and rejected pairs are never touched.
+    Earlier proposed, unlocked pairs of the programme the new proposal drops become
+    "dropped" (kept, with their history); a dropped pair proposed again is proposed again.
+    Locked, running, ended and rejected pairs are never touched.
     """
     check_hr(hr_user, "apply a proposal")
     programme = programme_by_slug(session, programme_slug)
@@ -357,6 +401,7 @@ def store_proposed(
     existing = {(p.mentor_id, p.mentee_id): p for p in session.scalars(
         select(Pair).where(Pair.programme_id == programme.id))}
     for mentor, mentee in people:
+        check_management_chain(session, mentor, mentee)
         current = existing.get((mentor.id, mentee.id))
         if current is not None and current.status == "rejected":
             raise ValidationError(f"{mentor.email} / {mentee.email} was rejected by HR; "
@@ -367,9 +412,15 @@ def store_proposed(
         dropped = [pair for key, pair in existing.items()
                    if pair.status == "proposed" and not pair.locked and key not in keep]
         for pair in dropped:
-            session.delete(pair)
+            record_change(pair, "status proposed → dropped (left out of a new proposal)", hr_user)
+            pair.status = "dropped"
         for mentor, mentee in people:
-            if (mentor.id, mentee.id) in existing:
+            again = existing.get((mentor.id, mentee.id))
+            if again is not None:
+                if again.status == "dropped":
+                    record_change(again, "status dropped → proposed (proposed again)", hr_user)
+                    again.status = "proposed"
+                    created.append(again)
                 continue
             pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
                         status="proposed")
@@ -380,3 +431,104 @@ def store_proposed(
         audit.record(session, hr_user, "proposal.save", "programme", programme.id, programme.id,
                      {"pairs": len(people), "created": len(created), "dropped": len(dropped)})
     return created
+
+
+# --- HR makes pairs by hand --------------------------------------------------------------------
+
+
+def create_pair(
+    session: Session, programme: Programme, mentor: Person, mentee: Person, hr_user: Person | None
+) -> Pair:
+    """HR pairs two people by hand (or picks a mentor from a mentee's recommendations): a
+    proposed pair, locked so later proposals keep it. A dropped pair of the two comes back."""
+    check_hr(hr_user, "create a pair")
+    _check_pair(mentor, mentee, "proposed")
+    check_management_chain(session, mentor, mentee)
+    if any(p.mentee_id == mentee.id and p.mentor_id != mentor.id
+           for p in decided_pairs(session, programme)):
+        raise ValidationError(f"{mentee.email} already has a mentor in this programme; "
+                              "swap the mentor instead", field="mentee")
+    pair = find_pair(session, programme, mentor, mentee)
+    with session.begin_nested():
+        if pair is None:
+            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
+                        status="proposed", locked=True)
+            session.add(pair)
+            record_change(pair, "created by HR as proposed, locked", hr_user)
+        elif pair.status in ("dropped", "proposed"):
+            if pair.status == "dropped" or not pair.locked:
+                record_change(pair, f"status {pair.status} → proposed, locked by HR", hr_user)
+            pair.status, pair.locked = "proposed", True
+        else:
+            raise ValidationError(f"{mentor.email} / {mentee.email} is already {pair.status} "
+                                  "in this programme")
+        session.flush()
+        audit.record(session, hr_user, "pair.create", "pair", pair.id, programme.id,
+                     {"mentor_id": mentor.id, "mentee_id": mentee.id})
+    return pair
+
+
+def swap_mentor(session: Session, pair: Pair, new_mentor: Person, hr_user: Person | None) -> Pair:
+    """HR gives a pair's mentee another mentor: the old pair ends (or is dropped if it never
+    ran) and keeps its history; the new pair takes over its status (a running pair starts
+    today, if the new mentor has a place)."""
+    check_hr(hr_user, "swap a mentor")
+    if pair.status not in ("proposed", *RUNNING):
+        raise ValidationError(f"the pair is {pair.status}; only a proposed or running pair "
+                              "can get another mentor", field="status")
+    if new_mentor.id == pair.mentor_id:
+        raise ValidationError(f"{new_mentor.email} is already the mentor", field="mentor")
+    mentee, programme = pair.mentee, pair.programme
+    _check_pair(new_mentor, mentee, pair.status)
+    check_management_chain(session, new_mentor, mentee)
+    existing = find_pair(session, programme, new_mentor, mentee)
+    if existing is not None and existing.status not in ("dropped", "proposed"):
+        raise ValidationError(f"{new_mentor.email} / {mentee.email} is already "
+                              f"{existing.status} in this programme", field="mentor")
+    status = "active" if pair.status in RUNNING else "proposed"
+    with session.begin_nested():
+        old_status = pair.status
+        pair.status = "ended" if old_status in RUNNING else "dropped"
+        if pair.status == "ended" and pair.ended is None:
+            pair.ended = dt.date.today()
+        pair.locked = False
+        record_change(pair, f"status {old_status} → {pair.status} (mentor swapped for "
+                      f"{new_mentor.email})", hr_user)
+        session.flush()
+        if status in RUNNING:
+            check_capacity(session, new_mentor)
+        if existing is None:
+            new = Pair(programme_id=programme.id, mentor_id=new_mentor.id, mentee_id=mentee.id,
+                       status=status, locked=True,
+                       started=dt.date.today() if status == "active" else None)
+            session.add(new)
+            record_change(new, f"created as {status} (mentor swapped from "
+                          f"{pair.mentor.email})", hr_user)
+        else:
+            new = existing
+            record_change(new, f"status {new.status} → {status} (mentor swapped from "
+                          f"{pair.mentor.email})", hr_user)
+            new.status, new.locked = status, True
+            if status == "active" and new.started is None:
+                new.started = dt.date.today()
+        session.flush()
+        audit.record(session, hr_user, "pair.swap", "pair", new.id, programme.id,
+                     {"old_pair_id": pair.id, "old_mentor_id": pair.mentor_id,
+                      "mentor_id": new_mentor.id, "mentee_id": mentee.id})
+    return new
+
+
+# --- onboarding (stage 3) ----------------------------------------------------------------------
+
+
+def accept_agreement(session: Session, pair: Pair, person: Person) -> Pair:
+    """A member accepts the pair agreement (confidentiality and boundaries) after reading the
+    introduction for their role and the rules. HR sees only that it was accepted."""
+    if pair.mentor_id == person.id:
+        pair.mentor_agreed_at = pair.mentor_agreed_at or utcnow()
+    elif pair.mentee_id == person.id:
+        pair.mentee_agreed_at = pair.mentee_agreed_at or utcnow()
+    else:
+        raise NotFound(f"pair {pair.id} not found")
+    session.flush()
+    return pair

@@ -4,14 +4,17 @@ service), lookups."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, ValidationError
-from kb.models import PROGRAMME_STATUSES, Person, Programme
+from kb.models import LANGUAGES, PROGRAMME_STATUSES, Person, Programme, join_list
+from kb.services import audit
 from kb.services.pairs import RUNNING, check_dates, upsert_pair
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -110,3 +113,125 @@ def upsert_programme_record(
             raise ValidationError(f"{where}: {error.reason}", field=error.field) from error
         counts[pair_status] += 1
     return programme, status, counts
+
+
+# --- HR's programme form (stage 1) --------------------------------------------------------------
+
+WEIGHT_NAMES = ("expertise", "teach_back", "other_department", "style", "availability", "min_fit")
+MAX_TEXT = 5000
+
+
+@dataclass(frozen=True)
+class ProgrammeForm:
+    """What HR states about a programme in the browser or on the command line."""
+
+    slug: str
+    name: str
+    description: str = ""
+    competences: tuple[str, ...] = ()
+    starts: dt.date | None = None
+    ends: dt.date | None = None
+    languages: tuple[str, ...] = ()
+    rhythm_weeks: int | None = None
+    note_template: str = ""
+    open_for_applications: bool = False
+    status: str = "planned"
+
+
+def length_warning(starts: dt.date | None, ends: dt.date | None) -> str | None:
+    """A warning (not an error) when a programme runs outside 3 to 6 months."""
+    if starts is None or ends is None:
+        return None
+    days = (ends - starts).days
+    if days < 89:
+        return "The programme runs less than 3 months; programmes usually run 3 to 6 months."
+    if days > 185:
+        return "The programme runs more than 6 months; programmes usually run 3 to 6 months."
+    return None
+
+
+def _clean_competence(value: str) -> str:
+    value = " ".join(value.split()).strip().lower()
+    if not value or len(value) > 60 or ";" in value:
+        raise ValidationError(f"{value!r} is not a competence (1 to 60 characters, no ';')",
+                              field="competences")
+    return value
+
+
+def save_programme(
+    session: Session, form: ProgrammeForm, actor: Person | None, *, create: bool
+) -> Programme:
+    """Create (``create``) or edit a programme from HR's form, with an audit entry."""
+    if create and session.scalar(select(Programme).where(Programme.slug == form.slug)):
+        raise ValidationError(f"a programme {form.slug!r} exists already", field="slug")
+    programme, status = upsert_programme(
+        session, slug=form.slug, name=form.name, starts=form.starts, ends=form.ends,
+        status=form.status,
+    )  # fmt: skip
+    bad = [lang for lang in form.languages if lang not in LANGUAGES]
+    if bad:
+        raise ValidationError(f"unknown language(s) {', '.join(bad)}", field="languages")
+    if form.rhythm_weeks is not None and not 1 <= form.rhythm_weeks <= 12:
+        raise ValidationError("a session every 1 to 12 weeks", field="rhythm_weeks")
+    for text, name in ((form.description, "description"), (form.note_template, "note_template")):
+        if len(text) > MAX_TEXT:
+            raise ValidationError(f"at most {MAX_TEXT} characters", field=name)
+    values = {
+        "description": form.description.strip(),
+        "competences": join_list([_clean_competence(c) for c in form.competences]),
+        "languages": join_list(list(form.languages)),
+        "rhythm_weeks": form.rhythm_weeks,
+        "note_template": form.note_template.strip(),
+        "open_for_applications": form.open_for_applications,
+    }
+    changed = sorted(k for k, v in values.items() if getattr(programme, k) != v)
+    for key, value in values.items():
+        setattr(programme, key, value)
+    session.flush()
+    if status == "created" or changed or status == "updated":
+        audit.record(
+            session, actor, "programme.create" if status == "created" else "programme.edit",
+            "programme", programme.id, programme.id,
+            {"fields": changed if status != "created" else [], "slug": programme.slug},
+        )  # fmt: skip
+    return programme
+
+
+def weights_of(programme: Programme) -> dict[str, float]:
+    """The programme's stored matching weights ({}: the defaults)."""
+    try:
+        data = json.loads(programme.matching_weights or "{}")
+    except ValueError:
+        return {}
+    return {k: float(v) for k, v in data.items() if k in WEIGHT_NAMES} if isinstance(
+        data, dict) else {}
+
+
+def parse_weights(data: Mapping[str, object]) -> dict[str, float]:
+    """Weights from a form (empty fields: the default), each a number from 0 to 10."""
+    weights: dict[str, float] = {}
+    for name in WEIGHT_NAMES:
+        raw = str(data.get(name) or "").strip().replace(",", ".")
+        if not raw:
+            continue
+        try:
+            value = float(raw)
+        except ValueError as exc:
+            raise ValidationError(f"weight {name} must be a number", field=name) from exc
+        if not 0 <= value <= 10 or value != value:
+            raise ValidationError(f"weight {name} must be between 0 and 10", field=name)
+        weights[name] = value
+    return weights
+
+
+def set_weights(
+    session: Session, programme: Programme, weights: Mapping[str, float], actor: Person | None
+) -> None:
+    """Store the programme's matching weights (its next proposal uses them), audited."""
+    before = weights_of(programme)
+    clean = {k: float(v) for k, v in weights.items() if k in WEIGHT_NAMES}
+    programme.matching_weights = json.dumps(clean, sort_keys=True) if clean else ""
+    session.flush()
+    if before != clean:
+        audit.record(session, actor, "programme.weights", "programme", programme.id,
+                     programme.id, {"before": before, "after": clean})

@@ -186,11 +186,12 @@ def test_people_json_and_programme_updates(sessions, tmp_path, embedders):
             {
                 "people": [
                     {"name": "A Mentor", "email": "a@x.org", "roles": ["mentor"]},
+                    {"name": "C Manager", "email": "c@x.org", "roles": ["mentor"]},
                     {
                         "name": "B",
                         "email": "b@x.org",
                         "roles": "mentee",
-                        "manager_email": "a@x.org",
+                        "manager_email": "c@x.org",
                     },
                 ]
             }
@@ -212,6 +213,22 @@ def test_people_json_and_programme_updates(sessions, tmp_path, embedders):
     assert [i.kind for i in report.unchanged] == ["people"]
     with sessions() as s:
         assert s.scalar(select(Pair.status)) == "active"
+
+
+def test_programme_file_refuses_a_pair_in_the_management_chain(sessions, tmp_path, embedders):
+    """B's manager C cannot mentor B: the file is rejected with the reason, nothing stored."""
+    (tmp_path / "people.json").write_text(json.dumps({"people": [
+        {"name": "C Manager", "email": "c@x.org", "roles": ["mentor"]},
+        {"name": "B", "email": "b@x.org", "roles": "mentee", "manager_email": "c@x.org"},
+    ]}), "utf-8")  # fmt: skip
+    pair = {"mentor": "c@x.org", "mentee": "b@x.org", "status": "active"}
+    (tmp_path / "programme.json").write_text(
+        json.dumps({"programmes": [{"slug": "p", "name": "P", "pairs": [pair]}]}), "utf-8"
+    )
+    report = run(sessions, [tmp_path], embedders)
+    assert any("management chain" in r.reason for r in report.rejected)
+    with sessions() as s:
+        assert s.scalar(select(Pair.id)) is None
 
 
 def test_source_key_is_anchored_at_guides_or_notes(tmp_path):

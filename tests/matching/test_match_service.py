@@ -355,3 +355,21 @@ def test_private_notes_never_get_matching_vectors(session, embedders, world) -> 
     note_hashes |= {text_hash(c.text) for c in notes}
     stored = set(session.scalars(select(MatchingVector.text_hash)))
     assert stored and not note_hashes & stored
+
+
+def test_a_programme_with_enrolments_pairs_only_enrolled_people(session, embedders, world):
+    """Once a programme has an enrolment list, the proposal pairs enrolled people only; an
+    invited person who has not agreed (or whom HR has not accepted) stays out."""
+    from kb.models import Enrolment
+
+    prog = world["prog"]
+    for key, role, status in (("excel", "mentor", "enrolled"), ("senior", "mentee", "enrolled"),
+                              ("prompts", "mentor", "invited"), ("other", "mentee", "agreed")):
+        session.add(Enrolment(programme_id=prog.id, person_id=world[key].id, role=role,
+                              status=status))
+    session.commit()
+    result = service.propose(session, embedders, "spring")
+    emails = {p.mentor.email for p in result.pairs} | {p.mentee.email for p in result.pairs}
+    assert emails <= {"excel@x.com", "senior@x.com"}
+    assert [(p.mentor.email, p.mentee.email) for p in result.pairs] == [
+        ("excel@x.com", "senior@x.com")]
