@@ -91,9 +91,12 @@ def programme(slug: str) -> ResponseReturnValue:
         )
         .all()
     )
+    from kb.views.programmes import stages
+
     return render_template(
-        "hr/programme.html", programme=found, pairs=pairs, statuses=PAIR_STATUSES
-    )
+        "hr/programme.html", programme=found, pairs=pairs, statuses=PAIR_STATUSES,
+        stages=stages(slug, "hr.programme"),
+    )  # fmt: skip
 
 
 @bp.route("/pairs/<int:pair_id>", methods=["POST"])
@@ -290,7 +293,11 @@ def recommend() -> ResponseReturnValue:
         found = matching.recommend_mentees(
             db(), tandem().matching_embedders, mentor, limit=10, cache=pool_cache()
         )
-    return render_template("hr/recommend.html", result=to_data(found))
+    open_programmes = db().scalars(
+        select(Programme).where(Programme.status != "finished").order_by(Programme.name)
+    ).all()
+    return render_template("hr/recommend.html", result=to_data(found), mentee=mentee,
+                           programmes=open_programmes)
 
 
 AUDIT_ROWS = 100

@@ -20,7 +20,7 @@ from werkzeug.routing import Rule
 from kb.config import load_settings
 from kb.models import Guide, SessionNote
 from kb.runtime import Tandem, open_tandem
-from kb.services import inbox, notes, people, programmes
+from kb.services import enrolment, inbox, notes, people, programmes
 
 from .conftest import Library, load_library, make_app
 
@@ -129,6 +129,43 @@ POLICY: dict[tuple[str, str], Policy] = {
         lambda w: {"message_id": w.fresh_message()},
     ),
     ("inbox.read_all", "POST"): Policy(logged_in(MOVED)),
+    ("programmes.create", "GET"): Policy(hr_only()),
+    ("programmes.create", "POST"): Policy(hr_only("400")),  # an empty form is shown again
+    ("programmes.edit", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
+    ("programmes.edit", "POST"): Policy(hr_only("400"), lambda w: {"slug": "spring"}),
+    ("programmes.enrolment", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
+    ("programmes.invite", "POST"): Policy(hr_only(MOVED), lambda w: {"slug": "spring"}),
+    ("programmes.prepared", "POST"): Policy(
+        hr_only(MOVED), lambda w: {"enrolment_id": w.fresh_enrolment()}
+    ),
+    ("programmes.accept", "POST"): Policy(
+        hr_only(MOVED), lambda w: {"enrolment_id": w.fresh_enrolment()}
+    ),
+    ("programmes.preparation", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
+    ("programmes.create_pair", "POST"): Policy(hr_only(MOVED), lambda w: {"slug": "spring"}),
+    ("programmes.swap", "POST"): Policy(hr_only(MOVED), lambda w: {"pair_id": w.pair_id}),
+    ("programmes.weights", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
+    ("programmes.weights", "POST"): Policy(hr_only(MOVED), lambda w: {"slug": "spring"}),
+    ("programmes.index", "GET"): Policy(logged_in()),
+    # "spring" takes no applications: only HR (and its enrolled people) see its page.
+    ("programmes.view", "GET"): Policy(
+        {**logged_in(MISSING), "hr": OK, "hr_admin": OK}, lambda w: {"slug": "spring"}
+    ),
+    ("programmes.apply", "POST"): Policy(logged_in(MISSING), lambda w: {"slug": "spring"}),
+    ("programmes.answer", "POST"): Policy(
+        {**logged_in(MISSING), "mentee": MOVED}, lambda w: {"enrolment_id": w.fresh_enrolment()}
+    ),
+    ("programmes.leave", "POST"): Policy(
+        {**logged_in(MISSING), "mentee": MOVED}, lambda w: {"enrolment_id": w.fresh_enrolment()}
+    ),
+    ("programmes.onboarding", "GET"): Policy(
+        {**pair_members(OK, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"pair_id": w.pair_id},
+    ),
+    ("programmes.onboarding", "POST"): Policy(
+        {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"pair_id": w.pair_id},
+    ),
     ("static", "GET"): Policy(public(), lambda w: {"filename": "style.css"}),
     # The language switcher: anyone may choose (303 back to the page).
     ("i18n.switch", "POST"): Policy(public("303"), data={"lang": "pl", "next": "/"}),
@@ -184,6 +221,18 @@ class World:
             assert message is not None
             s.commit()
             return message.id
+
+    def fresh_enrolment(self) -> int:
+        """The mentee invited to a new programme (each case its own)."""
+        self.counter += 1
+        with self.tandem.sessions() as s:
+            hr = people.find_person(s, EMAILS["hr"])
+            mentee = people.find_person(s, EMAILS["mentee"])
+            assert hr is not None and mentee is not None
+            found, _ = programmes.upsert_programme(s, slug=f"m{self.counter}", name="Matrix")
+            invited = enrolment.invite(s, found, mentee, "mentee", hr)
+            s.commit()
+            return invited.id
 
     def fresh_person(self) -> int:
         self.counter += 1

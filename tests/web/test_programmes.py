@@ -1,0 +1,156 @@
+"""Programme stages 1 to 4 in the browser: HR creates a programme, invites, records the
+preparatory conversation, accepts; people apply, answer, leave, accept the pair agreement;
+HR pairs by hand, swaps a mentor and tries weights side by side. No note text on any page."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from kb.models import AuditEntry, Enrolment, Pair, Programme
+from kb.services import people
+
+HR = "hania@example.com"
+SECRET = "Zyxelgate"  # in the library's private note
+
+
+def new_programme(client: FlaskClient, **extra: str) -> None:
+    data = {"slug": "autumn", "name": "Autumn round", "description": "Seniors learn AI.",
+            "competences": ["generative-ai", "esg"], "custom_competences": "Excel",
+            "starts": "2025-09-01", "ends": "2025-10-15", "languages": ["pl", "en"],
+            "rhythm_weeks": "2", "note_template": "## Goal", "open_for_applications": "1",
+            "status": "planned", **extra}  # fmt: skip
+    return client.post("/hr/programmes/new", data=data, follow_redirects=True)
+
+
+def test_hr_creates_a_programme_with_a_length_warning(client, login, web_tandem) -> None:
+    login(client, HR)
+    assert "Competences it develops" in client.get("/hr/programmes/new").get_data(as_text=True)
+    page = new_programme(client).get_data(as_text=True)
+    assert "less than 3 months" in page and "Participants: Autumn round" in page
+    assert "2. Selection of participants" in page  # the stage navigation
+    with web_tandem.sessions() as s:
+        autumn = s.scalar(select(Programme).where(Programme.slug == "autumn"))
+        assert autumn is not None
+        assert autumn.competence_list == ["generative-ai", "esg", "excel"]
+        assert s.scalar(select(AuditEntry.action)) == "programme.create"
+    again = new_programme(client)
+    assert again.status_code == 400 and "exists already" in again.get_data(as_text=True)
+    edited = client.post(
+        "/hr/programmes/autumn/edit",
+        data={
+            "name": "Autumn round 2",
+            "starts": "2025-09-01",
+            "ends": "2026-01-31",
+            "status": "planned",
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Programme saved" in edited and "months" not in edited.split("Programme saved")[0]
+
+
+def test_enrolment_from_invitation_to_acceptance(client, login, web_tandem, app) -> None:
+    login(client, HR)
+    new_programme(client)
+    page = client.post(
+        "/hr/programmes/autumn/invite",
+        data={"emails": "bogdan@example.com\nnobody@example.com", "role": "mentee"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Invited 1 person" in page and "nobody@example.com" in page
+    with web_tandem.sessions() as s:
+        invited = s.scalars(select(Enrolment)).one()
+        enrolment_id = invited.id
+    client.post("/logout")
+    mentee = app.test_client()
+    login(mentee, "bogdan@example.com")
+    assert "Autumn round" in mentee.get("/programmes/").get_data(as_text=True)
+    mentee.post(f"/programmes/enrolments/{enrolment_id}/answer", data={"answer": "accept"})
+    login(client, HR)
+    page = client.post(f"/hr/enrolments/{enrolment_id}/accept", follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "record the preparatory conversation first" in page
+    client.post(f"/hr/enrolments/{enrolment_id}/prepared", data={"on": "2025-08-20"})
+    client.post(f"/hr/enrolments/{enrolment_id}/accept")
+    with web_tandem.sessions() as s:
+        assert s.get(Enrolment, enrolment_id).status == "enrolled"  # type: ignore[union-attr]
+    # Anyone else's invitation is not theirs to answer.
+    other = app.test_client()
+    login(other, "dawid@example.com")
+    assert other.post(f"/programmes/enrolments/{enrolment_id}/leave").status_code == 404
+    mentee.post(f"/programmes/enrolments/{enrolment_id}/leave")
+    with web_tandem.sessions() as s:
+        assert s.get(Enrolment, enrolment_id).status == "left"  # type: ignore[union-attr]
+
+
+def test_people_apply_to_an_open_programme(client, login, app) -> None:
+    login(client, HR)
+    new_programme(client)
+    mentor = app.test_client()
+    login(mentor, "celina@example.com")
+    page = mentor.get("/programmes/autumn").get_data(as_text=True)
+    assert "generative-ai" in page and "Apply" in page
+    refused = mentor.post(
+        "/programmes/autumn/apply",
+        data={"role": "mentor", "motivation": "I like teaching."},
+        follow_redirects=True,
+    )
+    assert "ready to mentor" in refused.get_data(as_text=True)
+    mentor.post(
+        "/programmes/autumn/apply",
+        data={
+            "role": "mentor",
+            "motivation": "I like teaching.",
+            "expertise": "Teams",
+            "ready": "1",
+        },
+    )
+    page = client.get("/hr/programmes/autumn/enrolment").get_data(as_text=True)
+    assert "Celina Mentor" in page and "agreed, waiting for HR" in page and "Teams" in page
+    assert "I like teaching" not in page  # the motivation is for the conversation, not a list
+
+
+def test_manual_pair_swap_and_onboarding(client, login, web_tandem, app) -> None:
+    with web_tandem.sessions() as s:
+        people.upsert_person(
+            s, people.PersonRecord(name="Ela Boss", email="ela@example.com", roles=("mentee",))
+        )
+        celina = people.get_person_by_email(s, "celina@example.com")
+        celina.manager_id = people.get_person_by_email(s, "ela@example.com").id
+        s.commit()
+    login(client, HR)
+    refused = client.post(
+        "/hr/programmes/spring/pairs",
+        data={"mentor": "celina@example.com", "mentee": "ela@example.com"},
+        follow_redirects=True,
+    )
+    assert "management chain" in refused.get_data(as_text=True)
+    with web_tandem.sessions() as s:
+        anna_pair = s.scalars(select(Pair).join(Pair.mentor).where(Pair.status == "active")).first()
+        assert anna_pair is not None
+        pair_id, mentor_email = anna_pair.id, anna_pair.mentor.email
+    member = app.test_client()
+    login(member, mentor_email)
+    page = member.get(f"/programmes/pairs/{pair_id}/onboarding").get_data(as_text=True)
+    assert "does not feed performance reviews" in page and "not the mentee's supervisor" in page
+    member.post(f"/programmes/pairs/{pair_id}/onboarding", data={"agree": "1"})
+    prep = client.get("/hr/programmes/spring/preparation").get_data(as_text=True)
+    assert "yes" in prep and "not yet" in prep and SECRET not in prep
+    programme_page = client.get("/hr/programmes/spring").get_data(as_text=True)
+    assert "1. Decision and goal" in programme_page and SECRET not in programme_page
+
+
+def test_weights_side_by_side_and_saved(client, login, web_tandem) -> None:
+    login(client, HR)
+    page = client.get("/hr/programmes/spring/weights?teach_back=3&expertise=0.5")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Side by side" in text and "Mentor with the new" in text
+    client.post("/hr/programmes/spring/weights", data={"teach_back": "3"})
+    with web_tandem.sessions() as s:
+        spring = s.scalar(select(Programme).where(Programme.slug == "spring"))
+        assert spring is not None and '"teach_back": 3.0' in spring.matching_weights
+        assert (
+            s.scalar(select(AuditEntry.action).where(AuditEntry.action == "programme.weights"))
+            is not None
+        )
