@@ -424,3 +424,73 @@ def test_bench_search_options_are_listed() -> None:
     result = run({}, "bench", "--help")
     for option in ("--sizes", "--full-max", "--bm25-max", "--hnsw-max", "--sparse-max"):
         assert option in result.output
+
+
+def test_programme_create_enrol_export(demo_env: dict[str, str], tmp_path: Path) -> None:
+    """HR scripts stage 1 and 2: create, invite (refusals named, exit 1), accept who agreed,
+    export without notes or motivations; every step is in the audit log."""
+    hr = "anna.zielinska@example.com"
+    created = run(demo_env, "programme", "create", "cli-round", "--name", "CLI round",
+                  "--as", hr, "--starts", "2027-01-01", "--ends", "2027-02-01",
+                  "--competence", "esg", "--language", "pl", "--rhythm-weeks", "2")
+    assert created.exit_code == 0, created.output
+    assert "Created programme cli-round" in created.output and "less than 3" in created.output
+    again = run(demo_env, "programme", "create", "cli-round", "--name", "X", "--as", hr)
+    assert again.exit_code == 1 and "exists already" in again.output
+    not_hr = run(demo_env, "programme", "create", "x", "--name", "X",
+                 "--as", "jan.kowalski@example.com")
+    assert not_hr.exit_code == 1 and "only HR" in not_hr.output
+
+    enrolled = run(demo_env, "programme", "enrol", "cli-round", "jan.kowalski@example.com",
+                   "nobody@example.com", "--role", "mentee", "--as", hr, "--json")
+    assert enrolled.exit_code == 1
+    rows = json.loads(enrolled.output)
+    assert rows[0] == {"email": "jan.kowalski@example.com", "result": "invited"}
+    assert rows[1]["result"] == "refused"
+
+    from kb.runtime import open_tandem
+    from kb.services import enrolment, people, programmes
+
+    settings = load_settings({**os.environ, **demo_env})
+    tandem = open_tandem(settings)
+    try:
+        with tandem.sessions() as s:
+            jan = people.get_person_by_email(s, "jan.kowalski@example.com")
+            found = programmes.get_programme(s, "cli-round")
+            invitation = enrolment.enrolment_of(s, found, jan)
+            assert invitation is not None
+            enrolment.answer(s, invitation, jan, True)
+            s.commit()
+    finally:
+        tandem.close()
+    accepted = run(demo_env, "programme", "enrol", "cli-round", "jan.kowalski@example.com",
+                   "--role", "mentee", "--as", hr, "--prepared-on", "2026-12-01")
+    assert accepted.exit_code == 0 and "enrolled" in accepted.output
+
+    out = tmp_path / "cli-round.json"
+    exported = run(demo_env, "programme", "export", "cli-round", "--as", hr, "--out", str(out))
+    assert exported.exit_code == 0, exported.output
+    data = json.loads(out.read_text("utf-8"))
+    assert data["competences"] == ["esg"] and data["rhythm_weeks"] == 2
+    assert data["enrolments"] == [{"email": "jan.kowalski@example.com", "role": "mentee",
+                                   "status": "enrolled", "source": "invited", "ready": False,
+                                   "prepared_on": "2026-12-01"}]
+    assert "motivation" not in out.read_text("utf-8")
+    demo = run(demo_env, "programme", "export", "rm-2026-autumn", "--as", hr)
+    assert demo.exit_code == 0, demo.output
+    pairs = json.loads(demo.output)["pairs"]
+    assert pairs and set(pairs[0]) == {"mentor", "mentee", "status", "started", "ended",
+                                       "locked", "agreement_accepted"}
+
+    from sqlalchemy import select
+
+    from kb.models import AuditEntry
+
+    tandem = open_tandem(settings)
+    try:
+        with tandem.sessions() as s:
+            actions = list(s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+    finally:
+        tandem.close()
+    assert actions[-6:] == ["programme.create", "enrolment.invite", "enrolment.prepared",
+                            "enrolment.accept", "programme.export", "programme.export"]

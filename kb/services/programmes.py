@@ -13,7 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, ValidationError
-from kb.models import LANGUAGES, PROGRAMME_STATUSES, Person, Programme, join_list
+from kb.models import (
+    LANGUAGES,
+    PROGRAMME_STATUSES,
+    Enrolment,
+    Pair,
+    Person,
+    Programme,
+    join_list,
+)
 from kb.services import audit
 from kb.services.pairs import RUNNING, check_dates, upsert_pair
 
@@ -235,3 +243,49 @@ def set_weights(
     if before != clean:
         audit.record(session, actor, "programme.weights", "programme", programme.id,
                      programme.id, {"before": before, "after": clean})
+
+
+def export_programme(
+    session: Session, programme: Programme, actor: Person | None
+) -> dict[str, object]:
+    """A programme as data: its settings, enrolments and pairs (with onboarding yes/no), in the
+    shape ``programme.json`` imports plus the rest. Never a note, a motivation or an answer:
+    what HR may see. The export is audited."""
+    enrolled = session.scalars(select(Enrolment).where(Enrolment.programme_id == programme.id))
+    pair_rows = session.scalars(
+        select(Pair).where(Pair.programme_id == programme.id).order_by(Pair.id)
+    )
+    enrolment_rows = sorted(
+        (
+            {"email": e.person.email, "role": e.role, "status": e.status,
+             "source": e.source, "ready": e.ready,
+             "prepared_on": e.prepared_on.isoformat() if e.prepared_on else None}
+            for e in enrolled
+        ),
+        key=lambda row: (str(row["role"]), str(row["email"])),
+    )  # fmt: skip
+    pair_list = [
+        {"mentor": p.mentor.email, "mentee": p.mentee.email, "status": p.status,
+         "started": p.started.isoformat() if p.started else None,
+         "ended": p.ended.isoformat() if p.ended else None, "locked": p.locked,
+         "agreement_accepted": p.onboarded}
+        for p in pair_rows
+    ]  # fmt: skip
+    data: dict[str, object] = {
+        "slug": programme.slug,
+        "name": programme.name,
+        "status": programme.status,
+        "starts": programme.starts.isoformat() if programme.starts else None,
+        "ends": programme.ends.isoformat() if programme.ends else None,
+        "description": programme.description,
+        "competences": programme.competence_list,
+        "languages": [x for x in programme.languages.split(";") if x],
+        "rhythm_weeks": programme.rhythm_weeks,
+        "open_for_applications": programme.open_for_applications,
+        "matching_weights": weights_of(programme),
+        "enrolments": enrolment_rows,
+        "pairs": pair_list,
+    }
+    audit.record(session, actor, "programme.export", "programme", programme.id, programme.id,
+                 {"pairs": len(pair_list), "enrolments": len(enrolment_rows)})
+    return data
