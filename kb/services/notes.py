@@ -13,7 +13,9 @@ Privacy rules enforced here:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -28,6 +30,87 @@ from kb.services.text import reject_control_characters
 
 MAX_INSIGHT = 4000
 INSIGHT_TITLE_CHARS = 90
+
+
+def N_(text: str) -> str:
+    """Marks a string for translation; the web layer translates it when it is shown."""
+    return text
+
+
+# The programme's note template: one markdown section per entry, headed in the page's language.
+NOTE_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("learned", N_("What we learned")),
+    ("tried", N_("What we tried")),
+    ("worked", N_("What worked")),
+    ("next", N_("Next steps")),
+)
+
+
+def compose_body(sections: Mapping[str, str], headings: Mapping[str, str]) -> str:
+    """A note body from the template's sections (pure): ``## heading`` then the text, for
+    every section with text, in the template's order. ``headings`` are the translated names."""
+    parts = []
+    for key, english in NOTE_SECTIONS:
+        text = (sections.get(key) or "").strip()
+        if text:
+            parts.append(f"## {headings.get(key, english)}\n\n{text}")
+    return "\n\n".join(parts)
+
+
+def member_pair(session: Session, pair_id: int, user: Person | None) -> Pair:
+    """A pair for its two members; everyone else (HR too) gets NotFound."""
+    pair = session.get(Pair, pair_id)
+    if pair is None or not _member(pair, user):
+        raise NotFound(f"pair {pair_id} not found")
+    return pair
+
+
+# -- personal data in an excerpt about to become public ---------------------------------
+
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A phone number: optional +, then 9 or more digits that may be split by spaces, dots,
+# dashes or parentheses (dates such as 2024-04-10 have 8 digits and do not count).
+PHONE_RE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\s().-]{0,2}\d){8,14}(?!\w)")
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """One piece of personal data found in a text: its kind and the exact words."""
+
+    kind: str  # "email" | "phone" | "name"
+    text: str
+
+
+def find_personal_data(text: str, names: Iterable[str]) -> list[PersonalData]:
+    """E-mail addresses, phone numbers and directory names (whole words, any case) in
+    ``text``, in order of appearance, each once (pure)."""
+    found: list[tuple[int, PersonalData]] = []
+    for match in EMAIL_RE.finditer(text):
+        found.append((match.start(), PersonalData("email", match.group(0))))
+    without_emails = EMAIL_RE.sub(lambda m: " " * len(m.group(0)), text)
+    for match in PHONE_RE.finditer(without_emails):
+        found.append((match.start(), PersonalData("phone", match.group(0).strip())))
+    for name in {" ".join(n.split()) for n in names if n and n.strip()}:
+        words = [re.escape(w) for w in name.split()]
+        pattern = re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", re.IGNORECASE)
+        for match in pattern.finditer(text):
+            found.append((match.start(), PersonalData("name", match.group(0))))
+    seen: set[PersonalData] = set()
+    result = []
+    for _, item in sorted(found, key=lambda pair: pair[0]):
+        if item not in seen:
+            seen.add(item)
+            result.append(item)
+    return result
+
+
+def directory_names(session: Session) -> list[str]:
+    """The names of everyone in the directory (for the personal-data warning)."""
+    return [name for name in session.scalars(select(Person.name)) if name]
+
+
+def personal_data_in(session: Session, text: str) -> list[PersonalData]:
+    return find_personal_data(text, directory_names(session))
 
 
 def note_doc_key(note: SessionNote) -> str:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale, gettext
 from flask_login import login_required
 
-from kb.errors import NotFound
-from kb.models import Person, SessionNote, SharedInsight, split_list
+from kb.errors import NotFound, ValidationError
+from kb.models import LANGUAGES, Person, SessionNote, SharedInsight, split_list
 from kb.services import match_vectors
 from kb.services import notes as note_service
 from kb.services.guides import render_markdown
 from kb.services.pairs import pairs_for_person
-from kb.views.support import current_person, db, tandem
+from kb.views.support import current_person, db, parse_date, tandem
 
 bp = Blueprint("notes", __name__)
 
@@ -57,11 +58,110 @@ def my_pair() -> ResponseReturnValue:
     return render_template("notes/pair.html", pairs=pairs, person=person, pending=pending)
 
 
-@bp.route("/notes/<int:note_id>")
-def view(note_id: int) -> ResponseReturnValue:
-    """A private note: its remote images become links, and the page's CSP loads images from
-    this site only, so opening a note tells no one elsewhere that it was read."""
+def page_language() -> str:
+    """The page's language when notes can be written in it, else English."""
+    locale = get_locale()
+    language = locale.language if locale is not None else "en"
+    return language if language in LANGUAGES else "en"
+
+
+def section_headings() -> dict[str, str]:
+    """The template's section names in the page's language."""
+    return {key: gettext(english) for key, english in note_service.NOTE_SECTIONS}
+
+
+def note_form(**values: object) -> dict[str, object]:
+    """What the note form shows: the template's sections and the posted or stored values."""
+    return {
+        "sections": list(section_headings().items()),
+        "languages": LANGUAGES,
+        "form": {key: request.form.get(key, "") for key in request.form} | values,
+    }
+
+
+@bp.route("/pair/<int:pair_id>/notes/new", methods=["GET", "POST"])
+@login_required
+def new(pair_id: int) -> ResponseReturnValue:
+    """Either member writes a note with the programme's template (private to the pair)."""
+    person = current_person()
+    assert person is not None  # login_required
+    session = db()
+    pair = note_service.member_pair(session, pair_id, person)
+    if request.method == "GET":
+        context = note_form(language=page_language(), session_date="", title="", tags="")
+        return render_template("notes/edit.html", pair=pair, note=None, error=None, **context)
+    form = request.form
+    try:
+        body = note_service.compose_body(
+            {key: form.get(key, "") for key, _ in note_service.NOTE_SECTIONS},
+            section_headings(),
+        )
+        note = note_service.create_note(
+            session, pair, person, title=form.get("title", ""), body_md=body,
+            language=form.get("language", "") or page_language(), tags=form.get("tags", ""),
+            session_date=parse_date(form.get("session_date")), embedders=tandem().embedders,
+        )  # fmt: skip
+        committed()
+    except ValidationError as error:
+        session.rollback()
+        page = render_template(
+            "notes/edit.html", pair=pair, note=None, error=error.reason, **note_form()
+        )
+        return page, 400
+    flash(gettext("Note saved. Only the two of you can see it."), "info")
+    return redirect(url_for("notes.view", note_id=note.id))
+
+
+@bp.route("/notes/<int:note_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(note_id: int) -> ResponseReturnValue:
+    """Either member edits the note's title, date, language, tags and body."""
     note, person = member_note(note_id)
+    session = db()
+    if request.method == "GET":
+        context = note_form(
+            title=note.title, body_md=note.body_md, language=note.language, tags=note.tags,
+            session_date=note.session_date.isoformat() if note.session_date else "",
+        )  # fmt: skip
+        page = render_template("notes/edit.html", pair=note.pair, note=note, error=None, **context)
+        return page, 200, {"Content-Security-Policy": PRIVATE_CSP}
+    form = request.form
+    try:
+        note_service.update_note(
+            session, note, person, title=form.get("title", ""),
+            body_md=form.get("body_md", ""), language=form.get("language", ""),
+            tags=form.get("tags", ""), session_date=parse_date(form.get("session_date")),
+            embedders=tandem().embedders,
+        )  # fmt: skip
+        committed()
+    except ValidationError as error:
+        session.rollback()
+        page = render_template(
+            "notes/edit.html", pair=note.pair, note=note, error=error.reason, **note_form()
+        )
+        return page, 400, {"Content-Security-Policy": PRIVATE_CSP}
+    flash(gettext("Note saved."), "info")
+    return redirect(url_for("notes.view", note_id=note_id))
+
+
+@bp.route("/notes/<int:note_id>/delete", methods=["POST"])
+@login_required
+def delete(note_id: int) -> ResponseReturnValue:
+    """Either member deletes the note (and its insight); both leave every search index."""
+    note, person = member_note(note_id)
+    note_service.delete_note(db(), note, person)
+    committed()
+    flash(gettext("Note deleted."), "info")
+    return redirect(url_for("notes.my_pair"))
+
+
+def render_note(
+    note: SessionNote, person: Person, preview: str | None = None
+) -> ResponseReturnValue:
+    """The note page; ``preview`` is an excerpt checked but not offered yet."""
+    session = db()
+    shown = preview if preview is not None else (note.insight.text if note.insight else None)
+    warnings = note_service.personal_data_in(session, shown) if shown else []
     page = render_template(
         "notes/view.html",
         note=note,
@@ -69,8 +169,18 @@ def view(note_id: int) -> ResponseReturnValue:
         person=person,
         body_html=render_markdown(note.body_md, remote_images=False),
         tags=split_list(note.tags),
+        preview=preview,
+        warnings=warnings,
     )
     return page, 200, {"Content-Security-Policy": PRIVATE_CSP}
+
+
+@bp.route("/notes/<int:note_id>")
+def view(note_id: int) -> ResponseReturnValue:
+    """A private note: its remote images become links, and the page's CSP loads images from
+    this site only, so opening a note tells no one elsewhere that it was read."""
+    note, person = member_note(note_id)
+    return render_note(note, person)
 
 
 def back_to(note_id: int) -> ResponseReturnValue:
@@ -81,11 +191,12 @@ def back_to(note_id: int) -> ResponseReturnValue:
 @login_required
 def propose(note_id: int) -> ResponseReturnValue:
     note, person = member_note(note_id)
-    note_service.propose_insight(
-        db(), note, person, request.form.get("text", ""), embedders=tandem().embedders
-    )
+    text = request.form.get("text", "")
+    if request.form.get("action") == "check":  # show the exact public text and warnings first
+        return render_note(note, person, preview=text.strip())
+    note_service.propose_insight(db(), note, person, text, embedders=tandem().embedders)
     committed()
-    flash("Insight offered. It becomes public once both of you agree.", "info")
+    flash(gettext("Insight offered. It becomes public once both of you agree."), "info")
     return back_to(note_id)
 
 
@@ -103,9 +214,9 @@ def consent(note_id: int) -> ResponseReturnValue:
         )
     committed()
     flash(
-        "Published: the insight is now public."
+        gettext("Published: the insight is now public.")
         if published
-        else "Thank you: waiting for the other member to agree.",
+        else gettext("Thank you: waiting for the other member to agree."),
         "info",
     )
     return back_to(note_id)
@@ -117,5 +228,5 @@ def withdraw(note_id: int) -> ResponseReturnValue:
     note, person = member_note(note_id)
     note_service.withdraw_insight(db(), note_insight(note), person)
     committed()
-    flash("Insight withdrawn: it is private again.", "info")
+    flash(gettext("Insight withdrawn: it is private again."), "info")
     return back_to(note_id)

@@ -138,3 +138,64 @@ def test_delete_note_takes_its_insight_along(session, world, note, embedders):
     delete_note(session, note, world.mentee)
     session.commit()
     assert session.scalars(select(Chunk)).all() == []
+
+
+# -- the programme's template and personal data in excerpts -------------------------------
+
+
+def test_compose_body_uses_the_given_headings_in_template_order():
+    from kb.services.notes import compose_body
+
+    headings = {"learned": "Czego się nauczyliśmy", "next": "Następne kroki"}
+    sections = {"next": " Try Copilot. ", "learned": "Pivot tables.", "tried": ""}
+    body = compose_body(sections, headings)
+    assert body == "## Czego się nauczyliśmy\n\nPivot tables.\n\n## Następne kroki\n\nTry Copilot."
+    assert compose_body({}, headings) == ""
+    # A section without a translated heading keeps the template's English name.
+    assert compose_body({"worked": "Short prompts."}, {}) == "## What worked\n\nShort prompts."
+
+
+def test_find_personal_data_finds_emails_phones_and_directory_names():
+    from kb.services.notes import PersonalData, find_personal_data
+
+    text = (
+        "Write to anna.k+ai@example.co.uk or call +48 601 234 567 (or (22) 555-01-99). "
+        "ANNA   mentor helped; the session of 2024-04-10 went well; 3 tips."
+    )
+    found = find_personal_data(text, ["Anna Mentor", "Bogdan Mentee", ""])
+    assert found == [
+        PersonalData("email", "anna.k+ai@example.co.uk"),
+        PersonalData("phone", "+48 601 234 567"),
+        PersonalData("phone", "(22) 555-01-99"),
+        PersonalData("name", "ANNA   mentor"),
+    ]
+
+
+def test_find_personal_data_stays_quiet_on_ordinary_text():
+    from kb.services.notes import find_personal_data
+
+    text = "Start a prompt with the role. Version 2024.04.10, 12 345 rows, Annabelle Mentorship."
+    assert find_personal_data(text, ["Anna Mentor", "Bel"]) == []
+
+
+def test_personal_data_in_reads_names_from_the_directory(session, world):
+    from kb.services.notes import personal_data_in
+
+    name = world.mentee.name
+    found = personal_data_in(session, f"Thanks to {name} for the idea.")
+    assert [(f.kind, f.text) for f in found] == [("name", name)]
+
+
+def test_deleting_a_note_logs_its_removal_and_its_insight_leaves(session, world, note, embedders):
+    insight = propose_insight(session, note, world.mentor, EXCERPT, embedders=embedders)
+    consent_insight(session, insight, world.mentee, embedders=embedders)
+    insight_id = insight.id
+    session.commit()
+    assert _chunks(session, f"insight:{insight_id}")
+    delete_note(session, note, world.mentee)
+    session.commit()
+    assert _chunks(session, f"note:{note.id}") == []
+    assert _chunks(session, f"insight:{insight_id}") == []
+    deleted = select(ChangeLog.doc_key, ChangeLog.op).where(ChangeLog.op == "delete")
+    ops = session.execute(deleted).all()
+    assert (f"note:{note.id}", "delete") in ops and (f"insight:{insight_id}", "delete") in ops

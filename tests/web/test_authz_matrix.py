@@ -108,6 +108,28 @@ POLICY: dict[tuple[str, str], Policy] = {
         {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
         lambda w: {"note_id": w.fresh_note(insight=True)},
     ),
+    ("notes.new", "GET"): Policy(
+        {**pair_members(OK, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"pair_id": w.pair_id},
+    ),
+    ("notes.new", "POST"): Policy(
+        {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"pair_id": w.pair_id},
+        data={"title": "Matrix session", "language": "en", "learned": "Pivot tables."},
+    ),
+    ("notes.edit", "GET"): Policy(
+        {**pair_members(OK, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"note_id": w.fresh_note(insight=False)},
+    ),
+    ("notes.edit", "POST"): Policy(
+        {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"note_id": w.fresh_note(insight=False)},
+        data={"title": "Edited in the matrix", "language": "en", "body_md": "Edited."},
+    ),
+    ("notes.delete", "POST"): Policy(
+        {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"note_id": w.fresh_note(insight=True)},
+    ),
     ("hr.index", "GET"): Policy(hr_only()),
     ("hr.programme", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("hr.correct_pair", "POST"): Policy(hr_only(MOVED), lambda w: {"pair_id": w.pair_id}),
