@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from kb.embedding import Embedder
 from kb.errors import NotFound, ValidationError
+from kb.i18n import N_
 from kb.models import Pair, Person, SessionNote, SharedInsight, utcnow
 from kb.services.content import remove_chunks, replace_chunks
 from kb.services.guides import clean_body, clean_language, clean_tags, clean_title
@@ -30,11 +31,6 @@ from kb.services.text import reject_control_characters
 
 MAX_INSIGHT = 4000
 INSIGHT_TITLE_CHARS = 90
-
-
-def N_(text: str) -> str:
-    """Marks a string for translation; the web layer translates it when it is shown."""
-    return text
 
 
 # The programme's note template: one markdown section per entry, headed in the page's language.

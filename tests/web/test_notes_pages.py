@@ -169,3 +169,23 @@ def test_xss_in_note_fields_and_excerpt_stays_inert(
         live = r"<(img|svg|iframe)[^>]*(onerror|onload|src=\"?(javascript|data:text))"
         assert not re.search(live, html, re.I)
         assert not re.search(r"href=\"?javascript:", html, re.I)
+
+
+def test_the_template_follows_the_page_language(
+    client: FlaskClient, web_tandem: Any, login: Login
+) -> None:
+    pid = pair_id(web_tandem)
+    login(client, "anna@example.com")
+    polish = {"Accept-Language": "pl"}
+    form = client.get(f"/pair/{pid}/notes/new", headers=polish).get_data(as_text=True)
+    assert "Czego się nauczyliśmy" in form and "Następne kroki" in form
+    assert '<option value="pl" selected>' in form  # the note's language defaults to the page's
+    answer = client.post(
+        f"/pair/{pid}/notes/new", headers=polish,
+        data={"title": "Tabele", "language": "pl", "learned": "Tabele przestawne."},
+    )  # fmt: skip
+    note_id = int(answer.headers["Location"].rsplit("/", 1)[1])
+    with web_tandem.sessions() as s:
+        note = s.get(SessionNote, note_id)
+        assert note is not None
+        assert note.body_md == "## Czego się nauczyliśmy\n\nTabele przestawne."
