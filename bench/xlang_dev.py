@@ -242,6 +242,59 @@ def f_perlang_z(run: dict, qi: int, vec: dict, bm: dict) -> dict:
     return {k: 0.5 * zl.get(k, fl) + 0.5 * zb.get(k, fb) for k in fused}
 
 
+def _regressed(run: dict, qi: int, vec: dict, bm: dict) -> dict:
+    """Impute the BM25 term of another-language passages from a line fitted, over the
+    query-language candidates, to their BM25 z against their vector z ("the BM25 score a
+    passage this close would get if BM25 could read it")."""
+    fused, zv, fv, zb, fb = fuse_plain(run, qi, vec, bm)
+    ql = run["qlang"][qi]
+    same = [k for k in vec if run["dlang"][k] == ql]
+    slope, intercept = 1.0, 0.0
+    if len(same) >= 5:
+        x = np.array([zv[k] for k in same])
+        y = np.array([zb.get(k, fb) for k in same])
+        slope, intercept = (float(c) for c in np.polyfit(x, y, 1))
+    for k in fused:
+        if k not in bm and run["dlang"][k] != ql:
+            v = zv.get(k, fv)
+            fused[k] = 0.5 * v + 0.5 * (intercept + slope * v)
+    return fused
+
+
+def f_cap(cap: float) -> Callable:
+    """Impute-vector, and in a mixed candidate set a passage's BM25 z may exceed its vector z
+    by at most ``cap`` (BM25 cannot lift a passage the vectors find far)."""
+
+    def fuse(run: dict, qi: int, vec: dict, bm: dict) -> dict:
+        fused = f_impute("vector")(run, qi, vec, bm)
+        _, zv, fv, zb, _ = fuse_plain(run, qi, vec, bm)
+        ql = run["qlang"][qi]
+        if any(run["dlang"][k] != ql for k in fused):
+            for k in bm:
+                v = zv.get(k, fv)
+                fused[k] = 0.5 * v + 0.5 * min(zb[k], v + cap)
+        return fused
+
+    return fuse
+
+
+def f_gate(tau: float) -> Callable:
+    """``regressed`` when BM25's best query-language passage is also close by the vectors
+    (vector z >= ``tau``: the lexical evidence agrees), else ``cap0``."""
+
+    def fuse(run: dict, qi: int, vec: dict, bm: dict) -> dict:
+        _, zv, fv, zb, _ = fuse_plain(run, qi, vec, bm)
+        ql = run["qlang"][qi]
+        same = [k for k in bm if run["dlang"][k] == ql]
+        if not same:
+            return f_impute("vector")(run, qi, vec, bm)
+        best = max(same, key=zb.__getitem__)
+        chosen = _regressed if zv.get(best, fv) >= tau else f_cap(0.0)
+        return chosen(run, qi, vec, bm)
+
+    return fuse
+
+
 FUSIONS = {
     "plain": f_plain,
     "impute-vector": f_impute("vector"),
@@ -249,6 +302,9 @@ FUSIONS = {
     "lexlang": f_lexlang,
     **{f"impute{g}": f_impute_share(g) for g in (0.25, 0.5, 0.75)},
     "perlang-z": f_perlang_z,
+    "regressed": _regressed,
+    **{f"cap{c}": f_cap(c) for c in (0.0, 0.5, 1.0, 2.0)},
+    **{f"gate{t}": f_gate(t) for t in (1.0, 2.0, 3.0)},
 }
 
 
