@@ -494,3 +494,13 @@ def test_programme_create_enrol_export(demo_env: dict[str, str], tmp_path: Path)
         tandem.close()
     assert actions[-6:] == ["programme.create", "enrolment.invite", "enrolment.prepared",
                             "enrolment.accept", "programme.export", "programme.export"]
+
+
+def test_notify_sends_each_notice_once(demo_env: dict[str, str]) -> None:
+    """The demo's running programme has pairs to remind and flag; a second run sends nothing."""
+    first = json.loads(run(demo_env, "notify", "--json").output)
+    assert first["total"] == sum(first["sent"].values())
+    again = run(demo_env, "notify")
+    assert again.exit_code == 0
+    assert again.output.startswith("0 notice(s) sent.")
+    assert run(demo_env, "notify", "--now", "not-a-time").exit_code == 2

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from kb.cli import content, matching, ops, programme, research, search, serve
+from kb.cli import content, matching, notify, ops, programme, research, search, serve
 from kb.cli.base import State, TandemGroup
 from kb.config import load_settings, prepare_openmp
 
@@ -33,6 +33,6 @@ def main(ctx: click.Context, instance: Path | None) -> None:
     ctx.call_on_close(state.close)
 
 
-for group in (content, search, serve, matching, research, ops, programme):
+for group in (content, search, serve, matching, research, ops, programme, notify):
     for command in group.COMMANDS:
         main.add_command(command)

@@ -8,6 +8,7 @@ before its deactivation, so it must count as anonymous.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +19,10 @@ from sqlalchemy import select
 from werkzeug.routing import Rule
 
 from kb.config import load_settings
-from kb.models import Guide, SessionNote
+from kb.models import Guide, Pair, SessionNote
 from kb.runtime import Tandem, open_tandem
-from kb.services import enrolment, inbox, notes, people, programmes
+from kb.services import calendar, enrolment, inbox, meetings, notes, people, programmes
+from kb.services import help as help_requests
 
 from .conftest import Library, load_library, make_app
 
@@ -188,6 +190,42 @@ POLICY: dict[tuple[str, str], Policy] = {
         {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
         lambda w: {"pair_id": w.pair_id},
     ),
+    ("sessions.plan", "POST"): Policy(
+        {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"pair_id": w.pair_id},
+        data={"date": "2026-12-07", "time": "10:00", "minutes": "60", "tags": "ai"},
+    ),
+    ("sessions.mark", "POST"): Policy(
+        {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"meeting_id": w.fresh_meeting()},
+        data={"status": "held"},
+    ),
+    ("sessions.ics", "GET"): Policy(
+        {**pair_members(OK, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"meeting_id": w.fresh_meeting()},
+    ),
+    ("sessions.calendar_page", "GET"): Policy(logged_in()),
+    ("sessions.new_feed", "POST"): Policy(logged_in(MOVED)),
+    ("sessions.revoke_feed", "POST"): Policy(logged_in(MOVED)),
+    # The secret address: the token alone opens it, for whoever holds it, logged in or not.
+    ("sessions.feed", "GET"): Policy(public(), lambda w: {"token": w.feed_token()}),
+    ("sessions.ask_help", "GET"): Policy(
+        {**pair_members(OK, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"pair_id": w.pair_id},
+    ),
+    ("sessions.ask_help", "POST"): Policy(
+        {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"pair_id": w.pair_id},
+        data={"reason": "other"},
+    ),
+    ("sessions.help_requests", "GET"): Policy(hr_only()),
+    ("sessions.handle_help", "POST"): Policy(
+        hr_only(MOVED), lambda w: {"request_id": w.fresh_help()}, data={"action": "close"}
+    ),
+    ("sessions.programme_health", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
+    ("sessions.programme_health", "POST"): Policy(
+        hr_only(MOVED), lambda w: {"slug": "spring"}, data={"quiet_weeks": "4", "pause_weeks": "4"}
+    ),
     ("static", "GET"): Policy(public(), lambda w: {"filename": "style.css"}),
     # The language switcher: anyone may choose (303 back to the page).
     ("i18n.switch", "POST"): Policy(public("303"), data={"lang": "pl", "next": "/"}),
@@ -255,6 +293,35 @@ class World:
             invited = enrolment.invite(s, found, mentee, "mentee", hr)
             s.commit()
             return invited.id
+
+    def fresh_meeting(self) -> int:
+        """A new planned session of the mentor's pair."""
+        with self.tandem.sessions() as s:
+            pair = s.get(Pair, self.pair_id)
+            assert pair is not None
+            meeting = meetings.plan_meeting(
+                s, pair, pair.mentor, day=dt.date(2026, 12, 7), start=dt.time(10), minutes=60
+            )
+            s.commit()
+            return meeting.id
+
+    def feed_token(self) -> str:
+        """The mentor's secret calendar address (made once)."""
+        with self.tandem.sessions() as s:
+            mentor = people.find_person(s, EMAILS["mentor"])
+            assert mentor is not None
+            feed = calendar.feed_of(s, mentor) or calendar.new_feed(s, mentor)
+            s.commit()
+            return feed.token
+
+    def fresh_help(self) -> int:
+        """A new open request for help by the mentee."""
+        with self.tandem.sessions() as s:
+            pair = s.get(Pair, self.pair_id)
+            assert pair is not None
+            request = help_requests.ask_for_help(s, pair, pair.mentee, "other")
+            s.commit()
+            return request.id
 
     def fresh_person(self) -> int:
         self.counter += 1

@@ -1,0 +1,41 @@
+"""``tandem notify``: reminders and notices into the inbox (run by cron; idempotent)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from kb.cli.base import State, emit_json, pass_state
+
+
+@click.command()
+@click.option(
+    "--now", metavar="ISO", help="Act as if it were this UTC time (default: now), e.g. for a test."
+)
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def notify(state: State, now: str | None, as_json: bool) -> None:
+    """Send the notices that are due: sessions tomorrow, feedback due, flagged pairs (to HR).
+    Run it from cron (e.g. hourly); a notice is never sent twice."""
+    from kb.services.notices import run_notices
+
+    try:
+        moment = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
+    except ValueError as error:
+        raise click.BadParameter(
+            "an ISO date and time, e.g. 2026-12-05T08:00", param_hint="--now"
+        ) from error
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    with state.tandem.sessions() as session:
+        report = run_notices(session, moment)
+    if as_json:
+        emit_json({"sent": report.sent, "total": report.total})
+        return
+    click.echo(f"{report.total} notice(s) sent.")
+    for kind, count in sorted(report.sent.items()):
+        click.echo(f"  {kind}: {count}")
+
+
+COMMANDS = [notify]

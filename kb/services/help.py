@@ -1,0 +1,135 @@
+"""Confidential requests for help (stage 6, "react to difficulties").
+
+A member asks HR; HR sees the request (reason, optional text, who asked), never the pair's
+notes, and can pause or end the pair (a new pairing follows on the HR pages) or close the
+request. The other member learns who asked only if the asker agreed (``reveal``).
+Writes flush, never commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from kb.errors import NotFound, ValidationError
+from kb.models import HELP_REASONS, HelpRequest, Pair, Person, utcnow
+from kb.services import audit, inbox
+from kb.services.pairs import check_hr, set_pair_status
+
+MAX_TEXT = 2000
+ACTIONS = ("pause", "end", "close")
+
+
+def hr_people(session: Session) -> list[Person]:
+    """Active HR people and HR administrators: who is told about requests and flags."""
+    candidates = session.scalars(
+        select(Person).where(
+            Person.active.is_(True),
+            or_(Person.roles.like("%hr%"), Person.roles.like("%admin%")),
+        )
+    )
+    return [p for p in candidates if p.has_role("hr")]
+
+
+def pair_name(pair: Pair) -> str:
+    return f"{pair.mentor.name} / {pair.mentee.name}"
+
+
+def ask_for_help(
+    session: Session, pair: Pair, person: Person, reason: str, text: str = "",
+    reveal: bool = False,
+) -> HelpRequest:  # fmt: skip
+    """A member asks HR for help. HR is told (without the text); the partner is not."""
+    if not pair.has_member(person.id):
+        raise NotFound(f"pair {pair.id} not found")
+    if reason not in HELP_REASONS:
+        raise ValidationError(f"choose one of {', '.join(HELP_REASONS)}", field="reason")
+    text = (text or "").strip()
+    if len(text) > MAX_TEXT:
+        raise ValidationError(f"at most {MAX_TEXT} characters", field="text")
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in text):
+        raise ValidationError("control characters are not allowed", field="text")
+    request = HelpRequest(
+        pair_id=pair.id, asker_id=person.id, reason=reason, text=text, reveal=reveal,
+        status="open",
+    )  # fmt: skip
+    session.add(request)
+    session.flush()
+    for hr in hr_people(session):
+        inbox.notify(
+            session, hr, "help_requested", {"pair": pair_name(pair), "reason": reason},
+            link="/hr/help", key=f"help-requested:{request.id}:{hr.id}",
+        )  # fmt: skip
+    return request
+
+
+def requests_of(session: Session, person: Person) -> list[HelpRequest]:
+    """The requests a person made themselves (never their partner's)."""
+    return list(
+        session.scalars(
+            select(HelpRequest)
+            .where(HelpRequest.asker_id == person.id)
+            .order_by(HelpRequest.created_at.desc(), HelpRequest.id.desc())
+        )
+    )
+
+
+def all_requests(session: Session, user: Person) -> list[HelpRequest]:
+    check_hr(user, "see requests for help")
+    return list(
+        session.scalars(
+            select(HelpRequest).order_by(HelpRequest.status.desc(), HelpRequest.id.desc())
+        )
+    )
+
+
+def get_request(session: Session, request_id: int, user: Person) -> HelpRequest:
+    check_hr(user, "handle requests for help")
+    request = session.get(HelpRequest, request_id)
+    if request is None:
+        raise NotFound(f"request {request_id} not found")
+    return request
+
+
+def handle_request(
+    session: Session, request: HelpRequest, user: Person, action: str
+) -> HelpRequest:
+    """HR pauses or ends the pair, or closes the request without a change. Both members get
+    a notice of a pair change; the partner hears who asked only if the asker agreed."""
+    check_hr(user, "handle requests for help")
+    if action not in ACTIONS:
+        raise ValidationError(f"choose one of {', '.join(ACTIONS)}", field="action")
+    if request.status != "open":
+        raise ValidationError("this request was already handled")
+    pair = request.pair
+    outcome = {"pause": "paused", "end": "ended", "close": "closed"}[action]
+    if action in ("pause", "end") and pair.status != outcome:
+        set_pair_status(session, pair, outcome, user)
+    request.status = "closed"
+    request.outcome = outcome
+    request.handled_by_id = user.id
+    request.handled_at = utcnow()
+    audit.record(
+        session, user, f"help_request.{action}", "help_request", request.id,
+        programme_id=pair.programme_id, detail={"pair_id": pair.id, "reason": request.reason},
+    )  # fmt: skip
+    asker = request.asker
+    if asker is not None:
+        inbox.notify(
+            session, asker, "help_handled", {"outcome": outcome}, link="/pair",
+            key=f"help-handled:{request.id}",
+        )  # fmt: skip
+    programme = pair.programme.name
+    for member in (pair.mentor, pair.mentee):
+        if action != "close":
+            inbox.notify(
+                session, member, f"pair_{outcome}", {"programme": programme}, link="/pair",
+                key=f"help-pair:{request.id}:{member.id}",
+            )  # fmt: skip
+        if request.reveal and asker is not None and member.id != asker.id:
+            inbox.notify(
+                session, member, "partner_asked", {"who": asker.name}, link="/pair",
+                key=f"help-revealed:{request.id}",
+            )  # fmt: skip
+    session.flush()
+    return request

@@ -1,0 +1,226 @@
+"""Sessions and health: a pair's planned sessions (.ics per session, a secret calendar feed),
+confidential requests for help, and HR's health view of a programme (counts, never content)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from flask_login import login_required
+
+from kb.errors import ValidationError
+from kb.models import HELP_REASONS, MEETING_STATUSES, Meeting, Pair, Person, utcnow
+from kb.services import audit, calendar, health, meetings
+from kb.services import help as help_service
+from kb.services.pairs import RUNNING, programme_by_slug
+from kb.views.hr import hr_required
+from kb.views.support import current_person, db
+
+bp = Blueprint("sessions", __name__)
+
+ICS_TYPE = "text/calendar; charset=utf-8"
+# Only the calendar itself; a feed's address is a secret, so it must not leak via Referer.
+FEED_HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
+
+
+def me() -> Person:
+    person = current_person()
+    assert person is not None  # login_required
+    return person
+
+
+def form_date(name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(request.form.get(name, "").strip())
+    except ValueError as error:
+        raise ValidationError(gettext("Give the date as YYYY-MM-DD."), field=name) from error
+
+
+def form_time(name: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(request.form.get(name, "").strip())
+    except ValueError as error:
+        raise ValidationError(gettext("Give the time as HH:MM."), field=name) from error
+
+
+def form_int(name: str, default: int | None = None) -> int:
+    value = request.form.get(name, "").strip()
+    if not value and default is not None:
+        return default
+    if not value.isdigit() or len(value) > 6:
+        raise ValidationError(gettext("Give a whole number."), field=name)
+    return int(value)
+
+
+def back_to_pair(pair: Pair) -> ResponseReturnValue:
+    return redirect(url_for("notes.my_pair") + f"#sessions-{pair.id}")
+
+
+@bp.app_template_global()
+def pair_sessions(pair: Pair) -> list[dict[str, Any]]:
+    """The pair page's list of sessions (for its members: the page shows only their pairs)."""
+    return [
+        {"meeting": m, "local": meetings.to_local(m.starts_at)}
+        for m in meetings.meetings_for_pair(db(), pair)
+    ]
+
+
+@bp.app_template_global()
+def session_zones() -> tuple[str, ...]:
+    return meetings.ZONES
+
+
+@bp.route("/pairs/<int:pair_id>/sessions", methods=["POST"])
+@login_required
+def plan(pair_id: int) -> ResponseReturnValue:
+    person = me()
+    pair = meetings.member_pair(db(), pair_id, person)
+    meetings.plan_meeting(
+        db(), pair, person, day=form_date("date"), start=form_time("time"),
+        minutes=form_int("minutes", 60), tags=request.form.get("tags", ""),
+        zone_name=request.form.get("zone") or None,
+    )  # fmt: skip
+    db().commit()
+    flash(gettext("Session planned."), "info")
+    return back_to_pair(pair)
+
+
+@bp.route("/sessions/<int:meeting_id>/status", methods=["POST"])
+@login_required
+def mark(meeting_id: int) -> ResponseReturnValue:
+    person = me()
+    meeting = meetings.get_meeting(db(), meeting_id, person)
+    status = request.form.get("status", "")
+    meetings.mark_meeting(db(), meeting, person, status)
+    db().commit()
+    flash(gettext("Session updated."), "info")
+    return back_to_pair(meeting.pair)
+
+
+def event_of(meeting: Meeting) -> calendar.Event:
+    pair = meeting.pair
+    summary = gettext("Mentoring session: %(pair)s", pair=help_service.pair_name(pair))
+    description = gettext("Tandem session of the programme %(programme)s.",
+                          programme=pair.programme.name)  # fmt: skip
+    return calendar.event_for(meeting, summary, description)
+
+
+def ics_response(text: str, filename: str, extra: dict[str, str] | None = None) -> Response:
+    response = Response(text, mimetype="text/calendar")
+    response.headers["Content-Type"] = ICS_TYPE
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    for name, value in (extra or {}).items():
+        response.headers[name] = value
+    return response
+
+
+@bp.route("/sessions/<int:meeting_id>.ics")
+@login_required
+def ics(meeting_id: int) -> ResponseReturnValue:
+    meeting = meetings.get_meeting(db(), meeting_id, me())
+    text = calendar.calendar_text([event_of(meeting)], utcnow())
+    return ics_response(text, f"tandem-session-{meeting.id}.ics", {"Cache-Control": "private"})
+
+
+@bp.route("/calendar")
+@login_required
+def calendar_page() -> ResponseReturnValue:
+    feed = calendar.feed_of(db(), me())
+    address = url_for("sessions.feed", token=feed.token, _external=True) if feed else None
+    return render_template("sessions/calendar.html", address=address)
+
+
+@bp.route("/calendar/feed", methods=["POST"])
+@login_required
+def new_feed() -> ResponseReturnValue:
+    calendar.new_feed(db(), me())
+    db().commit()
+    flash(gettext("A new calendar address was made; any older one no longer works."), "info")
+    return redirect(url_for("sessions.calendar_page"))
+
+
+@bp.route("/calendar/feed/revoke", methods=["POST"])
+@login_required
+def revoke_feed() -> ResponseReturnValue:
+    calendar.revoke_feed(db(), me())
+    db().commit()
+    flash(gettext("Your calendar address no longer works."), "info")
+    return redirect(url_for("sessions.calendar_page"))
+
+
+@bp.route("/calendar/<token>.ics")
+def feed(token: str) -> ResponseReturnValue:
+    """The secret address: no login, the token alone opens this person's sessions (times,
+    the pair's names, topic tags; no note content)."""
+    person = calendar.person_for_token(db(), token)
+    events = [event_of(m) for m in meetings.meetings_for_person(db(), person)]
+    text = calendar.calendar_text(events, utcnow(), name=gettext("Tandem sessions"))
+    return ics_response(text, "tandem.ics", FEED_HEADERS)
+
+
+# --- confidential help -------------------------------------------------------------------------
+
+
+@bp.route("/pairs/<int:pair_id>/help", methods=["GET", "POST"])
+@login_required
+def ask_help(pair_id: int) -> ResponseReturnValue:
+    person = me()
+    pair = meetings.member_pair(db(), pair_id, person)
+    if request.method == "POST":
+        help_service.ask_for_help(
+            db(), pair, person, request.form.get("reason", ""), request.form.get("text", ""),
+            reveal=request.form.get("reveal") == "1",
+        )  # fmt: skip
+        db().commit()
+        flash(gettext("Your request went to HR. Your partner is not told."), "info")
+        return redirect(url_for("sessions.ask_help", pair_id=pair.id))
+    mine = [r for r in help_service.requests_of(db(), person) if r.pair_id == pair.id]
+    return render_template("sessions/help.html", pair=pair, reasons=HELP_REASONS, requests=mine)
+
+
+@bp.route("/hr/help")
+@hr_required
+def help_requests() -> ResponseReturnValue:
+    return render_template(
+        "sessions/hr_help.html", requests=help_service.all_requests(db(), me()),
+        actions=help_service.ACTIONS,
+    )  # fmt: skip
+
+
+@bp.route("/hr/help/<int:request_id>", methods=["POST"])
+@hr_required
+def handle_help(request_id: int) -> ResponseReturnValue:
+    found = help_service.get_request(db(), request_id, me())
+    help_service.handle_request(db(), found, me(), request.form.get("action", ""))
+    db().commit()
+    flash(gettext("Request handled."), "info")
+    return redirect(url_for("sessions.help_requests"))
+
+
+# --- HR's health view --------------------------------------------------------------------------
+
+
+@bp.route("/hr/programmes/<slug>/health", methods=["GET", "POST"])
+@hr_required
+def programme_health(slug: str) -> ResponseReturnValue:
+    programme = programme_by_slug(db(), slug)
+    if request.method == "POST":
+        before = {"quiet_weeks": programme.quiet_weeks, "pause_weeks": programme.pause_weeks}
+        health.set_thresholds(programme, form_int("quiet_weeks"), form_int("pause_weeks"))
+        audit.record(
+            db(), me(), "programme.health_thresholds", "programme", programme.id,
+            programme_id=programme.id,
+            detail={"before": before, "after": {"quiet_weeks": programme.quiet_weeks,
+                                                "pause_weeks": programme.pause_weeks}},
+        )  # fmt: skip
+        db().commit()
+        flash(gettext("Thresholds saved."), "info")
+        return redirect(url_for("sessions.programme_health", slug=slug))
+    rows = health.programme_health(db(), programme, meetings.to_local(utcnow()).date())
+    return render_template(
+        "sessions/health.html", programme=programme, rows=rows, running=RUNNING,
+        statuses=MEETING_STATUSES,
+    )  # fmt: skip

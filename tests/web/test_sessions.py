@@ -1,0 +1,286 @@
+"""Sessions and health through the web app: planning, .ics and the secret feed, confidential
+help, HR's health view and the reminder run; and that none of it carries a pair's notes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import icalendar
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from kb.models import AuditEntry, HelpRequest, InboxMessage, Meeting, Pair, Person
+from kb.services import meetings, notices, people
+
+SECRET_WORDS = ("Zyxelgate", "Budget session", "Quokkaword", "Prompting session")
+
+
+def tandem_of(app: Flask):  # type: ignore[no-untyped-def]
+    return app.extensions["tandem"]
+
+
+def pair_id(app: Flask, mentor: str = "anna@example.com") -> int:
+    with tandem_of(app).sessions() as s:
+        return s.scalar(select(Pair.id).join(Person, Person.id == Pair.mentor_id).where(
+            Person.email == mentor))  # fmt: skip
+
+
+def plan(client: FlaskClient, pid: int, day: str = "2026-12-07", time: str = "10:00",
+         tags: str = "ai, excel") -> None:  # fmt: skip
+    answer = client.post(
+        f"/pairs/{pid}/sessions",
+        data={"date": day, "time": time, "zone": "Europe/Warsaw", "minutes": "45", "tags": tags},
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+
+
+def meeting_ids(app: Flask, pid: int) -> list[int]:
+    with tandem_of(app).sessions() as s:
+        return list(
+            s.scalars(select(Meeting.id).where(Meeting.pair_id == pid).order_by(Meeting.id))
+        )
+
+
+def inbox_texts(app: Flask, email: str) -> list[str]:
+    from kb.services import inbox
+
+    with tandem_of(app).sessions() as s:
+        person = people.find_person(s, email)
+        return [m.text for m in inbox.messages_for(s, person)]  # type: ignore[arg-type]
+
+
+def assert_private(text: str) -> None:
+    for word in SECRET_WORDS:
+        assert word not in text
+
+
+def test_members_plan_mark_and_download_an_ics(app: Flask, client: FlaskClient, login) -> None:
+    pid = pair_id(app)
+    login(client, "anna@example.com")
+    plan(client, pid)
+    page = client.get("/pair").get_data(as_text=True)
+    assert "2026-12-07 10:00" in page and "ai, excel" in page and "Add to calendar" in page
+    (mid,) = meeting_ids(app, pid)
+    answer = client.get(f"/sessions/{mid}.ics")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("text/calendar")
+    assert "attachment" in answer.headers["Content-Disposition"]
+    body = answer.get_data(as_text=True)
+    assert_private(body)
+    event = next(iter(icalendar.Calendar.from_ical(body).walk("VEVENT")))
+    # 10:00 in Warsaw in December is 09:00 UTC.
+    assert event.decoded("DTSTART") == dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
+    assert event.decoded("DTEND") == dt.datetime(2026, 12, 7, 9, 45, tzinfo=dt.UTC)
+    assert "Anna Mentor / Bogdan Mentee" in str(event["SUMMARY"])
+    assert any("Anna Mentor planned a session" in t for t in inbox_texts(app, "bogdan@example.com"))
+
+    client.post("/logout")
+    login(client, "bogdan@example.com")  # the other member marks it held
+    assert client.post(f"/sessions/{mid}/status", data={"status": "held"}).status_code == 302
+    with tandem_of(app).sessions() as s:
+        meeting = s.get(Meeting, mid)
+        assert meeting.status == "held" and meeting.sequence == 1  # type: ignore[union-attr]
+    event = next(iter(icalendar.Calendar.from_ical(
+        client.get(f"/sessions/{mid}.ics").get_data(as_text=True)).walk("VEVENT")))  # fmt: skip
+    assert int(event["SEQUENCE"]) == 1
+    assert client.post(f"/sessions/{mid}/status", data={"status": "lost"}).status_code == 400
+
+
+@pytest.mark.parametrize("email", ["celina@example.com", "hania@example.com"])
+def test_outsiders_and_hr_cannot_touch_a_pairs_sessions(
+    app: Flask, client: FlaskClient, login, email: str
+) -> None:
+    pid = pair_id(app)
+    login(client, "anna@example.com")
+    plan(client, pid)
+    (mid,) = meeting_ids(app, pid)
+    client.post("/logout")
+    login(client, email)
+    assert client.get(f"/sessions/{mid}.ics").status_code == 404
+    assert client.post(f"/sessions/{mid}/status", data={"status": "held"}).status_code == 404
+    assert client.post(f"/pairs/{pid}/sessions", data={"date": "2026-12-08", "time": "10:00"}
+                       ).status_code == 404  # fmt: skip
+    assert client.get(f"/pairs/{pid}/help").status_code == 404
+
+
+def test_bad_planning_input_is_refused(app: Flask, client: FlaskClient, login) -> None:
+    pid = pair_id(app)
+    login(client, "anna@example.com")
+    for data in (
+        {"date": "tomorrow", "time": "10:00"},
+        {"date": "2026-12-07", "time": "25:00"},
+        {"date": "2026-12-07", "time": "10:00", "minutes": "5"},
+        {"date": "2026-12-07", "time": "10:00", "zone": "Mars/Olympus"},
+    ):
+        assert client.post(f"/pairs/{pid}/sessions", data=data).status_code == 400
+    assert meeting_ids(app, pid) == []
+
+
+def test_secret_feed_shows_only_the_persons_sessions_and_can_be_revoked(
+    app: Flask, client: FlaskClient, login
+) -> None:
+    login(client, "celina@example.com")
+    plan(client, pair_id(app, "celina@example.com"), tags="celina-only")
+    client.post("/logout")
+    login(client, "anna@example.com")
+    plan(client, pair_id(app))
+    client.post("/calendar/feed")
+    page = client.get("/calendar").get_data(as_text=True)
+    address = re.search(r'value="(http://localhost/calendar/[^"]+\.ics)"', page)
+    assert address is not None
+    path = address.group(1).removeprefix("http://localhost")
+    client.post("/logout")
+    anonymous = client.get(path)  # no login: the token is the key
+    assert anonymous.status_code == 200
+    assert anonymous.headers["Cache-Control"] == "private, no-store"
+    body = anonymous.get_data(as_text=True)
+    assert_private(body)
+    events = list(icalendar.Calendar.from_ical(body).walk("VEVENT"))
+    assert len(events) == 1 and "celina-only" not in body
+    assert client.get("/calendar/not-a-token.ics").status_code == 404
+    assert client.get("/calendar").status_code == 302  # the page itself needs a login
+
+    login(client, "anna@example.com")
+    client.post("/calendar/feed")  # a new address: the old one stops working
+    assert client.get(path).status_code == 404
+    page = client.get("/calendar").get_data(as_text=True)
+    newer = re.search(r'value="http://localhost(/calendar/[^"]+\.ics)"', page).group(1)  # type: ignore[union-attr]
+    assert client.get(newer).status_code == 200
+    client.post("/calendar/feed/revoke")
+    assert client.get(newer).status_code == 404
+
+
+def test_help_request_is_confidential_and_hr_can_pause(
+    app: Flask, client: FlaskClient, login
+) -> None:
+    pid = pair_id(app)
+    login(client, "bogdan@example.com")
+    answer = client.post(f"/pairs/{pid}/help",
+                         data={"reason": "discomfort", "text": "Hush-hush reason"})  # fmt: skip
+    assert answer.status_code == 302
+    own = client.get(f"/pairs/{pid}/help").get_data(as_text=True)
+    assert "Your requests" in own and "Hush-hush reason" not in own
+    client.post("/logout")
+
+    anna = " ".join(inbox_texts(app, "anna@example.com"))
+    assert "help" not in anna.lower() and "Bogdan" not in anna
+    login(client, "anna@example.com")
+    assert "Your requests" not in client.get(f"/pairs/{pid}/help").get_data(as_text=True)
+    assert client.get("/hr/help").status_code == 403
+    client.post("/logout")
+
+    hr_notice = " ".join(inbox_texts(app, "hania@example.com"))
+    assert "asked HR for help: discomfort" in hr_notice and "Hush-hush" not in hr_notice
+    login(client, "hania@example.com")
+    page = client.get("/hr/help").get_data(as_text=True)
+    assert "Hush-hush reason" in page and "Bogdan Mentee" in page
+    assert_private(page)
+    with tandem_of(app).sessions() as s:
+        request_id = s.scalar(select(HelpRequest.id))
+    assert client.post(f"/hr/help/{request_id}", data={"action": "pause"}).status_code == 302
+    assert client.post(f"/hr/help/{request_id}", data={"action": "pause"}).status_code == 400
+    with tandem_of(app).sessions() as s:
+        assert s.get(Pair, pid).status == "paused"  # type: ignore[union-attr]
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "help_request.pause"))
+        assert entry is not None and "Hush" not in entry.detail
+    anna = " ".join(inbox_texts(app, "anna@example.com"))
+    assert "HR paused your pair" in anna and "Bogdan" not in anna  # not told who asked
+    assert "HR has handled your request" in " ".join(inbox_texts(app, "bogdan@example.com"))
+
+
+def test_partner_is_told_who_asked_only_when_the_asker_agrees(
+    app: Flask, client: FlaskClient, login
+) -> None:
+    pid = pair_id(app)
+    login(client, "bogdan@example.com")
+    client.post(f"/pairs/{pid}/help", data={"reason": "mismatch", "reveal": "1"})
+    client.post("/logout")
+    login(client, "hania@example.com")
+    with tandem_of(app).sessions() as s:
+        request_id = s.scalar(select(HelpRequest.id))
+    client.post(f"/hr/help/{request_id}", data={"action": "close"})
+    anna = " ".join(inbox_texts(app, "anna@example.com"))
+    assert "Bogdan Mentee asked HR for help with your pair." in anna
+    with tandem_of(app).sessions() as s:
+        assert s.get(Pair, pid).status == "active"  # type: ignore[union-attr]
+
+
+def test_health_page_shows_counts_and_flags_never_content(
+    app: Flask, client: FlaskClient, login
+) -> None:
+    today = meetings.to_local(dt.datetime.now(dt.UTC).replace(tzinfo=None)).date()
+    with tandem_of(app).sessions() as s:
+        quiet = s.get(Pair, pair_id(app, "celina@example.com"))
+        quiet.started = today - dt.timedelta(days=60)  # type: ignore[union-attr]
+        s.commit()
+    login(client, "anna@example.com")
+    plan(client, pair_id(app))
+    (mid,) = meeting_ids(app, pair_id(app))
+    client.post(f"/sessions/{mid}/status", data={"status": "held"})
+    assert client.get("/hr/programmes/spring/health").status_code == 403
+    client.post("/logout")
+    login(client, "hania@example.com")
+    page = client.get("/hr/programmes/spring/health").get_data(as_text=True)
+    assert_private(page)
+    rows = re.findall(r"<tr>(.*?)</tr>", page, flags=re.S)
+    anna_row = next(r for r in rows if "Anna Mentor" in r)
+    cells = re.findall(r"<td>(.*?)</td>", anna_row, flags=re.S)
+    assert cells[3:8] == ["0", "1", "0", "2026-12-07", "3"]  # planned, held, cancelled, last, notes
+    celina_row = next(r for r in rows if "Celina Mentor" in r)
+    assert "No session for 4 weeks" in celina_row and "No note after the first month" in celina_row
+    settings = {"quiet_weeks": "10", "pause_weeks": "3"}
+    assert client.post("/hr/programmes/spring/health", data=settings).status_code == 302
+    page = client.get("/hr/programmes/spring/health").get_data(as_text=True)
+    celina_row = next(r for r in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S) if "Celina" in r)
+    assert "No session for" not in celina_row
+    settings = {"quiet_weeks": "0", "pause_weeks": "3"}
+    assert client.post("/hr/programmes/spring/health", data=settings).status_code == 400
+
+
+def test_notices_are_sent_once(app: Flask, client: FlaskClient, login) -> None:
+    now = dt.datetime(2026, 12, 6, 7, 0)  # 08:00 in Warsaw; the session is tomorrow
+    login(client, "anna@example.com")
+    plan(client, pair_id(app), day="2026-12-07", time="09:00")
+    with tandem_of(app).sessions() as s:
+        quiet = s.get(Pair, pair_id(app, "celina@example.com"))
+        quiet.started = dt.date(2026, 10, 1)  # type: ignore[union-attr]
+        s.commit()
+    sent: list[tuple[str, str]] = []
+
+    def mailer(to: str, subject: str, body: str) -> bool:
+        sent.append((to, body))
+        return True
+
+    delivery = notices.Delivery(mailer=mailer)
+    with tandem_of(app).sessions() as s:
+        first = notices.run_notices(s, now, delivery)
+    with tandem_of(app).sessions() as s:
+        second = notices.run_notices(s, now + dt.timedelta(hours=1), delivery)
+    assert first.sent["session_tomorrow"] == 2
+    assert first.sent["pair_flagged"] >= 1  # the quiet pair, to HR
+    assert "feedback_due" not in first.sent  # the spring round ended in 2024
+    assert second.total == 0
+    assert len(sent) == first.total
+    for _to, body in sent:
+        assert_private(body)
+    assert any("Reminder: your mentoring session is tomorrow" in t
+               for t in inbox_texts(app, "bogdan@example.com"))  # fmt: skip
+    hr = " ".join(inbox_texts(app, "hania@example.com"))
+    assert "Celina Mentor / Dawid Mentee" in hr and "no session for a while" in hr
+    with tandem_of(app).sessions() as s:
+        keys = list(s.scalars(select(InboxMessage.key).where(InboxMessage.key.is_not(None))))
+        assert len(keys) == len(set(keys))
+
+
+def test_feedback_due_rounds() -> None:
+    from kb.models import Programme
+
+    programme = Programme(slug="p", name="P", starts=dt.date(2026, 1, 1), ends=dt.date(2026, 7, 1))
+    assert notices.feedback_rounds(programme, dt.date(2026, 3, 1)) == []
+    assert notices.feedback_rounds(programme, dt.date(2026, 4, 2)) == ["mid"]
+    assert notices.feedback_rounds(programme, dt.date(2026, 6, 25)) == ["mid", "end"]
+    assert notices.feedback_rounds(programme, dt.date(2026, 7, 31)) == ["mid", "end"]
+    assert notices.feedback_rounds(programme, dt.date(2026, 8, 1)) == []
