@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound
+from kb.i18n import N_
 from kb.models import CalendarFeed, Meeting, Person, split_list
 
 PRODID = "-//Tandem//Mentoring sessions//EN"
@@ -147,11 +148,11 @@ def person_for_token(session: Session, token: str) -> Person:
     """Whose feed ``token`` opens; an unknown or revoked token, or a deactivated account,
     is not found."""
     if not token or len(token) > 64:
-        raise NotFound("no such calendar")
+        raise NotFound(N_("No such calendar."))
     feed = session.scalar(select(CalendarFeed).where(CalendarFeed.token == token))
     if feed is None:
-        raise NotFound("no such calendar")
+        raise NotFound(N_("No such calendar."))
     person = session.get(Person, feed.person_id)
     if person is None or not person.active:
-        raise NotFound("no such calendar")
+        raise NotFound(N_("No such calendar."))
     return person

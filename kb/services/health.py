@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kb.errors import ValidationError
+from kb.i18n import N_
 from kb.models import Feedback, Meeting, Pair, PairChange, Person, Programme, SessionNote
 from kb.services.pairs import RUNNING, mentor_capacity
 
@@ -217,10 +219,8 @@ def programme_health(
 
 
 def set_thresholds(programme: Programme, quiet_weeks: int, pause_weeks: int) -> None:
-    from kb.errors import ValidationError
-
     for name, value in (("quiet_weeks", quiet_weeks), ("pause_weeks", pause_weeks)):
         if not 1 <= value <= 52:
-            raise ValidationError("a number of weeks from 1 to 52", field=name)
+            raise ValidationError(N_("Give a number of weeks from 1 to 52."), field=name)
     programme.quiet_weeks = quiet_weeks
     programme.pause_weeks = pause_weeks

@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, ValidationError
+from kb.i18n import N_
 from kb.models import HELP_REASONS, HelpRequest, Pair, Person, utcnow
 from kb.services import audit, inbox
 from kb.services.pairs import check_hr, set_pair_status
@@ -41,14 +42,14 @@ def ask_for_help(
 ) -> HelpRequest:  # fmt: skip
     """A member asks HR for help. HR is told (without the text); the partner is not."""
     if not pair.has_member(person.id):
-        raise NotFound(f"pair {pair.id} not found")
+        raise NotFound(N_("No such pair."))
     if reason not in HELP_REASONS:
-        raise ValidationError(f"choose one of {', '.join(HELP_REASONS)}", field="reason")
+        raise ValidationError(N_("Choose what the difficulty is."), field="reason")
     text = (text or "").strip()
     if len(text) > MAX_TEXT:
-        raise ValidationError(f"at most {MAX_TEXT} characters", field="text")
+        raise ValidationError(N_("At most %(count)s characters."), field="text", count=MAX_TEXT)
     if any(ord(c) < 32 and c not in "\n\r\t" for c in text):
-        raise ValidationError("control characters are not allowed", field="text")
+        raise ValidationError(N_("Control characters are not allowed."), field="text")
     request = HelpRequest(
         pair_id=pair.id, asker_id=person.id, reason=reason, text=text, reveal=reveal,
         status="open",
@@ -87,7 +88,7 @@ def get_request(session: Session, request_id: int, user: Person) -> HelpRequest:
     check_hr(user, "handle requests for help")
     request = session.get(HelpRequest, request_id)
     if request is None:
-        raise NotFound(f"request {request_id} not found")
+        raise NotFound(N_("No such request."))
     return request
 
 
@@ -98,9 +99,9 @@ def handle_request(
     a notice of a pair change; the partner hears who asked only if the asker agreed."""
     check_hr(user, "handle requests for help")
     if action not in ACTIONS:
-        raise ValidationError(f"choose one of {', '.join(ACTIONS)}", field="action")
+        raise ValidationError(N_("Choose what to do with the request."), field="action")
     if request.status != "open":
-        raise ValidationError("this request was already handled")
+        raise ValidationError(N_("This request was already handled."))
     pair = request.pair
     outcome = {"pause": "paused", "end": "ended", "close": "closed"}[action]
     if action in ("pause", "end") and pair.status != outcome:

@@ -16,13 +16,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, ValidationError
+from kb.i18n import N_
 from kb.models import InboxMessage, Person, utcnow
-
-
-def N_(text: str) -> str:
-    """Marks a string for extraction; translated where it is shown (kb.i18n's marker)."""
-    return text
-
 
 # What each kind of notice says, in English; the reader's catalog translates it. Parameters
 # are names, titles and dates, never anything a pair wrote.
@@ -178,7 +173,7 @@ def mark_read(session: Session, person: Person, message_id: int) -> InboxMessage
     """Mark one of the person's own notices read (someone else's: not found)."""
     message = session.get(InboxMessage, message_id)
     if message is None or message.person_id != person.id:
-        raise NotFound(f"no message {message_id}")
+        raise NotFound(N_("No such message."))
     if message.read_at is None:
         message.read_at = utcnow()
     session.flush()

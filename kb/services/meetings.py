@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, ValidationError
+from kb.i18n import N_
 from kb.models import MEETING_STATUSES, Meeting, Pair, Person, join_list, split_list
 from kb.services import inbox
 
@@ -30,7 +31,9 @@ def zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or DEFAULT_ZONE)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValidationError(f"unknown time zone {name!r}", field="zone") from error
+        raise ValidationError(
+            N_("Unknown time zone %(zone)s."), field="zone", zone=str(name)
+        ) from error
 
 
 def to_utc(day: dt.date, at: dt.time, zone_name: str | None = None) -> dt.datetime:
@@ -47,14 +50,14 @@ def member_pair(session: Session, pair_id: int, person: Person) -> Pair:
     """The pair, for its two members only; anyone else learns nothing (404)."""
     pair = session.get(Pair, pair_id)
     if pair is None or not pair.has_member(person.id):
-        raise NotFound(f"pair {pair_id} not found")
+        raise NotFound(N_("No such pair."))
     return pair
 
 
 def get_meeting(session: Session, meeting_id: int, person: Person) -> Meeting:
     meeting = session.get(Meeting, meeting_id)
     if meeting is None or not meeting.pair.has_member(person.id):
-        raise NotFound(f"session {meeting_id} not found")
+        raise NotFound(N_("No such session."))
     return meeting
 
 
@@ -64,11 +67,11 @@ def clean_tags(tags: list[str] | str) -> str:
     for tag in values:
         tag = " ".join(tag.split()).lower()
         if len(tag) > 40:
-            raise ValidationError("a topic tag is at most 40 characters", field="tags")
+            raise ValidationError(N_("A topic tag is at most 40 characters."), field="tags")
         if tag and tag not in cleaned:
             cleaned.append(tag)
     if len(cleaned) > MAX_TAGS:
-        raise ValidationError(f"at most {MAX_TAGS} topic tags", field="tags")
+        raise ValidationError(N_("At most %(count)s topic tags."), field="tags", count=MAX_TAGS)
     return join_list(cleaned)
 
 
@@ -95,13 +98,14 @@ def plan_meeting(
 ) -> Meeting:
     """A member plans a session of their pair; the other member gets a notice."""
     if not pair.has_member(person.id):
-        raise NotFound(f"pair {pair.id} not found")
+        raise NotFound(N_("No such pair."))
     if pair.status not in PLANNABLE:
-        raise ValidationError(f"a {pair.status} pair does not plan sessions", field="status")
+        raise ValidationError(N_("Only an active or paused pair plans sessions."), field="status")
     if not MIN_MINUTES <= minutes <= MAX_MINUTES:
         raise ValidationError(
-            f"a session lasts {MIN_MINUTES} to {MAX_MINUTES} minutes", field="minutes"
-        )
+            N_("A session lasts %(low)s to %(high)s minutes."), field="minutes",
+            low=MIN_MINUTES, high=MAX_MINUTES,
+        )  # fmt: skip
     meeting = Meeting(
         pair_id=pair.id, starts_at=to_utc(day, start, zone_name), minutes=minutes,
         tags=clean_tags(tags), status="planned", uid=f"{secrets.token_hex(16)}@tandem",
@@ -121,12 +125,9 @@ def mark_meeting(
 ) -> Meeting:
     """A member marks a session held, cancelled (missed) or planned again."""
     if not meeting.pair.has_member(person.id):
-        raise NotFound(f"session {meeting.id} not found")
+        raise NotFound(N_("No such session."))
     if status not in MEETING_STATUSES:
-        raise ValidationError(
-            f"unknown session status {status!r}; use {', '.join(MEETING_STATUSES)}",
-            field="status",
-        )
+        raise ValidationError(N_("Unknown session status."), field="status")
     if status == meeting.status:
         return meeting
     meeting.status = status

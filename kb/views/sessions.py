@@ -12,6 +12,7 @@ from flask_babel import gettext
 from flask_login import login_required
 
 from kb.errors import ValidationError
+from kb.i18n import N_
 from kb.models import HELP_REASONS, MEETING_STATUSES, Meeting, Pair, Person, utcnow
 from kb.services import audit, calendar, health, meetings
 from kb.services import help as help_service
@@ -36,14 +37,14 @@ def form_date(name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(request.form.get(name, "").strip())
     except ValueError as error:
-        raise ValidationError(gettext("Give the date as YYYY-MM-DD."), field=name) from error
+        raise ValidationError(N_("Give the date as YYYY-MM-DD."), field=name) from error
 
 
 def form_time(name: str) -> dt.time:
     try:
         return dt.time.fromisoformat(request.form.get(name, "").strip())
     except ValueError as error:
-        raise ValidationError(gettext("Give the time as HH:MM."), field=name) from error
+        raise ValidationError(N_("Give the time as HH:MM."), field=name) from error
 
 
 def form_int(name: str, default: int | None = None) -> int:
@@ -51,7 +52,7 @@ def form_int(name: str, default: int | None = None) -> int:
     if not value and default is not None:
         return default
     if not value.isdigit() or len(value) > 6:
-        raise ValidationError(gettext("Give a whole number."), field=name)
+        raise ValidationError(N_("Give a whole number."), field=name)
     return int(value)
 
 

@@ -284,3 +284,29 @@ def test_feedback_due_rounds() -> None:
     assert notices.feedback_rounds(programme, dt.date(2026, 6, 25)) == ["mid", "end"]
     assert notices.feedback_rounds(programme, dt.date(2026, 7, 31)) == ["mid", "end"]
     assert notices.feedback_rounds(programme, dt.date(2026, 8, 1)) == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("pl", ("Spotkania", "Zaplanuj spotkanie", "odbyte")),
+     ("ru", ("Встречи", "Запланировать встречу", "проведена"))],
+)  # fmt: skip
+def test_pair_sessions_and_notices_in_the_readers_language(
+    app: Flask, client: FlaskClient, login, lang: str, words: tuple[str, ...]
+) -> None:
+    pid = pair_id(app)
+    login(client, "anna@example.com")
+    plan(client, pid)
+    (mid,) = meeting_ids(app, pid)
+    client.post(f"/sessions/{mid}/status", data={"status": "held"})
+    client.post("/logout")
+    login(client, "bogdan@example.com")
+    headers = {"Accept-Language": lang}
+    page = client.get("/pair", headers=headers).get_data(as_text=True)
+    for word in words[:2]:
+        assert word in page
+    inbox_page = client.get("/inbox/", headers=headers).get_data(as_text=True)
+    assert words[2] in inbox_page  # "Anna marked the session ... as held", translated
+    bad = client.post(f"/pairs/{pid}/sessions", data={"date": "x", "time": "10:00"},
+                      headers=headers)  # fmt: skip
+    assert bad.status_code == 400 and "YYYY" not in bad.get_data(as_text=True)
