@@ -8,13 +8,23 @@ HR pages here show who takes part and whether the agreement was accepted, never 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
+from ingest.people_upload import (
+    UPLOAD_MAX_BYTES,
+    apply_upload,
+    forget_file,
+    keep_for_confirmation,
+    kept_file,
+    plan_upload,
+)
 from kb.errors import NotFound, ValidationError
 from kb.models import (
     COMPETENCES,
@@ -25,7 +35,7 @@ from kb.models import (
     Person,
     Programme,
 )
-from kb.services import enrolment, pairs, people, programmes
+from kb.services import enrolment, match_vectors, pairs, people, programmes
 from kb.views.hr import hr_required, job_answer, pool_cache, present_proposal
 from kb.views.support import current_person, db, parse_date, tandem
 from matching import service as matching
@@ -521,3 +531,53 @@ def onboarding(pair_id: int) -> ResponseReturnValue:
     return render_template(
         "programmes/onboarding.html", pair=pair, role=role, accepted=accepted, partner=partner
     )
+
+
+# --- people CSV upload (dry run, then confirm) --------------------------------------------------
+
+
+def _upload_folder() -> Path:
+    return tandem().settings.instance_dir / "people-uploads"
+
+
+@bp.route("/hr/people/upload", methods=["GET", "POST"])
+@hr_required
+def people_upload() -> ResponseReturnValue:
+    """HR uploads the HR system's people CSV: the dry run shows what would be created,
+    updated, left unchanged or rejected, and why; nothing is written until HR confirms."""
+    if request.method == "GET":
+        return render_template("programmes/upload.html", plan=None)
+    upload = request.files.get("file")
+    data = upload.read(UPLOAD_MAX_BYTES + 1) if upload is not None else b""
+    plan = plan_upload(db(), data)
+    db().rollback()  # the dry run wrote nothing; leave nothing open either
+    if plan.problem:
+        return render_template("programmes/upload.html", plan=plan), 400
+    if plan.writable:
+        keep_for_confirmation(_upload_folder(), data)
+    return render_template("programmes/upload.html", plan=plan)
+
+
+@bp.route("/hr/people/upload/confirm", methods=["POST"])
+@hr_required
+def people_upload_confirm() -> ResponseReturnValue:
+    """Apply the file the dry run showed (kept on the server under its SHA-256; its plan is
+    computed again on the same bytes, so what is written is what a dry run now shows)."""
+    session = db()
+    digest = request.form.get("digest", "")
+    data = kept_file(_upload_folder(), digest)
+    if data is None:
+        flash(_("That dry run has expired or was already applied: upload the file again."), "error")
+        return redirect(url_for("programmes.people_upload"))
+    try:
+        plan = apply_upload(session, data, current_person())
+        session.commit()
+    except ValidationError as error:
+        session.rollback()
+        flash(_("Nothing written: %(reason)s", reason=error.reason), "error")
+        return redirect(url_for("programmes.people_upload"))
+    forget_file(_upload_folder(), digest)
+    match_vectors.catch_up(tandem().sessions, tandem().matching_embedders)
+    flash(_("Created %(created)d, updated %(updated)d, unchanged %(unchanged)d, "
+            "rejected %(rejected)d.", **plan.counts), "info")  # fmt: skip
+    return redirect(url_for("programmes.people_upload"))

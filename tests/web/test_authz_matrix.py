@@ -171,6 +171,9 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("programmes.weights", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("programmes.weights", "POST"): Policy(hr_only(MOVED), lambda w: {"slug": "spring"}),
     ("programmes.index", "GET"): Policy(logged_in()),
+    ("programmes.people_upload", "GET"): Policy(hr_only()),
+    ("programmes.people_upload", "POST"): Policy(hr_only("400")),  # no file: rejected
+    ("programmes.people_upload_confirm", "POST"): Policy(hr_only(MOVED)),  # no data: back
     # "spring" takes no applications: only HR (and its enrolled people) see its page.
     ("programmes.view", "GET"): Policy(
         {**logged_in(MISSING), "hr": OK, "hr_admin": OK}, lambda w: {"slug": "spring"}

@@ -154,3 +154,57 @@ def test_weights_side_by_side_and_saved(client, login, web_tandem) -> None:
             s.scalar(select(AuditEntry.action).where(AuditEntry.action == "programme.weights"))
             is not None
         )
+
+
+def test_people_csv_upload_dry_run_then_confirm(client, login, web_tandem) -> None:
+    import io
+    import json
+    import re
+
+    csv_bytes = (
+        b"name,email,department,manager_email,roles\n"
+        b"Nina New,nina@example.com,IT,hania@example.com,mentor\n"
+        b"Bad,bad-mail,IT,,mentor\n"
+    )
+
+    def dry_run() -> str:
+        return client.post(
+            "/hr/people/upload",
+            data={"file": (io.BytesIO(csv_bytes), "p.csv")},
+            content_type="multipart/form-data",
+        ).get_data(as_text=True)
+
+    login(client, HR)
+    page = dry_run()
+    assert "Would create 1" in page and "reject 1" in page and "would be created" in page
+    assert "Confirm: write 1 change<" in page
+    with web_tandem.sessions() as s:
+        assert people.find_person(s, "nina@example.com") is None  # a dry run writes nothing
+    digest = re.search(r'name="digest" value="([0-9a-f]{64})"', page).group(1)  # type: ignore[union-attr]
+    done = client.post(
+        "/hr/people/upload/confirm", data={"digest": digest}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Created 1, updated 0, unchanged 0, rejected 1" in done
+    with web_tandem.sessions() as s:
+        assert people.find_person(s, "nina@example.com") is not None
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "people.upload"))
+        assert entry is not None and json.loads(entry.detail)["created"] == 1
+    # the kept file is gone once applied: confirming twice does not apply twice
+    twice = client.post(
+        "/hr/people/upload/confirm", data={"digest": digest}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "expired or was already applied" in twice
+    again = dry_run()  # the same file again: nothing to write
+    assert "Would create 0" in again and "Nothing to write." in again
+    forged = client.post(
+        "/hr/people/upload/confirm", data={"digest": "../../secret_key"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "expired or was already applied" in forged
+    bad = client.post(
+        "/hr/people/upload",
+        data={"file": (io.BytesIO(b"\xff\xfe,broken"), "p.csv")},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 400 and "not valid UTF-8" in bad.get_data(as_text=True)
+    polish = client.get("/hr/people/upload", headers={"Accept-Language": "pl"})
+    assert "Wgraj" in polish.get_data(as_text=True)

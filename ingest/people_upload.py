@@ -1,0 +1,232 @@
+"""HR's people CSV upload in the browser: a dry run that says, row by row, what would be
+created, updated, left unchanged or rejected (and why), then the same plan applied once HR
+confirms. Nothing is written by the dry run; applying the same file twice changes nothing
+(a row whose content hash matches the stored person is "unchanged").
+
+A file-level problem (oversized, not UTF-8, wrong columns, unreadable CSV) rejects the whole
+file; a row-level problem (a bad e-mail, an unknown manager, a repeated e-mail) rejects that
+row only, and a row whose manager is a rejected row is rejected too.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from ingest.readers import FIELDS, REQUIRED_COLUMNS, _expected_columns
+from kb.errors import ValidationError
+from kb.models import Person
+from kb.services import audit
+from kb.services.people import PersonRecord, find_person, person_record, upsert_people
+from kb.services.text import control_character_problem
+
+# An HR system's export of a few thousand people; below the site's request limit
+# (TANDEM_MAX_UPLOAD_BYTES, 2 MiB) so that a file just over it gets this module's clear message.
+UPLOAD_MAX_BYTES = 1024 * 1024
+# How long a dry run's file waits for HR's confirmation before it is deleted.
+KEEP_SECONDS = 24 * 3600
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass
+class PlannedRow:
+    line: int
+    email: str
+    action: str  # created | updated | unchanged | rejected
+    reason: str = ""
+    record: PersonRecord | None = None
+
+
+@dataclass
+class UploadPlan:
+    """What applying the file would do; ``problem`` set: the whole file is rejected."""
+
+    digest: str
+    problem: str = ""
+    rows: list[PlannedRow] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for row in self.rows if row.action == action)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {a: self.count(a) for a in ("created", "updated", "unchanged", "rejected")}
+
+    @property
+    def writable(self) -> list[PlannedRow]:
+        return [row for row in self.rows if row.action in ("created", "updated")]
+
+
+def _text(data: bytes, max_bytes: int) -> str:
+    if len(data) > max_bytes:
+        raise ValidationError(f"the file has {len(data)} bytes; the limit is {max_bytes}")
+    if not data.strip():
+        raise ValidationError(f"the file is empty; {_expected_columns()}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValidationError(
+            f"line {line}: not valid UTF-8 at byte {error.start} (save the file as UTF-8)"
+        ) from error
+    problem = control_character_problem(text)
+    if problem is not None:
+        raise ValidationError(f"line {problem[1]}: {problem[0]}")
+    return text.removeprefix("\ufeff")
+
+
+def plan_upload(session: Session, data: bytes, *, max_bytes: int = UPLOAD_MAX_BYTES) -> UploadPlan:
+    """The dry run: reads the database, writes nothing."""
+    plan = UploadPlan(digest=hashlib.sha256(data).hexdigest())
+    try:
+        text = _text(data, max_bytes)
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None) or []
+        columns = [h.strip().lower() for h in header]
+        unknown = [c for c in columns if c not in FIELDS]
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if unknown or missing or repeated:
+            parts = (
+                ([f"missing column(s) {', '.join(missing)}"] if missing else [])
+                + ([f"unknown column(s) {', '.join(unknown)}"] if unknown else [])
+                + ([f"repeated column(s) {', '.join(repeated)}"] if repeated else [])
+            )
+            raise ValidationError(f"{'; '.join(parts)}; {_expected_columns()}")
+        seen: dict[str, int] = {}
+        for values in reader:
+            line = reader.line_num
+            if not any(v.strip() for v in values):
+                continue
+            email = (
+                values[columns.index("email")].strip().lower()
+                if len(values) == len(columns)
+                else ""
+            )
+            if len(values) != len(columns):
+                plan.rows.append(
+                    PlannedRow(
+                        line,
+                        email,
+                        "rejected",
+                        f"{len(values)} values, but the header has {len(columns)} columns",
+                    )
+                )
+                continue
+            try:
+                record = person_record(dict(zip(columns, values, strict=True)))
+            except ValidationError as error:
+                where = f"{error.field}: " if error.field else ""
+                plan.rows.append(PlannedRow(line, email, "rejected", where + error.reason))
+                continue
+            if record.email in seen:
+                plan.rows.append(
+                    PlannedRow(line, record.email, "rejected", f"repeats line {seen[record.email]}")
+                )
+                continue
+            seen[record.email] = line
+            plan.rows.append(PlannedRow(line, record.email, "", record=record))
+    except (ValidationError, csv.Error) as error:
+        plan.problem = getattr(error, "reason", None) or f"unreadable CSV: {error}"
+        plan.rows = []
+        return plan
+    _classify(session, plan)
+    return plan
+
+
+def _classify(session: Session, plan: UploadPlan) -> None:
+    """Managers must be known (in the database or a valid row of the file); then each valid
+    row is created, updated or unchanged against the stored person."""
+    valid = {row.email: row for row in plan.rows if row.record is not None}
+    changed = True
+    while changed:  # a row whose manager was rejected is rejected too
+        changed = False
+        for email, row in list(valid.items()):
+            manager = row.record.manager_email if row.record else None
+            if manager and manager not in valid and find_person(session, manager) is None:
+                row.action, row.reason, row.record = "rejected", f"unknown manager {manager}", None
+                del valid[email]
+                changed = True
+    for row in valid.values():
+        assert row.record is not None
+        stored = find_person(session, row.email)
+        if stored is None:
+            row.action = "created"
+        elif stored.content_hash == row.record.content_hash:
+            row.action = "unchanged"
+        else:
+            row.action = "updated"
+
+
+def apply_upload(
+    session: Session, data: bytes, actor: Person | None, *, max_bytes: int = UPLOAD_MAX_BYTES
+) -> UploadPlan:
+    """Apply the plan of ``data`` (computed again, so what is written is what the dry run of
+    this data shows): created and updated rows are written, rejected rows skipped. Audited."""
+    plan = plan_upload(session, data, max_bytes=max_bytes)
+    if plan.problem:
+        raise ValidationError(plan.problem)
+    records = [row.record for row in plan.writable if row.record is not None]
+    if records:
+        upsert_people(session, records)
+    audit.record(
+        session,
+        actor,
+        "people.upload",
+        "people",
+        None,
+        None,
+        {**plan.counts, "file_sha256": plan.digest},
+    )
+    return plan
+
+
+# --- the file between the dry run and the confirmation ------------------------------------------
+# The dry run's bytes are kept on the server (owner-only, named by their SHA-256) so that the
+# confirmation applies exactly the file HR saw; they are deleted once applied, and any left
+# unconfirmed are deleted after KEEP_SECONDS (they hold names and e-mail addresses).
+
+
+def keep_for_confirmation(folder: Path, data: bytes, *, now: float | None = None) -> str:
+    """Store ``data`` until confirmed; returns its digest. Prunes stale files."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    now = time.time() if now is None else now
+    for old in folder.glob("*.csv"):
+        try:
+            if now - old.stat().st_mtime > KEEP_SECONDS:
+                old.unlink()
+        except FileNotFoundError:
+            pass
+    digest = hashlib.sha256(data).hexdigest()
+    path = folder / f"{digest}.csv"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    return digest
+
+
+def kept_file(folder: Path, digest: str) -> bytes | None:
+    """The bytes kept under ``digest``, or None (unknown, expired or tampered digest)."""
+    if not _DIGEST.fullmatch(digest):
+        return None
+    path = folder / f"{digest}.csv"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if hashlib.sha256(data).hexdigest() != digest:
+        return None
+    return data
+
+
+def forget_file(folder: Path, digest: str) -> None:
+    if _DIGEST.fullmatch(digest):
+        (folder / f"{digest}.csv").unlink(missing_ok=True)
