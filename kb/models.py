@@ -234,6 +234,8 @@ class Guide(Base):
     tags: Mapped[str] = mapped_column(String(500), default="")
     status: Mapped[str] = mapped_column(String(20), default="draft")
     published_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    # Optional: after this date the guide is shown as possibly out of date.
+    review_by: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     source_path: Mapped[str | None] = mapped_column(String(500), nullable=True, unique=True)
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -260,10 +262,13 @@ class GuideRevision(Base):
     number: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
     body_md: Mapped[str] = mapped_column(Text)
+    # Video links, one per line: "URL | title | duration" (kb.services.videos).
+    videos: Mapped[str] = mapped_column(Text, default="", server_default="")
     editor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     guide: Mapped[Guide] = relationship(back_populates="revisions")
+    editor: Mapped[Person | None] = relationship()
 
 
 class SessionNote(Base):

@@ -10,9 +10,12 @@ current revision as plain text.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,19 +23,23 @@ from sqlalchemy.orm import Session
 from kb.embedding import Embedder
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import LANGUAGES, Guide, GuideRevision, Person, join_list, split_list
+from kb.search.analysis import guess_language
 from kb.services.content import remove_chunks, replace_chunks
 from kb.services.markup import markdown_to_text, render_markdown
 from kb.services.text import reject_control_characters
+from kb.services.videos import clean_videos
 
 __all__ = [
-    "archive", "create_guide", "get_guide", "guide_doc_key", "guide_text", "import_guide",
-    "index_guide",
-    "list_guides", "list_revisions", "publish", "render_markdown", "save_revision", "slugify",
-    "unpublish",
+    "archive", "create_guide", "diff_revisions", "get_guide", "get_revision", "guide_doc_key",
+    "guide_text", "import_guide", "index_guide", "is_overdue", "list_guides", "list_revisions",
+    "may_write", "overdue_ids", "publish", "render_markdown", "restore_revision",
+    "save_revision", "slugify", "suggest_language", "tag_suggestions", "unpublish",
 ]  # fmt: skip
 
 MAX_TITLE = 300
 MAX_TAGS = 500
+# Slugs that name pages under /guides/ rather than a guide.
+RESERVED_SLUGS = frozenset({"new", "mine", "videos", "id"})
 _CYRILLIC = dict(
     zip(
         "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
@@ -107,8 +114,16 @@ def _require_author(guide: Guide, user: Person, action: str) -> None:
         raise PermissionDenied(f"only the author of a guide can {action} it")
 
 
+def may_write(user: Person | None) -> bool:
+    """Who may start a guide: mentors (the programme's authors) and HR."""
+    return user is not None and (user.has_role("mentor") or user.has_role("hr"))
+
+
 def _unique_slug(session: Session, base: str) -> str:
     slug, n = base, 2
+    if slug in RESERVED_SLUGS:
+        slug = f"{base}-{n}"
+        n += 1
     while session.scalar(select(Guide.id).where(Guide.slug == slug)) is not None:
         slug, n = f"{base}-{n}", n + 1
     return slug
@@ -124,12 +139,14 @@ def create_guide(
     tags: Sequence[str] | str | None = (),
     slug: str | None = None,
     source_path: str | None = None,
+    videos: str = "",
+    review_by: dt.date | None = None,
 ) -> Guide:
     """A new draft guide with revision 1. An explicit ``slug`` must be free (imports name it
     after the file); without one a free slug is made from the title."""
     title = clean_title(title)
     if slug is not None:
-        if slug != slugify(slug):
+        if slug != slugify(slug) or slug in RESERVED_SLUGS:
             raise ValidationError(f"{slug!r} is not a slug; try {slugify(slug)!r}", field="slug")
         if session.scalar(select(Guide.id).where(Guide.slug == slug)) is not None:
             raise ValidationError(f"the slug {slug!r} is already taken", field="slug")
@@ -137,10 +154,16 @@ def create_guide(
         slug = _unique_slug(session, slugify(title))
     guide = Guide(
         slug=slug, author_id=author.id, title=title, language=clean_language(language),
-        tags=clean_tags(tags), status="draft", source_path=source_path,
+        tags=clean_tags(tags), status="draft", source_path=source_path, review_by=review_by,
     )  # fmt: skip
     guide.revisions.append(
-        GuideRevision(number=1, title=title, body_md=clean_body(body_md), editor_id=author.id)
+        GuideRevision(
+            number=1,
+            title=title,
+            body_md=clean_body(body_md),
+            videos=clean_videos(videos),
+            editor_id=author.id,
+        )  # fmt: skip
     )
     session.add(guide)
     session.flush()
@@ -176,21 +199,32 @@ def save_revision(
     embedders: Mapping[str, Embedder],
     language: str | None = None,
     tags: Sequence[str] | str | None = None,
+    videos: str | None = None,
+    review_by: dt.date | None | Literal["keep"] = "keep",
 ) -> GuideRevision:
     """Save an edit as revision n+1 (author only); a published guide is re-indexed.
 
-    An edit that changes neither title nor body adds no revision (language and tags live on
-    the guide itself). Returns the current revision.
+    An edit that changes neither title, body nor videos adds no revision (language, tags and
+    the review-by date live on the guide itself). ``videos=None`` keeps the current ones.
+    Returns the current revision.
     """
     _require_author(guide, editor, "edit")
     title = clean_title(title)
     body_md = clean_body(body_md)
+    current = guide.current
+    videos = clean_videos(videos) if videos is not None else (current.videos if current else "")
     if language is not None:
         guide.language = clean_language(language)
     if tags is not None:
         guide.tags = clean_tags(tags)
-    current = guide.current
-    if current is None or current.title != title or current.body_md != body_md:
+    if review_by != "keep":
+        guide.review_by = review_by
+    if (
+        current is None
+        or current.title != title
+        or current.body_md != body_md
+        or current.videos != videos
+    ):
         number = (
             session.scalar(
                 select(func.max(GuideRevision.number)).where(GuideRevision.guide_id == guide.id)
@@ -198,7 +232,9 @@ def save_revision(
             or 0
         ) + 1
         guide.revisions.append(
-            GuideRevision(number=number, title=title, body_md=body_md, editor_id=editor.id)
+            GuideRevision(
+                number=number, title=title, body_md=body_md, videos=videos, editor_id=editor.id
+            )
         )
         guide.title = title
     session.flush()
@@ -336,3 +372,108 @@ def import_guide(
     session.flush()
     index_guide(session, guide, embedders)
     return guide, status
+
+
+def get_revision(session: Session, guide: Guide, number: int, user: Person | None) -> GuideRevision:
+    """Revision ``number`` of a guide the user may see; otherwise NotFound."""
+    if not _visible(guide, user):
+        raise NotFound(f"guide {guide.slug!r} not found")
+    revision = session.scalar(
+        select(GuideRevision).where(
+            GuideRevision.guide_id == guide.id, GuideRevision.number == number
+        )
+    )
+    if revision is None:
+        raise NotFound(f"guide {guide.slug!r} has no revision {number}")
+    return revision
+
+
+def restore_revision(
+    session: Session,
+    guide: Guide,
+    editor: Person,
+    number: int,
+    embedders: Mapping[str, Embedder],
+) -> GuideRevision:
+    """Make an old revision's title, body and videos current again, as a new revision (the
+    history is never rewritten). Author only; a published guide is re-indexed."""
+    _require_author(guide, editor, "restore")
+    old = get_revision(session, guide, number, editor)
+    return save_revision(
+        session, guide, editor, title=old.title, body_md=old.body_md, videos=old.videos,
+        embedders=embedders,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    """One line of a diff: kind is "add", "remove", "same" or "gap" (skipped lines)."""
+
+    kind: str
+    text: str
+
+
+def _revision_lines(revision: GuideRevision) -> list[str]:
+    lines = [f"# {revision.title}", ""] + revision.body_md.splitlines()
+    if revision.videos:
+        lines += ["", "Videos:"] + revision.videos.splitlines()
+    return lines
+
+
+def diff_revisions(old: GuideRevision, new: GuideRevision, context: int = 3) -> list[DiffLine]:
+    """A line diff from ``old`` to ``new`` (title, body, videos) with ``context`` lines around
+    each change. Plain text: the page escapes it like any other text."""
+    out: list[DiffLine] = []
+    a, b = _revision_lines(old), _revision_lines(new)
+    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context):
+        if out:
+            out.append(DiffLine("gap", ""))
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out.extend(DiffLine("same", line) for line in a[i1:i2])
+                continue
+            out.extend(DiffLine("remove", line) for line in a[i1:i2])
+            out.extend(DiffLine("add", line) for line in b[j1:j2])
+    return out
+
+
+def suggest_language(title: str, body_md: str) -> str:
+    """The language a new guide is most likely written in (the search's own heuristic)."""
+    return guess_language(f"{title} {markdown_to_text(body_md or '')[:5000]}")
+
+
+def tag_suggestions(session: Session, user: Person | None, limit: int = 200) -> list[str]:
+    """Tags already in use on guides the user can see, most used first (ties by name)."""
+    query = select(Guide.tags).where(Guide.tags != "")
+    if user is None:
+        query = query.where(Guide.status == "published")
+    else:
+        query = query.where((Guide.status == "published") | (Guide.author_id == user.id))
+    counts: dict[str, int] = {}
+    for tags in session.scalars(query):
+        for tag in split_list(tags):
+            counts[tag] = counts.get(tag, 0) + 1
+    return sorted(counts, key=lambda t: (-counts[t], t))[:limit]
+
+
+def is_overdue(guide: Guide, today: dt.date | None = None) -> bool:
+    """Past its review-by date: shown as possibly out of date."""
+    return guide.review_by is not None and guide.review_by < (today or dt.date.today())
+
+
+def overdue_ids(
+    session: Session, guide_ids: Sequence[int], today: dt.date | None = None
+) -> set[int]:
+    """Which of these guides are past their review-by date (one query, for result lists)."""
+    if not guide_ids:
+        return set()
+    day = today or dt.date.today()
+    return set(
+        session.scalars(
+            select(Guide.id).where(
+                Guide.id.in_(list(guide_ids)),
+                Guide.review_by.is_not(None),
+                Guide.review_by < day,
+            )
+        )
+    )

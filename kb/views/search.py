@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 from kb.errors import QueryError
 from kb.models import DOC_TYPES, LANGUAGES, Person
 from kb.search.hybrid import Hit, SearchFilters, SearchResults
+from kb.services.guides import overdue_ids
 from kb.views.listing import public_facets
 from kb.views.support import current_person, db, parse_date, parse_page, tandem
 
@@ -105,6 +106,11 @@ def group_hits(hits: list[Hit]) -> list[list[Hit]]:
     return list(groups.values())
 
 
+def overdue_guides(hits: list[Hit]) -> set[int]:
+    """Guides among the hits that are past their review-by date."""
+    return overdue_ids(db(), [h.doc_id for h in hits if h.doc_type == "guide"])
+
+
 @bp.route("/search")
 def search_page() -> ResponseReturnValue:
     req = parse_search(request.args)
@@ -126,6 +132,7 @@ def search_page() -> ResponseReturnValue:
             req=req,
             results=results,
             groups=group_hits(results.hits) if results else [],
+            overdue=overdue_guides(results.hits) if results else set(),
             pages=pages,
             error=error,
             facets=facets,
@@ -141,6 +148,9 @@ def search_api() -> ResponseReturnValue:
     req = parse_search(request.args)
     results = run_search(req)  # QueryError becomes a JSON 400 in the error handler
     body = results.to_dict()
+    overdue = overdue_guides(results.hits)
+    for hit, shown in zip(results.hits, body["hits"], strict=True):
+        shown["possibly_out_of_date"] = hit.doc_type == "guide" and hit.doc_id in overdue
     body["page"] = req.page
     body["page_size"] = int(current_app.config["SEARCH_PAGE_SIZE"])
     return jsonify(body)

@@ -21,7 +21,7 @@ from werkzeug.routing import Rule
 from kb.config import load_settings
 from kb.models import Guide, Pair, SessionNote
 from kb.runtime import Tandem, open_tandem
-from kb.services import calendar, enrolment, inbox, meetings, notes, people, programmes
+from kb.services import calendar, enrolment, guides, inbox, meetings, notes, people, programmes
 from kb.services import help as help_requests
 
 from .conftest import Library, load_library, make_app
@@ -62,6 +62,15 @@ def hr_admin_only(status: str = MOVED) -> dict[str, str]:
     return {**logged_in(FORBIDDEN), "hr_admin": status}
 
 
+def author_only(status: str) -> dict[str, str]:
+    """The guide's author (the mentor) gets ``status``; other accounts 404, as if missing."""
+    return {**logged_in(MISSING), "mentor": status}
+
+
+# Who may write guides: mentors and HR (the mentee may not).
+WRITERS = {**logged_in(OK), "mentee": FORBIDDEN}
+
+
 @dataclass(frozen=True)
 class Policy:
     """Who gets what from one route and method, with real ids.
@@ -90,6 +99,31 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("guides.index", "GET"): Policy(public()),
     ("guides.view", "GET"): Policy(public(), lambda w: {"slug": w.library.guide_slug}),
     ("guides.by_id", "GET"): Policy(public(MOVED), lambda w: {"guide_id": w.guide_id}),
+    ("guides.mine", "GET"): Policy(logged_in()),
+    ("guides.new", "GET"): Policy(WRITERS),
+    ("guides.new", "POST"): Policy(
+        {**WRITERS, "mentor": MOVED, "other_pair": MOVED, "hr": MOVED, "hr_admin": MOVED},
+        data={"title": "Matrix guide", "body_md": "A guide for one matrix case."},
+    ),
+    ("guides.edit", "GET"): Policy(author_only(OK), lambda w: {"slug": w.fresh_guide()}),
+    ("guides.edit", "POST"): Policy(
+        author_only(MOVED),
+        lambda w: {"slug": w.fresh_guide()},
+        data={"title": "Matrix guide, edited", "body_md": "Edited for one matrix case."},
+    ),
+    ("guides.publish", "POST"): Policy(
+        author_only(MOVED), lambda w: {"slug": w.fresh_guide(published=False)}
+    ),
+    ("guides.unpublish", "POST"): Policy(author_only(MOVED), lambda w: {"slug": w.fresh_guide()}),
+    ("guides.archive", "POST"): Policy(
+        {**author_only(MOVED), "hr": MOVED, "hr_admin": MOVED},
+        lambda w: {"slug": w.fresh_guide()},
+    ),
+    ("guides.revisions", "GET"): Policy(public(), lambda w: {"slug": w.library.guide_slug}),
+    ("guides.diff", "GET"): Policy(public(), lambda w: {"slug": w.library.guide_slug}),
+    ("guides.restore", "POST"): Policy(
+        author_only(MOVED), lambda w: {"slug": w.fresh_guide(revisions=2), "number": 1}
+    ),
     ("guides.insight", "GET"): Policy(
         public(), lambda w: {"insight_id": w.library.published_insight_id}
     ),
@@ -325,6 +359,26 @@ class World:
             request = help_requests.ask_for_help(s, pair, pair.mentee, "other")
             s.commit()
             return request.id
+
+    def fresh_guide(self, published: bool = True, revisions: int = 1) -> str:
+        """A new guide by the mentor (published unless asked), with ``revisions`` revisions."""
+        self.counter += 1
+        with self.tandem.sessions() as s:
+            author = people.find_person(s, EMAILS["mentor"])
+            assert author is not None
+            guide = guides.create_guide(
+                s, author, title=f"Matrix guide {self.counter}", language="en",
+                body_md=f"Matrix guide number {self.counter}.",
+            )  # fmt: skip
+            for n in range(2, revisions + 1):
+                guides.save_revision(
+                    s, guide, author, title=guide.title, body_md=f"Revision {n}.",
+                    embedders=self.tandem.embedders,
+                )  # fmt: skip
+            if published:
+                guides.publish(s, guide, author, self.tandem.embedders)
+            s.commit()
+            return guide.slug
 
     def fresh_person(self) -> int:
         self.counter += 1
