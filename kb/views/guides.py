@@ -10,15 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import LANGUAGES, Guide, Person, split_list
 from kb.search.hybrid import Hit
+from kb.services import audit, match_vectors
 from kb.services import guides as guide_service
-from kb.services import match_vectors
 from kb.services.duplicates import NearDuplicate, near_duplicates, threshold_from
 from kb.services.guides import get_guide, list_guides, render_markdown
 from kb.services.notes import get_insight, insight_title
@@ -28,23 +29,6 @@ from kb.views.support import current_person, db, tandem
 bp = Blueprint("guides", __name__)
 
 MAX_BODY = 200_000
-
-
-def _(text: str, **values: Any) -> str:
-    """gettext once the i18n foundation (Flask-Babel) is installed on the app, else as is."""
-    if "babel" in current_app.extensions:
-        from flask_babel import gettext
-
-        return gettext(text, **values)
-    return text % values if values else text
-
-
-@bp.context_processor
-def translation_fallback() -> dict[str, Any]:
-    """``_`` in this blueprint's templates until Flask-Babel provides it to every template."""
-    if "_" in current_app.jinja_env.globals:
-        return {}
-    return {"_": _}
 
 
 def related_hits(doc_key: str, person: Person | None) -> list[Hit]:
@@ -348,6 +332,8 @@ def archive(slug: str) -> ResponseReturnValue:
     if person.id != guide.author_id and not person.has_role("hr"):
         raise NotFound(_("Only the author or HR can archive this guide."))
     guide_service.archive(db(), guide, person)
+    if person.id != guide.author_id:  # HR retiring someone's guide: an HR action
+        audit.record(db(), person, "guide.archive", "guide", guide.id)
     committed()
     flash(_("Archived: the guide is kept for the record and gone from search."), "info")
     return redirect(url_for("guides.view", slug=guide.slug))

@@ -318,3 +318,19 @@ def test_video_cards_show_title_host_and_duration(client: FlaskClient, login: Lo
     page = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert "Copilot in Excel" in page and "YouTube" in page and "3:05" in page
     assert 'href="https://vimeo.com/12345"' in page and "Vimeo" in page
+
+
+def test_hr_archives_a_guide_with_an_audit_entry(
+    client: FlaskClient, login: Login, library: Any, web_tandem: Tandem
+) -> None:
+    from kb.models import AuditEntry
+
+    login(client, "hania@example.com")
+    assert client.get(f"/guides/{library.guide_slug}/edit").status_code == 404  # not hers
+    assert client.post(f"/guides/{library.guide_slug}/archive").status_code == 302
+    with web_tandem.sessions() as s:
+        guide = s.scalar(select(Guide).where(Guide.slug == library.guide_slug))
+        assert guide is not None and guide.status == "archived"
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "guide.archive")).all()
+        assert [(e.target_type, e.target_id) for e in entries] == [("guide", guide.id)]
+    assert "Copilot w Excelu" not in search_titles(client, "Copilot Excelu")
