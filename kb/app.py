@@ -258,7 +258,19 @@ def create_app(
     login.localize_callback = gettext
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
 
-    from kb.views import auth, guides, hr, i18n, inbox, main, notes, programmes, search, sessions
+    from kb.views import (
+        auth,
+        evaluation,
+        guides,
+        hr,
+        i18n,
+        inbox,
+        main,
+        notes,
+        programmes,
+        search,
+        sessions,
+    )
     from kb.views.support import doc_url, load_account, teardown_session
 
     i18n.init_app(app, default=tandem.settings.default_locale)
@@ -266,7 +278,7 @@ def create_app(
     app.teardown_appcontext(teardown_session)
     app.add_template_global(doc_url)
     app.after_request(add_security_headers)
-    for module in (main, auth, search, guides, notes, hr, inbox, programmes, sessions):
+    for module in (main, auth, search, guides, notes, hr, inbox, programmes, sessions, evaluation):
         app.register_blueprint(module.bp)
     # Run by gunicorn's post_worker_init: each worker builds its matching pool at start.
     app.extensions["matching_warm_up"] = lambda: hr.warm_up_matching(app)

@@ -129,6 +129,12 @@ class Programme(Base):
     open_for_applications: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # Evaluation (stage 7): figures over people only for groups of at least ``min_group``;
+    # free-text answers shown to HR without names when ``anonymous_answers``; a
+    # questionnaire round stays open ``survey_weeks`` weeks (results appear once it closed).
+    min_group: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    anonymous_answers: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    survey_weeks: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     pairs: Mapped[list[Pair]] = relationship(back_populates="programme")
@@ -404,17 +410,67 @@ class ChangeLog(Base):
     )
 
 
+# Feedback rounds: a mentee's own level on each goal at kickoff and at the end, and the
+# mid- and end-of-programme questionnaires (both roles).
+FEEDBACK_ROUNDS = ("kickoff", "mid", "end")
+QUESTION_KINDS = ("rating", "text")
+QUESTION_AUDIENCES = ("both", "mentor", "mentee")
+
+
+class SurveyQuestion(Base):
+    """A question of a programme's mid- or end-of-programme questionnaire, which HR can
+    configure: a rating (1 to 5) or free text, for mentors, mentees or both. ``builtin`` names
+    one of the default questions (its text comes from the translation catalogs); HR's own
+    questions carry their text per language."""
+
+    __tablename__ = "survey_question"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("programme.id", ondelete="CASCADE"), index=True
+    )
+    round: Mapped[str] = mapped_column(String(10))  # mid | end
+    audience: Mapped[str] = mapped_column(String(10), default="both")
+    kind: Mapped[str] = mapped_column(String(10), default="rating")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    builtin: Mapped[str] = mapped_column(String(40), default="")
+    text_en: Mapped[str] = mapped_column(Text, default="")
+    text_pl: Mapped[str] = mapped_column(Text, default="")
+    text_ru: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Feedback(Base):
-    """What a participant told HR about the programme (never about performance)."""
+    """What a participant told HR about the programme (never about performance); HR sees it
+    only in aggregates, the partner never.
+
+    Two kinds of rows: a questionnaire answer (``question_id`` set: a rating 1 to 5 or
+    free text in ``comment``), and a mentee's self-rating of one goal (``question_id`` empty,
+    ``goal`` and its skill ``area`` set, ``round`` kickoff or end, ``rating`` the level 1 to 5).
+    """
 
     __tablename__ = "feedback"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
-    rating: Mapped[int] = mapped_column(Integer)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
     comment: Mapped[str] = mapped_column(Text, default="")
+    programme_id: Mapped[int | None] = mapped_column(
+        ForeignKey("programme.id"), nullable=True, index=True
+    )
+    round: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    role: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("survey_question.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    goal: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    area: Mapped[str] = mapped_column(String(60), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    question: Mapped[SurveyQuestion | None] = relationship()
 
 
 class AuditEntry(Base):

@@ -263,6 +263,17 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("sessions.programme_health", "POST"): Policy(
         hr_only(MOVED), lambda w: {"slug": "spring"}, data={"quiet_weeks": "4", "pause_weeks": "4"}
     ),
+    ("evaluation.mine", "GET"): Policy(logged_in()),
+    ("evaluation.give", "GET"): Policy(
+        {**pair_members(OK, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"pair_id": w.pair_id, "round_": "mid"},
+    ),
+    ("evaluation.give", "POST"): Policy(
+        {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"pair_id": w.pair_id, "round_": "mid"},
+    ),
+    ("evaluation.questions", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
+    ("evaluation.questions", "POST"): Policy(hr_only(MOVED), lambda w: {"slug": "spring"}),
     ("static", "GET"): Policy(public(), lambda w: {"filename": "style.css"}),
     # The language switcher: anyone may choose (303 back to the page).
     ("i18n.switch", "POST"): Policy(public("303"), data={"lang": "pl", "next": "/"}),
