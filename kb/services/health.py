@@ -180,9 +180,15 @@ def programme_health(
     )
     ratings: dict[int, list[float]] = {}
     for pair_id, rating in session.execute(
-        select(Feedback.pair_id, Feedback.rating).where(Feedback.pair_id.in_(ids))
+        # questionnaire ratings only: a mentee's own level on a goal is not about the pair
+        select(Feedback.pair_id, Feedback.rating).where(
+            Feedback.pair_id.in_(ids),
+            Feedback.question_id.is_not(None),
+            Feedback.rating.is_not(None),
+        )
     ):
-        ratings.setdefault(pair_id, []).append(float(rating))
+        if rating is not None:
+            ratings.setdefault(pair_id, []).append(float(rating))
     running: dict[int, int] = dict(
         session.execute(
             select(Pair.mentor_id, func.count(Pair.id))

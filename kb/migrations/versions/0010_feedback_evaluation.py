@@ -3,8 +3,8 @@ over people, whether free-text answers are shown without names and how long a qu
 stays open; the questionnaires' questions (configurable by HR); feedback rows become either a
 questionnaire answer (rating or free text) or a mentee's self-rating of one goal.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-05 08:00:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0008"
+revision: str = "0010"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
