@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import gettext
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -120,6 +121,41 @@ def handle_error(error: Exception) -> tuple[Response | str, int]:
     return error_response(
         500, gettext("Server problem"), gettext("Something went wrong on our side.")
     )
+
+
+RETRY_AFTER_S = 5
+
+
+def database_unavailable(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
+    """The database went away mid-request (a PostgreSQL restart or failover, a SQLite file
+    locked beyond the busy timeout): 503 with a message and Retry-After, never a traceback.
+    The connection pool checks connections before use (pre-ping), so requests after the
+    database is back succeed without anyone restarting anything."""
+    log.error("database unavailable on %s %s: %s", request.method, request.path,
+              type(getattr(error, "orig", None) or error).__name__)  # fmt: skip
+    session = g.pop("db", None)  # its transaction is broken: pages must not reuse it
+    if session is not None:
+        try:
+            session.close()
+        except DBAPIError:
+            pass  # the connection is gone already; the pool drops it
+    title = "Database unavailable"
+    message = (
+        "The database cannot be reached right now. If you were saving something, it may not "
+        "have been saved: please try again in a moment."
+    )
+    try:
+        body, status = error_response(503, title, message)
+    except DBAPIError:  # the page itself needed the database (the logged-in user's name)
+        body, status = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>", 503
+    return body, status, {"Retry-After": str(RETRY_AFTER_S)}
+
+
+def handle_database_error(error: DBAPIError) -> tuple[Response | str, int, dict[str, str]]:
+    """Lost or refused connections answer 503; any other database error is a server bug."""
+    if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
+        return database_unavailable(error)
+    raise error
 
 
 class TandemFlask(Flask):
@@ -286,4 +322,5 @@ def create_app(
     app.register_error_handler(TandemError, handle_error)
     app.register_error_handler(HTTPException, handle_error)
     app.register_error_handler(InternalServerError, handle_error)
+    app.register_error_handler(DBAPIError, handle_database_error)
     return app

@@ -3,6 +3,7 @@
 #
 #   bash scripts/postgres.sh start   # installs PostgreSQL if missing, starts it, prints the URL
 #   bash scripts/postgres.sh stop    # stops it and removes its data
+#   bash scripts/postgres.sh restart # stops it (ending every connection) and starts it again
 #   bash scripts/postgres.sh url     # prints the URL
 #   eval "$(bash scripts/postgres.sh env)"   # start, then export TANDEM_TEST_POSTGRES_URL
 #
@@ -117,8 +118,11 @@ stop() {
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
+  # Stop (terminating every connection) and start again with the same options: the load
+  # test's "PostgreSQL restart during writes".
+  restart) run_as_owner "$(find_bin pg_ctl)" -D "$DATA" -m fast -w -t 60 restart >/dev/null ;;
   url) echo "$URL" ;;
   status) if is_running; then echo "running"; else echo "stopped"; exit 1; fi ;;
   env) url="$(start)"; echo "export TANDEM_TEST_POSTGRES_URL='$url'" ;;
-  *) echo "usage: $0 start|stop|status|url|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|status|url|env" >&2; exit 2 ;;
 esac

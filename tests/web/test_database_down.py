@@ -1,0 +1,56 @@
+"""A database that cannot be reached answers 503 with a message (HTML or JSON), never a
+traceback or SQL; once it is back, the same app serves again without a restart."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine
+from sqlalchemy.exc import IntegrityError
+
+from kb.runtime import Tandem
+from tests.web.conftest import make_app
+
+UNREACHABLE = "postgresql+psycopg://tandem:secretpw@127.0.0.1:1/tandem?connect_timeout=2"
+
+
+def test_unreachable_database_gives_503_then_recovers(
+    app: Flask, web_tandem: Tandem, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = app.test_client()
+    assert client.get("/guides").status_code == 200
+    good = web_tandem.sessions.kw["bind"]
+    down = create_engine(UNREACHABLE)
+    web_tandem.sessions.configure(bind=down)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            page = client.get("/guides?q=Zyxelgate")
+            api = client.get("/api/search?q=Zyxelgate")
+    finally:
+        web_tandem.sessions.configure(bind=good)
+        down.dispose()
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    text = page.get_data(as_text=True)
+    assert "Database unavailable" in text and "try again in a moment" in text
+    assert api.status_code == 503
+    assert api.get_json()["error"]["title"] == "Database unavailable"
+    for leaked in ("Traceback", "psycopg", "secretpw", "SELECT", "Zyxelgate"):
+        assert leaked not in text
+    for leaked in ("secretpw", "SELECT", "Zyxelgate", "127.0.0.1"):
+        assert leaked not in caplog.text
+    assert "database unavailable on GET /guides: OperationalError" in caplog.text
+    assert client.get("/guides").status_code == 200  # back without a restart
+
+
+def test_other_database_errors_stay_500(web_tandem: Tandem, library: object) -> None:
+    app = make_app(web_tandem, PROPAGATE_EXCEPTIONS=False)
+
+    @app.route("/integrity-boom")
+    def boom() -> str:
+        raise IntegrityError("INSERT ... secret", {"x": "Zyxelgate"}, Exception("UNIQUE"))
+
+    response = app.test_client().get("/integrity-boom")
+    assert response.status_code == 500
+    assert "Zyxelgate" not in response.get_data(as_text=True)
