@@ -259,3 +259,14 @@ def test_text_output_names_the_problem(env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     assert "repaired: sparse: rebuilt from the database" in result.output
     assert "Consistent" in result.output
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    env = {
+        **instance_env(tmp_path / "instance"),
+        "DATABASE_URL": "postgresql+psycopg://tandem:pw@127.0.0.1:1/x?connect_timeout=2",
+    }
+    result = run(env, "check")
+    assert result.exit_code == 1
+    assert "the database could not be reached" in result.output
+    assert "Traceback" not in result.output and ":pw@" not in result.output

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from kb.config import Settings
 from kb.errors import TandemError
@@ -21,6 +22,13 @@ class TandemGroup(click.Group):
             return super().invoke(ctx)
         except TandemError as exc:
             raise click.ClickException(str(exc)) from exc
+        except (OperationalError, InterfaceError) as exc:
+            # A database restart or an unreachable server: say so (no traceback, no SQL).
+            kind = type(exc.orig or exc).__name__
+            raise click.ClickException(
+                f"the database could not be reached or closed the connection ({kind}); "
+                "what was not committed is not saved: run the command again when it is back"
+            ) from exc
 
 
 class State:

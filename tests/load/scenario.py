@@ -151,7 +151,9 @@ class Run:
         ended = time.monotonic()
         with self.lock:
             for window in self.report.windows:
-                killed = window.name == "worker killed" and connection
+                killed = (
+                    window.name == "worker killed" and connection and not text.startswith("ingest")
+                )
                 restarted = window.name == "postgres restart" and (connection or status == 503)
                 overlaps = began <= window.end + 2.0 and ended >= window.start - 0.5
                 if (killed or restarted) and overlaps:
@@ -232,8 +234,12 @@ class Run:
                     self.imported.append(token)
                     self.report.imports += 1
             else:
+                # A database restart may end an import: it must say so in one line.
+                lost_database = "Traceback" not in done.stderr and (
+                    "the database could not be reached" in done.stderr
+                )
                 self._failed(moment, f"ingest: exit {done.returncode} {done.stderr[-300:]}",
-                             connection=done.returncode != 1)  # fmt: skip
+                             connection=lost_database)  # fmt: skip
             number += 1
 
 
