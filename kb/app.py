@@ -139,8 +139,8 @@ def database_unavailable(error: Exception) -> tuple[Response | str, int, dict[st
             session.close()
         except DBAPIError:
             pass  # the connection is gone already; the pool drops it
-    title = "Database unavailable"
-    message = (
+    title = gettext("Database unavailable")
+    message = gettext(
         "The database cannot be reached right now. If you were saving something, it may not "
         "have been saved: please try again in a moment."
     )
