@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -124,6 +124,13 @@ def handle_error(error: Exception) -> tuple[Response | str, int]:
 
 
 RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = (
+    N_("Database unavailable"),
+    N_(
+        "The database cannot be reached right now. If you were saving something, it may not "
+        "have been saved: please try again in a moment."
+    ),
+)
 
 
 def database_unavailable(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
@@ -139,14 +146,15 @@ def database_unavailable(error: Exception) -> tuple[Response | str, int, dict[st
             session.close()
         except DBAPIError:
             pass  # the connection is gone already; the pool drops it
-    title = gettext("Database unavailable")
-    message = gettext(
-        "The database cannot be reached right now. If you were saving something, it may not "
-        "have been saved: please try again in a moment."
-    )
+    # The error page must not need the database: who is logged in (and so their language)
+    # cannot be looked up now, so it is shown as to a visitor (Flask-Login's per-request user).
+    login_manager = getattr(current_app, "login_manager", None)
+    if login_manager is not None and "_login_user" not in g:
+        g._login_user = login_manager.anonymous_user()
+    title, message = DATABASE_UNAVAILABLE
     try:
-        body, status = error_response(503, title, message)
-    except DBAPIError:  # the page itself needed the database (the logged-in user's name)
+        body, status = error_response(503, gettext(title), gettext(message))
+    except DBAPIError:  # something on the page still needed the database
         body, status = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>", 503
     return body, status, {"Retry-After": str(RETRY_AFTER_S)}
 
