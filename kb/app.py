@@ -295,7 +295,7 @@ def create_app(
     werkzeug_log = logging.getLogger("werkzeug")
     if not any(isinstance(f, QueryStringFilter) for f in werkzeug_log.filters):
         werkzeug_log.addFilter(QueryStringFilter())
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     login = LoginManager(app)
     login.login_view = "auth.login"
     login.login_message = N_("Please log in to see this page.")
@@ -303,6 +303,8 @@ def create_app(
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
 
     from kb.views import (
+        accounts,
+        api,
         auth,
         evaluation,
         guides,
@@ -315,15 +317,18 @@ def create_app(
         search,
         sessions,
     )
-    from kb.views.support import doc_url, load_account, teardown_session
+    from kb.views.support import doc_url, load_account, load_token_account, teardown_session
 
     i18n.init_app(app, default=tandem.settings.default_locale)
     login.user_loader(load_account)
+    login.request_loader(load_token_account)  # API tokens (Authorization: Bearer)
     app.teardown_appcontext(teardown_session)
     app.add_template_global(doc_url)
     app.after_request(add_security_headers)
-    for module in (main, auth, search, guides, notes, hr, inbox, programmes, sessions, evaluation):
+    modules = (main, auth, accounts, search, guides, notes, hr, inbox, programmes, sessions)
+    for module in (*modules, evaluation):
         app.register_blueprint(module.bp)
+    api.init_app(app, csrf)
     # Run by gunicorn's post_worker_init: each worker builds its matching pool at start.
     app.extensions["matching_warm_up"] = lambda: hr.warm_up_matching(app)
 

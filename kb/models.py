@@ -85,6 +85,8 @@ class Person(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The interface language the person chose (kb.i18n.LOCALES); None: the browser's.
     ui_language: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # Whether the public profile page shows the person's goals (hidden unless they choose).
+    show_goals: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
@@ -597,3 +599,45 @@ class InboxMessage(Base):
     emailed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ApiToken(Base):
+    """A personal API token (``Authorization: Bearer``). Only its SHA-256 digest is stored;
+    the token itself is shown once, when it is made. Revoked tokens stay listed."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters of the token, so its owner can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    person: Mapped[Person] = relationship()
+
+
+ACCOUNT_LINK_PURPOSES = ("invite", "reset")
+
+
+class AccountLink(Base):
+    """A one-time, expiring set-password link (an invitation or a reset by HR). Only the
+    SHA-256 digest of its token is stored; a used or newer link makes it useless."""
+
+    __tablename__ = "account_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app, g, url_for
+from flask import Request, current_app, g, request, url_for
 from flask_login import UserMixin, current_user
 from sqlalchemy.orm import Session
 
 from kb.models import Person
 from kb.runtime import Tandem
+from kb.services import tokens
 
 
 def tandem() -> Tandem:
@@ -51,12 +52,40 @@ class Account(UserMixin):
 def load_account(user_id: str) -> Account | None:
     """The account a cookie names, if it is active and the cookie's session version is current
     (logout, a password change and deactivation raise the version)."""
+    if bearer_token(request) is not None:
+        return None  # an API request with a token is that token's, whatever cookies it has
     person_id, _, version = user_id.partition(":")
     if not (person_id.isdigit() and version.isdigit()) or len(person_id) > 18:
         return None
     person = db().get(Person, int(person_id))
     if person is None or not person.active or int(version) != (person.session_version or 0):
         return None
+    return Account(person)
+
+
+def bearer_token(req: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header on an /api/ path, else None."""
+    if not req.path.startswith("/api/"):
+        return None
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
+
+
+def load_token_account(req: Request) -> Account | None:
+    """Flask-Login's request loader: the account of a valid API token, checked on every
+    request (a revoked token or a deactivated account stops working at once)."""
+    token = bearer_token(req)
+    if not token:
+        return None
+    session = db()
+    person = tokens.person_for_token(session, token)
+    if person is None:
+        return None
+    if session.dirty:
+        session.commit()  # the token's last use
+    g.api_token_auth = True
     return Account(person)
 
 

@@ -21,7 +21,17 @@ from werkzeug.routing import Rule
 from kb.config import load_settings
 from kb.models import Guide, Pair, SessionNote
 from kb.runtime import Tandem, open_tandem
-from kb.services import calendar, enrolment, guides, inbox, meetings, notes, people, programmes
+from kb.services import (
+    calendar,
+    enrolment,
+    guides,
+    inbox,
+    meetings,
+    notes,
+    people,
+    programmes,
+    tokens,
+)
 from kb.services import help as help_requests
 
 from .conftest import Library, load_library, make_app
@@ -275,6 +285,19 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("evaluation.questions", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("evaluation.questions", "POST"): Policy(hr_only(MOVED), lambda w: {"slug": "spring"}),
     ("static", "GET"): Policy(public(), lambda w: {"filename": "style.css"}),
+    # Accounts: a person's own API tokens (someone else's token is "not found").
+    ("accounts.api_tokens", "GET"): Policy(logged_in()),
+    ("accounts.api_tokens", "POST"): Policy(logged_in(), data={"name": "matrix script"}),
+    ("accounts.revoke_token", "POST"): Policy(
+        {**public(MISSING), "mentor": MOVED, "anonymous": LOGIN, "deactivated": LOGIN},
+        lambda w: {"token_id": w.fresh_token()},
+    ),
+    # The JSON API answers 401 (never a redirect) without a valid session or token.
+    ("api.openapi", "GET"): Policy(public()),
+    ("api.me", "GET"): Policy({**public(), "anonymous": "401", "deactivated": "401"}),
+    ("api.update_me", "PATCH"): Policy(  # a form body is refused: the API takes JSON
+        {**public("400"), "anonymous": "401", "deactivated": "401"}, data={"goals": "x"}
+    ),
     # The language switcher: anyone may choose (303 back to the page).
     ("i18n.switch", "POST"): Policy(public("303"), data={"lang": "pl", "next": "/"}),
 }
@@ -390,6 +413,18 @@ class World:
                 guides.publish(s, guide, author, self.tandem.embedders)
             s.commit()
             return guide.slug
+
+    def fresh_token(self) -> int:
+        """A new API token of the mentor's."""
+        with self.tandem.sessions() as s:
+            mentor = people.find_person(s, EMAILS["mentor"])
+            assert mentor is not None
+            for old in tokens.list_tokens(s, mentor, revoked=False):  # stay under the limit
+                tokens.revoke_token(s, mentor, old.id)
+            row, _ = tokens.create_token(s, mentor, f"matrix {self.counter}")
+            self.counter += 1
+            s.commit()
+            return row.id
 
     def fresh_person(self) -> int:
         self.counter += 1
