@@ -1,7 +1,7 @@
 """Confidential requests for help (stage 6, "react to difficulties").
 
 A member asks HR; HR sees the request (reason, optional text, who asked), never the pair's
-notes, and can pause or end the pair (a new pairing follows on the HR pages) or close the
+notes, and can re-pair the mentee with another mentor, pause or end the pair, or close the
 request. The other member learns who asked only if the asker agreed (``reveal``).
 Writes flush, never commit.
 """
@@ -15,10 +15,10 @@ from kb.errors import NotFound, ValidationError
 from kb.i18n import N_
 from kb.models import HELP_REASONS, HelpRequest, Pair, Person, utcnow
 from kb.services import audit, inbox
-from kb.services.pairs import check_hr, set_pair_status
+from kb.services.pairs import check_hr, set_pair_status, swap_mentor
 
 MAX_TEXT = 2000
-ACTIONS = ("pause", "end", "close")
+ACTIONS = ("repair", "pause", "end", "close")
 
 
 def hr_people(session: Session) -> list[Person]:
@@ -93,18 +93,27 @@ def get_request(session: Session, request_id: int, user: Person) -> HelpRequest:
 
 
 def handle_request(
-    session: Session, request: HelpRequest, user: Person, action: str
-) -> HelpRequest:
-    """HR pauses or ends the pair, or closes the request without a change. Both members get
-    a notice of a pair change; the partner hears who asked only if the asker agreed."""
+    session: Session, request: HelpRequest, user: Person, action: str,
+    new_mentor: Person | None = None,
+) -> HelpRequest:  # fmt: skip
+    """HR re-pairs the mentee with ``new_mentor`` (the old pair ends and keeps its history),
+    pauses or ends the pair, or closes the request without a change. The members get a notice
+    of the pair change; the partner hears who asked only if the asker agreed."""
     check_hr(user, "handle requests for help")
     if action not in ACTIONS:
         raise ValidationError(N_("Choose what to do with the request."), field="action")
     if request.status != "open":
         raise ValidationError(N_("This request was already handled."))
     pair = request.pair
-    outcome = {"pause": "paused", "end": "ended", "close": "closed"}[action]
-    if action in ("pause", "end") and pair.status != outcome:
+    outcome = {"repair": "repaired", "pause": "paused", "end": "ended", "close": "closed"}[action]
+    detail: dict[str, object] = {"pair_id": pair.id, "reason": request.reason}
+    new_pair = None
+    if action == "repair":
+        if new_mentor is None:
+            raise ValidationError(N_("Choose the new mentor."), field="mentor")
+        new_pair = swap_mentor(session, pair, new_mentor, user)
+        detail["new_pair_id"] = new_pair.id
+    elif action in ("pause", "end") and pair.status != outcome:
         set_pair_status(session, pair, outcome, user)
     request.status = "closed"
     request.outcome = outcome
@@ -112,7 +121,7 @@ def handle_request(
     request.handled_at = utcnow()
     audit.record(
         session, user, f"help_request.{action}", "help_request", request.id,
-        programme_id=pair.programme_id, detail={"pair_id": pair.id, "reason": request.reason},
+        programme_id=pair.programme_id, detail=detail,
     )  # fmt: skip
     asker = request.asker
     if asker is not None:
@@ -123,14 +132,21 @@ def handle_request(
     programme = pair.programme.name
     for member in (pair.mentor, pair.mentee):
         if action != "close":
+            kind = "pair_ended" if action == "repair" and member is pair.mentor else None
             inbox.notify(
-                session, member, f"pair_{outcome}", {"programme": programme}, link="/pair",
-                key=f"help-pair:{request.id}:{member.id}",
+                session, member, kind or f"pair_{outcome}", {"programme": programme},
+                link="/pair", key=f"help-pair:{request.id}:{member.id}",
             )  # fmt: skip
         if request.reveal and asker is not None and member.id != asker.id:
             inbox.notify(
                 session, member, "partner_asked", {"who": asker.name}, link="/pair",
                 key=f"help-revealed:{request.id}",
             )  # fmt: skip
+    if new_pair is not None:
+        inbox.notify(
+            session, new_pair.mentor, "pair_new_mentor",
+            {"programme": programme, "pair": pair_name(new_pair)}, link="/pair",
+            key=f"help-new-pair:{request.id}",
+        )  # fmt: skip
     session.flush()
     return request

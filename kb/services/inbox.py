@@ -32,6 +32,8 @@ TEXTS: dict[str, str] = {
     "help_handled": N_("HR has handled your request for help: %(outcome)s."),
     "pair_paused": N_("HR paused your pair in %(programme)s for now."),
     "pair_ended": N_("HR ended your pair in %(programme)s; a new pairing may follow."),
+    "pair_repaired": N_("HR gave you a new mentor in %(programme)s."),
+    "pair_new_mentor": N_("HR formed a new pair in %(programme)s: %(pair)s."),
     "partner_asked": N_("%(who)s asked HR for help with your pair."),
     "guide_review": N_("Your guide %(title)s is past its review date (%(date)s)."),
 }
@@ -48,6 +50,7 @@ WORDS: dict[str, str] = {
     "paused": N_("the pair is paused"),
     "ended": N_("the pair was ended"),
     "closed": N_("closed without a change"),
+    "repaired": N_("a new mentor was found"),
     "no_session": N_("no session for a while"),
     "paused_long": N_("paused for long"),
     "over_capacity": N_("mentor over capacity"),

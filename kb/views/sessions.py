@@ -14,10 +14,11 @@ from flask_login import login_required
 from kb.errors import ValidationError
 from kb.i18n import N_
 from kb.models import HELP_REASONS, MEETING_STATUSES, Meeting, Pair, Person, utcnow
-from kb.services import audit, calendar, health, meetings
+from kb.services import audit, calendar, health, meetings, people
 from kb.services import help as help_service
 from kb.services.pairs import RUNNING, programme_by_slug
 from kb.views.hr import hr_required
+from kb.views.i18n import translate_error
 from kb.views.support import current_person, db
 
 bp = Blueprint("sessions", __name__)
@@ -195,7 +196,21 @@ def help_requests() -> ResponseReturnValue:
 @hr_required
 def handle_help(request_id: int) -> ResponseReturnValue:
     found = help_service.get_request(db(), request_id, me())
-    help_service.handle_request(db(), found, me(), request.form.get("action", ""))
+    action = request.form.get("action", "")
+    mentor = None
+    if action == "repair":
+        email = request.form.get("mentor", "").strip()
+        mentor = people.find_person(db(), email) if email else None
+        if mentor is None:
+            raise ValidationError(N_("Choose the new mentor."), field="mentor")
+    try:
+        help_service.handle_request(db(), found, me(), action, new_mentor=mentor)
+    except ValidationError as error:
+        if action != "repair":
+            raise
+        db().rollback()  # a refused re-pair (e.g. the management chain) says why, on the page
+        flash(gettext("Not re-paired: %(reason)s", reason=translate_error(error)), "error")
+        return redirect(url_for("sessions.help_requests"))
     db().commit()
     flash(gettext("Request handled."), "info")
     return redirect(url_for("sessions.help_requests"))

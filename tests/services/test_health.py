@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from kb.models import Feedback, Meeting, PairChange, SurveyQuestion
 from kb.services import health
+from kb.services.notes import create_note
+from kb.services.pairs import add_pair
 
 TODAY = dt.date(2026, 12, 5)
 
@@ -70,3 +73,81 @@ def test_flags_for_combines_the_rules_in_order() -> None:
     assert health.flags_for(paused, limits, TODAY) == ["paused_long"]
     ended = health.PairFacts(status="ended", started=days_ago(200), mentor_running=5)
     assert health.flags_for(ended, limits, TODAY) == []  # an ended pair holds no place
+
+
+def held(session, pair, day: dt.date, status: str = "held") -> None:  # type: ignore[no-untyped-def]
+    session.add(Meeting(pair_id=pair.id, starts_at=dt.datetime.combine(day, dt.time(9)),
+                        status=status, uid=f"m-{pair.id}-{day}-{status}@test"))  # fmt: skip
+
+
+def flags_by_pair(session, programme) -> dict[int, list[str]]:  # type: ignore[no-untyped-def]
+    rows = health.programme_health(session, programme, TODAY)
+    return {row.pair.id: row.flags for row in rows}
+
+
+def test_each_rule_from_the_database(session, world, embedders) -> None:  # type: ignore[no-untyped-def]
+    """The numbers behind every flag come from the tables: meetings, notes, pair changes,
+    the mentor's other pairs and the Feedback table."""
+    quiet, busy = world.pair, world.pair2
+    quiet.started = busy.started = days_ago(60)
+    held(session, quiet, days_ago(35))
+    held(session, quiet, days_ago(3), status="cancelled")  # a cancelled one is no session
+    held(session, busy, days_ago(5))
+    held(session, busy, TODAY + dt.timedelta(days=7), status="planned")
+    create_note(session, busy, world.mentor2, title="t", body_md="b", language="pl",
+                embedders=embedders, session_date=days_ago(5))  # fmt: skip
+    session.commit()
+    found = flags_by_pair(session, world.programme)
+    assert found[quiet.id] == ["no_session", "no_note"]  # last held 5 weeks ago, no note at all
+    assert found[busy.id] == []
+    (row,) = [r for r in health.programme_health(session, world.programme, TODAY)
+              if r.pair.id == busy.id]  # fmt: skip
+    assert (row.planned, row.held, row.cancelled, row.note_count) == (1, 1, 0, 1)
+    assert row.last_session == days_ago(5)
+
+    world.programme.quiet_weeks = 6  # N is the programme's
+    session.commit()
+    assert flags_by_pair(session, world.programme)[quiet.id] == ["no_note"]
+
+    # Max takes a second mentee, then his capacity drops to one: both his pairs flag.
+    world.mentor2.capacity = 2
+    extra = add_pair(session, world.programme, world.mentor2, world.outsider, status="active")
+    extra.started = days_ago(10)
+    world.mentor2.capacity = 1
+    session.commit()
+    found = flags_by_pair(session, world.programme)
+    assert found[busy.id] == ["over_capacity"] and found[extra.id] == ["over_capacity"]
+    extra.status = "ended"
+    session.commit()
+    assert flags_by_pair(session, world.programme)[busy.id] == []
+
+    # Paused: the date comes from the pair's change log.
+    busy.status = "paused"
+    session.add(PairChange(pair_id=busy.id, what="status active → paused",
+                           at=dt.datetime.combine(days_ago(28), dt.time(12))))  # fmt: skip
+    session.commit()
+    assert flags_by_pair(session, world.programme)[busy.id] == []  # 4 weeks, not more
+    world.programme.pause_weeks = 3  # now 28 days is more
+    session.commit()
+    assert flags_by_pair(session, world.programme)[busy.id] == ["paused_long"]
+
+    # Low feedback scores: the mean of the pair's questionnaire ratings in the Feedback table;
+    # a mentee's own (low) level on a goal at kickoff and a text answer do not count.
+    question = SurveyQuestion(programme_id=world.programme.id, round="mid")
+    session.add(question)
+    session.flush()
+    session.add(Feedback(pair_id=quiet.id, author_id=world.mentee.id, rating=1, goal="AI",
+                         round="kickoff"))  # fmt: skip
+    session.add(Feedback(pair_id=quiet.id, author_id=world.mentee.id, question_id=question.id,
+                         rating=None, comment="fine"))  # fmt: skip
+    session.commit()
+    assert "low_feedback" not in flags_by_pair(session, world.programme)[quiet.id]
+    for rating in (2, 3):
+        session.add(Feedback(pair_id=quiet.id, author_id=world.mentee.id, rating=rating,
+                             question_id=question.id))  # fmt: skip
+    session.commit()
+    assert "low_feedback" not in flags_by_pair(session, world.programme)[quiet.id]  # mean 2.5
+    session.add(Feedback(pair_id=quiet.id, author_id=world.mentor.id, rating=1,
+                         question_id=question.id))  # fmt: skip
+    session.commit()
+    assert flags_by_pair(session, world.programme)[quiet.id] == ["no_note", "low_feedback"]

@@ -310,3 +310,51 @@ def test_pair_sessions_and_notices_in_the_readers_language(
     bad = client.post(f"/pairs/{pid}/sessions", data={"date": "x", "time": "10:00"},
                       headers=headers)  # fmt: skip
     assert bad.status_code == 400 and "YYYY" not in bad.get_data(as_text=True)
+
+
+def test_hr_re_pairs_from_a_help_request_audited_and_without_naming_the_asker(
+    app: Flask, client: FlaskClient, login
+) -> None:
+    pid = pair_id(app)
+    login(client, "bogdan@example.com")
+    client.post(f"/pairs/{pid}/help", data={"reason": "mismatch", "text": "Hush-hush reason"})
+    client.post("/logout")
+    login(client, "hania@example.com")
+    with tandem_of(app).sessions() as s:
+        request_id = s.scalar(select(HelpRequest.id))
+    page = client.get("/hr/help").get_data(as_text=True)
+    assert 'name="mentor"' in page and "Re-pair" in page
+    # Celina already mentors Dawid at her capacity of one: refused with the reason, no change.
+    refused = client.post(f"/hr/help/{request_id}",
+                          data={"action": "repair", "mentor": "celina@example.com"})  # fmt: skip
+    assert refused.status_code == 302
+    page = client.get("/hr/help").get_data(as_text=True)
+    assert "Not re-paired" in page and "already has 1 active or paused" in page
+    with tandem_of(app).sessions() as s:
+        assert s.get(Pair, pid).status == "active"  # type: ignore[union-attr]
+        assert s.get(HelpRequest, request_id).status == "open"  # type: ignore[union-attr]
+        people.find_person(s, "celina@example.com").capacity = 2  # type: ignore[union-attr]
+        s.commit()
+    missing = client.post(f"/hr/help/{request_id}", data={"action": "repair", "mentor": ""})
+    assert missing.status_code == 400
+    done = client.post(f"/hr/help/{request_id}",
+                       data={"action": "repair", "mentor": "celina@example.com"})  # fmt: skip
+    assert done.status_code == 302
+    with tandem_of(app).sessions() as s:
+        old = s.get(Pair, pid)
+        assert old is not None and old.status == "ended"  # the old pair keeps its history
+        new = s.scalar(select(Pair).where(Pair.mentee_id == old.mentee_id, Pair.id != pid))
+        assert new is not None and new.mentor.email == "celina@example.com"
+        assert new.status == "active"
+        request = s.get(HelpRequest, request_id)
+        assert request is not None and request.outcome == "repaired"
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "help_request.repair"))
+        assert entry is not None and f'"new_pair_id": {new.id}' in entry.detail
+        assert "Hush" not in entry.detail
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "pair.swap")) is not None
+    anna = " ".join(inbox_texts(app, "anna@example.com"))
+    assert "HR ended your pair" in anna and "Bogdan" not in anna  # not told who asked
+    assert "HR gave you a new mentor" in " ".join(inbox_texts(app, "bogdan@example.com"))
+    celina = " ".join(inbox_texts(app, "celina@example.com"))
+    assert "HR formed a new pair in Spring round: Celina Mentor / Bogdan Mentee" in celina
+    assert "help" not in celina.lower() and "Hush" not in celina
