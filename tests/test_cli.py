@@ -504,3 +504,41 @@ def test_notify_sends_each_notice_once(demo_env: dict[str, str]) -> None:
     assert again.exit_code == 0
     assert again.output.startswith("0 notice(s) sent.")
     assert run(demo_env, "notify", "--now", "not-a-time").exit_code == 2
+
+
+def test_report_writes_every_table_as_csv(demo_env: dict[str, str], tmp_path: Path) -> None:
+    """`tandem report PROGRAMME --csv DIR`: one CSV per table of the evaluation page, English
+    headings, no note text; unknown programme and non-HR are refused."""
+    out = tmp_path / "report"
+    done = run(demo_env, "report", "rm-2026-spring", "--csv", str(out), "--today", "2026-12-05",
+               "--as", "anna.zielinska@example.com")
+    assert done.exit_code == 0, done.output
+    assert "Evaluation of Reverse mentoring spring 2026" in done.output
+    files = sorted(p.name for p in out.iterdir())
+    assert "rm-2026-spring-participation.csv" in files and "rm-2026-spring-ratings.csv" in files
+    assert len(files) == 13
+    retention = (out / "rm-2026-spring-retention.csv").read_text("utf-8").splitlines()
+    assert retention[0] == "Measure,Pairs" and "Started,3" in retention
+    everything = "".join(p.read_text("utf-8") for p in out.iterdir())
+    from kb.models import SessionNote
+
+    settings = load_settings({**os.environ, **demo_env})
+    from kb.runtime import open_tandem
+
+    tandem = open_tandem(settings)
+    try:
+        with tandem.sessions() as s:
+            from sqlalchemy import select
+
+            bodies = list(s.scalars(select(SessionNote.body_md)))
+    finally:
+        tandem.close()
+    for body in bodies:
+        for line in body.splitlines():
+            if len(line) > 30:
+                assert line not in everything
+    as_json = json.loads(run(demo_env, "report", "rm-2026-autumn", "--json").output)
+    assert as_json["min_group"] == 5 and "sessions" in as_json["tables"]
+    assert run(demo_env, "report", "no-such-programme").exit_code == 1
+    assert run(demo_env, "report", "rm-2026-spring", "--as", "jan.kowalski@example.com"
+               ).exit_code == 1

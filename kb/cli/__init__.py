@@ -12,7 +12,17 @@ from pathlib import Path
 
 import click
 
-from kb.cli import content, matching, notify, ops, programme, research, search, serve
+from kb.cli import (
+    content,
+    matching,
+    notify,
+    ops,
+    programme,
+    report,
+    research,
+    search,
+    serve,
+)
 from kb.cli.base import State, TandemGroup
 from kb.config import load_settings, prepare_openmp
 
@@ -33,6 +43,6 @@ def main(ctx: click.Context, instance: Path | None) -> None:
     ctx.call_on_close(state.close)
 
 
-for group in (content, search, serve, matching, research, ops, programme, notify):
+for group in (content, search, serve, matching, research, ops, programme, notify, report):
     for command in group.COMMANDS:
         main.add_command(command)

@@ -11,15 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale, gettext
 from flask_login import login_required
+from markupsafe import Markup
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.i18n import N_
 from kb.models import QUESTION_AUDIENCES, QUESTION_KINDS, Person, SurveyQuestion
-from kb.services import feedback, programmes
+from kb.services import audit, charts, evaluation, feedback, programmes
 from kb.views.hr import hr_required
 from kb.views.i18n import translate_error
 from kb.views.support import current_person, db
@@ -226,5 +227,102 @@ def questions(slug: str) -> ResponseReturnValue:
         "evaluation/questions.html", programme=programme, rounds=rounds, kickoff=kickoff,
         kickoff_state=feedback.round_state(programme, "kickoff", today()),
         kinds=QUESTION_KINDS, audiences=QUESTION_AUDIENCES, labels=LABELS,
-        stages=stages(slug, "evaluation.evaluation"),
+        stages=stages(slug, "evaluation.evaluation_page"),
     )  # fmt: skip
+
+
+# --- HR: the evaluation -------------------------------------------------------------------------
+
+
+def cell_text(value: Any) -> Any:
+    """A cell as the reader sees it: labels and questions in their language."""
+    if isinstance(value, evaluation.QuestionText):
+        return text_of(value.question)
+    if isinstance(value, evaluation.Label):
+        return gettext(value)
+    if isinstance(value, str) and value.endswith(f" + {evaluation.OTHER}"):
+        return f"{value[: -len(evaluation.OTHER)]}{gettext(evaluation.OTHER)}"
+    return value
+
+
+def present(
+    found: evaluation.Evaluation, only: str | None = None, draw: bool = True
+) -> list[dict[str, Any]]:
+    """Each table (or ``only`` that one) with its headings, cells, note and chart (when
+    ``draw``), in the reader's language."""
+    out = []
+    for table in found.tables:
+        if only is not None and table.name != only:
+            continue
+        columns = [gettext(c) if c not in "12345" else c for c in table.columns]
+        rows = [[cell_text(v) for v in row] for row in table.rows]
+        chart = ""
+        if draw and table.chart and rows:
+            spec = table.chart
+            label_col = int(spec["label"])  # type: ignore[call-overload]
+            series_cols = list(spec["series"])  # type: ignore[call-overload]
+            chart = charts.svg(
+                str(spec["kind"]), gettext(table.title), [r[label_col] for r in rows],
+                [[r[c] for r in rows] for c in series_cols], [columns[c] for c in series_cols],
+                maximum=float(spec["max"]) if "max" in spec else None,  # type: ignore[arg-type]
+                description=gettext("The same figures are in the table below."),
+            )  # fmt: skip
+        out.append({
+            "name": table.name, "title": gettext(table.title), "columns": columns,
+            "rows": rows, "note": gettext(table.note, **table.note_params) if table.note else "",
+            "chart": Markup(chart),
+        })  # fmt: skip
+    return out
+
+
+def _evaluation_page(slug: str, printable: bool) -> ResponseReturnValue:
+    programme = _programme(slug)
+    session = db()
+    found = evaluation.evaluate(session, programme, today())
+    session.commit()  # the default questions, stored the first time they are needed
+    from kb.views.programmes import stages
+
+    return render_template(
+        "evaluation/evaluation.html", programme=programme, found=found,
+        headline=[(gettext(label), value) for label, value in found.headline],
+        tables=present(found), printable=printable,
+        stages=[] if printable else stages(slug, "evaluation.evaluation_page"),
+    )  # fmt: skip
+
+
+@bp.route("/hr/programmes/<slug>/evaluation")
+@hr_required
+def evaluation_page(slug: str) -> ResponseReturnValue:
+    """Stage 7: the programme's evaluation, as figures over groups (never one person's
+    answers, never a note)."""
+    return _evaluation_page(slug, printable=False)
+
+
+@bp.route("/hr/programmes/<slug>/evaluation/print")
+@hr_required
+def evaluation_print(slug: str) -> ResponseReturnValue:
+    """The same evaluation laid out for printing (no navigation, tables after charts)."""
+    return _evaluation_page(slug, printable=True)
+
+
+@bp.route("/hr/programmes/<slug>/evaluation/<table>.csv")
+@hr_required
+def evaluation_csv(slug: str, table: str) -> ResponseReturnValue:
+    """One table of the evaluation as CSV (UTF-8 with a byte-order mark, for spreadsheets);
+    the export is audited."""
+    programme, session = _programme(slug), db()
+    found = evaluation.evaluate(session, programme, today())
+    try:
+        chosen = found.table(table)
+    except KeyError as error:
+        raise NotFound(gettext("No such table.")) from error
+    audit.record(session, current_person(), "evaluation.export", "programme", programme.id,
+                 programme.id, {"table": table, "rows": len(chosen.rows)})  # fmt: skip
+    session.commit()
+    shown = present(found, only=table, draw=False)[0]
+    body = "\ufeff" + evaluation.to_csv(shown["columns"], shown["rows"])
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{programme.slug}-{table}.csv"'},
+    )

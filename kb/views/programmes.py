@@ -53,8 +53,8 @@ STAGES: tuple[tuple[str, str | None], ...] = (
     ("3. Preparation", "programmes.preparation"),
     ("4. Pairing", "hr.programme"),
     ("5. Sessions", "hr.sessions"),
-    ("6. Monitoring and support", "hr.health"),
-    ("7. Evaluation", "hr.evaluation"),
+    ("6. Monitoring and support", "sessions.programme_health"),
+    ("7. Evaluation", "evaluation.evaluation_page"),
 )
 
 

@@ -282,6 +282,11 @@ POLICY: dict[tuple[str, str], Policy] = {
         {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
         lambda w: {"pair_id": w.pair_id, "round_": "mid"},
     ),
+    ("evaluation.evaluation_page", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
+    ("evaluation.evaluation_print", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
+    ("evaluation.evaluation_csv", "GET"): Policy(
+        hr_only(), lambda w: {"slug": "spring", "table": "ratings"}
+    ),
     ("evaluation.questions", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("evaluation.questions", "POST"): Policy(hr_only(MOVED), lambda w: {"slug": "spring"}),
     ("static", "GET"): Policy(public(), lambda w: {"filename": "style.css"}),
