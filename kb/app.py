@@ -313,6 +313,7 @@ def create_app(
         inbox,
         main,
         notes,
+        privacy,
         programmes,
         search,
         sessions,
@@ -326,7 +327,7 @@ def create_app(
     app.add_template_global(doc_url)
     app.after_request(add_security_headers)
     modules = (main, auth, accounts, search, guides, notes, hr, inbox, programmes, sessions)
-    for module in (*modules, evaluation):
+    for module in (*modules, evaluation, privacy):
         app.register_blueprint(module.bp)
     api.init_app(app, csrf)
     # Run by gunicorn's post_worker_init: each worker builds its matching pool at start.

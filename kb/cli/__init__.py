@@ -14,6 +14,7 @@ import click
 
 from kb.cli import (
     content,
+    export,
     matching,
     notify,
     ops,
@@ -43,6 +44,6 @@ def main(ctx: click.Context, instance: Path | None) -> None:
     ctx.call_on_close(state.close)
 
 
-for group in (content, search, serve, matching, research, ops, programme, notify, report):
+for group in (content, search, serve, matching, research, ops, programme, notify, report, export):
     for command in group.COMMANDS:
         main.add_command(command)

@@ -197,6 +197,9 @@ POLICY: dict[tuple[str, str], Policy] = {
         lambda w: {"message_id": w.fresh_message()},
     ),
     ("inbox.read_all", "POST"): Policy(logged_in(MOVED)),
+    # Everyone logged in gets their own data, never anyone else's (no id in the URL).
+    ("privacy.my_data", "GET"): Policy(logged_in()),
+    ("privacy.download", "POST"): Policy(logged_in()),
     ("programmes.create", "GET"): Policy(hr_only()),
     ("programmes.create", "POST"): Policy(hr_only("400")),  # an empty form is shown again
     ("programmes.edit", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),

@@ -1,0 +1,63 @@
+"""``tandem export-person EMAIL``: one person's data (GDPR Arts. 15, 20) as a zip of JSON and
+markdown, or the JSON alone. The export is recorded in the audit log (who, not what)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from kb.cli.base import State, pass_state
+
+
+@click.command("export-person")
+@click.argument("email")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the zip (default: tandem-data-NAME-DATE.zip here); '-' for stdout.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Write data.json only, not the zip.")
+@pass_state
+def export_person(state: State, email: str, output: Path | None, as_json: bool) -> None:
+    """Export everything Tandem holds about EMAIL: profile, guides, the notes and insights of
+    their pairs, feedback they gave, sessions, help requests they sent and their inbox.
+
+    Another pair's notes are never in it. The file holds private notes: hand it to the person
+    only."""
+    import json
+
+    from kb.services import audit, export
+    from kb.services.people import get_person_by_email
+
+    with state.tandem.sessions() as session:
+        person = get_person_by_email(session, email)
+        data = export.person_data(session, person)
+        audit.record(
+            session, None, "person.export", "person", person.id, detail={"via": "command line"}
+        )
+        session.commit()
+        if as_json:
+            payload = (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        else:
+            payload = export.export_zip(data)
+        if output is not None and str(output) == "-":
+            sys.stdout.buffer.write(payload)
+            sys.stdout.buffer.flush()
+            return
+        if output is None:
+            name = export.export_file_name(person, dt.date.today())
+            output = Path(name[:-4] + ".json" if as_json else name)
+        output.write_bytes(payload)
+        output.chmod(0o600)  # private notes inside: readable by its owner only
+        counts = ", ".join(
+            f"{len(data[key])} {key.replace('_', ' ')}"
+            for key in ("guides", "notes", "insights", "feedback")
+        )
+        click.echo(f"Wrote {output} ({len(payload):,} bytes): {counts}.")
+
+
+COMMANDS = (export_person,)
