@@ -3,12 +3,15 @@
 A mentee writes a note with the programme's template, the mentor adds to it, the mentee offers
 an excerpt and the mentor agrees: the insight becomes public and a third account finds it by
 search, while the note's own words never reach anyone outside the pair. Either member can then
-withdraw it. The note pages are checked with axe-core in English and in Polish.
+withdraw it. A member downloads their own data, which holds nothing of another pair. The
+note pages are checked with axe-core in English and in Polish.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import zipfile
 
 import pytest
 
@@ -138,8 +141,23 @@ def test_note_pages_have_no_serious_accessibility_problems(new_page, live_server
     tab.goto("/pair")
     new_note = tab.locator("a[href*='/notes/new']").first.get_attribute("href")
     assert new_note is not None
-    for path in ("/pair", new_note, f"/notes/{note}", f"/notes/{note}/edit"):
+    for path in ("/pair", new_note, f"/notes/{note}", f"/notes/{note}/edit", "/me/data"):
         response = tab.goto(path)
         assert response is not None and response.status == 200, path
         assert tab.locator("html").get_attribute("lang") == locale[:2], path
         assert accessibility_problems(tab) == [], (locale, path)
+
+
+def test_a_member_downloads_their_own_data_and_never_another_pairs(new_page, live_server):
+    tab = new_page()
+    login(tab, OUTSIDER)
+    tab.get_by_role("link", name="Your data").click()
+    with tab.expect_download() as started:
+        tab.get_by_role("button", name="Download my data (zip)").click()
+    download = started.value
+    assert download.suggested_filename.endswith(".zip")
+    with zipfile.ZipFile(download.path()) as archive:
+        text = "\n".join(archive.read(n).decode("utf-8") for n in archive.namelist())
+        data = json.loads(archive.read("data.json"))
+    assert data["profile"]["email"] == OUTSIDER
+    assert "Zyxelgate" not in text and PRIVATE_WORD not in text  # Anna and Bogdan's notes
