@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
@@ -26,6 +27,7 @@ from ingest.people_upload import (
     plan_upload,
 )
 from kb.errors import NotFound, ValidationError
+from kb.i18n import N_
 from kb.models import (
     COMPETENCES,
     LANGUAGES,
@@ -37,6 +39,7 @@ from kb.models import (
 )
 from kb.services import enrolment, match_vectors, pairs, people, programmes
 from kb.views.hr import hr_required, job_answer, pool_cache, present_proposal
+from kb.views.i18n import translate_error
 from kb.views.support import current_person, db, parse_date, tandem
 from matching import service as matching
 from matching.constraints import MatchWeights
@@ -47,14 +50,20 @@ bp = Blueprint("programmes", __name__)
 # The seven stages of a programme, in order: (title, endpoint or None). Stages 5 to 7 are
 # filled in by the sessions and evaluation pages (an endpoint that does not exist yet is
 # shown as text, not a link).
-STAGES: tuple[tuple[str, str | None], ...] = (
-    ("1. Decision and goal", "programmes.edit"),
-    ("2. Selection of participants", "programmes.enrolment"),
-    ("3. Preparation", "programmes.preparation"),
-    ("4. Pairing", "hr.programme"),
-    ("5. Sessions", "hr.sessions"),
-    ("6. Monitoring and support", "sessions.programme_health"),
-    ("7. Evaluation", "evaluation.evaluation_page"),
+# A stage names the endpoints that may show it, the first one the app has wins.
+STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (N_("1. Decision and goal"), ("programmes.edit",)),
+    (N_("2. Selection of participants"), ("programmes.enrolment",)),
+    (N_("3. Preparation"), ("programmes.preparation",)),
+    (N_("4. Pairing"), ("hr.programme",)),
+    (N_("5. Sessions"), ("hr.sessions", "sessions.programme_health")),
+    (N_("6. Monitoring and support"), ("sessions.programme_health",)),
+    (N_("7. Evaluation"), ("evaluation.evaluation_page",)),
+)
+# programmes.length_warning's messages (flashed in the reader's language).
+LENGTH_WARNINGS = (
+    N_("The programme runs less than 3 months; programmes usually run 3 to 6 months."),
+    N_("The programme runs more than 6 months; programmes usually run 3 to 6 months."),
 )
 
 
@@ -63,11 +72,11 @@ def stages(slug: str, current: str) -> list[dict[str, Any]]:
     from flask import current_app
 
     out = []
-    for title, endpoint in STAGES:
-        url = None
-        if endpoint and endpoint in current_app.view_functions:
-            url = url_for(endpoint, slug=slug)
-        out.append({"title": title, "url": url, "current": endpoint == current})
+    for title, endpoints in STAGES:
+        known = [e for e in endpoints if e in current_app.view_functions]
+        url = url_for(known[0], slug=slug) if known else None
+        here = bool(known) and known[0] == current
+        out.append({"title": _(title), "url": url, "current": here})
     return out
 
 
@@ -75,7 +84,7 @@ def _programme(slug: str) -> Programme:
     try:
         return programmes.get_programme(db(), slug)
     except NotFound as error:
-        raise NotFound("No such programme.") from error
+        raise NotFound(N_("No such programme.")) from error
 
 
 def _me() -> Person:
@@ -87,7 +96,7 @@ def _me() -> Person:
 def _form_record(form: MultiDict[str, str], slug: str | None) -> programmes.ProgrammeForm:
     rhythm = (form.get("rhythm_weeks") or "").strip()
     if rhythm and not rhythm.isdigit():
-        raise ValidationError("a whole number of weeks", field="rhythm_weeks")
+        raise ValidationError(N_("a whole number of weeks"), field="rhythm_weeks")
     custom = [c.strip() for c in (form.get("custom_competences") or "").split(",") if c.strip()]
     status = form.get("status") or "planned"
     return programmes.ProgrammeForm(
@@ -161,16 +170,16 @@ def create() -> ResponseReturnValue:
         session.commit()
     except ValidationError as error:
         session.rollback()
-        return _edit_page(None, request.form, str(error))
+        return _edit_page(None, request.form, translate_error(error))
     _warn_length(programme)
-    flash(f"Programme {programme.name} created.", "info")
+    flash(_("Programme %(name)s created.", name=programme.name), "info")
     return redirect(url_for("programmes.enrolment", slug=programme.slug))
 
 
 def _warn_length(programme: Programme) -> None:
     warning = programmes.length_warning(programme.starts, programme.ends)
     if warning:
-        flash(warning, "error")
+        flash(_(warning), "error")
 
 
 @bp.route("/hr/programmes/<slug>/edit", methods=["GET", "POST"])
@@ -186,9 +195,9 @@ def edit(slug: str) -> ResponseReturnValue:
         session.commit()
     except ValidationError as error:
         session.rollback()
-        return _edit_page(_programme(slug), request.form, str(error))
+        return _edit_page(_programme(slug), request.form, translate_error(error))
     _warn_length(programme)
-    flash("Programme saved.", "info")
+    flash(_("Programme saved."), "info")
     return redirect(url_for("programmes.edit", slug=slug))
 
 
@@ -226,12 +235,12 @@ def invite(slug: str) -> ResponseReturnValue:
                 enrolment.invite(session, programme, person, role, current_person())
             done += 1
         except (ValidationError, NotFound) as error:
-            problems.append(f"{email}: {getattr(error, 'reason', error)}")
+            problems.append(f"{email}: {translate_error(error)}")
     session.commit()
     if done:
-        flash(f"Invited {done} person(s).", "info")
+        flash(ngettext("Invited %(num)d person.", "Invited %(num)d people.", done), "info")
     for problem in problems[:20]:
-        flash(f"Not invited: {problem}", "error")
+        flash(_("Not invited: %(problem)s", problem=problem), "error")
     return redirect(url_for("programmes.enrolment", slug=slug))
 
 
@@ -249,9 +258,10 @@ def _hr_enrolment_step(enrolment_id: int, step: str) -> ResponseReturnValue:
         session.commit()
     except ValidationError as error:
         session.rollback()
-        flash(f"{found.person.name}: not changed: {error.reason}", "error")
+        flash(_("%(name)s: not changed: %(reason)s", name=found.person.name,
+                reason=translate_error(error)), "error")  # fmt: skip
     else:
-        flash(f"{found.person.name}: saved.", "info")
+        flash(_("%(name)s: saved.", name=found.person.name), "info")
     return redirect(url_for("programmes.enrolment", slug=slug))
 
 
@@ -300,9 +310,10 @@ def create_pair(slug: str) -> ResponseReturnValue:
         session.commit()
     except (ValidationError, NotFound) as error:
         session.rollback()
-        flash(f"Not paired: {getattr(error, 'reason', error)}", "error")
+        flash(_("Not paired: %(reason)s", reason=translate_error(error)), "error")
     else:
-        flash(f"{pair.mentor.name} / {pair.mentee.name}: paired (proposed, locked).", "info")
+        flash(_("%(mentor)s / %(mentee)s: paired (proposed, locked).", mentor=pair.mentor.name,
+                mentee=pair.mentee.name), "info")  # fmt: skip
     return redirect(url_for("hr.programme", slug=slug))
 
 
@@ -320,9 +331,10 @@ def swap(pair_id: int) -> ResponseReturnValue:
         session.commit()
     except (ValidationError, NotFound) as error:
         session.rollback()
-        flash(f"Mentor not swapped: {getattr(error, 'reason', error)}", "error")
+        flash(_("Mentor not swapped: %(reason)s", reason=translate_error(error)), "error")
     else:
-        flash(f"{new.mentee.name} now has {new.mentor.name} as mentor ({new.status}).", "info")
+        flash(_("%(mentee)s now has %(mentor)s as mentor.", mentee=new.mentee.name,
+                mentor=new.mentor.name), "info")  # fmt: skip
     return redirect(url_for("hr.programme", slug=slug))
 
 
@@ -340,9 +352,9 @@ def weights(slug: str) -> ResponseReturnValue:
             session.commit()
         except ValidationError as refused:
             session.rollback()
-            flash(f"Weights not saved: {refused.reason}", "error")
+            flash(_("Weights not saved: %(reason)s", reason=translate_error(refused)), "error")
         else:
-            flash("Weights saved: the next proposal uses them.", "info")
+            flash(_("Weights saved: the next proposal uses them."), "info")
         return redirect(url_for("programmes.weights", slug=slug))
     defaults = MatchWeights().to_dict()
     current = {**defaults, **stored}
@@ -353,7 +365,7 @@ def weights(slug: str) -> ResponseReturnValue:
         try:
             candidate = {**current, **programmes.parse_weights(request.args)}
         except ValidationError as problem:
-            error = problem.reason
+            error = translate_error(problem)
     if candidate is not None:
         found, waiting = job_answer("proposal", slug, "Proposed pairs")
         if waiting is not None:
@@ -423,7 +435,7 @@ def view(slug: str) -> ResponseReturnValue:
     programme = _programme(slug)
     mine = enrolment.enrolment_of(session, programme, me)
     if not programme.open_for_applications and mine is None and not me.has_role("hr"):
-        raise NotFound("No such programme.")
+        raise NotFound(N_("No such programme."))
     roles = [r for r in ("mentee", "mentor") if me.has_role(r)]
     return render_template("programmes/view.html", programme=programme, mine=mine, roles=roles)
 
@@ -434,7 +446,7 @@ def apply(slug: str) -> ResponseReturnValue:
     session, me = db(), _me()
     programme = _programme(slug)
     if not programme.open_for_applications and not enrolment.enrolment_of(session, programme, me):
-        raise NotFound("No such programme.")
+        raise NotFound(N_("No such programme."))
     try:
         enrolment.apply(
             session,
@@ -448,16 +460,16 @@ def apply(slug: str) -> ResponseReturnValue:
         session.commit()
     except ValidationError as error:
         session.rollback()
-        flash(f"Not sent: {error.reason}", "error")
+        flash(_("Not sent: %(reason)s", reason=translate_error(error)), "error")
     else:
-        flash("Thank you: HR will invite you to a short preparatory conversation.", "info")
+        flash(_("Thank you: HR will invite you to a short preparatory conversation."), "info")
     return redirect(url_for("programmes.view", slug=slug))
 
 
 def _my_enrolment(enrolment_id: int) -> Enrolment:
     found = db().get(Enrolment, enrolment_id)
     if found is None or found.person_id != _me().id:
-        raise NotFound("No such invitation.")
+        raise NotFound(N_("No such invitation."))
     return found
 
 
@@ -478,12 +490,12 @@ def answer(enrolment_id: int) -> ResponseReturnValue:
         session.commit()
     except ValidationError as error:
         session.rollback()
-        flash(f"Not saved: {error.reason}", "error")
+        flash(_("Not saved: %(reason)s", reason=translate_error(error)), "error")
     else:
         flash(
-            "Your answer is saved."
+            _("Your answer is saved.")
             if found.status == "agreed"
-            else "You declined: nobody is told why.",
+            else _("You declined: nobody is told why."),
             "info",
         )
     return redirect(url_for("programmes.index"))
@@ -498,16 +510,16 @@ def leave(enrolment_id: int) -> ResponseReturnValue:
         session.commit()
     except ValidationError as error:
         session.rollback()
-        flash(f"Not saved: {error.reason}", "error")
+        flash(_("Not saved: %(reason)s", reason=translate_error(error)), "error")
     else:
-        flash("You left the programme. Taking part is voluntary.", "info")
+        flash(_("You left the programme. Taking part is voluntary."), "info")
     return redirect(url_for("programmes.index"))
 
 
 def _my_pair(pair_id: int) -> Pair:
     pair = db().get(Pair, pair_id)
     if pair is None or not pair.has_member(_me().id):
-        raise NotFound("No such pair.")
+        raise NotFound(N_("No such pair."))
     return pair
 
 
@@ -520,11 +532,11 @@ def onboarding(pair_id: int) -> ResponseReturnValue:
     role = "mentor" if pair.mentor_id == me.id else "mentee"
     if request.method == "POST":
         if request.form.get("agree") != "1":
-            flash("Tick the box to accept the agreement.", "error")
+            flash(_("Tick the box to accept the agreement."), "error")
         else:
             pairs.accept_agreement(db(), pair, me)
             db().commit()
-            flash("Thank you: you accepted the pair agreement.", "info")
+            flash(_("Thank you: you accepted the pair agreement."), "info")
         return redirect(url_for("programmes.onboarding", pair_id=pair_id))
     accepted = pair.mentor_agreed_at if role == "mentor" else pair.mentee_agreed_at
     partner = pair.mentee if role == "mentor" else pair.mentor
@@ -574,7 +586,7 @@ def people_upload_confirm() -> ResponseReturnValue:
         session.commit()
     except ValidationError as error:
         session.rollback()
-        flash(_("Nothing written: %(reason)s", reason=error.reason), "error")
+        flash(_("Nothing written: %(reason)s", reason=translate_error(error)), "error")
         return redirect(url_for("programmes.people_upload"))
     forget_file(_upload_folder(), digest)
     match_vectors.catch_up(tandem().sessions, tandem().matching_embedders)
