@@ -24,6 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kb.models import (
+    ApiToken,
     Enrolment,
     Feedback,
     Guide,
@@ -35,6 +36,7 @@ from kb.models import (
     SessionNote,
     split_list,
 )
+from kb.services.feedback import question_text
 
 FORMAT = "tandem-person-export/1"
 
@@ -55,6 +57,7 @@ def _profile(person: Person) -> dict[str, Any]:
         "interface_language": person.ui_language,
         "expertise": split_list(person.expertise),
         "goals": split_list(person.goals),
+        "show_goals_on_public_page": person.show_goals,
         "open_to_mentoring": person.opt_in,
         "capacity": person.capacity,
         "style": person.style,
@@ -185,6 +188,24 @@ def _note(note: SessionNote, person: Person) -> dict[str, Any]:
     }
 
 
+def _feedback(f: Feedback) -> dict[str, Any]:
+    """A questionnaire answer (with its question, in English) or a goal self-rating."""
+    question = f.question
+    return {
+        "pair_id": f.pair_id,
+        "kind": "answer" if f.question_id is not None else "self-rating",
+        "round": f.round,
+        "role": f.role,
+        "question": question_text(question, "en") if question is not None else None,
+        "goal": f.goal,
+        "area": f.area,
+        "rating": f.rating,
+        "comment": f.comment,
+        "created_at": _when(f.created_at),
+        "updated_at": _when(f.updated_at),
+    }
+
+
 def person_data(session: Session, person: Person, *, now: dt.datetime | None = None) -> dict:
     """Everything the export holds for ``person``, as JSON-ready values."""
     pairs = _pairs(session, person)
@@ -204,6 +225,9 @@ def person_data(session: Session, person: Person, *, now: dt.datetime | None = N
     inbox = session.scalars(
         select(InboxMessage).where(InboxMessage.person_id == person.id).order_by(InboxMessage.id)
     )
+    tokens = session.scalars(
+        select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id)
+    )
     return {
         "format": FORMAT,
         "exported_at": _when(now or dt.datetime.now(dt.UTC).replace(tzinfo=None)),
@@ -213,15 +237,7 @@ def person_data(session: Session, person: Person, *, now: dt.datetime | None = N
         "guides": _guides(session, person),
         "notes": [_note(n, person) for n in notes],
         "insights": [i for i in (_insight(n) for n in notes) if i is not None],
-        "feedback": [
-            {
-                "pair_id": f.pair_id,
-                "rating": f.rating,
-                "comment": f.comment,
-                "created_at": _when(f.created_at),
-            }
-            for f in feedback
-        ],
+        "feedback": [_feedback(f) for f in feedback],
         "sessions": [
             {
                 "pair_id": m.pair_id,
@@ -243,6 +259,16 @@ def person_data(session: Session, person: Person, *, now: dt.datetime | None = N
                 "created_at": _when(h.created_at),
             }
             for h in help_requests
+        ],
+        "api_tokens": [  # never the token: only its name and first characters exist
+            {
+                "name": t.name,
+                "prefix": t.prefix,
+                "created_at": _when(t.created_at),
+                "last_used_at": _when(t.last_used_at),
+                "revoked_at": _when(t.revoked_at),
+            }
+            for t in tokens
         ],
         "inbox": [
             {
@@ -323,7 +349,12 @@ def note_markdown(note: dict, insight: dict | None) -> str:
 def feedback_markdown(data: dict) -> str:
     lines = ["# Feedback you gave", ""]
     for f in data["feedback"]:
-        lines.append(f"- {f['created_at']}, pair {f['pair_id']}: rating {f['rating']}")
+        about = f["question"] or (f"goal “{f['goal']}”" if f["goal"] else "")
+        where = ", ".join(x for x in (f["round"], about) if x)
+        rating = f", rating {f['rating']}" if f["rating"] is not None else ""
+        lines.append(
+            f"- {f['created_at']}, pair {f['pair_id']}{', ' + where if where else ''}{rating}"
+        )
         if f["comment"]:
             lines.extend("  > " + line for line in f["comment"].splitlines())
     if not data["feedback"]:

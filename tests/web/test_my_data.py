@@ -13,15 +13,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from kb.cli import main
-from kb.models import AuditEntry, Feedback, Pair, Person
+from kb.models import ApiToken, AuditEntry, Feedback, Pair, Person
 from kb.runtime import Tandem
-from kb.services import export, notes, people
+from kb.services import export, notes, people, tokens
 
 from .conftest import PASSWORD, Library
 
 OTHER_PAIR_WORD = "Vexillomancy"  # in the other pair's note and insight
 OTHER_FEEDBACK = "Dawid's own feedback about Quillfeather"
 OWN_FEEDBACK = "Bogdan says the Sprocketeer sessions help"
+SECRETS: list[str] = []  # API tokens made by the fixture, never to be exported
 
 
 @pytest.fixture
@@ -45,7 +46,11 @@ def world(web_tandem: Tandem, library: Library) -> Library:
         s.add(Feedback(pair_id=other.id, author_id=dawid.id, rating=4, comment=OTHER_FEEDBACK))
         s.add(Feedback(pair_id=own.id, author_id=bogdan.id, rating=5, comment=OWN_FEEDBACK))
         s.add(Feedback(pair_id=own.id, author_id=anna.id, rating=3, comment="Anna's feedback"))
+        s.add(Feedback(pair_id=own.id, author_id=bogdan.id, rating=2, round="kickoff",
+                       role="mentee", goal="Pivot tables in Excel", area="data"))  # fmt: skip
+        _, secret = tokens.create_token(s, bogdan, "laptop script")
         s.commit()
+    SECRETS.append(secret)
     return library
 
 
@@ -76,7 +81,15 @@ def test_the_export_holds_the_pairs_notes_and_nothing_of_another_pair(
         "Ask for a summary with three bullet points.",
         "Channels beat long e-mail threads for team decisions.",
     }
-    assert [f["comment"] for f in data["feedback"]] == [OWN_FEEDBACK]
+    assert [(f["kind"], f["comment"], f["goal"]) for f in data["feedback"]] == [
+        ("self-rating", OWN_FEEDBACK, ""),
+        ("self-rating", "", "Pivot tables in Excel"),
+    ]
+    assert [t["name"] for t in data["api_tokens"]] == ["laptop script"]
+    assert SECRETS[-1] not in text  # the token itself never
+    with web_tandem.sessions() as s:
+        for digest in s.scalars(select(ApiToken.digest)):
+            assert digest not in text
     assert data["pairs"][0]["partner"] == "Anna Mentor"
     # Nothing of the other pair, nobody's password hash or other e-mail address.
     for absent in (OTHER_PAIR_WORD, OTHER_FEEDBACK, "Anna's feedback", "Draftword"):
@@ -118,7 +131,7 @@ def test_the_page_counts_and_downloads_only_the_logged_in_persons_data(
     assert client.get("/me/data").status_code == 302  # anonymous: to the login page
     login(client, "bogdan@example.com")
     page = client.get("/me/data").get_data(as_text=True)
-    assert "3 session notes of your pairs" in page and "1 piece of feedback you gave" in page
+    assert "3 session notes of your pairs" in page and "2 pieces of feedback you gave" in page
     answer = client.post("/me/data/download")
     assert answer.status_code == 200 and answer.mimetype == "application/zip"
     assert "attachment" in answer.headers["Content-Disposition"]
@@ -147,7 +160,7 @@ def test_export_person_command(web_tandem: Tandem, world: Library, tmp_path) -> 
         main, ["export-person", "bogdan@example.com", "-o", str(target)], env=env
     )
     assert result.exit_code == 0, result.output
-    assert "3 notes" in result.output and "1 feedback" in result.output
+    assert "3 notes" in result.output and "2 feedback" in result.output
     assert target.stat().st_mode & 0o077 == 0  # private notes inside: owner only
     text = everything_in(target.read_bytes())
     assert "Zyxelgate" in text and OTHER_PAIR_WORD not in text
@@ -178,4 +191,4 @@ def test_the_page_speaks_polish(client: FlaskClient, login, world: Library) -> N
     page = client.get("/me/data", headers={"Accept-Language": "pl"}).get_data(as_text=True)
     assert "Twoje dane" in page
     assert "3 notatki ze spotkań Twoich par" in page  # the Polish plural for 3
-    assert "1 przekazana przez Ciebie opinia" in page
+    assert "2 przekazane przez Ciebie opinie" in page
