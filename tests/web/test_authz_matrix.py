@@ -49,6 +49,7 @@ HUGE = 2**64
 
 # Outcomes: a status code, or "login" (302 to the login page).
 OK, MOVED, LOGIN, FORBIDDEN, MISSING = "200", "302", "login", "403", "404"
+UNAUTHORIZED = "401"  # the JSON API's answer without a valid session or token
 
 
 def public(status: str = OK) -> dict[str, str]:
@@ -62,6 +63,11 @@ def logged_in(status: str = OK) -> dict[str, str]:
 def pair_members(status: str, outsiders: str) -> dict[str, str]:
     """The pair's mentor and mentee get ``status``; everybody else ``outsiders``."""
     return {**public(outsiders), "mentor": status, "mentee": status}
+
+
+def api_members(status: str, outsiders: str = MISSING) -> dict[str, str]:
+    """The JSON API for a pair's members: 401 without a valid session or token."""
+    return {**pair_members(status, outsiders), "anonymous": "401", "deactivated": "401"}
 
 
 def hr_only(status: str = OK) -> dict[str, str]:
@@ -95,6 +101,7 @@ class Policy:
     args: Callable[[World], dict[str, Any]] = lambda world: {}
     query: dict[str, str] = field(default_factory=dict)
     data: dict[str, str] = field(default_factory=dict)
+    json: dict[str, Any] | None = None  # a JSON body instead of the form ``data``
 
 
 # One line per (endpoint, method). New routes must be added here.
@@ -306,6 +313,32 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("api.update_me", "PATCH"): Policy(  # a form body is refused: the API takes JSON
         {**public("400"), "anonymous": "401", "deactivated": "401"}, data={"goals": "x"}
     ),
+    # Notes over the API: the pair's two members only; HR and another pair get 404.
+    ("api.list_notes", "GET"): Policy(api_members(OK, OK)),
+    ("api.create_note", "POST"): Policy(
+        api_members("201"), lambda w: {"pair_id": w.pair_id},
+        json={"title": "API note", "body_md": "Written by the matrix."},
+    ),  # fmt: skip
+    ("api.note", "GET"): Policy(
+        api_members(OK), lambda w: {"note_id": w.library.private_note_id}
+    ),
+    ("api.note", "PATCH"): Policy(
+        api_members(OK), lambda w: {"note_id": w.fresh_note(insight=False)},
+        json={"title": "Changed by the matrix"},
+    ),  # fmt: skip
+    ("api.note", "DELETE"): Policy(
+        api_members("204"), lambda w: {"note_id": w.fresh_note(insight=True)}
+    ),
+    ("api.insight", "POST"): Policy(
+        api_members(OK), lambda w: {"note_id": w.fresh_note(insight=False)},
+        json={"text": "An insight from the matrix."},
+    ),  # fmt: skip
+    ("api.consent_insight", "POST"): Policy(
+        api_members(OK), lambda w: {"note_id": w.fresh_note(insight=True)}
+    ),
+    ("api.insight", "DELETE"): Policy(
+        api_members("204"), lambda w: {"note_id": w.fresh_note(insight=True)}
+    ),
     # The language switcher: anyone may choose (303 back to the page).
     ("i18n.switch", "POST"): Policy(public("303"), data={"lang": "pl", "next": "/"}),
 }
@@ -495,7 +528,7 @@ def outcome(status: int, location: str) -> str:
 
 def gate(expected: str) -> bool:
     """Whether a role with this real-id outcome passed the route's login and role checks."""
-    return expected not in (LOGIN, FORBIDDEN)
+    return expected not in (LOGIN, FORBIDDEN, UNAUTHORIZED)
 
 
 def variant_args(rule: Rule, real: dict[str, Any], variant: str) -> dict[str, Any]:
@@ -523,7 +556,8 @@ def request_case(world: World, rule: Rule, method: str, role: str, variant: str)
         with client.session_transaction() as session:
             session["_user_id"] = account
             session["_fresh"] = True
-    answer = client.open(path, method=method, query_string=policy.query, data=policy.data)
+    body: dict[str, Any] = {"data": policy.data} if policy.json is None else {"json": policy.json}
+    answer = client.open(path, method=method, query_string=policy.query, **body)
     return outcome(answer.status_code, answer.headers.get("Location", ""))
 
 
