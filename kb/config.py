@@ -72,6 +72,9 @@ class Settings:
     # Links in e-mails and printed by the command line start with this (e.g.
     # "https://tandem.example.com"); None: relative links, or the request's own address.
     base_url: str | None = None
+    # Session notes are deleted this many days after their programme ends (`tandem
+    # retention`; published insights stay, their note emptied). None: kept.
+    note_retention_days: int | None = None
     # Load per-process language tables when the web app is built (gunicorn --preload).
     warm_up: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -153,6 +156,7 @@ def load_settings(
         ("TANDEM_REMEMBER_DAYS", "remember_days", 0),
         ("TANDEM_PROXY_HOPS", "proxy_hops", 0),
         ("TANDEM_SMTP_PORT", "smtp_port", 1),
+        ("TANDEM_NOTE_RETENTION_DAYS", "note_retention_days", 0),
     ):
         number = _whole(environ, key, minimum)
         if number is not None:

@@ -18,6 +18,7 @@ from kb.cli import (
     matching,
     notify,
     ops,
+    privacy,
     programme,
     report,
     research,
@@ -44,6 +45,18 @@ def main(ctx: click.Context, instance: Path | None) -> None:
     ctx.call_on_close(state.close)
 
 
-for group in (content, search, serve, matching, research, ops, programme, notify, report, export):
+for group in (
+    content,
+    search,
+    serve,
+    matching,
+    research,
+    ops,
+    programme,
+    notify,
+    report,
+    export,
+    privacy,
+):
     for command in group.COMMANDS:
         main.add_command(command)
