@@ -329,6 +329,7 @@ def create_app(
     modules = (main, auth, accounts, search, guides, notes, hr, inbox, programmes, sessions)
     for module in (*modules, evaluation, privacy):
         app.register_blueprint(module.bp)
+    app.register_blueprint(accounts.people_bp)
     api.init_app(app, csrf)
     # Run by gunicorn's post_worker_init: each worker builds its matching pool at start.
     app.extensions["matching_warm_up"] = lambda: hr.warm_up_matching(app)

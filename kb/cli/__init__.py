@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from kb.cli import (
+    accounts,
     content,
     export,
     matching,
@@ -57,6 +58,7 @@ for group in (
     report,
     export,
     privacy,
+    accounts,
 ):
     for command in group.COMMANDS:
         main.add_command(command)

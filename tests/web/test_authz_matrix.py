@@ -307,6 +307,29 @@ POLICY: dict[tuple[str, str], Policy] = {
         {**public(MISSING), "mentor": MOVED, "anonymous": LOGIN, "deactivated": LOGIN},
         lambda w: {"token_id": w.fresh_token()},
     ),
+    # Set-password links: without a valid link, "not found" for everyone.
+    ("accounts.set_password", "GET"): Policy(public(MISSING)),
+    ("accounts.set_password", "POST"): Policy(public(MISSING)),
+    ("accounts.password", "GET"): Policy(logged_in()),
+    ("accounts.password", "POST"): Policy(logged_in("400")),  # an empty form is shown again
+    ("accounts.profile", "GET"): Policy(logged_in()),
+    ("accounts.profile", "POST"): Policy(logged_in("400"), data={"capacity": "99"}),
+    ("people.view", "GET"): Policy(public(), lambda w: {"person_id": w.fresh_person()}),
+    # HR's account management: links by HR, deactivation and roles by administrators.
+    ("accounts.directory", "GET"): Policy(hr_only()),
+    ("accounts.manage", "GET"): Policy(hr_only(), lambda w: {"person_id": w.fresh_person()}),
+    ("accounts.issue_link", "POST"): Policy(
+        hr_only(), lambda w: {"person_id": w.fresh_person()}
+    ),
+    ("accounts.deactivate", "POST"): Policy(
+        hr_admin_only(), lambda w: {"person_id": w.fresh_person()}
+    ),
+    ("accounts.reactivate", "POST"): Policy(
+        hr_admin_only(), lambda w: {"person_id": w.fresh_person()}
+    ),
+    ("accounts.roles", "POST"): Policy(
+        hr_admin_only(), lambda w: {"person_id": w.fresh_person()}, data={"roles": "mentee"}
+    ),
     # The JSON API answers 401 (never a redirect) without a valid session or token.
     ("api.openapi", "GET"): Policy(public()),
     ("api.me", "GET"): Policy({**public(), "anonymous": "401", "deactivated": "401"}),
