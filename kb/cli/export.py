@@ -4,6 +4,7 @@ markdown, or the JSON alone. The export is recorded in the audit log (who, not w
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -51,8 +52,11 @@ def export_person(state: State, email: str, output: Path | None, as_json: bool) 
         if output is None:
             name = export.export_file_name(person, dt.date.today())
             output = Path(name[:-4] + ".json" if as_json else name)
-        output.write_bytes(payload)
-        output.chmod(0o600)  # private notes inside: readable by its owner only
+        # Private notes inside: readable by its owner only, from the first byte written.
+        descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), 0o600)  # also when the file existed before
+            file.write(payload)
         counts = ", ".join(
             f"{len(data[key])} {key.replace('_', ' ')}"
             for key in ("guides", "notes", "insights", "feedback")

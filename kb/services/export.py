@@ -115,6 +115,10 @@ def _enrolments(session: Session, person: Person) -> list[dict[str, Any]]:
     ]
 
 
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
 def _guides(session: Session, person: Person) -> list[dict[str, Any]]:
     found = session.scalars(select(Guide).where(Guide.author_id == person.id).order_by(Guide.id))
     result = []
@@ -128,6 +132,8 @@ def _guides(session: Session, person: Person) -> list[dict[str, Any]]:
                 "tags": split_list(guide.tags),
                 "status": guide.status,
                 "published_on": _when(guide.published_on),
+                "review_by": _when(guide.review_by),
+                "videos": _lines(current.videos if current is not None else ""),
                 "created_at": _when(guide.created_at),
                 "updated_at": _when(guide.updated_at),
                 "body_md": current.body_md if current is not None else "",
@@ -136,6 +142,7 @@ def _guides(session: Session, person: Person) -> list[dict[str, Any]]:
                         "number": r.number,
                         "title": r.title,
                         "created_at": _when(r.created_at),
+                        "videos": _lines(r.videos),
                         "body_md": r.body_md,
                     }
                     for r in guide.revisions
@@ -325,6 +332,8 @@ def guide_markdown(guide: dict) -> str:
         ("Language", guide["language"]),
         ("Tags", guide["tags"]),
         ("Published on", guide["published_on"]),
+        ("Review by", guide["review_by"]),
+        ("Videos", guide["videos"]),
         ("Revisions", len(guide["revisions"])),
     ]
     return f"# {guide['title']}\n\n{_field_lines(fields)}\n\n---\n\n{guide['body_md']}\n"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import zipfile
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from kb.cli import main
 from kb.models import ApiToken, AuditEntry, Feedback, Pair, Person
 from kb.runtime import Tandem
-from kb.services import export, notes, people, tokens
+from kb.services import export, guides, notes, people, tokens
 
 from .conftest import PASSWORD, Library
 
@@ -48,6 +49,11 @@ def world(web_tandem: Tandem, library: Library) -> Library:
         s.add(Feedback(pair_id=own.id, author_id=anna.id, rating=3, comment="Anna's feedback"))
         s.add(Feedback(pair_id=own.id, author_id=bogdan.id, rating=2, round="kickoff",
                        role="mentee", goal="Pivot tables in Excel", area="data"))  # fmt: skip
+        guides.create_guide(
+            s, celina, title="Reels in ten minutes", language="en", body_md="Short videos.",
+            videos="https://video.example/reel-1 | A first reel | 1:30",
+            review_by=dt.date(2025, 1, 31),
+        )  # fmt: skip
         _, secret = tokens.create_token(s, bogdan, "laptop script")
         s.commit()
     SECRETS.append(secret)
@@ -108,7 +114,14 @@ def test_the_other_pair_and_hr_get_only_their_own(web_tandem: Tandem, world: Lib
     celina, payload = export_of(web_tandem, "celina@example.com")
     text = everything_in(payload)
     assert [n["title"] for n in celina["notes"]] == [f"{OTHER_PAIR_WORD} session"]
-    assert [g["title"] for g in celina["guides"]] == ["Unfinished draft about Draftword"]
+    assert [g["title"] for g in celina["guides"]] == [
+        "Unfinished draft about Draftword",
+        "Reels in ten minutes",
+    ]
+    reels = celina["guides"][1]
+    assert reels["review_by"] == "2025-01-31"
+    assert reels["videos"] == ["https://video.example/reel-1 | A first reel | 1:30"]
+    assert "https://video.example/reel-1" in text
     assert "Zyxelgate" not in text and "Quokkaword" not in text and OWN_FEEDBACK not in text
     hr, payload = export_of(web_tandem, "hania@example.com")
     assert hr["notes"] == hr["insights"] == hr["feedback"] == hr["pairs"] == []
@@ -121,6 +134,7 @@ def test_a_mentor_gets_her_guides_with_every_revision(web_tandem: Tandem, world:
     [guide] = anna["guides"]
     assert guide["title"] == "Copilot w Excelu" and guide["status"] == "published"
     assert guide["revisions"] and "sprawdzaj wyniki" in guide["body_md"]
+    assert guide["videos"] == [] and guide["review_by"] is None
     assert "Copilot pomaga" in everything_in(payload)
     assert [f["comment"] for f in anna["feedback"]] == ["Anna's feedback"]
 
