@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ingest.demo_programmes import seed_programmes
 from ingest.pipeline import ImportReport, import_paths
 from kb.db import transaction
 from kb.embedding import Embedder
@@ -53,6 +54,7 @@ def load_demo(
         for person in people:
             if person.password_hash != shared:
                 person.password_hash = shared
+        seed_programmes(session)  # the programme phases (once; a second load changes nothing)
     return report
 
 

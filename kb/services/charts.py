@@ -24,7 +24,7 @@ def _text(x: float, y: float, text: object, anchor: str = "start", size: int = F
             f'fill="#1d2733">{escape(str(text))}</text>')  # fmt: skip
 
 
-def _short(label: object, limit: int = 38) -> str:
+def _short(label: object, limit: int = 34) -> str:
     text = str(label)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

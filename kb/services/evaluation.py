@@ -71,6 +71,8 @@ class Table:
     note: str = ""  # N_-marked explanation (e.g. why a figure is hidden)
     note_params: dict[str, object] = field(default_factory=dict)
     chart: dict[str, object] | None = None  # what the page draws (kb.services.charts)
+    # The page lists at most PAGE_ROWS rows per value of this column (the CSV has them all).
+    page_group: int | None = None
 
     @property
     def note_text(self) -> str:
@@ -94,6 +96,7 @@ class Evaluation:
 
 
 OTHER = Label(N_("Other"))
+PAGE_ROWS = 25
 EARLY_DAYS = 14  # a pair that ended this long before the programme's end ended early
 
 
@@ -136,37 +139,62 @@ def _flat(members: Mapping[int, list[float]]) -> list[float]:
 # --- gathering ----------------------------------------------------------------------------------
 
 
-def evaluate(session: Session, programme: Programme, today: dt.date | None = None) -> Evaluation:
-    """The whole evaluation of ``programme`` as of ``today``."""
+# Which part of the evaluation builds each table (an export of one table builds only its part).
+PARTS = {
+    "participation": "people", "retention": "people", "sessions": "sessions",
+    "sessions_per_pair": "sessions", "goal_progress": "goals", "goal_progress_by_goal": "goals",
+    "responses": "answers", "ratings": "answers", "free_text": "answers", "produced": "output",
+    "guides": "output", "topics": "topics", "gaps": "gaps",
+}  # fmt: skip
+TABLE_NAMES = tuple(PARTS)
+
+
+def evaluate(
+    session: Session, programme: Programme, today: dt.date | None = None,
+    only: str | None = None,
+) -> Evaluation:  # fmt: skip
+    """The evaluation of ``programme`` as of ``today``: every table, or with ``only`` the
+    tables of that table's part (and no headline)."""
     today = today or dt.date.today()
     k = max(programme.min_group or 5, 3)
+    wanted = set(PARTS.values()) if only is None else {PARTS.get(only, "")}
     pairs = list(session.execute(
         select(Pair.id, Pair.mentor_id, Pair.mentee_id, Pair.status, Pair.started, Pair.ended)
         .where(Pair.programme_id == programme.id)
     ))  # fmt: skip
     pair_ids = [p.id for p in pairs]
-    tables = [
-        _participation(session, programme, pairs),
-        _retention(programme, pairs, today),
-    ]
-    sessions_table, per_pair, held_total = _sessions(session, programme, pair_ids, today)
-    tables += [sessions_table, per_pair]
-    tables += _goal_progress(session, programme, k, today)
-    tables += _ratings(session, programme, k, today)
-    tables.append(_free_text(session, programme, k, today))
-    tables += _produced(session, programme, pairs)
-    tables.append(_topics(session, pair_ids, k))
-    tables.append(_gaps(session, programme))
-    started = sum(1 for p in pairs if p.started is not None)
-    enrolled = session.scalar(select(func.count(Enrolment.id)).where(
-        Enrolment.programme_id == programme.id, Enrolment.status == "enrolled"))  # fmt: skip
-    headline: list[tuple[str, Cell]] = [
-        (N_("Enrolled people"), enrolled or len({p.mentor_id for p in pairs}
-                                               | {p.mentee_id for p in pairs})),
-        (N_("Pairs started"), started),
-        (N_("Sessions held"), held_total),
-        (N_("Minimum group size"), k),
-    ]  # fmt: skip
+    tables: list[Table] = []
+    if "people" in wanted:
+        tables += [_participation(session, programme, pairs), _retention(programme, pairs, today)]
+    held_total = 0
+    if "sessions" in wanted:
+        sessions_table, per_pair, held_total = _sessions(session, programme, pair_ids, today)
+        tables += [sessions_table, per_pair]
+    if "goals" in wanted:
+        tables += _goal_progress(session, programme, k, today)
+    if "answers" in wanted:
+        feedback.ensure_questions(session, programme)
+        answers = {r: _answers(session, programme, r) for r in feedback.SURVEY_ROUNDS}
+        tables += _ratings(session, programme, k, today, answers)
+        tables.append(_free_text(session, programme, k, today, answers))
+    if "output" in wanted:
+        tables += _produced(session, programme, pairs)
+    if "topics" in wanted:
+        tables.append(_topics(session, pair_ids, k))
+    if "gaps" in wanted:
+        tables.append(_gaps(session, programme))
+    headline: list[tuple[str, Cell]] = []
+    if only is None:
+        started = sum(1 for p in pairs if p.started is not None)
+        enrolled = session.scalar(select(func.count(Enrolment.id)).where(
+            Enrolment.programme_id == programme.id, Enrolment.status == "enrolled"))  # fmt: skip
+        headline = [
+            (N_("Enrolled people"), enrolled or len({p.mentor_id for p in pairs}
+                                                   | {p.mentee_id for p in pairs})),
+            (N_("Pairs started"), started),
+            (N_("Sessions held"), held_total),
+            (N_("Minimum group size"), k),
+        ]  # fmt: skip
     return Evaluation(programme, today, k, headline, tables)
 
 
@@ -359,16 +387,37 @@ def _goal_progress(session: Session, programme: Programme, k: int, today: dt.dat
     return [by_area, by_goal]
 
 
-def _answers(session: Session, programme: Programme, round_: str) -> list:
-    return list(session.execute(
+@dataclass
+class Answers:
+    """One round's answers, read once: per question id, (author, role, rating, comment)."""
+
+    by_question: dict[int, list[tuple[int, str, int | None, str]]]
+    respondents: dict[str, set[int]]  # role -> authors
+
+
+def _answers(session: Session, programme: Programme, round_: str) -> Answers:
+    found = Answers(defaultdict(list), {"mentor": set(), "mentee": set()})
+    for question_id, author, role, rating, comment in session.execute(
         select(Feedback.question_id, Feedback.author_id, Feedback.role, Feedback.rating,
                Feedback.comment)
         .join(SurveyQuestion, SurveyQuestion.id == Feedback.question_id)
         .where(SurveyQuestion.programme_id == programme.id, SurveyQuestion.round == round_)
-    ))  # fmt: skip
+    ):  # fmt: skip
+        found.by_question[int(question_id or 0)].append((author, role, rating, comment))
+        found.respondents.setdefault(role, set()).add(author)
+    return found
 
 
-def _ratings(session: Session, programme: Programme, k: int, today: dt.date) -> list[Table]:
+def _questions(session: Session, programme: Programme, round_: str) -> list[QuestionText]:
+    return [QuestionText(q) for q in session.scalars(select(SurveyQuestion).where(
+        SurveyQuestion.programme_id == programme.id, SurveyQuestion.round == round_)
+        .order_by(SurveyQuestion.position, SurveyQuestion.id))]  # fmt: skip
+
+
+def _ratings(
+    session: Session, programme: Programme, k: int, today: dt.date,
+    answers: Mapping[str, Answers],
+) -> list[Table]:  # fmt: skip
     """Per rating question of each closed round: answers, mean and how many gave each value,
     for everyone, and per role only when both roles reach ``k``."""
     table = Table(
@@ -382,28 +431,25 @@ def _ratings(session: Session, programme: Programme, k: int, today: dt.date) -> 
          N_("Mentees answered")],
     )  # fmt: skip
     hidden = 0
-    feedback.ensure_questions(session, programme)
     for round_, title in (("mid", N_("Mid-programme")), ("end", N_("End of programme"))):
         state = feedback.round_state(programme, round_, today)
         window = feedback.window(programme, round_)
-        rows = _answers(session, programme, round_)
-        respondents = {(r.author_id, r.role) for r in rows}
+        found = answers[round_]
         response.rows.append([
             Label(title), Label(STATE_LABELS.get(state, state)),
             window.closes.isoformat() if window else None,
-            sum(1 for _, role in respondents if role == "mentor"),
-            sum(1 for _, role in respondents if role == "mentee"),
+            len(found.respondents.get("mentor", ())), len(found.respondents.get("mentee", ())),
         ])  # fmt: skip
         if state != "closed":
             continue
-        asked = session.scalars(select(SurveyQuestion).where(
-            SurveyQuestion.programme_id == programme.id, SurveyQuestion.round == round_,
-            SurveyQuestion.kind == "rating").order_by(SurveyQuestion.position,
-                                                      SurveyQuestion.id))  # fmt: skip
-        for question in asked:
-            given = [r for r in rows if r.question_id == question.id and r.rating is not None]
-            groups = {"all": {r.author_id: [float(r.rating)] for r in given}}
-            by_role = {role: {r.author_id: [float(r.rating)] for r in given if r.role == role}
+        for question in _questions(session, programme, round_):
+            if question.question.kind != "rating":
+                continue
+            given = [g for g in found.by_question.get(question.question.id, ())
+                     if g[2] is not None]  # fmt: skip
+            groups = {"all": {author: [float(r or 0)] for author, _, r, _ in given}}
+            by_role = {role: {author: [float(r or 0)] for author, who, r, _ in given
+                              if who == role}
                        for role in ("mentor", "mentee")}  # fmt: skip
             if all(len(v) >= k for v in by_role.values()):
                 groups.update(by_role)
@@ -414,7 +460,7 @@ def _ratings(session: Session, programme: Programme, k: int, today: dt.date) -> 
                 values = _flat(members)
                 counts = Counter(int(v) for v in values)
                 table.rows.append([
-                    Label(title), QuestionText(question), Label(WHO_LABELS[who]), len(members),
+                    Label(title), question, Label(WHO_LABELS[who]), len(members),
                     _mean(values), *(counts.get(n, 0) for n in feedback.SCALE),
                 ])  # fmt: skip
                 shown = True
@@ -445,37 +491,36 @@ STATE_LABELS = {
 WHO_LABELS = {"all": N_("everyone"), "mentor": N_("mentors"), "mentee": N_("mentees")}
 
 
-def _free_text(session: Session, programme: Programme, k: int, today: dt.date) -> Table:
+def _free_text(
+    session: Session, programme: Programme, k: int, today: dt.date,
+    answers: Mapping[str, Answers],
+) -> Table:  # fmt: skip
     anonymous = programme.anonymous_answers
     columns = [N_("Questionnaire"), N_("Question"), N_("Answer")]
     if not anonymous:
         columns.append(N_("Name"))
-    table = Table("free_text", N_("Free-text answers"), columns)
+    table = Table("free_text", N_("Free-text answers"), columns, page_group=1)
     names: dict[int, str] = {}
+    if not anonymous:
+        authors = {a for found in answers.values() for given in found.by_question.values()
+                   for a, _, _, c in given if c}  # fmt: skip
+        for start in range(0, len(authors), 5000):
+            chunk = sorted(authors)[start : start + 5000]
+            names.update(session.execute(
+                select(Person.id, Person.name).where(Person.id.in_(chunk))).all())  # fmt: skip
     for round_, title in (("mid", N_("Mid-programme")), ("end", N_("End of programme"))):
         if not feedback.results_visible(programme, round_, today):
             continue
-        rows = [r for r in _answers(session, programme, round_) if r.comment]
-        by_question: dict[int, list] = defaultdict(list)
-        for row in rows:
-            by_question[row.question_id].append(row)
-        for question_id, given in sorted(by_question.items()):
-            question = session.get(SurveyQuestion, question_id)
-            assert question is not None
-            if anonymous and len({r.author_id for r in given}) < k:
+        label = Label(title)
+        for question in _questions(session, programme, round_):
+            given = [g for g in answers[round_].by_question.get(question.question.id, ())
+                     if g[3]]  # fmt: skip
+            if not given or anonymous and len({g[0] for g in given}) < k:
                 continue
-            if not anonymous:
-                missing = {r.author_id for r in given} - set(names)
-                if missing:
-                    names.update(
-                        session.execute(
-                            select(Person.id, Person.name).where(Person.id.in_(missing))
-                        ).all()
-                    )
-            for row in sorted(given, key=lambda r: r.comment.lower()):
-                cells: list[Cell] = [Label(title), QuestionText(question), row.comment]
+            for author, _, _, comment in sorted(given, key=lambda g: g[3].lower()):
+                cells: list[Cell] = [label, question, comment]
                 if not anonymous:
-                    cells.append(names.get(row.author_id, ""))
+                    cells.append(names.get(author, ""))
                 table.rows.append(cells)
     table.note = (
         N_("Without names; only questions at least %(count)s people answered, in alphabetical "

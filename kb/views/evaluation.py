@@ -9,6 +9,7 @@ only figures over groups of at least the programme's minimum size, and never a n
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -246,16 +247,38 @@ def cell_text(value: Any) -> Any:
 
 
 def present(
-    found: evaluation.Evaluation, only: str | None = None, draw: bool = True
-) -> list[dict[str, Any]]:
+    found: evaluation.Evaluation, only: str | None = None, draw: bool = True,
+    limit: bool = True,
+) -> list[dict[str, Any]]:  # fmt: skip
     """Each table (or ``only`` that one) with its headings, cells, note and chart (when
-    ``draw``), in the reader's language."""
+    ``draw``), in the reader's language. With ``limit``, a table with a ``page_group`` lists
+    at most PAGE_ROWS rows per group (the CSV has them all)."""
+    memo: dict[tuple[type, str], Any] = {}
+
+    def shown(value: Any) -> Any:
+        if not isinstance(value, str) or type(value) is str:
+            return cell_text(value) if isinstance(value, str) else value
+        key = (type(value), value)
+        if key not in memo:
+            memo[key] = cell_text(value)
+        return memo[key]
+
     out = []
     for table in found.tables:
         if only is not None and table.name != only:
             continue
         columns = [gettext(c) if c not in "12345" else c for c in table.columns]
-        rows = [[cell_text(v) for v in row] for row in table.rows]
+        source = table.rows
+        more = 0
+        if limit and table.page_group is not None:
+            seen: Counter[Any] = Counter()
+            kept = []
+            for row in source:
+                seen[row[table.page_group]] += 1
+                if seen[row[table.page_group]] <= evaluation.PAGE_ROWS:
+                    kept.append(row)
+            more, source = len(source) - len(kept), kept
+        rows = [[shown(v) for v in row] for row in source]
         chart = ""
         if draw and table.chart and rows:
             spec = table.chart
@@ -267,10 +290,12 @@ def present(
                 maximum=float(spec["max"]) if "max" in spec else None,  # type: ignore[arg-type]
                 description=gettext("The same figures are in the table below."),
             )  # fmt: skip
+        notes = [gettext(table.note, **table.note_params) if table.note else ""]
+        if more:
+            notes.append(gettext("%(count)s more answers are in the CSV export.", count=more))
         out.append({
             "name": table.name, "title": gettext(table.title), "columns": columns,
-            "rows": rows, "note": gettext(table.note, **table.note_params) if table.note else "",
-            "chart": Markup(chart),
+            "rows": rows, "note": " ".join(n for n in notes if n), "chart": Markup(chart),
         })  # fmt: skip
     return out
 
@@ -311,15 +336,14 @@ def evaluation_csv(slug: str, table: str) -> ResponseReturnValue:
     """One table of the evaluation as CSV (UTF-8 with a byte-order mark, for spreadsheets);
     the export is audited."""
     programme, session = _programme(slug), db()
-    found = evaluation.evaluate(session, programme, today())
-    try:
-        chosen = found.table(table)
-    except KeyError as error:
-        raise NotFound(gettext("No such table.")) from error
+    if table not in evaluation.TABLE_NAMES:
+        raise NotFound(gettext("No such table."))
+    found = evaluation.evaluate(session, programme, today(), only=table)
+    chosen = found.table(table)
     audit.record(session, current_person(), "evaluation.export", "programme", programme.id,
                  programme.id, {"table": table, "rows": len(chosen.rows)})  # fmt: skip
     session.commit()
-    shown = present(found, only=table, draw=False)[0]
+    shown = present(found, only=table, draw=False, limit=False)[0]
     body = "\ufeff" + evaluation.to_csv(shown["columns"], shown["rows"])
     return Response(
         body,

@@ -263,3 +263,13 @@ def test_programme_with_minimum_three(session: Session) -> None:
     programme.min_group = 3
     found = evaluation.evaluate(session, programme, TODAY)
     assert [row[0] for row in found.table("goal_progress").rows] == ["esg", "All skill areas"]
+
+
+def test_one_table_alone_has_the_same_rows(session: Session) -> None:
+    world = build(session)
+    for pair in world["pairs"]:
+        answer(session, pair, pair.mentee, "end_useful", rating=4)
+    full = evaluation.evaluate(session, world["programme"], TODAY)
+    for name in evaluation.TABLE_NAMES:
+        alone = evaluation.evaluate(session, world["programme"], TODAY, only=name)
+        assert alone.table(name).rows == full.table(name).rows, name
