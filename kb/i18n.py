@@ -26,6 +26,20 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name)
     return message
 
 
+class Text(str):
+    """English text that keeps its ``N_`` template and values, so that the web layer can show
+    it in the reader's language (``|translate`` in templates); elsewhere it is a plain str."""
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, /, **params: object) -> Text:
+        text = super().__new__(cls, template % params if params else template)
+        text.template = template
+        text.params = params
+        return text
+
+
 def supported_locale(value: str | None) -> str | None:
     """``value`` ("pl", "pl-PL", "ru_RU") as one of :data:`LOCALES`, or None."""
     if not value:

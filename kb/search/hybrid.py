@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kb.config import Settings
 from kb.embedding import Embedder, normalise
 from kb.errors import ConfigError, NotFound
+from kb.i18n import N_, Text
 from kb.models import Chunk, Pair, Person
 from kb.search.analysis import guess_language
 from kb.search.centring import TAIL_DIM, with_tail
@@ -51,10 +52,12 @@ __all__ = ["Hit", "SearchEngine", "SearchFilters", "SearchResults"]
 FEW_RESULTS = 3  # below this many results, look for a spelling suggestion
 # Vectors always find neighbours; say so when none of them contains a word of the query
 # (counted over what the user may see only, so it reveals nothing about private notes).
-NO_WORD_MATCH = "No passage contains these words; the results below are the closest in meaning."
+NO_WORD_MATCH = Text(
+    N_("No passage contains these words; the results below are the closest in meaning.")
+)
 # Nothing reached the result floor (SearchConfig.result_floor): say so, and offer the topics
 # (tags) of the nearest documents below it.
-NOTHING_RELEVANT = "Nothing in the library is close enough to this query."
+NOTHING_RELEVANT = Text(N_("Nothing in the library is close enough to this query."))
 CLOSEST_TOPICS = 5
 QUERY_CACHE_SIZE = 256
 # A page's hits: the columns a hit shows and the permission check needs, with the author.

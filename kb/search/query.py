@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from whoosh import query as wq
 from whoosh.analysis import Analyzer
 
+from kb.i18n import N_, Text
+
 MAX_QUERY_CHARS = 1000
 PHRASE_BOOST = 2.0
 
@@ -53,7 +55,10 @@ def parse_query(raw: str | None, max_chars: int = MAX_QUERY_CHARS) -> ParsedQuer
         cut = text[:max_chars]
         text = cut.rsplit(" ", 1)[0] if " " in cut else cut
         truncated = True
-        message = f"Your query was longer than {max_chars:,} characters; only its start was used."
+        message = Text(
+            N_("Your query was longer than %(limit)s characters; only its start was used."),
+            limit=max_chars,
+        )
     phrases = []
     for match in _PHRASE.finditer(text):
         phrase = next((g for g in match.groups() if g is not None), "").strip()
@@ -64,7 +69,9 @@ def parse_query(raw: str | None, max_chars: int = MAX_QUERY_CHARS) -> ParsedQuer
     words = tuple(re.findall(r"\w+", plain))
     if not _WORD.search(plain):
         message = message or (
-            "Type a few words to search." if not text else "Your query has no words to search for."
+            Text(N_("Type a few words to search."))
+            if not text
+            else Text(N_("Your query has no words to search for."))
         )
     return ParsedQuery(plain, tuple(phrases), message, truncated, words)
 

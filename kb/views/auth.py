@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext, lazy_gettext
 from flask_login import login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -20,9 +21,9 @@ bp = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
-    remember = BooleanField("Keep me logged in")
+    email = EmailField(lazy_gettext("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=200)])
+    remember = BooleanField(lazy_gettext("Keep me logged in"))
 
 
 def safe_next(target: str | None) -> str | None:
@@ -53,18 +54,18 @@ def login() -> ResponseReturnValue:
         address = request.remote_addr or "-"
         if logins.throttled(session, email, address, limits):
             # Refused before the password is checked, whether or not the account exists.
-            flash("Too many failed logins. Wait a few minutes, then try again.", "error")
+            flash(gettext("Too many failed logins. Wait a few minutes, then try again."), "error")
             return render_template("auth/login.html", form=form), 429
         person = authenticate(session, email, form.password.data or "")
         if person is not None:
             logins.clear_account(session, email)
             session.commit()
             login_user(Account(person), remember=bool(form.remember.data))
-            flash(f"Welcome, {person.name}.", "info")
+            flash(gettext("Welcome, %(name)s.", name=person.name), "info")
             return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
         logins.record_failure(session, email, address, limits)
         session.commit()
-        flash("Wrong email or password.", "error")
+        flash(gettext("Wrong email or password."), "error")
     return render_template("auth/login.html", form=form), 200
 
 
@@ -78,5 +79,5 @@ def logout() -> Response:
         end_sessions(person)
         db().commit()
     logout_user()
-    flash("You are logged out.", "info")
+    flash(gettext("You are logged out."), "info")
     return redirect(url_for("main.home"))

@@ -108,6 +108,24 @@ def translate_error(error: TandemError) -> str:
     return message
 
 
+def translate(value: object) -> str:
+    """Show a core message (a :class:`kb.i18n.Text`, an ``N_``-marked str or a domain error)
+    in the request's language; text the catalogs do not know stays as it is."""
+    if value is None:
+        return ""
+    if isinstance(value, TandemError):
+        return translate_error(value)
+    template = getattr(value, "template", None)
+    params = getattr(value, "params", None) or {}
+    if isinstance(template, str):
+        try:
+            return str(gettext(template, **params))
+        except (KeyError, ValueError, TypeError):
+            return str(value)
+    text = str(value)
+    return str(gettext(text)) if text else text
+
+
 def date_filter(value: dt.date | dt.datetime | None, format: str = "medium") -> str:  # noqa: A002
     """A date in the request's locale ("2 Apr 2024", "2 kwi 2024", "2 апр. 2024 г.")."""
     if value is None:
@@ -137,7 +155,9 @@ def init_app(app: Flask, default: str = DEFAULT_LOCALE) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", default)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in area_directories())
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters.update(date=date_filter, datetime=datetime_filter, number=number_filter)
+    app.jinja_env.filters.update(
+        date=date_filter, datetime=datetime_filter, number=number_filter, translate=translate
+    )
     app.add_template_global(current_locale)
     app.jinja_env.globals.update(locale_names=LOCALE_NAMES, locales=LOCALES)
     app.register_blueprint(bp)

@@ -18,6 +18,8 @@ from kb.models import Person
 from kb.runtime import Tandem
 from kb.views.i18n import date_filter, local_target, number_filter
 
+from .conftest import Library
+
 Login = Callable[..., TestResponse]
 
 
@@ -121,3 +123,55 @@ def test_dates_and_numbers_follow_the_locale(app: Flask) -> None:
         with app.test_request_context("/", headers={"Accept-Language": code}):
             assert date_filter(day) == date_text
             assert number_filter(12345) == number_text
+
+
+def test_main_pages_render_in_polish_and_russian(
+    client: FlaskClient, login: Login, library: Library
+) -> None:
+    pages = {
+        "/": {"pl": "Czego chcesz się dziś nauczyć?", "ru": "Чему вы хотите научиться сегодня?"},
+        "/search?q=excel": {"pl": "Filtry", "ru": "Фильтры"},
+        "/login": {"pl": "Nie wylogowuj mnie", "ru": "Оставаться в системе"},
+        f"/guides/{library.guide_slug}": {"pl": "Powiązane", "ru": "Похожие материалы"},
+    }
+    for path, wanted in pages.items():
+        for code, text in wanted.items():
+            page = client.get(path, headers={"Accept-Language": code})
+            assert page.status_code == 200, path
+            assert html_lang(page) == code
+            assert text in page.get_data(as_text=True), (path, code)
+    login(client, "anna@example.com")
+    pair = client.get("/pair", headers={"Accept-Language": "pl"}).get_data(as_text=True)
+    assert "Moja para" in pair and "jesteś mentorem" in pair
+    assert "10 kwi 2024" in pair  # the private note's session date, in Polish
+    note = client.get(f"/notes/{library.private_note_id}", headers={"Accept-Language": "ru"})
+    text = note.get_data(as_text=True)
+    assert "Видно только Anna Mentor и Bogdan Mentee." in text
+    assert "10 апр. 2024" in text
+
+
+def test_search_counts_use_the_plural_forms_of_the_language(client: FlaskClient) -> None:
+    english = client.get("/search?q=excel").get_data(as_text=True)
+    found = re.search(r"(\d+) results?\b", english)
+    assert found, english
+    total = int(found.group(1))
+    polish = client.get("/search?q=excel", headers={"Accept-Language": "pl"})
+    form = "wynik" if total == 1 else "wyniki" if 2 <= total % 10 <= 4 else "wyników"
+    assert f"{total} {form}" in polish.get_data(as_text=True)
+
+
+def test_flash_messages_and_form_errors_are_translated(client: FlaskClient) -> None:
+    answer = client.post(
+        "/login",
+        data={"email": "anna@example.com", "password": "wrong"},
+        headers={"Accept-Language": "pl"},
+    )
+    assert "Nieprawidłowy e-mail lub hasło." in answer.get_data(as_text=True)
+    empty = client.post("/login", data={"email": "", "password": ""},
+                        headers={"Accept-Language": "ru"})  # fmt: skip
+    assert "Обязательное поле." in empty.get_data(as_text=True)  # WTForms' own catalog
+
+
+def test_search_messages_from_the_core_are_translated(client: FlaskClient) -> None:
+    page = client.get("/search?q=%21%21%21", headers={"Accept-Language": "pl"})
+    assert "Zapytanie nie zawiera słów do wyszukania." in page.get_data(as_text=True)
