@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb.embedding import Embedder
 from kb.errors import NotFound
+from kb.i18n import N_
 from kb.models import Enrolment, MatchingJob, Pair, PairChange, Programme, utcnow
 from matching import service
 from matching.results import to_data
@@ -160,7 +161,7 @@ class JobRunner:
 
     def _create(self, session: Session, kind: str, programme: str, key: str) -> int:
         job = MatchingJob(kind=kind, programme=programme, key=key, status="queued",
-                          progress="waiting to start")
+                          progress=N_("waiting to start"))
         session.add(job)
         try:
             session.flush()
@@ -182,7 +183,7 @@ class JobRunner:
         # An UPDATE answers a CursorResult (with rowcount); Session.execute is typed Result.
         claimed = cast("CursorResult[Any]", session.execute(update(MatchingJob).where(
             MatchingJob.id == job_id, MatchingJob.updated_at == seen,
-        ).values(status="queued", progress="restarted", updated_at=utcnow())))
+        ).values(status="queued", progress=N_("restarted"), updated_at=utcnow())))
         session.commit()
         if claimed.rowcount == 1:
             self._start(job_id)
@@ -213,7 +214,7 @@ class JobRunner:
             if row is None:
                 return
             kind, programme = row
-        self._set(job_id, status="running", progress="starting")
+        self._set(job_id, status="running", progress=N_("starting"))
         try:
             with self.sessions() as session:
                 data = compute(session, self.embedders, kind, programme, self.cache,
@@ -222,8 +223,8 @@ class JobRunner:
         # or its page would wait forever.
         except Exception as error:  # noqa: BLE001
             log.exception("matching job %s (%s %s) failed", job_id, kind, programme)
-            self._set(job_id, status="failed", progress="failed",
+            self._set(job_id, status="failed", progress=N_("failed"),
                       error=str(error) or type(error).__name__)
             return
-        self._set(job_id, status="done", progress="done",
+        self._set(job_id, status="done", progress=N_("done"),
                   result=json.dumps(data, ensure_ascii=False))

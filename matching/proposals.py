@@ -11,6 +11,7 @@ from typing import ParamSpec, TypeVar
 
 import numpy as np
 
+from kb.i18n import N_
 from matching.assign import assign
 from matching.constraints import Eligibility, MatchWeights
 from matching.fit import explain_pairs, pair_scores
@@ -106,11 +107,11 @@ def propose(
         who = "mentees" if n == 0 else "mentors"
         proposal.warnings.append(f"no opted-in {who}: nobody can be matched")
         proposal.unmatched_mentees = [
-            Unmatched(PersonRef.of(people[i]), "no opted-in mentor with a free place")
+            Unmatched(PersonRef.of(people[i]), N_("no opted-in mentor with a free place"))
             for i in mentees_arr
         ]
         proposal.unmatched_mentors = [
-            Unmatched(PersonRef.of(people[j]), "no opted-in mentee", free_places=int(c))
+            Unmatched(PersonRef.of(people[j]), N_("no opted-in mentee"), free_places=int(c))
             for j, c in zip(mentors_arr, capacity_arr, strict=True)
         ]
         return proposal
@@ -193,7 +194,7 @@ def _unmatched_mentees(
     for r, no_goals, placed, best, n_usable, j in zip(lost.tolist(), *facts, strict=True):
         ref = PersonRef.of(people[mentees[r]])
         if no_goals:
-            out.append(Unmatched(ref, "has no goals to match on: add goals (separated by ';')"))
+            out.append(Unmatched(ref, N_("has no goals to match on: add goals (separated by ';')")))
             continue
         if not placed:
             eligible = elig.language[r] & ~elig.blocked_row(r)
@@ -255,11 +256,11 @@ def _unmatched_mentors(
         free = int(capacity[c] - load[c])
         others = usable[:, c] & (mentor_of != c)
         if not people[mentors[c]].evidence:
-            reason = "no evidence to match on (stated expertise, guides or shared insights)"
+            reason = N_("no evidence to match on (stated expertise, guides or shared insights)")
         elif not usable[:, c].any():
-            reason = "no mentee in the programme fits (or all are ruled out by constraints)"
+            reason = N_("no mentee in the programme fits (or all are ruled out by constraints)")
         elif not others.any():
-            reason = "no further mentee fits"
+            reason = N_("no further mentee fits")
         else:
             reason = (f"the {int(others.sum())} other mentee(s) who fit got pairs with a "
                       "higher total fit")

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from kb.i18n import N_
 from matching.constraints import MatchWeights
 from matching.fit import explain_pairs, pair_scores
 from matching.pool import Pool
@@ -84,7 +85,7 @@ def recommend(
     order = ok[np.argsort(-score[ok], kind="stable")][:limit]
     if not len(order):
         result.excluded = excluded
-        result.message = "no suitable candidate" + (
+        result.message = N_("no suitable candidate") + (
             f": {describe_exclusions(excluded)}" if excluded else "")
         return result
     if role == "mentee":

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from kb.chunking import chunk_text
 from kb.embedding import Embedder, text_hash
 from kb.errors import ConfigError, ValidationError
+from kb.i18n import N_
 from kb.models import (
     ChangeLog,
     Chunk,
@@ -402,7 +403,7 @@ def propose(
     for j in all_mentors:
         if people[j].capacity == 0:
             result.unmatched_mentors.append(Unmatched(
-                PersonRef.of(people[j]), "capacity 0: not taking mentees in this round",
+                PersonRef.of(people[j]), N_("capacity 0: not taking mentees in this round"),
                 free_places=0))
     result.stats["not_opted_in"] = sum(1 for p in people if not p.opt_in)
     result.stats["signals"] = [s.name for s in pool.config.signals]

@@ -8,14 +8,17 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext, ngettext, pgettext
 from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.i18n import N_
 from kb.models import PAIR_STATUSES, MatchingVector, Pair, PairChange, Person, Programme
 from kb.services import audit, pairs, people
 from kb.views.auth import safe_next
+from kb.views.i18n import translate_error
 from kb.views.support import current_person, db, parse_date, parse_page, tandem
 from matching import service as matching
 from matching.jobs import JobRunner
@@ -36,7 +39,7 @@ def hr_required(view: Callable[P, R]) -> Callable[P, R]:
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         person = current_person()
         if person is None or not person.has_role("hr"):
-            raise PermissionDenied("This page is for HR.")
+            raise PermissionDenied(N_("This page is for HR."))
         return view(*args, **kwargs)
 
     return wrapped
@@ -50,7 +53,7 @@ def admin_required(view: Callable[P, R]) -> Callable[P, R]:
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         person = current_person()
         if person is None or not person.has_role("admin"):
-            raise PermissionDenied("This is for HR administrators.")
+            raise PermissionDenied(N_("This is for HR administrators."))
         return view(*args, **kwargs)
 
     return wrapped
@@ -76,7 +79,7 @@ def index() -> ResponseReturnValue:
 def programme(slug: str) -> ResponseReturnValue:
     found = db().scalar(select(Programme).where(Programme.slug == slug))
     if found is None:
-        raise NotFound("No such programme.")
+        raise NotFound(N_("No such programme."))
     pairs = (
         db()
         .scalars(
@@ -113,7 +116,7 @@ def correct_pair(pair_id: int) -> ResponseReturnValue:
     locked = request.form.get("locked")
     try:
         if locked not in (None, "0", "1"):
-            raise ValidationError(f"lock must be 0 or 1, not {locked!r}", field="locked")
+            raise ValidationError(N_("lock must be 0 or 1."), field="locked")
         if status and status != pair.status:
             pairs.set_pair_status(session, pair, status, hr)
         if locked in ("0", "1"):
@@ -121,11 +124,29 @@ def correct_pair(pair_id: int) -> ResponseReturnValue:
         session.commit()
     except ValidationError as error:
         session.rollback()
-        flash(f"{who}: not changed: {error.reason}", "error")
+        flash(gettext("%(pair)s: not changed: %(reason)s", pair=who,
+                      reason=translate_error(error)), "error")
     else:
-        lock_note = " (locked: proposals keep it)" if pair.locked else ""
-        flash(f"{who}: {pair.status}{lock_note}.", "info")
+        status_word = pair_status_word(pair.status)
+        if pair.locked:
+            flash(gettext("%(pair)s: %(status)s (locked: proposals keep it).", pair=who,
+                          status=status_word), "info")
+        else:
+            flash(gettext("%(pair)s: %(status)s.", pair=who, status=status_word), "info")
     return redirect(url_for("hr.programme", slug=slug))
+
+
+def pair_status_word(code: str) -> str:
+    """A pair's status in the reader's language (the words of templates/_macros.html)."""
+    words = {
+        "proposed": pgettext("pair status", "proposed"),
+        "active": pgettext("pair status", "active"),
+        "paused": pgettext("pair status", "paused"),
+        "ended": pgettext("pair status", "ended"),
+        "rejected": pgettext("pair status", "rejected"),
+        "dropped": pgettext("pair status", "dropped"),
+    }
+    return words.get(code, code)
 
 
 @bp.route("/people/<int:person_id>/deactivate", methods=["POST"])
@@ -135,11 +156,11 @@ def deactivate(person_id: int) -> ResponseReturnValue:
     session = db()
     person = session.get(Person, person_id)
     if person is None:
-        raise NotFound("No such person.")
+        raise NotFound(N_("No such person."))
     people.deactivate(person)
     audit.record(session, current_person(), "account.deactivate", "person", person.id)
     session.commit()
-    flash(f"{person.name}: account deactivated.", "info")
+    flash(gettext("%(name)s: account deactivated.", name=person.name), "info")
     return redirect(safe_back() or url_for("hr.index"))
 
 
@@ -195,7 +216,7 @@ def job_answer(kind: str, slug: str, title: str) -> tuple[Any, ResponseReturnVal
 @bp.route("/programmes/<slug>/proposal")
 @hr_required
 def proposal(slug: str) -> ResponseReturnValue:
-    found, waiting = job_answer("proposal", slug, "Proposed pairs")
+    found, waiting = job_answer("proposal", slug, gettext("Proposed pairs"))
     if waiting is not None:
         return waiting
     rows = None if request.args.get("all") else LIST_ROWS
@@ -224,8 +245,8 @@ def apply_proposal(slug: str) -> ResponseReturnValue:
     """Save the proposal HR was shown (if the data changed since, it must be reviewed again)."""
     state = job_runner().request("proposal", slug)
     if not state.done:
-        flash("The proposal changed since it was shown (or is still being computed): "
-              "review it again before saving.", "error")
+        flash(gettext("The proposal changed since it was shown (or is still being computed): "
+                      "review it again before saving."), "error")
         return redirect(url_for("hr.proposal", slug=slug))
     session = db()
     created = pairs.store_proposed(
@@ -233,7 +254,8 @@ def apply_proposal(slug: str) -> ResponseReturnValue:
         current_person(),
     )  # fmt: skip
     session.commit()
-    flash(f"Saved {len(created)} new proposed pair(s).", "info")
+    flash(ngettext("Saved %(num)d new proposed pair.", "Saved %(num)d new proposed pairs.",
+                   len(created)), "info")
     return redirect(url_for("hr.programme", slug=slug))
 
 
@@ -252,26 +274,29 @@ def decide_pair(slug: str) -> ResponseReturnValue:
         elif decision == "reject":
             pair = pairs.reject_pair(session, slug, mentor, mentee, hr)
         else:
-            raise ValidationError(f"decision must be accept or reject, not {decision!r}",
+            raise ValidationError(N_("The decision must be accept or reject."),
                                   field="decision")
         session.commit()
     except ValidationError as error:
         session.rollback()
-        flash(f"Not changed: {error.reason}", "error")
+        flash(gettext("Not changed: %(reason)s", reason=translate_error(error)), "error")
     except NotFound as error:  # a person of the form is unknown (the programme exists)
         session.rollback()
-        flash(f"Not changed: {error}", "error")
+        flash(gettext("Not changed: %(reason)s", reason=translate_error(error)), "error")
     else:
-        what = "kept in every later proposal" if decision == "accept" else (
-            "rejected: it will not be proposed again")
-        flash(f"{pair.mentor.name} / {pair.mentee.name}: {what}.", "info")
+        who = f"{pair.mentor.name} / {pair.mentee.name}"
+        if decision == "accept":
+            message = gettext("%(pair)s: kept in every later proposal.", pair=who)
+        else:
+            message = gettext("%(pair)s: rejected: it will not be proposed again.", pair=who)
+        flash(message, "info")
     return redirect(url_for("hr.proposal", slug=slug))
 
 
 @bp.route("/programmes/<slug>/gaps")
 @hr_required
 def gaps(slug: str) -> ResponseReturnValue:
-    themes, waiting = job_answer("gaps", slug, "Goals no mentor covers well")
+    themes, waiting = job_answer("gaps", slug, gettext("Goals no mentor covers well"))
     if waiting is not None:
         return waiting
     rows = None if request.args.get("all") else LIST_ROWS
@@ -284,7 +309,7 @@ def recommend() -> ResponseReturnValue:
     mentee = (request.args.get("mentee") or "").strip()
     mentor = (request.args.get("mentor") or "").strip()
     if bool(mentee) == bool(mentor):
-        raise ValidationError("Ask for one person: ?mentee=EMAIL or ?mentor=EMAIL.")
+        raise ValidationError(N_("Ask for one person: ?mentee=EMAIL or ?mentor=EMAIL."))
     if mentee:
         found = matching.recommend_mentors(
             db(), tandem().matching_embedders, mentee, limit=10, cache=pool_cache()

@@ -175,3 +175,52 @@ def test_flash_messages_and_form_errors_are_translated(client: FlaskClient) -> N
 def test_search_messages_from_the_core_are_translated(client: FlaskClient) -> None:
     page = client.get("/search?q=%21%21%21", headers={"Accept-Language": "pl"})
     assert "Zapytanie nie zawiera słów do wyszukania." in page.get_data(as_text=True)
+
+
+def test_hr_matching_pages_speak_polish_and_russian(
+    client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    from .test_hr_matching import HR, add_people
+
+    add_people(web_tandem)
+    assert login(client, HR).status_code == 302
+    pages = {
+        "/hr/": {"pl": "Programy", "ru": "Программы"},
+        "/hr/programmes/spring": {"pl": "Połącz dwie osoby ręcznie",
+                                  "ru": "Составить пару вручную"},
+        "/hr/programmes/spring/proposal": {"pl": "Zachowane pary", "ru": "Сохранённые пары"},
+        "/hr/programmes/spring/gaps": {"pl": "Najbliższy mentor", "ru": "Ближайший наставник"},
+        "/hr/recommend?mentee=ewa@example.com": {"pl": "Mentorzy dla: Ewa Nowicka",
+                                                 "ru": "Наставники для: Ewa Nowicka"},
+    }  # fmt: skip
+    english = ("Pair two people by hand", "Kept pairs", "Teaches back", "evidence",
+               "Closest mentor", "Mentors for", "No programmes yet")  # fmt: skip
+    for path, wanted in pages.items():
+        for code, text in wanted.items():
+            page = client.get(path, headers={"Accept-Language": code})
+            assert page.status_code == 200, path
+            body = page.get_data(as_text=True)
+            assert html_lang(page) == code
+            assert text in body, (path, code)
+            assert not [e for e in english if e in body], (path, code)
+    proposal = client.get("/hr/programmes/spring/proposal", headers={"Accept-Language": "pl"})
+    assert re.search(r"\d+ (para zachowana|pary zachowane|par zachowanych)",
+                     proposal.get_data(as_text=True))  # fmt: skip
+
+
+def test_hr_flash_messages_are_translated(
+    client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    from .test_hr_matching import HR, add_people
+
+    add_people(web_tandem)
+    login(client, HR)
+    answer = client.post(
+        "/hr/programmes/spring/proposal/decide",
+        data={"mentor": "anna@example.com", "mentee": "ewa@example.com", "decision": "maybe"},
+        headers={"Accept-Language": "ru"},
+        follow_redirects=True,
+    )
+    assert "Не изменено: Решение должно быть «принять» или «отклонить»." in answer.get_data(
+        as_text=True
+    )
