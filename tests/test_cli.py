@@ -502,7 +502,7 @@ def test_notify_sends_each_notice_once(demo_env: dict[str, str]) -> None:
     assert first["total"] == sum(first["sent"].values())
     again = run(demo_env, "notify")
     assert again.exit_code == 0
-    assert again.output.startswith("0 notice(s) sent.")
+    assert again.output.startswith("0 notice(s) sent (inbox only; SMTP is not configured).")
     assert run(demo_env, "notify", "--now", "not-a-time").exit_code == 2
 
 

@@ -16,9 +16,11 @@ from kb.cli.base import State, emit_json, pass_state
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def notify(state: State, now: str | None, as_json: bool) -> None:
-    """Send the notices that are due: sessions tomorrow, feedback due, flagged pairs (to HR).
-    Run it from cron (e.g. hourly); a notice is never sent twice."""
-    from kb.services.notices import run_notices
+    """Send the notices that are due: sessions tomorrow, feedback due, flagged pairs (to HR),
+    guides past their review date (to their authors). Into the inbox, and by e-mail when
+    TANDEM_SMTP_HOST is set. Run it from cron (e.g. hourly); a notice is never sent twice."""
+    from kb.services import mail
+    from kb.services.notices import mail_delivery, run_notices
 
     try:
         moment = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
@@ -29,11 +31,13 @@ def notify(state: State, now: str | None, as_json: bool) -> None:
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     with state.tandem.sessions() as session:
-        report = run_notices(session, moment)
+        report = run_notices(session, moment, mail_delivery(state.settings))
+    emailed = mail.configured(state.settings)
     if as_json:
-        emit_json({"sent": report.sent, "total": report.total})
+        emit_json({"sent": report.sent, "total": report.total, "email": emailed})
         return
-    click.echo(f"{report.total} notice(s) sent.")
+    how = "inbox and e-mail" if emailed else "inbox only; SMTP is not configured"
+    click.echo(f"{report.total} notice(s) sent ({how}).")
     for kind, count in sorted(report.sent.items()):
         click.echo(f"  {kind}: {count}")
 

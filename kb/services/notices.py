@@ -1,6 +1,8 @@
 """Reminders and notices that ``tandem notify`` (run by cron) produces: a session tomorrow,
-feedback due, a pair flagged (to HR). Idempotent: each notice has a key, and a key is stored
-once, so running the command again (or twice at once, the key is unique) sends nothing twice.
+feedback due, a pair flagged (to HR), a guide past its review date (to its author); into the
+inbox, and by e-mail in the reader's language when SMTP is configured. Idempotent: each notice
+has a key, and a key is stored once, so running the command again (or twice at once, the key is
+unique) sends nothing twice.
 """
 
 from __future__ import annotations
@@ -8,13 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kb.models import Meeting, Pair, Person, Programme
-from kb.services import health, inbox
+from kb.config import Settings
+from kb.i18n import DEFAULT_LOCALE, area_directories, supported_locale
+from kb.models import Guide, Meeting, Pair, Person, Programme
+from kb.services import health, inbox, mail
 from kb.services.help import hr_people, pair_name
 from kb.services.meetings import DEFAULT_ZONE, to_local, to_utc, when_text
 
@@ -41,6 +46,48 @@ class Delivery:
 
     mailer: inbox.Mailer | None = None
     translate_for: Callable[[Person], inbox.Translate] | None = None
+
+
+@lru_cache(maxsize=8)
+def translator(locale: str) -> inbox.Translate:
+    """gettext over every area's catalog in ``locale``, without Flask (for e-mail sent by the
+    command line); English, or a string no catalog has, stays as written."""
+    from babel.support import Translations
+
+    catalogs = [
+        found
+        for directory in area_directories()
+        if isinstance(found := Translations.load(str(directory), [locale]), Translations)
+    ]
+
+    def translate(text: str) -> str:
+        for catalog in catalogs:
+            translated = catalog.gettext(text)
+            if translated != text:
+                return translated
+        return text
+
+    return translate
+
+
+def person_locale(person: Person, default: str = DEFAULT_LOCALE) -> str:
+    """The language a person reads notices in: the interface language they chose, else the
+    instance's default (as the web app does for a signed-in person)."""
+    return supported_locale(person.ui_language) or supported_locale(default) or DEFAULT_LOCALE
+
+
+def mail_delivery(settings: Settings) -> Delivery:
+    """E-mail through kb.services.mail when SMTP is configured; otherwise the inbox only."""
+    if not mail.configured(settings):
+        return Delivery()
+
+    def send(to: str, subject: str, body: str) -> bool:
+        return mail.send(settings, to, subject, body).sent
+
+    def translate_for(person: Person) -> inbox.Translate:
+        return translator(person_locale(person, settings.default_locale))
+
+    return Delivery(mailer=send, translate_for=translate_for)
 
 
 def feedback_due(
@@ -146,6 +193,32 @@ def flag_notices(
                 )  # fmt: skip
 
 
+def guide_review_notices(
+    session: Session, today: dt.date, report: NoticeReport, delivery: Delivery
+) -> None:
+    """The author of a published guide past its review-by date, once per review date (a new
+    date set after a review is a new reminder when it passes too)."""
+    overdue = session.scalars(
+        select(Guide)
+        .where(Guide.status == "published", Guide.review_by.is_not(None), Guide.review_by < today)
+        .order_by(Guide.id)
+    )
+    for guide in overdue:
+        author, review_by = guide.author, guide.review_by
+        if author is None or not author.active or review_by is None:
+            continue
+        report.count(
+            "guide_review",
+            inbox.notify(
+                session, author, "guide_review",
+                {"title": guide.title, "date": review_by.isoformat()},
+                link=f"/guides/{guide.slug}",
+                key=f"guide-review:{guide.id}:{review_by.isoformat()}",
+                mailer=delivery.mailer, translate_for=delivery.translate_for,
+            ),
+        )  # fmt: skip
+
+
 def run_notices(
     session: Session, now: dt.datetime, delivery: Delivery = Delivery()
 ) -> NoticeReport:
@@ -155,6 +228,7 @@ def run_notices(
     sessions_tomorrow(session, now, report, delivery)
     feedback_notices(session, today, report, delivery)
     flag_notices(session, today, report, delivery)
+    guide_review_notices(session, today, report, delivery)
     try:
         session.commit()
     except IntegrityError:  # another run stored the same keys first: those are sent

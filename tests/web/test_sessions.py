@@ -3,16 +3,22 @@ help, HR's health view and the reminder run; and that none of it carries a pair'
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import email
 import re
+import socket
+from email.message import Message
+from typing import Any
 
 import icalendar
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from kb.models import AuditEntry, HelpRequest, InboxMessage, Meeting, Pair, Person
+from kb.models import AuditEntry, Guide, HelpRequest, InboxMessage, Meeting, Pair, Person
 from kb.services import meetings, notices, people
 
 SECRET_WORDS = ("Zyxelgate", "Budget session", "Quokkaword", "Prompting session")
@@ -358,3 +364,68 @@ def test_hr_re_pairs_from_a_help_request_audited_and_without_naming_the_asker(
     celina = " ".join(inbox_texts(app, "celina@example.com"))
     assert "HR formed a new pair in Spring round: Celina Mentor / Bogdan Mentee" in celina
     assert "help" not in celina.lower() and "Hush" not in celina
+
+
+class SmtpInbox:
+    """aiosmtpd handler keeping (recipient, message) of everything it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        parsed = email.message_from_bytes(envelope.original_content or envelope.content)
+        self.messages.extend((to, parsed) for to in envelope.rcpt_tos)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_notices_go_by_email_in_the_readers_language_when_smtp_is_configured(
+    app: Flask, client: FlaskClient, login, tmp_path
+) -> None:
+    """A real SMTP server (aiosmtpd): Bogdan reads Polish, so his reminder is Polish; Anna's
+    published guide is past its review date, so she is reminded, once."""
+    received, port = SmtpInbox(), free_port()
+    controller = Controller(received, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = dataclasses.replace(
+            tandem_of(app).settings, smtp_host="127.0.0.1", smtp_port=port, smtp_tls="none",
+            smtp_from="tandem@example.com",
+        )  # fmt: skip
+        login(client, "anna@example.com")
+        plan(client, pair_id(app), day="2026-12-07", time="09:00")
+        with tandem_of(app).sessions() as s:
+            people.find_person(s, "bogdan@example.com").ui_language = "pl"  # type: ignore[union-attr]
+            guide = s.scalar(select(Guide).where(Guide.status == "published"))
+            assert guide is not None
+            guide.review_by = dt.date(2026, 11, 30)
+            s.commit()
+        now = dt.datetime(2026, 12, 6, 7, 0)
+        with tandem_of(app).sessions() as s:
+            report = notices.run_notices(s, now, notices.mail_delivery(settings))
+        with tandem_of(app).sessions() as s:
+            again = notices.run_notices(s, now, notices.mail_delivery(settings))
+    finally:
+        controller.stop()
+    assert report.sent["guide_review"] == 1 and again.total == 0
+    assert len(received.messages) == report.total
+    mails: dict[str, str] = {}
+    for to, message in received.messages:
+        body = message.get_payload(decode=True)
+        assert isinstance(body, bytes)
+        text = body.decode("utf-8")
+        assert_private(text)
+        mails[to] = mails.get(to, "") + text
+    assert "Przypomnienie: Twoje spotkanie mentoringowe jest jutro" in mails["bogdan@example.com"]
+    anna = mails["anna@example.com"]
+    assert "is tomorrow" in anna  # Anna reads English
+    assert "Copilot w Excelu" in anna and "past its review date (2026-11-30)" in anna
+    assert "Copilot w Excelu" in " ".join(inbox_texts(app, "anna@example.com"))
+    with tandem_of(app).sessions() as s:
+        emailed = s.scalars(select(InboxMessage.emailed).where(InboxMessage.kind == "guide_review"))
+        assert list(emailed) == [True]
