@@ -207,6 +207,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     # Everyone logged in gets their own data, never anyone else's (no id in the URL).
     ("privacy.my_data", "GET"): Policy(logged_in()),
     ("privacy.download", "POST"): Policy(logged_in()),
+    ("api.my_data", "GET"): Policy({**public(), "anonymous": "401", "deactivated": "401"}),
     ("programmes.create", "GET"): Policy(hr_only()),
     ("programmes.create", "POST"): Policy(hr_only("400")),  # an empty form is shown again
     ("programmes.edit", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),

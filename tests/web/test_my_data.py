@@ -206,3 +206,20 @@ def test_the_page_speaks_polish(client: FlaskClient, login, world: Library) -> N
     assert "Twoje dane" in page
     assert "3 notatki ze spotkań Twoich par" in page  # the Polish plural for 3
     assert "2 przekazane przez Ciebie opinie" in page
+
+
+def test_the_api_gives_the_callers_data_as_json(
+    app, client: FlaskClient, web_tandem: Tandem, world: Library
+) -> None:
+    assert app.test_client().get("/api/me/data").status_code == 401
+    with web_tandem.sessions() as s:
+        celina = people.get_person_by_email(s, "celina@example.com")
+        _, secret = tokens.create_token(s, celina, "export script")
+        s.commit()
+    answer = client.get("/api/me/data", headers={"Authorization": f"Bearer {secret}"})
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    data = answer.get_json()
+    assert data["profile"]["email"] == "celina@example.com"
+    assert [n["title"] for n in data["notes"]] == [f"{OTHER_PAIR_WORD} session"]
+    text = answer.get_data(as_text=True)
+    assert "Zyxelgate" not in text and OWN_FEEDBACK not in text and secret not in text
