@@ -344,6 +344,9 @@ POLICY: dict[tuple[str, str], Policy] = {
         {**public("400"), "anonymous": "401", "deactivated": "401"}, data={"goals": "x"}
     ),
     # Notes over the API: the pair's two members only; HR and another pair get 404.
+    ("api.programme_health", "GET"): Policy(
+        {**hr_only(), "anonymous": "401", "deactivated": "401"}, lambda w: {"slug": "spring"}
+    ),
     ("api.list_notes", "GET"): Policy(api_members(OK, OK)),
     ("api.create_note", "POST"): Policy(
         api_members("201"), lambda w: {"pair_id": w.pair_id},

@@ -429,3 +429,28 @@ def test_notices_go_by_email_in_the_readers_language_when_smtp_is_configured(
     with tandem_of(app).sessions() as s:
         emailed = s.scalars(select(InboxMessage.emailed).where(InboxMessage.kind == "guide_review"))
         assert list(emailed) == [True]
+
+
+def test_health_api_gives_hr_counts_and_flags_never_content(
+    app: Flask, client: FlaskClient, login
+) -> None:
+    login(client, "anna@example.com")
+    plan(client, pair_id(app))
+    (mid,) = meeting_ids(app, pair_id(app))
+    client.post(f"/sessions/{mid}/status", data={"status": "held"})
+    assert client.get("/api/programmes/spring/health").status_code == 403
+    client.post("/logout")
+    assert client.get("/api/programmes/spring/health").status_code == 401
+    login(client, "hania@example.com")
+    answer = client.get("/api/programmes/spring/health")
+    assert answer.status_code == 200
+    assert_private(answer.get_data(as_text=True))
+    data = answer.get_json()
+    assert data["thresholds"] == {"quiet_weeks": 4, "pause_weeks": 4}
+    anna = next(p for p in data["pairs"] if p["mentor"]["name"] == "Anna Mentor")
+    assert anna["mentee"]["name"] == "Bogdan Mentee"
+    assert (anna["planned"], anna["held"], anna["cancelled"]) == (0, 1, 0)
+    assert anna["last_session"] == "2026-12-07" and anna["note_count"] == 3
+    assert set(anna) == {"pair_id", "mentor", "mentee", "status", "planned", "held",
+                         "cancelled", "last_session", "note_count", "flags"}  # fmt: skip
+    assert client.get("/api/programmes/nope/health").status_code == 404

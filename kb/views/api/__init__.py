@@ -33,7 +33,13 @@ R = TypeVar("R")
 
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
     """Register the API with its own CSRF rule (see the module docstring)."""
-    from kb.views.api import accounts, guides, notes, privacy  # noqa: F401  (routes register on bp)
+    from kb.views.api import (  # noqa: F401  (routes register on bp)
+        accounts,
+        guides,
+        notes,
+        privacy,
+        sessions,
+    )
 
     csrf.exempt(bp)
     app.extensions["api_csrf"] = csrf

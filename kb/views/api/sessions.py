@@ -1,0 +1,51 @@
+"""/api/programmes/SLUG/health: HR's pair health of a programme as JSON, the same counts,
+dates and flags as the page, never anything a pair wrote. HR only (others 403)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+from flask.typing import ResponseReturnValue
+
+from kb.models import Person, utcnow
+from kb.services import health, meetings
+from kb.services.pairs import check_hr, programme_by_slug
+from kb.views.api import api_login_required, api_person, bp
+from kb.views.support import db
+
+
+def person_json(person: Person) -> dict[str, Any]:
+    return {"id": person.id, "name": person.name}
+
+
+@bp.route("/programmes/<slug>/health")
+@api_login_required
+def programme_health(slug: str) -> ResponseReturnValue:
+    check_hr(api_person(), "see the health of a programme's pairs")
+    programme = programme_by_slug(db(), slug)
+    rows = health.programme_health(db(), programme, meetings.to_local(utcnow()).date())
+    return jsonify(
+        {
+            "programme": programme.slug,
+            "thresholds": {
+                "quiet_weeks": programme.quiet_weeks,
+                "pause_weeks": programme.pause_weeks,
+            },
+            "pairs": [
+                {
+                    "pair_id": row.pair.id,
+                    "mentor": person_json(row.pair.mentor),
+                    "mentee": person_json(row.pair.mentee),
+                    "status": row.pair.status,
+                    "planned": row.planned,
+                    "held": row.held,
+                    "cancelled": row.cancelled,
+                    "last_session": row.last_session.isoformat() if row.last_session else None,
+                    "note_count": row.note_count,
+                    "flags": row.flags,
+                }
+                for row in rows
+            ],
+        }
+    )
