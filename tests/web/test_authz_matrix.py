@@ -74,6 +74,12 @@ def hr_only(status: str = OK) -> dict[str, str]:
     return {**logged_in(FORBIDDEN), "hr": status, "hr_admin": status}
 
 
+def api_hr(status: str = OK) -> dict[str, str]:
+    """An HR-only JSON API route: 401 without a valid session or token, 403 without HR."""
+    return {**public(FORBIDDEN), "anonymous": "401", "deactivated": "401", "hr": status,
+            "hr_admin": status}  # fmt: skip
+
+
 def hr_admin_only(status: str = MOVED) -> dict[str, str]:
     return {**logged_in(FORBIDDEN), "hr_admin": status}
 
@@ -394,6 +400,16 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("api.restore_revision", "POST"): Policy(
         api_author(OK), lambda w: {"slug": w.fresh_guide(revisions=2), "number": 1}
     ),
+    # Programmes over the API: HR only; without credentials a JSON 401. The matrix posts a
+    # form body, which the API refuses (400) once the caller may use the route.
+    ("api.list_programmes", "GET"): Policy(api_hr()),
+    ("api.create_programme", "POST"): Policy(api_hr("400"), data={"slug": "x", "name": "X"}),
+    ("api.get_programme", "GET"): Policy(api_hr(), lambda w: {"slug": "spring"}),
+    ("api.update_programme", "PATCH"): Policy(api_hr("400"), lambda w: {"slug": "spring"}),
+    ("api.export", "GET"): Policy(api_hr(), lambda w: {"slug": "spring"}),
+    ("api.invite", "POST"): Policy(api_hr("400"), lambda w: {"slug": "spring"}),
+    ("api.create_pair", "POST"): Policy(api_hr("400"), lambda w: {"slug": "spring"}),
+    ("api.set_weights", "PUT"): Policy(api_hr("400"), lambda w: {"slug": "spring"}),
     # The language switcher: anyone may choose (303 back to the page).
     ("i18n.switch", "POST"): Policy(public("303"), data={"lang": "pl", "next": "/"}),
 }

@@ -38,6 +38,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
         guides,
         notes,
         privacy,
+        programmes,
         sessions,
     )
 
