@@ -90,7 +90,7 @@ def test_people_apply_to_an_open_programme(client, login, app) -> None:
     mentor = app.test_client()
     login(mentor, "celina@example.com")
     page = mentor.get("/programmes/autumn").get_data(as_text=True)
-    assert "Generative AI" in page and "Apply" in page
+    assert "Generative AI" in page and "Send my application" in page
     refused = mentor.post(
         "/programmes/autumn/apply",
         data={"role": "mentor", "motivation": "I like teaching."},
@@ -234,7 +234,7 @@ def test_programme_pages_speak_polish_and_russian(client, login, app, web_tandem
     login(member, mentor_email)
     member_pages = {
         "/programmes/": ("Programy mentoringowe", "Программы наставничества", "Open programmes"),
-        "/programmes/autumn": ("Zgłoś się", "Подать заявку", "Why you want to take part"),
+        "/programmes/autumn": ("Wyślij zgłoszenie", "Отправить заявку", "Why you want to take part"),
         f"/programmes/pairs/{pair_id}/onboarding": ("Umowa pary", "Соглашение пары",
                                                     "does not feed performance reviews"),
     }  # fmt: skip
