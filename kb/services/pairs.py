@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.i18n import N_
 from kb.models import PAIR_STATUSES, Pair, PairChange, Person, Programme, utcnow
 from kb.services import audit
 from kb.services.people import get_person_by_email
@@ -25,19 +26,23 @@ DEFAULT_CAPACITY = 1  # a mentor who left capacity empty takes one mentee
 
 def check_dates(starts: dt.date | None, ends: dt.date | None, what: str) -> None:
     if starts and ends and ends < starts:
-        raise ValidationError(f"{what} ends ({ends}) before it starts ({starts})")
+        raise ValidationError(N_("%(what)s ends (%(ends)s) before it starts (%(starts)s)"),
+                              what=what, ends=ends, starts=starts)
 
 
 def _check_pair(mentor: Person, mentee: Person, status: str) -> None:
     if mentor.id == mentee.id:
-        raise ValidationError(f"{mentor.email} cannot mentor themselves")
+        raise ValidationError(N_("%(mentor)s cannot mentor themselves"), mentor=mentor.email)
     if not mentor.has_role("mentor"):
-        raise ValidationError(f"{mentor.email} does not have the mentor role", field="mentor")
+        raise ValidationError(N_("%(mentor)s does not have the mentor role"), field="mentor",
+                              mentor=mentor.email)
     if not mentee.has_role("mentee"):
-        raise ValidationError(f"{mentee.email} does not have the mentee role", field="mentee")
+        raise ValidationError(N_("%(mentee)s does not have the mentee role"), field="mentee",
+                              mentee=mentee.email)
     if status not in PAIR_STATUSES:
         raise ValidationError(
-            f"unknown pair status {status!r}; use {', '.join(PAIR_STATUSES)}", field="status"
+            N_("unknown pair status %(status)r; use %(choices)s"), field="status", status=status,
+            choices=", ".join(PAIR_STATUSES),
         )
 
 
@@ -94,9 +99,9 @@ def check_capacity(session: Session, mentor: Person, pair: Pair | None = None) -
     used = running_pairs(session, mentor.id, pair.id if pair is not None else None)
     if used >= capacity:
         raise ValidationError(
-            f"{mentor.email} takes {capacity} mentee(s) and already has {used} active or "
-            "paused pair(s); end one of them or raise their capacity first",
-            field="status",
+            N_("%(mentor)s takes %(capacity)s mentee(s) and already has %(used)s active or "
+               "paused pair(s); end one of them or raise their capacity first"),
+            field="status", mentor=mentor.email, capacity=capacity, used=used,
         )
 
 
@@ -134,7 +139,8 @@ def add_pair(
         check_management_chain(session, mentor, mentee)
     if find_pair(session, programme, mentor, mentee) is not None:
         raise ValidationError(
-            f"{mentor.email} and {mentee.email} are already a pair in {programme.slug!r}"
+            N_("%(mentor)s and %(mentee)s are already a pair in %(programme)r"),
+            mentor=mentor.email, mentee=mentee.email, programme=programme.slug,
         )
     if status in RUNNING:
         check_capacity(session, mentor)
@@ -189,10 +195,11 @@ def _shown(value: object) -> str:
 def set_pair_status(session: Session, pair: Pair, status: str, user: Person) -> Pair:
     """HR changes a pair's status; starting and ending fill in the dates when missing."""
     if not user.has_role("hr"):
-        raise PermissionDenied("only HR can change the status of a pair")
+        raise PermissionDenied(N_("only HR can change the status of a pair"))
     if status not in PAIR_STATUSES:
         raise ValidationError(
-            f"unknown pair status {status!r}; use {', '.join(PAIR_STATUSES)}", field="status"
+            N_("unknown pair status %(status)r; use %(choices)s"), field="status", status=status,
+            choices=", ".join(PAIR_STATUSES),
         )
     if status in RUNNING and pair.status not in RUNNING:
         check_management_chain(session, pair.mentor, pair.mentee)
@@ -214,7 +221,7 @@ def set_pair_status(session: Session, pair: Pair, status: str, user: Person) -> 
 def set_pair_locked(session: Session, pair: Pair, locked: bool, user: Person) -> Pair:
     """HR keeps (locks) a pair in proposals so a re-run of matching does not undo it."""
     if not user.has_role("hr"):
-        raise PermissionDenied("only HR can lock a pair")
+        raise PermissionDenied(N_("only HR can lock a pair"))
     if locked != pair.locked:
         record_change(pair, "locked" if locked else "unlocked", user)
         audit.record(session, user, "pair.lock" if locked else "pair.unlock", "pair", pair.id,
@@ -298,11 +305,13 @@ def pair_for(session: Session, programme_slug: str, mentor_email: str, mentee_em
     mentor = get_person_by_email(session, mentor_email)
     mentee = get_person_by_email(session, mentee_email)
     if mentor.id == mentee.id:
-        raise ValidationError(f"{mentor.email} cannot mentor themselves")
+        raise ValidationError(N_("%(mentor)s cannot mentor themselves"), mentor=mentor.email)
     if not mentor.has_role("mentor"):
-        raise ValidationError(f"{mentor.email} does not have the mentor role", field="mentor")
+        raise ValidationError(N_("%(mentor)s does not have the mentor role"), field="mentor",
+                              mentor=mentor.email)
     if not mentee.has_role("mentee"):
-        raise ValidationError(f"{mentee.email} does not have the mentee role", field="mentee")
+        raise ValidationError(N_("%(mentee)s does not have the mentee role"), field="mentee",
+                              mentee=mentee.email)
     return programme, mentor, mentee, find_pair(session, programme, mentor, mentee)
 
 
@@ -323,14 +332,15 @@ def lock_pair(
     programme, mentor, mentee, pair = pair_for(session, programme_slug, mentor_email,
                                                mentee_email)
     if pair is not None and pair.status in ("rejected", "ended"):
-        raise ValidationError(f"{mentor.email} / {mentee.email} is {pair.status}; "
-                              "it cannot be locked")
+        raise ValidationError(N_("%(mentor)s / %(mentee)s is %(status)s; it cannot be locked"),
+                              mentor=mentor.email, mentee=mentee.email, status=pair.status)
     check_management_chain(session, mentor, mentee)
     if vet is not None:
         vet(programme, mentor, mentee)
     if any(p.mentee_id == mentee.id and p.mentor_id != mentor.id
            for p in decided_pairs(session, programme)):
-        raise ValidationError(f"{mentee.email} already has a decided mentor in this programme")
+        raise ValidationError(N_("%(mentee)s already has a decided mentor in this programme"),
+                              mentee=mentee.email)
     with session.begin_nested():
         if pair is None:
             pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
@@ -356,7 +366,8 @@ def reject_pair(session: Session, programme_slug: str, mentor_email: str, mentee
     programme, mentor, mentee, pair = pair_for(session, programme_slug, mentor_email,
                                                mentee_email)
     if pair is not None and pair.status in RAN:
-        raise ValidationError(f"{mentor.email} / {mentee.email} is {pair.status}; end it instead")
+        raise ValidationError(N_("%(mentor)s / %(mentee)s is %(status)s; end it instead"),
+                              mentor=mentor.email, mentee=mentee.email, status=pair.status)
     with session.begin_nested():
         if pair is None:
             pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id)
@@ -446,8 +457,8 @@ def create_pair(
     check_management_chain(session, mentor, mentee)
     if any(p.mentee_id == mentee.id and p.mentor_id != mentor.id
            for p in decided_pairs(session, programme)):
-        raise ValidationError(f"{mentee.email} already has a mentor in this programme; "
-                              "swap the mentor instead", field="mentee")
+        raise ValidationError(N_("%(mentee)s already has a mentor in this programme; "
+                                 "swap the mentor instead"), field="mentee", mentee=mentee.email)
     pair = find_pair(session, programme, mentor, mentee)
     with session.begin_nested():
         if pair is None:
@@ -460,8 +471,9 @@ def create_pair(
                 record_change(pair, f"status {pair.status} → proposed, locked by HR", hr_user)
             pair.status, pair.locked = "proposed", True
         else:
-            raise ValidationError(f"{mentor.email} / {mentee.email} is already {pair.status} "
-                                  "in this programme")
+            raise ValidationError(N_("%(mentor)s / %(mentee)s is already %(status)s "
+                                     "in this programme"),
+                                  mentor=mentor.email, mentee=mentee.email, status=pair.status)
         session.flush()
         audit.record(session, hr_user, "pair.create", "pair", pair.id, programme.id,
                      {"mentor_id": mentor.id, "mentee_id": mentee.id})
@@ -474,17 +486,19 @@ def swap_mentor(session: Session, pair: Pair, new_mentor: Person, hr_user: Perso
     today, if the new mentor has a place)."""
     check_hr(hr_user, "swap a mentor")
     if pair.status not in ("proposed", *RUNNING):
-        raise ValidationError(f"the pair is {pair.status}; only a proposed or running pair "
-                              "can get another mentor", field="status")
+        raise ValidationError(N_("the pair is %(status)s; only a proposed or running pair "
+                                 "can get another mentor"), field="status", status=pair.status)
     if new_mentor.id == pair.mentor_id:
-        raise ValidationError(f"{new_mentor.email} is already the mentor", field="mentor")
+        raise ValidationError(N_("%(mentor)s is already the mentor"), field="mentor",
+                              mentor=new_mentor.email)
     mentee, programme = pair.mentee, pair.programme
     _check_pair(new_mentor, mentee, pair.status)
     check_management_chain(session, new_mentor, mentee)
     existing = find_pair(session, programme, new_mentor, mentee)
     if existing is not None and existing.status not in ("dropped", "proposed"):
-        raise ValidationError(f"{new_mentor.email} / {mentee.email} is already "
-                              f"{existing.status} in this programme", field="mentor")
+        raise ValidationError(N_("%(mentor)s / %(mentee)s is already %(status)s "
+                                 "in this programme"), field="mentor",
+                              mentor=new_mentor.email, mentee=mentee.email, status=existing.status)
     status = "active" if pair.status in RUNNING else "proposed"
     with session.begin_nested():
         old_status = pair.status

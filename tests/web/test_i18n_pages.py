@@ -224,3 +224,19 @@ def test_hr_flash_messages_are_translated(
     assert "Не изменено: Решение должно быть «принять» или «отклонить»." in answer.get_data(
         as_text=True
     )
+
+
+def test_pair_service_errors_reach_hr_in_their_language(
+    client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    from kb.models import Pair
+
+    from .test_hr_matching import HR
+
+    login(client, HR)
+    with web_tandem.sessions() as s:
+        pair_id = s.scalars(select(Pair.id)).first()
+    answer = client.post(f"/hr/pairs/{pair_id}", data={"status": "married"},
+                         headers={"Accept-Language": "pl"}, follow_redirects=True)  # fmt: skip
+    text = answer.get_data(as_text=True)
+    assert "bez zmian: nieznany status pary &#39;married&#39;; użyj: proposed" in text, text[-3000:]
