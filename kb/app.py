@@ -14,7 +14,7 @@ from flask import Flask, Response, current_app, g, jsonify, render_template, req
 from flask_babel import gettext
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -147,14 +147,16 @@ def database_unavailable(error: Exception) -> tuple[Response | str, int, dict[st
         except DBAPIError:
             pass  # the connection is gone already; the pool drops it
     # The error page must not need the database: who is logged in (and so their language)
-    # cannot be looked up now, so it is shown as to a visitor (Flask-Login's per-request user).
+    # cannot be looked up now, and a person loaded earlier in the request is detached from
+    # the session just closed, so the page is shown as to a visitor (Flask-Login's
+    # per-request user), in the language of the cookie or Accept-Language.
     login_manager = getattr(current_app, "login_manager", None)
-    if login_manager is not None and "_login_user" not in g:
+    if login_manager is not None:
         g._login_user = login_manager.anonymous_user()
     title, message = DATABASE_UNAVAILABLE
     try:
         body, status = error_response(503, gettext(title), gettext(message))
-    except DBAPIError:  # something on the page still needed the database
+    except SQLAlchemyError:  # something on the page still needed the database
         body, status = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>", 503
     return body, status, {"Retry-After": str(RETRY_AFTER_S)}
 

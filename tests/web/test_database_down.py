@@ -8,10 +8,12 @@ import re
 
 import pytest
 from flask import Flask
+from flask_login import current_user
 from sqlalchemy import create_engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from kb.runtime import Tandem
+from kb.views.support import db
 from tests.web.conftest import do_login, make_app
 
 UNREACHABLE = "postgresql+psycopg://tandem:secretpw@127.0.0.1:1/tandem?connect_timeout=2"
@@ -65,6 +67,28 @@ def test_a_logged_in_reader_gets_503_too(app: Flask, web_tandem: Tandem) -> None
     assert page.status_code == 503, page.get_data(as_text=True)[:500]
     assert "Baza danych niedostępna" in page.get_data(as_text=True)
     assert api.status_code in (400, 503)  # the CSRF check may come first
+    assert client.get("/guides").status_code == 200
+
+
+def test_connection_lost_after_the_reader_was_loaded_gives_503(
+    web_tandem: Tandem, library: object
+) -> None:
+    """The connection drops mid-request after the logged-in person was loaded and their
+    attributes expired by a commit: the error page must not touch that detached person (the
+    load test's 'offer: 500' during a PostgreSQL restart, a DetachedInstanceError)."""
+    app = make_app(web_tandem, PROPAGATE_EXCEPTIONS=False)
+
+    @app.route("/drop-after-commit")
+    def drop() -> str:
+        assert current_user.person.ui_language is not None or True  # loads the person
+        db().commit()  # expires every loaded attribute, as a write's commit does
+        raise OperationalError("UPDATE note ...", {}, Exception("server closed the connection"))
+
+    client = app.test_client()
+    assert do_login(client, "anna@example.com").status_code == 302
+    page = client.get("/drop-after-commit", headers={"Accept-Language": "pl"})
+    assert page.status_code == 503, page.get_data(as_text=True)[:300]
+    assert "Baza danych niedostępna" in page.get_data(as_text=True)
     assert client.get("/guides").status_code == 200
 
 
