@@ -234,7 +234,8 @@ def test_programme_pages_speak_polish_and_russian(client, login, app, web_tandem
     login(member, mentor_email)
     member_pages = {
         "/programmes/": ("Programy mentoringowe", "Программы наставничества", "Open programmes"),
-        "/programmes/autumn": ("Wyślij zgłoszenie", "Отправить заявку", "Why you want to take part"),
+        "/programmes/autumn": ("Wyślij zgłoszenie", "Отправить заявку",
+                               "Why you want to take part"),
         f"/programmes/pairs/{pair_id}/onboarding": ("Umowa pary", "Соглашение пары",
                                                     "does not feed performance reviews"),
     }  # fmt: skip
