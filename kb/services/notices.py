@@ -97,7 +97,8 @@ def feedback_due(
     """Tell ``person`` their feedback on ``programme`` is due (once per round, e.g. "mid",
     "end"); the evaluation helper's questionnaires call this too."""
     return inbox.notify(
-        session, person, "feedback_due", {"programme": programme.name}, link="/inbox/",
+        session, person, "feedback_due", {"programme": programme.name},
+        link="/programmes/feedback",
         key=f"feedback-due:{programme.id}:{round_name}:{person.id}",
         mailer=delivery.mailer, translate_for=delivery.translate_for,
     )  # fmt: skip

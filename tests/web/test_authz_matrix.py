@@ -305,6 +305,9 @@ POLICY: dict[tuple[str, str], Policy] = {
         {**pair_members(MOVED, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},
         lambda w: {"pair_id": w.pair_id, "round_": "mid"},
     ),
+    ("api.programme_evaluation", "GET"): Policy(
+        {**hr_only(), "anonymous": "401", "deactivated": "401"}, lambda w: {"slug": "spring"}
+    ),
     ("evaluation.evaluation_page", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("evaluation.evaluation_print", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("evaluation.evaluation_csv", "GET"): Policy(

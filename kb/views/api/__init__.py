@@ -35,6 +35,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     """Register the API with its own CSRF rule (see the module docstring)."""
     from kb.views.api import (  # noqa: F401  (routes register on bp)
         accounts,
+        evaluation,
         guides,
         notes,
         privacy,
