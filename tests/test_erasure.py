@@ -95,8 +95,13 @@ def plant(env: dict[str, str], email: str) -> dict[str, object]:
         programme = s.scalar(select(Programme).where(Programme.status != "finished"))
         assert programme is not None
         motivation = f"I like {PLANTED['motivation']}."
-        s.add(Enrolment(programme_id=programme.id, person_id=person.id, role="mentor",
-                        status="enrolled", motivation=motivation))  # fmt: skip
+        enrolled = s.scalar(select(Enrolment).where(
+            Enrolment.person_id == person.id, Enrolment.programme_id == programme.id))  # fmt: skip
+        if enrolled is None:
+            s.add(Enrolment(programme_id=programme.id, person_id=person.id, role="mentor",
+                            status="enrolled", motivation=motivation))  # fmt: skip
+        else:
+            enrolled.motivation = motivation
         s.add(Feedback(pair_id=pair.id, author_id=person.id, rating=4,
                        comment=f"{PLANTED['feedback']} was great", programme_id=pair.programme_id,
                        round="mid", role="mentor"))  # fmt: skip
