@@ -247,3 +247,53 @@ def test_programme_pages_speak_polish_and_russian(client, login, app, web_tandem
                 assert response.status_code == 200, (url, lang)
                 assert expected in text, (url, lang)
                 assert english not in text, (url, lang)
+
+
+def test_the_management_chain_is_refused_on_every_page_path(client, login, web_tandem) -> None:
+    """Pick from the recommendations, swap a mentor, start a pair: each refused with the reason
+    when one of the two manages the other, and nothing changes."""
+    with web_tandem.sessions() as s:
+        people.upsert_person(
+            s, people.PersonRecord(name="Ela Boss", email="ela@example.com", roles=("mentee",))
+        )
+        celina = people.get_person_by_email(s, "celina@example.com")
+        ela = people.get_person_by_email(s, "ela@example.com")
+        anna = people.get_person_by_email(s, "anna@example.com")
+        spring = s.scalar(select(Programme).where(Programme.slug == "spring"))
+        assert spring is not None
+        pair = Pair(programme_id=spring.id, mentor_id=anna.id, mentee_id=ela.id,
+                    status="proposed")  # fmt: skip
+        s.add(pair)
+        s.flush()
+        pair_id = pair.id
+        anna_pair = s.scalar(select(Pair).where(Pair.mentor_id == anna.id, Pair.status == "active"))
+        assert anna_pair is not None
+        anna_pair.status = "ended"  # Anna has a place left: only the chain can refuse
+        celina.manager_id = ela.id  # Ela manages Celina
+        s.commit()
+    login(client, HR)
+    # the pick button of the recommendations page posts the manual-pair form
+    picked = client.post(
+        "/hr/programmes/spring/pairs",
+        follow_redirects=True,
+        data={"mentor": "celina@example.com", "mentee": "ela@example.com"},
+    )
+    assert "management chain" in picked.get_data(as_text=True)  # fmt: skip
+    swapped = client.post(f"/hr/pairs/{pair_id}/swap", data={"mentor": "celina@example.com"},
+                          follow_redirects=True)  # fmt: skip
+    assert "management chain" in swapped.get_data(as_text=True)
+    with web_tandem.sessions() as s:
+        ela = people.get_person_by_email(s, "ela@example.com")
+        anna = people.get_person_by_email(s, "anna@example.com")
+        anna.manager_id = ela.id  # the next HR export: Ela now manages Anna too
+        s.commit()
+    started = client.post(f"/hr/pairs/{pair_id}", data={"status": "active"},
+                          follow_redirects=True)  # fmt: skip
+    assert "management chain" in started.get_data(as_text=True)
+    with web_tandem.sessions() as s:
+        kept = s.get(Pair, pair_id)
+        assert kept is not None and kept.status == "proposed"
+        ela_id = people.get_person_by_email(s, "ela@example.com").id
+        assert s.scalars(select(Pair).where(Pair.mentee_id == ela_id)).all() == [kept]
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action.in_(
+            ("pair.create", "pair.swap", "pair.status")))) is None  # fmt: skip
