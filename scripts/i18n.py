@@ -203,6 +203,7 @@ class Report:
     fuzzy: list[str] = field(default_factory=list)
     placeholders: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    clashes: list[str] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         return [
@@ -211,6 +212,7 @@ class Report:
             *(f"fuzzy (needs review): {m}" for m in self.fuzzy),
             *(f"placeholders differ: {m}" for m in self.placeholders),
             *(f"stale or missing .mo: {m}" for m in self.stale),
+            *(f"translated differently in two areas: {m}" for m in self.clashes),
         ]
 
 
@@ -266,7 +268,29 @@ def check(root: Path = ROOT, translations: Path = TRANSLATIONS) -> Report:
         mo = po.with_suffix(".mo")
         if not mo.exists() or mo.read_bytes() != mo_bytes(catalog):
             report.stale.append(str(mo.relative_to(translations)))
+    report.clashes.extend(clashes(translations))
     return report
+
+
+def clashes(translations: Path = TRANSLATIONS) -> list[str]:
+    """Strings that two areas translate differently. The web app merges every area's catalog
+    into one, so only one of the translations would ever be shown; a string whose meaning
+    differs between pages needs a context (``pgettext``) instead."""
+    found = []
+    for locale in LOCALES:
+        seen: dict[tuple[str | None, str], dict[str, str]] = {}
+        for po in sorted(translations.glob(f"*/{locale}/LC_MESSAGES/messages.po")):
+            area = po.parent.parent.parent.name
+            for message in read_catalog(po, locale):
+                if message.id and message.string:
+                    key = (message.context, _strings(message.id)[0])
+                    seen.setdefault(key, {})[area] = "|".join(_strings(message.string))
+        for (context, msgid), by_area in sorted(seen.items(), key=lambda item: item[0][1]):
+            if len(set(by_area.values())) > 1:
+                where = ", ".join(f"{area} {text!r}" for area, text in sorted(by_area.items()))
+                label = f"{context}: {msgid!r}" if context else repr(msgid)
+                found.append(f"{locale}: {label} ({where})")
+    return found
 
 
 def untranslated_entries(translations: Path = TRANSLATIONS) -> Iterable[tuple[Path, str]]:

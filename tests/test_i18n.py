@@ -90,6 +90,20 @@ def test_a_stale_mo_and_a_broken_placeholder_fail_the_check(sandbox: Path) -> No
     assert tool.check(sandbox, translations).stale == []
 
 
+def test_a_string_two_areas_translate_differently_fails_the_check(sandbox: Path) -> None:
+    # The app merges the areas' catalogs: one of two translations would silently win.
+    translations = sandbox / "kb" / "translations"
+    po = tool.po_path("guides", "ru", translations)
+    catalog = tool.read_catalog(po, "ru")
+    assert catalog.get("Title") is not None and tool.po_path("notes", "ru", translations).exists()
+    catalog["Title"].string = "Название статьи"
+    po.write_bytes(tool.po_bytes(catalog))
+    tool.compile_all(translations)
+    report = tool.check(sandbox, translations)
+    assert any("'Title'" in m and "guides 'Название статьи'" in m for m in report.clashes)
+    assert report.problems()
+
+
 def test_placeholders_are_parsed_like_python_formats() -> None:
     assert tool.placeholders("%(count)d guides by %(name)s") == (["count", "name"], 0, False)
     assert tool.placeholders("100%% sure, %s") == ([], 1, False)
