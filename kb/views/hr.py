@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.i18n import N_
 from kb.models import PAIR_STATUSES, MatchingVector, Pair, PairChange, Person, Programme
-from kb.services import audit, pairs, people
+from kb.services import accounts, audit, pairs
 from kb.views.auth import safe_next
 from kb.views.i18n import translate_error
 from kb.views.support import current_person, db, parse_date, parse_page, tandem
@@ -152,13 +152,13 @@ def pair_status_word(code: str) -> str:
 @bp.route("/people/<int:person_id>/deactivate", methods=["POST"])
 @admin_required
 def deactivate(person_id: int) -> ResponseReturnValue:
-    """An HR administrator deactivates an account: no more logins, open sessions end."""
+    """An HR administrator deactivates an account from a programme page (the same service as
+    the account page: no more logins, open sessions and unused links end)."""
     session = db()
     person = session.get(Person, person_id)
     if person is None:
         raise NotFound(N_("No such person."))
-    people.deactivate(person)
-    audit.record(session, current_person(), "account.deactivate", "person", person.id)
+    accounts.deactivate(session, person, current_person())
     session.commit()
     flash(gettext("%(name)s: account deactivated.", name=person.name), "info")
     return redirect(safe_back() or url_for("hr.index"))

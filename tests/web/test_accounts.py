@@ -207,6 +207,10 @@ def test_hr_admin_deactivates_an_account(
     assert b"Celina Mentor: account deactivated" in answer.data
     assert not person(web_tandem, "celina@example.com").active
     assert replay(app, saved).get("/pair").status_code == 302
+    # The programme page's button uses the account service: an admin cannot lock themselves out.
+    hania_id = person(web_tandem, "hania@example.com").id
+    assert admin.post(f"/hr/people/{hania_id}/deactivate").status_code == 403
+    assert person(web_tandem, "hania@example.com").active
 
 
 # Secure cookies behind an HTTPS proxy; a short, configurable remember-me cookie.
