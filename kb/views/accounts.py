@@ -31,19 +31,13 @@ from kb.models import LANGUAGES, ROLES, Person, split_list, utcnow
 from kb.services import accounts, logins, mail, profiles, tokens
 from kb.views.auth import login_limits
 from kb.views.i18n import translate_error
-from kb.views.support import Account, current_person, db, tandem
+from kb.views.support import Account, current_person, db, me, tandem
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 people_bp = Blueprint("people", __name__, url_prefix="/people")
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def me() -> Person:
-    person = current_person()
-    assert person is not None  # behind login_required
-    return person
 
 
 def role_required(role: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

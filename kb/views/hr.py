@@ -19,7 +19,7 @@ from kb.models import PAIR_STATUSES, MatchingVector, Pair, PairChange, Person, P
 from kb.services import accounts, audit, pairs
 from kb.views.auth import safe_next
 from kb.views.i18n import translate_error
-from kb.views.support import current_person, db, parse_date, parse_page, tandem
+from kb.views.support import current_person, db, me, parse_date, parse_page, tandem
 from matching import service as matching
 from matching.jobs import JobRunner
 from matching.results import to_data
@@ -158,7 +158,7 @@ def deactivate(person_id: int) -> ResponseReturnValue:
     person = session.get(Person, person_id)
     if person is None:
         raise NotFound(N_("No such person."))
-    accounts.deactivate(session, person, current_person())
+    accounts.deactivate(session, person, me())
     session.commit()
     flash(gettext("%(name)s: account deactivated.", name=person.name), "info")
     return redirect(safe_back() or url_for("hr.index"))

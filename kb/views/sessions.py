@@ -13,25 +13,19 @@ from flask_login import login_required
 
 from kb.errors import ValidationError
 from kb.i18n import N_
-from kb.models import HELP_REASONS, MEETING_STATUSES, Meeting, Pair, Person, utcnow
+from kb.models import HELP_REASONS, MEETING_STATUSES, Meeting, Pair, utcnow
 from kb.services import audit, calendar, health, meetings, people
 from kb.services import help as help_service
 from kb.services.pairs import RUNNING, programme_by_slug
 from kb.views.hr import hr_required
 from kb.views.i18n import translate_error
-from kb.views.support import current_person, db
+from kb.views.support import db, me
 
 bp = Blueprint("sessions", __name__)
 
 ICS_TYPE = "text/calendar; charset=utf-8"
 # Only the calendar itself; a feed's address is a secret, so it must not leak via Referer.
 FEED_HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
-
-
-def me() -> Person:
-    person = current_person()
-    assert person is not None  # login_required
-    return person
 
 
 def form_date(name: str) -> dt.date:

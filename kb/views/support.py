@@ -96,6 +96,13 @@ def current_person() -> Person | None:
     return None
 
 
+def me() -> Person:
+    """The logged-in person, in a view that requires a login."""
+    person = current_person()
+    assert person is not None  # behind login_required or a role check
+    return person
+
+
 def parse_date(value: str | None) -> dt.date | None:
     """An ISO date from a query parameter; anything else counts as not given."""
     if not value:
