@@ -1,4 +1,5 @@
-"""Shared fixtures: a temporary instance with its own database, a fake embedder, users.
+"""Shared fixtures: a temporary instance with its own database, a fake embedder and one that
+counts what it embeds, users.
 
 ``db_url`` runs storage tests against SQLite always, and against PostgreSQL too when
 ``TANDEM_TEST_POSTGRES_URL`` is set (scripts/postgres.sh starts a loopback server for CI).
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,7 +57,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
             "database_url": db_url,
             "search_models": ("fake",),
             "import_models": ("fake",),
-        }
+        },
     )
 
 
@@ -93,3 +95,32 @@ def embedders(fake_embedder: FakeEmbedder) -> dict[str, FakeEmbedder]:
 def eval_dir() -> Path:
     """The shared evaluation data (``TANDEM_EVAL_DIR``, default beside the repository)."""
     return load_settings(os.environ).eval_dir
+
+
+class CountingEmbedder:
+    """Wraps an embedder and remembers every passage text it was asked to embed."""
+
+    def __init__(self, inner: FakeEmbedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.passages: list[str] = []
+        self.calls = 0
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        self.passages.extend(texts)
+        return self.inner.embed_passages(texts)
+
+
+@pytest.fixture
+def counting(fake_embedder: FakeEmbedder) -> CountingEmbedder:
+    return CountingEmbedder(fake_embedder)
+
+
+@pytest.fixture
+def counting_embedders(counting: CountingEmbedder) -> dict[str, CountingEmbedder]:
+    return {"fake": counting}

@@ -1,49 +1,17 @@
-"""A small world for service tests: HR, two pairs, an outsider; and an embedder that counts."""
+"""A small world for service tests: HR, two pairs, an outsider."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
-from kb.embedding import FakeEmbedder
 from kb.models import Pair, Person, Programme
 from kb.services.pairs import add_pair
 from kb.services.people import person_record, upsert_people
 from kb.services.programmes import upsert_programme
-
-
-class CountingEmbedder:
-    """Wraps an embedder and remembers every passage text it was asked to embed."""
-
-    def __init__(self, inner: FakeEmbedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dim = inner.dim
-        self.passages: list[str] = []
-        self.calls = 0
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.embed_queries(texts)
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls += 1
-        self.passages.extend(texts)
-        return self.inner.embed_passages(texts)
-
-
-@pytest.fixture
-def counting(fake_embedder: FakeEmbedder) -> CountingEmbedder:
-    return CountingEmbedder(fake_embedder)
-
-
-@pytest.fixture
-def counting_embedders(counting: CountingEmbedder) -> dict[str, CountingEmbedder]:
-    return {"fake": counting}
 
 
 @dataclass
