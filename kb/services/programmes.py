@@ -245,6 +245,23 @@ def set_weights(
                      programme.id, {"before": before, "after": clean})
 
 
+def settings_data(programme: Programme) -> dict[str, object]:
+    """A programme's settings as JSON-ready data (the export's and the API's common part)."""
+    return {
+        "slug": programme.slug,
+        "name": programme.name,
+        "status": programme.status,
+        "starts": programme.starts.isoformat() if programme.starts else None,
+        "ends": programme.ends.isoformat() if programme.ends else None,
+        "description": programme.description,
+        "competences": programme.competence_list,
+        "languages": [x for x in programme.languages.split(";") if x],
+        "rhythm_weeks": programme.rhythm_weeks,
+        "open_for_applications": programme.open_for_applications,
+        "matching_weights": weights_of(programme),
+    }
+
+
 def export_programme(
     session: Session, programme: Programme, actor: Person | None
 ) -> dict[str, object]:
@@ -272,17 +289,7 @@ def export_programme(
         for p in pair_rows
     ]  # fmt: skip
     data: dict[str, object] = {
-        "slug": programme.slug,
-        "name": programme.name,
-        "status": programme.status,
-        "starts": programme.starts.isoformat() if programme.starts else None,
-        "ends": programme.ends.isoformat() if programme.ends else None,
-        "description": programme.description,
-        "competences": programme.competence_list,
-        "languages": [x for x in programme.languages.split(";") if x],
-        "rhythm_weeks": programme.rhythm_weeks,
-        "open_for_applications": programme.open_for_applications,
-        "matching_weights": weights_of(programme),
+        **settings_data(programme),
         "enrolments": enrolment_rows,
         "pairs": pair_list,
     }

@@ -119,17 +119,7 @@ def summary(programme: Programme) -> dict[str, object]:
     """A programme's settings and counts (no people, no pairs: GET /api/programmes/{slug})."""
     counts = enrolment.counts(enrolment.enrolments(db(), programme))
     return {
-        "slug": programme.slug,
-        "name": programme.name,
-        "status": programme.status,
-        "starts": programme.starts.isoformat() if programme.starts else None,
-        "ends": programme.ends.isoformat() if programme.ends else None,
-        "description": programme.description,
-        "competences": programme.competence_list,
-        "languages": [x for x in programme.languages.split(";") if x],
-        "rhythm_weeks": programme.rhythm_weeks,
-        "open_for_applications": programme.open_for_applications,
-        "matching_weights": programmes.weights_of(programme),
+        **programmes.settings_data(programme),
         "enrolments": counts,
         "pairs": sum(1 for p in programme.pairs if p.status in ("proposed", "active", "paused")),
         "length_warning": programmes.length_warning(programme.starts, programme.ends),
