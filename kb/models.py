@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -121,6 +122,10 @@ class Programme(Base):
     # is a pair paused for longer than ``pause_weeks``.
     quiet_weeks: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
     pause_weeks: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
+    # ... a running pair with no note at all ``first_month_days`` days after it started ("after the
+    # first month"), and a pair whose questionnaire ratings average below ``low_rating`` (1-5).
+    first_month_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    low_rating: Mapped[float] = mapped_column(Float, default=2.5, server_default="2.5")
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     competences: Mapped[str] = mapped_column(String(500), default="", server_default="")
     languages: Mapped[str] = mapped_column(String(50), default="", server_default="")
@@ -159,9 +164,7 @@ class Enrolment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("person.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(10))  # mentor | mentee
     status: Mapped[str] = mapped_column(String(10), default="invited")
     source: Mapped[str] = mapped_column(String(10), default="invited")  # invited | applied

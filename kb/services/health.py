@@ -7,8 +7,9 @@ their own clock); ``programme_health`` gathers the numbers from the database.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,14 +20,17 @@ from kb.models import Feedback, Meeting, Pair, PairChange, Person, Programme, Se
 from kb.services.pairs import RUNNING, mentor_capacity
 
 FLAGS = ("no_session", "paused_long", "over_capacity", "no_note", "low_feedback")
+# The defaults of a programme's settings (kb.models.Programme has the same ones).
+QUIET_WEEKS = 4
+PAUSE_WEEKS = 4
 FIRST_MONTH_DAYS = 30
 LOW_RATING = 2.5  # a mean rating below this (on the 1-5 scale) is low
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    quiet_weeks: int = 4
-    pause_weeks: int = 4
+    quiet_weeks: int = QUIET_WEEKS
+    pause_weeks: int = PAUSE_WEEKS
     first_month_days: int = FIRST_MONTH_DAYS
     low_rating: float = LOW_RATING
 
@@ -116,9 +120,25 @@ class PairHealth:
 
 
 def thresholds_of(programme: Programme) -> Thresholds:
+    """The programme's own thresholds (a value not set yet: the default)."""
+    low = programme.low_rating
     return Thresholds(
-        quiet_weeks=programme.quiet_weeks or 4, pause_weeks=programme.pause_weeks or 4
+        quiet_weeks=programme.quiet_weeks or QUIET_WEEKS,
+        pause_weeks=programme.pause_weeks or PAUSE_WEEKS,
+        first_month_days=programme.first_month_days or FIRST_MONTH_DAYS,
+        low_rating=float(low) if low is not None else LOW_RATING,
     )
+
+
+def thresholds_json(programme: Programme) -> dict[str, int | float]:
+    """The settings as the API and the exports name them."""
+    limits = thresholds_of(programme)
+    return {
+        "quiet_weeks": limits.quiet_weeks,
+        "pause_weeks": limits.pause_weeks,
+        "first_month_days": limits.first_month_days,
+        "low_rating": limits.low_rating,
+    }
 
 
 def latest(*days: dt.date | None) -> dt.date | None:
@@ -224,9 +244,60 @@ def programme_health(
     return rows
 
 
-def set_thresholds(programme: Programme, quiet_weeks: int, pause_weeks: int) -> None:
-    for name, value in (("quiet_weeks", quiet_weeks), ("pause_weeks", pause_weeks)):
-        if not 1 <= value <= 52:
+def check_thresholds(
+    quiet_weeks: int | None = None,
+    pause_weeks: int | None = None,
+    first_month_days: int | None = None,
+    low_rating: float | None = None,
+) -> None:
+    """Refuse a threshold out of its range (None: not given, nothing to check)."""
+    for name, weeks in (("quiet_weeks", quiet_weeks), ("pause_weeks", pause_weeks)):
+        if weeks is not None and not 1 <= weeks <= 52:
             raise ValidationError(N_("Give a number of weeks from 1 to 52."), field=name)
-    programme.quiet_weeks = quiet_weeks
-    programme.pause_weeks = pause_weeks
+    if first_month_days is not None and not 1 <= first_month_days <= 366:
+        raise ValidationError(N_("Give a number of days from 1 to 366."), field="first_month_days")
+    if low_rating is not None and not 1 <= low_rating <= 5:  # NaN fails this too
+        raise ValidationError(N_("Give a rating from 1 to 5."), field="low_rating")
+
+
+def set_thresholds(
+    programme: Programme,
+    quiet_weeks: int | None = None,
+    pause_weeks: int | None = None,
+    first_month_days: int | None = None,
+    low_rating: float | None = None,
+) -> list[str]:
+    """Set the thresholds given (None: keep); returns the names that changed."""
+    check_thresholds(quiet_weeks, pause_weeks, first_month_days, low_rating)
+    given = {"quiet_weeks": quiet_weeks, "pause_weeks": pause_weeks,
+             "first_month_days": first_month_days,
+             "low_rating": None if low_rating is None else round(float(low_rating), 2)}  # fmt: skip
+    changed = []
+    for name, value in given.items():
+        if value is not None and getattr(programme, name) != value:
+            setattr(programme, name, value)
+            changed.append(name)
+    return changed
+
+
+THRESHOLD_NAMES = ("quiet_weeks", "pause_weeks", "first_month_days", "low_rating")
+
+
+def parse_thresholds(data: Mapping[str, object]) -> dict[str, Any]:
+    """The thresholds a form gives (an empty or missing field: not given), checked."""
+    found: dict[str, Any] = {}
+    for name in THRESHOLD_NAMES:
+        raw = str(data.get(name) or "").strip()
+        if not raw:
+            continue
+        if name == "low_rating":
+            try:
+                found[name] = float(raw.replace(",", "."))
+            except ValueError as error:
+                raise ValidationError(N_("Give a rating from 1 to 5."), field=name) from error
+        elif raw.isdigit() and len(raw) <= 6:
+            found[name] = int(raw)
+        else:
+            raise ValidationError(N_("Give a whole number."), field=name)
+    check_thresholds(**found)
+    return found

@@ -22,7 +22,7 @@ from kb.models import (
     Programme,
     join_list,
 )
-from kb.services import audit
+from kb.services import audit, health
 from kb.services.pairs import RUNNING, check_dates, upsert_pair
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -144,6 +144,11 @@ class ProgrammeForm:
     note_template: str = ""
     open_for_applications: bool = False
     status: str = "planned"
+    # Health flag thresholds (stage 6); None keeps the programme's (a new one: the defaults).
+    quiet_weeks: int | None = None
+    pause_weeks: int | None = None
+    first_month_days: int | None = None
+    low_rating: float | None = None
 
 
 def length_warning(starts: dt.date | None, ends: dt.date | None) -> str | None:
@@ -161,8 +166,9 @@ def length_warning(starts: dt.date | None, ends: dt.date | None) -> str | None:
 def _clean_competence(value: str) -> str:
     value = " ".join(value.split()).strip().lower()
     if not value or len(value) > 60 or ";" in value:
-        raise ValidationError(f"{value!r} is not a competence (1 to 60 characters, no ';')",
-                              field="competences")
+        raise ValidationError(
+            f"{value!r} is not a competence (1 to 60 characters, no ';')", field="competences"
+        )
     return value
 
 
@@ -184,6 +190,8 @@ def save_programme(
     for text, name in ((form.description, "description"), (form.note_template, "note_template")):
         if len(text) > MAX_TEXT:
             raise ValidationError(f"at most {MAX_TEXT} characters", field=name)
+    health.check_thresholds(form.quiet_weeks, form.pause_weeks, form.first_month_days,
+                            form.low_rating)  # fmt: skip
     values = {
         "description": form.description.strip(),
         "competences": join_list([_clean_competence(c) for c in form.competences]),
@@ -195,6 +203,10 @@ def save_programme(
     changed = sorted(k for k, v in values.items() if getattr(programme, k) != v)
     for key, value in values.items():
         setattr(programme, key, value)
+    changed += health.set_thresholds(
+        programme, form.quiet_weeks, form.pause_weeks, form.first_month_days, form.low_rating
+    )
+    changed.sort()
     session.flush()
     if status == "created" or changed or status == "updated":
         audit.record(
@@ -211,8 +223,11 @@ def weights_of(programme: Programme) -> dict[str, float]:
         data = json.loads(programme.matching_weights or "{}")
     except ValueError:
         return {}
-    return {k: float(v) for k, v in data.items() if k in WEIGHT_NAMES} if isinstance(
-        data, dict) else {}
+    return (
+        {k: float(v) for k, v in data.items() if k in WEIGHT_NAMES}
+        if isinstance(data, dict)
+        else {}
+    )
 
 
 def parse_weights(data: Mapping[str, object]) -> dict[str, float]:
@@ -241,8 +256,15 @@ def set_weights(
     programme.matching_weights = json.dumps(clean, sort_keys=True) if clean else ""
     session.flush()
     if before != clean:
-        audit.record(session, actor, "programme.weights", "programme", programme.id,
-                     programme.id, {"before": before, "after": clean})
+        audit.record(
+            session,
+            actor,
+            "programme.weights",
+            "programme",
+            programme.id,
+            programme.id,
+            {"before": before, "after": clean},
+        )
 
 
 def settings_data(programme: Programme) -> dict[str, object]:
@@ -259,6 +281,7 @@ def settings_data(programme: Programme) -> dict[str, object]:
         "rhythm_weeks": programme.rhythm_weeks,
         "open_for_applications": programme.open_for_applications,
         "matching_weights": weights_of(programme),
+        "health_thresholds": health.thresholds_json(programme),
     }
 
 
@@ -293,6 +316,13 @@ def export_programme(
         "enrolments": enrolment_rows,
         "pairs": pair_list,
     }
-    audit.record(session, actor, "programme.export", "programme", programme.id, programme.id,
-                 {"pairs": len(pair_list), "enrolments": len(enrolment_rows)})
+    audit.record(
+        session,
+        actor,
+        "programme.export",
+        "programme",
+        programme.id,
+        programme.id,
+        {"pairs": len(pair_list), "enrolments": len(enrolment_rows)},
+    )
     return data

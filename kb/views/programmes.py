@@ -37,7 +37,7 @@ from kb.models import (
     Person,
     Programme,
 )
-from kb.services import enrolment, match_vectors, pairs, people, programmes
+from kb.services import enrolment, health, match_vectors, pairs, people, programmes
 from kb.views.hr import hr_required, job_answer, pool_cache, present_proposal
 from kb.views.i18n import translate_error
 from kb.views.support import current_person, db, parse_date, tandem
@@ -99,6 +99,7 @@ def _form_record(form: MultiDict[str, str], slug: str | None) -> programmes.Prog
         raise ValidationError(N_("a whole number of weeks"), field="rhythm_weeks")
     custom = [c.strip() for c in (form.get("custom_competences") or "").split(",") if c.strip()]
     status = form.get("status") or "planned"
+    limits = health.parse_thresholds(form)
     return programmes.ProgrammeForm(
         slug=(slug or form.get("slug") or "").strip().lower(),
         name=form.get("name") or "",
@@ -111,6 +112,7 @@ def _form_record(form: MultiDict[str, str], slug: str | None) -> programmes.Prog
         note_template=form.get("note_template") or "",
         open_for_applications=form.get("open_for_applications") == "1",
         status=status,
+        **limits,
     )
 
 
@@ -129,6 +131,7 @@ def _edit_page(
             "note_template": form.get("note_template", ""),
             "open_for_applications": form.get("open_for_applications") == "1",
             "status": form.get("status", "planned"),
+            **{name: form.get(name, "") for name in health.THRESHOLD_NAMES},
         }  # fmt: skip
     elif programme is not None:
         listed = programme.competence_list
@@ -144,12 +147,13 @@ def _edit_page(
             "note_template": programme.note_template,
             "open_for_applications": programme.open_for_applications,
             "status": programme.status,
+            **health.thresholds_json(programme),
         }  # fmt: skip
     else:
         values = {"slug": "", "name": "", "description": "", "competences": [],
                   "custom_competences": "", "starts": "", "ends": "", "languages": [],
                   "rhythm_weeks": "2", "note_template": "", "open_for_applications": False,
-                  "status": "planned"}  # fmt: skip
+                  "status": "planned", **health.thresholds_json(Programme())}  # fmt: skip
     return render_template(
         "programmes/edit.html", programme=programme, values=values, error=error,
         competences=COMPETENCES, languages=LANGUAGES, statuses=PROGRAMME_STATUSES,

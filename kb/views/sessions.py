@@ -218,19 +218,19 @@ def handle_help(request_id: int) -> ResponseReturnValue:
 def programme_health(slug: str) -> ResponseReturnValue:
     programme = programme_by_slug(db(), slug)
     if request.method == "POST":
-        before = {"quiet_weeks": programme.quiet_weeks, "pause_weeks": programme.pause_weeks}
-        health.set_thresholds(programme, form_int("quiet_weeks"), form_int("pause_weeks"))
-        audit.record(
-            db(), me(), "programme.health_thresholds", "programme", programme.id,
-            programme_id=programme.id,
-            detail={"before": before, "after": {"quiet_weeks": programme.quiet_weeks,
-                                                "pause_weeks": programme.pause_weeks}},
-        )  # fmt: skip
+        before = health.thresholds_json(programme)
+        changed = health.set_thresholds(programme, **health.parse_thresholds(request.form))
+        if changed:
+            audit.record(
+                db(), me(), "programme.health_thresholds", "programme", programme.id,
+                programme_id=programme.id,
+                detail={"before": before, "after": health.thresholds_json(programme)},
+            )  # fmt: skip
         db().commit()
         flash(gettext("Thresholds saved."), "info")
         return redirect(url_for("sessions.programme_health", slug=slug))
     rows = health.programme_health(db(), programme, meetings.to_local(utcnow()).date())
     return render_template(
         "sessions/health.html", programme=programme, rows=rows, running=RUNNING,
-        statuses=MEETING_STATUSES,
+        statuses=MEETING_STATUSES, limits=health.thresholds_json(programme),
     )  # fmt: skip

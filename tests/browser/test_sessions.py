@@ -57,7 +57,7 @@ def test_a_pair_plans_holds_and_downloads_a_session_and_hr_sees_counts(
         row.get_by_role("link", name="Add to calendar (.ics)").click()
     download = info.value
     assert download.suggested_filename.endswith(".ics")
-    ics = (tmp_path / "session.ics")
+    ics = tmp_path / "session.ics"
     download.save_as(ics)
     text = ics.read_text("utf-8")
     assert "BEGIN:VEVENT" in text and "DTSTART:20261203T093000Z" in text
@@ -78,7 +78,7 @@ def test_a_pair_plans_holds_and_downloads_a_session_and_hr_sees_counts(
     assert cells[3:7] == ["0", "1", "0", "2026-12-03"]
     assert int(cells[7]) >= 1  # the pair's note is counted, not shown
     celina = rows.filter(has_text="Celina Mentor").inner_text()
-    assert "No session for 4 weeks" in celina and "No note after the first month" in celina
+    assert "No session for 4 weeks" in celina and "No note after 30 days" in celina
     assert not any(word in hr.content() for word in NOTE_WORDS)
     assert accessibility_problems(hr) == []
     screenshot(hr, "pair-health")

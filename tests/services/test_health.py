@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
+from kb.errors import ValidationError
 from kb.models import Feedback, Meeting, PairChange, SurveyQuestion
 from kb.services import health
 from kb.services.notes import create_note
@@ -151,3 +154,72 @@ def test_each_rule_from_the_database(session, world, embedders) -> None:  # type
                          question_id=question.id))  # fmt: skip
     session.commit()
     assert flags_by_pair(session, world.programme)[quiet.id] == ["no_note", "low_feedback"]
+
+
+def test_every_threshold_is_the_programmes_own(session, world, embedders) -> None:  # type: ignore[no-untyped-def]
+    """Each flag with an N reads it from the programme: changing the setting changes the
+    outcome (the defaults are the former constants: 4 weeks, 4 weeks, 30 days, 2.5)."""
+    assert health.thresholds_of(world.programme) == health.Thresholds(4, 4, 30, 2.5)
+    pair = world.pair
+    pair.started = days_ago(40)
+    held(session, pair, days_ago(20))
+    session.commit()
+    assert flags_by_pair(session, world.programme)[pair.id] == ["no_note"]  # 40 days > 30
+
+    # no session for N weeks: 20 days is under 4 weeks, over 2
+    world.programme.quiet_weeks = 2
+    session.commit()
+    assert flags_by_pair(session, world.programme)[pair.id] == ["no_session", "no_note"]
+    world.programme.quiet_weeks = 4
+
+    # no note after the first month: the programme says how long that "month" is
+    world.programme.first_month_days = 45
+    session.commit()
+    assert flags_by_pair(session, world.programme)[pair.id] == []
+    world.programme.first_month_days = 39
+    session.commit()
+    assert flags_by_pair(session, world.programme)[pair.id] == ["no_note"]
+    world.programme.first_month_days = 60
+
+    # low feedback: a mean of 3.0 is fine at 2.5, low at 3.5
+    question = SurveyQuestion(programme_id=world.programme.id, round="mid")
+    session.add(question)
+    session.flush()
+    for rating in (2, 4):
+        session.add(Feedback(pair_id=pair.id, author_id=world.mentee.id, rating=rating,
+                             question_id=question.id))  # fmt: skip
+    session.commit()
+    assert flags_by_pair(session, world.programme)[pair.id] == []
+    world.programme.low_rating = 3.5
+    session.commit()
+    assert flags_by_pair(session, world.programme)[pair.id] == ["low_feedback"]
+
+    # paused for more than N weeks: 3 weeks paused is fine at 4, flagged at 2
+    pair.status = "paused"
+    session.add(PairChange(pair_id=pair.id, what="status active → paused",
+                           at=dt.datetime.combine(days_ago(21), dt.time(12))))  # fmt: skip
+    world.programme.low_rating = 2.5
+    session.commit()
+    assert flags_by_pair(session, world.programme)[pair.id] == []
+    world.programme.pause_weeks = 2
+    session.commit()
+    assert flags_by_pair(session, world.programme)[pair.id] == ["paused_long"]
+
+
+def test_thresholds_are_checked_and_parsed() -> None:
+    assert health.parse_thresholds({"quiet_weeks": "3", "low_rating": "3,5", "pause_weeks": ""}) \
+        == {"quiet_weeks": 3, "low_rating": 3.5}  # fmt: skip
+    for bad in (
+        {"quiet_weeks": "0"},
+        {"pause_weeks": "53"},
+        {"first_month_days": "0"},
+        {"first_month_days": "367"},
+        {"low_rating": "0.5"},
+        {"low_rating": "5.5"},
+        {"low_rating": "nan"},
+        {"quiet_weeks": "2.5"},
+        {"first_month_days": "-3"},
+    ):
+        with pytest.raises(ValidationError) as caught:
+            health.parse_thresholds(bad)
+        assert caught.value.field == next(iter(bad))

@@ -131,3 +131,24 @@ def test_only_hr_uses_the_programme_api_and_no_note_leaks(
     for path in ("/api/programmes", "/api/programmes/spring", "/api/programmes/spring/export"):
         answer = hr("GET", path)
         assert answer.status_code == 200 and SECRET not in answer.get_data(as_text=True)
+
+
+def test_hr_sets_the_health_thresholds_over_the_api(
+    app: Flask, client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    call = script(app, client, login)
+    before = call("GET", "/api/programmes/spring").get_json()["health_thresholds"]
+    assert before == {"quiet_weeks": 4, "pause_weeks": 4, "first_month_days": 30,
+                      "low_rating": 2.5}  # fmt: skip
+    changed = call("PATCH", "/api/programmes/spring", {"first_month_days": 45, "low_rating": 3})
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["health_thresholds"] == {
+        "quiet_weeks": 4, "pause_weeks": 4, "first_month_days": 45, "low_rating": 3.0,
+    }  # fmt: skip
+    health = call("GET", "/api/programmes/spring/health").get_json()
+    assert health["thresholds"]["first_month_days"] == 45
+    for bad in ({"low_rating": 6}, {"low_rating": "low"}, {"first_month_days": 0},
+                {"quiet_weeks": True}, {"pause_weeks": 2.5}):  # fmt: skip
+        answer = call("PATCH", "/api/programmes/spring", bad)
+        assert answer.status_code == 400, bad
+    assert actions(web_tandem).count("programme.edit") == 1

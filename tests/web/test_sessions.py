@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email
+import json
 import re
 import socket
 from email.message import Message
@@ -236,14 +237,51 @@ def test_health_page_shows_counts_and_flags_never_content(
     cells = re.findall(r"<td>(.*?)</td>", anna_row, flags=re.S)
     assert cells[3:8] == ["0", "1", "0", "2026-12-07", "3"]  # planned, held, cancelled, last, notes
     celina_row = next(r for r in rows if "Celina Mentor" in r)
-    assert "No session for 4 weeks" in celina_row and "No note after the first month" in celina_row
+    assert "No session for 4 weeks" in celina_row and "No note after 30 days" in celina_row
     settings = {"quiet_weeks": "10", "pause_weeks": "3"}
-    assert client.post("/hr/programmes/spring/health", data=settings).status_code == 302
+    answer = client.post("/hr/programmes/spring/health", data=settings)
+    assert answer.status_code == 302, answer.get_data(as_text=True)[-3000:]
     page = client.get("/hr/programmes/spring/health").get_data(as_text=True)
     celina_row = next(r for r in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S) if "Celina" in r)
     assert "No session for" not in celina_row
     settings = {"quiet_weeks": "0", "pause_weeks": "3"}
     assert client.post("/hr/programmes/spring/health", data=settings).status_code == 400
+
+
+def test_hr_sets_the_flag_thresholds_in_the_programme_form(
+    app: Flask, client: FlaskClient, login
+) -> None:
+    """The "first month" and the low-rating mean are programme settings, edited with the
+    programme (and on the health page), audited; the health page follows them."""
+    today = meetings.to_local(dt.datetime.now(dt.UTC).replace(tzinfo=None)).date()
+    with tandem_of(app).sessions() as s:
+        quiet = s.get(Pair, pair_id(app, "celina@example.com"))
+        quiet.started = today - dt.timedelta(days=60)  # type: ignore[union-attr]
+        s.commit()
+    login(client, "hania@example.com")
+
+    def celina_row() -> str:
+        page = client.get("/hr/programmes/spring/health").get_data(as_text=True)
+        return next(r for r in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S) if "Celina" in r)
+
+    assert "No note after 30 days" in celina_row()
+    form = client.get("/hr/programmes/spring/edit").get_data(as_text=True)
+    assert 'name="first_month_days"' in form and 'value="30"' in form and 'value="2.5"' in form
+    fields = {"name": "Spring", "status": "running", "quiet_weeks": "10", "pause_weeks": "4",
+              "first_month_days": "90", "low_rating": "3.5"}  # fmt: skip
+    assert client.post("/hr/programmes/spring/edit", data=fields).status_code == 302
+    row = celina_row()
+    assert "No note after" not in row and "No session for" not in row
+    with tandem_of(app).sessions() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "programme.edit")).one()
+        assert {"first_month_days", "low_rating", "quiet_weeks"} <= set(
+            json.loads(entry.detail)["fields"]
+        )
+    refused = client.post("/hr/programmes/spring/edit", data={**fields, "low_rating": "7"})
+    assert refused.status_code == 400 and "rating from 1 to 5" in refused.get_data(as_text=True)
+    # the health page's own form sets it back: 45 days is less than the pair's 60
+    client.post("/hr/programmes/spring/health", data={"first_month_days": "45"})
+    assert "No note after 45 days" in celina_row()
 
 
 def test_notices_are_sent_once(app: Flask, client: FlaskClient, login) -> None:
@@ -446,7 +484,9 @@ def test_health_api_gives_hr_counts_and_flags_never_content(
     assert answer.status_code == 200
     assert_private(answer.get_data(as_text=True))
     data = answer.get_json()
-    assert data["thresholds"] == {"quiet_weeks": 4, "pause_weeks": 4}
+    assert data["thresholds"] == {
+        "quiet_weeks": 4, "pause_weeks": 4, "first_month_days": 30, "low_rating": 2.5,
+    }  # fmt: skip
     anna = next(p for p in data["pairs"] if p["mentor"]["name"] == "Anna Mentor")
     assert anna["mentee"]["name"] == "Bogdan Mentee"
     assert (anna["planned"], anna["held"], anna["cancelled"]) == (0, 1, 0)

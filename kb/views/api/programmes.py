@@ -92,6 +92,17 @@ def _form(body: Mapping[str, Any], base: programmes.ProgrammeForm) -> programmes
         if weeks is not None and (isinstance(weeks, bool) or not isinstance(weeks, int)):
             raise ValidationError(N_("a whole number of weeks"), field="rhythm_weeks")
         changes["rhythm_weeks"] = weeks
+    for name in ("quiet_weeks", "pause_weeks", "first_month_days"):
+        if name in body:
+            value = body[name]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValidationError(N_("Give a whole number."), field=name)
+            changes[name] = value
+    if "low_rating" in body:
+        value = body["low_rating"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError(N_("Give a rating from 1 to 5."), field="low_rating")
+        changes["low_rating"] = float(value)
     if "open_for_applications" in body:
         if not isinstance(body["open_for_applications"], bool):
             raise ValidationError(N_("true or false"), field="open_for_applications")
@@ -112,6 +123,10 @@ def _as_form(programme: Programme) -> programmes.ProgrammeForm:
         note_template=programme.note_template,
         open_for_applications=programme.open_for_applications,
         status=programme.status,
+        quiet_weeks=programme.quiet_weeks,
+        pause_weeks=programme.pause_weeks,
+        first_month_days=programme.first_month_days,
+        low_rating=programme.low_rating,
     )
 
 

@@ -28,10 +28,7 @@ def programme_health(slug: str) -> ResponseReturnValue:
     return jsonify(
         {
             "programme": programme.slug,
-            "thresholds": {
-                "quiet_weeks": programme.quiet_weeks,
-                "pause_weeks": programme.pause_weeks,
-            },
+            "thresholds": health.thresholds_json(programme),
             "pairs": [
                 {
                     "pair_id": row.pair.id,
