@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.models import Guide, Pair, SessionNote, SharedInsight, split_list
+from kb.models import Guide, Pair, Person, SessionNote, SharedInsight, split_list
 
 
 def recent_guides(session: Session, limit: int = 6) -> list[Guide]:
@@ -64,10 +64,15 @@ def public_facets(session: Session) -> Facets:
     """Tag and author choices for the search form, taken from published guides only.
 
     Never from notes: even a tag of a private note says something about it.
+
+    Two small queries over distinct values, not the guides themselves: the form is on every
+    search page, and loading every published guide (with its author) for it took ~0.5 s per
+    request at 10,000 guides (results/guides-web.md).
     """
-    guides = session.scalars(
-        select(Guide).where(Guide.status == "published").options(selectinload(Guide.author))
-    ).all()
-    tags = sorted({t for g in guides for t in split_list(g.tags)}, key=str.casefold)
-    authors = sorted({(str(g.author.id), g.author.name) for g in guides}, key=lambda a: a[1])
+    published = Guide.status == "published"
+    tag_lists = session.scalars(select(Guide.tags).where(published).distinct())
+    tags = sorted({t for value in tag_lists for t in split_list(value)}, key=str.casefold)
+    writes = select(Guide.id).where(Guide.author_id == Person.id, published).exists()
+    people = session.execute(select(Person.id, Person.name).where(writes)).all()
+    authors = sorted(((str(pid), name) for pid, name in people), key=lambda a: (a[1], int(a[0])))
     return Facets(tags=tags, authors=authors)
