@@ -332,6 +332,7 @@ def create_app(
     for module in (*modules, evaluation, privacy):
         app.register_blueprint(module.bp)
     app.register_blueprint(accounts.people_bp)
+    auth.init_sso(app, tandem.settings)  # single sign-on, when configured
     api.init_app(app, csrf)
     # Run by gunicorn's post_worker_init: each worker builds its matching pool at start.
     app.extensions["matching_warm_up"] = lambda: hr.warm_up_matching(app)

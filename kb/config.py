@@ -12,6 +12,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kb.embedding.e5 import DEPLOYMENT_RUNTIMES, RUNTIMES
 from kb.errors import ConfigError
@@ -77,7 +78,20 @@ class Settings:
     note_retention_days: int | None = None
     # Load per-process language tables when the web app is built (gunicorn --preload).
     warm_up: bool = False
+    # Single sign-on through OpenID Connect (kb.views.sso): off unless an issuer is set. The
+    # provider's metadata is read from <issuer>/.well-known/openid-configuration; a client
+    # secret may be left out for a public client (PKCE alone). The login page's button says
+    # "Sign in with <oidc_label>" (e.g. "Microsoft"), or "Single sign-on" without a label.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_label: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def index_dir(self) -> Path:
@@ -146,6 +160,11 @@ def load_settings(
         ("TANDEM_SMTP_PASSWORD", "smtp_password", str),
         ("TANDEM_SMTP_FROM", "smtp_from", str),
         ("TANDEM_BASE_URL", "base_url", lambda v: v.rstrip("/")),
+        ("TANDEM_OIDC_ISSUER", "oidc_issuer", lambda v: v.rstrip("/")),
+        ("TANDEM_OIDC_CLIENT_ID", "oidc_client_id", str),
+        ("TANDEM_OIDC_CLIENT_SECRET", "oidc_client_secret", str),
+        ("TANDEM_OIDC_SCOPES", "oidc_scopes", lambda v: " ".join(v.replace(",", " ").split())),
+        ("TANDEM_OIDC_LABEL", "oidc_label", str),
     ):
         value = text(key)
         if value is not None:
@@ -193,9 +212,30 @@ def load_settings(
         raise ConfigError(
             f"TANDEM_SMTP_TLS must be one of {', '.join(SMTP_TLS)}, not {settings.smtp_tls!r}"
         )
+    check_oidc(settings)
     if settings.e5_query_threads is not None and settings.e5_query_threads < 1:
         raise ConfigError(f"e5 query threads must be at least 1, not {settings.e5_query_threads}")
     return settings
+
+
+def check_oidc(settings: Settings) -> None:
+    """Single sign-on needs both an issuer and a client id, an https issuer (plain http only
+    on this machine, for a test provider), and the "openid" and "email" scopes (accounts are
+    found by their verified e-mail address)."""
+    if bool(settings.oidc_issuer) != bool(settings.oidc_client_id):
+        raise ConfigError("set both TANDEM_OIDC_ISSUER and TANDEM_OIDC_CLIENT_ID, or neither")
+    if not settings.oidc_issuer:
+        return
+    parts = urlsplit(settings.oidc_issuer)
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if not parts.hostname or not (parts.scheme == "https" or parts.scheme == "http" and loopback):
+        raise ConfigError(
+            "TANDEM_OIDC_ISSUER must be an https:// address (http:// only on loopback),"
+            f" not {settings.oidc_issuer!r}"
+        )
+    missing = {"openid", "email"} - set(settings.oidc_scopes.split())
+    if missing:
+        raise ConfigError(f"TANDEM_OIDC_SCOPES must include {' and '.join(sorted(missing))}")
 
 
 # OpenMP's defaults for this project's processes (see prepare_openmp).

@@ -644,3 +644,24 @@ class AccountLink(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
+
+
+class SsoIdentity(Base):
+    """A person's account at the single sign-on provider (OpenID Connect), linked at their
+    first sign-in through it: the provider's ``iss`` and ``sub``, which never change, while
+    the e-mail address that found the account first may. One per person and provider."""
+
+    __tablename__ = "sso_identity"
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject"),
+        UniqueConstraint("person_id", "issuer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    linked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    person: Mapped[Person] = relationship()

@@ -94,6 +94,7 @@ PERSON_REFERENCES = {
     "api_token.person_id": "deleted (by the fallback below)",
     "account_link.person_id": "deleted (by the fallback below)",
     "account_link.created_by_id": "cleared",
+    "sso_identity.person_id": "deleted (by the fallback below)",
 }
 
 

@@ -73,3 +73,23 @@ def record_failure(
 def clear_account(session: Session, email: str) -> None:
     """A successful login forgets the account's failures (not the address's)."""
     session.execute(delete(LoginFailure).where(LoginFailure.key == account_key(email)))
+
+
+def address_throttled(
+    session: Session, address: str, limits: LoginLimits, now: dt.datetime | None = None
+) -> bool:
+    """Whether logins from ``address`` must wait (single sign-on, where no account is named
+    before the provider answers)."""
+    return failures(session, address_key(address), _since(limits, now)) >= limits.per_address
+
+
+def record_address_failure(
+    session: Session, address: str, limits: LoginLimits, now: dt.datetime | None = None
+) -> None:
+    """Count one failed or refused single sign-on against the client address."""
+    at = now or utcnow()
+    key = address_key(address)
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.key == key, LoginFailure.at <= _since(limits, at))
+    )
+    session.add(LoginFailure(key=key, at=at))

@@ -122,6 +122,9 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("auth.login", "GET"): Policy(public()),
     ("auth.login", "POST"): Policy(public()),  # an empty form is shown again
     ("auth.logout", "POST"): Policy(logged_in(MOVED)),
+    # Single sign-on is off unless configured (tests/web/test_sso.py runs it for real).
+    ("auth.sso_start", "GET"): Policy(public(MISSING)),
+    ("auth.sso_callback", "GET"): Policy(public(MISSING)),
     ("search.search_page", "GET"): Policy(public(), query={"q": "excel"}),
     ("search.search_api", "GET"): Policy(public(), query={"q": "excel"}),
     ("guides.index", "GET"): Policy(public()),
