@@ -295,16 +295,58 @@ def f_gate(tau: float) -> Callable:
     return fuse
 
 
+def f_veclang(k: int, cap: float | None = None, margin: float = 0.0) -> Callable:
+    """Fusion per query type, guessed by the (centred) vectors: when the best of the vector
+    leg's top ``k`` passages are mostly in the query's language, the question is taken as a
+    same-language one and fused plainly (BM25 floor for the other languages); otherwise the
+    stand-in (and, with ``cap``, BM25 may lift a passage at most ``cap`` z above its vector z).
+    """
+
+    def fuse(run: dict, qi: int, vec: dict, bm: dict) -> dict:
+        ql = run["qlang"][qi]
+        best = sorted(vec, key=lambda c: -vec[c])[:k]
+        same = sum(1 for c in best if run["dlang"][c] == ql)
+        if margin:
+            top_same = max((v for c, v in vec.items() if run["dlang"][c] == ql), default=-9)
+            top_other = max((v for c, v in vec.items() if run["dlang"][c] != ql), default=-9)
+            if top_same >= top_other - margin:
+                return f_plain(run, qi, vec, bm)
+        elif 2 * same > len(best):
+            return f_plain(run, qi, vec, bm)
+        if cap is None:
+            return f_impute("vector")(run, qi, vec, bm)
+        return f_cap(cap)(run, qi, vec, bm)
+
+    return fuse
+
+
+def f_impute_max(run: dict, qi: int, vec: dict, bm: dict) -> dict:
+    """Like impute-vector, but a passage in another language that BM25 did find (a shared
+    name or number) keeps the better of its BM25 z and the stand-in: a few shared tokens are
+    partial evidence and must not score below no evidence at all."""
+    fused, zv, fv, zb, fb = fuse_plain(run, qi, vec, bm)
+    ql = run["qlang"][qi]
+    for k in fused:
+        if run["dlang"][k] != ql:
+            v = zv.get(k, fv)
+            fused[k] = 0.5 * v + 0.5 * max(v, zb.get(k, fb))
+    return fused
+
+
 FUSIONS = {
     "plain": f_plain,
     "impute-vector": f_impute("vector"),
     "impute-mean": f_impute("mean"),
+    "impute-max": f_impute_max,
     "lexlang": f_lexlang,
     **{f"impute{g}": f_impute_share(g) for g in (0.25, 0.5, 0.75)},
     "perlang-z": f_perlang_z,
     "regressed": _regressed,
     **{f"cap{c}": f_cap(c) for c in (0.0, 0.5, 1.0, 2.0)},
     **{f"gate{t}": f_gate(t) for t in (1.0, 2.0, 3.0)},
+    **{f"veclang{k}": f_veclang(k) for k in (1, 3, 5)},
+    **{f"veclang{k}-cap{c}": f_veclang(k, c) for k in (1, 3) for c in (0.0, 1.0)},
+    **{f"vecmargin{m}": f_veclang(1, None, m) for m in (0.005, 0.01, 0.02)},
 }
 
 

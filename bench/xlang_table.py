@@ -23,7 +23,8 @@ from kb.search import centring
 
 SETS = ["xquad-cross", str(ROOT / "bench" / "datasets" / "xlang-pl"), "xquad-en", "xquad-ru",
         "poquad-pl", "scifact-en"]  # fmt: skip
-OFF = {"centre_languages": False, "bm25_stand_in": False, "result_floors": {}}
+OFF = {"centre_languages": False, "bm25_stand_in": False, "bm25_stand_in_floor": False,
+       "result_floors": {}}  # fmt: skip
 VARIANTS: dict[str, dict[str, Any]] = {
     "per-document language only": OFF,
     "+ centring": {**OFF, "centre_languages": True},
@@ -31,6 +32,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "+ centring, means shrunk by 1 passage": {**OFF, "centre_languages": True, "prior": 1},
     "+ BM25 stand-in (no centring)": {**OFF, "bm25_stand_in": True},
     "+ centring + BM25 stand-in": {**OFF, "centre_languages": True, "bm25_stand_in": True},
+    "+ stand-in also the floor of BM25's other-language matches": {
+        **OFF,
+        "centre_languages": True,
+        "bm25_stand_in": True,
+        "bm25_stand_in_floor": True,
+    },
+    "+ result floor, stand-in not a floor (before)": {"bm25_stand_in_floor": False},
     "default (+ result floor)": {},
 }
 

@@ -95,6 +95,7 @@ def convex(
     method: str = "minmax",
     floors: Mapping[str, float] | None = None,
     stand_in: Mapping[str, Callable[[K], bool]] | None = None,
+    found_floor: bool = True,
 ) -> dict[K, float]:
     """Weighted sum of normalised signals over the union of their keys.
 
@@ -108,7 +109,10 @@ def convex(
     ``stand_in[name](key)`` says that ``name`` could never have scored ``key`` (BM25 and a
     passage in another language than the query): such a key, when absent from ``name``, takes
     the weighted mean of its normalised values in the other signals instead of the floor, so
-    it is neither punished nor rewarded for what that signal cannot see.
+    it is neither punished nor rewarded for what that signal cannot see. With ``found_floor``
+    that stand-in is also the least such a key gets when ``name`` did score it: what BM25
+    finds in another language than the query is a few shared tokens (a name, a number),
+    partial evidence that must not score below no evidence at all.
     """
     floors = floors or {}
     stand_in = stand_in or {}
@@ -133,12 +137,15 @@ def convex(
     for key in keys:
         total = 0.0
         for name, (norm, floor) in norms.items():
-            if key in norm:
-                total += weights[name] * norm[key]
-            elif name in stand_in and stand_in[name](key) and len(norms) > 1:
+            if name in stand_in and len(norms) > 1 and stand_in[name](key):
                 others = [(weights[o], n.get(key, f)) for o, (n, f) in norms.items() if o != name]
                 mean = sum(w * v for w, v in others) / sum(w for w, _ in others)
-                total += weights[name] * mean
+                if key not in norm:
+                    total += weights[name] * mean
+                else:
+                    total += weights[name] * (max(norm[key], mean) if found_floor else norm[key])
+            elif key in norm:
+                total += weights[name] * norm[key]
             else:
                 total += weights[name] * floor
         fused[key] = total

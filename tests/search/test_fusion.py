@@ -160,13 +160,17 @@ def test_group_max_brute_force() -> None:
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_convex_stand_in_matches_a_dense_reference(seed: int) -> None:
+@pytest.mark.parametrize("found_floor", [True, False])
+def test_convex_stand_in_matches_a_dense_reference(seed: int, found_floor: bool) -> None:
     """A key BM25 could not score (odd keys here) and did not list takes the weighted mean of
-    its other normalised signals in BM25's place; everything else is the plain sum."""
+    its other normalised signals in BM25's place; one it did list keeps the better of its BM25
+    score and that mean (``found_floor``) or its BM25 score; everything else is the plain sum."""
     rng = np.random.default_rng(seed)
     signals = random_signals(rng)
     weights = {name: float(rng.uniform(0.1, 1)) for name in signals}
-    fused = convex(signals, weights, "zscore", {"bm25": 0.0}, {"bm25": lambda k: k % 2 == 1})
+    fused = convex(
+        signals, weights, "zscore", {"bm25": 0.0}, {"bm25": lambda k: k % 2 == 1}, found_floor
+    )
     norms = {}
     for name, scores in signals.items():
         if name == "bm25":
@@ -180,15 +184,30 @@ def test_convex_stand_in_matches_a_dense_reference(seed: int) -> None:
     for key in keys:
         expected = 0.0
         for name, (norm, floor) in norms.items():
-            if key in norm:
-                expected += weights[name] * norm[key]
-            elif name == "bm25" and key % 2 == 1:
-                others = [(weights[o], n.get(key, f)) for o, (n, f) in norms.items() if o != name]
-                mean = sum(w * v for w, v in others) / sum(w for w, _ in others)
+            others = [(weights[o], n.get(key, f)) for o, (n, f) in norms.items() if o != name]
+            mean = sum(w * v for w, v in others) / sum(w for w, _ in others)
+            if name == "bm25" and key % 2 == 1 and key not in norm:
                 expected += weights[name] * mean
+            elif name == "bm25" and key % 2 == 1 and found_floor:
+                expected += weights[name] * max(norm[key], mean)
+            elif key in norm:
+                expected += weights[name] * norm[key]
             else:
                 expected += weights[name] * floor
         assert fused[key] == pytest.approx(expected)
+
+
+def test_a_weak_match_in_another_language_is_not_below_no_match() -> None:
+    """Passage 3 (another language) shares one rare token with the query; 4 shares none.
+    Both are as close by the vectors: 3 must not lose to 4 for what BM25 saw."""
+    bm25 = {1: 10.0, 2: 8.0, 3: 0.5}
+    vec = {1: 0.5, 2: 0.4, 3: 0.9, 4: 0.9}
+    args = ({"bm25": bm25, "e5": vec}, {"bm25": 0.5, "e5": 0.5}, "zscore", {"bm25": 0.0},
+            {"bm25": lambda k: k >= 3})  # fmt: skip
+    assert convex(*args, found_floor=False)[3] < convex(*args, found_floor=False)[4]
+    fused = convex(*args)
+    assert fused[3] == pytest.approx(fused[4])
+    assert fused[1] == convex(*args, found_floor=False)[1]
 
 
 def test_stand_in_lifts_only_the_keys_it_names() -> None:
