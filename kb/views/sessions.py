@@ -8,14 +8,15 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import format_decimal, gettext
 from flask_login import login_required
 
 from kb.errors import ValidationError
 from kb.i18n import N_
-from kb.models import HELP_REASONS, MEETING_STATUSES, Meeting, Pair, utcnow
+from kb.models import HELP_REASONS, MEETING_STATUSES, Meeting, Pair, Programme, utcnow
 from kb.services import audit, calendar, health, meetings, people
 from kb.services import help as help_service
+from kb.services.evaluation import to_csv
 from kb.services.pairs import RUNNING, programme_by_slug
 from kb.views.hr import hr_required
 from kb.views.i18n import translate_error
@@ -213,6 +214,58 @@ def handle_help(request_id: int) -> ResponseReturnValue:
 # --- HR's health view --------------------------------------------------------------------------
 
 
+def flag_labels(programme: Programme) -> dict[str, str]:
+    """Each flag's label with the programme's own number in it (page and CSV)."""
+    limits = health.thresholds_of(programme)
+    return {
+        "no_session": gettext("No session for %(weeks)s weeks", weeks=limits.quiet_weeks),
+        "paused_long": gettext("Paused for more than %(weeks)s weeks", weeks=limits.pause_weeks),
+        "over_capacity": gettext("Mentor over capacity"),
+        "no_note": gettext("No note after %(days)s days", days=limits.first_month_days),
+        "low_feedback": gettext("Mean rating below %(rating)s",
+                                rating=format_decimal(limits.low_rating)),
+    }  # fmt: skip
+
+
+def health_table(
+    programme: Programme, rows: list[health.PairHealth]
+) -> tuple[list[str], list[list[object]]]:
+    """The health page's table as columns and rows: names, status, counts, the last session
+    date and flags. Nothing a pair wrote (no note, no topic tag) is in it."""
+    labels = flag_labels(programme)
+    columns = [gettext("Mentor"), gettext("Mentee"), gettext("Status"), gettext("Planned"),
+               gettext("Held"), gettext("Cancelled"), gettext("Last session"), gettext("Notes"),
+               gettext("Flags")]  # fmt: skip
+    table: list[list[object]] = [
+        [row.pair.mentor.name, row.pair.mentee.name, row.pair.status, row.planned, row.held,
+         row.cancelled, row.last_session.isoformat() if row.last_session else "",
+         row.note_count, "; ".join(labels[f] for f in row.flags)]
+        for row in rows
+    ]  # fmt: skip
+    return columns, table
+
+
+@bp.route("/hr/programmes/<slug>/health.csv")
+@hr_required
+def programme_health_csv(slug: str) -> ResponseReturnValue:
+    """The per-pair health table as CSV (UTF-8 with a byte-order mark, for spreadsheets):
+    counts, dates and flags, never content; audited as an export."""
+    session = db()
+    programme = programme_by_slug(session, slug)
+    rows = health.programme_health(session, programme, meetings.to_local(utcnow()).date())
+    columns, table = health_table(programme, rows)
+    audit.record(session, me(), "programme.health_export", "programme", programme.id,
+                 programme_id=programme.id,
+                 detail={"format": "csv", "rows": len(table)})  # fmt: skip
+    session.commit()
+    return Response(
+        "\ufeff" + to_csv(columns, table),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{programme.slug}-health.csv"',
+                 "Cache-Control": "private, no-store"},
+    )  # fmt: skip
+
+
 @bp.route("/hr/programmes/<slug>/health", methods=["GET", "POST"])
 @hr_required
 def programme_health(slug: str) -> ResponseReturnValue:
@@ -233,4 +286,5 @@ def programme_health(slug: str) -> ResponseReturnValue:
     return render_template(
         "sessions/health.html", programme=programme, rows=rows, running=RUNNING,
         statuses=MEETING_STATUSES, limits=health.thresholds_json(programme),
+        flag_labels=flag_labels(programme),
     )  # fmt: skip

@@ -299,6 +299,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("sessions.programme_health", "POST"): Policy(
         hr_only(MOVED), lambda w: {"slug": "spring"}, data={"quiet_weeks": "4", "pause_weeks": "4"}
     ),
+    ("sessions.programme_health_csv", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("evaluation.mine", "GET"): Policy(logged_in()),
     ("evaluation.give", "GET"): Policy(
         {**pair_members(OK, MISSING), "anonymous": LOGIN, "deactivated": LOGIN},

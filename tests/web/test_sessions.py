@@ -3,9 +3,11 @@ help, HR's health view and the reminder run; and that none of it carries a pair'
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import email
+import io
 import json
 import re
 import socket
@@ -19,7 +21,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from kb.models import AuditEntry, Guide, HelpRequest, InboxMessage, Meeting, Pair, Person
+from kb.models import (
+    AuditEntry,
+    Guide,
+    HelpRequest,
+    InboxMessage,
+    Meeting,
+    Pair,
+    Person,
+    SessionNote,
+)
 from kb.services import meetings, notices, people
 
 SECRET_WORDS = ("Zyxelgate", "Budget session", "Quokkaword", "Prompting session")
@@ -284,6 +295,49 @@ def test_hr_sets_the_flag_thresholds_in_the_programme_form(
     assert "No note after 45 days" in celina_row()
 
 
+def test_health_csv_has_counts_and_flags_never_content(
+    app: Flask, client: FlaskClient, login
+) -> None:
+    """HR's health table as CSV: the page's counts, dates and flags, audited as an export;
+    no note's title or text, and no session topic tag, is in it."""
+    today = meetings.to_local(dt.datetime.now(dt.UTC).replace(tzinfo=None)).date()
+    with tandem_of(app).sessions() as s:
+        quiet = s.get(Pair, pair_id(app, "celina@example.com"))
+        quiet.started = today - dt.timedelta(days=60)  # type: ignore[union-attr]
+        s.commit()
+    login(client, "anna@example.com")
+    plan(client, pair_id(app), tags="Wombatgate")  # the pair's own topic tag
+    (mid,) = meeting_ids(app, pair_id(app))
+    client.post(f"/sessions/{mid}/status", data={"status": "held"})
+    assert client.get("/hr/programmes/spring/health.csv").status_code == 403
+    client.post("/logout")
+    login(client, "hania@example.com")
+    assert "health.csv" in client.get("/hr/programmes/spring/health").get_data(as_text=True)
+    answer = client.get("/hr/programmes/spring/health.csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    assert 'filename="spring-health.csv"' in answer.headers["Content-Disposition"]
+    text = answer.get_data(as_text=True)
+    assert_private(text)
+    assert "Wombatgate" not in text
+    with tandem_of(app).sessions() as s:
+        for title, body in s.execute(select(SessionNote.title, SessionNote.body_md)):
+            assert title not in text and body.strip()[:40] not in text
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0] == ["Mentor", "Mentee", "Status", "Planned", "Held", "Cancelled",
+                       "Last session", "Notes", "Flags"]  # fmt: skip
+    anna = next(r for r in rows if r[0] == "Anna Mentor")
+    assert anna[1:8] == ["Bogdan Mentee", "active", "0", "1", "0", "2026-12-07", "3"]
+    celina = next(r for r in rows if r[0] == "Celina Mentor")
+    assert celina[8] == "No session for 4 weeks; No note after 30 days"
+    with tandem_of(app).sessions() as s:
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "programme.health_export")
+        ).one()
+        assert json.loads(entry.detail) == {"format": "csv", "rows": len(rows) - 1}
+    polish = client.get("/hr/programmes/spring/health.csv", headers={"Accept-Language": "pl"})
+    assert "Brak notatki po 30 dniach" in polish.get_data(as_text=True)
+
+
 def test_notices_are_sent_once(app: Flask, client: FlaskClient, login) -> None:
     now = dt.datetime(2026, 12, 6, 7, 0)  # 08:00 in Warsaw; the session is tomorrow
     login(client, "anna@example.com")
@@ -494,3 +548,8 @@ def test_health_api_gives_hr_counts_and_flags_never_content(
     assert set(anna) == {"pair_id", "mentor", "mentee", "status", "planned", "held",
                          "cancelled", "last_session", "note_count", "flags"}  # fmt: skip
     assert client.get("/api/programmes/nope/health").status_code == 404
+    with tandem_of(app).sessions() as s:
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "programme.health_export")
+        ).one()  # the export is audited (the 404 wrote nothing)
+        assert json.loads(entry.detail) == {"format": "json", "rows": len(data["pairs"])}

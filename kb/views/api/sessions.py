@@ -1,5 +1,6 @@
 """/api/programmes/SLUG/health: HR's pair health of a programme as JSON, the same counts,
-dates and flags as the page, never anything a pair wrote. HR only (others 403)."""
+dates and flags as the page, never anything a pair wrote. HR only (others 403); audited as
+an export, like the page's CSV."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 
 from kb.models import Person, utcnow
-from kb.services import health, meetings
+from kb.services import audit, health, meetings
 from kb.services.pairs import check_hr, programme_by_slug
 from kb.views.api import api_login_required, api_person, bp
 from kb.views.support import db
@@ -23,8 +24,13 @@ def person_json(person: Person) -> dict[str, Any]:
 @api_login_required
 def programme_health(slug: str) -> ResponseReturnValue:
     check_hr(api_person(), "see the health of a programme's pairs")
-    programme = programme_by_slug(db(), slug)
-    rows = health.programme_health(db(), programme, meetings.to_local(utcnow()).date())
+    session = db()
+    programme = programme_by_slug(session, slug)
+    rows = health.programme_health(session, programme, meetings.to_local(utcnow()).date())
+    audit.record(session, api_person(), "programme.health_export", "programme", programme.id,
+                 programme_id=programme.id,
+                 detail={"format": "json", "rows": len(rows)})  # fmt: skip
+    session.commit()
     return jsonify(
         {
             "programme": programme.slug,
