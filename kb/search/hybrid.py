@@ -384,7 +384,8 @@ class SearchEngine:
         similarity = self.config.similarity_signal(candidates.signals)
         if similarity is None:
             return ranking, len(text_hits), []
-        shown = above_floor(ranking, similarity, doc_of, self.config.result_floor)
+        whole = {h.doc_key for h in text_hits if h.all_words}
+        shown = above_floor(ranking, similarity, doc_of, self.config.result_floor, whole)
         below = [chunk for _, _, chunk in ranking[:CLOSEST_TOPICS]] if not shown else []
         return shown, len(text_hits), below
 

@@ -9,7 +9,7 @@ on Polish and Russian it is noise (dev nDCG@10 0.26 / 0.23) that drags fusion do
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -177,11 +177,16 @@ def above_floor(
     similarity: Mapping[int, float],
     doc_of: Callable[[int], str],
     floor: float | None,
+    word_matches: Collection[str] = (),
 ) -> list[tuple[str, float, int]]:
     """The ranked documents relevant enough to show: those with a passage whose similarity
-    (the vector signal's centred score) reaches ``floor``. A document none of whose passages
-    the vector signal scored is not shown. ``floor`` None keeps everything."""
+    (the vector signal's centred score) reaches ``floor``, and those in ``word_matches``
+    (a passage holds every word of the query: BM25's verdict, which no similarity floor may
+    overrule; a unique word is found however many near-identical passages crowd the vector
+    side, and however little a made-up word means to the model). ``floor`` None keeps
+    everything."""
     if floor is None:
         return ranking
     passing = {doc_of(chunk) for chunk, score in similarity.items() if score >= floor}
+    passing.update(word_matches)
     return [row for row in ranking if row[0] in passing]

@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.config import Settings
+from kb.embedding import FakeEmbedder
 from kb.errors import NotFound
 from kb.models import Person, SharedInsight
 from kb.search.hybrid import NO_WORD_MATCH, NOTHING_RELEVANT, SearchEngine, SearchFilters
@@ -465,6 +466,44 @@ def test_result_floor_counts_only_relevant_documents(
         assert plain.search("qwzxvbnm", None).total >= 1  # without a floor: vectors always
     finally:
         plain.close()
+        floored.close()
+
+
+def test_a_word_match_is_not_hidden_by_the_result_floor(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    embedders: dict[str, FakeEmbedder],
+    library: Library,
+) -> None:
+    """A passage holding every word of the query is shown whatever its similarity (a guide's
+    unique word must find it, also with a tag filter); junk and private words still are not."""
+    floored = SearchEngine(  # no passage reaches this floor: only word matches are shown
+        settings, sessions, embedders, SearchConfig(models=("fake",), result_floors={"fake": 9.0})
+    )
+    try:
+        with sessions() as s:
+            anna = s.get(Person, library.anna)
+            guide = guides.create_guide(
+                s, anna, title="Checklists", language="en", tags=["zorblaxian", "ai"],
+                body_md="Prompts for the review. The zorblaxian checklist closes the session.",
+            )  # fmt: skip
+            guides.publish(s, guide, anna, embedders)
+            s.commit()
+        floored.catch_up()
+        for filters in (None, SearchFilters(tags=("zorblaxian",))):
+            found = floored.search("zorblaxian", None, filters)
+            assert keys(found) == [f"guide:{guide.id}"] and found.total == 1
+        # every word of the query in one passage: that guide, not those with one of the words
+        both = floored.search("pivot budget", None)
+        assert [h.title for h in both.hits] == ["Pivot tables in Excel"]
+        for junk in ("qwzxvbnm", "the and of", 'NOT ( ) * OR AND "', "<script>alert(1)</script>"):
+            assert floored.search(junk, None).total == 0, junk
+        # the private note's word: shown to its pair's members only
+        assert floored.search("Zyxelgate", None).total == 0
+        assert floored.search("Zyxelgate", who(sessions, library.celina)).total == 0
+        mine = floored.search("Zyxelgate", who(sessions, library.anna))
+        assert keys(mine) == [f"note:{library.private_note}"]
+    finally:
         floored.close()
 
 

@@ -68,6 +68,9 @@ class TextHit(NamedTuple):
     score: float
     doc_key: str
     doc_date: str = ""
+    # The chunk holds every word of the query (as analysed in its language, stop words
+    # aside): shown whatever the result floor says (kb.search.ranking.above_floor).
+    all_words: bool = False
 
 
 @dataclass(frozen=True)

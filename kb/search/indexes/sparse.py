@@ -453,6 +453,27 @@ class SparseIndex:
             unique = np.flatnonzero(dense)
             return unique, dense[unique]
 
+    def holds_all_terms(self, text: str, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` hold every distinct analysed term of ``text`` in their own
+        field's language (a query of stop words only is held by none)."""
+        with self._lock:
+            held = np.zeros(len(rows), dtype=bool)
+            fields = self.rows.view("field")[rows]
+            for field_index, language in enumerate(LANGUAGES):
+                mine = np.flatnonzero(fields == field_index)
+                if not len(mine):
+                    continue
+                terms = list(dict.fromkeys(index_terms(text, language)))
+                columns = [self.vocabulary[field_index].get(term) for term in terms]
+                if not terms or None in columns:
+                    continue
+                holding = np.ones(len(mine), dtype=bool)
+                for column in columns:
+                    assert column is not None
+                    holding &= np.isin(rows[mine], self._postings(column)[0])
+                held[mine] = holding
+            return held
+
     def phrase_scores(self, rows: np.ndarray, phrases: Sequence[PhraseMatch], access: Access
                       ) -> np.ndarray:  # fmt: skip
         """What the quoted phrases add to each of ``rows``, as Whoosh scores a phrase (the sum
@@ -512,10 +533,12 @@ class SparseIndex:
             if limit is not None:
                 order = order[:limit]
             meta = self.rows.meta
+            whole = self.holds_all_terms(parsed.text, rows[order])
             return [
-                TextHit(int(chunk_ids[i]), float(scores[i]), meta[rows[i]].doc_key)
-                for i in order.tolist()
-            ]
+                TextHit(int(chunk_ids[i]), float(scores[i]), meta[rows[i]].doc_key,
+                        all_words=bool(held))
+                for i, held in zip(order.tolist(), whole.tolist(), strict=True)
+            ]  # fmt: skip
 
     def browse(self, access: Access) -> list[TextHit]:
         """Every allowed chunk (no words: filters only), with its date, score 0."""

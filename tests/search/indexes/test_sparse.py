@@ -305,6 +305,29 @@ def test_dense_and_sorted_accumulation_agree() -> None:
         assert_scores_equal(found(index, query), want)
 
 
+@pytest.mark.parametrize("delta_rows", [1, 10_000])
+def test_hits_say_whether_they_hold_every_word_of_the_query(delta_rows: int) -> None:
+    """``all_words``: every analysed query term in the chunk's own language (Polish stems
+    too), checked against a brute-force reading of the text; stop words alone hold nothing."""
+    records = corpus(21, 300)
+    index = SparseIndex(delta_rows=delta_rows)
+    index.add(records[:200])
+    index.add(records[200:])  # some rows in the delta matrix
+    by_id = {r.chunk_id: r for r in records}
+    seen = Counter()
+    for query in [*QUERIES, "budżet arkusze", "budżetu arkusz"]:
+        for hit in index.search(parse_query(query), None, Access()):
+            seen[hit.all_words] += 1
+            record = by_id[hit.chunk_id]
+            language = record.language
+            wanted = set(index_terms(query, language))
+            held = set(index_terms(indexed_text(record), language))
+            assert hit.all_words == (bool(wanted) and wanted <= held), (query, hit)
+    assert seen[True] > 20 and seen[False] > 20
+    assert any(h.all_words for h in index.search(parse_query("budżet arkusze"), None, Access()))
+    assert not any(h.all_words for h in index.search(parse_query("the of and"), None, Access()))
+
+
 @pytest.mark.parametrize("delta_rows", [1, 7, 10_000])
 def test_an_index_restored_from_its_arrays_answers_and_changes_as_the_original(
     delta_rows: int,
