@@ -23,8 +23,9 @@ from bench.evaluation.retrieval import ProductBM25, corpus_language
 from bench.paths import default_eval_dir, run_main
 from kb.config import load_settings
 from kb.embedding import CachedEmbedder, EmbeddingCache, create_embedder
-from kb.search.analysis import LANGUAGES, guess_language
+from kb.search.analysis import LANGUAGES, guess_language, index_terms
 from kb.search.fusion import normalise
+from kb.search.indexes.fulltext import indexed_text
 from kb.search.ranking import SearchConfig, rank_documents
 from kb.search.records import ChunkRecord
 
@@ -62,6 +63,7 @@ def collect(folder: Path, split: str) -> dict:
         "Q": queries,
         "bm25": bm,
         "qrels": beir.qrels,
+        "terms": [index_terms(indexed_text(r), r.index_language) for r in records],
     }
 
 
@@ -333,6 +335,176 @@ def f_impute_max(run: dict, qi: int, vec: dict, bm: dict) -> dict:
     return fused
 
 
+class _LanguageBM25:
+    """BM25 (the product's formula, k1 1.2, b 0.75) over one language's passages, for weighted
+    term queries: the pseudo-relevance-feedback runs."""
+
+    def __init__(self, run: dict, language: str) -> None:
+        from collections import Counter
+
+        self.rows = [i for i, lang in enumerate(run["dlang"]) if lang == language]
+        self.tf = [Counter(run["terms"][i]) for i in self.rows]
+        self.dl = np.array([len(run["terms"][i]) for i in self.rows], dtype=float)
+        self.avgdl = float(sum(len(t) for t in run["terms"])) / len(run["terms"])
+        df: Counter = Counter()
+        for tf in self.tf:
+            df.update(tf.keys())
+        n = len(run["terms"])
+        self.idf = {t: float(np.log(n / (d + 1)) + 1.0) for t, d in df.items()}
+        self.index = {r: j for j, r in enumerate(self.rows)}
+
+    def feedback_terms(self, passages: list[int], weights: list[float], count: int) -> dict:
+        """The ``count`` terms of ``passages`` with the highest weighted tf-idf."""
+        score: dict[str, float] = {}
+        for p, w in zip(passages, weights, strict=True):
+            tf = self.tf[self.index[p]]
+            length = max(sum(tf.values()), 1)
+            for t, c in tf.items():
+                score[t] = score.get(t, 0.0) + w * c / length * self.idf[t]
+        best = sorted(score, key=lambda t: -score[t])[:count]
+        return {t: score[t] / score[best[0]] for t in best} if best else {}
+
+    def search(self, query: dict[str, float]) -> dict[int, float]:
+        k1, b = 1.2, 0.75
+        out: dict[int, float] = {}
+        for j, tf in enumerate(self.tf):
+            total = 0.0
+            for t, w in query.items():
+                c = tf.get(t)
+                if c:
+                    norm = k1 * ((1 - b) + b * self.dl[j] / self.avgdl)
+                    total += w * self.idf[t] * c * (k1 + 1) / (c + norm)
+            if total > 0:
+                out[self.rows[j]] = total
+        return out
+
+
+_PRF_INDEX: dict[tuple[int, str], _LanguageBM25] = {}
+
+
+def prf_scores(run: dict, qi: int, vec: dict, m: int, count: int) -> dict[int, float]:
+    """Cross-language pseudo-relevance feedback: for every language other than the query's,
+    the terms of the vector leg's top ``m`` passages in it, searched by BM25 in it."""
+    ql = run["qlang"][qi]
+    out: dict[int, float] = {}
+    for lang in set(run["dlang"]) - {ql}:
+        key = (id(run), lang)
+        if key not in _PRF_INDEX:
+            _PRF_INDEX[key] = _LanguageBM25(run, lang)
+        index = _PRF_INDEX[key]
+        best = sorted((c for c in vec if run["dlang"][c] == lang), key=lambda c: -vec[c])[:m]
+        if not best:
+            continue
+        terms = index.feedback_terms(best, [1.0] * len(best), count)
+        out.update(index.search(terms))
+    return out
+
+
+def f_prf(m: int, count: int, how: str) -> Callable:
+    """impute-max, with the BM25 term of another-language passages taken from (``how``):
+    "prf" the PRF run's z alone (still at least the real BM25 z), "mean" the mean of the
+    stand-in and the PRF z, "max" the better of both."""
+
+    def fuse(run: dict, qi: int, vec: dict, bm: dict) -> dict:
+        fused, zv, fv, zb, fb = fuse_plain(run, qi, vec, bm)
+        ql = run["qlang"][qi]
+        found = prf_scores(run, qi, vec, m, count)
+        prf = dict(sorted(found.items(), key=lambda kv: -kv[1])[:DEPTH])
+        padded = normalise({**{(0, k): v for k, v in prf.items()}, (1, None): 0.0}, "zscore")
+        fp = padded.pop((1, None))
+        zp = {k: v for (_, k), v in padded.items()}
+        for k in fused:
+            if run["dlang"][k] != ql:
+                v = zv.get(k, fv)
+                p = zp.get(k, fp)
+                stand = {"prf": p, "mean": 0.5 * (v + p), "max": max(v, p)}[how]
+                fused[k] = 0.5 * v + 0.5 * max(stand, zb.get(k, fb))
+        return fused
+
+    return fuse
+
+
+def coverage(run: dict, qi: int, bm: dict) -> float:
+    """How much of the query's word information (IDF over the library, query-language
+    analyser) the best BM25 passage holds: 1 when a passage has every known query word."""
+    ql = run["qlang"][qi]
+    key = (id(run), ql)
+    if key not in _PRF_INDEX:
+        _PRF_INDEX[key] = _LanguageBM25(run, ql)
+    index = _PRF_INDEX[key]
+    words = {t for t in index_terms(run["texts"][qi], ql) if t in index.idf}
+    total = sum(index.idf[t] for t in words)
+    if not total:
+        return 0.0
+    best = 0.0
+    for k in bm:
+        if k in index.index:
+            tf = index.tf[index.index[k]]
+            best = max(best, sum(index.idf[t] for t in words if t in tf) / total)
+    return best
+
+
+def f_coverage(a: float) -> Callable:
+    """impute-max with BM25's weight 0.5 * min(1, coverage / a): a query whose words the
+    library barely holds leans on the vectors."""
+
+    def fuse(run: dict, qi: int, vec: dict, bm: dict) -> dict:
+        fused, zv, fv, zb, fb = fuse_plain(run, qi, vec, bm)
+        w = 0.5 * min(1.0, coverage(run, qi, bm) / a)
+        ql = run["qlang"][qi]
+        for k in fused:
+            v = zv.get(k, fv)
+            b = max(v, zb.get(k, fb)) if run["dlang"][k] != ql else zb.get(k, fb)
+            fused[k] = 0.5 * v + w * b
+        return fused
+
+    return fuse
+
+
+_RU_LAT = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя", [
+    "a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r",
+    "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"],
+    strict=True))  # fmt: skip
+_LAT_RU = [("shch", "щ"), ("sh", "ш"), ("ch", "ч"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"),
+           ("yu", "ю"), ("ya", "я"), *zip("abcdefghijklmnopqrstuvwxyz",
+           "абкдефгхийклмнопкрстуввкиз", strict=True)]  # fmt: skip
+
+
+def transliterate(word: str) -> str:
+    """Cyrillic -> Latin (a GOST-like table) or Latin -> Cyrillic (its rough inverse)."""
+    w = word.lower()
+    if any("а" <= c <= "я" or c == "ё" for c in w):
+        return "".join(_RU_LAT.get(c, c) for c in w)
+    for a, b in _LAT_RU:
+        w = w.replace(a, b)
+    return w
+
+
+def f_translit(run: dict, qi: int, vec: dict, bm: dict) -> dict:
+    """impute-max, and an other-language passage's BM25 term is at least the z of a BM25 run
+    of the query's capitalised words (names), transliterated, in that language."""
+    import re
+
+    fused, zv, fv, zb, fb = fuse_plain(run, qi, vec, bm)
+    ql = run["qlang"][qi]
+    names = [transliterate(w) for w in re.findall(r"\b[A-ZА-ЯЁ][\w-]+", run["texts"][qi])[1:]]
+    extra: dict[int, float] = {}
+    for lang in set(run["dlang"]) - {ql}:
+        key = (id(run), lang)
+        if key not in _PRF_INDEX:
+            _PRF_INDEX[key] = _LanguageBM25(run, lang)
+        terms = {t: 1.0 for t in index_terms(" ".join(names), lang)}
+        extra.update(_PRF_INDEX[key].search(terms))
+    padded = normalise({**{(0, k): v for k, v in extra.items()}, (1, None): 0.0}, "zscore")
+    fe = padded.pop((1, None))
+    ze = {k: v for (_, k), v in padded.items()}
+    for k in fused:
+        if run["dlang"][k] != ql:
+            v = zv.get(k, fv)
+            fused[k] = 0.5 * v + 0.5 * max(v, zb.get(k, fb), ze.get(k, fe) if extra else v)
+    return fused
+
+
 FUSIONS = {
     "plain": f_plain,
     "impute-vector": f_impute("vector"),
@@ -345,6 +517,14 @@ FUSIONS = {
     **{f"cap{c}": f_cap(c) for c in (0.0, 0.5, 1.0, 2.0)},
     **{f"gate{t}": f_gate(t) for t in (1.0, 2.0, 3.0)},
     **{f"veclang{k}": f_veclang(k) for k in (1, 3, 5)},
+    "translit": f_translit,
+    **{f"coverage{a}": f_coverage(a) for a in (0.25, 0.5, 0.75, 1.0)},
+    **{
+        f"prf{m}x{t}-{h}": f_prf(m, t, h)
+        for m in (1, 3, 5)
+        for t in (10, 30)
+        for h in ("prf", "mean", "max")
+    },  # fmt: skip
     **{f"veclang{k}-cap{c}": f_veclang(k, c) for k in (1, 3) for c in (0.0, 1.0)},
     **{f"vecmargin{m}": f_veclang(1, None, m) for m in (0.005, 0.01, 0.02)},
 }
