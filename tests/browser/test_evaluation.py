@@ -17,7 +17,7 @@ def test_hr_reads_the_evaluation_in_polish_and_english(new_page, live_server, tm
     polish = new_page(locale="pl-PL")
     login(polish, HR)
     polish.goto("/hr/programmes/spring/edit")
-    polish.get_by_role("link", name="7. Evaluation").click()
+    polish.get_by_role("link", name="7. Ewaluacja").click()
     polish.wait_for_load_state()
     assert polish.url.endswith(PATH)
     assert polish.get_by_role("heading", name="Ocena programu: Spring round").is_visible()
