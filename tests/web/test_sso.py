@@ -13,10 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -46,6 +49,8 @@ class Provider:
 
     issuer: str
     requests: list[tuple[str, dict[str, str], dict[str, str]]] = field(default_factory=list)
+    # Changes the token endpoint's JSON answer on its way back (a network attacker's view).
+    tamper: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def set_user(self, sub: str, **claims: Any) -> None:
         response = requests.put(f"{self.issuer}/users/{sub}", json=claims, timeout=10)
@@ -54,7 +59,7 @@ class Provider:
 
 class Recorder:
     """WSGI middleware: notes each request to the provider, so the test can check what
-    Tandem sent (PKCE, nonce) without changing what the provider does."""
+    Tandem sent (PKCE, nonce); changes the token answer only when a test sets ``tamper``."""
 
     def __init__(self, app: Any, provider: Provider) -> None:
         self.app = app
@@ -68,12 +73,24 @@ class Recorder:
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         self.provider.requests.append((environ["PATH_INFO"], query, form))
-        return self.app(environ, start_response)
+        tamper = self.provider.tamper
+        if tamper is None or environ["PATH_INFO"] != "/oauth2/token":
+            return self.app(environ, start_response)
+        answer: dict[str, Any] = {}
+
+        def keep(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            answer.update(status=status, headers=headers)
+
+        raw = b"".join(self.app(environ, keep))
+        changed = json.dumps(tamper(json.loads(raw))).encode()
+        headers = [(k, v) for k, v in answer["headers"] if k.lower() != "content-length"]
+        start_response(answer["status"], [*headers, ("Content-Length", str(len(changed)))])
+        return [changed]
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    app = oidc_provider_mock.app(require_nonce=True)
+@contextmanager
+def serve_provider(**options: Any) -> Iterator[Provider]:
+    app = oidc_provider_mock.app(require_nonce=True, **options)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     found = Provider(issuer=f"http://127.0.0.1:{server.server_port}")
     server.app = Recorder(app, found)  # type: ignore[assignment]
@@ -87,8 +104,13 @@ def provider() -> Iterator[Provider]:
         server.server_close()
 
 
-@pytest.fixture
-def sso_tandem(tmp_path: Path, provider: Provider) -> Iterator[Tandem]:
+@pytest.fixture(scope="module")
+def provider() -> Iterator[Provider]:
+    with serve_provider() as found:
+        yield found
+
+
+def tandem_for(tmp_path: Path, provider: Provider) -> Tandem:
     settings = load_settings(
         {
             "TANDEM_OIDC_ISSUER": provider.issuer,
@@ -103,7 +125,12 @@ def sso_tandem(tmp_path: Path, provider: Provider) -> Iterator[Tandem]:
             "import_models": ("fake",),
         },
     )
-    tandem = open_tandem(settings)
+    return open_tandem(settings)
+
+
+@pytest.fixture
+def sso_tandem(tmp_path: Path, provider: Provider) -> Iterator[Tandem]:
+    tandem = tandem_for(tmp_path, provider)
     yield tandem
     tandem.close()
 
@@ -369,3 +396,64 @@ def test_refusals_count_towards_the_address_limit(
     refused(sign_in(client, provider, "stranger"), client, 403, "no Tandem account")
     provider.set_user("anna-at-idp", email="anna@example.com", email_verified=True)
     assert client.get("/login/sso").status_code == 429
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def failures(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "kb.web.auth"]
+
+
+def test_an_id_token_changed_in_transit_is_refused(
+    sso_app: Flask, sso_tandem: Tandem, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The provider signs for Bogdan; on the way back the token is rewritten to name HR's
+    Hania (same signature), or its signature is damaged: neither signs anybody in."""
+    provider.set_user("bogdan-at-idp", email="bogdan@example.com", email_verified=True)
+
+    def become_hania(token: dict[str, Any]) -> dict[str, Any]:
+        header, payload, signature = token["id_token"].split(".")
+        claims = json.loads(unb64(payload))
+        claims.update(sub="hania-at-idp", email="hania@example.com")
+        return {**token, "id_token": f"{header}.{b64(json.dumps(claims).encode())}.{signature}"}
+
+    def damage_signature(token: dict[str, Any]) -> dict[str, Any]:
+        header, payload, signature = token["id_token"].split(".")
+        raw = bytearray(unb64(signature))
+        raw[len(raw) // 2] ^= 0x01
+        return {**token, "id_token": f"{header}.{payload}.{b64(bytes(raw))}"}
+
+    try:
+        for tamper in (become_hania, damage_signature):
+            provider.tamper = tamper
+            client = sso_app.test_client()
+            refused(sign_in(client, provider, "bogdan-at-idp"), client, 400, "did not work")
+    finally:
+        provider.tamper = None
+    assert failures(caplog) == ["single sign-on failed: BadSignatureError"] * 2
+    with sso_tandem.sessions() as s:
+        assert s.scalars(select(SsoIdentity)).all() == []
+    client = sso_app.test_client()  # untouched, the same flow works
+    assert sign_in(client, provider, "bogdan-at-idp").status_code == 302
+
+
+def test_an_expired_id_token_is_refused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A provider whose tokens expired ten minutes ago (beyond Authlib's two minutes of
+    clock leeway): its correctly signed ID token is refused."""
+    with serve_provider(access_token_max_age=timedelta(minutes=-10)) as stale:
+        tandem = tandem_for(tmp_path, stale)
+        try:
+            load_library(tandem)
+            app = make_app(tandem)
+            stale.set_user("anna-at-idp", email="anna@example.com", email_verified=True)
+            client = app.test_client()
+            refused(sign_in(client, stale, "anna-at-idp"), client, 400, "did not work")
+            assert failures(caplog) == ["single sign-on failed: ExpiredTokenError"]
+        finally:
+            tandem.close()
