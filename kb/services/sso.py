@@ -16,13 +16,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kb.errors import PermissionDenied
 from kb.models import Person, SsoIdentity, utcnow
 from kb.services import audit
-from kb.services.people import EMAIL, find_person
+from kb.services.people import EMAIL, end_sessions, find_person
 
 # Why a sign-in was refused; the web layer shows each in the page's language.
 UNVERIFIED = "unverified"  # no e-mail address the provider vouches for
@@ -107,3 +107,15 @@ def identities(session: Session, person: Person) -> list[SsoIdentity]:
             select(SsoIdentity).where(SsoIdentity.person_id == person.id).order_by(SsoIdentity.id)
         )
     )
+
+
+def unlink(session: Session, person: Person, actor: Person) -> int:
+    """HR removes the person's provider links (e.g. a link made to the wrong account at the
+    provider, or a new account there): the next single sign-on finds the account by its
+    verified address again. Their sessions end, as at a password reset. Returns how many."""
+    removed = session.execute(delete(SsoIdentity).where(SsoIdentity.person_id == person.id))
+    count = int(getattr(removed, "rowcount", 0) or 0)
+    if count:
+        end_sessions(person)
+        audit.record(session, actor, "account.sso_unlink", "person", person.id)
+    return count

@@ -28,7 +28,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from kb.errors import PermissionDenied, TandemError, ValidationError
 from kb.i18n import locale_choices
 from kb.models import LANGUAGES, ROLES, Person, split_list, utcnow
-from kb.services import accounts, logins, mail, profiles, tokens
+from kb.services import accounts, logins, mail, profiles, sso, tokens
 from kb.views.auth import login_limits
 from kb.views.i18n import translate_error
 from kb.views.support import Account, current_person, db, me, tandem
@@ -317,6 +317,7 @@ def manage_page(
     return render_template(
         "accounts/manage.html", person=person, form=form, link=link, mailed=mailed,
         expires=expires, latest=accounts.latest_link(db(), person), viewer=me(), now=utcnow(),
+        sso_links=sso.identities(db(), person),
     ), status  # fmt: skip
 
 
@@ -345,6 +346,21 @@ def issue_link(person_id: int) -> ResponseReturnValue:
     subject, body = accounts.link_mail(person, purpose, url, row.expires_at)
     mailed = mail.send(tandem().settings, person.email, subject, body).sent
     return manage_page(person, link=url, mailed=mailed, expires=row.expires_at)
+
+
+@bp.route("/people/<int:person_id>/sso/unlink", methods=["POST"])
+@role_required("hr")
+def unlink_sso(person_id: int) -> ResponseReturnValue:
+    """Remove the person's single sign-on link (audited; their sessions end)."""
+    session = db()
+    person = accounts.get_person(session, person_id)
+    if sso.unlink(session, person, me()):
+        flash(gettext("%(name)s: single sign-on link removed; their sessions have ended.",
+                      name=person.name), "info")  # fmt: skip
+    session.commit()
+    if person.id == me().id:
+        login_user(Account(person))  # this session goes on with the new session version
+    return redirect(url_for("accounts.manage", person_id=person.id))
 
 
 @bp.route("/people/<int:person_id>/deactivate", methods=["POST"])

@@ -341,6 +341,9 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("accounts.issue_link", "POST"): Policy(
         hr_only(), lambda w: {"person_id": w.fresh_person()}
     ),
+    ("accounts.unlink_sso", "POST"): Policy(
+        hr_only(MOVED), lambda w: {"person_id": w.fresh_person()}
+    ),
     ("accounts.deactivate", "POST"): Policy(
         hr_admin_only(), lambda w: {"person_id": w.fresh_person()}
     ),

@@ -38,7 +38,7 @@ from kb.models import AuditEntry, Person, SsoIdentity
 from kb.runtime import Tandem, open_tandem
 from kb.services import logins, people
 
-from .conftest import Library, load_library, make_app
+from .conftest import Library, do_login, load_library, make_app
 
 CLIENT_ID = "tandem-test"
 
@@ -457,3 +457,29 @@ def test_an_expired_id_token_is_refused(tmp_path: Path, caplog: pytest.LogCaptur
             assert failures(caplog) == ["single sign-on failed: ExpiredTokenError"]
         finally:
             tandem.close()
+
+
+def test_hr_sees_and_removes_a_link(sso_app: Flask, sso_tandem: Tandem, provider: Provider) -> None:
+    """The refusal "already linked" says to ask HR: HR sees the link and can remove it."""
+    provider.set_user("anna-old", email="anna@example.com", email_verified=True)
+    anna = sso_app.test_client()
+    assert sign_in(anna, provider, "anna-old").status_code == 302
+    with sso_tandem.sessions() as s:
+        anna_id = people.get_person_by_email(s, "anna@example.com").id
+    hr = sso_app.test_client()
+    assert do_login(hr, "hania@example.com").status_code == 302
+    page = hr.get(f"/account/people/{anna_id}").get_data(as_text=True)
+    assert f"Linked to {provider.issuer}" in page and "Remove the single sign-on link" in page
+    mentee = sso_app.test_client()  # not HR: no right to remove it
+    assert do_login(mentee, "bogdan@example.com").status_code == 302
+    assert mentee.post(f"/account/people/{anna_id}/sso/unlink").status_code == 403
+    done = hr.post(f"/account/people/{anna_id}/sso/unlink", follow_redirects=True)
+    assert "single sign-on link removed" in done.get_data(as_text=True)
+    assert "Log out" not in whoami(anna)  # her sessions ended
+    with sso_tandem.sessions() as s:
+        assert s.scalars(select(SsoIdentity)).all() == []
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "account.sso_unlink")).one()
+        assert entry.target_id == anna_id
+    provider.set_user("anna-new", email="anna@example.com", email_verified=True)
+    assert sign_in(anna, provider, "anna-new").status_code == 302  # a new link is made
+    assert "Anna Mentor" in whoami(anna)
