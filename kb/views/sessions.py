@@ -14,16 +14,19 @@ from flask_login import login_required
 from kb.errors import ValidationError
 from kb.i18n import N_
 from kb.models import HELP_REASONS, MEETING_STATUSES, Meeting, Pair, Programme, utcnow
-from kb.services import audit, calendar, health, meetings, people
+from kb.services import audit, calendar, health, meetings, people, programmes
 from kb.services import help as help_service
 from kb.services.evaluation import to_csv
 from kb.services.pairs import RUNNING, programme_by_slug
-from kb.views.hr import hr_required
+from kb.views.hr import hr_required, pool_cache
 from kb.views.i18n import translate_error
-from kb.views.support import db, me
+from kb.views.support import db, me, tandem
+from matching import service as matching
+from matching.results import to_data
 
 bp = Blueprint("sessions", __name__)
 
+RECOMMENDED = 10  # mentors offered when HR re-pairs from a request for help
 ICS_TYPE = "text/calendar; charset=utf-8"
 # Only the calendar itself; a feed's address is a secret, so it must not leak via Referer.
 FEED_HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
@@ -205,10 +208,37 @@ def handle_help(request_id: int) -> ResponseReturnValue:
             raise
         db().rollback()  # a refused re-pair (e.g. the management chain) says why, on the page
         flash(gettext("Not re-paired: %(reason)s", reason=translate_error(error)), "error")
+        if request.form.get("back") == "choices":
+            return redirect(url_for("sessions.repair_choices", request_id=request_id))
         return redirect(url_for("sessions.help_requests"))
     db().commit()
     flash(gettext("Request handled."), "info")
     return redirect(url_for("sessions.help_requests"))
+
+
+@bp.route("/hr/help/<int:request_id>/repair")
+@hr_required
+def repair_choices(request_id: int) -> ResponseReturnValue:
+    """Re-pair from a request for help: the mentee's recommended mentors (the programme's
+    matching weights; the current mentor left out), each with a button that re-pairs. The
+    same rules hold as for any new pair (management chain, capacity), refused with the reason."""
+    found = help_service.get_request(db(), request_id, me())
+    pair = found.pair
+    candidates: list[dict[str, Any]] = []
+    message = None
+    if found.status == "open" and pair.status in ("proposed", *RUNNING):
+        result = to_data(
+            matching.recommend_mentors(
+                db(), tandem().matching_embedders, pair.mentee.email, limit=RECOMMENDED + 1,
+                weights=programmes.weights_of(pair.programme), cache=pool_cache(),
+            )
+        )  # fmt: skip
+        candidates = [c for c in result["candidates"] if c["email"] != pair.mentor.email]
+        candidates, message = candidates[:RECOMMENDED], result.get("message")
+    return render_template(
+        "sessions/repair.html", help_request=found, pair=pair, candidates=candidates,
+        message=message,
+    )  # fmt: skip
 
 
 # --- HR's health view --------------------------------------------------------------------------

@@ -295,6 +295,9 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("sessions.handle_help", "POST"): Policy(
         hr_only(MOVED), lambda w: {"request_id": w.fresh_help()}, data={"action": "close"}
     ),
+    ("sessions.repair_choices", "GET"): Policy(
+        hr_only(), lambda w: {"request_id": w.fresh_help()}
+    ),
     ("sessions.programme_health", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("sessions.programme_health", "POST"): Policy(
         hr_only(MOVED), lambda w: {"slug": "spring"}, data={"quiet_weeks": "4", "pause_weeks": "4"}

@@ -31,7 +31,7 @@ from kb.models import (
     Person,
     SessionNote,
 )
-from kb.services import meetings, notices, people
+from kb.services import match_vectors, meetings, notices, people
 
 SECRET_WORDS = ("Zyxelgate", "Budget session", "Quokkaword", "Prompting session")
 
@@ -224,6 +224,83 @@ def test_partner_is_told_who_asked_only_when_the_asker_agrees(
     assert "Bogdan Mentee asked HR for help with your pair." in anna
     with tandem_of(app).sessions() as s:
         assert s.get(Pair, pid).status == "active"  # type: ignore[union-attr]
+
+
+def test_hr_picks_the_new_mentor_from_the_recommendations(
+    app: Flask, client: FlaskClient, login
+) -> None:
+    """From a request for help, HR sees the mentee's recommended mentors (not the current one,
+    not one in the mentee's management chain) and re-pairs with one button; a mentor in the
+    chain posted anyway is refused with the reason and nothing changes."""
+    pid = pair_id(app)
+    with tandem_of(app).sessions() as s:
+        record = people.PersonRecord  # the HR system's fields, as an import writes them
+        people.upsert_person(
+            s,
+            record(
+                name="Ewa Boss",
+                email="ewa@example.com",
+                roles=("mentor",),
+                capacity=2,
+                languages=("pl", "en"),
+                expertise=("Copilot w Excelu",),
+            ),
+        )
+        people.upsert_person(
+            s,
+            record(
+                name="Celina Mentor",
+                email="celina@example.com",
+                roles=("mentor",),
+                capacity=2,
+                languages=("pl", "en"),
+                expertise=("Copilot w Excelu i formuły",),
+            ),
+        )
+        people.upsert_person(s, record(
+            name="Bogdan Mentee", email="bogdan@example.com", roles=("mentee",),
+            languages=("pl", "en"), goals=("Copilot w Excelu",),
+            manager_email="ewa@example.com"))  # fmt: skip
+        s.commit()
+    match_vectors.catch_up(tandem_of(app).sessions, tandem_of(app).matching_embedders)
+    login(client, "bogdan@example.com")
+    client.post(f"/pairs/{pid}/help", data={"reason": "mismatch", "text": "Hush-hush reason"})
+    client.post("/logout")
+    login(client, "hania@example.com")
+    with tandem_of(app).sessions() as s:
+        request_id = s.scalar(select(HelpRequest.id))
+    listing = client.get("/hr/help").get_data(as_text=True)
+    assert f"/hr/help/{request_id}/repair" in listing
+    page = client.get(f"/hr/help/{request_id}/repair").get_data(as_text=True)
+    assert_private(page)
+    picks = re.findall(r'name="mentor" value="([^"]+)"', page)
+    assert "celina@example.com" in picks
+    assert "anna@example.com" not in picks  # the current mentor
+    assert "ewa@example.com" not in picks  # Bogdan's manager: never recommended
+    assert "Re-pair with Celina Mentor" in page
+
+    refused = client.post(f"/hr/help/{request_id}", data={
+        "action": "repair", "mentor": "ewa@example.com", "back": "choices"})  # fmt: skip
+    assert refused.status_code == 302
+    assert refused.headers["Location"].endswith(f"/hr/help/{request_id}/repair")
+    again = client.get(f"/hr/help/{request_id}/repair").get_data(as_text=True)
+    assert "Not re-paired" in again and "management chain" in again
+    with tandem_of(app).sessions() as s:
+        assert s.get(Pair, pid).status == "active"  # type: ignore[union-attr]
+        assert s.get(HelpRequest, request_id).status == "open"  # type: ignore[union-attr]
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action.like("help_request.%"))) is None
+
+    done = client.post(f"/hr/help/{request_id}", data={
+        "action": "repair", "mentor": "celina@example.com", "back": "choices"})  # fmt: skip
+    assert done.status_code == 302
+    with tandem_of(app).sessions() as s:
+        old = s.get(Pair, pid)
+        assert old is not None and old.status == "ended"
+        new = s.scalar(select(Pair).where(Pair.mentee_id == old.mentee_id, Pair.id != pid))
+        assert new is not None and new.mentor.email == "celina@example.com"
+        assert s.get(HelpRequest, request_id).outcome == "repaired"  # type: ignore[union-attr]
+    handled = client.get(f"/hr/help/{request_id}/repair").get_data(as_text=True)
+    assert "already handled" in handled and 'name="mentor"' not in handled
 
 
 def test_health_page_shows_counts_and_flags_never_content(
