@@ -34,6 +34,7 @@ from kb.models import (
     Pair,
     Person,
     SessionNote,
+    SsoIdentity,
     split_list,
 )
 from kb.services.feedback import question_text
@@ -235,6 +236,9 @@ def person_data(session: Session, person: Person, *, now: dt.datetime | None = N
     tokens = session.scalars(
         select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id)
     )
+    sso_links = session.scalars(
+        select(SsoIdentity).where(SsoIdentity.person_id == person.id).order_by(SsoIdentity.id)
+    )
     return {
         "format": FORMAT,
         "exported_at": _when(now or dt.datetime.now(dt.UTC).replace(tzinfo=None)),
@@ -276,6 +280,15 @@ def person_data(session: Session, person: Person, *, now: dt.datetime | None = N
                 "revoked_at": _when(t.revoked_at),
             }
             for t in tokens
+        ],
+        "sso_identities": [  # single sign-on: the provider's identifiers for this person
+            {
+                "issuer": i.issuer,
+                "subject": i.subject,
+                "linked_at": _when(i.linked_at),
+                "last_login_at": _when(i.last_login_at),
+            }
+            for i in sso_links
         ],
         "inbox": [
             {

@@ -12,96 +12,28 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import oidc_provider_mock
 import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from kb.config import load_settings
 from kb.models import AuditEntry, Person, SsoIdentity
 from kb.runtime import Tandem, open_tandem
-from kb.services import logins, people
+from kb.services import export, logins, people
 
 from .conftest import Library, do_login, load_library, make_app
-
-CLIENT_ID = "tandem-test"
-
-
-@dataclass
-class Provider:
-    """The running provider, and every request it received (path, query, form)."""
-
-    issuer: str
-    requests: list[tuple[str, dict[str, str], dict[str, str]]] = field(default_factory=list)
-    # Changes the token endpoint's JSON answer on its way back (a network attacker's view).
-    tamper: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-
-    def set_user(self, sub: str, **claims: Any) -> None:
-        response = requests.put(f"{self.issuer}/users/{sub}", json=claims, timeout=10)
-        assert response.status_code == 204, response.text
-
-
-class Recorder:
-    """WSGI middleware: notes each request to the provider, so the test can check what
-    Tandem sent (PKCE, nonce); changes the token answer only when a test sets ``tamper``."""
-
-    def __init__(self, app: Any, provider: Provider) -> None:
-        self.app = app
-        self.provider = provider
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        body = b""
-        if environ.get("REQUEST_METHOD") == "POST":
-            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            environ["wsgi.input"] = io.BytesIO(body)
-        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-        self.provider.requests.append((environ["PATH_INFO"], query, form))
-        tamper = self.provider.tamper
-        if tamper is None or environ["PATH_INFO"] != "/oauth2/token":
-            return self.app(environ, start_response)
-        answer: dict[str, Any] = {}
-
-        def keep(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
-            answer.update(status=status, headers=headers)
-
-        raw = b"".join(self.app(environ, keep))
-        changed = json.dumps(tamper(json.loads(raw))).encode()
-        headers = [(k, v) for k, v in answer["headers"] if k.lower() != "content-length"]
-        start_response(answer["status"], [*headers, ("Content-Length", str(len(changed)))])
-        return [changed]
-
-
-@contextmanager
-def serve_provider(**options: Any) -> Iterator[Provider]:
-    app = oidc_provider_mock.app(require_nonce=True, **options)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    found = Provider(issuer=f"http://127.0.0.1:{server.server_port}")
-    server.app = Recorder(app, found)  # type: ignore[assignment]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield found
-    finally:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
+from .oidc_provider import CLIENT_ID, Provider, serve_provider
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +117,9 @@ def test_an_existing_active_account_signs_in(
         assert identity.last_login_at is not None
         linked = s.scalars(select(AuditEntry).where(AuditEntry.action == "account.sso_link"))
         assert [e.target_id for e in linked] == [identity.person_id]
+        # The person's data export lists the link (the provider's identifiers are about them).
+        exported = export.person_data(s, identity.person)["sso_identities"]
+        assert [(e["issuer"], e["subject"]) for e in exported] == [(provider.issuer, "anna-at-idp")]
     # Tandem logs the person's id, never an e-mail address (issue 18's rule).
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("kb")]
     assert f"single sign-on for person {identity.person_id}" in ours
