@@ -16,9 +16,10 @@
    editor form, then posts "publish" (timer starts). Two pollers search for the guide's unique
    word over fresh connections from the moment the publish request is sent, until *both*
    workers have answered with the guide. The figure per trial is the time until the slower
-   worker found it (and the publish request's own time, which includes storing the guide's
-   matching vectors). The first trial is "cold" (no worker has applied a change yet); the
-   rest are "warm".
+   worker found it (and the publish request's own time: the guide's passages embedded for
+   search, the commit and this worker's index catch-up; its matching vectors are stored
+   after the answer by the worker's refresher thread). The first trial is "cold" (no worker
+   has applied a change yet); the rest are "warm".
 5. Page render, warm: the guide page (a random filler guide: sanitised markdown, related
    guides by vector search), the editor (new guide: tag suggestions over every guide; and
    editing the mentor's guide), the search page, and the profile page when ``--profile-path``

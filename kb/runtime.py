@@ -20,6 +20,7 @@ from kb.embedding import Embedder, create_embedder
 
 if TYPE_CHECKING:
     from kb.search.hybrid import SearchEngine
+    from kb.services.match_vectors import Refresher
 
 
 class LazyEmbedders(Mapping[str, Embedder]):
@@ -87,6 +88,7 @@ class Tandem:
             settings.matching_specs, settings, shared=self.embedders
         )
         self._search: SearchEngine | None = None
+        self._refresher: Refresher | None = None
         self._lock = threading.Lock()
 
     @property
@@ -98,6 +100,17 @@ class Tandem:
 
                 self._search = SearchEngine(self.settings, self.sessions, self.embedders)
             return self._search
+
+    @property
+    def matching_refresh(self) -> Refresher:
+        """This process's thread that stores the matching vectors of documents just
+        published (:class:`kb.services.match_vectors.Refresher`), made on first use."""
+        with self._lock:
+            if self._refresher is None:
+                from kb.services.match_vectors import Refresher
+
+                self._refresher = Refresher(self.sessions, self.matching_embedders)
+            return self._refresher
 
     def warm_up(self) -> None:
         """Load per-process language tables now (the Polish stemmer takes seconds), so the first
@@ -114,12 +127,23 @@ class Tandem:
         ``post_worker_init`` (:mod:`kb.gunicorn_conf`), never in the master."""
         for spec in self.settings.search_models:
             self.embedders[spec].embed_queries(["warm-up"])
+        # Publishing embeds passages with the import models, and the matching vectors of a
+        # published document are computed with every matching model (MiniLM too, otherwise
+        # loaded by the first publish: 5-30 s on a busy machine).
+        for spec in self.settings.import_models:
+            self.embedders[spec].embed_passages(["warm-up"])
+        for spec in self.settings.matching_specs:
+            self.matching_embedders[spec].embed_queries(["warm-up"])
         self.search.warm_up()
         freeze_long_lived()
 
     def close(self) -> None:
-        """Release the search engine's handles and the database pool."""
+        """Finish queued matching vectors, release the search engine's handles and the
+        database pool."""
         with self._lock:
+            if self._refresher is not None:
+                self._refresher.close()
+            self._refresher = None
             if self._search is not None:
                 self._search.close()
             self._search = None

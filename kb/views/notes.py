@@ -9,7 +9,6 @@ from flask_login import login_required
 
 from kb.errors import NotFound, ValidationError
 from kb.models import LANGUAGES, Person, SessionNote, SharedInsight, split_list
-from kb.services import match_vectors
 from kb.services import notes as note_service
 from kb.services.guides import render_markdown
 from kb.services.pairs import pairs_for_person
@@ -208,11 +207,9 @@ def consent(note_id: int) -> ResponseReturnValue:
         db(), note_insight(note), person, embedders=tandem().embedders
     )
     published = insight.published
-    if published:  # public now: matching may quote it, so it needs its matching vectors
-        match_vectors.store_for_docs(
-            db(), [note_service.insight_doc_key(insight)], tandem().matching_embedders
-        )
     committed()
+    if published:  # public now: matching may quote it, so it needs its matching vectors
+        tandem().matching_refresh.submit([note_service.insight_doc_key(insight)])
     flash(
         gettext("Published: the insight is now public.")
         if published

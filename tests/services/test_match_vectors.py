@@ -45,3 +45,47 @@ def test_writing_vectors_twice_adds_nothing(session) -> None:
     vectors = match_vectors.compute(session, ["a", "b"], {"x": Counting()})
     assert match_vectors.write(session, vectors) == 2
     assert match_vectors.write(session, vectors) == 0
+
+
+class FailingOnce(Counting):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def embed_queries(self, texts):
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("model broke")
+        return super().embed_queries(texts)
+
+
+def test_the_refresher_stores_a_published_guides_vectors_after_its_commit(
+    sessions, embedders, caplog
+) -> None:
+    """Queued document keys get their chunks' vectors in a thread; a failure is logged and
+    the thread goes on with the next documents; close() finishes what is queued."""
+    from kb.services import guides, people
+
+    with sessions() as s:
+        author, _ = people.upsert_person(s, people.PersonRecord(
+            name="Anna", email="anna@example.com", roles=("mentor",)))  # fmt: skip
+        keys = []
+        for title in ("Zeppelin hangars", "Mooring masts"):
+            guide = guides.create_guide(
+                s, author, title=title, body_md=f"{title} explained.", language="en"
+            )
+            guides.publish(s, guide, author, embedders)
+            keys.append(guides.guide_doc_key(guide))
+        s.commit()
+    model = FailingOnce()
+    refresher = match_vectors.Refresher(sessions, {"counted": model})
+    refresher.submit(keys[:1])
+    assert refresher.wait(30) and not refresher.pending()
+    assert "storing matching vectors failed" in caplog.text
+    refresher.submit(keys)
+    refresher.close()  # drains the queue
+    with sessions() as s:
+        wanted = {text_hash(t) for t in match_vectors.chunk_texts(s, keys)}
+        assert len(wanted) == 2
+        assert match_vectors.stored_hashes(s, wanted, "counted") == wanted
+    assert len(model.texts) == 2  # each text embedded once

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
@@ -15,8 +16,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from kb.embedding import text_hash
 from kb.models import ChangeLog, Chunk, Guide
 from kb.runtime import Tandem
+from kb.services import match_vectors, people
+from matching import service as matching
+from matching.service import PoolCache
 
 Login = Callable[..., Any]
 
@@ -334,3 +339,71 @@ def test_hr_archives_a_guide_with_an_audit_entry(
         entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "guide.archive")).all()
         assert [(e.target_type, e.target_id) for e in entries] == [("guide", guide.id)]
     assert "Copilot w Excelu" not in search_titles(client, "Copilot Excelu")
+
+
+class GatedEmbedder:
+    """The matching model behind a gate: embeds only once the test opens it."""
+
+    def __init__(self, inner: Any, gate: threading.Event) -> None:
+        self.inner, self.gate, self.name, self.dim = inner, gate, inner.name, inner.dim
+        self.calls = 0
+
+    def embed_queries(self, texts: Any) -> Any:
+        self.calls += 1
+        assert self.gate.wait(30), "the test never opened the gate"
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts: Any) -> Any:
+        return self.embed_queries(texts)
+
+
+def test_publish_answers_searchable_and_matching_vectors_follow(
+    client: FlaskClient, login: Login, app_factory: Callable[..., Flask], web_tandem: Tandem
+) -> None:
+    """The publish request does not wait for matching's models: the guide is found by search
+    when it answers; its matching vectors are stored just after by the worker's refresher
+    thread, and matching then sees the new guide as its author's evidence."""
+    with web_tandem.sessions() as s:  # Anna (the author) has a free place for Ewa
+        people.upsert_person(s, people.PersonRecord(
+            name="Anna Mentor", email="anna@example.com", roles=("mentor",),
+            languages=("pl", "en"), capacity=2))  # fmt: skip
+        people.upsert_person(s, people.PersonRecord(
+            name="Ewa Nowicka", email="ewa@example.com", roles=("mentee",),
+            languages=("pl", "en"), goals=("zeppelin hangar logistics",)))  # fmt: skip
+        s.commit()
+    match_vectors.catch_up(web_tandem.sessions, web_tandem.matching_embedders)
+    gate = threading.Event()
+    gated = {s: GatedEmbedder(e, gate) for s, e in web_tandem.matching_embedders.items()}
+    web_tandem._refresher = match_vectors.Refresher(web_tandem.sessions, gated)
+    cache = PoolCache()
+
+    login(client, "anna@example.com")
+    body = "Zeppelin hangar logistics: mooring masts, helium checks and ground crews."
+    slug = slug_of(client.post("/guides/new", data=form(title="Zeppelin hangars", body_md=body)))
+    published = client.post(f"/guides/{slug}/publish", data={"confirm": "1"})
+    assert published.status_code == 302 and published.headers["Location"].endswith(slug)
+    other = app_factory().test_client()  # another worker
+    assert "Zeppelin hangars" in search_titles(other, "zeppelin")
+    with web_tandem.sessions() as s:
+        doc_key = f"guide:{s.scalar(select(Guide.id).where(Guide.slug == slug))}"
+        hashes = {text_hash(t) for t in match_vectors.chunk_texts(s, [doc_key])}
+        assert hashes
+        for embedder in gated.values():  # queued, not stored: the request did not wait
+            assert not match_vectors.stored_hashes(s, hashes, embedder.name)
+        _, before = cache.get(s, web_tandem.matching_embedders)
+        assert before.missing_vectors >= len(hashes)
+
+    gate.set()
+    assert web_tandem.matching_refresh.wait(30)
+    assert all(e.calls for e in gated.values())
+    with web_tandem.sessions() as s:
+        for embedder in gated.values():
+            assert match_vectors.stored_hashes(s, hashes, embedder.name) == hashes
+        _, after = cache.get(s, web_tandem.matching_embedders)  # rebuilt: the vectors count
+        assert after is not before and after.missing_vectors == 0
+        found = matching.recommend_mentors(
+            s, web_tandem.matching_embedders, "ewa@example.com", cache=cache
+        )
+    anna = next(c for c in found.candidates if c.person.email == "anna@example.com")
+    cited = {r.title for r in anna.reasons}
+    assert "Zeppelin hangars" in cited, cited

@@ -19,7 +19,7 @@ from flask_babel import gettext
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.i18n import N_
 from kb.models import LANGUAGES, Guide, GuideRevision, Person, split_list
-from kb.services import audit, match_vectors
+from kb.services import audit
 from kb.services import guides as guide_service
 from kb.services.duplicates import near_duplicates, threshold_from
 from kb.services.videos import clean_videos, stored_videos
@@ -132,15 +132,11 @@ def own_guide(slug: str) -> tuple[Guide, Person]:
 
 
 def committed(guide: Guide | None = None) -> None:
-    """As the pages: commit, update this process's indexes, then the matching vectors."""
-    session = db()
-    session.commit()
+    """As the pages: commit, update this process's indexes, queue the matching vectors."""
+    db().commit()
     tandem().search.catch_up()
     if guide is not None and guide.status == "published":
-        match_vectors.store_for_docs(
-            session, [guide_service.guide_doc_key(guide)], tandem().matching_embedders
-        )
-        session.commit()
+        tandem().matching_refresh.submit([guide_service.guide_doc_key(guide)])
 
 
 @bp.get("/guides")

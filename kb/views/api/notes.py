@@ -17,7 +17,6 @@ from flask_babel import gettext
 from kb.errors import NotFound, ValidationError
 from kb.i18n import N_
 from kb.models import Person, SessionNote, SharedInsight, split_list
-from kb.services import match_vectors
 from kb.services import notes as note_service
 from kb.views.api import api_login_required, api_person, bp, json_object
 from kb.views.support import db, tandem
@@ -237,11 +236,9 @@ def consent_insight(note_id: int) -> ResponseReturnValue:
     insight = note_service.consent_insight(
         session, _insight(note), person, embedders=tandem().embedders
     )
-    if insight.published:  # public now: matching may quote it
-        match_vectors.store_for_docs(
-            session, [note_service.insight_doc_key(insight)], tandem().matching_embedders
-        )
     committed()
+    if insight.published:  # public now: matching may quote it
+        tandem().matching_refresh.submit([note_service.insight_doc_key(insight)])
     return jsonify(insight_json(insight, person))
 
 
