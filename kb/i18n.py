@@ -40,6 +40,58 @@ class Text(str):
         return text
 
 
+class Texts(str):
+    """Several :class:`Text` shown as one comma-separated list (each translated on its own),
+    e.g. the counts of candidates a constraint ruled out."""
+
+    items: tuple[str, ...]
+
+    def __new__(cls, items: Iterable[str], /, separator: str = ", ") -> Texts:
+        listed = tuple(items)
+        text = super().__new__(cls, separator.join(listed))
+        text.items = listed
+        return text
+
+
+# Text kept in JSON (a matching job's stored answer and progress): {TEXT_KEY: english,
+# "template": ..., "params": {...}} or {TEXTS_KEY: [...]}; decode_texts makes them Text again.
+TEXT_KEY = "__text__"
+TEXTS_KEY = "__texts__"
+
+
+def encode_texts(value: object) -> object:
+    """``value`` (plain data) with every Text that has values, and every Texts, as JSON-able
+    dicts that :func:`decode_texts` turns back; everything else as it is."""
+    if isinstance(value, Texts):
+        return {TEXTS_KEY: [encode_texts(item) for item in value.items]}
+    if isinstance(value, Text):
+        return {TEXT_KEY: str(value), "template": value.template,
+                "params": {k: encode_texts(v) for k, v in value.params.items()}}  # fmt: skip
+    if isinstance(value, dict):
+        return {k: encode_texts(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode_texts(v) for v in value]
+    return value
+
+
+def decode_texts(value: object) -> object:
+    """The inverse of :func:`encode_texts` (after a JSON round trip)."""
+    if isinstance(value, dict):
+        if TEXTS_KEY in value and len(value) == 1:
+            items = [decode_texts(item) for item in value[TEXTS_KEY]]
+            return Texts(t if isinstance(t, str) else str(t) for t in items)
+        if TEXT_KEY in value and isinstance(value.get("template"), str):
+            params = {k: decode_texts(v) for k, v in (value.get("params") or {}).items()}
+            try:
+                return Text(value["template"], **params)
+            except (KeyError, ValueError, TypeError):
+                return str(value[TEXT_KEY])
+        return {k: decode_texts(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_texts(v) for v in value]
+    return value
+
+
 def supported_locale(value: str | None) -> str | None:
     """``value`` ("pl", "pl-PL", "ru_RU") as one of :data:`LOCALES`, or None."""
     if not value:

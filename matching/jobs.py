@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb.embedding import Embedder
 from kb.errors import NotFound
-from kb.i18n import N_
+from kb.i18n import N_, TEXT_KEY, Text, decode_texts, encode_texts
 from kb.models import Enrolment, MatchingJob, Pair, PairChange, Programme, utcnow
 from matching import service
 from matching.results import to_data
@@ -35,6 +35,7 @@ from matching.results import to_data
 log = logging.getLogger(__name__)
 KINDS = ("proposal", "gaps")
 STALE_AFTER = dt.timedelta(minutes=5)
+PROGRESS_CHARS = 200  # the column's length
 ACTIVE = ("queued", "running")
 
 
@@ -76,6 +77,28 @@ def programme_state(session: Session, programme: str) -> tuple[Any, ...]:
     enrolled = session.execute(select(func.count(Enrolment.id), func.max(Enrolment.updated_at))
                                .where(Enrolment.programme_id == found.id)).one()
     return (*enrolled, found.matching_weights)
+
+
+def progress_data(line: str) -> str:
+    """A progress line as stored: plain text, or a Text with values as JSON (the page shows
+    it in the reader's language)."""
+    if isinstance(line, Text) and line.params:
+        data = {TEXT_KEY: "", "template": line.template, "params": encode_texts(line.params)}
+        stored = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if len(stored) <= PROGRESS_CHARS:
+            return stored
+    return str(line)[:PROGRESS_CHARS]
+
+
+def progress_text(stored: str | None) -> str:
+    """The inverse of :func:`progress_data`."""
+    if stored and stored.startswith("{"):
+        try:
+            found = decode_texts(json.loads(stored))
+        except ValueError:
+            return stored
+        return found if isinstance(found, str) else stored
+    return stored or ""
 
 
 def job_key(session: Session, kind: str, programme: str) -> str:
@@ -152,12 +175,13 @@ class JobRunner:
                 if answer is None:
                     text = session.scalar(select(MatchingJob.result)
                                           .where(MatchingJob.id == job_id))
-                    answer = json.loads(text or "null")
+                    answer = decode_texts(json.loads(text or "null"))
                     with self._lock:
                         while len(self._answers) >= 8:
                             self._answers.pop(next(iter(self._answers)))
                         self._answers[job_id] = answer
-        return JobState(job_id, kind, programme, status, progress, answer, error, created)
+        return JobState(job_id, kind, programme, status, progress_text(progress), answer, error,
+                        created)  # fmt: skip
 
     def _create(self, session: Session, kind: str, programme: str, key: str) -> int:
         job = MatchingJob(kind=kind, programme=programme, key=key, status="queued",
@@ -218,7 +242,7 @@ class JobRunner:
         try:
             with self.sessions() as session:
                 data = compute(session, self.embedders, kind, programme, self.cache,
-                               lambda line: self._set(job_id, progress=line[:200]))
+                               lambda line: self._set(job_id, progress=progress_data(line)))
         # A job thread has no caller to raise to: whatever stops it is recorded on the job,
         # or its page would wait forever.
         except Exception as error:  # noqa: BLE001
@@ -226,5 +250,6 @@ class JobRunner:
             self._set(job_id, status="failed", progress=N_("failed"),
                       error=str(error) or type(error).__name__)
             return
+        # Messages with values (kb.i18n.Text) keep their template, so pages can translate them.
         self._set(job_id, status="done", progress=N_("done"),
-                  result=json.dumps(data, ensure_ascii=False))
+                  result=json.dumps(encode_texts(data), ensure_ascii=False))

@@ -11,13 +11,21 @@ from typing import ParamSpec, TypeVar
 
 import numpy as np
 
-from kb.i18n import N_
+from kb.i18n import N_, Text
 from matching.assign import assign
 from matching.constraints import Eligibility, MatchWeights
 from matching.fit import explain_pairs, pair_scores
 from matching.pool import Pool
 from matching.recommendations import describe_exclusions
 from matching.results import PersonRef, Proposal, ProposedPair, Unmatched
+
+# The hard constraints' names (matching.constraints.BLOCK_REASONS), to translate.
+BLOCK_WORDS: dict[str, str] = {
+    "same person": N_("same person"),
+    "no common language": N_("no common language"),
+    "management chain": N_("management chain"),
+    "paired before": N_("paired before"),
+}
 
 
 class _Clock:
@@ -125,15 +133,21 @@ def propose(
     for r, c in lock_rc:
         reason = elig.reason(r, c)
         if reason is not None:
-            warnings.append(f"locked pair {people[mentors_arr[c]].email} / "
-                            f"{people[mentees_arr[r]].email} breaks a hard constraint "
-                            f"({reason}); kept because HR locked it")
+            warnings.append(Text(
+                N_("locked pair %(mentor)s / %(mentee)s breaks a hard constraint "
+                   "(%(reason)s); kept because HR locked it"),
+                mentor=people[mentors_arr[c]].email, mentee=people[mentees_arr[r]].email,
+                reason=Text(BLOCK_WORDS.get(reason, reason)),
+            ))  # fmt: skip
     usable = allowed & (fit >= weights.min_fit)
     weight_matrix = np.where(usable, score, np.float32(np.nan)).astype(np.float32, copy=False)
     load = np.bincount([c for _, c in lock_rc], minlength=m)
     for c in np.flatnonzero(load > capacity_arr).tolist():
-        warnings.append(f"{people[mentors_arr[c]].email} has more locked pairs ({load[c]}) "
-                        f"than capacity ({capacity_arr[c]})")
+        warnings.append(Text(
+            N_("%(mentor)s has more locked pairs (%(pairs)d) than capacity (%(capacity)d)"),
+            mentor=people[mentors_arr[c]].email, pairs=int(load[c]),
+            capacity=int(capacity_arr[c]),
+        ))  # fmt: skip
     clock.lap("constraints")
     result = assign(weight_matrix, capacity_arr, lock_rc)
     clock.lap("assignment")
@@ -202,20 +216,23 @@ def _unmatched_mentees(
             full = int((eligible & ~has_place).sum())
             if full:
                 counts["no free place"] = full
-            out.append(Unmatched(ref, "no eligible mentor: " + describe_exclusions(counts)))
+            out.append(Unmatched(ref, Text(N_("no eligible mentor: %(exclusions)s"),
+                                           exclusions=describe_exclusions(counts))))  # fmt: skip
             continue
         if not n_usable:
             out.append(Unmatched(
                 ref,
-                f"no eligible mentor covers these goals well enough (best fit {best:.2f}, "
-                f"minimum {weights.min_fit:.2f})",
+                Text(N_("no eligible mentor covers these goals well enough (best fit "
+                        "%(best).2f, minimum %(minimum).2f)"),
+                     best=float(best), minimum=float(weights.min_fit)),
                 best_fit=best,
             ))
             continue
         out.append(Unmatched(
             ref,
-            f"all {n_usable} mentors who fit (best: {people[mentors[j]].name}, fit "
-            f"{fit[r, j]:.2f}) are needed for pairs with a higher total fit",
+            Text(N_("all %(num)d mentors who fit (best: %(name)s, fit %(fit).2f) are needed "
+                    "for pairs with a higher total fit"),
+                 num=int(n_usable), name=people[mentors[j]].name, fit=float(fit[r, j])),
             best_fit=float(fit[r, j]),
         ))
     return out
@@ -262,7 +279,7 @@ def _unmatched_mentors(
         elif not others.any():
             reason = N_("no further mentee fits")
         else:
-            reason = (f"the {int(others.sum())} other mentee(s) who fit got pairs with a "
-                      "higher total fit")
+            reason = Text(N_("the %(num)d other mentee(s) who fit got pairs with a higher "
+                             "total fit"), num=int(others.sum()))  # fmt: skip
         (with_places if load[c] else without).append(Unmatched(ref, reason, free_places=free))
     return without, with_places

@@ -6,16 +6,32 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from kb.i18n import N_
+from kb.i18n import N_, Text, Texts
 from matching.constraints import MatchWeights
 from matching.fit import explain_pairs, pair_scores
 from matching.pool import Pool
 from matching.results import Candidate, PersonRef, Recommendations
 
+# Each reason a candidate is ruled out for, with its count (English: "2 management chain").
+EXCLUSIONS: dict[str, str] = {
+    "same person": N_("%(num)d same person"),
+    "no common language": N_("%(num)d no common language"),
+    "management chain": N_("%(num)d management chain"),
+    "paired before": N_("%(num)d paired before"),
+    "no free place": N_("%(num)d no free place"),
+    "fit below minimum": N_("%(num)d fit below minimum"),
+    "no goals": N_("%(num)d no goals"),
+}
 
-def describe_exclusions(counts: Mapping[str, int]) -> str:
-    """Counts of ruled-out candidates as one phrase ("2 management chain, 1 no free place")."""
-    return ", ".join(f"{n} {reason}" for reason, n in counts.items() if n)
+
+def describe_exclusions(counts: Mapping[str, int]) -> Texts:
+    """Counts of ruled-out candidates as one phrase ("2 management chain, 1 no free place"),
+    each part translatable."""
+    return Texts(
+        Text(EXCLUSIONS[reason], num=n) if reason in EXCLUSIONS else f"{n} {reason}"
+        for reason, n in counts.items()
+        if n
+    )
 
 
 def recommend(
@@ -47,14 +63,18 @@ def recommend(
         raise ValueError(f"role must be mentee or mentor, not {role!r}")
     result = Recommendations(PersonRef.of(me), role, [], {}, None, weights)
     if role == "mentee" and not me.goals:
-        result.message = f"{me.name} has no goals yet: add goals (separated by ';') to be matched"
+        result.message = Text(
+            N_("%(name)s has no goals yet: add goals (separated by ';') to be matched"),
+            name=me.name,
+        )
         return result
     if role == "mentor" and not me.evidence:
-        result.message = (f"{me.name} has no evidence of expertise yet (stated expertise, "
-                          "published guides or shared insights)")
+        result.message = Text(N_("%(name)s has no evidence of expertise yet (stated "
+                                 "expertise, published guides or shared insights)"),
+                              name=me.name)  # fmt: skip
         return result
     if not len(candidates):
-        result.message = "nobody to recommend: no opted-in candidates"
+        result.message = Text(N_("nobody to recommend: no opted-in candidates"))
         return result
     elig = pool.eligibility(mentees, mentors, chains, history)
     allowed = elig.allowed()
@@ -85,8 +105,11 @@ def recommend(
     order = ok[np.argsort(-score[ok], kind="stable")][:limit]
     if not len(order):
         result.excluded = excluded
-        result.message = N_("no suitable candidate") + (
-            f": {describe_exclusions(excluded)}" if excluded else "")
+        result.message = (
+            Text(N_("no suitable candidate: %(exclusions)s"),
+                 exclusions=describe_exclusions(excluded))
+            if excluded else Text(N_("no suitable candidate"))
+        )  # fmt: skip
         return result
     if role == "mentee":
         learn_pairs = [(person, int(candidates[k])) for k in order]

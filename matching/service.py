@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from kb.chunking import chunk_text
 from kb.embedding import Embedder, text_hash
 from kb.errors import ConfigError, ValidationError
-from kb.i18n import N_
+from kb.i18n import N_, Text
 from kb.models import (
     ChangeLog,
     Chunk,
@@ -325,7 +325,8 @@ def recommend_mentors(
                        history=_history(session), free_places=free, weights=_weights(weights),
                        limit=limit)
     if not person.opt_in and not result.message:
-        result.message = f"{person.name} has not opted in: these are suggestions only"
+        result.message = Text(N_("%(name)s has not opted in: these are suggestions only"),
+                              name=person.name)  # fmt: skip
     return result
 
 
@@ -351,7 +352,8 @@ def recommend_mentees(
     result = recommend(pool, me, mentees, role="mentor", chains=snapshot.chains,
                        history=_history(session), weights=_weights(weights), limit=limit)
     if not person.opt_in and not result.message:
-        result.message = f"{person.name} has not opted in: these are suggestions only"
+        result.message = Text(N_("%(name)s has not opted in: these are suggestions only"),
+                              name=person.name)  # fmt: skip
     return result
 
 
@@ -380,7 +382,7 @@ def propose(
     say = progress or (lambda _line: None)
     programme = pairs.programme_by_slug(session, programme_slug)
     weights = _weights(weights if weights is not None else weights_of(programme))
-    say("reading profiles and their stored vectors")
+    say(N_("reading profiles and their stored vectors"))
     snapshot, pool = _pool(session, embedders, config, cache)
     people = pool.participants
     # A programme with enrolments pairs its enrolled people only; one without any (imported
@@ -394,7 +396,8 @@ def propose(
     fixed = pairs.decided_pairs(session, programme)
     locked = [(pool.position(p.mentee_id), pool.position(p.mentor_id)) for p in fixed
               if p.mentee_id in pool.index and p.mentor_id in pool.index]
-    say(f"scoring {len(mentees)} mentees against {len(mentors)} mentors and choosing pairs")
+    say(Text(N_("scoring %(mentees)d mentees against %(mentors)d mentors and choosing pairs"),
+             mentees=len(mentees), mentors=len(mentors)))  # fmt: skip
     result = propose_pool(
         pool, mentees, mentors, [people[j].capacity for j in mentors], chains=snapshot.chains,
         history=_history(session, exclude_programme=programme.id), locked=locked,
@@ -459,7 +462,7 @@ def gaps(
     threshold = DEFAULT_GAP_THRESHOLD if threshold is None else float(threshold)
     if not 0 <= threshold <= 1:
         raise ValidationError("threshold must be between 0 and 1", field="threshold")
-    say("reading profiles and their stored vectors")
+    say(N_("reading profiles and their stored vectors"))
     snapshot, pool = _pool(session, embedders, config, cache)
     people = pool.participants
     mentees = [i for i, p in enumerate(people) if p.has_role("mentee") and p.opt_in]
@@ -469,7 +472,8 @@ def gaps(
         load[pair.mentor_id] = load.get(pair.mentor_id, 0) + 1
     mentors = [i for i, p in enumerate(people) if p.has_role("mentor") and p.opt_in
                and p.capacity - load.get(p.id, 0) > 0]
-    say(f"checking {len(mentees)} mentees' goals against {len(mentors)} mentors")
+    say(Text(N_("checking %(mentees)d mentees' goals against %(mentors)d mentors"),
+             mentees=len(mentees), mentors=len(mentors)))  # fmt: skip
     return find_gaps(pool, mentees, mentors, chains=snapshot.chains,
                      history=_history(session, exclude_programme=programme.id),
                      threshold=threshold)

@@ -24,6 +24,8 @@ from kb.i18n import (
     LOCALE_NAMES,
     LOCALES,
     N_,
+    Text,
+    Texts,
     area_directories,
     supported_locale,
 )
@@ -115,8 +117,12 @@ def translate(value: object) -> str:
         return ""
     if isinstance(value, TandemError):
         return translate_error(value)
+    if isinstance(value, Texts):
+        return ", ".join(translate(item) for item in value.items)
     template = getattr(value, "template", None)
     params = getattr(value, "params", None) or {}
+    if isinstance(value, Text):  # values that are themselves text are shown translated too
+        params = {k: translate(v) if isinstance(v, Text | Texts) else v for k, v in params.items()}
     if isinstance(template, str):
         try:
             return str(gettext(template, **params))

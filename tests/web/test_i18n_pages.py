@@ -240,3 +240,68 @@ def test_pair_service_errors_reach_hr_in_their_language(
                          headers={"Accept-Language": "pl"}, follow_redirects=True)  # fmt: skip
     text = answer.get_data(as_text=True)
     assert "bez zmian: nieznany status pary &#39;married&#39;; użyj: proposed" in text, text[-3000:]
+
+
+def test_matching_messages_with_numbers_are_translated_with_their_values(app: Flask) -> None:
+    """Matching's messages with counts, fits and names (unmatched reasons, warnings, job
+    progress) keep their template through a job's stored JSON and are shown in the reader's
+    language; their English text is what it was."""
+    import json
+
+    from kb.i18n import Text, decode_texts, encode_texts
+    from kb.views.i18n import translate
+    from matching.jobs import progress_data, progress_text
+    from matching.recommendations import describe_exclusions
+
+    reason = Text(
+        N_("no eligible mentor: %(exclusions)s"),
+        exclusions=describe_exclusions({"management chain": 2, "no free place": 1}),
+    )
+    fit = Text(
+        N_(
+            "all %(num)d mentors who fit (best: %(name)s, fit %(fit).2f) are needed "
+            "for pairs with a higher total fit"
+        ),
+        num=3,
+        name="Anna",
+        fit=0.4567,
+    )
+    assert reason == "no eligible mentor: 2 management chain, 1 no free place"
+    stored = json.loads(json.dumps(encode_texts({"unmatched": [{"reason": reason}],
+                                                 "warnings": [fit]})))  # fmt: skip
+    back = decode_texts(stored)
+    assert isinstance(back, dict)
+    with app.test_request_context("/", headers={"Accept-Language": "pl"}):
+        assert translate(back["unmatched"][0]["reason"]) == (
+            "brak dopuszczalnego mentora: łańcuch przełożonych: 2, brak wolnego miejsca: 1"
+        )
+        assert "(3; najlepszy: Anna, dopasowanie 0.46)" in translate(back["warnings"][0])
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert translate(back["unmatched"][0]["reason"]) == reason
+    line = Text(
+        N_("scoring %(mentees)d mentees against %(mentors)d mentors and choosing pairs"),
+        mentees=120,
+        mentors=40,
+    )
+    assert progress_data(line).startswith("{") and len(progress_data(line)) <= 200
+    with app.test_request_context("/", headers={"Accept-Language": "ru"}):
+        assert translate(progress_text(progress_data(line))) == (
+            "оценка 120 подопечных относительно 40 наставников и подбор пар"
+        )
+    assert progress_text("done") == "done" and progress_text("{not json") == "{not json"
+
+
+def test_recommendation_messages_reach_hr_in_their_language(
+    client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    from .test_hr_matching import HR, add_people
+
+    add_people(web_tandem)
+    assert login(client, HR).status_code == 302
+    page = client.get("/hr/recommend?mentee=bogdan@example.com",
+                      headers={"Accept-Language": "pl"}).get_data(as_text=True)  # fmt: skip
+    assert "Bogdan Mentee nie ma jeszcze celów" in page and "has no goals" not in page
+    proposal = client.get("/hr/programmes/spring/proposal", headers={"Accept-Language": "ru"})
+    body = proposal.get_data(as_text=True)
+    for english in ("mentors who fit", "other mentee(s)", "no eligible mentor", "locked pair"):
+        assert english not in body
