@@ -78,9 +78,9 @@ class Settings:
     note_retention_days: int | None = None
     # Load per-process language tables when the web app is built (gunicorn --preload).
     warm_up: bool = False
-    # Single sign-on through OpenID Connect (kb.views.sso): off unless an issuer is set. The
-    # provider's metadata is read from <issuer>/.well-known/openid-configuration; a client
-    # secret may be left out for a public client (PKCE alone). The login page's button says
+    # Single sign-on through OpenID Connect (kb.views.auth): off unless an issuer is set. The
+    # provider's metadata is read from <issuer>/.well-known/openid-configuration; Tandem is a
+    # confidential client (a server keeps the secret) and uses PKCE too. The button says
     # "Sign in with <oidc_label>" (e.g. "Microsoft"), or "Single sign-on" without a label.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -219,13 +219,15 @@ def load_settings(
 
 
 def check_oidc(settings: Settings) -> None:
-    """Single sign-on needs both an issuer and a client id, an https issuer (plain http only
-    on this machine, for a test provider), and the "openid" and "email" scopes (accounts are
-    found by their verified e-mail address)."""
+    """Single sign-on needs an issuer, a client id and its secret, an https issuer (plain http
+    only on this machine, for a test provider), and the "openid" and "email" scopes (accounts
+    are found by their verified e-mail address)."""
     if bool(settings.oidc_issuer) != bool(settings.oidc_client_id):
         raise ConfigError("set both TANDEM_OIDC_ISSUER and TANDEM_OIDC_CLIENT_ID, or neither")
     if not settings.oidc_issuer:
         return
+    if not settings.oidc_client_secret:
+        raise ConfigError("single sign-on needs TANDEM_OIDC_CLIENT_SECRET too")
     parts = urlsplit(settings.oidc_issuer)
     loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if not parts.hostname or not (parts.scheme == "https" or parts.scheme == "http" and loopback):

@@ -116,8 +116,6 @@ def init_sso(app: Flask, settings: Settings) -> None:
         "code_challenge_method": "S256",
         "default_timeout": 10,
     }
-    if not settings.oidc_client_secret:
-        client_kwargs["token_endpoint_auth_method"] = "none"  # a public client: PKCE alone
     app.extensions[SSO] = oauth.register(
         "tandem_oidc",
         client_id=settings.oidc_client_id,

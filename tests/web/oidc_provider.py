@@ -30,6 +30,8 @@ class Provider:
 
     issuer: str
     requests: list[tuple[str, dict[str, str], dict[str, str]]] = field(default_factory=list)
+    # The Authorization header of each request that had one: (path, scheme).
+    authorizations: list[tuple[str, str]] = field(default_factory=list)
     # Changes the token endpoint's JSON answer on its way back (a network attacker's view).
     tamper: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
@@ -54,6 +56,9 @@ class Recorder:
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         self.provider.requests.append((environ["PATH_INFO"], query, form))
+        if environ.get("HTTP_AUTHORIZATION"):
+            scheme = environ["HTTP_AUTHORIZATION"].split(" ")[0]
+            self.provider.authorizations.append((environ["PATH_INFO"], scheme))
         tamper = self.provider.tamper
         if tamper is None or environ["PATH_INFO"] != "/oauth2/token":
             return self.app(environ, start_response)

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import logging
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -42,12 +43,12 @@ def provider() -> Iterator[Provider]:
         yield found
 
 
-def tandem_for(tmp_path: Path, provider: Provider) -> Tandem:
+def tandem_for(tmp_path: Path, issuer: str, secret: str = "s3cret") -> Tandem:
     settings = load_settings(
         {
-            "TANDEM_OIDC_ISSUER": provider.issuer,
+            "TANDEM_OIDC_ISSUER": issuer,
             "TANDEM_OIDC_CLIENT_ID": CLIENT_ID,
-            "TANDEM_OIDC_CLIENT_SECRET": "s3cret",
+            "TANDEM_OIDC_CLIENT_SECRET": secret,
             "TANDEM_OIDC_LABEL": "Example ID",
         },
         {
@@ -62,7 +63,7 @@ def tandem_for(tmp_path: Path, provider: Provider) -> Tandem:
 
 @pytest.fixture
 def sso_tandem(tmp_path: Path, provider: Provider) -> Iterator[Tandem]:
-    tandem = tandem_for(tmp_path, provider)
+    tandem = tandem_for(tmp_path, provider.issuer)
     yield tandem
     tandem.close()
 
@@ -75,6 +76,9 @@ def sso_library(sso_tandem: Tandem) -> Library:
 @pytest.fixture
 def sso_app(sso_tandem: Tandem, sso_library: Library) -> Flask:
     return make_app(sso_tandem)
+
+
+CALLBACKS: list[str] = []  # the provider's answers, as sign_in brought them back
 
 
 def sign_in(
@@ -91,7 +95,8 @@ def sign_in(
     assert back.status_code == 302, back.text
     callback = urlsplit(back.headers["Location"])
     assert callback.path == "/login/sso/callback"
-    return client.get(f"{callback.path}?{callback.query}")
+    CALLBACKS.append(f"{callback.path}?{callback.query}")
+    return client.get(CALLBACKS[-1])
 
 
 def whoami(client: FlaskClient) -> str:
@@ -110,6 +115,9 @@ def test_an_existing_active_account_signs_in(
     assert done.status_code == 302 and done.headers["Location"] == "/"
     assert "Anna Mentor" in whoami(client)
     assert "Log out" in whoami(client)
+    # The same answer from the provider cannot be used again (its state is spent).
+    replay = client.get(CALLBACKS[-1])
+    assert replay.status_code == 400 and "not started here" in replay.get_data(as_text=True)
     with sso_tandem.sessions() as s:
         identity = s.scalars(select(SsoIdentity)).one()
         assert (identity.issuer, identity.subject) == (provider.issuer, "anna-at-idp")
@@ -140,6 +148,7 @@ def test_the_flow_uses_pkce_nonce_and_the_token_endpoint(
     digest = hashlib.sha256(token["code_verifier"].encode()).digest()
     assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == authorize["code_challenge"]
     assert token["grant_type"] == "authorization_code"
+    assert ("/oauth2/token", "Basic") in provider.authorizations  # the client's secret
 
 
 def test_a_next_page_is_kept_across_the_round_trip(sso_app: Flask, provider: Provider) -> None:
@@ -165,19 +174,18 @@ def test_settings_refuse_half_a_configuration() -> None:
 
     with pytest.raises(ConfigError, match="TANDEM_OIDC_CLIENT_ID"):
         load_settings({"TANDEM_OIDC_ISSUER": "https://id.example.com"})
+    good = {
+        "TANDEM_OIDC_ISSUER": "https://id.example.com/",
+        "TANDEM_OIDC_CLIENT_ID": "x",
+        "TANDEM_OIDC_CLIENT_SECRET": "y",
+    }
     with pytest.raises(ConfigError, match="https"):
-        load_settings({"TANDEM_OIDC_ISSUER": "http://id.example.com", "TANDEM_OIDC_CLIENT_ID": "x"})
+        load_settings({**good, "TANDEM_OIDC_ISSUER": "http://id.example.com"})
+    with pytest.raises(ConfigError, match="TANDEM_OIDC_CLIENT_SECRET"):
+        load_settings({**good, "TANDEM_OIDC_CLIENT_SECRET": ""})
     with pytest.raises(ConfigError, match="email"):
-        load_settings(
-            {
-                "TANDEM_OIDC_ISSUER": "https://id.example.com",
-                "TANDEM_OIDC_CLIENT_ID": "x",
-                "TANDEM_OIDC_SCOPES": "openid profile",
-            }
-        )
-    settings = load_settings(
-        {"TANDEM_OIDC_ISSUER": "https://id.example.com/", "TANDEM_OIDC_CLIENT_ID": "x"}
-    )
+        load_settings({**good, "TANDEM_OIDC_SCOPES": "openid profile"})
+    settings = load_settings(good)
     assert settings.oidc_enabled and settings.oidc_issuer == "https://id.example.com"
     assert not load_settings({}).oidc_enabled
 
@@ -382,7 +390,7 @@ def test_an_expired_id_token_is_refused(tmp_path: Path, caplog: pytest.LogCaptur
     """A provider whose tokens expired ten minutes ago (beyond Authlib's two minutes of
     clock leeway): its correctly signed ID token is refused."""
     with serve_provider(access_token_max_age=timedelta(minutes=-10)) as stale:
-        tandem = tandem_for(tmp_path, stale)
+        tandem = tandem_for(tmp_path, stale.issuer)
         try:
             load_library(tandem)
             app = make_app(tandem)
@@ -418,3 +426,21 @@ def test_hr_sees_and_removes_a_link(sso_app: Flask, sso_tandem: Tandem, provider
     provider.set_user("anna-new", email="anna@example.com", email_verified=True)
     assert sign_in(anna, provider, "anna-new").status_code == 302  # a new link is made
     assert "Anna Mentor" in whoami(anna)
+
+
+def test_a_provider_that_cannot_be_reached(tmp_path: Path) -> None:
+    """Nothing listens at the issuer: the login page says so (502); passwords still work."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    tandem = tandem_for(tmp_path, f"http://127.0.0.1:{port}")
+    try:
+        load_library(tandem)
+        client = make_app(tandem).test_client()
+        answer = client.get("/login/sso")
+        assert answer.status_code == 502
+        assert "cannot be reached right now" in answer.get_data(as_text=True)
+        assert do_login(client, "anna@example.com").status_code == 302
+        assert "Anna Mentor" in whoami(client)
+    finally:
+        tandem.close()
