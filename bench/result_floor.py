@@ -55,7 +55,9 @@ def shown(run: CollectedRun, config: SearchConfig, floor: float | None) -> dict[
     out = {}
     for query in run.queries:
         ranked = rank(query.signals, weights, config, doc_of, language_of, query.language)
-        kept = above_floor(ranked, query.signals.get(primary, {}), doc_of, floor)
+        kept = above_floor(
+            ranked, query.signals.get(primary, {}), doc_of, floor, query.word_matches
+        )
         out[query.qid] = [doc for doc, _, _ in kept[:100]]
     return out
 

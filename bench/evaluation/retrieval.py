@@ -48,6 +48,9 @@ class QuerySignals:
     qid: str
     language: str
     signals: dict[str, dict[int, float]] = field(default_factory=dict)
+    # Documents with a passage holding every word of the query (BM25's verdict): the product
+    # shows them whatever the result floor says (kb.search.ranking.above_floor).
+    word_matches: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -129,7 +132,9 @@ def collect(
                 query = query_with_tail(vector, means)
                 run.signals[spec] = dict(backend.search(query, config.depth))
     for run, text in _progress(zip(runs, texts, strict=True), progress, "bm25", len(runs)):
-        run.signals[BM25] = {h.chunk_id: h.score for h in bm25.search(text)}
+        hits = bm25.search(text)
+        run.signals[BM25] = {h.chunk_id: h.score for h in hits}
+        run.word_matches = {passages[h.chunk_id].doc_id for h in hits if h.all_words}
     bm25.close()
     passage_languages = [r.index_language for r in records]
     return CollectedRun(
@@ -192,7 +197,9 @@ def score(
             ranked = rank(signals, weights, config, doc_of, language_of, query.language)
             similarity = config.similarity_signal(signals)
             if similarity is not None:  # what the product shows: results above the floor
-                ranked = above_floor(ranked, similarity, doc_of, config.result_floor)
+                # (and, with BM25 in the mix, the documents holding every word of the query)
+                words = query.word_matches if BM25 in signals else ()
+                ranked = above_floor(ranked, similarity, doc_of, config.result_floor, words)
             rankings[query.qid] = [doc for doc, _, _ in ranked[:RESULTS_KEPT]]
         results[mode] = {
             k: round(v, 4) if isinstance(v, float) else v

@@ -118,3 +118,15 @@ def test_each_document_is_analysed_in_its_own_language(
     assert list(signals["q2"]) == [2]
     result = evaluate(folder, "dev", models=("fake",), modes=("bm25",))
     assert result["language"] == "en+ru" and result["modes"]["bm25"]["ndcg@10"] == 1.0
+
+
+def test_the_floor_never_hides_a_document_holding_every_query_word(beir_dir: Path) -> None:
+    """As the product (kb.search.ranking.above_floor): under a floor no passage reaches, the
+    hybrid ranking still shows the documents holding every word of the query; vectors alone
+    (no BM25 to say so) show nothing."""
+    run = collect(beir_dir, "dev", SearchConfig(models=("fake",)))
+    matches = {q.qid: q.word_matches for q in run.queries}
+    assert matches["q4"] == {"d4"} and matches["q3"] == {"d3"}
+    result = evaluate(beir_dir, "dev", models=("fake",), result_floors={"fake": 99.0})
+    assert result["modes"]["vector"]["recall@10"] == 0.0
+    assert result["modes"]["hybrid"]["recall@10"] >= 0.5
