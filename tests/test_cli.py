@@ -197,6 +197,7 @@ def test_serve_prints_address_then_starts_gunicorn(
     )
     assert isinstance(result.exception, Exec)
     assert "Open http://127.0.0.1:5055/" in result.output
+    assert "run `tandem notify` hourly" in result.output  # the server sends no reminders
     args = calls[0]
     assert args[-1] == "kb.app:create_app()" and "--preload" in args
     assert args[args.index("--config") + 1] == "python:kb.gunicorn_conf"

@@ -21,7 +21,10 @@ ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 @click.option("--dev", is_flag=True, help="Flask's development server (reloader, debugger off).")
 @pass_state
 def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
-    """Serve the web app (gunicorn; --dev for Flask's server)."""
+    """Serve the web app (gunicorn; --dev for Flask's server).
+
+    The server sends no reminders by itself: run `tandem notify` hourly from cron or a
+    systemd timer (and `tandem retention` daily), see README, "Scheduled commands"."""
     from kb.services import match_vectors
 
     tandem = state.tandem
@@ -34,6 +37,7 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     click.echo(f"Instance {settings.instance_dir}; {applied} index change(s) applied.")
     click.echo(f"Open http://{shown}:{port}/ in your browser (Ctrl+C stops the server).")
+    click.echo("Reminders and notices: run `tandem notify` hourly (cron or a systemd timer).")
     sys.stdout.flush()
     if dev:
         from kb.app import create_app
