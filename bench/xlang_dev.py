@@ -505,6 +505,18 @@ def f_translit(run: dict, qi: int, vec: dict, bm: dict) -> dict:
     return fused
 
 
+def f_covgate(c: float) -> Callable:
+    """Plain fusion (no stand-in) when the best BM25 passage holds at least ``c`` of the
+    query's word information (a same-language question, probably), else impute-max."""
+
+    def fuse(run: dict, qi: int, vec: dict, bm: dict) -> dict:
+        if coverage(run, qi, bm) >= c:
+            return f_plain(run, qi, vec, bm)
+        return f_impute_max(run, qi, vec, bm)
+
+    return fuse
+
+
 FUSIONS = {
     "plain": f_plain,
     "impute-vector": f_impute("vector"),
@@ -519,6 +531,7 @@ FUSIONS = {
     **{f"veclang{k}": f_veclang(k) for k in (1, 3, 5)},
     "translit": f_translit,
     **{f"coverage{a}": f_coverage(a) for a in (0.25, 0.5, 0.75, 1.0)},
+    **{f"covgate{c}": f_covgate(c) for c in (0.6, 0.8, 0.9, 1.0)},
     **{
         f"prf{m}x{t}-{h}": f_prf(m, t, h)
         for m in (1, 3, 5)
