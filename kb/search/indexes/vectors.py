@@ -19,6 +19,12 @@ COMPACT_DEAD_SHARE = 0.25
 # A filter leaving at most this many chunks is answered exactly (an HNSW walk restricted to a
 # few allowed nodes can miss some of them).
 EXACT_FILTER_LIMIT = 4096
+# OpenMP threads of one query's FAISS search. A web worker answers one query at a time and
+# the workers already share the cores: with FAISS's default (every core) an exact search over
+# 20,000 vectors took 24-52 ms median on a 2-core machine at load 5.5, on one thread 2-8 ms
+# (and run_search in the search page 33 -> 15 ms median; results/guides-web.md). Building and
+# compacting an index keep FAISS's default.
+SEARCH_THREADS = 1
 
 
 class VectorBackend:
@@ -139,7 +145,12 @@ class VectorBackend:
             selector = None
         k = min(k, len(self._label_of))
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
-        scores, hits = self.index.search(query, k, params=self._params(selector, k))
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(SEARCH_THREADS)
+        try:
+            scores, hits = self.index.search(query, k, params=self._params(selector, k))
+        finally:
+            faiss.omp_set_num_threads(before)
         return [
             (int(self._chunk_of[label]), float(score))
             for score, label in zip(scores[0], hits[0], strict=True)

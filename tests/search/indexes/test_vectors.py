@@ -139,3 +139,28 @@ def test_hnsw_searches_wider_from_a_large_library(tmp_path: Path) -> None:
     # The rule is the class's: a restored copy follows the product's threshold.
     copy = stored_copy(index, tmp_path)
     assert copy.large_from == HnswBackend.large_from and copy.search_ef() == 256
+
+
+@pytest.mark.parametrize("backend", [ExactBackend, HnswBackend])
+def test_one_thread_search_answers_as_the_default_threads(backend: type[VectorBackend]) -> None:
+    """A query searches on SEARCH_THREADS OpenMP threads (the search page at 10,000 guides):
+    same chunks, order and scores as FAISS on its default threads, which are restored."""
+    rng = np.random.default_rng(5)
+    index = backend(32)
+    index.add(list(range(6000)), unit_rows(rng, 6000, 32))
+    index.remove(list(range(0, 6000, 7)))  # dead labels: the search goes through a selector
+    default = faiss.omp_get_max_threads()
+    for query in unit_rows(rng, 8, 32):
+        got = index.search(query, 50)
+        assert faiss.omp_get_max_threads() == default
+        dead = faiss.IDSelectorBatch(np.asarray(sorted(index._dead), np.int64))
+        selector = faiss.IDSelectorNot(dead)  # as the backend builds it
+        q = query.reshape(1, 32)
+        scores, labels = index.index.search(q, 50, params=index._params(selector, 50))
+        want = [
+            (int(index._chunk_of[lb]), float(s))
+            for s, lb in zip(scores[0], labels[0], strict=True)
+            if lb >= 0
+        ]
+        assert [c for c, _ in got] == [c for c, _ in want]
+        assert np.allclose([s for _, s in got], [s for _, s in want])
