@@ -22,7 +22,8 @@
    has applied a change yet); the rest are "warm".
 5. Page render, warm: the guide page (a random filler guide: sanitised markdown, related
    guides by vector search), the editor (new guide: tag suggestions over every guide; and
-   editing the mentor's guide), the search page, and the profile page when ``--profile-path``
+   editing the mentor's guide), the search page (and the same searches through
+   ``/api/search``, to see what the page adds), and the profile page when ``--profile-path``
    answers 200 on this commit, by two concurrent clients, p50/p95 per page.
 
 Why a tag filter: the fillers are 10,000 copies of demo guides about Copilot and Excel. A
@@ -61,6 +62,7 @@ from bench.timing import git_commit, load_average, machine, percentiles
 MENTOR = "bench.writer@example.com"
 PASSWORD = "bench-guides-writer"
 WORDS = 1500
+SEARCHES = ["copilot excel", "prompt", "spotkanie podsumowanie", "данные отчёт"]
 POLL_PAUSE = 0.05  # between one poller's searches: two pollers must not starve the publisher
 
 
@@ -455,9 +457,9 @@ def run(config: GuidesWebConfig, log: Callable[[str], None] = print) -> dict[str
                 "guide page": lambda: f"/guides/filler-{rng.randrange(first_filler, guides_total)}",
                 "editor (new guide)": lambda: "/guides/new",
                 "editor (edit a guide)": lambda: f"/guides/{rng.choice(own)}/edit",
-                "search page": lambda: "/search?q=" + urllib.parse.quote(rng.choice(
-                    ["copilot excel", "prompt", "spotkanie podsumowanie", "данные отчёт"]
-                )),
+                "search page": lambda: "/search?q=" + urllib.parse.quote(rng.choice(SEARCHES)),
+                # the same searches through the JSON API: what the page adds to the search
+                "search API": lambda: "/api/search?q=" + urllib.parse.quote(rng.choice(SEARCHES)),
                 **({"profile": lambda: profile} if profile else {}),
             }  # fmt: skip
             result["pages_cold"] = cold_pages(second, log_reader, pages, config.workers)

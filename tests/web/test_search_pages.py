@@ -117,7 +117,7 @@ def test_nothing_relevant_page_and_api_agree(tmp_path) -> None:  # noqa: ANN001
             "search_models": ("fake",),
             "import_models": ("fake",),
             "extra": {"search": {"result_floors": {"fake": 0.2}}},
-        }
+        },
     )
     tandem = open_tandem(settings)
     try:
@@ -134,3 +134,40 @@ def test_nothing_relevant_page_and_api_agree(tmp_path) -> None:  # noqa: ANN001
         assert f"{found['total']} result" in page
     finally:
         tandem.close()
+
+
+@pytest.mark.parametrize("email", [None, "anna@example.com"])
+def test_page_shows_the_apis_documents_in_order_with_its_total(
+    app_factory: Callable[..., Any], login: Login, email: str | None
+) -> None:
+    """What the search page lists is exactly what /api/search answers for the same request:
+    its documents (passages of one document together, where the document first appears), in
+    its order, with its total and page count. The page's own work (the form's choices,
+    grouping, snippets, review-by marks) must never change which results are shown."""
+    import html as html_lib
+    import math
+    import re
+
+    client = app_factory(SEARCH_PAGE_SIZE=2).test_client()
+    if email:
+        login(client, email)
+    compared_pages = later_pages = 0
+    for query in ["copilot", "threads copilot", "excel session", "summary prompts", "e-mail"]:
+        for page_number in (1, 2, 3):
+            args = {"q": query, "page": page_number}
+            api = client.get("/api/search", query_string=args).get_json()
+            page = client.get("/search", query_string=args).get_data(as_text=True)
+            with client.application.test_request_context():
+                from kb.views.support import doc_url
+
+                want = list(dict.fromkeys(doc_url(h["doc_type"], h["doc_id"]) for h in api["hits"]))
+            shown = [html_lib.unescape(u) for u in re.findall(r'<h3><a href="([^"]+)">', page)]
+            assert shown == want, (query, page_number)
+            if api["total"]:
+                assert f"{api['total']} result" in page
+                pages = math.ceil(api["total"] / 2)
+                assert ('class="pagination"' in page) == (pages > 1)
+            compared_pages += bool(want)
+            later_pages += bool(want) and page_number > 1
+    assert compared_pages >= 4  # it compared real results
+    assert later_pages >= 1 or email is None  # and pages after the first (public: 2 documents)
