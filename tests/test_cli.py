@@ -436,7 +436,8 @@ def test_programme_create_enrol_export(demo_env: dict[str, str], tmp_path: Path)
     hr = "anna.zielinska@example.com"
     created = run(demo_env, "programme", "create", "cli-round", "--name", "CLI round",
                   "--as", hr, "--starts", "2027-01-01", "--ends", "2027-02-01",
-                  "--competence", "esg", "--language", "pl", "--rhythm-weeks", "2")
+                  "--competence", "esg", "--language", "pl", "--rhythm-weeks", "2",
+                  "--first-month-days", "21", "--low-rating", "3")
     assert created.exit_code == 0, created.output
     assert "Created programme cli-round" in created.output and "less than 3" in created.output
     again = run(demo_env, "programme", "create", "cli-round", "--name", "X", "--as", hr)
@@ -476,6 +477,8 @@ def test_programme_create_enrol_export(demo_env: dict[str, str], tmp_path: Path)
     assert exported.exit_code == 0, exported.output
     data = json.loads(out.read_text("utf-8"))
     assert data["competences"] == ["esg"] and data["rhythm_weeks"] == 2
+    assert data["health_thresholds"] == {"quiet_weeks": 4, "pause_weeks": 4,
+                                         "first_month_days": 21, "low_rating": 3.0}
     assert data["enrolments"] == [{"email": "jan.kowalski@example.com", "role": "mentee",
                                    "status": "enrolled", "source": "invited", "ready": False,
                                    "prepared_on": "2026-12-01"}]

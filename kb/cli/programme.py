@@ -46,6 +46,26 @@ def programme() -> None:
 @click.option("--language", "languages", multiple=True, type=click.Choice(["pl", "ru", "en"]))
 @click.option("--rhythm-weeks", type=click.IntRange(1, 12))
 @click.option("--open", "is_open", is_flag=True, help="People may apply from its page.")
+@click.option(
+    "--quiet-weeks",
+    type=click.IntRange(1, 52),
+    help="Flag a pair with no session for more than N weeks (default 4).",
+)
+@click.option(
+    "--pause-weeks",
+    type=click.IntRange(1, 52),
+    help="Flag a pair paused for more than N weeks (default 4).",
+)
+@click.option(
+    "--first-month-days",
+    type=click.IntRange(1, 366),
+    help="Flag a pair with no note N days after its start (default 30).",
+)
+@click.option(
+    "--low-rating",
+    type=click.FloatRange(1, 5),
+    help="Flag a pair whose ratings average below this (default 2.5).",
+)
 @pass_state
 def create(
     state: State,
@@ -59,6 +79,10 @@ def create(
     languages: tuple[str, ...],
     rhythm_weeks: int | None,
     is_open: bool,
+    quiet_weeks: int | None,
+    pause_weeks: int | None,
+    first_month_days: int | None,
+    low_rating: float | None,
 ) -> None:
     """Create a programme (refused if SLUG exists)."""
     from kb.services import programmes
@@ -66,7 +90,8 @@ def create(
     form = programmes.ProgrammeForm(
         slug=slug, name=name, description=description, competences=competences,
         starts=_date(starts, "--starts"), ends=_date(ends, "--ends"), languages=languages,
-        rhythm_weeks=rhythm_weeks, open_for_applications=is_open,
+        rhythm_weeks=rhythm_weeks, open_for_applications=is_open, quiet_weeks=quiet_weeks,
+        pause_weeks=pause_weeks, first_month_days=first_month_days, low_rating=low_rating,
     )  # fmt: skip
     with state.tandem.sessions() as session:
         found = programmes.save_programme(session, form, _hr(session, as_email), create=True)
