@@ -30,6 +30,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.chunking import embedding_text
@@ -129,19 +131,28 @@ def compute(session: Session, texts: Iterable[str], embedders: Mapping[str, Embe
 
 
 def write(session: Session, vectors: Mapping[str, Mapping[str, np.ndarray]]) -> int:
-    """Store computed vectors, skipping any stored meanwhile; returns how many rows it added."""
-    added = 0
+    """Store computed vectors, skipping any stored meanwhile; returns how many rows it added.
+
+    Another process may store the same texts' vectors at the same moment (an import and a
+    worker's :class:`Refresher`): the insert skips a row that exists by the time it runs
+    (``ON CONFLICT DO NOTHING``) instead of failing the whole write on its key.
+    """
+    rows_out: list[dict[str, object]] = []
     for model, rows in vectors.items():
         have = stored_hashes(session, rows, model)
-        for key, vector in rows.items():
-            if key in have:
-                continue
-            session.add(MatchingVector(text_hash=key, model=model, side=MATCHING_SIDE,
-                                       vector=np.asarray(vector, np.float32).tobytes()))
-            added += 1
-    if added:
-        session.flush()
-    return added
+        rows_out.extend(
+            {"text_hash": key, "model": model, "side": MATCHING_SIDE,
+             "vector": np.asarray(vector, np.float32).tobytes()}
+            for key, vector in rows.items() if key not in have
+        )  # fmt: skip
+    if rows_out:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(MatchingVector).on_conflict_do_nothing(
+            index_elements=["text_hash", "model", "side"]
+        )
+        for start in range(0, len(rows_out), _LOOKUP_BATCH):
+            session.execute(statement, rows_out[start : start + _LOOKUP_BATCH])
+    return len(rows_out)
 
 
 def store(session: Session, texts: Iterable[str], embedders: Mapping[str, Embedder]) -> int:

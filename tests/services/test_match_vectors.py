@@ -47,6 +47,24 @@ def test_writing_vectors_twice_adds_nothing(session) -> None:
     assert match_vectors.write(session, vectors) == 0
 
 
+def test_a_row_another_process_stored_meanwhile_does_not_fail_the_write(
+    sessions, monkeypatch
+) -> None:
+    # An import and a web worker's refresher store the same texts: one of them checks for
+    # stored rows before the other commits, and its insert must skip the row, not fail.
+    vectors = {"x": {text_hash(t): FakeEmbedder(dim=16).embed_queries([t])[0] for t in "ab"}}
+    with sessions() as other:
+        first = {"x": {text_hash("a"): vectors["x"][text_hash("a")]}}
+        assert match_vectors.write(other, first) == 1
+        other.commit()
+    monkeypatch.setattr(match_vectors, "stored_hashes", lambda *args, **kwargs: set())
+    with sessions() as late:
+        match_vectors.write(late, vectors)  # checked "before" the other commit
+        late.commit()
+        rows = late.scalars(select(MatchingVector.text_hash).where(MatchingVector.model == "x"))
+        assert sorted(rows) == sorted([text_hash("a"), text_hash("b")])
+
+
 class FailingOnce(Counting):
     def __init__(self) -> None:
         super().__init__()
