@@ -22,8 +22,12 @@ from kb.config import load_settings
 PARTS = ("search", "ingest", "web", "peers", "matching", "matching-web")
 
 
-def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | None = None,
-              log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_bench(
+    parts: Sequence[str],
+    options: dict[str, Any],
+    eval_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Run ``parts`` (see ``PARTS``) with per-part config objects in ``options``."""
     eval_dir = eval_dir or default_eval_dir()
     result: dict[str, Any] = {
@@ -42,18 +46,22 @@ def run_bench(parts: Sequence[str], options: dict[str, Any], eval_dir: Path | No
         from bench.data import load_material
         from kb.embedding import create_embedder
 
-        log(f"real vectors of the evaluation sets in {eval_dir} ({model}): from the cache"
-            f" {settings.embedding_cache_path}, whatever is missing embedded now")
+        log(
+            f"real vectors of the evaluation sets in {eval_dir} ({model}): from the cache"
+            f" {settings.embedding_cache_path}, whatever is missing embedded now"
+        )
         embedder = create_embedder(model, settings)
-        material = load_material(eval_dir, model, embedder=embedder,
-                                 min_passages=options.get("min_passages", 200))
+        material = load_material(
+            eval_dir, model, embedder=embedder, min_passages=options.get("min_passages", 200)
+        )
         result["vector_keys"] = material.vector_keys
     if "search" in parts:
         from bench.search import SearchBenchConfig, run_search_bench, tandem_full_path
 
         config: SearchBenchConfig = options.get("search") or SearchBenchConfig(model=model)
-        result["search"] = run_search_bench(material, embedder, config,
-                                            full_path=tandem_full_path(model), log=log)
+        result["search"] = run_search_bench(
+            material, embedder, config, full_path=tandem_full_path(model), log=log
+        )
         result["load_average_after_search"] = load_average()
     if "ingest" in parts:
         from bench.ingest import IngestBenchConfig, run_ingest_bench
@@ -115,17 +123,34 @@ def smoke_options(model: str, sets: Sequence[str]) -> dict[str, Any]:
         "model": model,
         "min_passages": 10,
         # 200 chunks through the full product path, 400 through each index alone
-        "search": SearchBenchConfig(sizes=(200, 400), queries=10, model=model, bm25_max=400,
-                                    full_max=200, hnsw_max=400, sparse_max=400,
-                                    product_sparse_max=400, flat_queries_max=10, nprobes=(4,)),
-        "ingest": IngestBenchConfig(docs=2, model=model, batch_sizes=(1, 4), chunk_sizes=(800,),
-                                    lever_passages=4),
-        "web": WebBenchConfig(workers=(1,), connections=(1,), seconds=1, warm_up_seconds=1,
-                              warm_up_limit=60.0, runtime_probe_queries=3),
+        "search": SearchBenchConfig(
+            sizes=(200, 400),
+            queries=10,
+            model=model,
+            bm25_max=400,
+            full_max=200,
+            hnsw_max=400,
+            sparse_max=400,
+            product_sparse_max=400,
+            flat_queries_max=10,
+            nprobes=(4,),
+        ),
+        "ingest": IngestBenchConfig(
+            docs=2, model=model, batch_sizes=(1, 4), chunk_sizes=(800,), lever_passages=4
+        ),
+        "web": WebBenchConfig(
+            workers=(1,),
+            connections=(1,),
+            seconds=1,
+            warm_up_seconds=1,
+            warm_up_limit=60.0,
+            runtime_probe_queries=3,
+        ),
         "peers": PeersBenchConfig(sets=tuple(sets), model=model),
         "matching": MatchingBenchConfig(sizes=(60,), mentors=20, queries=5),
-        "matching-web": MatchingWebBenchConfig(workers=1, requests=3, mentors=20, mentees=100,
-                                               model=model),
+        "matching-web": MatchingWebBenchConfig(
+            workers=1, requests=3, mentors=20, mentees=100, model=model
+        ),
     }
 
 
@@ -135,12 +160,14 @@ def write_result(result: dict[str, Any], out_dir: Path, name: str) -> Path:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"bench-{name}.json"
-    path.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
     result_plots = plot_all(result, out_dir)
     result["plots"] = [str(p.name) for p in result_plots]
-    path.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
     return path
 
 

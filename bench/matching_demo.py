@@ -105,8 +105,17 @@ def load_set(folder: Path = DATASET) -> LabelledSet:
     goals = []
     for row in _read_jsonl(folder / "goals.jsonl"):
         try:
-            goals.append(Goal(row["id"], row["language"], row["split"], row["topic"],
-                              row["goal"], bool(row["covered"]), bool(row["cross_language"])))
+            goals.append(
+                Goal(
+                    row["id"],
+                    row["language"],
+                    row["split"],
+                    row["topic"],
+                    row["goal"],
+                    bool(row["covered"]),
+                    bool(row["cross_language"]),
+                )
+            )
         except KeyError as exc:
             raise ValidationError(f"goals.jsonl: a goal lacks the field {exc.args[0]!r}") from exc
     known = {g.id for g in goals}
@@ -115,8 +124,9 @@ def load_set(folder: Path = DATASET) -> LabelledSet:
         if row.get("goal") not in known:
             raise ValidationError(f"judgments.jsonl: unknown goal {row.get('goal')!r}")
         if row.get("grade") not in (0, 1, 2):
-            raise ValidationError(f"judgments.jsonl: grade of {row['goal']} / "
-                                  f"{row.get('mentor')} must be 0, 1 or 2")
+            raise ValidationError(
+                f"judgments.jsonl: grade of {row['goal']} / {row.get('mentor')} must be 0, 1 or 2"
+            )
         grades.setdefault(row["goal"], {})[row["mentor"]] = int(row["grade"])
     unjudged = sorted(known - set(grades))
     if unjudged:
@@ -155,49 +165,74 @@ def goal_email(goal_id: str) -> str:
     return f"bench-goal-{goal_id}@example.com"
 
 
-def _recommend(session: Session, embedders: Mapping[str, Any], mentor: str, limit: int
-               ) -> dict[str, Ranked]:
+def _recommend(
+    session: Session, embedders: Mapping[str, Any], mentor: str, limit: int
+) -> dict[str, Ranked]:
     """The one call into the product's matching: the recommendation service of
     ``tandem recommend --mentor`` (every candidate mentee, no minimum fit)."""
     from matching import service
 
-    found = service.recommend_mentees(session, embedders, mentor, limit=limit,
-                                      weights={"min_fit": 0.0})
-    return {c.person.email: Ranked(
-        mentor, float(c.score), float(c.fit),
-        [Link(float(r.similarity), r.kind, r.evidence, r.title) for r in c.reasons])
-        for c in found.candidates}
+    found = service.recommend_mentees(
+        session, embedders, mentor, limit=limit, weights={"min_fit": 0.0}
+    )
+    return {
+        c.person.email: Ranked(
+            mentor,
+            float(c.score),
+            float(c.fit),
+            [Link(float(r.similarity), r.kind, r.evidence, r.title) for r in c.reasons],
+        )
+        for c in found.candidates
+    }
 
 
-def _store_goal_vectors(session: Session, embedders: Mapping[str, Any], people: Sequence[Person]
-                        ) -> None:
+def _store_goal_vectors(
+    session: Session, embedders: Mapping[str, Any], people: Sequence[Person]
+) -> None:
     """Embed the temporary mentees' goals as a profile written on the web is embedded."""
     from kb.services import match_vectors
 
     match_vectors.store(session, match_vectors.person_texts(people), embedders)
 
 
-def rank_goals(session: Session, embedders: Mapping[str, Any], goals: Sequence[Goal],
-               mentors: Sequence[str], progress: Callable[[str], None] | None = None,
-               ) -> dict[str, list[Ranked]]:
+def rank_goals(
+    session: Session,
+    embedders: Mapping[str, Any],
+    goals: Sequence[Goal],
+    mentors: Sequence[str],
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, list[Ranked]]:
     """Every goal's mentors as matching ranks them (by score, highest first). Adds temporary
     mentees to ``session`` and rolls it back before returning, whatever happens."""
     try:
         emails = {goal_email(g.id): g.id for g in goals}
         taken = set(session.scalars(select(Person.email).where(Person.email.in_(list(emails)))))
         if taken:
-            raise ValidationError(f"the instance already has {sorted(taken)[0]}; "
-                                  "use a fresh demo instance")
-        known = set(session.scalars(select(Person.email).where(
-            Person.email.in_(list(mentors)))))
+            raise ValidationError(
+                f"the instance already has {sorted(taken)[0]}; use a fresh demo instance"
+            )
+        known = set(session.scalars(select(Person.email).where(Person.email.in_(list(mentors)))))
         missing = sorted(set(mentors) - known)
         if missing:
-            raise ValidationError(f"the instance lacks the labelled mentors {missing}; "
-                                  "build it with `tandem demo`")
-        created = upsert_people(session, [person_record({
-            "name": f"Bench goal {g.id}", "email": goal_email(g.id), "languages": "pl;ru;en",
-            "roles": "mentee", "goals": g.text, "opt_in": "yes",
-        }) for g in goals])
+            raise ValidationError(
+                f"the instance lacks the labelled mentors {missing}; build it with `tandem demo`"
+            )
+        created = upsert_people(
+            session,
+            [
+                person_record(
+                    {
+                        "name": f"Bench goal {g.id}",
+                        "email": goal_email(g.id),
+                        "languages": "pl;ru;en",
+                        "roles": "mentee",
+                        "goals": g.text,
+                        "opt_in": "yes",
+                    }
+                )
+                for g in goals
+            ],
+        )
         _store_goal_vectors(session, embedders, [person for person, _ in created])
         limit = session.scalar(select(func.count()).select_from(Person)) or 1
         out: dict[str, list[Ranked]] = {g.id: [] for g in goals}
@@ -221,8 +256,7 @@ def dcg(gains: Sequence[float], k: int) -> float:
     return sum(g / math.log2(i + 2) for i, g in enumerate(gains[:k]))
 
 
-def ndcg_at(ranked_grades: Sequence[int], all_grades: Iterable[int], k: int = K
-            ) -> float | None:
+def ndcg_at(ranked_grades: Sequence[int], all_grades: Iterable[int], k: int = K) -> float | None:
     """nDCG@k with the grades as gains; None when no mentor is suitable."""
     ideal = dcg(sorted(all_grades, reverse=True), k)
     return None if ideal == 0 else dcg(ranked_grades, k) / ideal
@@ -232,21 +266,22 @@ def reciprocal_rank(ranked_grades: Sequence[int], min_grade: int = SUITABLE) -> 
     return next((1.0 / (i + 1) for i, g in enumerate(ranked_grades) if g >= min_grade), 0.0)
 
 
-def recall_at(ranked_grades: Sequence[int], k: int = K, min_grade: int = SUITABLE
-              ) -> float | None:
+def recall_at(ranked_grades: Sequence[int], k: int = K, min_grade: int = SUITABLE) -> float | None:
     total = sum(1 for g in ranked_grades if g >= min_grade)
     return None if total == 0 else sum(1 for g in ranked_grades[:k] if g >= min_grade) / total
 
 
-def precision_above(scores: Sequence[float], labels: Sequence[bool], threshold: float
-                    ) -> tuple[float | None, int]:
+def precision_above(
+    scores: Sequence[float], labels: Sequence[bool], threshold: float
+) -> tuple[float | None, int]:
     """(share of True labels among scores >= threshold, how many scores that is)."""
     chosen = [label for score, label in zip(scores, labels, strict=True) if score >= threshold]
     return (sum(chosen) / len(chosen) if chosen else None), len(chosen)
 
 
-def choose_threshold(scores: Sequence[float], labels: Sequence[bool], target: float,
-                     min_support: int = MIN_SUPPORT) -> float | None:
+def choose_threshold(
+    scores: Sequence[float], labels: Sequence[bool], target: float, min_support: int = MIN_SUPPORT
+) -> float | None:
     """The lowest threshold, rounded up to 0.01, at and above which every cut keeping at least
     ``min_support`` scores has precision >= ``target``; None if there is none."""
     cuts = sorted({math.ceil(s * 100 - 1e-9) / 100 for s in scores})
@@ -276,8 +311,9 @@ def full_ranking(labels: LabelledSet, goal: Goal, ranked: Sequence[Ranked]) -> l
     return [r for r in ranked if r.mentor in labels.grades[goal.id]] + rest
 
 
-def ranking_quality(labels: LabelledSet, goals: Sequence[Goal],
-                    ranked: Mapping[str, Sequence[Ranked]]) -> dict[str, Any]:
+def ranking_quality(
+    labels: LabelledSet, goals: Sequence[Goal], ranked: Mapping[str, Sequence[Ranked]]
+) -> dict[str, Any]:
     """Per language, cross-language and overall: nDCG@3, MRR, P@1, recall@3 (covered goals)."""
     per_goal = {}
     for goal in goals:
@@ -293,7 +329,8 @@ def ranking_quality(labels: LabelledSet, goals: Sequence[Goal],
     def summary(part: Sequence[Goal]) -> dict[str, Any]:
         covered = [g for g in part if g.covered]
         return {
-            "goals": len(part), "covered": len(covered),
+            "goals": len(part),
+            "covered": len(covered),
             "ndcg@3": mean(per_goal[g.id]["ndcg@3"] for g in covered),
             "mrr": mean(per_goal[g.id]["rr"] for g in covered),
             "p@1": mean(per_goal[g.id]["p@1"] for g in covered),
@@ -322,25 +359,46 @@ class PairRow:
         return max((link.similarity for link in self.links), default=0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"goal": self.goal, "language": self.language, "mentor": self.mentor,
-                "grade": self.grade, "fit": round(self.fit, 4),
-                "reasons": [{**asdict(link), "similarity": round(link.similarity, 4)}
-                            for link in self.links]}
+        return {
+            "goal": self.goal,
+            "language": self.language,
+            "mentor": self.mentor,
+            "grade": self.grade,
+            "fit": round(self.fit, 4),
+            "reasons": [
+                {**asdict(link), "similarity": round(link.similarity, 4)} for link in self.links
+            ],
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PairRow:
-        return cls(data["goal"], data["language"], data["mentor"], int(data["grade"]),
-                   float(data["fit"]), tuple(Link(**link) for link in data["reasons"]))
+        return cls(
+            data["goal"],
+            data["language"],
+            data["mentor"],
+            int(data["grade"]),
+            float(data["fit"]),
+            tuple(Link(**link) for link in data["reasons"]),
+        )
 
 
-def pair_rows(labels: LabelledSet, goals: Sequence[Goal],
-              ranked: Mapping[str, Sequence[Ranked]]) -> list[PairRow]:
+def pair_rows(
+    labels: LabelledSet, goals: Sequence[Goal], ranked: Mapping[str, Sequence[Ranked]]
+) -> list[PairRow]:
     """Every judged (goal, mentor) pair with its fit and the reasons matching shows."""
     rows = []
     for goal in goals:
         for r in full_ranking(labels, goal, ranked[goal.id]):
-            rows.append(PairRow(goal.id, goal.language, r.mentor,
-                                labels.grades[goal.id][r.mentor], r.fit, tuple(r.links)))
+            rows.append(
+                PairRow(
+                    goal.id,
+                    goal.language,
+                    r.mentor,
+                    labels.grades[goal.id][r.mentor],
+                    r.fit,
+                    tuple(r.links),
+                )
+            )
     return rows
 
 
@@ -360,8 +418,7 @@ def band_report(rows: Sequence[PairRow], bands: Bands, score: str) -> dict[str, 
         }
     at_least_some = [r for r in rows if bands.band(getattr(r, score)) != WEAK]
     good = sum(1 for r in at_least_some if r.grade >= SUITABLE)
-    out["strong_or_some_precision"] = (round(good / len(at_least_some), 4)
-                                       if at_least_some else None)
+    out["strong_or_some_precision"] = round(good / len(at_least_some), 4) if at_least_some else None
     return out
 
 
@@ -369,10 +426,16 @@ def link_report(rows: Sequence[PairRow], bands: Bands) -> dict[str, Any]:
     """Every shown reason (not just the top one), by band: share whose mentor is suitable."""
     out = {}
     for name in (STRONG, SOME, WEAK):
-        labels = [r.grade >= SUITABLE for r in rows for link in r.links
-                  if bands.band(link.similarity) == name]
-        out[name] = {"links": len(labels),
-                     "precision": round(sum(labels) / len(labels), 4) if labels else None}
+        labels = [
+            r.grade >= SUITABLE
+            for r in rows
+            for link in r.links
+            if bands.band(link.similarity) == name
+        ]
+        out[name] = {
+            "links": len(labels),
+            "precision": round(sum(labels) / len(labels), 4) if labels else None,
+        }
     return out
 
 
@@ -385,26 +448,46 @@ def choose_bands(rows: Sequence[PairRow], score: str) -> dict[str, Any]:
     curve = []
     for cut in [x / 100 for x in range(5, 100, 5)]:
         precision, support = precision_above(scores, labels, cut)
-        curve.append({"threshold": cut, "pairs": support,
-                      "precision": round(precision, 4) if precision is not None else None})
-    return {"strong": strong, "some": some, "target_precision": {
-        "strong": STRONG_PRECISION, "some": SOME_PRECISION}, "min_support": MIN_SUPPORT,
-        "curve": curve}
+        curve.append(
+            {
+                "threshold": cut,
+                "pairs": support,
+                "precision": round(precision, 4) if precision is not None else None,
+            }
+        )
+    return {
+        "strong": strong,
+        "some": some,
+        "target_precision": {"strong": STRONG_PRECISION, "some": SOME_PRECISION},
+        "min_support": MIN_SUPPORT,
+        "curve": curve,
+    }
 
 
-def goal_details(labels: LabelledSet, goals: Sequence[Goal],
-                 ranked: Mapping[str, Sequence[Ranked]]) -> dict[str, Any]:
+def goal_details(
+    labels: LabelledSet, goals: Sequence[Goal], ranked: Mapping[str, Sequence[Ranked]]
+) -> dict[str, Any]:
     """Per goal: the top 3 mentors with grade, fit and their best reason (for reading)."""
     out = {}
     for goal in goals:
         top = []
         for r in full_ranking(labels, goal, ranked[goal.id])[:K]:
             best = max(r.links, key=lambda link: link.similarity, default=None)
-            top.append({"mentor": r.mentor, "grade": labels.grades[goal.id][r.mentor],
-                        "fit": round(r.fit, 4),
-                        "reason": None if best is None else {
-                            "similarity": round(best.similarity, 4), "kind": best.kind,
-                            "title": best.title, "evidence": best.evidence}})
+            top.append(
+                {
+                    "mentor": r.mentor,
+                    "grade": labels.grades[goal.id][r.mentor],
+                    "fit": round(r.fit, 4),
+                    "reason": None
+                    if best is None
+                    else {
+                        "similarity": round(best.similarity, 4),
+                        "kind": best.kind,
+                        "title": best.title,
+                        "evidence": best.evidence,
+                    },
+                }
+            )
         out[goal.id] = {"goal": goal.text, "top": top}
     return out
 
@@ -424,16 +507,21 @@ def band_figures(rows: Sequence[PairRow]) -> dict[str, Any]:
         "reason_links": link_report(rows, REASON_BANDS),
         "fit_bands": band_report(rows, FIT_BANDS, "fit"),
         "uncovered_goals": {
-            gid: {"best_link": round(u["best_link"], 4),
-                  "best_link_band": REASON_BANDS.band(u["best_link"]),
-                  "best_fit": round(u["best_fit"], 4),
-                  "best_fit_band": FIT_BANDS.band(u["best_fit"])}
-            for gid, u in uncovered.items() if not u["any"]},
+            gid: {
+                "best_link": round(u["best_link"], 4),
+                "best_link_band": REASON_BANDS.band(u["best_link"]),
+                "best_fit": round(u["best_fit"], 4),
+                "best_fit_band": FIT_BANDS.band(u["best_fit"]),
+            }
+            for gid, u in uncovered.items()
+            if not u["any"]
+        },
     }
 
 
-def evaluate(labels: LabelledSet, goals: Sequence[Goal], ranked: Mapping[str, Sequence[Ranked]],
-             choose: bool) -> dict[str, Any]:
+def evaluate(
+    labels: LabelledSet, goals: Sequence[Goal], ranked: Mapping[str, Sequence[Ranked]], choose: bool
+) -> dict[str, Any]:
     """One split's figures; ``choose`` also picks thresholds from it (dev only)."""
     rows = pair_rows(labels, goals, ranked)
     out: dict[str, Any] = {
@@ -442,8 +530,7 @@ def evaluate(labels: LabelledSet, goals: Sequence[Goal], ranked: Mapping[str, Se
         "goals": goal_details(labels, goals, ranked),
     }
     if choose:
-        out["chosen"] = {"reason": choose_bands(rows, "top_link"),
-                         "fit": choose_bands(rows, "fit")}
+        out["chosen"] = {"reason": choose_bands(rows, "top_link"), "fit": choose_bands(rows, "fit")}
     out["pairs"] = [row.to_dict() for row in rows]
     return out
 
@@ -457,8 +544,10 @@ def rescore(data: Mapping[str, Any]) -> dict[str, Any]:
             continue
         part = dict(data[name])
         part.update(band_figures([PairRow.from_dict(row) for row in part["pairs"]]))
-        part["config"] = {**part["config"], "rescored_bands": {
-            "reason": asdict(REASON_BANDS), "fit": asdict(FIT_BANDS)}}
+        part["config"] = {
+            **part["config"],
+            "rescored_bands": {"reason": asdict(REASON_BANDS), "fit": asdict(FIT_BANDS)},
+        }
         out[name] = part
     return out
 
@@ -468,8 +557,13 @@ def rescore(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -490,25 +584,36 @@ def run(instance: Path, split: str, labels_dir: Path = DATASET) -> dict[str, Any
     started = time.perf_counter()
     try:
         with tandem.sessions() as session:
-            ranked = rank_goals(session, tandem.matching_embedders, goals, labels.mentors,
-                                progress=lambda m: print(f"  scored {m}", file=sys.stderr))
+            ranked = rank_goals(
+                session,
+                tandem.matching_embedders,
+                goals,
+                labels.mentors,
+                progress=lambda m: print(f"  scored {m}", file=sys.stderr),
+            )
         signals = sorted(tandem.matching_embedders)
     finally:
         tandem.close()
     config = {
         "command": "python -m bench.matching_demo " + " ".join(sys.argv[1:]),
-        "commit": _git_commit(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(), "labels": str(labels_dir),
-        "matching_models": signals, "seconds": round(time.perf_counter() - started, 1),
+        "commit": _git_commit(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "labels": str(labels_dir),
+        "matching_models": signals,
+        "seconds": round(time.perf_counter() - started, 1),
         "product_bands": {"reason": asdict(REASON_BANDS), "fit": asdict(FIT_BANDS)},
-        "gains": "grade (0/1/2)", "suitable": f"grade >= {SUITABLE}",
+        "gains": "grade (0/1/2)",
+        "suitable": f"grade >= {SUITABLE}",
     }
     result: dict[str, Any] = {}
     for name in SPLITS:
         part = [g for g in goals if g.split == name]
         if part:
-            result[name] = {"config": config,
-                            **evaluate(labels, part, ranked, choose=name == "dev")}
+            result[name] = {
+                "config": config,
+                **evaluate(labels, part, ranked, choose=name == "dev"),
+            }
     return result
 
 
@@ -530,36 +635,49 @@ def summary_lines(result: Mapping[str, Any]) -> list[str]:
         part = result[name]
         lines.append(f"{name}:")
         for key, row in part["ranking"].items():
-            lines.append(f"  {key:15} goals {row['goals']:3}  nDCG@3 {row['ndcg@3']}  "
-                         f"MRR {row['mrr']}  P@1 {row['p@1']}  recall@3 {row['recall@3']}")
+            lines.append(
+                f"  {key:15} goals {row['goals']:3}  nDCG@3 {row['ndcg@3']}  "
+                f"MRR {row['mrr']}  P@1 {row['p@1']}  recall@3 {row['recall@3']}"
+            )
         for kind in ("reason_bands", "fit_bands"):
             b = part[kind]
-            cells = "  ".join(f"{n} {b[n]['pairs']} pairs p={b[n]['precision']}"
-                              for n in (STRONG, SOME, WEAK))
+            cells = "  ".join(
+                f"{n} {b[n]['pairs']} pairs p={b[n]['precision']}" for n in (STRONG, SOME, WEAK)
+            )
             lines.append(f"  {kind} {b['thresholds']}: {cells}")
         if "chosen" in part:
             for kind, chosen in part["chosen"].items():
-                lines.append(f"  chosen on dev ({kind}): strong >= {chosen['strong']}, "
-                             f"some >= {chosen['some']}")
-        flagged = [gid for gid, u in part["uncovered_goals"].items()
-                   if u["best_link_band"] != WEAK]
+                lines.append(
+                    f"  chosen on dev ({kind}): strong >= {chosen['strong']}, "
+                    f"some >= {chosen['some']}"
+                )
+        flagged = [gid for gid, u in part["uncovered_goals"].items() if u["best_link_band"] != WEAK]
         lines.append(f"  uncovered goals with a non-weak top reason: {flagged or 'none'}")
     return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.matching_demo",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--instance", type=Path,
-                        default=Path(os.environ.get("TANDEM_INSTANCE", "instance")),
-                        help="a demo instance built with `tandem --instance PATH demo`")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.matching_demo", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--instance",
+        type=Path,
+        default=Path(os.environ.get("TANDEM_INSTANCE", "instance")),
+        help="a demo instance built with `tandem --instance PATH demo`",
+    )
     parser.add_argument("--split", choices=("dev", "test", "both"), default="dev")
     parser.add_argument("--labels", type=Path, default=DATASET, help="the labelled set folder")
-    parser.add_argument("--rescore", type=Path, metavar="JSON",
-                        help="recompute the band figures of a saved result under the current "
-                             "thresholds of matching/bands.py (no model run) and write it back")
-    parser.add_argument("--out", type=Path,
-                        help="write the figures as JSON here (a split already there is kept)")
+    parser.add_argument(
+        "--rescore",
+        type=Path,
+        metavar="JSON",
+        help="recompute the band figures of a saved result under the current "
+        "thresholds of matching/bands.py (no model run) and write it back",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="write the figures as JSON here (a split already there is kept)"
+    )
     args = parser.parse_args(argv)
     if args.rescore:
         result = rescore(json.loads(args.rescore.read_text(encoding="utf-8")))

@@ -33,8 +33,18 @@ from kb.errors import ConfigError
 HR_EMAIL = "bench.hr@example.com"
 HR_PASSWORD = "bench-matching-hr"
 PROGRAMME = "bench-matching"
-QUALIFIERS = ("", " in practice", " for beginners", " w praktyce", " для начинающих",
-              " at scale", " w logistyce", " в логистике", " for managers", " step by step")
+QUALIFIERS = (
+    "",
+    " in practice",
+    " for beginners",
+    " w praktyce",
+    " для начинающих",
+    " at scale",
+    " w logistyce",
+    " в логистике",
+    " for managers",
+    " step by step",
+)
 
 
 @dataclass
@@ -65,10 +75,17 @@ def _open(path: Path, model: str) -> Any:
     from kb.runtime import open_tandem
 
     path = path.resolve()
-    return open_tandem(load_settings(os.environ, {
-        "instance_dir": path, "database_url": f"sqlite:///{path / 'tandem.sqlite3'}",
-        "search_models": (model,), "import_models": (model,),
-    }))
+    return open_tandem(
+        load_settings(
+            os.environ,
+            {
+                "instance_dir": path,
+                "database_url": f"sqlite:///{path / 'tandem.sqlite3'}",
+                "search_models": (model,),
+                "import_models": (model,),
+            },
+        )
+    )
 
 
 def _cached(tandem: Any) -> dict[str, Any]:
@@ -77,8 +94,10 @@ def _cached(tandem: Any) -> dict[str, Any]:
 
     settings = tandem.settings
     cache = EmbeddingCache(settings.embedding_cache_path)
-    return {spec: CachedEmbedder(create_embedder(spec, settings), cache)
-            for spec in settings.matching_specs}
+    return {
+        spec: CachedEmbedder(create_embedder(spec, settings), cache)
+        for spec in settings.matching_specs
+    }
 
 
 def _hr_login(tandem: Any) -> None:
@@ -86,8 +105,10 @@ def _hr_login(tandem: Any) -> None:
     from kb.services import people
 
     with tandem.sessions() as session:
-        person, _ = people.upsert_person(session, people.PersonRecord(
-            name="Bench HR", email=HR_EMAIL, roles=("hr",), languages=("en",)))
+        person, _ = people.upsert_person(
+            session,
+            people.PersonRecord(name="Bench HR", email=HR_EMAIL, roles=("hr",), languages=("en",)),
+        )
         people.set_password(person, HR_PASSWORD)
         session.commit()
 
@@ -99,8 +120,9 @@ def prepare_demo(path: Path, model: str, log: Callable[[str], None]) -> Path:
 
     with _open(path, model) as tandem:
         matching = _cached(tandem)
-        report = load_demo(tandem.sessions, tandem.embedders, matching=matching,
-                           demo_dir=tandem.settings.demo_dir)
+        report = load_demo(
+            tandem.sessions, tandem.embedders, matching=matching, demo_dir=tandem.settings.demo_dir
+        )
         log(f"demo library: {report.summary().splitlines()[0]}")
         match_vectors.catch_up(tandem.sessions, matching)
         _hr_login(tandem)
@@ -132,53 +154,76 @@ def company_files(folder: Path, mentors: int, mentees: int, seed: int) -> list[P
     rows = []
     for i in range(mentees):
         manager = f"mentee{rng.randrange(i)}@big.example.com" if i > 20 else ""
-        rows.append({
-            "name": f"Mentee {i}", "email": f"mentee{i}@big.example.com",
-            "department": f"Department {i % 40}", "manager_email": manager,
-            "languages": rng.choice(languages), "roles": "mentee",
-            "expertise": ";".join(rng.sample(expertise, 2)),
-            "goals": ";".join(g + rng.choice(QUALIFIERS) for g in rng.sample(goals, 3)),
-            "opt_in": "yes", "capacity": "", "style": "", "availability": "",
-        })
+        rows.append(
+            {
+                "name": f"Mentee {i}",
+                "email": f"mentee{i}@big.example.com",
+                "department": f"Department {i % 40}",
+                "manager_email": manager,
+                "languages": rng.choice(languages),
+                "roles": "mentee",
+                "expertise": ";".join(rng.sample(expertise, 2)),
+                "goals": ";".join(g + rng.choice(QUALIFIERS) for g in rng.sample(goals, 3)),
+                "opt_in": "yes",
+                "capacity": "",
+                "style": "",
+                "availability": "",
+            }
+        )
     for j in range(mentors):
-        rows.append({
-            "name": f"Mentor {j}", "email": f"mentor{j}@big.example.com",
-            "department": f"Department {j % 40}",
-            "manager_email": f"mentee{rng.randrange(mentees)}@big.example.com",
-            "languages": rng.choice(languages), "roles": "mentor",
-            "expertise": ";".join(e + rng.choice(QUALIFIERS) for e in rng.sample(expertise, 4)),
-            "goals": ";".join(rng.sample(goals, 1)),
-            "opt_in": "yes", "capacity": str(rng.choice((1, 1, 2, 3))), "style": "",
-            "availability": "",
-        })
+        rows.append(
+            {
+                "name": f"Mentor {j}",
+                "email": f"mentor{j}@big.example.com",
+                "department": f"Department {j % 40}",
+                "manager_email": f"mentee{rng.randrange(mentees)}@big.example.com",
+                "languages": rng.choice(languages),
+                "roles": "mentor",
+                "expertise": ";".join(e + rng.choice(QUALIFIERS) for e in rng.sample(expertise, 4)),
+                "goals": ";".join(rng.sample(goals, 1)),
+                "opt_in": "yes",
+                "capacity": str(rng.choice((1, 1, 2, 3))),
+                "style": "",
+                "availability": "",
+            }
+        )
     people = folder / "people.csv"
     with open(people, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     programme = folder / "programme.json"
-    programme.write_text(json.dumps({"programmes": [
-        {"slug": PROGRAMME, "name": "Bench matching", "status": "planned", "pairs": []}]}),
-        encoding="utf-8")
+    programme.write_text(
+        json.dumps(
+            {
+                "programmes": [
+                    {"slug": PROGRAMME, "name": "Bench matching", "status": "planned", "pairs": []}
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     return [people, programme]
 
 
-def prepare_company(path: Path, config: MatchingWebBenchConfig, log: Callable[[str], None]
-                    ) -> dict[str, Any]:
+def prepare_company(
+    path: Path, config: MatchingWebBenchConfig, log: Callable[[str], None]
+) -> dict[str, Any]:
     """The large company imported through ``import_paths`` (people CSV and programme JSON)."""
     from ingest.pipeline import import_paths
 
     files = company_files(path, config.mentors, config.mentees, config.seed)
     with _open(path / "instance", config.model) as tandem:
         started = time.perf_counter()
-        report = import_paths(tandem.sessions, files, tandem.embedders,
-                              matching=_cached(tandem))
+        report = import_paths(tandem.sessions, files, tandem.embedders, matching=_cached(tandem))
         seconds = time.perf_counter() - started
         if report.rejected:
             raise ConfigError(f"the company import was rejected: {report.rejected[0].reason}")
         _hr_login(tandem)
-        log(f"company: {config.mentors} mentors, {config.mentees} mentees imported in "
-            f"{seconds:.1f} s")
+        log(
+            f"company: {config.mentors} mentors, {config.mentees} mentees imported in "
+            f"{seconds:.1f} s"
+        )
         return {"instance": path / "instance", "import_seconds": round(seconds, 1)}
 
 
@@ -191,7 +236,8 @@ class Browser:
     def __init__(self, base: str) -> None:
         self.base = base
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
 
     def get(self, path: str) -> tuple[int, float, str]:
         started = time.perf_counter()
@@ -209,8 +255,9 @@ class Browser:
         data = {"email": HR_EMAIL, "password": HR_PASSWORD}
         if token:
             data["csrf_token"] = token.group(1)
-        request = urllib.request.Request(self.base + "/login",
-                                         data=urllib.parse.urlencode(data).encode())
+        request = urllib.request.Request(
+            self.base + "/login", data=urllib.parse.urlencode(data).encode()
+        )
         with self.opener.open(request, timeout=60) as response:
             response.read()
         status, _, _ = self.get("/hr/")
@@ -229,9 +276,13 @@ def pages(tandem_path: Path, programme: str) -> dict[str, list[str]]:
     from contextlib import closing
 
     with closing(sqlite3.connect(tandem_path / "tandem.sqlite3")) as db:
-        mentees = [r[0] for r in db.execute(
-            "SELECT email FROM person WHERE roles LIKE '%mentee%' AND goals != '' "
-            "ORDER BY id LIMIT 50")]
+        mentees = [
+            r[0]
+            for r in db.execute(
+                "SELECT email FROM person WHERE roles LIKE '%mentee%' AND goals != '' "
+                "ORDER BY id LIMIT 50"
+            )
+        ]
     return {
         "proposal": [f"/hr/programmes/{programme}/proposal"],
         "gaps": [f"/hr/programmes/{programme}/gaps"],
@@ -239,8 +290,9 @@ def pages(tandem_path: Path, programme: str) -> dict[str, list[str]]:
     }
 
 
-def measure(instance: Path, programme: str, config: MatchingWebBenchConfig,
-            log: Callable[[str], None]) -> dict[str, Any]:
+def measure(
+    instance: Path, programme: str, config: MatchingWebBenchConfig, log: Callable[[str], None]
+) -> dict[str, Any]:
     """Start gunicorn on ``instance`` and time every page: first answers, then warm."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -273,18 +325,27 @@ def measure(instance: Path, programme: str, config: MatchingWebBenchConfig,
                 if status != 200:
                     raise ConfigError(f"{options[i % len(options)]} answered {status}")
                 times.append(ms)
-            warm[name] = {"requests": len(times), "p50_ms": round(percentile(times, 50), 1),
-                          "p95_ms": round(percentile(times, 95), 1),
-                          "max_ms": round(max(times), 1)}
+            warm[name] = {
+                "requests": len(times),
+                "p50_ms": round(percentile(times, 50), 1),
+                "p95_ms": round(percentile(times, 95), 1),
+                "max_ms": round(max(times), 1),
+            }
             log(f"  warm {name}: {warm[name]}")
-        return {"workers": config.workers, "server_ready_s": round(ready, 1),
-                "first": first, "warm": warm, "load_average": load_average()}
+        return {
+            "workers": config.workers,
+            "server_ready_s": round(ready, 1),
+            "first": first,
+            "warm": warm,
+            "load_average": load_average(),
+        }
     finally:
         stop(server)
 
 
-def run_matching_web_bench(config: MatchingWebBenchConfig,
-                           log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_matching_web_bench(
+    config: MatchingWebBenchConfig, log: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Demo library, then (unless ``mentors`` is 0) the large company."""
     result: dict[str, Any] = {"config": config.to_dict(), "load_average_start": load_average()}
     with tempfile.TemporaryDirectory(prefix="tandem-matching-web-") as tmp:
@@ -298,16 +359,19 @@ def run_matching_web_bench(config: MatchingWebBenchConfig,
             company = prepare_company(Path(tmp), config, log)
             log("large company:")
             result["company"] = {
-                "mentors": config.mentors, "mentees": config.mentees,
+                "mentors": config.mentors,
+                "mentees": config.mentees,
                 "import_seconds": company["import_seconds"],
                 **measure(company["instance"], PROGRAMME, config, log),
             }
     result["load_average_end"] = load_average()
     result["summary"] = {
-        library: {page: result[library]["warm"][page]["p95_ms"] for page in
-                  result[library]["warm"]} | {
+        library: {page: result[library]["warm"][page]["p95_ms"] for page in result[library]["warm"]}
+        | {
             f"first_{page}_ms": result[library]["first"][page]["ms"]
-            for page in result[library]["first"]}
-        for library in ("demo", "company") if library in result
+            for page in result[library]["first"]
+        }
+        for library in ("demo", "company")
+        if library in result
     }
     return result

@@ -50,8 +50,9 @@ class PeersBenchConfig:
         return asdict(self)
 
 
-def doc_ranking(passage_ids: Sequence[int], passages: Sequence[EvalPassage], k: int = 100
-                ) -> list[str]:
+def doc_ranking(
+    passage_ids: Sequence[int], passages: Sequence[EvalPassage], k: int = 100
+) -> list[str]:
     """Documents in the order of their best passage (passage ids are best first)."""
     seen: dict[str, None] = {}
     for pid in passage_ids:
@@ -64,8 +65,9 @@ def doc_ranking(passage_ids: Sequence[int], passages: Sequence[EvalPassage], k: 
 Search = Callable[[str], list[int]]  # query text -> passage ids, best first
 
 
-def bm25s_search(passages: Sequence[EvalPassage], language: str, depth: int
-                 ) -> tuple[Search, float]:
+def bm25s_search(
+    passages: Sequence[EvalPassage], language: str, depth: int
+) -> tuple[Search, float]:
     """bm25s over title + passage (Snowball stemming where it exists); the search and the
     index build seconds."""
     import bm25s
@@ -74,24 +76,31 @@ def bm25s_search(passages: Sequence[EvalPassage], language: str, depth: int
     stemmer = Stemmer.Stemmer(STEMMERS[language]) if language in STEMMERS else None
     stopwords = language if language == "en" else None
     start = time.perf_counter()
-    corpus = bm25s.tokenize([p.embedding_text for p in passages], stopwords=stopwords,
-                            stemmer=stemmer, show_progress=False)
+    corpus = bm25s.tokenize(
+        [p.embedding_text for p in passages],
+        stopwords=stopwords,
+        stemmer=stemmer,
+        show_progress=False,
+    )
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
     build = time.perf_counter() - start
     k = min(depth, len(passages))
 
     def search(text: str) -> list[int]:
-        tokens = bm25s.tokenize([text], stopwords=stopwords, stemmer=stemmer,
-                                show_progress=False)
+        tokens = bm25s.tokenize([text], stopwords=stopwords, stemmer=stemmer, show_progress=False)
         ids, _ = retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
         return [int(i) for i in ids[0]]
 
     return search, build
 
 
-def txtai_search(passages: Sequence[EvalPassage], vectors: Mapping[str, np.ndarray],
-                 depth: int, content: bool = False) -> tuple[Search, float]:
+def txtai_search(
+    passages: Sequence[EvalPassage],
+    vectors: Mapping[str, np.ndarray],
+    depth: int,
+    content: bool = False,
+) -> tuple[Search, float]:
     """txtai hybrid (BM25 + dense, its default fusion) with vectors looked up, not computed;
     the search and the index build seconds. With ``content`` txtai also stores the passages
     and each result comes back with its text (from its SQLite database)."""
@@ -102,8 +111,9 @@ def txtai_search(passages: Sequence[EvalPassage], vectors: Mapping[str, np.ndarr
     def transform(texts: Sequence[str]) -> np.ndarray:
         return np.vstack([vectors.get(t, np.zeros(dim, np.float32)) for t in texts])
 
-    embeddings = Embeddings(method="external", transform=transform, hybrid=True, content=content,
-                            backend="numpy")
+    embeddings = Embeddings(
+        method="external", transform=transform, hybrid=True, content=content, backend="numpy"
+    )
     start = time.perf_counter()
     embeddings.index([(i, p.embedding_text, None) for i, p in enumerate(passages)])
     build = time.perf_counter() - start
@@ -118,8 +128,13 @@ def txtai_search(passages: Sequence[EvalPassage], vectors: Mapping[str, np.ndarr
 
 
 @contextmanager
-def tandem_search(passages: Sequence[EvalPassage], vectors: np.ndarray, model: str,
-                  embedder: CachedEmbedder, language: str = "en") -> Iterator[Any]:
+def tandem_search(
+    passages: Sequence[EvalPassage],
+    vectors: np.ndarray,
+    model: str,
+    embedder: CachedEmbedder,
+    language: str = "en",
+) -> Iterator[Any]:
     """The product's ``SearchEngine`` over the same passages in a throwaway SQLite instance."""
     import shutil
     import tempfile
@@ -137,18 +152,40 @@ def tandem_search(passages: Sequence[EvalPassage], vectors: np.ndarray, model: s
     try:
         create_schema(db)
         with db.begin() as conn:
-            conn.execute(insert(Chunk), [
-                {"id": i + 1, "doc_key": f"guide:{i + 1}", "doc_type": "guide", "doc_id": i + 1,
-                 "position": 0, "title": p.title[:300], "text": p.text,
-                 "text_hash": text_hash(p.text), "language": language, "tags": ""}
-                for i, p in enumerate(passages)
-            ])
-            conn.execute(insert(ChunkEmbedding), [
-                {"chunk_id": i + 1, "model": embedder.name, "vector": vectors[i].tobytes()}
-                for i in range(len(passages))
-            ])
-        settings = load_settings({}, {"instance_dir": work, "database_url": str(db.url),
-                                  "search_models": (model,), "import_models": (model,)})
+            conn.execute(
+                insert(Chunk),
+                [
+                    {
+                        "id": i + 1,
+                        "doc_key": f"guide:{i + 1}",
+                        "doc_type": "guide",
+                        "doc_id": i + 1,
+                        "position": 0,
+                        "title": p.title[:300],
+                        "text": p.text,
+                        "text_hash": text_hash(p.text),
+                        "language": language,
+                        "tags": "",
+                    }
+                    for i, p in enumerate(passages)
+                ],
+            )
+            conn.execute(
+                insert(ChunkEmbedding),
+                [
+                    {"chunk_id": i + 1, "model": embedder.name, "vector": vectors[i].tobytes()}
+                    for i in range(len(passages))
+                ],
+            )
+        settings = load_settings(
+            {},
+            {
+                "instance_dir": work,
+                "database_url": str(db.url),
+                "search_models": (model,),
+                "import_models": (model,),
+            },
+        )
         engine = SearchEngine(settings, make_session_factory(db), {model: embedder})
         yield engine
     finally:
@@ -158,8 +195,12 @@ def tandem_search(passages: Sequence[EvalPassage], vectors: np.ndarray, model: s
         shutil.rmtree(work, ignore_errors=True)
 
 
-def timed_in_turns(searches: Mapping[str, Callable[[str], Any]], queries: Sequence[str],
-                   warm_up: int = 3, block: int = 50) -> dict[str, list[float]]:
+def timed_in_turns(
+    searches: Mapping[str, Callable[[str], Any]],
+    queries: Sequence[str],
+    warm_up: int = 3,
+    block: int = 50,
+) -> dict[str, list[float]]:
     """Milliseconds per query of each system, in turns: blocks of ``block`` queries, each
     block asked of every system (the order rotating from block to block). A change in the
     machine's speed during the run falls on all systems alike, while each system answers a
@@ -180,8 +221,12 @@ def timed_in_turns(searches: Mapping[str, Callable[[str], Any]], queries: Sequen
     return samples
 
 
-def ranked(search: Search, queries: Mapping[str, str], qrels: Mapping[str, Any],
-           passages: Sequence[EvalPassage]) -> dict[str, Any]:
+def ranked(
+    search: Search,
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Any],
+    passages: Sequence[EvalPassage],
+) -> dict[str, Any]:
     """nDCG@10 and the other metrics of ``search`` over ``queries`` (untimed)."""
     rankings = {qid: doc_ranking(search(text), passages) for qid, text in queries.items()}
     return evaluate_rankings(rankings, qrels)
@@ -197,24 +242,34 @@ def run_tandem(folder: Path, split: str, model: str) -> dict[str, Any]:
     return result
 
 
-def run_peers_bench(eval_dir: Path, config: PeersBenchConfig,
-                    cache: EmbeddingCache | None = None,
-                    log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_peers_bench(
+    eval_dir: Path,
+    config: PeersBenchConfig,
+    cache: EmbeddingCache | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Every peer on every set of ``config``; returns the JSON-ready result."""
     from kb.config import load_settings
 
     settings = load_settings(os.environ)
     cache = cache or EmbeddingCache(settings.embedding_cache_path)
     embedder = CachedEmbedder(create_embedder(config.model, settings), cache, progress=True)
-    out: dict[str, Any] = {"config": config.to_dict(), "model": embedder.name,
-                           "vectors": embedder.keys, "sets": {}}
+    out: dict[str, Any] = {
+        "config": config.to_dict(),
+        "model": embedder.name,
+        "vectors": embedder.keys,
+        "sets": {},
+    }
     for set_name in config.sets:
         folder = eval_dir / set_name
         language = CORPORA[set_name]
         beir = load_beir(folder, config.split)
         passages = corpus_passages(beir)
-        entry: dict[str, Any] = {"language": language, "passages": len(passages),
-                                 "queries": len(beir.queries)}
+        entry: dict[str, Any] = {
+            "language": language,
+            "passages": len(passages),
+            "queries": len(beir.queries),
+        }
         texts = [p.embedding_text for p in passages]
         qtexts = list(beir.queries.values())
         passage_vectors = embedder.embed_passages(texts)
@@ -226,23 +281,29 @@ def run_peers_bench(eval_dir: Path, config: PeersBenchConfig,
         if "bm25s" in config.peers:
             log(f"[{set_name}] bm25s")
             search, build = bm25s_search(passages, language, config.depth)
-            entry["bm25s"] = {**ranked(search, beir.queries, beir.qrels, passages),
-                              "build_s": round(build, 2)}
+            entry["bm25s"] = {
+                **ranked(search, beir.queries, beir.qrels, passages),
+                "build_s": round(build, 2),
+            }
             searches["bm25s"] = search
         if "txtai" in config.peers:
             log(f"[{set_name}] txtai hybrid")
             vectors = dict(zip(texts, passage_vectors, strict=True))
             vectors.update(zip(qtexts, query_vectors, strict=True))
             search, build = txtai_search(passages, vectors, config.depth)
-            entry["txtai_hybrid"] = {**ranked(search, beir.queries, beir.qrels, passages),
-                                     "build_s": round(build, 2)}
+            entry["txtai_hybrid"] = {
+                **ranked(search, beir.queries, beir.qrels, passages),
+                "build_s": round(build, 2),
+            }
             searches["txtai_hybrid"] = search
             # What a search page built on txtai would ask: 10 results with their text.
             log(f"[{set_name}] txtai hybrid, a page of 10 with text")
             search, build = txtai_search(passages, vectors, 10, content=True)
-            entry["txtai_page"] = {**ranked(search, beir.queries, beir.qrels, passages),
-                                   "build_s": round(build, 2),
-                                   "note": "content=True, limit=10: results come with their text"}
+            entry["txtai_page"] = {
+                **ranked(search, beir.queries, beir.qrels, passages),
+                "build_s": round(build, 2),
+                "note": "content=True, limit=10: results come with their text",
+            }
             searches["txtai_page"] = search
         with ExitStack() as stack:
             if "tandem" in config.peers:

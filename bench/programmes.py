@@ -52,7 +52,8 @@ def make_programme(
     rng = np.random.default_rng(seed)
     vocab = {
         (t, lang): [_word(rng, _CYRILLIC if lang == "ru" else _LATIN) for _ in range(12)]
-        for t in range(themes) for lang in ("pl", "ru", "en")
+        for t in range(themes)
+        for lang in ("pl", "ru", "en")
     }
     centres = {name: _unit(rng.standard_normal((themes, dim))) for name in config.dense_names}
     common = {name: _unit(rng.standard_normal(dim)) for name in config.dense_names}
@@ -79,31 +80,46 @@ def make_programme(
         topics = business if is_mentee else focus
         for _ in range(int(rng.integers(2, 5))):
             theme, lang = int(rng.choice(topics)), str(rng.choice(langs))
-            evidence.append(Evidence("expertise", text(theme, lang, int(rng.integers(2, 5))),
-                                     language=lang))
+            evidence.append(
+                Evidence("expertise", text(theme, lang, int(rng.integers(2, 5))), language=lang)
+            )
             item_theme.append((theme, lang))
         if not is_mentee:
             for guide in range(int(rng.poisson(0.8))):  # guides, one to three chunks each
                 theme, lang = int(rng.choice(topics)), str(rng.choice(langs))
                 title = text(theme, lang, 4)
                 for _ in range(int(rng.integers(1, 4))):
-                    evidence.append(Evidence("guide", text(theme, lang, 60), title=title,
-                                             ref=f"guide-{pid}-{guide}", language=lang))
+                    evidence.append(
+                        Evidence(
+                            "guide",
+                            text(theme, lang, 60),
+                            title=title,
+                            ref=f"guide-{pid}-{guide}",
+                            language=lang,
+                        )
+                    )
                     item_theme.append((theme, lang))
             for _ in range(int(rng.poisson(0.3))):
                 theme, lang = int(rng.choice(topics)), str(rng.choice(langs))
                 evidence.append(Evidence("insight", text(theme, lang, 25), language=lang))
                 item_theme.append((theme, lang))
-        people.append(Participant(
-            id=pid, email=f"p{pid}@example.com", name=f"Person {pid}",
-            department=f"dept-{int(rng.integers(30))}", languages=frozenset(langs),
-            roles=frozenset({"mentee" if is_mentee else "mentor"}),
-            capacity=0 if is_mentee else int(rng.integers(1, 6)),
-            style=str(rng.choice(["structured", "informal", "hands-on", "reflective"])),
-            availability=frozenset(rng.choice([f"d{k}" for k in range(10)], size=3,
-                                              replace=False).tolist()),
-            goals=tuple(goals), evidence=tuple(evidence),
-        ))
+        people.append(
+            Participant(
+                id=pid,
+                email=f"p{pid}@example.com",
+                name=f"Person {pid}",
+                department=f"dept-{int(rng.integers(30))}",
+                languages=frozenset(langs),
+                roles=frozenset({"mentee" if is_mentee else "mentor"}),
+                capacity=0 if is_mentee else int(rng.integers(1, 6)),
+                style=str(rng.choice(["structured", "informal", "hands-on", "reflective"])),
+                availability=frozenset(
+                    rng.choice([f"d{k}" for k in range(10)], size=3, replace=False).tolist()
+                ),
+                goals=tuple(goals),
+                evidence=tuple(evidence),
+            )
+        )
 
     goal_texts = [g for p in people for g in p.goals]
     goal_owners = [i for i, p in enumerate(people) for _ in p.goals]
@@ -119,11 +135,21 @@ def make_programme(
         item_dense[name] = _vectors(rng, centres[name], common[name], item_theme, lift)
     pool = Pool(
         participants=people,
-        goals=build_bank(goal_texts, goal_owners, dense=goal_dense, lexicon=lexicon,
-                         languages=[lang for _, lang in goal_theme]),
-        evidence=build_bank([e.embedding_text for e in items], item_owners, dense=item_dense,
-                            lexicon=lexicon, languages=[e.language for e in items],
-                            sources=source_codes(items, item_owners)),
+        goals=build_bank(
+            goal_texts,
+            goal_owners,
+            dense=goal_dense,
+            lexicon=lexicon,
+            languages=[lang for _, lang in goal_theme],
+        ),
+        evidence=build_bank(
+            [e.embedding_text for e in items],
+            item_owners,
+            dense=item_dense,
+            lexicon=lexicon,
+            languages=[e.language for e in items],
+            sources=source_codes(items, item_owners),
+        ),
         items=items,
         config=config,
         profiles=lexicon.transform(documents),
@@ -137,20 +163,27 @@ def make_programme(
         managers[pid] = int(rng.integers(n_mentees)) if rng.random() < 0.5 else None
     chains = management_chains(managers)
     mentees, mentors = list(range(n_mentees)), list(range(n_mentees, n))
-    history = {(int(rng.choice(mentors)), int(rng.choice(mentees)))
-               for _ in range(n_mentees // 20)}
-    locked = [(int(i), int(rng.choice(mentors))) for i in
-              rng.choice(mentees, size=max(1, n_mentees // 200), replace=False)]
-    return SyntheticProgramme(pool, mentees, mentors, [people[j].capacity for j in mentors],
-                              chains, history, locked)
+    history = {(int(rng.choice(mentors)), int(rng.choice(mentees))) for _ in range(n_mentees // 20)}
+    locked = [
+        (int(i), int(rng.choice(mentors)))
+        for i in rng.choice(mentees, size=max(1, n_mentees // 200), replace=False)
+    ]
+    return SyntheticProgramme(
+        pool, mentees, mentors, [people[j].capacity for j in mentors], chains, history, locked
+    )
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def _vectors(rng: np.random.Generator, centres: np.ndarray, common: np.ndarray,
-             themes: list[tuple[int, str]], lift: float) -> np.ndarray:
+def _vectors(
+    rng: np.random.Generator,
+    centres: np.ndarray,
+    common: np.ndarray,
+    themes: list[tuple[int, str]],
+    lift: float,
+) -> np.ndarray:
     """Theme centre + noise (same-theme cosine about 0.5), lifted towards a shared direction
     so unrelated texts sit at the signal's baseline cosine (E5 puts them near 0.75)."""
     if not themes:

@@ -28,16 +28,21 @@ def plot_search(search: Mapping[str, Any], out: Path) -> list[Path]:
     embed = search.get("query_embedding", {}).get("latency_ms", {}).get("p95")
     if embed is not None:
         ax.plot(xs, [embed] * len(xs), "--", label="query embedding (model)")
-    ax.plot(xs, [s["vectors"]["flat"]["latency_ms"]["p95"] for s in sizes], "o-",
-            label="FAISS flat (exact)")
+    ax.plot(
+        xs,
+        [s["vectors"]["flat"]["latency_ms"]["p95"] for s in sizes],
+        "o-",
+        label="FAISS flat (exact)",
+    )
     ivf = [(r["size"], r["ivf_p95_ms"]) for r in search.get("summary", []) if "ivf_p95_ms" in r]
     if ivf:
         ax.plot(*zip(*ivf, strict=True), "o-", label="FAISS IVF (recall>=0.95 setting)")
     bm25 = [(s["size"], s["bm25"]["latency_ms"]["p95"]) for s in sizes if "bm25" in s]
     if bm25:
         ax.plot(*zip(*bm25, strict=True), "s-", label="BM25 (Whoosh)")
-    sparse = [(s["size"], s["sparse_bm25"]["latency_ms"]["p95"]) for s in sizes
-              if "sparse_bm25" in s]
+    sparse = [
+        (s["size"], s["sparse_bm25"]["latency_ms"]["p95"]) for s in sizes if "sparse_bm25" in s
+    ]
     if sparse:
         ax.plot(*zip(*sparse, strict=True), "s--", label="BM25 (sparse matrix)")
     full = [(s["size"], s["full"]["latency_ms"]["p95"]) for s in sizes if "full" in s]
@@ -56,14 +61,21 @@ def plot_search(search: Mapping[str, Any], out: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for nprobe in sizes[0]["vectors"]["ivf"]["nprobe"]:
-        ax.plot(xs, [s["vectors"]["ivf"]["nprobe"][nprobe]["recall@10"] for s in sizes], "o-",
-                label=f"IVF nprobe={nprobe}")
+        ax.plot(
+            xs,
+            [s["vectors"]["ivf"]["nprobe"][nprobe]["recall@10"] for s in sizes],
+            "o-",
+            label=f"IVF nprobe={nprobe}",
+        )
     hnsw = [s for s in sizes if "hnsw" in s["vectors"]]
     if hnsw:
         for ef in hnsw[0]["vectors"]["hnsw"]["efSearch"]:
-            ax.plot([s["size"] for s in hnsw],
-                    [s["vectors"]["hnsw"]["efSearch"][ef]["recall@10"] for s in hnsw], "x--",
-                    label=f"HNSW efSearch={ef}")
+            ax.plot(
+                [s["size"] for s in hnsw],
+                [s["vectors"]["hnsw"]["efSearch"][ef]["recall@10"] for s in hnsw],
+                "x--",
+                label=f"HNSW efSearch={ef}",
+            )
     ax.axhline(0.95, color="grey", lw=0.8, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("chunks in the library")
@@ -99,8 +111,10 @@ def plot_ingest(ingest: Mapping[str, Any], out: Path) -> list[Path]:
     if "pipeline" not in ingest or "bare" not in ingest:
         return []
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
-    axes[0].bar(["pipeline", "bare model"],
-                [ingest["pipeline"]["chunks_per_s"], ingest["bare"]["passages_per_s"]])
+    axes[0].bar(
+        ["pipeline", "bare model"],
+        [ingest["pipeline"]["chunks_per_s"], ingest["bare"]["passages_per_s"]],
+    )
     axes[0].set_ylabel("chunks per second")
     axes[0].set_title(f"import ({ingest['pipeline_vs_bare']:.0%} of bare)")
     chunk = ingest["levers"]["chunk_chars"]
@@ -125,8 +139,9 @@ def plot_web(web: Mapping[str, Any], out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for workers, entry in web["workers"].items():
         steps = entry["steps"]
-        ax.plot([s["rps"] for s in steps], [s["p99"] for s in steps], "o-",
-                label=f"{workers} worker(s)")
+        ax.plot(
+            [s["rps"] for s in steps], [s["p99"] for s in steps], "o-", label=f"{workers} worker(s)"
+        )
         for s in steps:
             ax.annotate(f"c={s['connections']}", (s["rps"], s["p99"]), fontsize=7)
     ax.axhline(web["config"]["p99_goal_ms"], color="grey", lw=0.8, ls=":")
@@ -147,10 +162,17 @@ def plot_web_by_size(runs: Sequence[Mapping[str, Any]], out: Path) -> list[Path]
         return []
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for workers in sorted({w for r in runs for w in r["workers"]}, key=int):
-        points = [(r["chunks"], r["workers"][workers]["best"]) for r in runs
-                  if (r["workers"].get(workers) or {}).get("best")]
-        ax.plot([c for c, _ in points], [b["rps"] for _, b in points], "o-",
-                label=f"{workers} worker(s)")
+        points = [
+            (r["chunks"], r["workers"][workers]["best"])
+            for r in runs
+            if (r["workers"].get(workers) or {}).get("best")
+        ]
+        ax.plot(
+            [c for c, _ in points],
+            [b["rps"] for _, b in points],
+            "o-",
+            label=f"{workers} worker(s)",
+        )
         for chunks, best in points:
             ax.annotate(f"p99 {best['p99']:.0f} ms", (chunks, best["rps"]), fontsize=7)
     ax.set_xscale("log")
@@ -200,8 +222,9 @@ def plot_matching(matching: Mapping[str, Any], out: Path) -> list[Path]:
     ax.set_xlabel("mentees (mentors = mentees / 5, capacity 1-5)")
     ax.set_ylabel("proposal time (s)", color="tab:blue")
     ax2 = ax.twinx()
-    ax2.plot(sizes, [r["peak_rss_mb"] for r in rows], "s--", color="tab:red",
-             label="peak RSS (MiB)")
+    ax2.plot(
+        sizes, [r["peak_rss_mb"] for r in rows], "s--", color="tab:red", label="peak RSS (MiB)"
+    )
     ax2.axhline(2048, color="tab:red", ls=":", lw=1)
     ax2.set_ylabel("peak memory (MiB)", color="tab:red")
     ax.set_title("Matching: full proposal, time and memory")

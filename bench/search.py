@@ -84,8 +84,9 @@ def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
     return round(float(np.mean(hits)), 4)
 
 
-def single_query_times(index: Any, queries: np.ndarray, k: int = 10
-                       ) -> tuple[list[float], np.ndarray]:
+def single_query_times(
+    index: Any, queries: np.ndarray, k: int = 10
+) -> tuple[list[float], np.ndarray]:
     """Per-query latency (one query per call, as the web app searches) and the ids found."""
     found: list[np.ndarray] = []
 
@@ -96,8 +97,7 @@ def single_query_times(index: Any, queries: np.ndarray, k: int = 10
     return samples, np.vstack(found)
 
 
-def backend_times(backend: Any, queries: np.ndarray, k: int = 10
-                  ) -> tuple[list[float], np.ndarray]:
+def backend_times(backend: Any, queries: np.ndarray, k: int = 10) -> tuple[list[float], np.ndarray]:
     """Like :func:`single_query_times` through a product vector backend (chunk ids back).
     The product's vectors carry a language tail (kb.search.centring): queries get a zero
     tail, so the backend ranks by plain cosine, comparable to exact search."""
@@ -118,8 +118,9 @@ def ivf_lists(size: int) -> int:
     return max(16, int(4 * math.sqrt(size)))
 
 
-def bench_vectors(vectors: np.ndarray, queries: np.ndarray, config: SearchBenchConfig
-                  ) -> dict[str, Any]:
+def bench_vectors(
+    vectors: np.ndarray, queries: np.ndarray, config: SearchBenchConfig
+) -> dict[str, Any]:
     """Flat (exact) and IVF (approximate) search alone, one query per call, one thread."""
     import faiss
 
@@ -148,7 +149,8 @@ def bench_vectors(vectors: np.ndarray, queries: np.ndarray, config: SearchBenchC
         ivf.nprobe = nprobe
         samples, found = single_query_times(ivf, queries)
         sweep[str(nprobe)] = {
-            "latency_ms": percentiles(samples), "recall@10": recall_at(found, truth)
+            "latency_ms": percentiles(samples),
+            "recall@10": recall_at(found, truth),
         }
     out["ivf"] = {"nlist": nlist, "build_s": round(build.seconds, 1), "nprobe": sweep}
     del ivf
@@ -166,18 +168,24 @@ def bench_vectors(vectors: np.ndarray, queries: np.ndarray, config: SearchBenchC
             backend.ef_search = backend.ef_search_large = ef
             samples, padded = backend_times(backend, queries)
             sweep[str(ef)] = {
-                "latency_ms": percentiles(samples), "recall@10": recall_at(padded, truth)
+                "latency_ms": percentiles(samples),
+                "recall@10": recall_at(padded, truth),
             }
-        out["hnsw"] = {"M": backend.m, "efConstruction": backend.ef_construction,
-                       "product_efSearch": product_ef,
-                       "build_s": round(build.seconds, 1), "efSearch": sweep}
+        out["hnsw"] = {
+            "M": backend.m,
+            "efConstruction": backend.ef_construction,
+            "product_efSearch": product_ef,
+            "build_s": round(build.seconds, 1),
+            "efSearch": sweep,
+        }
         del backend
     faiss.omp_set_num_threads(2)
     return out
 
 
-def bench_bm25(material: BaseMaterial, size: int, queries: Sequence[str],
-               config: SearchBenchConfig, work: Path) -> dict[str, Any]:
+def bench_bm25(
+    material: BaseMaterial, size: int, queries: Sequence[str], config: SearchBenchConfig, work: Path
+) -> dict[str, Any]:
     """Build the product's Whoosh index on disk; time BM25 searches with the permission filter."""
     from kb.search.filters import permission_query
     from kb.search.indexes.fulltext import FullTextIndex
@@ -201,8 +209,9 @@ def bench_bm25(material: BaseMaterial, size: int, queries: Sequence[str],
     }
 
 
-def bench_sparse_bm25(material: BaseMaterial, size: int, queries: Sequence[str],
-                      config: SearchBenchConfig) -> dict[str, Any]:
+def bench_sparse_bm25(
+    material: BaseMaterial, size: int, queries: Sequence[str], config: SearchBenchConfig
+) -> dict[str, Any]:
     """The way out for BM25 at scale: the product's analyzers over a sparse term matrix (bm25s).
 
     Scoring a query is a few sparse column sums in numpy instead of Whoosh's per-posting Python
@@ -226,8 +235,12 @@ def bench_sparse_bm25(material: BaseMaterial, size: int, queries: Sequence[str],
             out.extend(cache[key])
         return out
 
-    sample = [r for r, _ in zip(synthetic_records(material, 2000, seed=config.seed + 5),
-                                range(2000), strict=False)]
+    sample = [
+        r
+        for r, _ in zip(
+            synthetic_records(material, 2000, seed=config.seed + 5), range(2000), strict=False
+        )
+    ]
     for language in LANGUAGES:  # load stemmer tables first (Stempel's takes seconds)
         analyse("przykładowe zdanie kierownika", language)
     with Stopwatch() as analysis:
@@ -261,8 +274,9 @@ def bench_sparse_bm25(material: BaseMaterial, size: int, queries: Sequence[str],
     }
 
 
-def bench_product_sparse(material: BaseMaterial, size: int, queries: Sequence[str],
-                         config: SearchBenchConfig) -> dict[str, Any]:
+def bench_product_sparse(
+    material: BaseMaterial, size: int, queries: Sequence[str], config: SearchBenchConfig
+) -> dict[str, Any]:
     """The product's BM25 leg alone (:class:`kb.search.indexes.sparse.SparseIndex`), for sizes
     whose full path is not run: build from the synthetic records, then the same queries as an
     anonymous user (public chunks only) and as a pair member (their notes too)."""
@@ -298,14 +312,21 @@ def bench_query_embedding(embedder: Embedder, queries: Sequence[str]) -> dict[st
 FullPath = Callable[..., dict[str, Any]]
 
 
-def run_search_bench(material: BaseMaterial, embedder: Embedder, config: SearchBenchConfig,
-                     full_path: FullPath | None = None,
-                     log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_search_bench(
+    material: BaseMaterial,
+    embedder: Embedder,
+    config: SearchBenchConfig,
+    full_path: FullPath | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Measure every size of ``config``; returns the JSON-ready result."""
     queries, query_vectors = sample_queries(material, config.queries, seed=config.seed)
     work = Path(tempfile.mkdtemp(prefix="tandem-bench-", dir=config.work_dir))
-    results: dict[str, Any] = {"config": config.to_dict(), "base_passages": len(material.titles),
-                               "base_queries": len(material.queries)}
+    results: dict[str, Any] = {
+        "config": config.to_dict(),
+        "base_passages": len(material.titles),
+        "base_queries": len(material.queries),
+    }
     try:
         log(f"query embedding ({embedder.name}), {len(queries)} queries")
         results["query_embedding"] = bench_query_embedding(embedder, queries)
@@ -332,9 +353,16 @@ def run_search_bench(material: BaseMaterial, embedder: Embedder, config: SearchB
             if full_here:
                 log(f"[{size:,}] full hybrid path (product SearchEngine) + its Whoosh alone")
                 slow = size > config.bm25_max  # Whoosh alone takes seconds a query there
-                full = full_path(material, vectors, size, queries, work,
-                                 whoosh_queries=config.flat_queries_max if slow else None,
-                                 query_vectors=query_vectors, keep=config.keep_instance)
+                full = full_path(
+                    material,
+                    vectors,
+                    size,
+                    queries,
+                    work,
+                    whoosh_queries=config.flat_queries_max if slow else None,
+                    query_vectors=query_vectors,
+                    keep=config.keep_instance,
+                )
                 for part in ("bm25", "bm25_product"):
                     if part in full:
                         result.figures[part] = full.pop(part)
@@ -380,8 +408,13 @@ def summarise(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             "flat_p95_ms": vectors["flat"]["latency_ms"]["p95"],
         }
         if ivf:
-            row.update({"ivf_nprobe": int(ivf[0]), "ivf_p95_ms": ivf[1]["latency_ms"]["p95"],
-                        "ivf_recall@10": ivf[1]["recall@10"]})
+            row.update(
+                {
+                    "ivf_nprobe": int(ivf[0]),
+                    "ivf_p95_ms": ivf[1]["latency_ms"]["p95"],
+                    "ivf_recall@10": ivf[1]["recall@10"],
+                }
+            )
         if "bm25" in entry:
             row["bm25_p95_ms"] = entry["bm25"]["latency_ms"]["p95"]
         if "sparse_bm25" in entry:
@@ -408,8 +441,9 @@ def summarise(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def full_over_parts(results: Mapping[str, Any], entry: Mapping[str, Any],
-                    product: Mapping[str, Any]) -> dict[str, float]:
+def full_over_parts(
+    results: Mapping[str, Any], entry: Mapping[str, Any], product: Mapping[str, Any]
+) -> dict[str, float]:
     """The full path against the sum of its parts (query embedding, the engine's vector
     index, its BM25 leg), at p50 and at p95 (a sum of p95s flatters the ratio a little)."""
     out = {}
@@ -424,8 +458,15 @@ def full_over_parts(results: Mapping[str, Any], entry: Mapping[str, Any],
     return out
 
 
-def load_instance(material: BaseMaterial, vectors: np.ndarray, size: int, work: Path,
-                  model_name: str, seed: int = 0, batch: int = 5000) -> Path:
+def load_instance(
+    material: BaseMaterial,
+    vectors: np.ndarray,
+    size: int,
+    work: Path,
+    model_name: str,
+    seed: int = 0,
+    batch: int = 5000,
+) -> Path:
     """A SQLite instance holding the synthetic library: people, pairs, chunks, vectors, log.
 
     Rows are bulk-inserted (the import pipeline would spend hours embedding a million chunks;
@@ -442,15 +483,27 @@ def load_instance(material: BaseMaterial, vectors: np.ndarray, size: int, work: 
     engine = make_engine(f"sqlite:///{instance / 'tandem.sqlite3'}")
     create_schema(engine)
     with engine.begin() as conn:
-        conn.execute(insert(Person), [
-            {"id": i, "email": f"person{i}@example.com", "name": f"Person {i}"}
-            for i in range(1, 401)
-        ])
+        conn.execute(
+            insert(Person),
+            [
+                {"id": i, "email": f"person{i}@example.com", "name": f"Person {i}"}
+                for i in range(1, 401)
+            ],
+        )
         conn.execute(insert(Programme), [{"id": 1, "slug": "bench", "name": "Bench"}])
-        conn.execute(insert(Pair), [
-            {"id": i, "programme_id": 1, "mentor_id": i, "mentee_id": 200 + i, "status": "active"}
-            for i in range(1, 200)
-        ])
+        conn.execute(
+            insert(Pair),
+            [
+                {
+                    "id": i,
+                    "programme_id": 1,
+                    "mentor_id": i,
+                    "mentee_id": 200 + i,
+                    "status": "active",
+                }
+                for i in range(1, 200)
+            ],
+        )
     records = synthetic_records(material, size, seed=seed)
     doc_keys: dict[str, None] = {}
     done = 0
@@ -463,19 +516,38 @@ def load_instance(material: BaseMaterial, vectors: np.ndarray, size: int, work: 
         if not part:
             break
         with engine.begin() as conn:
-            conn.execute(insert(Chunk), [
-                {"id": r.chunk_id, "doc_key": r.doc_key, "doc_type": r.doc_type,
-                 "doc_id": int(r.doc_key.split(":")[1]), "position": (r.chunk_id - 1) % 3,
-                 "title": r.title, "text": r.text, "text_hash": text_hash(r.text),
-                 "language": r.language, "tags": ";".join(r.tags), "author_id": r.author_id,
-                 "doc_date": r.doc_date, "pair_id": r.pair_id}
-                for r in part
-            ])
-            conn.execute(insert(ChunkEmbedding), [
-                {"chunk_id": r.chunk_id, "model": model_name,
-                 "vector": vectors[r.chunk_id - 1].tobytes()}
-                for r in part
-            ])
+            conn.execute(
+                insert(Chunk),
+                [
+                    {
+                        "id": r.chunk_id,
+                        "doc_key": r.doc_key,
+                        "doc_type": r.doc_type,
+                        "doc_id": int(r.doc_key.split(":")[1]),
+                        "position": (r.chunk_id - 1) % 3,
+                        "title": r.title,
+                        "text": r.text,
+                        "text_hash": text_hash(r.text),
+                        "language": r.language,
+                        "tags": ";".join(r.tags),
+                        "author_id": r.author_id,
+                        "doc_date": r.doc_date,
+                        "pair_id": r.pair_id,
+                    }
+                    for r in part
+                ],
+            )
+            conn.execute(
+                insert(ChunkEmbedding),
+                [
+                    {
+                        "chunk_id": r.chunk_id,
+                        "model": model_name,
+                        "vector": vectors[r.chunk_id - 1].tobytes(),
+                    }
+                    for r in part
+                ],
+            )
         doc_keys.update(dict.fromkeys(r.doc_key for r in part))
         done += len(part)
     with engine.begin() as conn:
@@ -491,9 +563,16 @@ def tandem_full_path(model: str) -> FullPath | None:
     except ImportError:
         return None
 
-    def full(material: BaseMaterial, vectors: np.ndarray, size: int, queries: Sequence[str],
-             work: Path, whoosh_queries: int | None = None,
-             query_vectors: np.ndarray | None = None, keep: bool = False) -> dict[str, Any]:
+    def full(
+        material: BaseMaterial,
+        vectors: np.ndarray,
+        size: int,
+        queries: Sequence[str],
+        work: Path,
+        whoosh_queries: int | None = None,
+        query_vectors: np.ndarray | None = None,
+        keep: bool = False,
+    ) -> dict[str, Any]:
         from sqlalchemy import select
 
         from kb.config import load_settings
@@ -507,10 +586,15 @@ def tandem_full_path(model: str) -> FullPath | None:
         embedder = create_embedder(model, load_settings(os.environ))
         with Stopwatch() as load:
             instance = load_instance(material, vectors, size, work, embedder.name)
-        settings = load_settings({}, {
-            "instance_dir": instance, "database_url": f"sqlite:///{instance / 'tandem.sqlite3'}",
-            "search_models": (model,), "import_models": (model,),
-        })
+        settings = load_settings(
+            {},
+            {
+                "instance_dir": instance,
+                "database_url": f"sqlite:///{instance / 'tandem.sqlite3'}",
+                "search_models": (model,),
+                "import_models": (model,),
+            },
+        )
         db = make_engine(settings.database_url)
         sessions = make_session_factory(db)
         # The Whoosh build on its own (the engine then finds it built), then the engine's start:
@@ -538,8 +622,9 @@ def tandem_full_path(model: str) -> FullPath | None:
         text_index = engine.fulltext.index()
         allow = permission_query(())
         parsed = [parse_query(q) for q in queries]
-        bm25 = time_each(lambda p: text_index.search(p, engine.config.depth, allow),
-                         parsed[:whoosh_queries])
+        bm25 = time_each(
+            lambda p: text_index.search(p, engine.config.depth, allow), parsed[:whoosh_queries]
+        )
         figures["bm25"] = {
             "build_s": round(whoosh_build.seconds, 1),
             "docs_per_s": round(size / whoosh_build.seconds, 1),
@@ -564,8 +649,8 @@ def tandem_full_path(model: str) -> FullPath | None:
             "phrase_queries": sum(not serves(p) for p in parsed),
         }
         figures["vector_backend"] = {
-            spec: type(backend).__name__ for spec, backend in
-            getattr(engine.vectors, "backends", {}).items()
+            spec: type(backend).__name__
+            for spec, backend in getattr(engine.vectors, "backends", {}).items()
         }
         if query_vectors is not None:
             figures["product_index"] = product_index_recall(engine, vectors, query_vectors)
@@ -611,8 +696,9 @@ def time_engine(engine: Any, queries: Sequence[str], member: Any) -> dict[str, A
     }
 
 
-def product_index_recall(engine: Any, vectors: np.ndarray, query_vectors: np.ndarray,
-                         ef_sweep: Sequence[int] = ()) -> dict[str, Any]:
+def product_index_recall(
+    engine: Any, vectors: np.ndarray, query_vectors: np.ndarray, ef_sweep: Sequence[int] = ()
+) -> dict[str, Any]:
     """Recall@10 of the vector index the engine built (HNSW above its threshold) against exact
     search over the chunks it holds (public ones: private notes are searched apart); chunk
     ``i + 1`` holds ``vectors[i]`` (``load_instance``). An HNSW index is also asked with each
@@ -624,8 +710,12 @@ def product_index_recall(engine: Any, vectors: np.ndarray, query_vectors: np.nda
         held = np.fromiter((i + 1 in backend for i in range(len(vectors))), bool, len(vectors))
         truth = exact_top_among(vectors, query_vectors, held)
         samples, found = backend_times(backend, query_vectors)
-        out[spec] = {"backend": type(backend).__name__, "chunks": int(held.sum()),
-                     "latency_ms": percentiles(samples), "recall@10": recall_at(found - 1, truth)}
+        out[spec] = {
+            "backend": type(backend).__name__,
+            "chunks": int(held.sum()),
+            "latency_ms": percentiles(samples),
+            "recall@10": recall_at(found - 1, truth),
+        }
         if hasattr(backend, "search_ef"):
             out[spec]["efSearch"] = backend.search_ef()
         if hasattr(backend, "search_ef") and ef_sweep:
@@ -634,15 +724,18 @@ def product_index_recall(engine: Any, vectors: np.ndarray, query_vectors: np.nda
             for ef in ef_sweep:
                 backend.ef_search = backend.ef_search_large = ef
                 samples, found = backend_times(backend, query_vectors)
-                sweep[str(ef)] = {"latency_ms": percentiles(samples),
-                                  "recall@10": recall_at(found - 1, truth)}
+                sweep[str(ef)] = {
+                    "latency_ms": percentiles(samples),
+                    "recall@10": recall_at(found - 1, truth),
+                }
             backend.ef_search, backend.ef_search_large = saved
             out[spec]["efSearch_sweep"] = sweep
     return out
 
 
-def exact_top_among(vectors: np.ndarray, queries: np.ndarray, held: np.ndarray, k: int = 10,
-                    block: int = 65536) -> np.ndarray:
+def exact_top_among(
+    vectors: np.ndarray, queries: np.ndarray, held: np.ndarray, k: int = 10, block: int = 65536
+) -> np.ndarray:
     """Rows of the exact top ``k`` by inner product among the rows where ``held`` is true,
     block by block (no copy of a million vectors)."""
     best_scores = np.full((len(queries), 0), -np.inf, np.float32)
@@ -684,14 +777,22 @@ class GcPauses:
 
     def summary(self) -> dict[str, Any]:
         return {
-            f"gen{gen}": {"count": len(ms), "total_ms": round(sum(ms), 1),
-                          "max_ms": round(max(ms), 1) if ms else 0.0}
+            f"gen{gen}": {
+                "count": len(ms),
+                "total_ms": round(sum(ms), 1),
+                "max_ms": round(max(ms), 1) if ms else 0.0,
+            }
             for gen, ms in self.pauses.items()
         }
 
 
-def slowest_queries(engine: Any, asked: Sequence[tuple[str, Any]], samples: Sequence[float],
-                    count: int = 5, top: int = 12) -> list[dict[str, Any]]:
+def slowest_queries(
+    engine: Any,
+    asked: Sequence[tuple[str, Any]],
+    samples: Sequence[float],
+    count: int = 5,
+    top: int = 12,
+) -> list[dict[str, Any]]:
     """The ``count`` slowest searches asked again (three times, then once under cProfile),
     each time with the query's vector to make again, as the first time: slow every time
     means the query's own cost, fast again means the machine or a one-off (a collection).
@@ -715,15 +816,17 @@ def slowest_queries(engine: Any, asked: Sequence[tuple[str, Any]], samples: Sequ
         # (file, line, function) -> (calls, primitive calls, own time, cumulative time, callers)
         stats = pstats.Stats(profile).stats
         by_cumulative = sorted(stats.items(), key=lambda kv: -kv[1][3])[:top]
-        out.append({
-            "query": text,
-            "user": "pair member" if user is not None else "anonymous",
-            "first_ms": round(samples[i], 2),
-            "again_ms": [round(ms, 2) for ms in again],
-            "profile_cumulative_ms": {
-                f"{Path(file).name}:{line}({name})": round(cumulative * 1000, 2)
-                for (file, line, name), (_, _, _, cumulative, _) in by_cumulative
-            },
-        })
+        out.append(
+            {
+                "query": text,
+                "user": "pair member" if user is not None else "anonymous",
+                "first_ms": round(samples[i], 2),
+                "again_ms": [round(ms, 2) for ms in again],
+                "profile_cumulative_ms": {
+                    f"{Path(file).name}:{line}({name})": round(cumulative * 1000, 2)
+                    for (file, line, name), (_, _, _, cumulative, _) in by_cumulative
+                },
+            }
+        )
     engine.query_vectors = cached
     return out

@@ -32,8 +32,7 @@ def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
     }
 
 
-def time_each(function: Callable[[T], Any], items: Iterable[T], warmup: int = 3
-              ) -> list[float]:
+def time_each(function: Callable[[T], Any], items: Iterable[T], warmup: int = 3) -> list[float]:
     """Call ``function`` once per item and return each call's wall time in ms.
 
     The first ``warmup`` items are run once untimed first (lazy loading, caches, page-ins).
@@ -89,12 +88,18 @@ def git_commit(root: Path = ROOT) -> str:
     """The checked-out commit (plus "-dirty" when tracked files changed), or "unknown"."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-            capture_output=True, text=True, check=True,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

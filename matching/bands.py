@@ -27,8 +27,9 @@ class Bands:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.some <= self.strong <= 1.0:
-            raise ValueError(f"need 0 <= some <= strong <= 1, got some={self.some}, "
-                             f"strong={self.strong}")
+            raise ValueError(
+                f"need 0 <= some <= strong <= 1, got some={self.some}, strong={self.strong}"
+            )
 
     def band(self, score: float | None) -> str:
         """The band of ``score``; a missing or NaN score is weak evidence."""

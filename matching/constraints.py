@@ -50,7 +50,7 @@ def management_chains(
         current: int | None = start
         while current is not None and current in managers and state.get(current) != 2:
             if state.get(current) == 1:
-                cycle = path[path.index(current):]
+                cycle = path[path.index(current) :]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
                     problems.append(
@@ -214,14 +214,12 @@ def eligibility(
     col_of = {p.id: j for j, p in enumerate(mentors)}
     if languages is None:
         masks = language_bits([*mentees, *mentors])
-        mentee_langs, mentor_langs = masks[: len(mentees)], masks[len(mentees):]
+        mentee_langs, mentor_langs = masks[: len(mentees)], masks[len(mentees) :]
     else:
         mentee_langs, mentor_langs = languages
     language = common_language(mentee_langs, mentor_langs)
 
-    same: list[tuple[int, int]] = [
-        (row_of[p.id], col_of[p.id]) for p in mentees if p.id in col_of
-    ]
+    same: list[tuple[int, int]] = [(row_of[p.id], col_of[p.id]) for p in mentees if p.id in col_of]
     chain: list[tuple[int, int]] = []
     for p in mentees:  # the mentor is one of the mentee's managers
         chain.extend((row_of[p.id], col_of[b]) for b in chains.get(p.id, ()) if b in col_of)
@@ -230,8 +228,7 @@ def eligibility(
             chain.extend((row_of[p.id], col_of[d]) for d in below.get(p.id, ()) if d in col_of)
     else:
         for p in mentors:  # the mentee is one of the mentor's managers
-            chain.extend((row_of[b], col_of[p.id]) for b in chains.get(p.id, ())
-                         if b in row_of)
+            chain.extend((row_of[b], col_of[p.id]) for b in chains.get(p.id, ()) if b in row_of)
     before = [
         (row_of[mentee], col_of[mentor])
         for mentor, mentee in set(history)
@@ -275,12 +272,19 @@ class MatchWeights:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("expertise", "teach_back", "other_department", "style", "availability",
-                     "min_fit"):
+        for name in (
+            "expertise",
+            "teach_back",
+            "other_department",
+            "style",
+            "availability",
+            "min_fit",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0 or value != value:
-                raise ValidationError(f"weight {name} must be a number >= 0, not {value!r}",
-                                      field=name)
+                raise ValidationError(
+                    f"weight {name} must be a number >= 0, not {value!r}", field=name
+                )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> MatchWeights:
@@ -378,8 +382,10 @@ def _codes(values: Sequence[str]) -> np.ndarray:
     """Each non-empty value as an integer code; empty values get -1 (unknown)."""
     vocabulary: dict[str, int] = {}
     return np.array(
-        [vocabulary.setdefault(v.strip().lower(), len(vocabulary)) if v.strip() else -1
-         for v in values],
+        [
+            vocabulary.setdefault(v.strip().lower(), len(vocabulary)) if v.strip() else -1
+            for v in values
+        ],
         dtype=np.int64,
     )
 
@@ -396,14 +402,23 @@ class PeopleCodes:
     @classmethod
     def of(cls, people: Sequence[Participant]) -> PeopleCodes:
         slots, _ = _bits([p.availability for p in people])
-        return cls(language_bits(people), _codes([p.department for p in people]),
-                   _codes([p.style for p in people]), slots)
+        return cls(
+            language_bits(people),
+            _codes([p.department for p in people]),
+            _codes([p.style for p in people]),
+            slots,
+        )
 
     def preferences(self, mentees: np.ndarray, mentors: np.ndarray) -> Preferences:
         """Preferences between the people at positions ``mentees`` and ``mentors``."""
-        return Preferences(self.departments[mentees], self.departments[mentors],
-                           self.styles[mentees], self.styles[mentors], self.slots[mentees],
-                           self.slots[mentors])
+        return Preferences(
+            self.departments[mentees],
+            self.departments[mentors],
+            self.styles[mentees],
+            self.styles[mentors],
+            self.slots[mentees],
+            self.slots[mentors],
+        )
 
 
 def preferences(mentees: Sequence[Participant], mentors: Sequence[Participant]) -> Preferences:

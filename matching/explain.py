@@ -58,13 +58,15 @@ class Reason:
         where = source.get(self.kind, self.kind)
         if self.kind == "guide" and self.title:
             where = f'guide "{quote(self.title, 80)}"'
-        quoted = "" if self.kind == "guide" and self.evidence == self.title else (
-            f': "{self.evidence}"')
+        quoted = (
+            "" if self.kind == "guide" and self.evidence == self.title else (f': "{self.evidence}"')
+        )
         return f'goal "{quote(self.goal, 80)}" <-> {where}{quoted} ({self.similarity:.2f})'
 
 
-def pick_links(similarity: np.ndarray, limit: int, min_similarity: float
-               ) -> list[tuple[float, int, int]]:
+def pick_links(
+    similarity: np.ndarray, limit: int, min_similarity: float
+) -> list[tuple[float, int, int]]:
     """(similarity, goal, item) of the links :func:`reasons` quotes, strongest first.
 
     Rank by rank (each goal's best item, then each goal's second best, ...), goals in order
@@ -116,6 +118,14 @@ def reasons(
     for value, g, e in picked:
         item = evidence[e]
         excerpt = item.text if item.kind == "expertise" else best_sentence(goals[g], item.text)
-        out.append(Reason(goal=goals[g], evidence=quote(excerpt), kind=item.kind,
-                          similarity=value, title=item.title, ref=item.ref))
+        out.append(
+            Reason(
+                goal=goals[g],
+                evidence=quote(excerpt),
+                kind=item.kind,
+                similarity=value,
+                title=item.title,
+                ref=item.ref,
+            )
+        )
     return out

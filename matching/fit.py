@@ -19,9 +19,7 @@ from matching.scoring import (
 )
 
 
-def bank_view(
-    pool: Pool, kind: str, owners: np.ndarray
-) -> tuple[TextBank, EvidenceLayout | None]:
+def bank_view(pool: Pool, kind: str, owners: np.ndarray) -> tuple[TextBank, EvidenceLayout | None]:
     """Rows of the goal or evidence bank owned by ``owners`` (cached per owner set)."""
 
     def make() -> tuple[TextBank, EvidenceLayout | None]:
@@ -38,8 +36,9 @@ def bank_view(
     return pool.cached((kind, positions_key(owners)), make)
 
 
-def coverage_of(pool: Pool, goal_owners: np.ndarray, evidence_owners: np.ndarray
-                ) -> tuple[np.ndarray, TextBank]:
+def coverage_of(
+    pool: Pool, goal_owners: np.ndarray, evidence_owners: np.ndarray
+) -> tuple[np.ndarray, TextBank]:
     """Coverage [goals of goal_owners, evidence_owners] and the goal rows it refers to."""
     goals, _ = bank_view(pool, "goals", goal_owners)
     evidence, layout = bank_view(pool, "evidence", evidence_owners)
@@ -49,8 +48,14 @@ def coverage_of(pool: Pool, goal_owners: np.ndarray, evidence_owners: np.ndarray
         # CSC: coverage() multiplies by the transpose, and a CSC matrix's transpose is the
         # CSR one it needs without a conversion (which cost ~1 ms per recommendation).
         rows = pool.profiles
-        profiles = (rows[layout.columns] if len(evidence_owners) < 64 else pool.cached(
-            ("profile rows", positions_key(evidence_owners)), lambda: rows[layout.columns].tocsc()))
+        profiles = (
+            rows[layout.columns]
+            if len(evidence_owners) < 64
+            else pool.cached(
+                ("profile rows", positions_key(evidence_owners)),
+                lambda: rows[layout.columns].tocsc(),
+            )
+        )
     return coverage(goals, evidence, layout, pool.config, profiles=profiles), goals
 
 
@@ -83,7 +88,10 @@ def pair_scores(
 
 
 def pair_rows(
-    g_sorted: np.ndarray, g_start: np.ndarray, e_sorted: np.ndarray, e_start: np.ndarray,
+    g_sorted: np.ndarray,
+    g_start: np.ndarray,
+    e_sorted: np.ndarray,
+    e_start: np.ndarray,
     pairs: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Goal and evidence rows of every (learner goal, teacher item) combination of ``pairs``
@@ -99,8 +107,11 @@ def pair_rows(
     pair = np.repeat(np.arange(len(pairs)), sizes)
     local = np.arange(int(sizes.sum())) - offsets[pair]
     goal, item = np.divmod(local, n_items[pair]) if len(local) else (local, local)
-    return (g_sorted[g_start[learners][pair] + goal], e_sorted[e_start[teachers][pair] + item],
-            offsets)
+    return (
+        g_sorted[g_start[learners][pair] + goal],
+        e_sorted[e_start[teachers][pair] + item],
+        offsets,
+    )
 
 
 def explain_pairs(
@@ -114,16 +125,23 @@ def explain_pairs(
     e_sorted, e_start = pool.owner_index("evidence")
     if not pairs:
         return []
-    g_rows, e_rows, offsets = pair_rows(g_sorted, g_start, e_sorted, e_start,
-                                        np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
+    g_rows, e_rows, offsets = pair_rows(
+        g_sorted, g_start, e_sorted, e_start, np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    )
     spans = []
     for (learner, teacher), offset in zip(pairs, offsets.tolist(), strict=True):
-        spans.append((offset, g_sorted[g_start[learner] : g_start[learner + 1]],
-                       e_sorted[e_start[teacher] : e_start[teacher + 1]]))
+        spans.append(
+            (
+                offset,
+                g_sorted[g_start[learner] : g_start[learner + 1]],
+                e_sorted[e_start[teacher] : e_start[teacher + 1]],
+            )
+        )
     values = aligned_similarity(pool.goals, g_rows, pool.evidence, e_rows, pool.config)
     out = []
     for start, g, e in spans:
         sim = values[start : start + len(g) * len(e)].reshape(len(g), len(e))
-        out.append(reasons([pool.goals.texts[r] for r in g], [pool.items[r] for r in e], sim,
-                           limit=limit))
+        out.append(
+            reasons([pool.goals.texts[r] for r in g], [pool.items[r] for r in e], sim, limit=limit)
+        )
     return out

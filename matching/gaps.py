@@ -61,16 +61,23 @@ def find_gaps(
             goal=goals_bank.texts[r],
             mentee=PersonRef.of(people[int(goals_bank.owners[r])]),
             best=float(best[r]),
-            best_mentor=(PersonRef.of(people[int(mentors_arr[best_col[r]])])
-                         if len(mentors_arr) and best[r] > 0 else None),
+            best_mentor=(
+                PersonRef.of(people[int(mentors_arr[best_col[r]])])
+                if len(mentors_arr) and best[r] > 0
+                else None
+            ),
         )
         for r in gap_rows
     ]
     themes = _themes(pool, goals_bank.subset(gap_rows), theme_similarity)
     out = []
     for members, centre in themes:
-        out.append(GapTheme(theme=gap_goals[centre].goal,
-                            goals=sorted((gap_goals[i] for i in members), key=lambda g: g.best)))
+        out.append(
+            GapTheme(
+                theme=gap_goals[centre].goal,
+                goals=sorted((gap_goals[i] for i in members), key=lambda g: g.best),
+            )
+        )
     out.sort(key=lambda t: (-len(t.goals), t.best))
     return out
 
@@ -90,8 +97,11 @@ def _themes(pool: Pool, goals: TextBank, min_similarity: float) -> list[tuple[li
     np.fill_diagonal(sim, 1.0)
     distance = np.clip(1.0 - sim, 0.0, None)
     np.fill_diagonal(distance, 0.0)
-    labels = fcluster(linkage(squareform(distance, checks=False), method="average"),
-                      t=1.0 - min_similarity, criterion="distance")
+    labels = fcluster(
+        linkage(squareform(distance, checks=False), method="average"),
+        t=1.0 - min_similarity,
+        criterion="distance",
+    )
     out = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)

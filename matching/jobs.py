@@ -63,10 +63,15 @@ class JobState:
 
 def pair_state(session: Session) -> tuple[Any, ...]:
     """A fingerprint of every pair (each write adds an audit line; a removal lowers a count)."""
-    return tuple(session.execute(select(
-        func.count(Pair.id), func.max(Pair.id),
-        select(func.max(PairChange.id)).scalar_subquery(),
-    )).one())
+    return tuple(
+        session.execute(
+            select(
+                func.count(Pair.id),
+                func.max(Pair.id),
+                select(func.max(PairChange.id)).scalar_subquery(),
+            )
+        ).one()
+    )
 
 
 def programme_state(session: Session, programme: str) -> tuple[Any, ...]:
@@ -74,8 +79,11 @@ def programme_state(session: Session, programme: str) -> tuple[Any, ...]:
     found = session.scalar(select(Programme).where(Programme.slug == programme))
     if found is None:
         return ()
-    enrolled = session.execute(select(func.count(Enrolment.id), func.max(Enrolment.updated_at))
-                               .where(Enrolment.programme_id == found.id)).one()
+    enrolled = session.execute(
+        select(func.count(Enrolment.id), func.max(Enrolment.updated_at)).where(
+            Enrolment.programme_id == found.id
+        )
+    ).one()
     return (*enrolled, found.matching_weights)
 
 
@@ -103,28 +111,45 @@ def progress_text(stored: str | None) -> str:
 
 def job_key(session: Session, kind: str, programme: str) -> str:
     """The fingerprint of the data a (kind, programme) answer depends on."""
-    state = [kind, programme, *service.data_state(session), *pair_state(session),
-             *programme_state(session, programme)]
+    state = [
+        kind,
+        programme,
+        *service.data_state(session),
+        *pair_state(session),
+        *programme_state(session, programme),
+    ]
     return hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()
 
 
-def compute(session: Session, embedders: Mapping[str, Embedder], kind: str, programme: str,
-            cache: service.PoolCache | None, progress: Callable[[str], None]) -> Any:
+def compute(
+    session: Session,
+    embedders: Mapping[str, Embedder],
+    kind: str,
+    programme: str,
+    cache: service.PoolCache | None,
+    progress: Callable[[str], None],
+) -> Any:
     """The answer to one job as plain data."""
     if kind == "proposal":
-        return to_data(service.propose(session, embedders, programme, cache=cache,
-                                       progress=progress))
+        return to_data(
+            service.propose(session, embedders, programme, cache=cache, progress=progress)
+        )
     if kind == "gaps":
-        return to_data(service.gaps(session, embedders, programme, cache=cache,
-                                    progress=progress))
+        return to_data(service.gaps(session, embedders, programme, cache=cache, progress=progress))
     raise ValueError(f"unknown job kind {kind!r}")
 
 
 class JobRunner:
     """Starts and reports jobs for one process (its threads share the process's pools)."""
 
-    def __init__(self, sessions: sessionmaker[Session], embedders: Mapping[str, Embedder],
-                 cache: service.PoolCache | None = None, *, inline: bool = False) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        embedders: Mapping[str, Embedder],
+        cache: service.PoolCache | None = None,
+        *,
+        inline: bool = False,
+    ) -> None:
         self.sessions = sessions
         self.embedders = embedders
         self.cache = cache
@@ -142,10 +167,17 @@ class JobRunner:
             if session.scalar(select(Programme.id).where(Programme.slug == programme)) is None:
                 raise NotFound(f"no programme {programme!r}")
             key = job_key(session, kind, programme)
-            job = session.execute(select(
-                MatchingJob.id, MatchingJob.status, MatchingJob.updated_at,
-            ).where(MatchingJob.kind == kind, MatchingJob.programme == programme,
-                    MatchingJob.key == key)).one_or_none()
+            job = session.execute(
+                select(
+                    MatchingJob.id,
+                    MatchingJob.status,
+                    MatchingJob.updated_at,
+                ).where(
+                    MatchingJob.kind == kind,
+                    MatchingJob.programme == programme,
+                    MatchingJob.key == key,
+                )
+            ).one_or_none()
             if job is None:
                 job_id = self._create(session, kind, programme, key)
             elif job.status in ACTIVE and utcnow() - job.updated_at > STALE_AFTER:
@@ -161,10 +193,16 @@ class JobRunner:
     def state(self, job_id: int) -> JobState:
         """A job as a page shows it; a done job's answer is parsed once per process."""
         with self.sessions() as session:
-            row = session.execute(select(
-                MatchingJob.kind, MatchingJob.programme, MatchingJob.status,
-                MatchingJob.progress, MatchingJob.error, MatchingJob.created_at,
-            ).where(MatchingJob.id == job_id)).one_or_none()
+            row = session.execute(
+                select(
+                    MatchingJob.kind,
+                    MatchingJob.programme,
+                    MatchingJob.status,
+                    MatchingJob.progress,
+                    MatchingJob.error,
+                    MatchingJob.created_at,
+                ).where(MatchingJob.id == job_id)
+            ).one_or_none()
             if row is None:
                 raise NotFound(f"no matching job {job_id}")
             kind, programme, status, progress, error, created = row
@@ -173,8 +211,9 @@ class JobRunner:
                 with self._lock:
                     answer = self._answers.get(job_id)
                 if answer is None:
-                    text = session.scalar(select(MatchingJob.result)
-                                          .where(MatchingJob.id == job_id))
+                    text = session.scalar(
+                        select(MatchingJob.result).where(MatchingJob.id == job_id)
+                    )
                     answer = decode_texts(json.loads(text or "null"))
                     with self._lock:
                         while len(self._answers) >= 8:
@@ -184,20 +223,34 @@ class JobRunner:
                         created)  # fmt: skip
 
     def _create(self, session: Session, kind: str, programme: str, key: str) -> int:
-        job = MatchingJob(kind=kind, programme=programme, key=key, status="queued",
-                          progress=N_("waiting to start"))
+        job = MatchingJob(
+            kind=kind,
+            programme=programme,
+            key=key,
+            status="queued",
+            progress=N_("waiting to start"),
+        )
         session.add(job)
         try:
             session.flush()
         except IntegrityError:  # another worker created it first: report that one
             session.rollback()
-            return session.scalars(select(MatchingJob.id).where(
-                MatchingJob.kind == kind, MatchingJob.programme == programme,
-                MatchingJob.key == key)).one()
+            return session.scalars(
+                select(MatchingJob.id).where(
+                    MatchingJob.kind == kind,
+                    MatchingJob.programme == programme,
+                    MatchingJob.key == key,
+                )
+            ).one()
         # Answers for older data are not shown again: keep the table small.
-        session.execute(delete(MatchingJob).where(
-            MatchingJob.kind == kind, MatchingJob.programme == programme,
-            MatchingJob.id != job.id, MatchingJob.status.not_in(ACTIVE)))
+        session.execute(
+            delete(MatchingJob).where(
+                MatchingJob.kind == kind,
+                MatchingJob.programme == programme,
+                MatchingJob.id != job.id,
+                MatchingJob.status.not_in(ACTIVE),
+            )
+        )
         session.commit()
         self._start(job.id)
         return job.id
@@ -205,9 +258,17 @@ class JobRunner:
     def _take_over(self, session: Session, job_id: int, seen: dt.datetime) -> int:
         """Restart a job nobody works on any more, unless another worker just did."""
         # An UPDATE answers a CursorResult (with rowcount); Session.execute is typed Result.
-        claimed = cast("CursorResult[Any]", session.execute(update(MatchingJob).where(
-            MatchingJob.id == job_id, MatchingJob.updated_at == seen,
-        ).values(status="queued", progress=N_("restarted"), updated_at=utcnow())))
+        claimed = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(MatchingJob)
+                .where(
+                    MatchingJob.id == job_id,
+                    MatchingJob.updated_at == seen,
+                )
+                .values(status="queued", progress=N_("restarted"), updated_at=utcnow())
+            ),
+        )
         session.commit()
         if claimed.rowcount == 1:
             self._start(job_id)
@@ -217,8 +278,9 @@ class JobRunner:
         if self.inline:
             self.run(job_id)
             return
-        thread = threading.Thread(target=self.run, args=(job_id,), name=f"matching-job-{job_id}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=self.run, args=(job_id,), name=f"matching-job-{job_id}", daemon=True
+        )
         with self._lock:
             self._threads = {k: t for k, t in self._threads.items() if t.is_alive()}
             self._threads[job_id] = thread
@@ -226,30 +288,48 @@ class JobRunner:
 
     def _set(self, job_id: int, **values: Any) -> None:
         with self.sessions() as session:
-            session.execute(update(MatchingJob).where(MatchingJob.id == job_id)
-                            .values(updated_at=utcnow(), **values))
+            session.execute(
+                update(MatchingJob)
+                .where(MatchingJob.id == job_id)
+                .values(updated_at=utcnow(), **values)
+            )
             session.commit()
 
     def run(self, job_id: int) -> None:
         """Compute one job and store its answer or its error (in this thread)."""
         with self.sessions() as session:
-            row = session.execute(select(MatchingJob.kind, MatchingJob.programme)
-                                  .where(MatchingJob.id == job_id)).one_or_none()
+            row = session.execute(
+                select(MatchingJob.kind, MatchingJob.programme).where(MatchingJob.id == job_id)
+            ).one_or_none()
             if row is None:
                 return
             kind, programme = row
         self._set(job_id, status="running", progress=N_("starting"))
         try:
             with self.sessions() as session:
-                data = compute(session, self.embedders, kind, programme, self.cache,
-                               lambda line: self._set(job_id, progress=progress_data(line)))
+                data = compute(
+                    session,
+                    self.embedders,
+                    kind,
+                    programme,
+                    self.cache,
+                    lambda line: self._set(job_id, progress=progress_data(line)),
+                )
         # A job thread has no caller to raise to: whatever stops it is recorded on the job,
         # or its page would wait forever.
         except Exception as error:  # noqa: BLE001
             log.exception("matching job %s (%s %s) failed", job_id, kind, programme)
-            self._set(job_id, status="failed", progress=N_("failed"),
-                      error=str(error) or type(error).__name__)
+            self._set(
+                job_id,
+                status="failed",
+                progress=N_("failed"),
+                error=str(error) or type(error).__name__,
+            )
             return
         # Messages with values (kb.i18n.Text) keep their template, so pages can translate them.
-        self._set(job_id, status="done", progress=N_("done"),
-                  result=json.dumps(encode_texts(data), ensure_ascii=False))
+        self._set(
+            job_id,
+            status="done",
+            progress=N_("done"),
+            result=json.dumps(encode_texts(data), ensure_ascii=False),
+        )

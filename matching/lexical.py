@@ -65,8 +65,11 @@ def guess_language(text: str) -> str:
         return "ru"
     # A Polish name in an English text is one word among many; in a Polish phrase every
     # second or third word has a Polish letter, digraph or ending.
-    polish = sum(1 for w in words if _POLISH_LETTERS.search(w) or _POLISH_SHAPE.search(w)
-                 or w in _POLISH_WORDS)
+    polish = sum(
+        1
+        for w in words
+        if _POLISH_LETTERS.search(w) or _POLISH_SHAPE.search(w) or w in _POLISH_WORDS
+    )
     if polish / len(words) >= 0.25:
         return "pl"
     return "en"
@@ -110,7 +113,10 @@ class Lexicon:
             values.extend(w / norm for w in weights)
             indptr.append(len(indices))
         return sparse.csr_matrix(
-            (np.asarray(values, dtype=np.float32), np.asarray(indices, dtype=np.int32),
-             np.asarray(indptr, dtype=np.int64)),
+            (
+                np.asarray(values, dtype=np.float32),
+                np.asarray(indices, dtype=np.int32),
+                np.asarray(indptr, dtype=np.int64),
+            ),
             shape=(len(texts), len(self.vocabulary)),
         )

@@ -100,14 +100,24 @@ class Pool:
     def codes(self) -> PeopleCodes:
         return self.cached("codes", lambda: PeopleCodes.of(self.participants))
 
-    def eligibility(self, mentees: np.ndarray, mentors: np.ndarray,
-                    chains: Mapping[int, frozenset[int]],
-                    history: Iterable[tuple[int, int]]) -> Eligibility:
+    def eligibility(
+        self,
+        mentees: np.ndarray,
+        mentors: np.ndarray,
+        chains: Mapping[int, frozenset[int]],
+        history: Iterable[tuple[int, int]],
+    ) -> Eligibility:
         """Hard constraints between pool positions ``mentees`` and ``mentors``."""
         bits = self.codes.languages
         below = self.cached(("descendants", id(chains)), lambda: descendants(chains))
-        return eligibility(self.people(mentees), self.people(mentors), chains, history,
-                           languages=(bits[mentees], bits[mentors]), below=below)
+        return eligibility(
+            self.people(mentees),
+            self.people(mentors),
+            chains,
+            history,
+            languages=(bits[mentees], bits[mentors]),
+            below=below,
+        )
 
     def people(self, positions: np.ndarray) -> list[Participant]:
         """Participants at ``positions`` (the list is cached for large groups: every
@@ -158,8 +168,9 @@ def build_pool(
         if signal.name not in config.dense_names:
             continue
         goal_dense[signal.name] = _rows(vectors, signal.name, signal.goal_side, goal_texts)
-        evidence_dense[signal.name] = _rows(vectors, signal.name, signal.evidence_side,
-                                            evidence_texts)
+        evidence_dense[signal.name] = _rows(
+            vectors, signal.name, signal.evidence_side, evidence_texts
+        )
     lexicon, profiles = None, None
     if config.uses_lexical:
         documents = profile_documents(participants)
@@ -168,9 +179,14 @@ def build_pool(
     return Pool(
         participants=participants,
         goals=build_bank(goal_texts, goal_owners, dense=goal_dense, lexicon=lexicon),
-        evidence=build_bank(evidence_texts, item_owners, dense=evidence_dense, lexicon=lexicon,
-                            languages=[e.language for e in items],
-                            sources=source_codes(items, item_owners)),
+        evidence=build_bank(
+            evidence_texts,
+            item_owners,
+            dense=evidence_dense,
+            lexicon=lexicon,
+            languages=[e.language for e in items],
+            sources=source_codes(items, item_owners),
+        ),
         items=items,
         config=config,
         profiles=profiles,
@@ -195,8 +211,9 @@ def embed_pool(
     for name in config.dense_names:
         if name not in embedders:
             raise MissingModel(name)
-    return build_pool(participants, config,
-                      lambda name, side, texts: memo.vectors(embedders[name], side, texts))
+    return build_pool(
+        participants, config, lambda name, side, texts: memo.vectors(embedders[name], side, texts)
+    )
 
 
 def profile_documents(participants: Sequence[Participant]) -> list[str]:

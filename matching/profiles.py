@@ -183,8 +183,8 @@ def build_bank(
     ``sources`` as :func:`source_codes` gives them (evidence only)."""
     texts = list(texts)
     langs = [
-        (lang or guess_language(t)) for t, lang in zip(texts, languages or [""] * len(texts),
-                                                       strict=True)
+        (lang or guess_language(t))
+        for t, lang in zip(texts, languages or [""] * len(texts), strict=True)
     ]
     vectors = {}
     for name, matrix in (dense or {}).items():

@@ -155,27 +155,36 @@ def propose(
     locked_rows = {r for r, _ in lock_rc}
     chosen = [(r, int(c)) for r, c in enumerate(result.mentor_of) if c >= 0]
     if explain:
-        learn = explain_pairs(pool, [(int(mentees_arr[r]), int(mentors_arr[c]))
-                                     for r, c in chosen])
-        teach_r = explain_pairs(pool, [(int(mentors_arr[c]), int(mentees_arr[r]))
-                                       for r, c in chosen])
+        learn = explain_pairs(pool, [(int(mentees_arr[r]), int(mentors_arr[c])) for r, c in chosen])
+        teach_r = explain_pairs(
+            pool, [(int(mentors_arr[c]), int(mentees_arr[r])) for r, c in chosen]
+        )
     else:
         learn = teach_r = [[] for _ in chosen]
     for k, (r, c) in enumerate(chosen):
-        proposal.pairs.append(ProposedPair(
-            mentor=PersonRef.of(people[mentors_arr[c]]),
-            mentee=PersonRef.of(people[mentees_arr[r]]),
-            score=float(score[r, c]),
-            fit=float(fit[r, c]),
-            teach_back=float(teach[r, c]) if np.isfinite(teach[r, c]) else None,
-            locked=r in locked_rows,
-            reasons=learn[k],
-            teach_back_reasons=teach_r[k],
-        ))
+        proposal.pairs.append(
+            ProposedPair(
+                mentor=PersonRef.of(people[mentors_arr[c]]),
+                mentee=PersonRef.of(people[mentees_arr[r]]),
+                score=float(score[r, c]),
+                fit=float(fit[r, c]),
+                teach_back=float(teach[r, c]) if np.isfinite(teach[r, c]) else None,
+                locked=r in locked_rows,
+                reasons=learn[k],
+                teach_back_reasons=teach_r[k],
+            )
+        )
     clock.lap("explanations")
     proposal.total_score = float(result.total)
     proposal.unmatched_mentees = _unmatched_mentees(
-        pool, mentees_arr, mentors_arr, capacity_arr, elig, fit, usable, result.mentor_of,
+        pool,
+        mentees_arr,
+        mentors_arr,
+        capacity_arr,
+        elig,
+        fit,
+        usable,
+        result.mentor_of,
         weights,
     )
     proposal.unmatched_mentors, proposal.mentors_with_places = _unmatched_mentors(
@@ -196,8 +205,14 @@ def propose(
 
 
 def _unmatched_mentees(
-    pool: Pool, mentees: np.ndarray, mentors: np.ndarray, capacity: np.ndarray,
-    elig: Eligibility, fit: np.ndarray, usable: np.ndarray, mentor_of: np.ndarray,
+    pool: Pool,
+    mentees: np.ndarray,
+    mentors: np.ndarray,
+    capacity: np.ndarray,
+    elig: Eligibility,
+    fit: np.ndarray,
+    usable: np.ndarray,
+    mentor_of: np.ndarray,
     weights: MatchWeights,
 ) -> list[Unmatched]:
     people = pool.participants
@@ -220,27 +235,46 @@ def _unmatched_mentees(
                                            exclusions=describe_exclusions(counts))))  # fmt: skip
             continue
         if not n_usable:
-            out.append(Unmatched(
-                ref,
-                Text(N_("no eligible mentor covers these goals well enough (best fit "
-                        "%(best).2f, minimum %(minimum).2f)"),
-                     best=float(best), minimum=float(weights.min_fit)),
-                best_fit=best,
-            ))
+            out.append(
+                Unmatched(
+                    ref,
+                    Text(
+                        N_(
+                            "no eligible mentor covers these goals well enough (best fit "
+                            "%(best).2f, minimum %(minimum).2f)"
+                        ),
+                        best=float(best),
+                        minimum=float(weights.min_fit),
+                    ),
+                    best_fit=best,
+                )
+            )
             continue
-        out.append(Unmatched(
-            ref,
-            Text(N_("all %(num)d mentors who fit (best: %(name)s, fit %(fit).2f) are needed "
-                    "for pairs with a higher total fit"),
-                 num=int(n_usable), name=people[mentors[j]].name, fit=float(fit[r, j])),
-            best_fit=float(fit[r, j]),
-        ))
+        out.append(
+            Unmatched(
+                ref,
+                Text(
+                    N_(
+                        "all %(num)d mentors who fit (best: %(name)s, fit %(fit).2f) are needed "
+                        "for pairs with a higher total fit"
+                    ),
+                    num=int(n_usable),
+                    name=people[mentors[j]].name,
+                    fit=float(fit[r, j]),
+                ),
+                best_fit=float(fit[r, j]),
+            )
+        )
     return out
 
 
 def _unmatched_facts(
-    fit: np.ndarray, allowed: np.ndarray, usable: np.ndarray, has_place: np.ndarray,
-    rows: np.ndarray, block: int = 512,
+    fit: np.ndarray,
+    allowed: np.ndarray,
+    usable: np.ndarray,
+    has_place: np.ndarray,
+    rows: np.ndarray,
+    block: int = 512,
 ) -> tuple[list[bool], list[bool], list[float], list[int], list[int]]:
     """Per mentee row in ``rows``, vectorised: no goals (fit all NaN); any eligible mentor
     with a place; best fit among those (as float32, like ``nanmax``); usable mentors; the
@@ -259,7 +293,10 @@ def _unmatched_facts(
 
 
 def _unmatched_mentors(
-    pool: Pool, mentors: np.ndarray, capacity: np.ndarray, usable: np.ndarray,
+    pool: Pool,
+    mentors: np.ndarray,
+    capacity: np.ndarray,
+    usable: np.ndarray,
     mentor_of: np.ndarray,
 ) -> tuple[list[Unmatched], list[Unmatched]]:
     """Mentors with free places and why: those without any mentee, and those with pairs

@@ -91,8 +91,9 @@ def recommend(
     if free_places is None:
         places = np.ones(len(mentors), dtype=np.int64)
     else:
-        places = np.fromiter((free_places.get(int(j), 1) for j in mentors), dtype=np.int64,
-                             count=len(mentors))
+        places = np.fromiter(
+            (free_places.get(int(j), 1) for j in mentors), dtype=np.int64, count=len(mentors)
+        )
     if role == "mentee":
         full = allowed & (places <= 0)
         if full.any():
@@ -123,16 +124,18 @@ def recommend(
     for n, k in enumerate(order):
         other = people[int(candidates[k])]
         pi, pj = (0, k) if role == "mentee" else (k, 0)
-        result.candidates.append(Candidate(
-            person=PersonRef.of(other),
-            score=float(score[k]),
-            fit=float(fit[k]),
-            teach_back=float(teach[k]) if np.isfinite(teach[k]) else None,
-            preferences={name: float(part[pi, pj]) for name, part in prefs.items()},
-            reasons=learn_reasons[n],
-            teach_back_reasons=teach_reasons[n],
-            free_places=int(places[k]) if role == "mentee" else None,
-        ))
+        result.candidates.append(
+            Candidate(
+                person=PersonRef.of(other),
+                score=float(score[k]),
+                fit=float(fit[k]),
+                teach_back=float(teach[k]) if np.isfinite(teach[k]) else None,
+                preferences={name: float(part[pi, pj]) for name, part in prefs.items()},
+                reasons=learn_reasons[n],
+                teach_back_reasons=teach_reasons[n],
+                free_places=int(places[k]) if role == "mentee" else None,
+            )
+        )
     result.excluded = excluded
     return result
 

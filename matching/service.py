@@ -95,30 +95,56 @@ def _evidence(session: Session, people: Sequence[Person]) -> dict[int, list[Evid
         for phrase in split_phrases(p.expertise):
             out[p.id].append(Evidence("expertise", phrase, language=guess_language(phrase)))
 
-    guides = list(session.scalars(
-        select(Guide).where(Guide.status == "published", Guide.author_id.in_(ids))
-        .order_by(Guide.id)
-    ))
+    guides = list(
+        session.scalars(
+            select(Guide)
+            .where(Guide.status == "published", Guide.author_id.in_(ids))
+            .order_by(Guide.id)
+        )
+    )
     by_guide = {g.id: g for g in guides}
     chunks: dict[int, list[Chunk]] = {}
     if guides:
         for chunk in session.scalars(
-            select(Chunk).where(Chunk.doc_type == "guide", Chunk.doc_id.in_(list(by_guide)),
-                                Chunk.pair_id.is_(None)).order_by(Chunk.doc_id, Chunk.position)
+            select(Chunk)
+            .where(
+                Chunk.doc_type == "guide", Chunk.doc_id.in_(list(by_guide)), Chunk.pair_id.is_(None)
+            )
+            .order_by(Chunk.doc_id, Chunk.position)
         ):
             chunks.setdefault(chunk.doc_id, []).append(chunk)
     for guide in guides:
         stored = chunks.get(guide.id)
         if stored:
-            items = [Evidence("guide", c.text, title=guide.title, ref=guide.slug,
-                              language=guide.language, chunk_id=c.id) for c in stored]
+            items = [
+                Evidence(
+                    "guide",
+                    c.text,
+                    title=guide.title,
+                    ref=guide.slug,
+                    language=guide.language,
+                    chunk_id=c.id,
+                )
+                for c in stored
+            ]
         else:  # not indexed yet: chunk the current revision like the indexer would
             text = markdown_to_text(guide.current.body_md) if guide.current else ""
-            items = [Evidence("guide", p.text, title=guide.title, ref=guide.slug,
-                              language=guide.language) for p in chunk_text(text)]
+            items = [
+                Evidence(
+                    "guide", p.text, title=guide.title, ref=guide.slug, language=guide.language
+                )
+                for p in chunk_text(text)
+            ]
             if not items:
-                items = [Evidence("guide", guide.title, title=guide.title, ref=guide.slug,
-                                  language=guide.language)]
+                items = [
+                    Evidence(
+                        "guide",
+                        guide.title,
+                        title=guide.title,
+                        ref=guide.slug,
+                        language=guide.language,
+                    )
+                ]
         out[guide.author_id].extend(items)
 
     # Shared insights: only the consented excerpt, credited to the pair's mentor. The note is
@@ -127,25 +153,35 @@ def _evidence(session: Session, people: Sequence[Person]) -> dict[int, list[Evid
         select(SharedInsight.id, SharedInsight.text, Pair.mentor_id)
         .join(SessionNote, SessionNote.id == SharedInsight.note_id)
         .join(Pair, Pair.id == SessionNote.pair_id)
-        .where(SharedInsight.mentor_consent_at.is_not(None),
-               SharedInsight.mentee_consent_at.is_not(None),
-               Pair.mentor_id.in_(ids))
+        .where(
+            SharedInsight.mentor_consent_at.is_not(None),
+            SharedInsight.mentee_consent_at.is_not(None),
+            Pair.mentor_id.in_(ids),
+        )
         .order_by(SharedInsight.id)
     ).all()
     insight_chunks: dict[int, list[Chunk]] = {}
     if rows:
         for chunk in session.scalars(
-            select(Chunk).where(Chunk.doc_type == "insight",
-                                Chunk.doc_id.in_([r.id for r in rows]),
-                                Chunk.pair_id.is_(None)).order_by(Chunk.doc_id, Chunk.position)
+            select(Chunk)
+            .where(
+                Chunk.doc_type == "insight",
+                Chunk.doc_id.in_([r.id for r in rows]),
+                Chunk.pair_id.is_(None),
+            )
+            .order_by(Chunk.doc_id, Chunk.position)
         ):
             insight_chunks.setdefault(chunk.doc_id, []).append(chunk)
     for insight_id, text, mentor_id in rows:
         ref = f"insight:{insight_id}"
         stored = insight_chunks.get(insight_id)
         if stored:
-            items = [Evidence("insight", c.text, title=c.title, ref=ref, language=c.language,
-                              chunk_id=c.id) for c in stored]
+            items = [
+                Evidence(
+                    "insight", c.text, title=c.title, ref=ref, language=c.language, chunk_id=c.id
+                )
+                for c in stored
+            ]
         else:
             plain = markdown_to_text(text)
             items = [Evidence("insight", p.text, ref=ref) for p in chunk_text(plain)]
@@ -164,12 +200,19 @@ def read_snapshot(session: Session) -> Snapshot:
     evidence = _evidence(session, members)
     participants = [
         Participant(
-            id=p.id, email=p.email, name=p.name, department=p.department or "",
-            manager_id=p.manager_id, languages=frozenset(p.language_list),
-            roles=frozenset(split_list(p.roles)), opt_in=bool(p.opt_in),
-            capacity=mentor_capacity(p), style=p.style or "",
+            id=p.id,
+            email=p.email,
+            name=p.name,
+            department=p.department or "",
+            manager_id=p.manager_id,
+            languages=frozenset(p.language_list),
+            roles=frozenset(split_list(p.roles)),
+            opt_in=bool(p.opt_in),
+            capacity=mentor_capacity(p),
+            style=p.style or "",
             availability=frozenset(split_list(p.availability)),
-            goals=tuple(split_phrases(p.goals)), evidence=tuple(evidence[p.id]),
+            goals=tuple(split_phrases(p.goals)),
+            evidence=tuple(evidence[p.id]),
         )
         for p in members
     ]
@@ -186,8 +229,12 @@ def data_state(session: Session) -> tuple[Any, ...]:
     return (*people, *guides, log, vectors)
 
 
-def _stored_source(session: Session, embedders: Mapping[str, Embedder],
-                   participants: Sequence[Participant], missing: list[int]) -> VectorSource:
+def _stored_source(
+    session: Session,
+    embedders: Mapping[str, Embedder],
+    participants: Sequence[Participant],
+    missing: list[int],
+) -> VectorSource:
     """Stored matching vectors of every goal and evidence text, loaded once per model; a
     text without one gets a zero row (counted in ``missing``), never a model run."""
     texts = [g for p in participants for g in p.goals]
@@ -199,15 +246,19 @@ def _stored_source(session: Session, embedders: Mapping[str, Embedder],
         if name not in embedders:
             raise MissingModel(name)
         if side != match_vectors.MATCHING_SIDE:
-            raise ConfigError(f"matching vectors are stored on the {match_vectors.MATCHING_SIDE}"
-                              f" side; signal {name!r} asks for {side!r}")
+            raise ConfigError(
+                f"matching vectors are stored on the {match_vectors.MATCHING_SIDE}"
+                f" side; signal {name!r} asks for {side!r}"
+            )
         model = embedders[name].name
         if model not in loaded:
             loaded[model] = match_vectors.load(session, hashes, model)
         found = loaded[model]
         if not found:
-            raise ConfigError(f"no matching vectors are stored for {model!r}: run "
-                              "`tandem match-vectors` (or import the data again)")
+            raise ConfigError(
+                f"no matching vectors are stored for {model!r}: run "
+                "`tandem match-vectors` (or import the data again)"
+            )
         dim = len(next(iter(found.values())))
         out = np.zeros((len(wanted), dim), dtype=np.float32)
         for i, text in enumerate(wanted):
@@ -221,14 +272,21 @@ def _stored_source(session: Session, embedders: Mapping[str, Embedder],
     return vectors
 
 
-def load_pool(session: Session, embedders: Mapping[str, Embedder], snapshot: Snapshot,
-              config: ScoringConfig | None = None) -> Pool:
+def load_pool(
+    session: Session,
+    embedders: Mapping[str, Embedder],
+    snapshot: Snapshot,
+    config: ScoringConfig | None = None,
+) -> Pool:
     """The pool of ``snapshot`` with its stored matching vectors (no model runs)."""
     config = config or matching_config(embedders)
     missing = [0]
     try:
-        pool = build_pool(snapshot.participants, config,
-                          _stored_source(session, embedders, snapshot.participants, missing))
+        pool = build_pool(
+            snapshot.participants,
+            config,
+            _stored_source(session, embedders, snapshot.participants, missing),
+        )
     except MissingModel as exc:
         raise ConfigError(
             f"matching needs the embedding model {exc.args[0]!r}; available: "
@@ -236,8 +294,11 @@ def load_pool(session: Session, embedders: Mapping[str, Embedder], snapshot: Sna
         ) from exc
     pool.missing_vectors = missing[0]
     if missing[0]:
-        log.warning("matching: %d text(s) have no stored vector (scored as unrelated); "
-                    "`tandem match-vectors` computes them", missing[0])
+        log.warning(
+            "matching: %d text(s) have no stored vector (scored as unrelated); "
+            "`tandem match-vectors` computes them",
+            missing[0],
+        )
     return pool
 
 
@@ -249,8 +310,12 @@ class PoolCache:
         self._entries: dict[str, tuple[tuple[Any, ...], Snapshot, Pool]] = {}
         self._lock = threading.Lock()
 
-    def get(self, session: Session, embedders: Mapping[str, Embedder],
-            config: ScoringConfig | None = None) -> tuple[Snapshot, Pool]:
+    def get(
+        self,
+        session: Session,
+        embedders: Mapping[str, Embedder],
+        config: ScoringConfig | None = None,
+    ) -> tuple[Snapshot, Pool]:
         config = config or matching_config(embedders)
         key = json.dumps([config.to_dict(), sorted(embedders)], sort_keys=True)
         state = data_state(session)
@@ -264,8 +329,12 @@ class PoolCache:
             return snapshot, pool
 
 
-def _pool(session: Session, embedders: Mapping[str, Embedder], config: ScoringConfig | None,
-          cache: PoolCache | None) -> tuple[Snapshot, Pool]:
+def _pool(
+    session: Session,
+    embedders: Mapping[str, Embedder],
+    config: ScoringConfig | None,
+    cache: PoolCache | None,
+) -> tuple[Snapshot, Pool]:
     if cache is not None:
         return cache.get(session, embedders, config)
     snapshot = read_snapshot(session)
@@ -287,10 +356,13 @@ def _history(session: Session, exclude_programme: int | None = None) -> set[tupl
 
 def _running_counts(session: Session) -> dict[int, int]:
     """Per mentor id: places in use (active or paused pairs in any programme), one query."""
-    return dict(session.execute(
-        select(Pair.mentor_id, func.count(Pair.id)).where(Pair.status.in_(RUNNING))
-        .group_by(Pair.mentor_id)
-    ).all())
+    return dict(
+        session.execute(
+            select(Pair.mentor_id, func.count(Pair.id))
+            .where(Pair.status.in_(RUNNING))
+            .group_by(Pair.mentor_id)
+        ).all()
+    )
 
 
 def _weights(weights: MatchWeights | Mapping[str, Any] | None) -> MatchWeights:
@@ -316,14 +388,24 @@ def recommend_mentors(
         raise ValidationError(f"{person.email} is not a mentee", field="mentee")
     snapshot, pool = _pool(session, embedders, config, cache)
     me = pool.position(person.id)
-    mentors = [i for i, p in enumerate(pool.participants)
-               if p.has_role("mentor") and p.opt_in and i != me]
+    mentors = [
+        i for i, p in enumerate(pool.participants) if p.has_role("mentor") and p.opt_in and i != me
+    ]
     used = _running_counts(session)
-    free = {i: pool.participants[i].capacity - used.get(pool.participants[i].id, 0)
-            for i in mentors}
-    result = recommend(pool, me, mentors, role="mentee", chains=snapshot.chains,
-                       history=_history(session), free_places=free, weights=_weights(weights),
-                       limit=limit)
+    free = {
+        i: pool.participants[i].capacity - used.get(pool.participants[i].id, 0) for i in mentors
+    }
+    result = recommend(
+        pool,
+        me,
+        mentors,
+        role="mentee",
+        chains=snapshot.chains,
+        history=_history(session),
+        free_places=free,
+        weights=_weights(weights),
+        limit=limit,
+    )
     if not person.opt_in and not result.message:
         result.message = Text(N_("%(name)s has not opted in: these are suggestions only"),
                               name=person.name)  # fmt: skip
@@ -347,10 +429,21 @@ def recommend_mentees(
     snapshot, pool = _pool(session, embedders, config, cache)
     me = pool.position(person.id)
     busy = set(session.scalars(select(Pair.mentee_id).where(Pair.status.in_(FIXED))))
-    mentees = [i for i, p in enumerate(pool.participants)
-               if p.has_role("mentee") and p.opt_in and i != me and p.id not in busy]
-    result = recommend(pool, me, mentees, role="mentor", chains=snapshot.chains,
-                       history=_history(session), weights=_weights(weights), limit=limit)
+    mentees = [
+        i
+        for i, p in enumerate(pool.participants)
+        if p.has_role("mentee") and p.opt_in and i != me and p.id not in busy
+    ]
+    result = recommend(
+        pool,
+        me,
+        mentees,
+        role="mentor",
+        chains=snapshot.chains,
+        history=_history(session),
+        weights=_weights(weights),
+        limit=limit,
+    )
     if not person.opt_in and not result.message:
         result.message = Text(N_("%(name)s has not opted in: these are suggestions only"),
                               name=person.name)  # fmt: skip
@@ -388,26 +481,46 @@ def propose(
     # A programme with enrolments pairs its enrolled people only; one without any (imported
     # before enrolment existed) pairs everyone who opted in.
     enrolled = enrolled_ids(session, programme)
-    mentees = [i for i, p in enumerate(people) if p.has_role("mentee") and p.opt_in
-               and (enrolled is None or p.id in enrolled[1])]
-    all_mentors = [i for i, p in enumerate(people) if p.has_role("mentor") and p.opt_in
-                   and (enrolled is None or p.id in enrolled[0])]
+    mentees = [
+        i
+        for i, p in enumerate(people)
+        if p.has_role("mentee") and p.opt_in and (enrolled is None or p.id in enrolled[1])
+    ]
+    all_mentors = [
+        i
+        for i, p in enumerate(people)
+        if p.has_role("mentor") and p.opt_in and (enrolled is None or p.id in enrolled[0])
+    ]
     mentors = [i for i in all_mentors if people[i].capacity > 0]
     fixed = pairs.decided_pairs(session, programme)
-    locked = [(pool.position(p.mentee_id), pool.position(p.mentor_id)) for p in fixed
-              if p.mentee_id in pool.index and p.mentor_id in pool.index]
+    locked = [
+        (pool.position(p.mentee_id), pool.position(p.mentor_id))
+        for p in fixed
+        if p.mentee_id in pool.index and p.mentor_id in pool.index
+    ]
     say(Text(N_("scoring %(mentees)d mentees against %(mentors)d mentors and choosing pairs"),
              mentees=len(mentees), mentors=len(mentors)))  # fmt: skip
     result = propose_pool(
-        pool, mentees, mentors, [people[j].capacity for j in mentors], chains=snapshot.chains,
-        history=_history(session, exclude_programme=programme.id), locked=locked,
-        weights=weights, programme=programme.slug, explain=explain,
+        pool,
+        mentees,
+        mentors,
+        [people[j].capacity for j in mentors],
+        chains=snapshot.chains,
+        history=_history(session, exclude_programme=programme.id),
+        locked=locked,
+        weights=weights,
+        programme=programme.slug,
+        explain=explain,
     )
     for j in all_mentors:
         if people[j].capacity == 0:
-            result.unmatched_mentors.append(Unmatched(
-                PersonRef.of(people[j]), N_("capacity 0: not taking mentees in this round"),
-                free_places=0))
+            result.unmatched_mentors.append(
+                Unmatched(
+                    PersonRef.of(people[j]),
+                    N_("capacity 0: not taking mentees in this round"),
+                    free_places=0,
+                )
+            )
     result.stats["not_opted_in"] = sum(1 for p in people if not p.opt_in)
     result.stats["signals"] = [s.name for s in pool.config.signals]
     result.stats["missing_vectors"] = pool.missing_vectors
@@ -423,8 +536,13 @@ def apply_proposal(session: Session, proposal: Proposal, hr_user: Person | None)
     )  # fmt: skip
 
 
-def lock_pair(session: Session, programme_slug: str, mentor_email: str, mentee_email: str,
-              hr_user: Person | None) -> Pair:
+def lock_pair(
+    session: Session,
+    programme_slug: str,
+    mentor_email: str,
+    mentee_email: str,
+    hr_user: Person | None,
+) -> Pair:
     """HR decides a pair: it stays in every later proposal. Both must have opted in and the
     hard constraints still apply (checked here; the pairs service writes)."""
 
@@ -434,8 +552,12 @@ def lock_pair(session: Session, programme_slug: str, mentor_email: str, mentee_e
         for person, role in ((mentor, "mentor"), (mentee, "mentee")):
             if not by_id[person.id].opt_in:
                 raise ValidationError(f"{person.email} has not opted in", field=role)
-        elig = eligibility([by_id[mentee.id]], [by_id[mentor.id]], snapshot.chains,
-                           _history(session, exclude_programme=programme.id))
+        elig = eligibility(
+            [by_id[mentee.id]],
+            [by_id[mentor.id]],
+            snapshot.chains,
+            _history(session, exclude_programme=programme.id),
+        )
         reason = elig.reason(0, 0)
         if reason is not None:
             raise ValidationError(f"{mentor.email} / {mentee.email} cannot be paired: {reason}")
@@ -467,13 +589,22 @@ def gaps(
     people = pool.participants
     mentees = [i for i, p in enumerate(people) if p.has_role("mentee") and p.opt_in]
     load: dict[int, int] = {}
-    for pair in session.scalars(select(Pair).where(Pair.programme_id == programme.id,
-                                                   Pair.status.in_(FIXED))):
+    for pair in session.scalars(
+        select(Pair).where(Pair.programme_id == programme.id, Pair.status.in_(FIXED))
+    ):
         load[pair.mentor_id] = load.get(pair.mentor_id, 0) + 1
-    mentors = [i for i, p in enumerate(people) if p.has_role("mentor") and p.opt_in
-               and p.capacity - load.get(p.id, 0) > 0]
+    mentors = [
+        i
+        for i, p in enumerate(people)
+        if p.has_role("mentor") and p.opt_in and p.capacity - load.get(p.id, 0) > 0
+    ]
     say(Text(N_("checking %(mentees)d mentees' goals against %(mentors)d mentors"),
              mentees=len(mentees), mentors=len(mentors)))  # fmt: skip
-    return find_gaps(pool, mentees, mentors, chains=snapshot.chains,
-                     history=_history(session, exclude_programme=programme.id),
-                     threshold=threshold)
+    return find_gaps(
+        pool,
+        mentees,
+        mentors,
+        chains=snapshot.chains,
+        history=_history(session, exclude_programme=programme.id),
+        threshold=threshold,
+    )

@@ -60,6 +60,8 @@ fi
 
 echo "test: ruff check"
 ruff check .
+echo "test: ruff format --check"
+ruff format --check .
 echo "test: mypy"
 mypy
 echo "test: pytest"

@@ -243,9 +243,7 @@ def test_gunicorn_builds_the_app_from_the_settings_serve_gives_it(
     tandem.close()
 
 
-def test_each_gunicorn_worker_loads_its_search_models_after_the_fork(
-    settings, engine
-) -> None:
+def test_each_gunicorn_worker_loads_its_search_models_after_the_fork(settings, engine) -> None:
     from types import SimpleNamespace
 
     from kb import gunicorn_conf
@@ -434,20 +432,52 @@ def test_programme_create_enrol_export(demo_env: dict[str, str], tmp_path: Path)
     """HR scripts stage 1 and 2: create, invite (refusals named, exit 1), accept who agreed,
     export without notes or motivations; every step is in the audit log."""
     hr = "anna.zielinska@example.com"
-    created = run(demo_env, "programme", "create", "cli-round", "--name", "CLI round",
-                  "--as", hr, "--starts", "2027-01-01", "--ends", "2027-02-01",
-                  "--competence", "esg", "--language", "pl", "--rhythm-weeks", "2",
-                  "--first-month-days", "21", "--low-rating", "3")
+    created = run(
+        demo_env,
+        "programme",
+        "create",
+        "cli-round",
+        "--name",
+        "CLI round",
+        "--as",
+        hr,
+        "--starts",
+        "2027-01-01",
+        "--ends",
+        "2027-02-01",
+        "--competence",
+        "esg",
+        "--language",
+        "pl",
+        "--rhythm-weeks",
+        "2",
+        "--first-month-days",
+        "21",
+        "--low-rating",
+        "3",
+    )
     assert created.exit_code == 0, created.output
     assert "Created programme cli-round" in created.output and "less than 3" in created.output
     again = run(demo_env, "programme", "create", "cli-round", "--name", "X", "--as", hr)
     assert again.exit_code == 1 and "exists already" in again.output
-    not_hr = run(demo_env, "programme", "create", "x", "--name", "X",
-                 "--as", "jan.kowalski@example.com")
+    not_hr = run(
+        demo_env, "programme", "create", "x", "--name", "X", "--as", "jan.kowalski@example.com"
+    )
     assert not_hr.exit_code == 1 and "only HR" in not_hr.output
 
-    enrolled = run(demo_env, "programme", "enrol", "cli-round", "jan.kowalski@example.com",
-                   "nobody@example.com", "--role", "mentee", "--as", hr, "--json")
+    enrolled = run(
+        demo_env,
+        "programme",
+        "enrol",
+        "cli-round",
+        "jan.kowalski@example.com",
+        "nobody@example.com",
+        "--role",
+        "mentee",
+        "--as",
+        hr,
+        "--json",
+    )
     assert enrolled.exit_code == 1
     rows = json.loads(enrolled.output)
     assert rows[0] == {"email": "jan.kowalski@example.com", "result": "invited"}
@@ -468,8 +498,19 @@ def test_programme_create_enrol_export(demo_env: dict[str, str], tmp_path: Path)
             s.commit()
     finally:
         tandem.close()
-    accepted = run(demo_env, "programme", "enrol", "cli-round", "jan.kowalski@example.com",
-                   "--role", "mentee", "--as", hr, "--prepared-on", "2026-12-01")
+    accepted = run(
+        demo_env,
+        "programme",
+        "enrol",
+        "cli-round",
+        "jan.kowalski@example.com",
+        "--role",
+        "mentee",
+        "--as",
+        hr,
+        "--prepared-on",
+        "2026-12-01",
+    )
     assert accepted.exit_code == 0 and "enrolled" in accepted.output
 
     out = tmp_path / "cli-round.json"
@@ -477,17 +518,35 @@ def test_programme_create_enrol_export(demo_env: dict[str, str], tmp_path: Path)
     assert exported.exit_code == 0, exported.output
     data = json.loads(out.read_text("utf-8"))
     assert data["competences"] == ["esg"] and data["rhythm_weeks"] == 2
-    assert data["health_thresholds"] == {"quiet_weeks": 4, "pause_weeks": 4,
-                                         "first_month_days": 21, "low_rating": 3.0}
-    assert data["enrolments"] == [{"email": "jan.kowalski@example.com", "role": "mentee",
-                                   "status": "enrolled", "source": "invited", "ready": False,
-                                   "prepared_on": "2026-12-01"}]
+    assert data["health_thresholds"] == {
+        "quiet_weeks": 4,
+        "pause_weeks": 4,
+        "first_month_days": 21,
+        "low_rating": 3.0,
+    }
+    assert data["enrolments"] == [
+        {
+            "email": "jan.kowalski@example.com",
+            "role": "mentee",
+            "status": "enrolled",
+            "source": "invited",
+            "ready": False,
+            "prepared_on": "2026-12-01",
+        }
+    ]
     assert "motivation" not in out.read_text("utf-8")
     demo = run(demo_env, "programme", "export", "rm-2026-autumn", "--as", hr)
     assert demo.exit_code == 0, demo.output
     pairs = json.loads(demo.output)["pairs"]
-    assert pairs and set(pairs[0]) == {"mentor", "mentee", "status", "started", "ended",
-                                       "locked", "agreement_accepted"}
+    assert pairs and set(pairs[0]) == {
+        "mentor",
+        "mentee",
+        "status",
+        "started",
+        "ended",
+        "locked",
+        "agreement_accepted",
+    }
 
     from sqlalchemy import select
 
@@ -499,8 +558,14 @@ def test_programme_create_enrol_export(demo_env: dict[str, str], tmp_path: Path)
             actions = list(s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
     finally:
         tandem.close()
-    assert actions[-6:] == ["programme.create", "enrolment.invite", "enrolment.prepared",
-                            "enrolment.accept", "programme.export", "programme.export"]
+    assert actions[-6:] == [
+        "programme.create",
+        "enrolment.invite",
+        "enrolment.prepared",
+        "enrolment.accept",
+        "programme.export",
+        "programme.export",
+    ]
 
 
 def test_notify_sends_each_notice_once(demo_env: dict[str, str]) -> None:
@@ -517,8 +582,17 @@ def test_report_writes_every_table_as_csv(demo_env: dict[str, str], tmp_path: Pa
     """`tandem report PROGRAMME --csv DIR`: one CSV per table of the evaluation page, English
     headings, no note text; unknown programme and non-HR are refused."""
     out = tmp_path / "report"
-    done = run(demo_env, "report", "rm-2026-spring", "--csv", str(out), "--today", "2026-12-05",
-               "--as", "anna.zielinska@example.com")
+    done = run(
+        demo_env,
+        "report",
+        "rm-2026-spring",
+        "--csv",
+        str(out),
+        "--today",
+        "2026-12-05",
+        "--as",
+        "anna.zielinska@example.com",
+    )
     assert done.exit_code == 0, done.output
     assert "Evaluation of Reverse mentoring spring 2026" in done.output
     files = sorted(p.name for p in out.iterdir())
@@ -547,5 +621,6 @@ def test_report_writes_every_table_as_csv(demo_env: dict[str, str], tmp_path: Pa
     as_json = json.loads(run(demo_env, "report", "rm-2026-autumn", "--json").output)
     assert as_json["min_group"] == 5 and "sessions" in as_json["tables"]
     assert run(demo_env, "report", "no-such-programme").exit_code == 1
-    assert run(demo_env, "report", "rm-2026-spring", "--as", "jan.kowalski@example.com"
-               ).exit_code == 1
+    assert (
+        run(demo_env, "report", "rm-2026-spring", "--as", "jan.kowalski@example.com").exit_code == 1
+    )

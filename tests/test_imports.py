@@ -146,8 +146,9 @@ def test_every_bench_module_imports() -> None:
     modules = discover("bench")
     assert "bench.cli" in modules and "bench.evaluation.retrieval" in modules
     code = f"import importlib\nfor m in {modules!r}: importlib.import_module(m)\n"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
     assert out.returncode == 0, out.stderr[-2000:]
 
 

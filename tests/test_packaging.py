@@ -52,8 +52,9 @@ def build_wheel(work: Path) -> Path:
     for name in SOURCES:
         path = ROOT / name
         if path.is_dir():
-            shutil.copytree(path, source / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            shutil.copytree(
+                path, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+            )
         else:
             shutil.copy2(path, source / name)
     subprocess.run(
@@ -76,8 +77,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("wheel")
     wheel = build_wheel(work)
     venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
-                   timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60
+    )
     python = venv / "bin" / "python"
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
@@ -110,8 +112,14 @@ def test_the_installed_app_serves_a_page_from_its_own_templates(
         installed: tuple[Path, Path], tmp_path: Path) -> None:  # fmt: skip
     _, python = installed
     env = clean_env(TANDEM_INSTANCE=str(tmp_path / "instance"), TANDEM_MODELS="fake")
-    out = subprocess.run([str(python), "-c", SERVE_A_PAGE], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(python), "-c", SERVE_A_PAGE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     site_packages = str(python.parent.parent)
@@ -125,12 +133,24 @@ def test_the_installed_tandem_names_the_bench_install(
         installed: tuple[Path, Path], tmp_path: Path) -> None:  # fmt: skip
     _, python = installed
     env = clean_env(TANDEM_INSTANCE=str(tmp_path / "instance"), TANDEM_MODELS="fake")
-    found = subprocess.run([str(python), "-c", "import bench"], cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=60)
+    found = subprocess.run(
+        [str(python), "-c", "import bench"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert found.returncode != 0  # the research package is not part of the product
     for command in ("bench", "eval", "match-eval"):
-        out = subprocess.run([str(python.parent / "tandem"), command, "--help"], cwd=tmp_path,
-                             env=env, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [str(python.parent / "tandem"), command, "--help"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 1, out.stdout + out.stderr
         assert "pip install -e ./bench" in out.stderr
         assert "Traceback" not in out.stderr

@@ -50,8 +50,9 @@ def parse_draws(value: str | Sequence[int]) -> list[int]:
                 else:
                     draws.append(int(part))
             except ValueError as exc:
-                raise ValidationError(f"draws must look like '6-10' or '1,3,5', not {value!r}",
-                                      field="draws") from exc
+                raise ValidationError(
+                    f"draws must look like '6-10' or '1,3,5', not {value!r}", field="draws"
+                ) from exc
     if not draws or any(d < 1 or d > 10 for d in draws):
         raise ValidationError(f"draws must be numbers 1 to 10, got {value!r}", field="draws")
     return sorted(set(draws))
@@ -100,8 +101,7 @@ def _paper_text(content: Mapping[str, Any]) -> tuple[str, str]:
 def paper_evidence(paper_id: str, title: str, abstract: str) -> list[Evidence]:
     """A paper as a mentor's guide would be: chunks of its text, each carrying the title."""
     passages = chunk_text(abstract) or ([] if not title else [])
-    items = [Evidence("guide", p.text, title=title, ref=paper_id, language="en")
-             for p in passages]
+    items = [Evidence("guide", p.text, title=title, ref=paper_id, language="en") for p in passages]
     if not items and title:
         items = [Evidence("guide", title, ref=paper_id, language="en")]
     return items
@@ -135,8 +135,16 @@ class ReviewerDraw:
                     paper = json.loads(line)
                     evidence.extend(paper_evidence(paper["id"], *_paper_text(paper["content"])))
             person_id = path.stem.lstrip("~")
-            people.append(Participant(id=i, email=person_id, name=person_id, languages=frozenset(
-                {"en"}), roles=frozenset({"mentor"}), evidence=tuple(evidence)))
+            people.append(
+                Participant(
+                    id=i,
+                    email=person_id,
+                    name=person_id,
+                    languages=frozenset({"en"}),
+                    roles=frozenset({"mentor"}),
+                    evidence=tuple(evidence),
+                )
+            )
         return cls(draw=draw, people=people, goal_ids=goal_ids, goal_texts=goal_texts)
 
 
@@ -155,12 +163,17 @@ def default_embedders(specs: Sequence[str]) -> dict[str, Embedder]:
 class ReviewerEvaluation:
     """Loads draws and their features once; scores any configuration over them quickly."""
 
-    def __init__(self, folder: str | Path, embedders: Mapping[str, Embedder] | None = None,
-                 lexical_prefix: int = 6) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        embedders: Mapping[str, Embedder] | None = None,
+        lexical_prefix: int = 6,
+    ) -> None:
         self.folder = Path(folder)
         if not (self.folder / "evaluation_datasets").is_dir():
-            raise ValidationError("not a reviewer-expertise folder (no evaluation_datasets/)",
-                                  source=str(self.folder))
+            raise ValidationError(
+                "not a reviewer-expertise folder (no evaluation_datasets/)", source=str(self.folder)
+            )
         self.ratings = load_ratings(self.folder)
         self.embedders = dict(embedders or {})
         self.lexical_prefix = lexical_prefix
@@ -192,19 +205,28 @@ class ReviewerEvaluation:
         for signal in config.signals:
             if signal.name == LEXICAL:
                 continue
-            goal_dense[signal.name] = self._dense(k, signal.name, "goals", signal.goal_side,
-                                                  draw.goal_texts)
-            ev_dense[signal.name] = self._dense(k, signal.name, "evidence", signal.evidence_side,
-                                                ev_texts)
+            goal_dense[signal.name] = self._dense(
+                k, signal.name, "goals", signal.goal_side, draw.goal_texts
+            )
+            ev_dense[signal.name] = self._dense(
+                k, signal.name, "evidence", signal.evidence_side, ev_texts
+            )
         documents = profile_documents(draw.people)
-        lexicon = (Lexicon.fit(documents, prefix=self.lexical_prefix)
-                   if config.uses_lexical else None)
-        goals = build_bank(draw.goal_texts, np.zeros(len(draw.goal_texts)), dense=goal_dense,
-                           lexicon=lexicon)
+        lexicon = (
+            Lexicon.fit(documents, prefix=self.lexical_prefix) if config.uses_lexical else None
+        )
+        goals = build_bank(
+            draw.goal_texts, np.zeros(len(draw.goal_texts)), dense=goal_dense, lexicon=lexicon
+        )
         owners = [i for i, _ in items]
-        evidence = build_bank(ev_texts, owners, dense=ev_dense, lexicon=lexicon,
-                              languages=[e.language for _, e in items],
-                              sources=source_codes([e for _, e in items], owners))
+        evidence = build_bank(
+            ev_texts,
+            owners,
+            dense=ev_dense,
+            lexicon=lexicon,
+            languages=[e.language for _, e in items],
+            sources=source_codes([e for _, e in items], owners),
+        )
         layout, order = EvidenceLayout.arrange(evidence.owners, np.arange(len(draw.people)))
         profiles = lexicon.transform(documents) if lexicon is not None else None
         cov = coverage(goals, evidence.subset(order), layout, config, profiles=profiles)
@@ -221,12 +243,14 @@ class ReviewerEvaluation:
         preds = self.predictions(k, config)
         ratings = {
             person: {p: r for p, r in self.ratings[person].items() if p in preds[person]}
-            for person in preds if person in self.ratings
+            for person in preds
+            if person in self.ratings
         }
         return reviewer_loss(preds, ratings)
 
-    def evaluate(self, draws: Sequence[int], config: ScoringConfig,
-                 single_signals: bool = True) -> dict[str, Any]:
+    def evaluate(
+        self, draws: Sequence[int], config: ScoringConfig, single_signals: bool = True
+    ) -> dict[str, Any]:
         """Mean loss over ``draws`` for ``config`` (and for each of its signals alone)."""
         per_draw = [{"draw": k, "loss": round(self.loss(k, config), 4)} for k in draws]
         result: dict[str, Any] = {
@@ -236,8 +260,7 @@ class ReviewerEvaluation:
         }
         if single_signals and len(config.signals) > 1:
             result["signals"] = {
-                s.name: round(float(np.mean([self.loss(k, config.only(s.name)) for k in draws])),
-                              4)
+                s.name: round(float(np.mean([self.loss(k, config.only(s.name)) for k in draws])), 4)
                 for s in config.signals
             }
         return result

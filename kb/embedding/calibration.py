@@ -128,9 +128,9 @@ def input_maxima(model: E5File, windows: Sequence[Sequence[int]]) -> dict[str, n
     return maxima
 
 
-def build_calibration(model: E5File, texts: Sequence[str], source: str) -> tuple[
-    dict[str, np.ndarray], dict[str, Any]
-]:
+def build_calibration(
+    model: E5File, texts: Sequence[str], source: str
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The maxima over ``texts`` and the header that describes them (``source``: where the
     texts came from)."""
     maxima = input_maxima(model, passage_windows(model, texts))

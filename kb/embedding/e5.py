@@ -107,9 +107,7 @@ class E5Runtime:
         model, tokenizer, _ = self._load()
         return len(tokenizer.content_ids([prefix(is_query) + text])[0]) + 2
 
-    def encode(
-        self, texts: Sequence[str], is_query: bool, threads: int | None = 1
-    ) -> np.ndarray:
+    def encode(self, texts: Sequence[str], is_query: bool, threads: int | None = 1) -> np.ndarray:
         """``threads``: for the ONNX Runtime encoders, None for every core (PyTorch runs on
         the process's threads)."""
         threads = threads or os.cpu_count() or 1

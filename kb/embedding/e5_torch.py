@@ -102,5 +102,3 @@ class TorchE5:
                                  eps=h.eps)  # fmt: skip
             pooled = torch.stack([part.mean(dim=0) for part in torch.split(x, lengths)])
         return pooled.numpy()
-
-

@@ -34,6 +34,7 @@ TAIL_DIM = len(LANGUAGES)  # dimensions the tail adds to a passage vector
 # instead lost up to 0.05 of vector nDCG@10 on the small xlang-pl library.
 MIN_PASSAGES = 5
 
+
 class LanguageMeans:
     """Running per-language sums of passage vectors (one model's)."""
 
@@ -73,6 +74,7 @@ class LanguageMeans:
             for i, lang in enumerate(LANGUAGES)
             if self.counts[i] > 0
         }
+
 
 def language_tail(languages: Sequence[str]) -> np.ndarray:
     """The one-hot language tail of passages, ``TAIL_SCALE`` wide."""

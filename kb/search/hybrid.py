@@ -75,8 +75,16 @@ HIT_QUERY = (
 # The asking user's pair-note chunks for the vector leg: columns, not ORM objects, and no
 # text (a pair can hold hundreds of note chunks; loading them as ORM objects is slow).
 PAIR_CHUNKS = select(
-    Chunk.id, Chunk.doc_key, Chunk.doc_type, Chunk.language, literal("").label("title"),
-    literal("").label("text"), Chunk.tags, Chunk.author_id, Chunk.doc_date, Chunk.pair_id,
+    Chunk.id,
+    Chunk.doc_key,
+    Chunk.doc_type,
+    Chunk.language,
+    literal("").label("title"),
+    literal("").label("text"),
+    Chunk.tags,
+    Chunk.author_id,
+    Chunk.doc_date,
+    Chunk.pair_id,
 ).where(Chunk.pair_id.in_(bindparam("pairs", expanding=True)), Chunk.doc_type == "note")
 
 
@@ -450,8 +458,11 @@ class SearchEngine:
         """The asking user's own pair-note chunks that ``spec`` speaks, with their vectors
         (language-tailed like the shared index's: kb.search.centring)."""
         rows = session.connection().execute(PAIR_CHUNKS, {"pairs": sorted(pair_ids)})
-        notes = [r for r in map(record_from_chunk, rows)
-                 if allowed(r, pair_ids) and self.config.speaks(spec, r.index_language)]
+        notes = [
+            r
+            for r in map(record_from_chunk, rows)
+            if allowed(r, pair_ids) and self.config.speaks(spec, r.index_language)
+        ]
         vectors = load_vectors(session, [r.chunk_id for r in notes], self.vectors.model_names[spec])
         notes = [r for r in notes if r.chunk_id in vectors]
         dim = len(next(iter(vectors.values()))) if vectors else 0

@@ -87,9 +87,10 @@ _OPENING = re.compile(rf"<\s*({SWALLOWING})(?=[\s/>]|$)", re.IGNORECASE)
 
 
 def _closes(name: str, text: str) -> bool:
-    return name.lower() != "plaintext" and re.search(
-        rf"</\s*{name}\s*>", text, re.IGNORECASE
-    ) is not None
+    return (
+        name.lower() != "plaintext"
+        and re.search(rf"</\s*{name}\s*>", text, re.IGNORECASE) is not None
+    )
 
 
 # Elements an HTML parser closes by itself; they never deepen the tree without bound.

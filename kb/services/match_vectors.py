@@ -100,21 +100,32 @@ def chunk_texts(session: Session, doc_keys: Collection[str] | None = None) -> li
     return list(texts)
 
 
-def stored_hashes(session: Session, hashes: Collection[str], model: str,
-                  side: str = MATCHING_SIDE) -> set[str]:
+def stored_hashes(
+    session: Session, hashes: Collection[str], model: str, side: str = MATCHING_SIDE
+) -> set[str]:
     """Which of ``hashes`` already have a vector under ``model`` and ``side``."""
     found: set[str] = set()
     keys = list(dict.fromkeys(hashes))
     for i in range(0, len(keys), _LOOKUP_BATCH):
-        found.update(session.scalars(select(MatchingVector.text_hash).where(
-            MatchingVector.model == model, MatchingVector.side == side,
-            MatchingVector.text_hash.in_(keys[i : i + _LOOKUP_BATCH]),
-        )))
+        found.update(
+            session.scalars(
+                select(MatchingVector.text_hash).where(
+                    MatchingVector.model == model,
+                    MatchingVector.side == side,
+                    MatchingVector.text_hash.in_(keys[i : i + _LOOKUP_BATCH]),
+                )
+            )
+        )
     return found
 
 
-def compute(session: Session, texts: Iterable[str], embedders: Mapping[str, Embedder],
-            *, batch_size: int = EMBED_BATCH) -> Vectors:
+def compute(
+    session: Session,
+    texts: Iterable[str],
+    embedders: Mapping[str, Embedder],
+    *,
+    batch_size: int = EMBED_BATCH,
+) -> Vectors:
     """Vectors of the ``texts`` not stored yet, per model name (only reads the database)."""
     by_hash = {text_hash(t): t for t in texts}
     out: Vectors = {}
@@ -161,14 +172,19 @@ def store(session: Session, texts: Iterable[str], embedders: Mapping[str, Embedd
     return write(session, compute(session, texts, embedders))
 
 
-def store_for_docs(session: Session, doc_keys: Collection[str],
-                   embedders: Mapping[str, Embedder]) -> int:
+def store_for_docs(
+    session: Session, doc_keys: Collection[str], embedders: Mapping[str, Embedder]
+) -> int:
     """Vectors for the public chunks of these documents (after their chunks were written)."""
     return store(session, chunk_texts(session, doc_keys), embedders)
 
 
-def catch_up(factory: sessionmaker[Session], embedders: Mapping[str, Embedder],
-             *, batch_size: int = EMBED_BATCH) -> int:
+def catch_up(
+    factory: sessionmaker[Session],
+    embedders: Mapping[str, Embedder],
+    *,
+    batch_size: int = EMBED_BATCH,
+) -> int:
     """Embed every goal, stated expertise and public chunk that has no matching vector yet
     (after an upgrade, or a write made without the matching models); returns rows added.
 
@@ -188,13 +204,15 @@ def catch_up(factory: sessionmaker[Session], embedders: Mapping[str, Embedder],
     return added
 
 
-def load(session: Session, hashes: Sequence[str], model: str,
-         side: str = MATCHING_SIDE) -> dict[str, np.ndarray]:
+def load(
+    session: Session, hashes: Sequence[str], model: str, side: str = MATCHING_SIDE
+) -> dict[str, np.ndarray]:
     """Stored vectors of ``hashes`` under ``model`` and ``side`` (those that exist)."""
     wanted = set(hashes)
     out: dict[str, np.ndarray] = {}
     query = select(MatchingVector.text_hash, MatchingVector.vector).where(
-        MatchingVector.model == model, MatchingVector.side == side)
+        MatchingVector.model == model, MatchingVector.side == side
+    )
     if len(wanted) > _SCAN_ABOVE:
         for key, blob in session.execute(query):
             if key in wanted:

@@ -26,22 +26,30 @@ DEFAULT_CAPACITY = 1  # a mentor who left capacity empty takes one mentee
 
 def check_dates(starts: dt.date | None, ends: dt.date | None, what: str) -> None:
     if starts and ends and ends < starts:
-        raise ValidationError(N_("%(what)s ends (%(ends)s) before it starts (%(starts)s)"),
-                              what=what, ends=ends, starts=starts)
+        raise ValidationError(
+            N_("%(what)s ends (%(ends)s) before it starts (%(starts)s)"),
+            what=what,
+            ends=ends,
+            starts=starts,
+        )
 
 
 def _check_pair(mentor: Person, mentee: Person, status: str) -> None:
     if mentor.id == mentee.id:
         raise ValidationError(N_("%(mentor)s cannot mentor themselves"), mentor=mentor.email)
     if not mentor.has_role("mentor"):
-        raise ValidationError(N_("%(mentor)s does not have the mentor role"), field="mentor",
-                              mentor=mentor.email)
+        raise ValidationError(
+            N_("%(mentor)s does not have the mentor role"), field="mentor", mentor=mentor.email
+        )
     if not mentee.has_role("mentee"):
-        raise ValidationError(N_("%(mentee)s does not have the mentee role"), field="mentee",
-                              mentee=mentee.email)
+        raise ValidationError(
+            N_("%(mentee)s does not have the mentee role"), field="mentee", mentee=mentee.email
+        )
     if status not in PAIR_STATUSES:
         raise ValidationError(
-            N_("unknown pair status %(status)r; use %(choices)s"), field="status", status=status,
+            N_("unknown pair status %(status)r; use %(choices)s"),
+            field="status",
+            status=status,
             choices=", ".join(PAIR_STATUSES),
         )
 
@@ -64,11 +72,15 @@ def managers_above(session: Session, person: Person) -> list[Person]:
 def management_chain_reason(session: Session, mentor: Person, mentee: Person) -> str | None:
     """Why the two may not be a pair because of line management (None: they may)."""
     if any(p.id == mentee.id for p in managers_above(session, mentor)):
-        return (f"{mentee.email} is in the management chain above {mentor.email}: "
-                "mentoring must stay separate from line management")
+        return (
+            f"{mentee.email} is in the management chain above {mentor.email}: "
+            "mentoring must stay separate from line management"
+        )
     if any(p.id == mentor.id for p in managers_above(session, mentee)):
-        return (f"{mentor.email} is in the management chain above {mentee.email}: "
-                "mentoring must stay separate from line management")
+        return (
+            f"{mentor.email} is in the management chain above {mentee.email}: "
+            "mentoring must stay separate from line management"
+        )
     return None
 
 
@@ -99,9 +111,14 @@ def check_capacity(session: Session, mentor: Person, pair: Pair | None = None) -
     used = running_pairs(session, mentor.id, pair.id if pair is not None else None)
     if used >= capacity:
         raise ValidationError(
-            N_("%(mentor)s takes %(capacity)s mentee(s) and already has %(used)s active or "
-               "paused pair(s); end one of them or raise their capacity first"),
-            field="status", mentor=mentor.email, capacity=capacity, used=used,
+            N_(
+                "%(mentor)s takes %(capacity)s mentee(s) and already has %(used)s active or "
+                "paused pair(s); end one of them or raise their capacity first"
+            ),
+            field="status",
+            mentor=mentor.email,
+            capacity=capacity,
+            used=used,
         )
 
 
@@ -140,7 +157,9 @@ def add_pair(
     if find_pair(session, programme, mentor, mentee) is not None:
         raise ValidationError(
             N_("%(mentor)s and %(mentee)s are already a pair in %(programme)r"),
-            mentor=mentor.email, mentee=mentee.email, programme=programme.slug,
+            mentor=mentor.email,
+            mentee=mentee.email,
+            programme=programme.slug,
         )
     if status in RUNNING:
         check_capacity(session, mentor)
@@ -179,8 +198,11 @@ def upsert_pair(
         return pair, "unchanged"
     if status in RUNNING and pair.status not in RUNNING:
         check_capacity(session, mentor, pair)
-    changed = [f"{k} {_shown(getattr(pair, k))} → {_shown(v)}" for k, v in values.items()
-               if getattr(pair, k) != v]
+    changed = [
+        f"{k} {_shown(getattr(pair, k))} → {_shown(v)}"
+        for k, v in values.items()
+        if getattr(pair, k) != v
+    ]
     for key, value in values.items():
         setattr(pair, key, value)
     record_change(pair, "import: " + ", ".join(changed), None)
@@ -198,7 +220,9 @@ def set_pair_status(session: Session, pair: Pair, status: str, user: Person) -> 
         raise PermissionDenied(N_("only HR can change the status of a pair"))
     if status not in PAIR_STATUSES:
         raise ValidationError(
-            N_("unknown pair status %(status)r; use %(choices)s"), field="status", status=status,
+            N_("unknown pair status %(status)r; use %(choices)s"),
+            field="status",
+            status=status,
             choices=", ".join(PAIR_STATUSES),
         )
     if status in RUNNING and pair.status not in RUNNING:
@@ -211,8 +235,15 @@ def set_pair_status(session: Session, pair: Pair, status: str, user: Person) -> 
         pair.ended = today
     if status != pair.status:
         record_change(pair, f"status {pair.status} → {status}", user)
-        audit.record(session, user, "pair.status", "pair", pair.id, pair.programme_id,
-                     {"from": pair.status, "to": status})
+        audit.record(
+            session,
+            user,
+            "pair.status",
+            "pair",
+            pair.id,
+            pair.programme_id,
+            {"from": pair.status, "to": status},
+        )
     pair.status = status
     session.flush()
     return pair
@@ -224,8 +255,14 @@ def set_pair_locked(session: Session, pair: Pair, locked: bool, user: Person) ->
         raise PermissionDenied(N_("only HR can lock a pair"))
     if locked != pair.locked:
         record_change(pair, "locked" if locked else "unlocked", user)
-        audit.record(session, user, "pair.lock" if locked else "pair.unlock", "pair", pair.id,
-                     pair.programme_id)
+        audit.record(
+            session,
+            user,
+            "pair.lock" if locked else "pair.unlock",
+            "pair",
+            pair.id,
+            pair.programme_id,
+        )
     pair.locked = locked
     session.flush()
     return pair
@@ -275,6 +312,7 @@ def pair_of(
 
 # --- HR decisions on proposals -----------------------------------------------------------------
 
+
 def check_hr(user: Person | None, action: str) -> Person:
     """``user`` if they hold the HR role, else PermissionDenied naming ``action``."""
     if user is None or not user.has_role("hr"):
@@ -291,15 +329,20 @@ def programme_by_slug(session: Session, slug: str) -> Programme:
 
 def decided_pairs(session: Session, programme: Programme) -> list[Pair]:
     """Pairs of ``programme`` a new proposal keeps: locked ones still open, and running ones."""
-    return list(session.scalars(select(Pair).where(
-        Pair.programme_id == programme.id,
-        (Pair.locked.is_(True) & Pair.status.not_in(["rejected", "ended"]))
-        | Pair.status.in_(RUNNING),
-    )))
+    return list(
+        session.scalars(
+            select(Pair).where(
+                Pair.programme_id == programme.id,
+                (Pair.locked.is_(True) & Pair.status.not_in(["rejected", "ended"]))
+                | Pair.status.in_(RUNNING),
+            )
+        )
+    )
 
 
-def pair_for(session: Session, programme_slug: str, mentor_email: str, mentee_email: str
-             ) -> tuple[Programme, Person, Person, Pair | None]:
+def pair_for(
+    session: Session, programme_slug: str, mentor_email: str, mentee_email: str
+) -> tuple[Programme, Person, Person, Pair | None]:
     """The programme, both people (checked for their roles) and their pair if it exists."""
     programme = programme_by_slug(session, programme_slug)
     mentor = get_person_by_email(session, mentor_email)
@@ -307,11 +350,13 @@ def pair_for(session: Session, programme_slug: str, mentor_email: str, mentee_em
     if mentor.id == mentee.id:
         raise ValidationError(N_("%(mentor)s cannot mentor themselves"), mentor=mentor.email)
     if not mentor.has_role("mentor"):
-        raise ValidationError(N_("%(mentor)s does not have the mentor role"), field="mentor",
-                              mentor=mentor.email)
+        raise ValidationError(
+            N_("%(mentor)s does not have the mentor role"), field="mentor", mentor=mentor.email
+        )
     if not mentee.has_role("mentee"):
-        raise ValidationError(N_("%(mentee)s does not have the mentee role"), field="mentee",
-                              mentee=mentee.email)
+        raise ValidationError(
+            N_("%(mentee)s does not have the mentee role"), field="mentee", mentee=mentee.email
+        )
     return programme, mentor, mentee, find_pair(session, programme, mentor, mentee)
 
 
@@ -329,22 +374,32 @@ def lock_pair(
     constraints); it runs after the checks here and before anything is written.
     """
     check_hr(hr_user, "lock a pair")
-    programme, mentor, mentee, pair = pair_for(session, programme_slug, mentor_email,
-                                               mentee_email)
+    programme, mentor, mentee, pair = pair_for(session, programme_slug, mentor_email, mentee_email)
     if pair is not None and pair.status in ("rejected", "ended"):
-        raise ValidationError(N_("%(mentor)s / %(mentee)s is %(status)s; it cannot be locked"),
-                              mentor=mentor.email, mentee=mentee.email, status=pair.status)
+        raise ValidationError(
+            N_("%(mentor)s / %(mentee)s is %(status)s; it cannot be locked"),
+            mentor=mentor.email,
+            mentee=mentee.email,
+            status=pair.status,
+        )
     check_management_chain(session, mentor, mentee)
     if vet is not None:
         vet(programme, mentor, mentee)
-    if any(p.mentee_id == mentee.id and p.mentor_id != mentor.id
-           for p in decided_pairs(session, programme)):
-        raise ValidationError(N_("%(mentee)s already has a decided mentor in this programme"),
-                              mentee=mentee.email)
+    if any(
+        p.mentee_id == mentee.id and p.mentor_id != mentor.id
+        for p in decided_pairs(session, programme)
+    ):
+        raise ValidationError(
+            N_("%(mentee)s already has a decided mentor in this programme"), mentee=mentee.email
+        )
     with session.begin_nested():
         if pair is None:
-            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
-                        status="proposed")
+            pair = Pair(
+                programme_id=programme.id,
+                mentor_id=mentor.id,
+                mentee_id=mentee.id,
+                status="proposed",
+            )
             session.add(pair)
             record_change(pair, "created as proposed", hr_user)
         if pair.status == "dropped":
@@ -354,33 +409,58 @@ def lock_pair(
             record_change(pair, "locked", hr_user)
         pair.locked = True
         session.flush()
-        audit.record(session, hr_user, "proposal.accept", "pair", pair.id, programme.id,
-                     {"mentor_id": mentor.id, "mentee_id": mentee.id})
+        audit.record(
+            session,
+            hr_user,
+            "proposal.accept",
+            "pair",
+            pair.id,
+            programme.id,
+            {"mentor_id": mentor.id, "mentee_id": mentee.id},
+        )
     return pair
 
 
-def reject_pair(session: Session, programme_slug: str, mentor_email: str, mentee_email: str,
-                hr_user: Person | None) -> Pair:
+def reject_pair(
+    session: Session,
+    programme_slug: str,
+    mentor_email: str,
+    mentee_email: str,
+    hr_user: Person | None,
+) -> Pair:
     """HR rejects a pair: it is never proposed again (in any programme)."""
     check_hr(hr_user, "reject a pair")
-    programme, mentor, mentee, pair = pair_for(session, programme_slug, mentor_email,
-                                               mentee_email)
+    programme, mentor, mentee, pair = pair_for(session, programme_slug, mentor_email, mentee_email)
     if pair is not None and pair.status in RAN:
-        raise ValidationError(N_("%(mentor)s / %(mentee)s is %(status)s; end it instead"),
-                              mentor=mentor.email, mentee=mentee.email, status=pair.status)
+        raise ValidationError(
+            N_("%(mentor)s / %(mentee)s is %(status)s; end it instead"),
+            mentor=mentor.email,
+            mentee=mentee.email,
+            status=pair.status,
+        )
     with session.begin_nested():
         if pair is None:
             pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id)
             session.add(pair)
             record_change(pair, "created as rejected", hr_user)
         elif pair.status != "rejected":
-            record_change(pair, f"status {pair.status} → rejected"
-                          + (", unlocked" if pair.locked else ""), hr_user)
+            record_change(
+                pair,
+                f"status {pair.status} → rejected" + (", unlocked" if pair.locked else ""),
+                hr_user,
+            )
         pair.status = "rejected"
         pair.locked = False
         session.flush()
-        audit.record(session, hr_user, "proposal.reject", "pair", pair.id, programme.id,
-                     {"mentor_id": mentor.id, "mentee_id": mentee.id})
+        audit.record(
+            session,
+            hr_user,
+            "proposal.reject",
+            "pair",
+            pair.id,
+            programme.id,
+            {"mentor_id": mentor.id, "mentee_id": mentee.id},
+        )
     return pair
 
 
@@ -406,22 +486,29 @@ def store_proposed(
         mentor, mentee = by_email.get(mentor_email), by_email.get(mentee_email)
         if mentor is None or mentee is None:
             missing = mentor_email if mentor is None else mentee_email
-            raise ValidationError(f"the proposal names an unknown person {missing!r}; "
-                                  "run the proposal again")
+            raise ValidationError(
+                f"the proposal names an unknown person {missing!r}; run the proposal again"
+            )
         people.append((mentor, mentee))
-    existing = {(p.mentor_id, p.mentee_id): p for p in session.scalars(
-        select(Pair).where(Pair.programme_id == programme.id))}
+    existing = {
+        (p.mentor_id, p.mentee_id): p
+        for p in session.scalars(select(Pair).where(Pair.programme_id == programme.id))
+    }
     for mentor, mentee in people:
         check_management_chain(session, mentor, mentee)
         current = existing.get((mentor.id, mentee.id))
         if current is not None and current.status == "rejected":
-            raise ValidationError(f"{mentor.email} / {mentee.email} was rejected by HR; "
-                                  "run the proposal again")
+            raise ValidationError(
+                f"{mentor.email} / {mentee.email} was rejected by HR; run the proposal again"
+            )
     keep = {(m.id, e.id) for m, e in people}
     created: list[Pair] = []
     with session.begin_nested():
-        dropped = [pair for key, pair in existing.items()
-                   if pair.status == "proposed" and not pair.locked and key not in keep]
+        dropped = [
+            pair
+            for key, pair in existing.items()
+            if pair.status == "proposed" and not pair.locked and key not in keep
+        ]
         for pair in dropped:
             record_change(pair, "status proposed → dropped (left out of a new proposal)", hr_user)
             pair.status = "dropped"
@@ -433,14 +520,25 @@ def store_proposed(
                     again.status = "proposed"
                     created.append(again)
                 continue
-            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
-                        status="proposed")
+            pair = Pair(
+                programme_id=programme.id,
+                mentor_id=mentor.id,
+                mentee_id=mentee.id,
+                status="proposed",
+            )
             session.add(pair)
             record_change(pair, "proposed by matching", hr_user)
             created.append(pair)
         session.flush()
-        audit.record(session, hr_user, "proposal.save", "programme", programme.id, programme.id,
-                     {"pairs": len(people), "created": len(created), "dropped": len(dropped)})
+        audit.record(
+            session,
+            hr_user,
+            "proposal.save",
+            "programme",
+            programme.id,
+            programme.id,
+            {"pairs": len(people), "created": len(created), "dropped": len(dropped)},
+        )
     return created
 
 
@@ -455,15 +553,25 @@ def create_pair(
     check_hr(hr_user, "create a pair")
     _check_pair(mentor, mentee, "proposed")
     check_management_chain(session, mentor, mentee)
-    if any(p.mentee_id == mentee.id and p.mentor_id != mentor.id
-           for p in decided_pairs(session, programme)):
-        raise ValidationError(N_("%(mentee)s already has a mentor in this programme; "
-                                 "swap the mentor instead"), field="mentee", mentee=mentee.email)
+    if any(
+        p.mentee_id == mentee.id and p.mentor_id != mentor.id
+        for p in decided_pairs(session, programme)
+    ):
+        raise ValidationError(
+            N_("%(mentee)s already has a mentor in this programme; swap the mentor instead"),
+            field="mentee",
+            mentee=mentee.email,
+        )
     pair = find_pair(session, programme, mentor, mentee)
     with session.begin_nested():
         if pair is None:
-            pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id,
-                        status="proposed", locked=True)
+            pair = Pair(
+                programme_id=programme.id,
+                mentor_id=mentor.id,
+                mentee_id=mentee.id,
+                status="proposed",
+                locked=True,
+            )
             session.add(pair)
             record_change(pair, "created by HR as proposed, locked", hr_user)
         elif pair.status in ("dropped", "proposed"):
@@ -471,12 +579,22 @@ def create_pair(
                 record_change(pair, f"status {pair.status} → proposed, locked by HR", hr_user)
             pair.status, pair.locked = "proposed", True
         else:
-            raise ValidationError(N_("%(mentor)s / %(mentee)s is already %(status)s "
-                                     "in this programme"),
-                                  mentor=mentor.email, mentee=mentee.email, status=pair.status)
+            raise ValidationError(
+                N_("%(mentor)s / %(mentee)s is already %(status)s in this programme"),
+                mentor=mentor.email,
+                mentee=mentee.email,
+                status=pair.status,
+            )
         session.flush()
-        audit.record(session, hr_user, "pair.create", "pair", pair.id, programme.id,
-                     {"mentor_id": mentor.id, "mentee_id": mentee.id})
+        audit.record(
+            session,
+            hr_user,
+            "pair.create",
+            "pair",
+            pair.id,
+            programme.id,
+            {"mentor_id": mentor.id, "mentee_id": mentee.id},
+        )
     return pair
 
 
@@ -486,19 +604,27 @@ def swap_mentor(session: Session, pair: Pair, new_mentor: Person, hr_user: Perso
     today, if the new mentor has a place)."""
     check_hr(hr_user, "swap a mentor")
     if pair.status not in ("proposed", *RUNNING):
-        raise ValidationError(N_("the pair is %(status)s; only a proposed or running pair "
-                                 "can get another mentor"), field="status", status=pair.status)
+        raise ValidationError(
+            N_("the pair is %(status)s; only a proposed or running pair can get another mentor"),
+            field="status",
+            status=pair.status,
+        )
     if new_mentor.id == pair.mentor_id:
-        raise ValidationError(N_("%(mentor)s is already the mentor"), field="mentor",
-                              mentor=new_mentor.email)
+        raise ValidationError(
+            N_("%(mentor)s is already the mentor"), field="mentor", mentor=new_mentor.email
+        )
     mentee, programme = pair.mentee, pair.programme
     _check_pair(new_mentor, mentee, pair.status)
     check_management_chain(session, new_mentor, mentee)
     existing = find_pair(session, programme, new_mentor, mentee)
     if existing is not None and existing.status not in ("dropped", "proposed"):
-        raise ValidationError(N_("%(mentor)s / %(mentee)s is already %(status)s "
-                                 "in this programme"), field="mentor",
-                              mentor=new_mentor.email, mentee=mentee.email, status=existing.status)
+        raise ValidationError(
+            N_("%(mentor)s / %(mentee)s is already %(status)s in this programme"),
+            field="mentor",
+            mentor=new_mentor.email,
+            mentee=mentee.email,
+            status=existing.status,
+        )
     status = "active" if pair.status in RUNNING else "proposed"
     with session.begin_nested():
         old_status = pair.status
@@ -506,29 +632,52 @@ def swap_mentor(session: Session, pair: Pair, new_mentor: Person, hr_user: Perso
         if pair.status == "ended" and pair.ended is None:
             pair.ended = dt.date.today()
         pair.locked = False
-        record_change(pair, f"status {old_status} → {pair.status} (mentor swapped for "
-                      f"{new_mentor.email})", hr_user)
+        record_change(
+            pair,
+            f"status {old_status} → {pair.status} (mentor swapped for {new_mentor.email})",
+            hr_user,
+        )
         session.flush()
         if status in RUNNING:
             check_capacity(session, new_mentor)
         if existing is None:
-            new = Pair(programme_id=programme.id, mentor_id=new_mentor.id, mentee_id=mentee.id,
-                       status=status, locked=True,
-                       started=dt.date.today() if status == "active" else None)
+            new = Pair(
+                programme_id=programme.id,
+                mentor_id=new_mentor.id,
+                mentee_id=mentee.id,
+                status=status,
+                locked=True,
+                started=dt.date.today() if status == "active" else None,
+            )
             session.add(new)
-            record_change(new, f"created as {status} (mentor swapped from "
-                          f"{pair.mentor.email})", hr_user)
+            record_change(
+                new, f"created as {status} (mentor swapped from {pair.mentor.email})", hr_user
+            )
         else:
             new = existing
-            record_change(new, f"status {new.status} → {status} (mentor swapped from "
-                          f"{pair.mentor.email})", hr_user)
+            record_change(
+                new,
+                f"status {new.status} → {status} (mentor swapped from {pair.mentor.email})",
+                hr_user,
+            )
             new.status, new.locked = status, True
             if status == "active" and new.started is None:
                 new.started = dt.date.today()
         session.flush()
-        audit.record(session, hr_user, "pair.swap", "pair", new.id, programme.id,
-                     {"old_pair_id": pair.id, "old_mentor_id": pair.mentor_id,
-                      "mentor_id": new_mentor.id, "mentee_id": mentee.id})
+        audit.record(
+            session,
+            hr_user,
+            "pair.swap",
+            "pair",
+            new.id,
+            programme.id,
+            {
+                "old_pair_id": pair.id,
+                "old_mentor_id": pair.mentor_id,
+                "mentor_id": new_mentor.id,
+                "mentee_id": mentee.id,
+            },
+        )
     return new
 
 

@@ -124,13 +124,21 @@ def correct_pair(pair_id: int) -> ResponseReturnValue:
         session.commit()
     except ValidationError as error:
         session.rollback()
-        flash(gettext("%(pair)s: not changed: %(reason)s", pair=who,
-                      reason=translate_error(error)), "error")
+        flash(
+            gettext("%(pair)s: not changed: %(reason)s", pair=who, reason=translate_error(error)),
+            "error",
+        )
     else:
         status_word = pair_status_word(pair.status)
         if pair.locked:
-            flash(gettext("%(pair)s: %(status)s (locked: proposals keep it).", pair=who,
-                          status=status_word), "info")
+            flash(
+                gettext(
+                    "%(pair)s: %(status)s (locked: proposals keep it).",
+                    pair=who,
+                    status=status_word,
+                ),
+                "info",
+            )
         else:
             flash(gettext("%(pair)s: %(status)s.", pair=who, status=status_word), "info")
     return redirect(url_for("hr.programme", slug=slug))
@@ -195,10 +203,15 @@ def job_runner() -> JobRunner:
     """This process's runner of background matching jobs."""
     runner = current_app.extensions.get("matching_jobs")
     if runner is None:
-        runner = current_app.extensions.setdefault("matching_jobs", JobRunner(
-            tandem().sessions, tandem().matching_embedders, pool_cache(),
-            inline=bool(current_app.config.get("TANDEM_MATCHING_JOBS_INLINE")),
-        ))
+        runner = current_app.extensions.setdefault(
+            "matching_jobs",
+            JobRunner(
+                tandem().sessions,
+                tandem().matching_embedders,
+                pool_cache(),
+                inline=bool(current_app.config.get("TANDEM_MATCHING_JOBS_INLINE")),
+            ),
+        )
     return runner
 
 
@@ -227,8 +240,7 @@ def proposal(slug: str) -> ResponseReturnValue:
     if waiting is not None:
         return waiting
     rows = None if request.args.get("all") else LIST_ROWS
-    return render_template("hr/proposal.html", slug=slug,
-                           proposal=present_proposal(found, rows))
+    return render_template("hr/proposal.html", slug=slug, proposal=present_proposal(found, rows))
 
 
 def present_proposal(data: dict[str, Any], rows: int | None = None) -> dict[str, Any]:
@@ -242,8 +254,11 @@ def present_proposal(data: dict[str, Any], rows: int | None = None) -> dict[str,
         "unmatched_mentors": [u for u in data["unmatched_mentors"] if u["email"] not in paired],
         "mentors_with_places": data.get("mentors_with_places", []),
     }
-    return {**data, **{k: v[:rows] for k, v in lists.items()},
-            "sizes": {k: len(v) for k, v in lists.items()}}
+    return {
+        **data,
+        **{k: v[:rows] for k, v in lists.items()},
+        "sizes": {k: len(v) for k, v in lists.items()},
+    }
 
 
 @bp.route("/programmes/<slug>/proposal", methods=["POST"])
@@ -252,8 +267,13 @@ def apply_proposal(slug: str) -> ResponseReturnValue:
     """Save the proposal HR was shown (if the data changed since, it must be reviewed again)."""
     state = job_runner().request("proposal", slug)
     if not state.done:
-        flash(gettext("The proposal changed since it was shown (or is still being computed): "
-                      "review it again before saving."), "error")
+        flash(
+            gettext(
+                "The proposal changed since it was shown (or is still being computed): "
+                "review it again before saving."
+            ),
+            "error",
+        )
         return redirect(url_for("hr.proposal", slug=slug))
     session = db()
     created = pairs.store_proposed(
@@ -261,8 +281,12 @@ def apply_proposal(slug: str) -> ResponseReturnValue:
         current_person(),
     )  # fmt: skip
     session.commit()
-    flash(ngettext("Saved %(num)d new proposed pair.", "Saved %(num)d new proposed pairs.",
-                   len(created)), "info")
+    flash(
+        ngettext(
+            "Saved %(num)d new proposed pair.", "Saved %(num)d new proposed pairs.", len(created)
+        ),
+        "info",
+    )
     return redirect(url_for("hr.programme", slug=slug))
 
 
@@ -281,8 +305,7 @@ def decide_pair(slug: str) -> ResponseReturnValue:
         elif decision == "reject":
             pair = pairs.reject_pair(session, slug, mentor, mentee, hr)
         else:
-            raise ValidationError(N_("The decision must be accept or reject."),
-                                  field="decision")
+            raise ValidationError(N_("The decision must be accept or reject."), field="decision")
         session.commit()
     except ValidationError as error:
         session.rollback()
@@ -325,11 +348,14 @@ def recommend() -> ResponseReturnValue:
         found = matching.recommend_mentees(
             db(), tandem().matching_embedders, mentor, limit=10, cache=pool_cache()
         )
-    open_programmes = db().scalars(
-        select(Programme).where(Programme.status != "finished").order_by(Programme.name)
-    ).all()
-    return render_template("hr/recommend.html", result=to_data(found), mentee=mentee,
-                           programmes=open_programmes)
+    open_programmes = (
+        db()
+        .scalars(select(Programme).where(Programme.status != "finished").order_by(Programme.name))
+        .all()
+    )
+    return render_template(
+        "hr/recommend.html", result=to_data(found), mentee=mentee, programmes=open_programmes
+    )
 
 
 AUDIT_ROWS = 100

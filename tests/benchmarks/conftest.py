@@ -10,10 +10,17 @@ from bench.data import BaseMaterial
 from kb.embedding import FakeEmbedder
 
 SENTENCES = {
-    "en": ["Mentors explain new tools.", "Seniors share the history of the firm.",
-           "Pairs meet every two weeks.", "Notes stay private to the pair."],
-    "pl": ["Mentorzy pokazują nowe narzędzia.", "Spotkania odbywają się co tydzień.",
-           "Notatki są prywatne."],
+    "en": [
+        "Mentors explain new tools.",
+        "Seniors share the history of the firm.",
+        "Pairs meet every two weeks.",
+        "Notes stay private to the pair.",
+    ],
+    "pl": [
+        "Mentorzy pokazują nowe narzędzia.",
+        "Spotkania odbywają się co tydzień.",
+        "Notatki są prywatne.",
+    ],
     "ru": ["Наставники объясняют новые инструменты.", "Пары встречаются раз в неделю."],
 }
 

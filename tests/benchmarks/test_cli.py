@@ -25,8 +25,9 @@ def test_without_the_bench_package_tandem_names_its_install(
 def test_a_missing_bench_dependency_is_named_with_the_install_command(
         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "txtai" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "txtai" else real(name, *a)
+    )
     result = CliRunner().invoke(main, ["bench", "peers", "--no-write"])
     assert result.exit_code == 1
     assert "txtai" in result.output and "pip install -e ./bench" in result.output

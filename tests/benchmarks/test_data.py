@@ -19,9 +19,15 @@ def test_synthetic_vectors_are_normalised_deterministic_and_near_their_bases(mat
 def test_synthetic_records_mix_sentences_of_one_language_and_keep_notes_private(material):
     records = take(synthetic_records(material, 300, seed=1), 300)
     assert [r.chunk_id for r in records] == list(range(1, 301))
-    by_language = {lang: set(s for i, code in enumerate(material.languages) if code == lang
-                             for s in material.sentences[i])
-                   for lang in set(material.languages)}
+    by_language = {
+        lang: set(
+            s
+            for i, code in enumerate(material.languages)
+            if code == lang
+            for s in material.sentences[i]
+        )
+        for lang in set(material.languages)
+    }
     for record in records:
         assert record.text
         sentences = by_language[record.language]

@@ -32,7 +32,9 @@ def test_run_main_sets_openmp_spin_and_exits_with_mains_code(
 def test_module_entry_point_runs() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "bench.warm_cache", "--help"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert "usage" in out.stdout.lower()

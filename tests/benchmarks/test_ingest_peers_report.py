@@ -64,8 +64,9 @@ def test_tandem_search_embeds_no_query_while_timed(tmp_path) -> None:
             self.calls.append(len(texts))
             return super().embed_queries(texts)
 
-    passages = [EvalPassage(f"d{i}", 0, f"Guide {i}", f"How to write prompts, part {i}.")
-                for i in range(12)]
+    passages = [
+        EvalPassage(f"d{i}", 0, f"Guide {i}", f"How to write prompts, part {i}.") for i in range(12)
+    ]
     queries = ["prompts", '"write prompts" part', "guide -part"]
     embedder = CachedEmbedder(Counting(), EmbeddingCache(tmp_path / "cache.sqlite"))
     vectors = embedder.embed_passages([p.embedding_text for p in passages])
@@ -81,23 +82,36 @@ def test_plots_are_written_for_every_part_present(tmp_path):
     lat = {"n": 3, "p50": 1.0, "p95": 2.0, "p99": 3.0, "mean": 1.5, "max": 3.0}
     size = lambda n: {  # noqa: E731
         "size": n,
-        "vectors": {"flat": {"latency_ms": lat, "recall@10": 1.0},
-                    "ivf": {"nlist": 4, "build_s": 0.1,
-                            "nprobe": {"8": {"latency_ms": lat, "recall@10": 0.97}}}},
+        "vectors": {
+            "flat": {"latency_ms": lat, "recall@10": 1.0},
+            "ivf": {
+                "nlist": 4,
+                "build_s": 0.1,
+                "nprobe": {"8": {"latency_ms": lat, "recall@10": 0.97}},
+            },
+        },
         "bm25": {"build_s": 1.0, "latency_ms": lat},
         "full": {"latency_ms": lat},
     }
     result = {
-        "search": {"query_embedding": {"latency_ms": lat}, "sizes": [size(10), size(100)],
-                   "summary": [{"size": 10, "ivf_p95_ms": 2.0}, {"size": 100, "ivf_p95_ms": 2.0}]},
-        "web": {"config": {"p99_goal_ms": 200},
-                "workers": {"1": {"steps": [{"rps": 5, "p99": 80, "connections": 1}]}}},
+        "search": {
+            "query_embedding": {"latency_ms": lat},
+            "sizes": [size(10), size(100)],
+            "summary": [{"size": 10, "ivf_p95_ms": 2.0}, {"size": 100, "ivf_p95_ms": 2.0}],
+        },
+        "web": {
+            "config": {"p99_goal_ms": 200},
+            "workers": {"1": {"steps": [{"rps": 5, "p99": 80, "connections": 1}]}},
+        },
         "peers": {"summary": [{"set": "x", "bm25s_ndcg@10": 0.9, "bm25s_p50_ms": 1.0}]},
     }
     made = plot_all(result, tmp_path)
     assert {p.name for p in made} == {
-        "bench-search-latency.png", "bench-search-recall.png", "bench-index-build.png",
-        "bench-web.png", "bench-peers.png",
+        "bench-search-latency.png",
+        "bench-search-recall.png",
+        "bench-index-build.png",
+        "bench-web.png",
+        "bench-peers.png",
     }
     assert all(p.stat().st_size > 1000 for p in made)
     json.dumps(result)
@@ -120,10 +134,26 @@ def test_merge_keeps_every_part_and_each_runs_metadata(tmp_path):
 
     a = tmp_path / "bench-search.json"
     b = tmp_path / "bench-web.json"
-    a.write_text(json.dumps({"command": "tandem bench search", "commit": "abc",
-                             "load_average_start": [3.0], "search": {"sizes": []}}))
-    b.write_text(json.dumps({"command": "tandem bench web", "commit": "abc",
-                             "load_average_start": [5.0], "web": {"workers": {}}}))
+    a.write_text(
+        json.dumps(
+            {
+                "command": "tandem bench search",
+                "commit": "abc",
+                "load_average_start": [3.0],
+                "search": {"sizes": []},
+            }
+        )
+    )
+    b.write_text(
+        json.dumps(
+            {
+                "command": "tandem bench web",
+                "commit": "abc",
+                "load_average_start": [5.0],
+                "web": {"workers": {}},
+            }
+        )
+    )
     merged = merge_results([a, b])
     assert merged["search"] == {"sizes": []} and merged["web"] == {"workers": {}}
     assert [r["parts"] for r in merged["runs"]] == [["search"], ["web"]]
@@ -136,10 +166,30 @@ def test_merge_combines_search_runs_of_different_sizes(tmp_path):
 
     small = tmp_path / "a.json"
     large = tmp_path / "b.json"
-    small.write_text(json.dumps({"command": "a", "search": {
-        "config": {"sizes": [10]}, "sizes": [{"size": 10}], "summary": [{"size": 10}]}}))
-    large.write_text(json.dumps({"command": "b", "search": {
-        "config": {"sizes": [1000]}, "sizes": [{"size": 1000}], "summary": [{"size": 1000}]}}))
+    small.write_text(
+        json.dumps(
+            {
+                "command": "a",
+                "search": {
+                    "config": {"sizes": [10]},
+                    "sizes": [{"size": 10}],
+                    "summary": [{"size": 10}],
+                },
+            }
+        )
+    )
+    large.write_text(
+        json.dumps(
+            {
+                "command": "b",
+                "search": {
+                    "config": {"sizes": [1000]},
+                    "sizes": [{"size": 1000}],
+                    "summary": [{"size": 1000}],
+                },
+            }
+        )
+    )
     merged = merge_results([large, small])
     assert [s["size"] for s in merged["search"]["sizes"]] == [10, 1000]
     assert [s["size"] for s in merged["search"]["summary"]] == [10, 1000]
@@ -151,8 +201,11 @@ def test_merge_keeps_web_runs_of_different_libraries_and_plots_them_by_size(tmp_
 
     def web(chunks: int, rps: float) -> dict:
         best = {"rps": rps, "p99": 150.0, "connections": 2}
-        return {"chunks": chunks, "config": {"p99_goal_ms": 200},
-                "workers": {"1": {"steps": [best], "best": best}}}
+        return {
+            "chunks": chunks,
+            "config": {"p99_goal_ms": 200},
+            "workers": {"1": {"steps": [best], "best": best}},
+        }
 
     big, small = tmp_path / "big.json", tmp_path / "small.json"
     big.write_text(json.dumps({"command": "web 1M", "web": web(1_000_000, 9.0)}))
@@ -168,8 +221,14 @@ def test_bench_merge_command_writes_the_full_result(tmp_path):
     from kb.cli import main
 
     part = tmp_path / "bench-peers.json"
-    part.write_text(json.dumps({"command": "tandem bench peers", "peers": {"summary": [
-        {"set": "x", "bm25s_ndcg@10": 0.9, "bm25s_p50_ms": 1.0}]}}))
+    part.write_text(
+        json.dumps(
+            {
+                "command": "tandem bench peers",
+                "peers": {"summary": [{"set": "x", "bm25s_ndcg@10": 0.9, "bm25s_p50_ms": 1.0}]},
+            }
+        )
+    )
     result = CliRunner().invoke(main, ["bench", "--merge", str(part), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     merged = json.loads((tmp_path / "bench-full.json").read_text())

@@ -36,8 +36,9 @@ def test_rank_metrics() -> None:
     assert md.recall_at([0, 0]) is None
 
 
-def brute_threshold(scores: list[float], labels: list[bool], target: float, support: int
-                    ) -> float | None:
+def brute_threshold(
+    scores: list[float], labels: list[bool], target: float, support: int
+) -> float | None:
     cuts = sorted({math.ceil(s * 100 - 1e-9) / 100 for s in scores})
     ok = None
     for cut in cuts:
@@ -61,7 +62,8 @@ def test_choose_threshold_matches_brute_force(seed: int) -> None:
     labels = [rng.random() < s for s in scores]  # higher scores more often suitable
     for target, support in itertools.product((0.5, 0.8), (1, 3, 10)):
         assert md.choose_threshold(scores, labels, target, support) == brute_threshold(
-            scores, labels, target, support)
+            scores, labels, target, support
+        )
 
 
 def test_choose_threshold_picks_the_lowest_safe_cut() -> None:
@@ -73,11 +75,18 @@ def test_choose_threshold_picks_the_lowest_safe_cut() -> None:
 
 
 def test_band_report_counts_precision_and_share() -> None:
-    rows = [md.PairRow("g", "en", f"m{i}", grade, fit=s, links=(md.Link(s, "guide", "e"),))
-            for i, (grade, s) in enumerate([(2, 0.9), (0, 0.8), (1, 0.5), (0, 0.4), (1, 0.1)])]
+    rows = [
+        md.PairRow("g", "en", f"m{i}", grade, fit=s, links=(md.Link(s, "guide", "e"),))
+        for i, (grade, s) in enumerate([(2, 0.9), (0, 0.8), (1, 0.5), (0, 0.4), (1, 0.1)])
+    ]
     report = md.band_report(rows, Bands(strong=0.7, some=0.45), "top_link")
-    assert report["strong"] == {"pairs": 2, "suitable": 1, "precision": 0.5,
-                                "share_of_suitable": round(1 / 3, 4), "strong_grade_pairs": 1}
+    assert report["strong"] == {
+        "pairs": 2,
+        "suitable": 1,
+        "precision": 0.5,
+        "share_of_suitable": round(1 / 3, 4),
+        "strong_grade_pairs": 1,
+    }
     assert report["some"]["pairs"] == 1 and report["some"]["precision"] == 1.0
     assert report["weak"]["pairs"] == 2 and report["weak"]["suitable"] == 1
     assert report["strong_or_some_precision"] == round(2 / 3, 4)
@@ -91,17 +100,30 @@ def write_set(folder: Path, goals: list[dict], judgments: list[dict]) -> Path:
 
 
 def goal_row(gid: str, text: str, split: str = "dev", covered: bool = True) -> dict:
-    return {"id": gid, "language": gid[:2], "split": split, "topic": "t", "goal": text,
-            "covered": covered, "cross_language": False}
+    return {
+        "id": gid,
+        "language": gid[:2],
+        "split": split,
+        "topic": "t",
+        "goal": text,
+        "covered": covered,
+        "cross_language": False,
+    }
 
 
 def test_load_set_rejects_unjudged_goals_and_bad_grades(tmp_path: Path) -> None:
-    folder = write_set(tmp_path / "a", [goal_row("en-01", "x"), goal_row("en-02", "y")],
-                       [{"goal": "en-01", "mentor": "m@x.com", "grade": 1, "reason": "r"}])
+    folder = write_set(
+        tmp_path / "a",
+        [goal_row("en-01", "x"), goal_row("en-02", "y")],
+        [{"goal": "en-01", "mentor": "m@x.com", "grade": 1, "reason": "r"}],
+    )
     with pytest.raises(ValidationError, match="goals without judgments: en-02"):
         md.load_set(folder)
-    folder = write_set(tmp_path / "b", [goal_row("en-01", "x")],
-                       [{"goal": "en-01", "mentor": "m@x.com", "grade": 3, "reason": "r"}])
+    folder = write_set(
+        tmp_path / "b",
+        [goal_row("en-01", "x")],
+        [{"goal": "en-01", "mentor": "m@x.com", "grade": 3, "reason": "r"}],
+    )
     with pytest.raises(ValidationError, match="must be 0, 1 or 2"):
         md.load_set(folder)
 
@@ -116,34 +138,54 @@ def test_the_repository_set_loads() -> None:
 def tiny(session, embedders):
     """Two mentors (one full, one with capacity 0) and the labels of two goals."""
     mentors = [
-        Person(email="excel@x.com", name="Excel", roles="mentor", languages="en", capacity=0,
-               expertise="automate weekly reports in Excel;Power Query"),
-        Person(email="video@x.com", name="Video", roles="mentor", languages="pl", capacity=1,
-               expertise="video editing on a phone;TikTok reels"),
+        Person(
+            email="excel@x.com",
+            name="Excel",
+            roles="mentor",
+            languages="en",
+            capacity=0,
+            expertise="automate weekly reports in Excel;Power Query",
+        ),
+        Person(
+            email="video@x.com",
+            name="Video",
+            roles="mentor",
+            languages="pl",
+            capacity=1,
+            expertise="video editing on a phone;TikTok reels",
+        ),
     ]
     session.add_all(mentors)
     match_vectors.store(session, match_vectors.person_texts(mentors), embedders)
     session.commit()
-    goals = [goal_row("en-01", "automate my weekly Excel reports"),
-             goal_row("en-02", "edit short TikTok videos on my phone", split="test"),
-             goal_row("en-03", "learn quantum computing", covered=False)]
-    grades = {("en-01", "excel@x.com"): 2, ("en-01", "video@x.com"): 0,
-              ("en-02", "excel@x.com"): 0, ("en-02", "video@x.com"): 2,
-              ("en-03", "excel@x.com"): 0, ("en-03", "video@x.com"): 0}
-    judgments = [{"goal": g, "mentor": m, "grade": v, "reason": "because"}
-                 for (g, m), v in grades.items()]
+    goals = [
+        goal_row("en-01", "automate my weekly Excel reports"),
+        goal_row("en-02", "edit short TikTok videos on my phone", split="test"),
+        goal_row("en-03", "learn quantum computing", covered=False),
+    ]
+    grades = {
+        ("en-01", "excel@x.com"): 2,
+        ("en-01", "video@x.com"): 0,
+        ("en-02", "excel@x.com"): 0,
+        ("en-02", "video@x.com"): 2,
+        ("en-03", "excel@x.com"): 0,
+        ("en-03", "video@x.com"): 0,
+    }
+    judgments = [
+        {"goal": g, "mentor": m, "grade": v, "reason": "because"} for (g, m), v in grades.items()
+    ]
     return goals, judgments
 
 
-def test_rank_goals_runs_the_service_and_stores_nothing(session, embedders, tiny, tmp_path
-                                                        ) -> None:
+def test_rank_goals_runs_the_service_and_stores_nothing(session, embedders, tiny, tmp_path) -> None:
     labels = md.load_set(write_set(tmp_path / "set", *tiny))
     before = session.scalar(select(func.count()).select_from(Person))
     vectors = session.scalar(select(func.count()).select_from(MatchingVector))
     ranked = md.rank_goals(session, embedders, labels.goals, labels.mentors)
     # Both mentors ranked for every goal, though one has capacity 0 and one speaks only Polish.
     assert {gid: sorted(r.mentor for r in rows) for gid, rows in ranked.items()} == {
-        gid: ["excel@x.com", "video@x.com"] for gid in ("en-01", "en-02", "en-03")}
+        gid: ["excel@x.com", "video@x.com"] for gid in ("en-01", "en-02", "en-03")
+    }
     # The lexical signal alone (fake embedder) ranks the mentor whose expertise shares the
     # goal's words first, and quotes that expertise as a reason.
     assert ranked["en-01"][0].mentor == "excel@x.com"
@@ -171,11 +213,14 @@ def test_rank_goals_runs_the_service_and_stores_nothing(session, embedders, tiny
     assert "rescored_bands" in again["config"]
 
 
-def test_rank_goals_refuses_an_instance_without_the_mentors(session, embedders, tmp_path
-                                                            ) -> None:
-    labels = md.load_set(write_set(
-        tmp_path / "set", [goal_row("en-01", "x")],
-        [{"goal": "en-01", "mentor": "nobody@x.com", "grade": 1, "reason": "because"}]))
+def test_rank_goals_refuses_an_instance_without_the_mentors(session, embedders, tmp_path) -> None:
+    labels = md.load_set(
+        write_set(
+            tmp_path / "set",
+            [goal_row("en-01", "x")],
+            [{"goal": "en-01", "mentor": "nobody@x.com", "grade": 1, "reason": "because"}],
+        )
+    )
     with pytest.raises(ValidationError, match="lacks the labelled mentors"):
         md.rank_goals(session, embedders, labels.goals, labels.mentors)
     assert session.scalar(select(func.count()).select_from(Person)) == 0

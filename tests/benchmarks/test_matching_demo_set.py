@@ -37,8 +37,7 @@ def judgments() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def mentors() -> set[str]:
     with PEOPLE.open(encoding="utf-8", newline="") as f:
-        return {row["email"] for row in csv.DictReader(f)
-                if "mentor" in row["roles"].split(";")}
+        return {row["email"] for row in csv.DictReader(f) if "mentor" in row["roles"].split(";")}
 
 
 def test_goals_have_the_documented_fields(goals: list[dict[str, Any]]) -> None:
@@ -46,8 +45,15 @@ def test_goals_have_the_documented_fields(goals: list[dict[str, Any]]) -> None:
     ids = [g["id"] for g in goals]
     assert len(ids) == len(set(ids)), "goal ids must be unique"
     for g in goals:
-        assert set(g) == {"id", "language", "split", "topic", "goal", "covered",
-                          "cross_language"}, g["id"]
+        assert set(g) == {
+            "id",
+            "language",
+            "split",
+            "topic",
+            "goal",
+            "covered",
+            "cross_language",
+        }, g["id"]
         assert g["language"] in LANGUAGES and g["id"].startswith(g["language"] + "-")
         assert g["split"] in ("dev", "test")
         assert g["goal"].strip() and g["topic"].strip()
@@ -115,4 +121,5 @@ def test_splits_are_disjoint(goals: list[dict[str, Any]]) -> None:
     test = {g["id"] for g in goals if g["split"] == "test"}
     assert dev and test and not dev & test
     assert {g["goal"] for g in goals if g["split"] == "dev"}.isdisjoint(
-        {g["goal"] for g in goals if g["split"] == "test"})
+        {g["goal"] for g in goals if g["split"] == "test"}
+    )

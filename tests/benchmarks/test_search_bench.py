@@ -47,8 +47,9 @@ def test_exact_top_among_leaves_out_rows_not_held():
     rows = np.flatnonzero(held)
     brute = rows[np.argsort(-(queries @ vectors[rows].T), axis=1)[:, :5]]
     assert np.array_equal(top, brute)
-    assert np.array_equal(exact_top_among(vectors, queries, np.ones(500, bool), k=5),
-                          exact_top(vectors, queries, 5))
+    assert np.array_equal(
+        exact_top_among(vectors, queries, np.ones(500, bool), k=5), exact_top(vectors, queries, 5)
+    )
 
 
 def test_best_operating_point_is_cheapest_setting_reaching_the_target():
@@ -84,8 +85,15 @@ def test_full_path_times_the_product_bm25_leg_and_whoosh(material, tmp_path):
 
     full = tandem_full_path("fake:32")
     vectors = synthetic_vectors(material, 300, seed=0)
-    out = full(material, vectors, 300, material.queries, tmp_path, whoosh_queries=2,
-               query_vectors=material.query_vectors)
+    out = full(
+        material,
+        vectors,
+        300,
+        material.queries,
+        tmp_path,
+        whoosh_queries=2,
+        query_vectors=material.query_vectors,
+    )
     assert out["bm25_product"]["latency_ms"]["n"] == len(material.queries)
     assert out["bm25"]["latency_ms"]["n"] == 2  # the slow "before" on fewer queries
     assert out["bm25_product"]["phrase_queries"] == 0
@@ -110,8 +118,9 @@ def test_full_path_can_keep_its_instance(material, tmp_path):
     from bench.search import tandem_full_path
 
     vectors = synthetic_vectors(material, 200, seed=0)
-    out = tandem_full_path("fake:32")(material, vectors, 200, material.queries[:4], tmp_path,
-                                      keep=True)
+    out = tandem_full_path("fake:32")(
+        material, vectors, 200, material.queries[:4], tmp_path, keep=True
+    )
     kept = tmp_path / "instance-200"
     assert out["instance_kept"] == str(kept) and (kept / "tandem.sqlite3").exists()
     assert "product_index" not in out  # no query vectors given
@@ -144,8 +153,12 @@ def test_summary_sets_the_full_path_against_its_parts():
         "size": 1000,
         "vectors": {"flat": {"latency_ms": lat(5, 6)}, "ivf": {"nprobe": {}}},
         "bm25_product": {"latency_ms": lat(2, 4)},
-        "full": {"latency_ms": lat(12, 30), "product_index": {"m": {
-            "backend": "HnswBackend", "latency_ms": lat(1, 2), "recall@10": 0.97}}},
+        "full": {
+            "latency_ms": lat(12, 30),
+            "product_index": {
+                "m": {"backend": "HnswBackend", "latency_ms": lat(1, 2), "recall@10": 0.97}
+            },
+        },
     }
     (row,) = summarise({"query_embedding": {"latency_ms": lat(7, 9)}, "sizes": [entry]})
     assert row["product_index"] == "HnswBackend" and row["product_index_recall@10"] == 0.97

@@ -189,8 +189,10 @@ def test_int8_smoothing_brings_the_vectors_closer_to_float32(
                             for w in windows])  # fmt: skip
 
     def cosines(vectors: np.ndarray) -> np.ndarray:
-        return (vectors * floats).sum(1) / np.linalg.norm(vectors, axis=1) / np.linalg.norm(
-            floats, axis=1
+        return (
+            (vectors * floats).sum(1)
+            / np.linalg.norm(vectors, axis=1)
+            / np.linalg.norm(floats, axis=1)
         )
 
     with_smoothing, without = cosines(smoothed.mean_pooled(windows, threads=2)), cosines(unsmoothed)

@@ -19,11 +19,11 @@ def test_reviewer_loss_and_draws() -> None:
     ratings = {"a": {"p": 5.0, "q": 3.0, "r": 1.0}, "b": {"p": 1.0, "q": 2.0}}
     assert reviewer_loss({"a": {"p": 3, "q": 2, "r": 1}, "b": {"p": 0, "q": 1}}, ratings) == 0
     assert reviewer_loss({"a": {"p": 1, "q": 2, "r": 3}, "b": {"p": 1, "q": 0}}, ratings) == 1
-    assert reviewer_loss({"a": {"p": 0, "q": 0, "r": 0}, "b": {"p": 0, "q": 0}},
-                         ratings) == 0.5
+    assert reviewer_loss({"a": {"p": 0, "q": 0, "r": 0}, "b": {"p": 0, "q": 0}}, ratings) == 0.5
     # a: (p,q) wrong 2, (p,r) wrong 4, (q,r) tie 2 -> 2 + 4 + 1; b right; all weights 9
-    assert reviewer_loss({"a": {"p": 1, "q": 2, "r": 2}, "b": {"p": 0, "q": 1}},
-                         ratings) == pytest.approx(7 / 9)
+    assert reviewer_loss(
+        {"a": {"p": 1, "q": 2, "r": 2}, "b": {"p": 0, "q": 1}}, ratings
+    ) == pytest.approx(7 / 9)
     assert parse_draws("6-10") == [6, 7, 8, 9, 10]
     assert parse_draws("1,3, 3") == [1, 3]
     with pytest.raises(ValidationError, match="1 to 10"):

@@ -16,8 +16,13 @@ from matching.service import read_snapshot
 
 def stored(sessions, model: str = "fake") -> set[str]:
     with sessions() as s:
-        return set(s.scalars(select(MatchingVector.text_hash).where(
-            MatchingVector.model == model, MatchingVector.side == "query")))
+        return set(
+            s.scalars(
+                select(MatchingVector.text_hash).where(
+                    MatchingVector.model == model, MatchingVector.side == "query"
+                )
+            )
+        )
 
 
 def test_an_import_embeds_every_goal_expertise_and_public_chunk(sessions, library, embedders):
@@ -27,8 +32,7 @@ def test_an_import_embeds_every_goal_expertise_and_public_chunk(sessions, librar
     with sessions() as s:
         snapshot = read_snapshot(s)
         wanted = {text_hash(g) for p in snapshot.participants for g in p.goals}
-        wanted |= {text_hash(e.embedding_text) for p in snapshot.participants
-                   for e in p.evidence}
+        wanted |= {text_hash(e.embedding_text) for p in snapshot.participants for e in p.evidence}
         assert wanted and wanted <= hashes  # everything matching reads is stored
         kinds = {e.kind for p in snapshot.participants for e in p.evidence}
         assert {"expertise", "guide", "insight"} <= kinds
@@ -48,15 +52,15 @@ def test_a_profile_change_brings_its_vectors_in_the_same_import(sessions, librar
     with sessions() as s:
         someone = s.scalars(select(Person).where(Person.goals != "")).first()
         old_goals = someone.goals
-    people.write_text(text.replace(old_goals.split(";")[0], "learn to negotiate with Qwertyx"),
-                      encoding="utf-8")
+    people.write_text(
+        text.replace(old_goals.split(";")[0], "learn to negotiate with Qwertyx"), encoding="utf-8"
+    )
     report = import_paths(sessions, [Path(people)], embedders, matching=embedders)
     assert report.rejected == [] and report.updated
     assert text_hash("learn to negotiate with Qwertyx") in stored(sessions)
 
 
-def test_without_matching_models_an_import_stores_no_matching_vectors(sessions, library,
-                                                                     embedders):
+def test_without_matching_models_an_import_stores_no_matching_vectors(sessions, library, embedders):
     import_paths(sessions, [library], embedders)
     assert stored(sessions) == set()
     added = match_vectors.catch_up(sessions, embedders)

@@ -51,9 +51,7 @@ CONTROL = ["\x00", "\x01", "\x1b", "\x7f", "\x85"]
 
 
 @pytest.mark.parametrize("char", CONTROL)
-def test_control_characters_in_a_markdown_file_are_rejected(
-    sessions, library, embedders, char
-):
+def test_control_characters_in_a_markdown_file_are_rejected(sessions, library, embedders, char):
     path = library / "guides" / "prompt-basics.md"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("title: ", f"title: Bad{char}", 1), encoding="utf-8")

@@ -38,9 +38,17 @@ def person(
     availability: str = "",
 ) -> Person:
     row = Person(
-        email=email, name=email.split("@")[0].replace(".", " ").title(), department=department,
-        manager_id=manager.id if manager else None, languages=languages, roles=roles,
-        expertise=expertise, goals=goals, opt_in=opt_in, capacity=capacity, style=style,
+        email=email,
+        name=email.split("@")[0].replace(".", " ").title(),
+        department=department,
+        manager_id=manager.id if manager else None,
+        languages=languages,
+        roles=roles,
+        expertise=expertise,
+        goals=goals,
+        opt_in=opt_in,
+        capacity=capacity,
+        style=style,
         availability=availability,
     )
     session.add(row)
@@ -48,8 +56,16 @@ def person(
     return row
 
 
-def guide(session: Session, author: Person, title: str, body: str, *, status: str = "published",
-          language: str = "en", chunks: bool = True) -> Guide:
+def guide(
+    session: Session,
+    author: Person,
+    title: str,
+    body: str,
+    *,
+    status: str = "published",
+    language: str = "en",
+    chunks: bool = True,
+) -> Guide:
     slug = title.lower().replace(" ", "-").replace(":", "")[:60]
     row = Guide(slug=slug, author_id=author.id, title=title, language=language, status=status)
     row.revisions.append(GuideRevision(number=1, title=title, body_md=body))
@@ -57,11 +73,19 @@ def guide(session: Session, author: Person, title: str, body: str, *, status: st
     session.flush()
     if chunks and status == "published":
         for passage in chunk_text(body):
-            session.add(Chunk(
-                doc_key=f"guide:{row.id}", doc_type="guide", doc_id=row.id,
-                position=passage.position, title=title, text=passage.text,
-                text_hash=str(hash(passage.text)), language=language, author_id=author.id,
-            ))
+            session.add(
+                Chunk(
+                    doc_key=f"guide:{row.id}",
+                    doc_type="guide",
+                    doc_id=row.id,
+                    position=passage.position,
+                    title=title,
+                    text=passage.text,
+                    text_hash=str(hash(passage.text)),
+                    language=language,
+                    author_id=author.id,
+                )
+            )
         session.flush()
     return row
 
@@ -73,34 +97,69 @@ def programme(session: Session, slug: str = "spring") -> Programme:
     return row
 
 
-def pair(session: Session, prog: Programme, mentor: Person, mentee: Person, *,
-         status: str = "active", locked: bool = False) -> Pair:
-    row = Pair(programme_id=prog.id, mentor_id=mentor.id, mentee_id=mentee.id, status=status,
-               locked=locked)
+def pair(
+    session: Session,
+    prog: Programme,
+    mentor: Person,
+    mentee: Person,
+    *,
+    status: str = "active",
+    locked: bool = False,
+) -> Pair:
+    row = Pair(
+        programme_id=prog.id, mentor_id=mentor.id, mentee_id=mentee.id, status=status, locked=locked
+    )
     session.add(row)
     session.flush()
     return row
 
 
-def note(session: Session, the_pair: Pair, author: Person, title: str, body: str, *,
-         insight: str | None = None, consented: bool = True) -> SessionNote:
+def note(
+    session: Session,
+    the_pair: Pair,
+    author: Person,
+    title: str,
+    body: str,
+    *,
+    insight: str | None = None,
+    consented: bool = True,
+) -> SessionNote:
     """A private session note (with a note chunk, as the indexer stores it), optionally with a
     shared insight excerpt."""
-    row = SessionNote(pair_id=the_pair.id, author_id=author.id, title=title, body_md=body,
-                      language="en", session_date=dt.date(2025, 3, 1))
+    row = SessionNote(
+        pair_id=the_pair.id,
+        author_id=author.id,
+        title=title,
+        body_md=body,
+        language="en",
+        session_date=dt.date(2025, 3, 1),
+    )
     session.add(row)
     session.flush()
-    session.add(Chunk(
-        doc_key=f"note:{row.id}", doc_type="note", doc_id=row.id, position=0, title=title,
-        text=body, text_hash=str(hash(body)), language="en", author_id=author.id,
-        pair_id=the_pair.id,
-    ))
+    session.add(
+        Chunk(
+            doc_key=f"note:{row.id}",
+            doc_type="note",
+            doc_id=row.id,
+            position=0,
+            title=title,
+            text=body,
+            text_hash=str(hash(body)),
+            language="en",
+            author_id=author.id,
+            pair_id=the_pair.id,
+        )
+    )
     if insight is not None:
         when = dt.datetime(2025, 3, 2)
-        session.add(SharedInsight(
-            note_id=row.id, text=insight, mentor_consent_at=when,
-            mentee_consent_at=when if consented else None,
-        ))
+        session.add(
+            SharedInsight(
+                note_id=row.id,
+                text=insight,
+                mentor_consent_at=when,
+                mentee_consent_at=when if consented else None,
+            )
+        )
     session.flush()
     return row
 

@@ -10,8 +10,7 @@ import pytest
 from matching.assign import AssignmentError, _pair_ids, assign, top_columns, top_rows
 
 
-def brute_force(weights: np.ndarray, capacity: np.ndarray,
-                locked: dict[int, int]) -> float:
+def brute_force(weights: np.ndarray, capacity: np.ndarray, locked: dict[int, int]) -> float:
     """Best total over every feasible assignment (locked rows fixed, others free)."""
     n, m = weights.shape
     options = []
@@ -19,8 +18,9 @@ def brute_force(weights: np.ndarray, capacity: np.ndarray,
         if i in locked:
             options.append([locked[i]])
         else:
-            options.append([-1] + [j for j in range(m)
-                                   if np.isfinite(weights[i, j]) and weights[i, j] > 0])
+            options.append(
+                [-1] + [j for j in range(m) if np.isfinite(weights[i, j]) and weights[i, j] > 0]
+            )
     best = -np.inf
     for combo in itertools.product(*options):
         ok = True
@@ -31,14 +31,16 @@ def brute_force(weights: np.ndarray, capacity: np.ndarray,
                 ok = False
                 break
         if ok:
-            total = sum(weights[i, j] for i, j in enumerate(combo)
-                        if j >= 0 and np.isfinite(weights[i, j]))
+            total = sum(
+                weights[i, j] for i, j in enumerate(combo) if j >= 0 and np.isfinite(weights[i, j])
+            )
             best = max(best, total)
     return float(best)
 
 
-def check_feasible(weights: np.ndarray, capacity: np.ndarray, locked: dict[int, int],
-                   mentor_of: np.ndarray) -> None:
+def check_feasible(
+    weights: np.ndarray, capacity: np.ndarray, locked: dict[int, int], mentor_of: np.ndarray
+) -> None:
     for i, j in locked.items():
         assert mentor_of[i] == j
     for i, j in enumerate(mentor_of):
@@ -62,8 +64,13 @@ def test_matches_brute_force_on_small_random_cases(seed: int) -> None:
         if rng.random() < 0.3:
             i, j = int(rng.integers(n)), int(rng.integers(m))
             locked[i] = j
-        result = assign(weights, capacity, list(locked.items()),
-                        top_k=int(rng.integers(1, 4)), per_place=int(rng.integers(0, 3)))
+        result = assign(
+            weights,
+            capacity,
+            list(locked.items()),
+            top_k=int(rng.integers(1, 4)),
+            per_place=int(rng.integers(0, 3)),
+        )
         check_feasible(weights, capacity, locked, result.mentor_of)
         assert result.total == pytest.approx(brute_force(weights, capacity, locked), abs=1e-5)
         assert result.certified
@@ -110,16 +117,16 @@ def test_inconsistent_input_is_rejected_clearly() -> None:
         assign(np.ones((2, 2)), [1, 1], locked=[(5, 0)])
 
 
-
-
 def test_top_columns_and_rows_pick_the_k_largest() -> None:
     rng = np.random.default_rng(3)
     values = rng.random((50, 30)).astype(np.float32)
     values[rng.random(values.shape) < 0.5] = 0.0
     for k in (1, 5, 29):
         for block in (1, 7, 256):
-            for matrix, got in ((values, top_columns(values, k, block)),
-                                (values.T, top_rows(values, k, block))):
+            for matrix, got in (
+                (values, top_columns(values, k, block)),
+                (values.T, top_rows(values, k, block)),
+            ):
                 assert got.shape == (len(matrix), k)
                 for row, cols in zip(matrix, got, strict=True):
                     assert np.array_equal(np.sort(row[cols]), np.sort(row)[-k:])

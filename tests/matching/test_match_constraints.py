@@ -18,8 +18,9 @@ from matching.profiles import Participant
 
 
 def who(pid: int, langs: str = "en", **kw) -> Participant:
-    return Participant(id=pid, email=f"p{pid}@x", name=f"P{pid}",
-                       languages=frozenset(langs.split(";")), **kw)
+    return Participant(
+        id=pid, email=f"p{pid}@x", name=f"P{pid}", languages=frozenset(langs.split(";")), **kw
+    )
 
 
 def test_chains_hold_every_manager_above() -> None:
@@ -64,18 +65,23 @@ def test_eligibility_rules_out_chain_language_self_and_history() -> None:
 
 
 def test_preferences_are_in_unit_range_and_ignore_unknown_values() -> None:
-    mentees = [who(1, department="Sales", style="structured",
-                   availability=frozenset({"mon-am", "tue-pm"})),
-               who(2)]
-    mentors = [who(3, department="Sales", style="structured",
-                   availability=frozenset({"mon-am"})),
-               who(4, department="IT", style="informal")]
+    mentees = [
+        who(
+            1, department="Sales", style="structured", availability=frozenset({"mon-am", "tue-pm"})
+        ),
+        who(2),
+    ]
+    mentors = [
+        who(3, department="Sales", style="structured", availability=frozenset({"mon-am"})),
+        who(4, department="IT", style="informal"),
+    ]
     parts = preferences(mentees, mentors).parts()
     assert parts["other_department"].tolist() == [[0, 1], [0, 0]]
     assert parts["style"].tolist() == [[1, 0], [0, 0]]
     assert np.allclose(parts["availability"], [[0.5, 0], [0, 0]])
-    bonus = preferences(mentees, mentors).bonus(MatchWeights(other_department=0.2, style=0.1,
-                                                             availability=0.4))
+    bonus = preferences(mentees, mentors).bonus(
+        MatchWeights(other_department=0.2, style=0.1, availability=0.4)
+    )
     assert np.allclose(bonus, [[0.3, 0.2], [0, 0]])
 
 
@@ -103,26 +109,36 @@ def test_bonus_equals_the_weighted_sum_of_the_parts_for_any_rows() -> None:
     slots = ["mon-am", "mon-pm", "tue-am", "wed-pm", "fri-am"]
 
     def person(pid: int) -> Participant:
-        return who(pid, department=str(rng.choice(["", "Sales", "IT", "HR"])),
-                   style=str(rng.choice(["", "structured", "informal"])),
-                   availability=frozenset(rng.choice(slots, int(rng.integers(0, 4)),
-                                                     replace=False).tolist()))
+        return who(
+            pid,
+            department=str(rng.choice(["", "Sales", "IT", "HR"])),
+            style=str(rng.choice(["", "structured", "informal"])),
+            availability=frozenset(
+                rng.choice(slots, int(rng.integers(0, 4)), replace=False).tolist()
+            ),
+        )
 
     weights = MatchWeights(other_department=0.07, style=0.13, availability=0.31)
     for n, m in ((0, 4), (1, 6), (40, 9)):
         prefs = preferences([person(i) for i in range(n)], [person(100 + j) for j in range(m)])
         parts = prefs.parts()
-        plain = (weights.other_department * parts["other_department"]
-                 + weights.style * parts["style"]
-                 + weights.availability * parts["availability"]).astype(np.float32)
+        plain = (
+            weights.other_department * parts["other_department"]
+            + weights.style * parts["style"]
+            + weights.availability * parts["availability"]
+        ).astype(np.float32)
         assert prefs.bonus(weights).dtype == np.float32
         assert np.array_equal(prefs.bonus(weights), plain)
         for rows in (slice(3, 17), np.array([5, 1, 1, 30], dtype=np.int64)[: n // 10]):
             assert np.array_equal(prefs.bonus(weights, rows), plain[rows])
         other = MatchWeights()  # another weighting after the first: not the kept tables
-        assert np.allclose(prefs.bonus(other), other.other_department * parts[
-            "other_department"] + other.style * parts["style"]
-            + other.availability * parts["availability"], atol=1e-6)
+        assert np.allclose(
+            prefs.bonus(other),
+            other.other_department * parts["other_department"]
+            + other.style * parts["style"]
+            + other.availability * parts["availability"],
+            atol=1e-6,
+        )
 
 
 def test_bits_equal_or_of_each_label_bit_up_to_the_64th_label() -> None:
@@ -130,8 +146,10 @@ def test_bits_equal_or_of_each_label_bit_up_to_the_64th_label() -> None:
 
     rng = np.random.default_rng(2)
     labels = [f"l{i}" for i in range(64)]
-    values = [frozenset(rng.choice(labels, int(rng.integers(0, 5)), replace=False).tolist())
-              for _ in range(300)] + [frozenset(labels), frozenset()]
+    values = [
+        frozenset(rng.choice(labels, int(rng.integers(0, 5)), replace=False).tolist())
+        for _ in range(300)
+    ] + [frozenset(labels), frozenset()]
     masks, vocabulary = _bits(values)
     assert masks.dtype == np.uint64 and masks.shape == (len(values),)
     for mask, value in zip(masks, values, strict=True):

@@ -16,17 +16,26 @@ from matching.proposals import _unmatched_facts, propose
 from matching.recommendations import recommend
 from matching.scoring import ScoringConfig, Signal, coverage
 
-CONFIG = ScoringConfig(signals=(
-    Signal("en", 0.5, baseline=0.1, english_only=True, fallback="multi"),
-    Signal("multi", 0.2, baseline=0.75),
-    Signal("lexical", 0.3, level="profile"),
-))
+CONFIG = ScoringConfig(
+    signals=(
+        Signal("en", 0.5, baseline=0.1, english_only=True, fallback="multi"),
+        Signal("multi", 0.2, baseline=0.75),
+        Signal("lexical", 0.3, level="profile"),
+    )
+)
 
 
 def test_proposal_on_a_synthetic_programme_respects_constraints() -> None:
     prog = make_programme(120, 25, CONFIG, seed=3)
-    result = propose(prog.pool, prog.mentees, prog.mentors, prog.capacity, chains=prog.chains,
-                     history=prog.history, locked=prog.locked)
+    result = propose(
+        prog.pool,
+        prog.mentees,
+        prog.mentors,
+        prog.capacity,
+        chains=prog.chains,
+        history=prog.history,
+        locked=prog.locked,
+    )
     assert result.certified and result.pairs
     people = prog.pool.participants
     by_email = {p.email: i for i, p in enumerate(people)}
@@ -47,24 +56,36 @@ def test_proposal_on_a_synthetic_programme_respects_constraints() -> None:
         assert n <= max(people[j].capacity, sum(1 for _, jj in prog.locked if jj == j))
     assert len(result.pairs) + len(result.unmatched_mentees) == 120
     assert set(result.stats["seconds"]) >= {"scores", "assignment", "explanations"}
-    ranked = recommend(prog.pool, 0, prog.mentors, role="mentee", chains=prog.chains,
-                       history=prog.history, limit=5)
+    ranked = recommend(
+        prog.pool, 0, prog.mentors, role="mentee", chains=prog.chains, history=prog.history, limit=5
+    )
     scores = [c.score for c in ranked.candidates]
     assert scores == sorted(scores, reverse=True)
 
 
 def test_a_long_guide_counts_once_among_a_mentors_best_items() -> None:
     """Three chunks of one guide are one piece of evidence; three guides are three."""
-    chunks = ["weekly reports in Excel with pivot tables",
-              "weekly reports in Excel: formulas that refresh",
-              "weekly reports in Excel for managers, charts"]
-    one = tuple(Evidence("guide", c, title="Excel reports", ref="excel-reports", language="en")
-                for c in chunks)
-    three = tuple(Evidence("guide", c, title="Excel reports", ref=f"excel-{i}", language="en")
-                  for i, c in enumerate(chunks))
+    chunks = [
+        "weekly reports in Excel with pivot tables",
+        "weekly reports in Excel: formulas that refresh",
+        "weekly reports in Excel for managers, charts",
+    ]
+    one = tuple(
+        Evidence("guide", c, title="Excel reports", ref="excel-reports", language="en")
+        for c in chunks
+    )
+    three = tuple(
+        Evidence("guide", c, title="Excel reports", ref=f"excel-{i}", language="en")
+        for i, c in enumerate(chunks)
+    )
     people = [
-        Participant(0, "mentee@x", "Mentee", roles=frozenset({"mentee"}),
-                    goals=("build weekly reports in Excel",)),
+        Participant(
+            0,
+            "mentee@x",
+            "Mentee",
+            roles=frozenset({"mentee"}),
+            goals=("build weekly reports in Excel",),
+        ),
         Participant(1, "one@x", "One guide", roles=frozenset({"mentor"}), evidence=one),
         Participant(2, "three@x", "Three guides", roles=frozenset({"mentor"}), evidence=three),
     ]
@@ -81,16 +102,19 @@ def test_cached_profile_rows_give_the_plain_coverage() -> None:
     """Large owner sets keep their profile rows (as CSC); small ones slice them each time."""
     prog = make_programme(90, 70, CONFIG, seed=5)
     pool = prog.pool
-    for learners, teachers in ((prog.mentees, prog.mentors), (prog.mentees[:1], prog.mentors),
-                               (prog.mentors, prog.mentees[:3])):
+    for learners, teachers in (
+        (prog.mentees, prog.mentors),
+        (prog.mentees[:1], prog.mentors),
+        (prog.mentors, prog.mentees[:3]),
+    ):
         learners, teachers = np.asarray(learners), np.asarray(teachers)
         for _ in range(2):  # the second time from the cache
             got, goals = coverage_of(pool, learners, teachers)
             evidence, layout = bank_view(pool, "evidence", teachers)
-            plain = coverage(goals, evidence, layout, pool.config,
-                             profiles=pool.profiles[layout.columns])
+            plain = coverage(
+                goals, evidence, layout, pool.config, profiles=pool.profiles[layout.columns]
+            )
             assert np.array_equal(got, plain)
-
 
 
 def test_proposal_pauses_garbage_collection_and_restores_it(monkeypatch) -> None:
@@ -107,8 +131,17 @@ def test_proposal_pauses_garbage_collection_and_restores_it(monkeypatch) -> None
 
     real = engine.assign
     monkeypatch.setattr(engine, "assign", spy)
-    run = lambda: propose(prog.pool, prog.mentees, prog.mentors, prog.capacity,  # noqa: E731
-                          chains=prog.chains, history=prog.history)
+
+    def run():
+        return propose(
+            prog.pool,
+            prog.mentees,
+            prog.mentors,
+            prog.capacity,
+            chains=prog.chains,
+            history=prog.history,
+        )
+
     assert gc.isenabled()
     assert run().pairs and seen == [False] and gc.isenabled()
     gc.disable()
@@ -125,8 +158,10 @@ def test_proposal_pauses_garbage_collection_and_restores_it(monkeypatch) -> None
 
 def test_pair_rows_equal_repeat_and_tile_per_pair() -> None:
     rng = np.random.default_rng(4)
-    for goal_owners, item_owners in ((rng.integers(0, 8, 30), rng.integers(0, 8, 25)),
-                                     (np.array([1]), np.array([2, 2]))):
+    for goal_owners, item_owners in (
+        (rng.integers(0, 8, 30), rng.integers(0, 8, 25)),
+        (np.array([1]), np.array([2, 2])),
+    ):
         g_sorted = np.argsort(goal_owners, kind="stable")
         g_start = np.searchsorted(goal_owners[g_sorted], np.arange(10))
         e_sorted = np.argsort(item_owners, kind="stable")

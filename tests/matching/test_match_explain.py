@@ -18,27 +18,37 @@ def test_quote_cuts_at_a_word_boundary() -> None:
 def test_best_sentence_shares_words_with_the_goal() -> None:
     text = "Open Excel first. Then ask Copilot to automate weekly reports. Save the file."
     assert best_sentence("automate my weekly reports", text) == (
-        "Then ask Copilot to automate weekly reports.")
+        "Then ask Copilot to automate weekly reports."
+    )
 
 
 def test_reasons_take_each_goals_best_item_first() -> None:
     goals = ["automate reports", "learn prompting"]
-    items = [Evidence("expertise", "Excel automation"),
-             Evidence("guide", "Use Copilot to write prompts. It helps.", title="Prompting 101",
-                      ref="prompting-101"),
-             Evidence("insight", "We automated the weekly report.", ref="insight:3")]
+    items = [
+        Evidence("expertise", "Excel automation"),
+        Evidence(
+            "guide",
+            "Use Copilot to write prompts. It helps.",
+            title="Prompting 101",
+            ref="prompting-101",
+        ),
+        Evidence("insight", "We automated the weekly report.", ref="insight:3"),
+    ]
     sim = np.array([[0.7, 0.1, 0.6], [0.0, 0.5, 0.02]])
     out = reasons(goals, items, sim, limit=3)
     assert [(r.goal, r.kind) for r in out] == [
-        ("automate reports", "expertise"), ("automate reports", "insight"),
-        ("learn prompting", "guide")]
+        ("automate reports", "expertise"),
+        ("automate reports", "insight"),
+        ("learn prompting", "guide"),
+    ]
     assert out[2].title == "Prompting 101" and out[2].ref == "prompting-101"
     assert 'guide "Prompting 101"' in out[2].text
     assert reasons(goals, items, np.zeros((2, 3))) == []
 
 
-def numpy_links(similarity: np.ndarray, limit: int, min_similarity: float
-                ) -> list[tuple[float, int, int]]:
+def numpy_links(
+    similarity: np.ndarray, limit: int, min_similarity: float
+) -> list[tuple[float, int, int]]:
     """The straightforward numpy version pick_links replaced (the reference)."""
     n_goals, n_items = similarity.shape
     depth = min(n_items, max(1, -(-limit // n_goals)) + 1)

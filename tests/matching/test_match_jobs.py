@@ -18,8 +18,13 @@ from matching.service import PoolCache
 def world(session, embedders):
     f.person(session, "hr@x.com", roles="hr")
     f.person(session, "boss@x.com", roles="mentee", goals="automate weekly reports in Excel")
-    f.person(session, "young@x.com", roles="mentor", capacity=1,
-             expertise="Excel formulas;automating reports")
+    f.person(
+        session,
+        "young@x.com",
+        roles="mentor",
+        capacity=1,
+        expertise="Excel formulas;automating reports",
+    )
     f.programme(session, "spring")
     session.commit()
     f.store_vectors(session, embedders)
@@ -29,21 +34,24 @@ def jobs(session) -> int:
     return session.scalar(select(func.count(MatchingJob.id)))
 
 
-def test_a_job_runs_in_a_thread_and_its_answer_is_reused(sessions, session, embedders,
-                                                         world) -> None:
+def test_a_job_runs_in_a_thread_and_its_answer_is_reused(
+    sessions, session, embedders, world
+) -> None:
     runner = JobRunner(sessions, embedders, PoolCache())
     state = runner.request("proposal", "spring", wait=60)
     assert state.done, state
     assert [(p["mentor"], p["mentee"]) for p in state.result["pairs"]] == [
-        ("young@x.com", "boss@x.com")]
+        ("young@x.com", "boss@x.com")
+    ]
     assert runner.request("proposal", "spring").id == state.id  # same data: same answer
     gaps = runner.request("gaps", "spring", wait=60)
     assert gaps.done and gaps.result == []
     assert jobs(session) == 2
 
 
-def test_a_change_of_data_starts_a_new_job_and_drops_the_old(sessions, session, embedders,
-                                                            world) -> None:
+def test_a_change_of_data_starts_a_new_job_and_drops_the_old(
+    sessions, session, embedders, world
+) -> None:
     runner = JobRunner(sessions, embedders, inline=True)
     first = runner.request("proposal", "spring")
     f.person(session, "new@x.com", roles="mentee", goals="Excel formulas")
@@ -61,11 +69,17 @@ def test_a_failure_is_recorded_on_the_job(sessions, session, embedders, world) -
     assert state.status == "failed" and "no matching vectors" in state.error
 
 
-def test_a_job_left_by_a_dead_worker_is_taken_over(sessions, session, embedders,
-                                                   world) -> None:
+def test_a_job_left_by_a_dead_worker_is_taken_over(sessions, session, embedders, world) -> None:
     key = job_key(session, "proposal", "spring")
-    session.add(MatchingJob(kind="proposal", programme="spring", key=key, status="running",
-                            updated_at=utcnow() - dt.timedelta(hours=1)))
+    session.add(
+        MatchingJob(
+            kind="proposal",
+            programme="spring",
+            key=key,
+            status="running",
+            updated_at=utcnow() - dt.timedelta(hours=1),
+        )
+    )
     session.commit()
     state = JobRunner(sessions, embedders, inline=True).request("proposal", "spring")
     assert state.done and jobs(session) == 1

@@ -25,11 +25,20 @@ from matching.scoring import (
     similarity,
 )
 
-GOALS = ["automate my weekly reports", "zautomatyzować cotygodniowe raporty",
-         "write better prompts for ChatGPT", "понять, как работает Power BI"]
-EVIDENCE = ["Copilot in Excel: first steps", "Power BI dashboards for managers",
-            "Pisanie promptów dla menedżerów", "weekly reports with Python and Excel",
-            "Как строить отчёты в Power BI", "video editing on a phone"]
+GOALS = [
+    "automate my weekly reports",
+    "zautomatyzować cotygodniowe raporty",
+    "write better prompts for ChatGPT",
+    "понять, как работает Power BI",
+]
+EVIDENCE = [
+    "Copilot in Excel: first steps",
+    "Power BI dashboards for managers",
+    "Pisanie promptów dla menedżerów",
+    "weekly reports with Python and Excel",
+    "Как строить отчёты в Power BI",
+    "video editing on a phone",
+]
 
 
 def banks(config: ScoringConfig):
@@ -43,9 +52,11 @@ def banks(config: ScoringConfig):
 
 
 CONFIG = ScoringConfig(
-    signals=(Signal("a", weight=0.5, baseline=0.1, english_only=True, fallback="b"),
-             Signal("b", weight=0.2, baseline=0.2),
-             Signal(LEXICAL, weight=0.3)),
+    signals=(
+        Signal("a", weight=0.5, baseline=0.1, english_only=True, fallback="b"),
+        Signal("b", weight=0.2, baseline=0.2),
+        Signal(LEXICAL, weight=0.3),
+    ),
     top_weights=(1.0, 0.5),
 )
 
@@ -70,8 +81,9 @@ def test_similarity_matches_a_loop_with_language_routing() -> None:
 
 def test_english_only_signal_falls_back_unless_both_texts_are_english() -> None:
     goals, evidence, *_ = banks(CONFIG)
-    only_a = ScoringConfig(signals=(Signal("a", 1.0, english_only=True, fallback="b"),
-                                    Signal("b", 0.0)))
+    only_a = ScoringConfig(
+        signals=(Signal("a", 1.0, english_only=True, fallback="b"), Signal("b", 0.0))
+    )
     only_b = ScoringConfig(signals=(Signal("b", 1.0),))
     sim_a, sim_b = similarity(goals, evidence, only_a), similarity(goals, evidence, only_b)
     mixed = ~np.outer(goals.english, evidence.english)
@@ -106,15 +118,23 @@ def test_coverage_fuses_per_signal_top_k_and_the_profile() -> None:
     goals, evidence, *_ = banks(CONFIG)
     layout, order = EvidenceLayout.arrange(evidence.owners)
     arranged = evidence.subset(order)
-    config = ScoringConfig(signals=(*CONFIG.signals[:2], Signal(LEXICAL, 0.3, level="profile")),
-                           top_weights=(1.0, 0.5))
+    config = ScoringConfig(
+        signals=(*CONFIG.signals[:2], Signal(LEXICAL, 0.3, level="profile")), top_weights=(1.0, 0.5)
+    )
     cov = coverage(goals, arranged, layout, config)
     assert np.allclose(coverage(goals, arranged, layout, config, block=1, workers=2), cov)
     per_signal = {name: config.only(name) for name in ("b",)}
     sims = {
-        "a": similarity(goals, evidence, ScoringConfig(
-            signals=(Signal("a", 1.0, 0.1, english_only=True, fallback="b"),
-                     Signal("b", 0.0, 0.2)))),
+        "a": similarity(
+            goals,
+            evidence,
+            ScoringConfig(
+                signals=(
+                    Signal("a", 1.0, 0.1, english_only=True, fallback="b"),
+                    Signal("b", 0.0, 0.2),
+                )
+            ),
+        ),
         "b": similarity(goals, evidence, per_signal["b"]),
     }
     for g in range(len(GOALS)):
@@ -138,7 +158,6 @@ def test_fit_is_the_mean_over_goals_and_nan_without_goals() -> None:
     assert np.isnan(out[2]).all()
 
 
-
 @pytest.mark.parametrize("wide", [1, 512])  # by runs of rows / by a sparse product
 def test_fit_equals_the_brute_force_mean_for_owners_in_scattered_runs(wide: int) -> None:
     rng = np.random.default_rng(4)
@@ -146,7 +165,7 @@ def test_fit_equals_the_brute_force_mean_for_owners_in_scattered_runs(wide: int)
         values = rng.random((n_values, 5), dtype=np.float32)
         owners = rng.integers(0, n_owners, n_values)  # owners split over several runs
         owners[: n_values // 4] = np.sort(owners[: n_values // 4])  # and some long runs
-        rows = rng.permutation(n_owners + 2)[: n_owners]  # some owners absent, some unknown
+        rows = rng.permutation(n_owners + 2)[:n_owners]  # some owners absent, some unknown
         out = mean_by_owner(values, owners, rows, wide=wide)
         assert out.shape == (len(rows), 5) and out.dtype == np.float32
         for r, owner in enumerate(rows):
@@ -173,8 +192,9 @@ def test_config_round_trips_and_validates() -> None:
     with pytest.raises(ValueError):
         ScoringConfig(signals=(Signal("a", 1.0, english_only=True, fallback="zz"),))
     assert CONFIG.only("b").signals == (Signal("b", 1.0, baseline=0.2),)
-    legacy = ScoringConfig.from_dict({"signals": [{"name": "lexical", "weight_en": 1.0,
-                                                   "weight_other": 1.0}]})
+    legacy = ScoringConfig.from_dict(
+        {"signals": [{"name": "lexical", "weight_en": 1.0, "weight_other": 1.0}]}
+    )
     assert legacy.signals == (Signal(LEXICAL, 1.0),)
     with pytest.raises(ValidationError, match="unknown field"):
         ScoringConfig.from_dict({"signals": [{"name": "a", "colour": 1}]})
@@ -211,15 +231,25 @@ def test_blocked_coverage_equals_the_straightforward_sum(english_goals: str) -> 
         x = rng.standard_normal((rows, dim)).astype(np.float32)
         return x / np.linalg.norm(x, axis=1, keepdims=True)
 
-    english = {"mixed": rng.random(n_goals) < 0.5, "none": np.zeros(n_goals, bool),
-               "all": np.ones(n_goals, bool), "prefix": np.arange(n_goals) < 70}[english_goals]
-    goals = build_bank([f"g{i}" for i in range(n_goals)], rng.integers(0, 40, n_goals),
-                       dense={"a": unit(n_goals, 16), "b": unit(n_goals, 24)},
-                       languages=["en" if e else "pl" for e in english])
+    english = {
+        "mixed": rng.random(n_goals) < 0.5,
+        "none": np.zeros(n_goals, bool),
+        "all": np.ones(n_goals, bool),
+        "prefix": np.arange(n_goals) < 70,
+    }[english_goals]
+    goals = build_bank(
+        [f"g{i}" for i in range(n_goals)],
+        rng.integers(0, 40, n_goals),
+        dense={"a": unit(n_goals, 16), "b": unit(n_goals, 24)},
+        languages=["en" if e else "pl" for e in english],
+    )
     owners = rng.integers(40, 60, n_items)
-    evidence = build_bank([f"e{i}" for i in range(n_items)], owners,
-                          dense={"a": unit(n_items, 16), "b": unit(n_items, 24)},
-                          languages=["en" if e else "pl" for e in rng.random(n_items) < 0.5])
+    evidence = build_bank(
+        [f"e{i}" for i in range(n_items)],
+        owners,
+        dense={"a": unit(n_items, 16), "b": unit(n_items, 24)},
+        languages=["en" if e else "pl" for e in rng.random(n_items) < 0.5],
+    )
     layout, order = EvidenceLayout.arrange(owners, np.arange(38, 62))
     arranged = evidence.subset(order)
     config = ScoringConfig(signals=CONFIG.signals[:2], top_weights=(1.0, 0.5, 0.25))
@@ -248,8 +278,9 @@ def test_row_dots_equal_einsum_of_gathered_rows() -> None:
 
 
 @pytest.mark.parametrize(("block", "workers"), [(1024, 1), (16, 2)])
-def test_one_item_per_source_is_a_per_source_maximum_before_the_top_k(block: int,
-                                                                      workers: int) -> None:
+def test_one_item_per_source_is_a_per_source_maximum_before_the_top_k(
+    block: int, workers: int
+) -> None:
     """A guide cut into chunks counts once, by its best chunk (English and other chunks of
     one guide apart: routing scores them with different signals); stand-alone items count
     alone. Checked against a loop over owners and sources, with language routing."""
@@ -264,14 +295,23 @@ def test_one_item_per_source_is_a_per_source_maximum_before_the_top_k(block: int
     refs = [f"guide-{r}" if r < 4 else "" for r in rng.integers(0, 6, n_items)]
     kinds = ["guide" if r else "expertise" for r in refs]
     languages = ["en" if e else "pl" for e in rng.random(n_items) < 0.7]
-    items = [Evidence(k, f"e{i}", ref=r, language=lang)
-             for i, (k, r, lang) in enumerate(zip(kinds, refs, languages, strict=True))]
-    goals = build_bank([f"g{i}" for i in range(n_goals)], rng.integers(20, 30, n_goals),
-                       dense={"a": unit(n_goals, 16), "b": unit(n_goals, 24)},
-                       languages=["en" if e else "ru" for e in rng.random(n_goals) < 0.6])
-    evidence = build_bank([e.text for e in items], owners,
-                          dense={"a": unit(n_items, 16), "b": unit(n_items, 24)},
-                          languages=languages, sources=source_codes(items, owners))
+    items = [
+        Evidence(k, f"e{i}", ref=r, language=lang)
+        for i, (k, r, lang) in enumerate(zip(kinds, refs, languages, strict=True))
+    ]
+    goals = build_bank(
+        [f"g{i}" for i in range(n_goals)],
+        rng.integers(20, 30, n_goals),
+        dense={"a": unit(n_goals, 16), "b": unit(n_goals, 24)},
+        languages=["en" if e else "ru" for e in rng.random(n_goals) < 0.6],
+    )
+    evidence = build_bank(
+        [e.text for e in items],
+        owners,
+        dense={"a": unit(n_items, 16), "b": unit(n_items, 24)},
+        languages=languages,
+        sources=source_codes(items, owners),
+    )
     layout, order = EvidenceLayout.arrange(owners, np.arange(-1, 13) + 1)
     arranged = evidence.subset(order)
     config = ScoringConfig(signals=CONFIG.signals[:2], top_weights=(1.0, 0.5, 0.25))
@@ -288,10 +328,12 @@ def test_one_item_per_source_is_a_per_source_maximum_before_the_top_k(block: int
             groups.setdefault(key, []).append(int(i))
         for name, sim in sims.items():
             for g in range(n_goals):
-                best = sorted((max(sim[g, i] for i in rows) for rows in groups.values()),
-                              reverse=True)[:3]
+                best = sorted(
+                    (max(sim[g, i] for i in rows) for rows in groups.values()), reverse=True
+                )[:3]
                 expected[g, col] += weights[name] * sum(
-                    w * v for w, v in zip(top, best, strict=False))
+                    w * v for w, v in zip(top, best, strict=False)
+                )
     assert np.allclose(got, expected, rtol=0, atol=1e-5)
     plain = coverage(goals, arranged, layout, replace(config, one_item_per_source=False))
     assert not np.allclose(plain, expected, rtol=0, atol=1e-3)  # the folding did something
@@ -299,9 +341,13 @@ def test_one_item_per_source_is_a_per_source_maximum_before_the_top_k(block: int
 
 
 def test_source_codes_number_each_owners_guides_and_leave_phrases_alone() -> None:
-    items = [Evidence("expertise", "excel"), Evidence("guide", "a1", ref="a"),
-             Evidence("guide", "a2", ref="a"), Evidence("insight", "i", ref="insight:3"),
-             Evidence("guide", "a1", ref="a")]
+    items = [
+        Evidence("expertise", "excel"),
+        Evidence("guide", "a1", ref="a"),
+        Evidence("guide", "a2", ref="a"),
+        Evidence("insight", "i", ref="insight:3"),
+        Evidence("guide", "a1", ref="a"),
+    ]
     codes = source_codes(items, [0, 0, 0, 0, 1])
     assert codes[0] == -1
     assert codes[1] == codes[2] != codes[3]

@@ -25,46 +25,125 @@ SECRET = "Zyxelgate"
 def world(session, embedders):
     """A small organisation: HR, seniors (mentees), young mentors, one programme."""
     hr = f.person(session, "hr@x.com", roles="hr")
-    director = f.person(session, "director@x.com", roles="mentee", department="Board",
-                        goals="understand generative AI for strategy", languages="en")
-    lead = f.person(session, "lead@x.com", roles="mentor", capacity=2, manager=director,
-                    department="Finance",
-                    expertise="automate weekly reports in Excel;Copilot in Excel")
-    senior = f.person(session, "senior@x.com", roles="mentee", manager=lead,
-                      department="Finance", languages="en;pl", style="structured",
-                      availability="mon-am;tue-pm",
-                      expertise="budget negotiation;running a finance team",
-                      goals="automate my weekly reports;write prompts for ChatGPT")
-    excel = f.person(session, "excel@x.com", roles="mentor", capacity=1, department="IT",
-                     style="structured", availability="mon-am",
-                     expertise="Excel formulas;Power Query",
-                     goals="learn budget negotiation")
-    video = f.person(session, "video@x.com", roles="mentor", capacity=2,
-                     department="Marketing", expertise="video editing on a phone;TikTok reels")
-    polish = f.person(session, "polish@x.com", roles="mentor", capacity=1, languages="pl",
-                      department="IT", expertise="automatyzacja raportów w Excelu")
-    prompts = f.person(session, "prompts@x.com", roles="mentor", capacity=1, department="HR",
-                       expertise="prompt writing for ChatGPT;AI assistants at work")
-    other = f.person(session, "other@x.com", roles="mentee", department="Sales",
-                     goals="edit short videos on my phone;post TikTok reels")
-    f.guide(session, excel, "Copilot in Excel: first steps",
-            "Copilot in Excel can automate weekly reports. Ask it to build a summary table "
-            "of the week and a chart. Check every number it writes.")
-    f.guide(session, excel, "Draft about reports", "Unfinished draft on automating reports.",
-            status="draft")
+    director = f.person(
+        session,
+        "director@x.com",
+        roles="mentee",
+        department="Board",
+        goals="understand generative AI for strategy",
+        languages="en",
+    )
+    lead = f.person(
+        session,
+        "lead@x.com",
+        roles="mentor",
+        capacity=2,
+        manager=director,
+        department="Finance",
+        expertise="automate weekly reports in Excel;Copilot in Excel",
+    )
+    senior = f.person(
+        session,
+        "senior@x.com",
+        roles="mentee",
+        manager=lead,
+        department="Finance",
+        languages="en;pl",
+        style="structured",
+        availability="mon-am;tue-pm",
+        expertise="budget negotiation;running a finance team",
+        goals="automate my weekly reports;write prompts for ChatGPT",
+    )
+    excel = f.person(
+        session,
+        "excel@x.com",
+        roles="mentor",
+        capacity=1,
+        department="IT",
+        style="structured",
+        availability="mon-am",
+        expertise="Excel formulas;Power Query",
+        goals="learn budget negotiation",
+    )
+    video = f.person(
+        session,
+        "video@x.com",
+        roles="mentor",
+        capacity=2,
+        department="Marketing",
+        expertise="video editing on a phone;TikTok reels",
+    )
+    polish = f.person(
+        session,
+        "polish@x.com",
+        roles="mentor",
+        capacity=1,
+        languages="pl",
+        department="IT",
+        expertise="automatyzacja raportów w Excelu",
+    )
+    prompts = f.person(
+        session,
+        "prompts@x.com",
+        roles="mentor",
+        capacity=1,
+        department="HR",
+        expertise="prompt writing for ChatGPT;AI assistants at work",
+    )
+    other = f.person(
+        session,
+        "other@x.com",
+        roles="mentee",
+        department="Sales",
+        goals="edit short videos on my phone;post TikTok reels",
+    )
+    f.guide(
+        session,
+        excel,
+        "Copilot in Excel: first steps",
+        "Copilot in Excel can automate weekly reports. Ask it to build a summary table "
+        "of the week and a chart. Check every number it writes.",
+    )
+    f.guide(
+        session,
+        excel,
+        "Draft about reports",
+        "Unfinished draft on automating reports.",
+        status="draft",
+    )
     prog = f.programme(session, "spring")
     old = f.programme(session, "autumn")
     old_pair = f.pair(session, old, excel, other, status="ended")
     # A private note of the excel mentor: highly relevant text, must never be evidence.
-    f.note(session, old_pair, excel, f"{SECRET} meeting",
-           f"{SECRET}: we automated the weekly reports with ChatGPT prompts together.")
-    f.note(session, old_pair, excel, "Shared one", "private body text",
-           insight="Automating the weekly report in Excel saved two hours a week.")
+    f.note(
+        session,
+        old_pair,
+        excel,
+        f"{SECRET} meeting",
+        f"{SECRET}: we automated the weekly reports with ChatGPT prompts together.",
+    )
+    f.note(
+        session,
+        old_pair,
+        excel,
+        "Shared one",
+        "private body text",
+        insight="Automating the weekly report in Excel saved two hours a week.",
+    )
     session.commit()
     f.store_vectors(session, embedders)
-    return {"hr": hr, "director": director, "lead": lead, "senior": senior, "excel": excel,
-            "video": video, "polish": polish, "prompts": prompts, "other": other,
-            "prog": prog}
+    return {
+        "hr": hr,
+        "director": director,
+        "lead": lead,
+        "senior": senior,
+        "excel": excel,
+        "video": video,
+        "polish": polish,
+        "prompts": prompts,
+        "other": other,
+        "prog": prog,
+    }
 
 
 def dump(result) -> str:
@@ -135,8 +214,7 @@ def test_private_notes_never_reach_any_output(session, embedders, world) -> None
 
 def test_unconsented_insight_is_not_evidence(session, embedders, world) -> None:
     pair = session.scalar(select(Pair).where(Pair.status == "ended"))
-    f.note(session, pair, world["excel"], "n", "body", insight="Quokka dashboards",
-           consented=False)
+    f.note(session, pair, world["excel"], "n", "body", insight="Quokka dashboards", consented=False)
     session.commit()
     snapshot = service.read_snapshot(session)
     texts = [e.text for p in snapshot.participants for e in p.evidence]
@@ -152,8 +230,13 @@ def test_proposal_respects_every_hard_constraint(session, embedders, world) -> N
     load: dict[str, int] = {}
     for mentor, _ in pairs:
         load[mentor] = load.get(mentor, 0) + 1
-    capacity = {"lead@x.com": 2, "excel@x.com": 1, "video@x.com": 2, "polish@x.com": 1,
-                "prompts@x.com": 1}
+    capacity = {
+        "lead@x.com": 2,
+        "excel@x.com": 1,
+        "video@x.com": 2,
+        "polish@x.com": 1,
+        "prompts@x.com": 1,
+    }
     assert all(load[m] <= capacity[m] for m in load)
     mentees = [p.mentee.email for p in proposal.pairs]
     assert len(mentees) == len(set(mentees))
@@ -184,19 +267,24 @@ def test_apply_lock_reject_and_rerun(session, embedders, world) -> None:
     assert pairs[("prompts@x.com", "director@x.com")].locked
     service.apply_proposal(session, again, world["hr"])
     session.commit()
-    stored = {(p.mentor.email, p.mentee.email, p.status)
-              for p in session.scalars(select(Pair).where(Pair.programme_id ==
-                                                          world["prog"].id))}
+    stored = {
+        (p.mentor.email, p.mentee.email, p.status)
+        for p in session.scalars(select(Pair).where(Pair.programme_id == world["prog"].id))
+    }
     assert ("excel@x.com", "senior@x.com", "rejected") in stored
     assert ("prompts@x.com", "director@x.com", "proposed") in stored
     # Each pair's trail says what HR (through matching or by hand) did to it.
-    trail = {(p.mentor.email, p.mentee.email): [(c.what, c.actor_id) for c in p.changes]
-             for p in session.scalars(select(Pair).where(Pair.programme_id == world["prog"].id))}
+    trail = {
+        (p.mentor.email, p.mentee.email): [(c.what, c.actor_id) for c in p.changes]
+        for p in session.scalars(select(Pair).where(Pair.programme_id == world["prog"].id))
+    }
     hr = world["hr"].id
     assert trail[("excel@x.com", "senior@x.com")][-1] == ("status proposed → rejected", hr)
     locked = trail[("prompts@x.com", "director@x.com")]
-    assert ("locked", hr) in locked and locked[0][0] in ("proposed by matching",
-                                                         "created as proposed")
+    assert ("locked", hr) in locked and locked[0][0] in (
+        "proposed by matching",
+        "created as proposed",
+    )
     assert all(t and t[0][1] == hr for t in trail.values())
     with pytest.raises(ValidationError, match="management chain"):
         service.lock_pair(session, "spring", "lead@x.com", "senior@x.com", world["hr"])
@@ -222,7 +310,10 @@ def test_nobody_matchable_gives_reasons_not_an_exception(session, embedders, wor
     proposal = service.propose(session, embedders, "spring")
     assert proposal.pairs == []
     assert {u.person.email for u in proposal.unmatched_mentees} == {
-        "senior@x.com", "other@x.com", "director@x.com"}
+        "senior@x.com",
+        "other@x.com",
+        "director@x.com",
+    }
     assert all("no" in u.reason for u in proposal.unmatched_mentees)
     assert all(u.reason.startswith("capacity 0") for u in proposal.unmatched_mentors)
     json.loads(dump(proposal))
@@ -241,8 +332,7 @@ def test_missing_goals_and_mentors_without_evidence(session, embedders, world) -
     assert "no evidence" in mentors["blank@x.com"]
 
 
-def test_manager_cycle_is_a_clear_error_and_nothing_is_stored(session, embedders,
-                                                              world) -> None:
+def test_manager_cycle_is_a_clear_error_and_nothing_is_stored(session, embedders, world) -> None:
     world["director"].manager_id = world["senior"].id  # senior -> lead -> director -> senior
     session.commit()
     before = session.scalar(select(func.count(Pair.id)))
@@ -253,8 +343,9 @@ def test_manager_cycle_is_a_clear_error_and_nothing_is_stored(session, embedders
 
 
 def test_gaps_group_uncovered_goals(session, embedders, world) -> None:
-    world["director"].goals = ("learn SAP accounting basics;SAP accounting for beginners;"
-                               "automate weekly reports")
+    world[
+        "director"
+    ].goals = "learn SAP accounting basics;SAP accounting for beginners;automate weekly reports"
     session.commit()
     f.store_vectors(session, embedders)
     themes = service.gaps(session, embedders, "spring", threshold=0.15)
@@ -273,8 +364,11 @@ def test_gaps_group_uncovered_goals(session, embedders, world) -> None:
 def test_weights_change_the_score_and_are_validated(session, embedders, world) -> None:
     plain = service.recommend_mentors(session, embedders, "senior@x.com")
     no_soft = service.recommend_mentors(
-        session, embedders, "senior@x.com",
-        weights={"other_department": 0, "style": 0, "availability": 0, "teach_back": 0})
+        session,
+        embedders,
+        "senior@x.com",
+        weights={"other_department": 0, "style": 0, "availability": 0, "teach_back": 0},
+    )
     first = {c.person.email: c.score for c in plain.candidates}
     second = {c.person.email: c.score for c in no_soft.candidates}
     assert first["excel@x.com"] > second["excel@x.com"]
@@ -315,8 +409,7 @@ def test_requests_load_stored_vectors_and_run_no_model(session, embedders, world
     assert without[2].stats["missing_vectors"] == 0
 
 
-def test_a_text_without_a_stored_vector_is_counted_not_embedded(session, embedders,
-                                                               world) -> None:
+def test_a_text_without_a_stored_vector_is_counted_not_embedded(session, embedders, world) -> None:
     world["director"].goals = "learn Zorblax forecasting"
     session.commit()
     never = {spec: RaisingEmbedder(e.name) for spec, e in embedders.items()}
@@ -346,7 +439,8 @@ def test_the_pool_is_kept_until_the_data_changes(session, embedders, world) -> N
 
 def test_private_notes_never_get_matching_vectors(session, embedders, world) -> None:
     texts = match_vectors.chunk_texts(session) + match_vectors.person_texts(
-        session.scalars(select(Person)))
+        session.scalars(select(Person))
+    )
     assert texts and not any(SECRET in t or "private body text" in t for t in texts)
     match_vectors.store(session, texts, embedders)
     session.commit()
@@ -363,13 +457,19 @@ def test_a_programme_with_enrolments_pairs_only_enrolled_people(session, embedde
     from kb.models import Enrolment
 
     prog = world["prog"]
-    for key, role, status in (("excel", "mentor", "enrolled"), ("senior", "mentee", "enrolled"),
-                              ("prompts", "mentor", "invited"), ("other", "mentee", "agreed")):
-        session.add(Enrolment(programme_id=prog.id, person_id=world[key].id, role=role,
-                              status=status))
+    for key, role, status in (
+        ("excel", "mentor", "enrolled"),
+        ("senior", "mentee", "enrolled"),
+        ("prompts", "mentor", "invited"),
+        ("other", "mentee", "agreed"),
+    ):
+        session.add(
+            Enrolment(programme_id=prog.id, person_id=world[key].id, role=role, status=status)
+        )
     session.commit()
     result = service.propose(session, embedders, "spring")
     emails = {p.mentor.email for p in result.pairs} | {p.mentee.email for p in result.pairs}
     assert emails <= {"excel@x.com", "senior@x.com"}
     assert [(p.mentor.email, p.mentee.email) for p in result.pairs] == [
-        ("excel@x.com", "senior@x.com")]
+        ("excel@x.com", "senior@x.com")
+    ]

@@ -416,7 +416,11 @@ def test_a_starting_worker_loads_the_sparse_snapshot_and_catches_up(
 
 
 def test_a_vector_snapshot_is_only_used_for_the_configuration_it_was_built_for(
-    search: SearchEngine, settings: Settings, sessions, embedders, monkeypatch  # noqa: ANN001
+    search: SearchEngine,
+    settings: Settings,
+    sessions,
+    embedders,
+    monkeypatch,  # noqa: ANN001
 ) -> None:
     from dataclasses import replace
 
@@ -445,7 +449,10 @@ def test_writing_a_sparse_snapshot_removes_those_of_older_formats(search: Search
 
 
 def test_result_floor_counts_only_relevant_documents(
-    settings: Settings, sessions, embedders, library: Library  # noqa: ANN001
+    settings: Settings,
+    sessions,
+    embedders,
+    library: Library,  # noqa: ANN001
 ) -> None:
     """With a floor on the (language-centred) similarity, the count is what passes it; a
     query with nothing close says so and names the nearest documents' topics."""
@@ -508,7 +515,10 @@ def test_a_word_match_is_not_hidden_by_the_result_floor(
 
 
 def test_vector_store_means_follow_replacements(
-    settings: Settings, sessions, embedders, library: Library  # noqa: ANN001
+    settings: Settings,
+    sessions,
+    embedders,
+    library: Library,  # noqa: ANN001
 ) -> None:
     """The per-language means kept up from the change log equal a rebuild's (derived data)."""
     engine = SearchEngine(settings, sessions, embedders)

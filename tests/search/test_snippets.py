@@ -64,7 +64,8 @@ def test_matching_spans_respect_word_boundaries_next_to_punctuation():
             keys = query_keys(rng.sample(vocabulary, 3), language)
             assert matching_spans(text, keys, language) == plain_spans(text, keys, language)
     assert matching_spans("reports_report report, re:report", {"report"}, "xx") == [
-        (15, 21), (26, 32)
+        (15, 21),
+        (26, 32),
     ]
 
 

@@ -118,7 +118,7 @@ def web_tandem(tmp_path: Path) -> Iterator[Tandem]:
             "database_url": f"sqlite:///{tmp_path / 'instance' / 'tandem.sqlite3'}",
             "search_models": ("fake",),
             "import_models": ("fake",),
-        }
+        },
     )
     tandem = open_tandem(settings)
     yield tandem
@@ -131,8 +131,12 @@ def library(web_tandem: Tandem) -> Library:
 
 
 def make_app(tandem: Tandem, **config: object) -> Flask:
-    base = {"TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False,
-            "TANDEM_MATCHING_JOBS_INLINE": True}
+    base = {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "WTF_CSRF_ENABLED": False,
+        "TANDEM_MATCHING_JOBS_INLINE": True,
+    }
     return create_app(test_config={**base, **config}, tandem=tandem)
 
 

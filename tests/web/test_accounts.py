@@ -57,9 +57,7 @@ def test_wrong_passwords_lock_the_account_for_a_while(
     assert answer.status_code == 302
 
 
-def test_throttling_is_shared_by_workers(
-    app_factory: Callable[..., Flask], password: str
-) -> None:
+def test_throttling_is_shared_by_workers(app_factory: Callable[..., Flask], password: str) -> None:
     """Two apps over one database stand for two gunicorn workers."""
     first, second = app_factory().test_client(), app_factory().test_client()
     for i in range(5):
@@ -191,9 +189,7 @@ def test_deactivation_ends_sessions_and_logins(
     assert again.status_code == 200 and b"Wrong email or password" in again.data
 
 
-def test_hr_admin_deactivates_an_account(
-    app: Flask, login: Login, web_tandem: Tandem
-) -> None:
+def test_hr_admin_deactivates_an_account(app: Flask, login: Login, web_tandem: Tandem) -> None:
     with web_tandem.sessions() as s:
         hania = people.find_person(s, "hania@example.com")
         hania.roles = "hr;admin"
@@ -222,9 +218,7 @@ def set_cookies(answer: Any) -> dict[str, str]:
 
 def test_cookies_are_secure_when_the_proxy_says_https(app: Flask, password: str) -> None:
     form = {"email": "anna@example.com", "password": password, "remember": "y"}
-    proxied = app.test_client().post(
-        "/login", data=form, headers={"X-Forwarded-Proto": "https"}
-    )
+    proxied = app.test_client().post("/login", data=form, headers={"X-Forwarded-Proto": "https"})
     cookies = set_cookies(proxied)
     assert "Secure" in cookies["session"] and "Secure" in cookies["remember_token"]
     plain = set_cookies(app.test_client().post("/login", data=form))

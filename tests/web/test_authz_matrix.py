@@ -143,7 +143,8 @@ POLICY: dict[tuple[str, str], Policy] = {
         data={"title": "Matrix guide, edited", "body_md": "Edited for one matrix case."},
     ),
     ("guides.publish", "POST"): Policy(  # confirmed: other matrix guides are near-duplicates
-        author_only(MOVED), lambda w: {"slug": w.fresh_guide(published=False)},
+        author_only(MOVED),
+        lambda w: {"slug": w.fresh_guide(published=False)},
         data={"confirm": "1"},
     ),  # fmt: skip
     ("guides.unpublish", "POST"): Policy(author_only(MOVED), lambda w: {"slug": w.fresh_guide()}),
@@ -204,14 +205,13 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("hr.proposal", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("hr.apply_proposal", "POST"): Policy(hr_only(MOVED), lambda w: {"slug": "spring"}),
     ("hr.decide_pair", "POST"): Policy(
-        hr_only(MOVED), lambda w: {"slug": "spring"},
+        hr_only(MOVED),
+        lambda w: {"slug": "spring"},
         data={"mentor": "anna@example.com", "mentee": "bogdan@example.com", "decision": "reject"},
     ),
     ("hr.gaps", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("hr.recommend", "GET"): Policy(hr_only(), query={"mentee": "bogdan@example.com"}),
-    ("hr.deactivate", "POST"): Policy(
-        hr_admin_only(), lambda w: {"person_id": w.fresh_person()}
-    ),
+    ("hr.deactivate", "POST"): Policy(hr_admin_only(), lambda w: {"person_id": w.fresh_person()}),
     ("hr.audit_log", "GET"): Policy(hr_admin_only(OK)),
     ("inbox.index", "GET"): Policy(logged_in()),
     ("inbox.read", "POST"): Policy(
@@ -295,9 +295,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("sessions.handle_help", "POST"): Policy(
         hr_only(MOVED), lambda w: {"request_id": w.fresh_help()}, data={"action": "close"}
     ),
-    ("sessions.repair_choices", "GET"): Policy(
-        hr_only(), lambda w: {"request_id": w.fresh_help()}
-    ),
+    ("sessions.repair_choices", "GET"): Policy(hr_only(), lambda w: {"request_id": w.fresh_help()}),
     ("sessions.programme_health", "GET"): Policy(hr_only(), lambda w: {"slug": "spring"}),
     ("sessions.programme_health", "POST"): Policy(
         hr_only(MOVED), lambda w: {"slug": "spring"}, data={"quiet_weeks": "4", "pause_weeks": "4"}
@@ -341,9 +339,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     # HR's account management: links by HR, deactivation and roles by administrators.
     ("accounts.directory", "GET"): Policy(hr_only()),
     ("accounts.manage", "GET"): Policy(hr_only(), lambda w: {"person_id": w.fresh_person()}),
-    ("accounts.issue_link", "POST"): Policy(
-        hr_only(), lambda w: {"person_id": w.fresh_person()}
-    ),
+    ("accounts.issue_link", "POST"): Policy(hr_only(), lambda w: {"person_id": w.fresh_person()}),
     ("accounts.unlink_sso", "POST"): Policy(
         hr_only(MOVED), lambda w: {"person_id": w.fresh_person()}
     ),
@@ -368,21 +364,22 @@ POLICY: dict[tuple[str, str], Policy] = {
     ),
     ("api.list_notes", "GET"): Policy(api_members(OK, OK)),
     ("api.create_note", "POST"): Policy(
-        api_members("201"), lambda w: {"pair_id": w.pair_id},
+        api_members("201"),
+        lambda w: {"pair_id": w.pair_id},
         json={"title": "API note", "body_md": "Written by the matrix."},
     ),  # fmt: skip
-    ("api.note", "GET"): Policy(
-        api_members(OK), lambda w: {"note_id": w.library.private_note_id}
-    ),
+    ("api.note", "GET"): Policy(api_members(OK), lambda w: {"note_id": w.library.private_note_id}),
     ("api.note", "PATCH"): Policy(
-        api_members(OK), lambda w: {"note_id": w.fresh_note(insight=False)},
+        api_members(OK),
+        lambda w: {"note_id": w.fresh_note(insight=False)},
         json={"title": "Changed by the matrix"},
     ),  # fmt: skip
     ("api.note", "DELETE"): Policy(
         api_members("204"), lambda w: {"note_id": w.fresh_note(insight=True)}
     ),
     ("api.insight", "POST"): Policy(
-        api_members(OK), lambda w: {"note_id": w.fresh_note(insight=False)},
+        api_members(OK),
+        lambda w: {"note_id": w.fresh_note(insight=False)},
         json={"text": "An insight from the matrix."},
     ),  # fmt: skip
     ("api.consent_insight", "POST"): Policy(
@@ -402,7 +399,8 @@ POLICY: dict[tuple[str, str], Policy] = {
         api_author(OK), lambda w: {"slug": w.fresh_guide()}, json={"title": "Changed"}
     ),
     ("api.publish_guide", "POST"): Policy(
-        api_author(OK), lambda w: {"slug": w.fresh_guide(published=False)},
+        api_author(OK),
+        lambda w: {"slug": w.fresh_guide(published=False)},
         json={"confirm": True},
     ),  # fmt: skip
     ("api.unpublish_guide", "POST"): Policy(api_author(OK), lambda w: {"slug": w.fresh_guide()}),
@@ -570,7 +568,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "database_url": f"sqlite:///{root / 'instance' / 'tandem.sqlite3'}",
             "search_models": ("fake",),
             "import_models": ("fake",),
-        }
+        },
     )
     tandem = open_tandem(settings)
     library = load_library(tandem)

@@ -57,17 +57,19 @@ SEGMENT = st.one_of(
 
 
 @settings(max_examples=examples(30))
-@given(segment=SEGMENT, prefix=st.sampled_from(
-    ["/guides/", "/guides/id/", "/notes/", "/insights/", "/hr/programmes/", "/api/"]))
+@given(
+    segment=SEGMENT,
+    prefix=st.sampled_from(
+        ["/guides/", "/guides/id/", "/notes/", "/insights/", "/hr/programmes/", "/api/"]
+    ),
+)
 def test_url_segments_never_fail(client: FlaskClient, segment: str, prefix: str) -> None:
     assert client.get(prefix + segment).status_code < 500
 
 
 @settings(max_examples=examples(8))
 @given(email=PARAM_TEXT, password=PARAM_TEXT, remember=st.sampled_from(["", "y", "x"]))
-def test_login_form_never_fails(
-    app_factory: Any, email: str, password: str, remember: str
-) -> None:
+def test_login_form_never_fails(app_factory: Any, email: str, password: str, remember: str) -> None:
     client = app_factory().test_client()
     answer = client.post(
         "/login", data={"email": email, "password": password, "remember": remember}

@@ -21,16 +21,37 @@ def add_people(tandem: Tandem) -> None:
     """Anna takes two mentees now; Ewa (a new mentee) wants what Anna wrote a guide about;
     Olga (a mentor) knows video. Their texts get matching vectors, as an import stores them."""
     with tandem.sessions() as s:
-        people.upsert_person(s, people.PersonRecord(
-            name="Anna Mentor", email="anna@example.com", roles=("mentor",),
-            languages=("pl", "en"), capacity=2, expertise=("Copilot w Excelu",)))
-        people.upsert_person(s, people.PersonRecord(
-            name="Ewa Nowicka", email="ewa@example.com", roles=("mentee",),
-            languages=("pl", "en"),
-            goals=("Copilot w Excelu i formuły", "kwantowa kryptografia postkwantowa")))
-        people.upsert_person(s, people.PersonRecord(
-            name="Olga Video", email="olga@example.com", roles=("mentor",), languages=("en",),
-            expertise=("editing short videos on a phone",)))
+        people.upsert_person(
+            s,
+            people.PersonRecord(
+                name="Anna Mentor",
+                email="anna@example.com",
+                roles=("mentor",),
+                languages=("pl", "en"),
+                capacity=2,
+                expertise=("Copilot w Excelu",),
+            ),
+        )
+        people.upsert_person(
+            s,
+            people.PersonRecord(
+                name="Ewa Nowicka",
+                email="ewa@example.com",
+                roles=("mentee",),
+                languages=("pl", "en"),
+                goals=("Copilot w Excelu i formuły", "kwantowa kryptografia postkwantowa"),
+            ),
+        )
+        people.upsert_person(
+            s,
+            people.PersonRecord(
+                name="Olga Video",
+                email="olga@example.com",
+                roles=("mentor",),
+                languages=("en",),
+                expertise=("editing short videos on a phone",),
+            ),
+        )
         s.commit()
     match_vectors.catch_up(tandem.sessions, tandem.matching_embedders)
 
@@ -71,30 +92,38 @@ def test_hr_keeps_or_rejects_a_proposed_pair_from_the_page(
     page = hr.get("/hr/programmes/spring/proposal").get_data(as_text=True)
     new = section(page, "New pairs")
     mentor = re.search(r'name="mentor" value="([^"]+)"', new).group(1)
-    answer = hr.post("/hr/programmes/spring/proposal/decide",
-                     data={"mentor": mentor, "mentee": "ewa@example.com", "decision": "accept"})
+    answer = hr.post(
+        "/hr/programmes/spring/proposal/decide",
+        data={"mentor": mentor, "mentee": "ewa@example.com", "decision": "accept"},
+    )
     assert answer.status_code == 302
     with web_tandem.sessions() as s:
         ewa = s.scalar(select(Person).where(Person.email == "ewa@example.com"))
         pair = s.scalar(select(Pair).where(Pair.mentee_id == ewa.id))
         assert pair.locked and pair.status == "proposed"
-        trail = [(c.what, c.actor.email) for c in s.scalars(
-            select(PairChange).where(PairChange.pair_id == pair.id))]
+        trail = [
+            (c.what, c.actor.email)
+            for c in s.scalars(select(PairChange).where(PairChange.pair_id == pair.id))
+        ]
         assert ("locked", HR) in trail
     page = hr.get("/hr/programmes/spring/proposal").get_data(as_text=True)
     assert "Ewa Nowicka" in section(page, "Kept pairs")
 
-    answer = hr.post("/hr/programmes/spring/proposal/decide",
-                     data={"mentor": mentor, "mentee": "ewa@example.com", "decision": "reject"})
+    answer = hr.post(
+        "/hr/programmes/spring/proposal/decide",
+        data={"mentor": mentor, "mentee": "ewa@example.com", "decision": "reject"},
+    )
     assert answer.status_code == 302
     with web_tandem.sessions() as s:
         pair = s.scalar(select(Pair).where(Pair.mentee_id == ewa.id))
         assert pair.status == "rejected" and not pair.locked
     page = hr.get("/hr/programmes/spring/proposal").get_data(as_text=True)
     assert "Ewa Nowicka" not in section(page, "Kept pairs")
-    bad = hr.post("/hr/programmes/spring/proposal/decide",
-                  data={"mentor": mentor, "mentee": "ewa@example.com", "decision": "maybe"},
-                  follow_redirects=True)
+    bad = hr.post(
+        "/hr/programmes/spring/proposal/decide",
+        data={"mentor": mentor, "mentee": "ewa@example.com", "decision": "maybe"},
+        follow_redirects=True,
+    )
     assert "decision must be accept or reject" in bad.get_data(as_text=True)
 
 
@@ -102,11 +131,13 @@ def test_deciding_needs_the_csrf_token(app_factory, login) -> None:
     client = app_factory(WTF_CSRF_ENABLED=True).test_client()
     page = client.get("/login").get_data(as_text=True)
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    client.post("/login", data={"email": HR, "password": "correct horse battery",
-                                "csrf_token": token})
-    answer = client.post("/hr/programmes/spring/proposal/decide",
-                         data={"mentor": "anna@example.com", "mentee": "bogdan@example.com",
-                               "decision": "reject"})
+    client.post(
+        "/login", data={"email": HR, "password": "correct horse battery", "csrf_token": token}
+    )
+    answer = client.post(
+        "/hr/programmes/spring/proposal/decide",
+        data={"mentor": "anna@example.com", "mentee": "bogdan@example.com", "decision": "reject"},
+    )
     assert answer.status_code == 400
 
 
@@ -117,16 +148,21 @@ def test_gaps_page_names_people_not_emails(hr: FlaskClient) -> None:
     assert "ewa@example.com" not in page
 
 
-def test_a_running_job_shows_its_progress(
-    app_factory, login, web_tandem: Tandem
-) -> None:
+def test_a_running_job_shows_its_progress(app_factory, login, web_tandem: Tandem) -> None:
     app: Flask = app_factory(TANDEM_MATCHING_JOBS_INLINE=False)
     client = app.test_client()
     login(client, HR)
     with web_tandem.sessions() as s:
         key = job_key(s, "proposal", "spring")
-        s.add(MatchingJob(kind="proposal", programme="spring", key=key, status="running",
-                          progress="scoring 3 mentees against 2 mentors"))
+        s.add(
+            MatchingJob(
+                kind="proposal",
+                programme="spring",
+                key=key,
+                status="running",
+                progress="scoring 3 mentees against 2 mentors",
+            )
+        )
         s.commit()
     answer = client.get("/hr/programmes/spring/proposal")
     assert answer.status_code == 202
@@ -136,8 +172,14 @@ def test_a_running_job_shows_its_progress(
 
 
 def test_weak_links_are_not_quoted(app: Flask) -> None:
-    weak = {"goal": "learn SQL", "evidence": "TikTok reels", "kind": "expertise", "title": "",
-            "band": "weak", "band_text": "weak evidence"}
+    weak = {
+        "goal": "learn SQL",
+        "evidence": "TikTok reels",
+        "kind": "expertise",
+        "title": "",
+        "band": "weak",
+        "band_text": "weak evidence",
+    }
     some = {**weak, "evidence": "SQL joins", "band": "some", "band_text": "some evidence"}
     with app.test_request_context():
         from flask import render_template
@@ -155,8 +197,12 @@ def test_long_lists_are_cut_with_their_full_size() -> None:
         return {"email": f"p{i}@x.com", "name": f"P {i}", "reason": "r"}
 
     pair = {"mentor": "m@x.com", "mentee": "p0@x.com", "locked": True}
-    data = {"pairs": [pair], "unmatched_mentees": [person(i) for i in range(500)],
-            "unmatched_mentors": [], "mentors_with_places": []}
+    data = {
+        "pairs": [pair],
+        "unmatched_mentees": [person(i) for i in range(500)],
+        "unmatched_mentors": [],
+        "mentors_with_places": [],
+    }
     shown = present_proposal(data, rows=200)
     assert len(shown["unmatched_mentees"]) == 200
     assert shown["sizes"]["unmatched_mentees"] == 499  # p0 is paired: never listed as not
@@ -164,14 +210,17 @@ def test_long_lists_are_cut_with_their_full_size() -> None:
     assert len(present_proposal(data)["unmatched_mentees"]) == 499
 
 
-def test_audit_log_viewer_filters_and_shows_no_note(client: FlaskClient, login,
-                                                    web_tandem: Tandem) -> None:
+def test_audit_log_viewer_filters_and_shows_no_note(
+    client: FlaskClient, login, web_tandem: Tandem
+) -> None:
     """HR's actions land in the log; the administrators' viewer filters it; no note text."""
     with web_tandem.sessions() as s:
-        people.upsert_person(s, people.PersonRecord(
-            name="Ida Admin", email="ida@example.com", roles=("admin",)))
-        people.set_password(people.get_person_by_email(s, "ida@example.com"),
-                            "correct horse battery")
+        people.upsert_person(
+            s, people.PersonRecord(name="Ida Admin", email="ida@example.com", roles=("admin",))
+        )
+        people.set_password(
+            people.get_person_by_email(s, "ida@example.com"), "correct horse battery"
+        )
         s.commit()
         pair = s.scalars(select(Pair).where(Pair.status == "active")).first()
         assert pair is not None

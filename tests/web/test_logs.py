@@ -138,7 +138,7 @@ def send(port: int, raw: bytes) -> bytes:
             return b""
 
 
-SLOW_APP = '''
+SLOW_APP = """
 import time
 
 
@@ -147,7 +147,7 @@ def app(environ, start_response):
         time.sleep(60)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
-'''
+"""
 
 
 def test_real_gunicorn_logs_no_request_line_on_bad_requests_and_timeouts(tmp_path: Path) -> None:

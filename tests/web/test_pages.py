@@ -240,8 +240,12 @@ def test_hr_corrects_a_pair_from_the_programme_page(client: FlaskClient, login: 
     assert client.post("/hr/pairs/99999", data={"status": "ended"}).status_code == 404
     # The pair's history: who changed what, newest first; refused changes are not in it.
     history = page_history(client.get("/hr/programmes/spring").get_data(as_text=True), pair_id)
-    assert history == ["status ended → active", "status active → ended", "locked",
-                       "created as active"]  # by the demo's programme import
+    assert history == [
+        "status ended → active",
+        "status active → ended",
+        "locked",
+        "created as active",
+    ]  # by the demo's programme import
     assert "Hania" in client.get("/hr/programmes/spring").get_data(as_text=True)
 
 

@@ -172,7 +172,8 @@ def pack_records(prefix: str, records: Sequence[ChunkRecord]) -> dict[str, np.nd
         ),
         f"{prefix}.doc_date": np.fromiter(
             (0 if r.doc_date is None else r.doc_date.toordinal() for r in records),
-            np.int64, len(records),
+            np.int64,
+            len(records),
         ),  # fmt: skip
     }
     arrays.update(pack_category(f"{prefix}.doc_key", (r.doc_key for r in records)))

@@ -106,8 +106,9 @@ def test_changes_after_a_search_are_seen_by_the_next_one(tmp_path) -> None:
     ft.add(RECORDS)
     assert ids(ft, "prompts") == [1] and ft.vocabulary_has("prompts")  # a searcher is open
     with ft.writer() as writer:
-        ft.replace_document(writer, "guide:1", [replace(RECORDS[0], title="Sheets",
-                                                        text="Now spreadsheets.")])
+        ft.replace_document(
+            writer, "guide:1", [replace(RECORDS[0], title="Sheets", text="Now spreadsheets.")]
+        )
         ft.replace_document(writer, "guide:2", [])
     assert ids(ft, "prompts") == [] and not ft.vocabulary_has("prompts")
     assert ids(ft, "pracownik") == [] and not ft.vocabulary_has("pracownikami")
@@ -245,8 +246,10 @@ def test_bulk_add_in_processes_equals_one_process(tmp_path, monkeypatch) -> None
             # first: compare the hits with ties put in chunk order.
             got, want = (
                 sorted(
-                    ((h.chunk_id, round(h.score, 9)) for h in
-                     i.search(parse_query(query), 30, allow)),
+                    (
+                        (h.chunk_id, round(h.score, 9))
+                        for h in i.search(parse_query(query), 30, allow)
+                    ),
                     key=lambda hit: (-hit[1], hit[0]),
                 )  # fmt: skip
                 for i in (parallel, alone)

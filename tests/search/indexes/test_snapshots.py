@@ -103,7 +103,12 @@ def damage(files: list[Path], how: str) -> None:
 
 
 def test_a_worker_starts_from_the_snapshots_without_building(
-    search: SearchEngine, settings: Settings, sessions, embedders, builds, library: Library  # noqa: ANN001
+    search: SearchEngine,
+    settings: Settings,
+    sessions,
+    embedders,
+    builds,
+    library: Library,  # noqa: ANN001
 ) -> None:
     with sessions() as s:
         anna = s.get(Person, library.anna)
@@ -145,7 +150,11 @@ def test_an_unusable_snapshot_is_rebuilt_and_gives_the_same_results(
 
 
 def test_pickles_of_older_releases_are_ignored_and_replaced(
-    search: SearchEngine, settings: Settings, sessions, embedders, builds  # noqa: ANN001
+    search: SearchEngine,
+    settings: Settings,
+    sessions,
+    embedders,
+    builds,  # noqa: ANN001
 ) -> None:
     want = results(search, None)
     for files in snapshot_files(search).values():

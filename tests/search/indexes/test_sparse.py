@@ -273,8 +273,15 @@ def test_a_private_note_moves_no_score_of_a_phrase_query() -> None:
     see, so a note holding the phrase many times changes nothing anyone else gets."""
     public = corpus(19, 200)
     public[0] = replace(public[0], language="en", text="pivot tables budget forecast")
-    secret = ChunkRecord(1000, "note:999", "note", "en", "Pivot tables",
-                         "pivot tables pivot tables budget forecast budget", pair_id=7)
+    secret = ChunkRecord(
+        1000,
+        "note:999",
+        "note",
+        "en",
+        "Pivot tables",
+        "pivot tables pivot tables budget forecast budget",
+        pair_id=7,
+    )
     records = [*public, secret]
     whoosh = FullTextIndex.in_memory()
     whoosh.add(records)

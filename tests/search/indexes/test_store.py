@@ -66,7 +66,10 @@ class Recording(IndexStore):
 
 
 def test_every_index_is_a_store_and_catches_up_through_it(
-    search: SearchEngine, sessions, embedders, library: Library  # noqa: ANN001
+    search: SearchEngine,
+    sessions,
+    embedders,
+    library: Library,  # noqa: ANN001
 ) -> None:
     assert all(isinstance(store, IndexStore) for store in search.stores)
     assert [store.name for store in search.stores] == ["whoosh", "vectors", "sparse"]
@@ -79,7 +82,10 @@ def test_every_index_is_a_store_and_catches_up_through_it(
 
 
 def test_the_engine_asks_each_store_the_same_way(
-    search: SearchEngine, sessions, embedders, library: Library  # noqa: ANN001
+    search: SearchEngine,
+    sessions,
+    embedders,
+    library: Library,  # noqa: ANN001
 ) -> None:
     extra = Recording()
     search.stores = (*search.stores, extra)
