@@ -16,6 +16,7 @@ folder; also in docs/screenshots/ when TANDEM_SCREENSHOTS=1).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -124,6 +125,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         test_config={"SECRET_KEY": "browser-tests", "TANDEM_MATCHING_JOBS_INLINE": True},
         tandem=tandem,
     )
+    with serve_app(app, tandem, library) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serve_app(app: Any, tandem: Any, library: Library) -> Iterator[LiveServer]:
+    """Serve ``app`` on a free loopback port in a thread; closes ``tandem`` afterwards."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -4,20 +4,18 @@ an account is refused in their language; the login page with the button passes a
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from web.conftest import load_library
 from web.oidc_provider import CLIENT_ID, Provider, serve_provider
-from werkzeug.serving import make_server
 
 from kb.app import create_app
 from kb.config import load_settings
 from kb.runtime import open_tandem
 
-from .conftest import LiveServer, accessibility_problems, screenshot
+from .conftest import LiveServer, accessibility_problems, screenshot, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +47,8 @@ def live_server(
     tandem = open_tandem(settings)
     library = load_library(tandem)
     app = create_app(test_config={"SECRET_KEY": "browser-tests"}, tandem=tandem)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", tandem, library)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        tandem.close()
+    with serve_app(app, tandem, library) as server:
+        yield server
 
 
 def through_provider(page: Any, provider: Provider, sub: str, button: str) -> None:
