@@ -412,6 +412,40 @@ def recommend_mentors(
     return result
 
 
+REPAIRABLE = ("proposed", *RUNNING)  # pairs whose mentee can get another mentor
+
+
+def repair_options(
+    session: Session,
+    embedders: Mapping[str, Embedder],
+    pair: Pair,
+    user: Person | None,
+    limit: int = 10,
+    *,
+    cache: PoolCache | None = None,
+) -> Recommendations | None:
+    """The mentors HR may re-pair a pair's mentee with (HR only): the mentee's recommendations
+    with the programme's matching weights, without the current mentor and without anyone in
+    the mentee's management chain (checked against the database too, not only the cached
+    pool). None when the pair can no longer get another mentor (ended, rejected, dropped)."""
+    pairs.check_hr(user, "re-pair a mentee")
+    if pair.status not in REPAIRABLE:
+        return None
+    found = recommend_mentors(
+        session, embedders, pair.mentee.email, limit=limit + 1,
+        weights=weights_of(pair.programme), cache=cache,
+    )  # fmt: skip
+    kept = []
+    for candidate in found.candidates:
+        if candidate.person.id == pair.mentor_id:
+            continue
+        mentor = session.get(Person, candidate.person.id)
+        if mentor is None or pairs.management_chain_reason(session, mentor, pair.mentee):
+            continue
+        kept.append(candidate)
+    return replace(found, candidates=kept[:limit])
+
+
 def recommend_mentees(
     session: Session,
     embedders: Mapping[str, Embedder],

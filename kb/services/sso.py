@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from kb.errors import PermissionDenied
+from kb.errors import PermissionDenied, ValidationError
+from kb.i18n import N_
 from kb.models import Person, SsoIdentity, utcnow
 from kb.services import audit
 from kb.services.people import EMAIL, end_sessions, find_person
@@ -118,4 +119,25 @@ def unlink(session: Session, person: Person, actor: Person) -> int:
     if count:
         end_sessions(person)
         audit.record(session, actor, "account.sso_unlink", "person", person.id)
+    return count
+
+
+def unlink_own(session: Session, person: Person) -> int:
+    """The person removes their own provider links, only while they keep another way in (a
+    password); else ValidationError saying why. Their other sessions end (the caller keeps
+    the current one), as at a password change; audited. Returns how many links went."""
+    if not identities(session, person):
+        return 0
+    if not person.password_hash:
+        raise ValidationError(
+            N_(
+                "You have no password, so single sign-on is your only way to sign in. Set a "
+                "password first (HR can send you a link), then remove the link."
+            )
+        )
+    removed = session.execute(delete(SsoIdentity).where(SsoIdentity.person_id == person.id))
+    count = int(getattr(removed, "rowcount", 0) or 0)
+    end_sessions(person)
+    audit.record(session, person, "account.sso_unlink", "person", person.id,
+                 detail={"own": True, "links": count})  # fmt: skip
     return count

@@ -216,7 +216,30 @@ def profile() -> ResponseReturnValue:
             return redirect(url_for("accounts.profile"))
     elif form.is_submitted():
         status = 400
-    return render_template("accounts/profile.html", form=form, person=person), status
+    return render_template(
+        "accounts/profile.html", form=form, person=person,
+        sso_links=sso.identities(session, person), sso_label=tandem().settings.oidc_label,
+    ), status  # fmt: skip
+
+
+@bp.route("/sso/unlink", methods=["POST"])
+@login_required
+def unlink_own_sso() -> ResponseReturnValue:
+    """Remove one's own single sign-on link, only while a password still lets one in (the
+    page says why not otherwise); the other sessions end, this one goes on; audited."""
+    session, person = db(), me()
+    try:
+        removed = sso.unlink_own(session, person)
+    except ValidationError as error:
+        session.rollback()
+        flash(gettext("The link stays: %(reason)s", reason=translate_error(error)), "error")
+        return redirect(url_for("accounts.profile") + "#sso")
+    session.commit()
+    if removed:
+        login_user(Account(person))  # this session, with the new session version
+        flash(gettext("Your single sign-on link is removed. Your other sessions have ended."),
+              "info")  # fmt: skip
+    return redirect(url_for("accounts.profile") + "#sso")
 
 
 @people_bp.route("/<int:person_id>")

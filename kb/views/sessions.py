@@ -14,7 +14,7 @@ from flask_login import login_required
 from kb.errors import ValidationError
 from kb.i18n import N_
 from kb.models import HELP_REASONS, MEETING_STATUSES, Meeting, Pair, Programme, utcnow
-from kb.services import audit, calendar, health, meetings, people, programmes
+from kb.services import audit, calendar, health, meetings, people
 from kb.services import help as help_service
 from kb.services.evaluation import to_csv
 from kb.services.pairs import RUNNING, programme_by_slug
@@ -226,15 +226,13 @@ def repair_choices(request_id: int) -> ResponseReturnValue:
     pair = found.pair
     candidates: list[dict[str, Any]] = []
     message = None
-    if found.status == "open" and pair.status in ("proposed", *RUNNING):
-        result = to_data(
-            matching.recommend_mentors(
-                db(), tandem().matching_embedders, pair.mentee.email, limit=RECOMMENDED + 1,
-                weights=programmes.weights_of(pair.programme), cache=pool_cache(),
-            )
-        )  # fmt: skip
-        candidates = [c for c in result["candidates"] if c["email"] != pair.mentor.email]
-        candidates, message = candidates[:RECOMMENDED], result.get("message")
+    if found.status == "open":
+        options = matching.repair_options(
+            db(), tandem().matching_embedders, pair, me(), RECOMMENDED, cache=pool_cache()
+        )
+        if options is not None:
+            result = to_data(options)
+            candidates, message = result["candidates"], result.get("message")
     return render_template(
         "sessions/repair.html", help_request=found, pair=pair, candidates=candidates,
         message=message,

@@ -335,6 +335,8 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("accounts.password", "POST"): Policy(logged_in("400")),  # an empty form is shown again
     ("accounts.profile", "GET"): Policy(logged_in()),
     ("accounts.profile", "POST"): Policy(logged_in("400"), data={"capacity": "99"}),
+    # One's own single sign-on link: nobody in the matrix has one, so it only goes back.
+    ("accounts.unlink_own_sso", "POST"): Policy(logged_in(MOVED)),
     ("people.view", "GET"): Policy(public(), lambda w: {"person_id": w.fresh_person()}),
     # HR's account management: links by HR, deactivation and roles by administrators.
     ("accounts.directory", "GET"): Policy(hr_only()),
@@ -362,6 +364,10 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("api.programme_health", "GET"): Policy(
         {**hr_only(), "anonymous": "401", "deactivated": "401"}, lambda w: {"slug": "spring"}
     ),
+    # The re-pair picker over the API: HR only. The POST without a body is refused (400)
+    # after the pair is found, so a missing pair is still a 404 for HR.
+    ("api.repair", "GET"): Policy(api_hr(), lambda w: {"pair_id": w.pair_id}),
+    ("api.repair", "POST"): Policy(api_hr("400"), lambda w: {"pair_id": w.pair_id}),
     ("api.list_notes", "GET"): Policy(api_members(OK, OK)),
     ("api.create_note", "POST"): Policy(
         api_members("201"),
