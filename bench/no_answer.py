@@ -153,6 +153,9 @@ class Question:
     recall10: float  # of the product's page (0 for a no-answer question)
     empty: bool  # the product's page is empty already (result floor)
     features: dict[str, float]
+    # The labelled paragraph (the answer's, or the one a no-answer question was written
+    # about) is the page's first result: how "findable" each kind is.
+    labelled_first: bool = False
 
 
 def term_coverage(query: str, passage: str, language: str) -> float:
@@ -264,7 +267,8 @@ def questions(
             "type_missing": float(kind is not None and not has_type(sentence, kind)),
         }
         recall = recall_at_k(page, run.qrels[query.qid], 10) if answerable else 0.0
-        out.append(Question(query.qid, text, answerable, recall, not page, features))
+        first = bool(page) and page[0] in run.qrels[query.qid]
+        out.append(Question(query.qid, text, answerable, recall, not page, features, first))
     return out
 
 
@@ -361,6 +365,16 @@ def operating_point(scores: np.ndarray, answerable: np.ndarray, recall: np.ndarr
     }
 
 
+def cost_of_target(scores: np.ndarray, answerable: np.ndarray, recall: np.ndarray,
+                   target: float = 0.8) -> float:  # fmt: skip
+    """Recall@10 the answerable questions lose when the threshold rejects ``target`` of the
+    no-answer questions (the issue's 80 %)."""
+    ordered = np.sort(scores[~answerable])[::-1]
+    threshold = float(ordered[math.ceil(target * len(ordered)) - 1])
+    rejected = scores >= threshold
+    return round(float(recall[rejected & answerable].sum()) / int(answerable.sum()), 4)
+
+
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:
     """Probability that a random positive scores above a random negative (ties half)."""
     ranks = np.argsort(np.argsort(scores, kind="stable"), kind="stable").astype(np.float64) + 1
@@ -404,6 +418,7 @@ def study(dev: list[Question], report: list[Question]) -> dict[str, Any]:
             "auc_dev": round(auc(f_dev, ~a_dev), 4),
             "threshold": round(sign * t, 4) if math.isfinite(t) else None,
             "dev": operating_point(f_dev, a_dev, r_dev, e_dev, t),
+            "dev_loss_at_80": cost_of_target(f_dev, a_dev, r_dev),
             "report": operating_point(f_rep, a_rep, r_rep, e_rep, t),
         }
     return {
@@ -415,6 +430,13 @@ def study(dev: list[Question], report: list[Question]) -> dict[str, Any]:
             "answerable_recall@10_dev": round(float(r_dev[a_dev].mean()), 4),
             "answerable_recall@10_report": round(float(r_rep[a_rep].mean()), 4),
             "no_answer_empty_report": round(float(e_rep[~a_rep].mean()), 4),
+            "labelled_paragraph_first_report": {
+                kind: round(float(np.mean([q.labelled_first for q in items])), 4)
+                for kind, items in (
+                    ("answerable", [q for q in report if q.answerable]),
+                    ("no_answer", [q for q in report if not q.answerable]),
+                )
+            },
         },
         "probe": {
             "features": list(names),
@@ -424,6 +446,7 @@ def study(dev: list[Question], report: list[Question]) -> dict[str, Any]:
             "auc_report": round(auc(s_rep, ~a_rep), 4),
             "threshold": round(threshold, 6) if math.isfinite(threshold) else None,
             "dev": operating_point(s_dev, a_dev, r_dev, e_dev, threshold),
+            "dev_loss_at_80": cost_of_target(s_dev, a_dev, r_dev),
             "report": operating_point(s_rep, a_rep, r_rep, e_rep, threshold),
         },
         "single_features": singles,
@@ -437,19 +460,19 @@ def study(dev: list[Question], report: list[Question]) -> dict[str, Any]:
 def table(result: dict[str, Any], split: str) -> str:
     lines = [
         f"| rule (chosen on dev) | AUC dev | no-answer empty ({split}) | R@10 loss ({split}) "
-        f"| answerable emptied ({split}) |",
-        "|---|---:|---:|---:|---:|",
+        f"| answerable emptied ({split}) | R@10 loss for 80 % empty (dev) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     probe = result["probe"]
-    rows: list[tuple[str, float, dict[str, float]]] = [
-        ("logistic regression, all features", probe["auc_dev"], probe["report"])
-    ]
+    rows: list[tuple[str, dict[str, Any]]] = [("logistic regression, all features", probe)]
     for name, single in result["single_features"].items():
-        rows.append((f"{name} ({single['direction']})", single["auc_dev"], single["report"]))
-    for name, area, point in rows:
+        rows.append((f"{name} ({single['direction']})", single))
+    for name, row in rows:
+        point = row["report"]
         lines.append(
-            f"| {name} | {area:.3f} | {100 * point['no_answer_empty']:.1f} % | "
-            f"{100 * point['recall@10_loss']:.2f} | {100 * point['answerable_rejected']:.1f} % |"
+            f"| {name} | {row['auc_dev']:.3f} | {100 * point['no_answer_empty']:.1f} % | "
+            f"{100 * point['recall@10_loss']:.2f} | {100 * point['answerable_rejected']:.1f} % "
+            f"| {100 * row['dev_loss_at_80']:.1f} |"
         )
     return "\n".join(lines)
 

@@ -14,6 +14,7 @@ from bench.no_answer import (
     FEATURES,
     auc,
     choose_threshold,
+    cost_of_target,
     fit_logistic,
     has_type,
     impossible_split,
@@ -128,6 +129,15 @@ def test_features_of_a_tiny_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert all(np.isfinite(v) for v in q.features.values())
         assert q.answerable == q.qid.startswith("q")
     by_id = {q.qid: q for q in found}
-    assert by_id["q2"].recall10 == 1.0  # BM25 finds Tychy
+    assert by_id["q2"].recall10 == 1.0 and by_id["q2"].labelled_first  # BM25 finds Tychy
     assert by_id["q2"].features["coverage"] > 0.5
     assert all(by_id[q].recall10 == 0.0 for q in ids)
+
+
+def test_cost_of_the_target() -> None:
+    # Rejecting 80 % of the five no-answer questions (score >= 0.6) also rejects two
+    # answerable questions, one of them found: 1 of 4 answerable recall lost.
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.95, 0.65, 0.1, 0.2, 0.3])
+    answerable = np.array([False, False, False, False, False, True, True, True, True, True])
+    recall = np.array([0, 0, 0, 0, 0, 1.0, 0.0, 1.0, 1.0, 1.0])
+    assert cost_of_target(scores, answerable, recall) == 0.2
