@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.orm import Session
 
 from kb.cli.base import State, emit_json, pass_state
 from kb.models import Person
+from kb.services.health import THRESHOLDS
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _date(value: str | None, name: str) -> dt.date | None:
@@ -30,6 +35,20 @@ def _hr(session: Session, email: str) -> Person:
     return check_hr(get_person_by_email(session, email), "run programme commands")
 
 
+def threshold_options(command: F) -> F:
+    """``--quiet-weeks`` and the other health thresholds, from their one list."""
+    for setting in reversed(THRESHOLDS):
+        low, high = setting.minimum, setting.maximum
+        kind: click.ParamType = (
+            click.IntRange(int(low), int(high)) if setting.whole else click.FloatRange(low, high)
+        )
+        command = click.option(
+            setting.option, setting.name, type=kind,
+            help=f"{setting.help} (default {setting.default}).",
+        )(command)  # fmt: skip
+    return command
+
+
 @click.group()
 def programme() -> None:
     """Create programmes, enrol people, export a programme (HR)."""
@@ -46,26 +65,7 @@ def programme() -> None:
 @click.option("--language", "languages", multiple=True, type=click.Choice(["pl", "ru", "en"]))
 @click.option("--rhythm-weeks", type=click.IntRange(1, 12))
 @click.option("--open", "is_open", is_flag=True, help="People may apply from its page.")
-@click.option(
-    "--quiet-weeks",
-    type=click.IntRange(1, 52),
-    help="Flag a pair with no session for more than N weeks (default 4).",
-)
-@click.option(
-    "--pause-weeks",
-    type=click.IntRange(1, 52),
-    help="Flag a pair paused for more than N weeks (default 4).",
-)
-@click.option(
-    "--first-month-days",
-    type=click.IntRange(1, 366),
-    help="Flag a pair with no note N days after its start (default 30).",
-)
-@click.option(
-    "--low-rating",
-    type=click.FloatRange(1, 5),
-    help="Flag a pair whose ratings average below this (default 2.5).",
-)
+@threshold_options
 @pass_state
 def create(
     state: State,

@@ -28,6 +28,60 @@ LOW_RATING = 2.5  # a mean rating below this (on the 1-5 scale) is low
 
 
 @dataclass(frozen=True)
+class ThresholdSetting:
+    """One health threshold: the programme's column (and form field, API key and, with
+    dashes, the command-line option), its range, default and the words shown for it. The
+    one list below drives the checks, the forms (programme edit, pair health) and the
+    ``tandem programme create`` options."""
+
+    name: str
+    label: str  # the forms' label (N_: the web layer translates it)
+    help: str  # the command line's help (English, like every CLI text)
+    minimum: int | float
+    maximum: int | float
+    default: int | float
+    out_of_range: str  # N_: the error for a value outside [minimum, maximum]
+
+    @property
+    def whole(self) -> bool:
+        """Whether the value is a whole number (weeks, days) rather than a rating."""
+        return isinstance(self.default, int)
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def step(self) -> str:
+        return "1" if self.whole else "0.1"
+
+
+THRESHOLDS = (
+    ThresholdSetting(
+        "quiet_weeks", N_("No session for more than (weeks)"),
+        "Flag a pair with no session for more than N weeks", 1, 52, QUIET_WEEKS,
+        N_("Give a number of weeks from 1 to 52."),
+    ),
+    ThresholdSetting(
+        "pause_weeks", N_("Paused for more than (weeks)"),
+        "Flag a pair paused for more than N weeks", 1, 52, PAUSE_WEEKS,
+        N_("Give a number of weeks from 1 to 52."),
+    ),
+    ThresholdSetting(
+        "first_month_days", N_("No note at all after (days from the start)"),
+        "Flag a pair with no note N days after its start", 1, 366, FIRST_MONTH_DAYS,
+        N_("Give a number of days from 1 to 366."),
+    ),
+    ThresholdSetting(
+        "low_rating", N_("Low feedback: a mean rating below (1 to 5)"),
+        "Flag a pair whose ratings average below this", 1, 5, LOW_RATING,
+        N_("Give a rating from 1 to 5."),
+    ),
+)  # fmt: skip
+THRESHOLD_NAMES = tuple(t.name for t in THRESHOLDS)
+
+
+@dataclass(frozen=True)
 class Thresholds:
     quiet_weeks: int = QUIET_WEEKS
     pause_weeks: int = PAUSE_WEEKS
@@ -251,13 +305,12 @@ def check_thresholds(
     low_rating: float | None = None,
 ) -> None:
     """Refuse a threshold out of its range (None: not given, nothing to check)."""
-    for name, weeks in (("quiet_weeks", quiet_weeks), ("pause_weeks", pause_weeks)):
-        if weeks is not None and not 1 <= weeks <= 52:
-            raise ValidationError(N_("Give a number of weeks from 1 to 52."), field=name)
-    if first_month_days is not None and not 1 <= first_month_days <= 366:
-        raise ValidationError(N_("Give a number of days from 1 to 366."), field="first_month_days")
-    if low_rating is not None and not 1 <= low_rating <= 5:  # NaN fails this too
-        raise ValidationError(N_("Give a rating from 1 to 5."), field="low_rating")
+    given = {"quiet_weeks": quiet_weeks, "pause_weeks": pause_weeks,
+             "first_month_days": first_month_days, "low_rating": low_rating}  # fmt: skip
+    for setting in THRESHOLDS:
+        value = given[setting.name]
+        if value is not None and not setting.minimum <= value <= setting.maximum:  # NaN too
+            raise ValidationError(setting.out_of_range, field=setting.name)
 
 
 def set_thresholds(
@@ -280,21 +333,19 @@ def set_thresholds(
     return changed
 
 
-THRESHOLD_NAMES = ("quiet_weeks", "pause_weeks", "first_month_days", "low_rating")
-
-
 def parse_thresholds(data: Mapping[str, object]) -> dict[str, Any]:
     """The thresholds a form gives (an empty or missing field: not given), checked."""
     found: dict[str, Any] = {}
-    for name in THRESHOLD_NAMES:
+    for setting in THRESHOLDS:
+        name = setting.name
         raw = str(data.get(name) or "").strip()
         if not raw:
             continue
-        if name == "low_rating":
+        if not setting.whole:
             try:
                 found[name] = float(raw.replace(",", "."))
             except ValueError as error:
-                raise ValidationError(N_("Give a rating from 1 to 5."), field=name) from error
+                raise ValidationError(setting.out_of_range, field=name) from error
         elif raw.isdigit() and len(raw) <= 6:
             found[name] = int(raw)
         else:

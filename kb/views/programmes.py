@@ -157,6 +157,7 @@ def _edit_page(
     return render_template(
         "programmes/edit.html", programme=programme, values=values, error=error,
         competences=COMPETENCES, languages=LANGUAGES, statuses=PROGRAMME_STATUSES,
+        thresholds=health.THRESHOLDS,
         stages=stages(programme.slug, "programmes.edit") if programme else [],
     ), (400 if error else 200)  # fmt: skip
 

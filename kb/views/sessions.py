@@ -314,5 +314,5 @@ def programme_health(slug: str) -> ResponseReturnValue:
     return render_template(
         "sessions/health.html", programme=programme, rows=rows, running=RUNNING,
         statuses=MEETING_STATUSES, limits=health.thresholds_json(programme),
-        flag_labels=flag_labels(programme),
+        thresholds=health.THRESHOLDS, flag_labels=flag_labels(programme),
     )  # fmt: skip

@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.i18n import N_
 from kb.models import Programme
-from kb.services import enrolment, pairs, people, programmes
+from kb.services import enrolment, health, pairs, people, programmes
 from kb.views.api import api_login_required, api_person, bp, json_object
 from kb.views.support import db
 
@@ -92,17 +92,16 @@ def _form(body: Mapping[str, Any], base: programmes.ProgrammeForm) -> programmes
         if weeks is not None and (isinstance(weeks, bool) or not isinstance(weeks, int)):
             raise ValidationError(N_("a whole number of weeks"), field="rhythm_weeks")
         changes["rhythm_weeks"] = weeks
-    for name in ("quiet_weeks", "pause_weeks", "first_month_days"):
-        if name in body:
-            value = body[name]
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValidationError(N_("Give a whole number."), field=name)
-            changes[name] = value
-    if "low_rating" in body:
-        value = body["low_rating"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValidationError(N_("Give a rating from 1 to 5."), field="low_rating")
-        changes["low_rating"] = float(value)
+    for setting in health.THRESHOLDS:  # the health thresholds, from their one list
+        if setting.name not in body:
+            continue
+        value = body[setting.name]
+        if isinstance(value, bool) or not isinstance(value, int if setting.whole else (int, float)):
+            raise ValidationError(
+                N_("Give a whole number.") if setting.whole else setting.out_of_range,
+                field=setting.name,
+            )
+        changes[setting.name] = value if setting.whole else float(value)
     if "open_for_applications" in body:
         if not isinstance(body["open_for_applications"], bool):
             raise ValidationError(N_("true or false"), field="open_for_applications")
