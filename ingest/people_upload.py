@@ -21,8 +21,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from ingest.readers import FIELDS, REQUIRED_COLUMNS, _expected_columns
+from ingest.readers import FIELDS, REQUIRED_COLUMNS
 from kb.errors import ValidationError
+from kb.i18n import N_, Text, Texts, reason_of
 from kb.models import Person
 from kb.services import audit
 from kb.services.people import PersonRecord, find_person, person_record, upsert_people
@@ -41,7 +42,7 @@ class PlannedRow:
     line: int
     email: str
     action: str  # created | updated | unchanged | rejected
-    reason: str = ""
+    reason: str = ""  # a kb.i18n.Text when set: the page shows it in HR's language
     record: PersonRecord | None = None
 
 
@@ -50,7 +51,7 @@ class UploadPlan:
     """What applying the file would do; ``problem`` set: the whole file is rejected."""
 
     digest: str
-    problem: str = ""
+    problem: str = ""  # a kb.i18n.Text when set
     rows: list[PlannedRow] = field(default_factory=list)
 
     def count(self, action: str) -> int:
@@ -65,21 +66,31 @@ class UploadPlan:
         return [row for row in self.rows if row.action in ("created", "updated")]
 
 
+def _expected_columns() -> Text:
+    optional = [f for f in FIELDS if f not in REQUIRED_COLUMNS]
+    return Text(N_("expected columns: %(required)s (required) and %(optional)s"),
+                required=", ".join(REQUIRED_COLUMNS), optional=", ".join(optional))  # fmt: skip
+
+
 def _text(data: bytes, max_bytes: int) -> str:
     if len(data) > max_bytes:
-        raise ValidationError(f"the file has {len(data)} bytes; the limit is {max_bytes}")
+        raise ValidationError(N_("the file has %(size)s bytes; the limit is %(limit)s"),
+                              size=len(data), limit=max_bytes)  # fmt: skip
     if not data.strip():
-        raise ValidationError(f"the file is empty; {_expected_columns()}")
+        raise ValidationError(N_("the file is empty; %(expected)s"), expected=_expected_columns())
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise ValidationError(
-            f"line {line}: not valid UTF-8 at byte {error.start} (save the file as UTF-8)"
+            N_("line %(number)s: not valid UTF-8 at byte %(byte)s (save the file as UTF-8)"),
+            number=line,
+            byte=error.start,
         ) from error
     problem = control_character_problem(text)
     if problem is not None:
-        raise ValidationError(f"line {problem[1]}: {problem[0]}")
+        raise ValidationError(N_("line %(number)s: %(problem)s"), number=problem[1],
+                              problem=problem[0])  # fmt: skip
     return text.removeprefix("\ufeff")
 
 
@@ -95,12 +106,18 @@ def plan_upload(session: Session, data: bytes, *, max_bytes: int = UPLOAD_MAX_BY
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         repeated = sorted({c for c in columns if columns.count(c) > 1})
         if unknown or missing or repeated:
-            parts = (
-                ([f"missing column(s) {', '.join(missing)}"] if missing else [])
-                + ([f"unknown column(s) {', '.join(unknown)}"] if unknown else [])
-                + ([f"repeated column(s) {', '.join(repeated)}"] if repeated else [])
-            )
-            raise ValidationError(f"{'; '.join(parts)}; {_expected_columns()}")
+            parts = [
+                Text(template, columns=", ".join(names))
+                for template, names in (
+                    (N_("missing column(s) %(columns)s"), missing),
+                    (N_("unknown column(s) %(columns)s"), unknown),
+                    (N_("repeated column(s) %(columns)s"), repeated),
+                )
+                if names
+            ]
+            raise ValidationError(N_("%(problems)s; %(expected)s"),
+                                  problems=Texts(parts, separator="; "),
+                                  expected=_expected_columns())  # fmt: skip
         seen: dict[str, int] = {}
         for values in reader:
             line = reader.line_num
@@ -117,25 +134,33 @@ def plan_upload(session: Session, data: bytes, *, max_bytes: int = UPLOAD_MAX_BY
                         line,
                         email,
                         "rejected",
-                        f"{len(values)} values, but the header has {len(columns)} columns",
+                        Text(
+                            N_("%(values)s values, but the header has %(columns)s columns"),
+                            values=len(values),
+                            columns=len(columns),
+                        ),  # fmt: skip
                     )
                 )
                 continue
             try:
                 record = person_record(dict(zip(columns, values, strict=True)))
             except ValidationError as error:
-                where = f"{error.field}: " if error.field else ""
-                plan.rows.append(PlannedRow(line, email, "rejected", where + error.reason))
+                reason = reason_of(error)
+                if error.field:
+                    reason = Text(N_("%(field)s: %(reason)s"), field=error.field, reason=reason)
+                plan.rows.append(PlannedRow(line, email, "rejected", reason))
                 continue
             if record.email in seen:
-                plan.rows.append(
-                    PlannedRow(line, record.email, "rejected", f"repeats line {seen[record.email]}")
-                )
+                repeats = Text(N_("repeats line %(line)s"), line=seen[record.email])
+                plan.rows.append(PlannedRow(line, record.email, "rejected", repeats))
                 continue
             seen[record.email] = line
             plan.rows.append(PlannedRow(line, record.email, "", record=record))
     except (ValidationError, csv.Error) as error:
-        plan.problem = getattr(error, "reason", None) or f"unreadable CSV: {error}"
+        if isinstance(error, ValidationError):
+            plan.problem = reason_of(error)
+        else:
+            plan.problem = Text(N_("unreadable CSV: %(problem)s"), problem=str(error))
         plan.rows = []
         return plan
     _classify(session, plan)
@@ -152,7 +177,8 @@ def _classify(session: Session, plan: UploadPlan) -> None:
         for email, row in list(valid.items()):
             manager = row.record.manager_email if row.record else None
             if manager and manager not in valid and find_person(session, manager) is None:
-                row.action, row.reason, row.record = "rejected", f"unknown manager {manager}", None
+                row.reason = Text(N_("unknown manager %(email)s"), email=manager)
+                row.action, row.record = "rejected", None
                 del valid[email]
                 changed = True
     for row in valid.values():

@@ -40,16 +40,27 @@ class Text(str):
         return text
 
 
+def reason_of(error: Exception) -> Text:
+    """A domain error's (``kb.errors.TandemError``) message as a :class:`Text` (English when
+    shown as a str), to pass as a value into another message: the web layer translates both."""
+    template = getattr(error, "template", None)
+    if not isinstance(template, str):
+        return Text(str(error))
+    return Text(template, **(getattr(error, "params", None) or {}))
+
+
 class Texts(str):
     """Several :class:`Text` shown as one comma-separated list (each translated on its own),
     e.g. the counts of candidates a constraint ruled out."""
 
     items: tuple[str, ...]
+    separator: str
 
     def __new__(cls, items: Iterable[str], /, separator: str = ", ") -> Texts:
         listed = tuple(items)
         text = super().__new__(cls, separator.join(listed))
         text.items = listed
+        text.separator = separator
         return text
 
 

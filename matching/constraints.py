@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from kb.errors import ValidationError
+from kb.i18n import N_
 from matching.profiles import Participant
 
 # Why a mentor is not a candidate for a mentee, in the order checks are reported.
@@ -283,7 +284,10 @@ class MatchWeights:
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0 or value != value:
                 raise ValidationError(
-                    f"weight {name} must be a number >= 0, not {value!r}", field=name
+                    N_("weight %(name)s must be a number >= 0, not %(value)r"),
+                    field=name,
+                    name=name,
+                    value=value,
                 )
 
     @classmethod
@@ -294,14 +298,18 @@ class MatchWeights:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValidationError(
-                f"unknown weight(s) {', '.join(unknown)}; use {', '.join(sorted(known))}",
+                N_("unknown weight(s) %(names)s; use %(choices)s"),
                 field="weights",
+                names=", ".join(unknown),
+                choices=", ".join(sorted(known)),
             )
         try:
             values: dict[str, Any] = {k: float(v) for k, v in data.items()}
             return cls(**values)
         except (TypeError, ValueError) as exc:
-            raise ValidationError(f"weights must be numbers: {exc}", field="weights") from exc
+            raise ValidationError(
+                N_("weights must be numbers: %(problem)s"), field="weights", problem=str(exc)
+            ) from exc
 
     def to_dict(self) -> dict[str, float]:
         data = asdict(self)

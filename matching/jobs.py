@@ -165,7 +165,7 @@ class JobRunner:
             raise ValueError(f"unknown job kind {kind!r}")
         with self.sessions() as session:
             if session.scalar(select(Programme.id).where(Programme.slug == programme)) is None:
-                raise NotFound(f"no programme {programme!r}")
+                raise NotFound(N_("no programme %(slug)r"), slug=programme)
             key = job_key(session, kind, programme)
             job = session.execute(
                 select(
@@ -204,7 +204,7 @@ class JobRunner:
                 ).where(MatchingJob.id == job_id)
             ).one_or_none()
             if row is None:
-                raise NotFound(f"no matching job {job_id}")
+                raise NotFound(N_("no matching job %(id)s"), id=job_id)
             kind, programme, status, progress, error, created = row
             answer = None
             if status == "done":

@@ -385,7 +385,7 @@ def recommend_mentors(
     """The mentors who would suit a mentee best, with the fit's parts and its reasons."""
     person = get_person_by_email(session, mentee_email)
     if not person.has_role("mentee"):
-        raise ValidationError(f"{person.email} is not a mentee", field="mentee")
+        raise ValidationError(N_("%(email)s is not a mentee"), field="mentee", email=person.email)
     snapshot, pool = _pool(session, embedders, config, cache)
     me = pool.position(person.id)
     mentors = [
@@ -459,7 +459,7 @@ def recommend_mentees(
     """The mentees a mentor would suit best (a mentor may ask to mentor someone)."""
     person = get_person_by_email(session, mentor_email)
     if not person.has_role("mentor"):
-        raise ValidationError(f"{person.email} is not a mentor", field="mentor")
+        raise ValidationError(N_("%(email)s is not a mentor"), field="mentor", email=person.email)
     snapshot, pool = _pool(session, embedders, config, cache)
     me = pool.position(person.id)
     busy = set(session.scalars(select(Pair.mentee_id).where(Pair.status.in_(FIXED))))
@@ -585,7 +585,9 @@ def lock_pair(
         by_id = {p.id: p for p in snapshot.participants}
         for person, role in ((mentor, "mentor"), (mentee, "mentee")):
             if not by_id[person.id].opt_in:
-                raise ValidationError(f"{person.email} has not opted in", field=role)
+                raise ValidationError(
+                    N_("%(email)s has not opted in"), field=role, email=person.email
+                )
         elig = eligibility(
             [by_id[mentee.id]],
             [by_id[mentor.id]],
@@ -594,7 +596,12 @@ def lock_pair(
         )
         reason = elig.reason(0, 0)
         if reason is not None:
-            raise ValidationError(f"{mentor.email} / {mentee.email} cannot be paired: {reason}")
+            raise ValidationError(
+                N_("%(mentor)s / %(mentee)s cannot be paired: %(reason)s"),
+                mentor=mentor.email,
+                mentee=mentee.email,
+                reason=Text(reason),
+            )
 
     return pairs.lock_pair(session, programme_slug, mentor_email, mentee_email, hr_user, vet=vet)
 
@@ -617,7 +624,7 @@ def gaps(
     programme = pairs.programme_by_slug(session, programme_slug)
     threshold = DEFAULT_GAP_THRESHOLD if threshold is None else float(threshold)
     if not 0 <= threshold <= 1:
-        raise ValidationError("threshold must be between 0 and 1", field="threshold")
+        raise ValidationError(N_("threshold must be between 0 and 1"), field="threshold")
     say(N_("reading profiles and their stored vectors"))
     snapshot, pool = _pool(session, embedders, config, cache)
     people = pool.participants

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.i18n import N_, Text
 from kb.models import Enrolment, Pair, Person, Programme
 from kb.services import audit
 from kb.services.pairs import RUNNING, record_change
@@ -24,19 +25,37 @@ MAX_MOTIVATION = 1000
 MAX_EXPERTISE = 1000
 # Where a person can still say yes or no.
 OPEN = ("invited", "agreed", "enrolled")
+# Why HR cannot invite someone again, by the status they are in.
+ALREADY_IN = {
+    "invited": N_("%(email)s is already invited to this programme"),
+    "agreed": N_("%(email)s has already agreed to take part in this programme"),
+    "enrolled": N_("%(email)s is already enrolled in this programme"),
+}
+# Why a person cannot apply again, by the status they are in.
+YOU_ARE_IN = {
+    "agreed": N_("you have already agreed to take part in this programme"),
+    "enrolled": N_("you are already enrolled in this programme"),
+}
 
 
 def _hr(user: Person | None, action: str) -> Person:
     if user is None or not user.has_role("hr"):
-        raise PermissionDenied(f"only HR can {action}")
+        raise PermissionDenied(N_("only HR can %(action)s"), action=Text(action))
     return user
 
 
 def _role(person: Person, role: str) -> str:
     if role not in ROLES:
-        raise ValidationError(f"role must be mentor or mentee, not {role!r}", field="role")
+        raise ValidationError(
+            N_("role must be mentor or mentee, not %(role)r"), field="role", role=role
+        )
     if not person.has_role(role):
-        raise ValidationError(f"{person.email} does not have the {role} role", field="role")
+        missing = (
+            N_("%(email)s does not have the mentor role")
+            if role == "mentor"
+            else N_("%(email)s does not have the mentee role")
+        )
+        raise ValidationError(missing, field="role", email=person.email)
     return role
 
 
@@ -77,15 +96,15 @@ def invite(
     session: Session, programme: Programme, person: Person, role: str, hr_user: Person | None
 ) -> Enrolment:
     """HR invites a person; the person still accepts or declines."""
-    hr = _hr(hr_user, "invite people")
+    hr = _hr(hr_user, N_("invite people"))
     _role(person, role)
     if not person.active:
-        raise ValidationError(f"{person.email}'s account is deactivated", field="email")
+        raise ValidationError(
+            N_("%(email)s's account is deactivated"), field="email", email=person.email
+        )
     found = enrolment_of(session, programme, person)
     if found is not None and found.status in OPEN:
-        raise ValidationError(
-            f"{person.email} is already {found.status} in this programme", field="email"
-        )
+        raise ValidationError(ALREADY_IN[found.status], field="email", email=person.email)
     if found is None:
         found = Enrolment(programme_id=programme.id, person_id=person.id)
         session.add(found)
@@ -98,7 +117,7 @@ def invite(
 def _clean(text: str, limit: int, field: str) -> str:
     text = " ".join((text or "").split())
     if len(text) > limit:
-        raise ValidationError(f"at most {limit} characters", field=field)
+        raise ValidationError(N_("at most %(limit)s characters"), field=field, limit=limit)
     return text
 
 
@@ -108,9 +127,9 @@ def _mentor_statement(enrolment: Enrolment, expertise: str, ready: bool) -> None
     enrolment.expertise = _clean(expertise, MAX_EXPERTISE, "expertise")
     enrolment.ready = bool(ready)
     if not enrolment.expertise:
-        raise ValidationError("say which subjects you can teach", field="expertise")
+        raise ValidationError(N_("say which subjects you can teach"), field="expertise")
     if not enrolment.ready:
-        raise ValidationError("confirm that you are ready to mentor", field="ready")
+        raise ValidationError(N_("confirm that you are ready to mentor"), field="ready")
 
 
 def apply(
@@ -126,14 +145,14 @@ def apply(
     """A person applies to an open programme with a short motivation (mentors also state
     their expertise and readiness). HR accepts after the preparatory conversation."""
     if not programme.open_for_applications or programme.status == "finished":
-        raise ValidationError("this programme does not take applications", field="programme")
+        raise ValidationError(N_("this programme does not take applications"), field="programme")
     _role(person, role)
     motivation = _clean(motivation, MAX_MOTIVATION, "motivation")
     if not motivation:
-        raise ValidationError("a short motivation is required", field="motivation")
+        raise ValidationError(N_("a short motivation is required"), field="motivation")
     found = enrolment_of(session, programme, person)
     if found is not None and found.status in ("agreed", "enrolled"):
-        raise ValidationError(f"you are already {found.status} in this programme")
+        raise ValidationError(YOU_ARE_IN[found.status])
     if found is None:
         found = Enrolment(programme_id=programme.id, person_id=person.id, source="applied")
         session.add(found)
@@ -157,9 +176,9 @@ def answer(
 ) -> Enrolment:
     """The invited person accepts (mentors state expertise and readiness) or declines."""
     if enrolment.person_id != person.id:
-        raise NotFound("no such invitation")
+        raise NotFound(N_("no such invitation"))
     if enrolment.status != "invited":
-        raise ValidationError(f"the invitation is already answered ({enrolment.status})")
+        raise ValidationError(N_("the invitation is already answered"))
     if accept:
         _mentor_statement(enrolment, expertise, ready)
         enrolment.status = "agreed"
@@ -173,9 +192,9 @@ def leave(session: Session, enrolment: Enrolment, person: Person) -> Enrolment:
     """The person leaves the programme: their proposed pairs are dropped and running pairs
     end (each with a line in its history); nobody is told why."""
     if enrolment.person_id != person.id:
-        raise NotFound("no such enrolment")
+        raise NotFound(N_("no such enrolment"))
     if enrolment.status not in ("agreed", "enrolled"):
-        raise ValidationError(f"you are not in this programme ({enrolment.status})")
+        raise ValidationError(N_("you are not taking part in this programme"))
     enrolment.status = "left"
     mine = session.scalars(select(Pair).where(
         Pair.programme_id == enrolment.programme_id,
@@ -197,13 +216,13 @@ def record_preparation(
     session: Session, enrolment: Enrolment, on: dt.date | None, hr_user: Person | None
 ) -> Enrolment:
     """HR records the date of the preparatory conversation (the date only)."""
-    hr = _hr(hr_user, "record a preparatory conversation")
+    hr = _hr(hr_user, N_("record a preparatory conversation"))
     if on is None:
         raise ValidationError(
-            "the date of the preparatory conversation is required", field="prepared_on"
+            N_("the date of the preparatory conversation is required"), field="prepared_on"
         )
     if on > dt.date.today() + dt.timedelta(days=1):
-        raise ValidationError("the conversation cannot be in the future", field="prepared_on")
+        raise ValidationError(N_("the conversation cannot be in the future"), field="prepared_on")
     enrolment.prepared_on = on
     session.flush()
     audit.record(
@@ -220,13 +239,13 @@ def record_preparation(
 
 def accept(session: Session, enrolment: Enrolment, hr_user: Person | None) -> Enrolment:
     """HR accepts a person who agreed, once the preparatory conversation took place."""
-    hr = _hr(hr_user, "accept participants")
+    hr = _hr(hr_user, N_("accept participants"))
     if enrolment.status != "agreed":
         raise ValidationError(
-            f"{enrolment.person.email} has not agreed to take part ({enrolment.status})"
+            N_("%(email)s has not agreed to take part"), email=enrolment.person.email
         )
     if enrolment.prepared_on is None:
-        raise ValidationError("record the preparatory conversation first", field="prepared_on")
+        raise ValidationError(N_("record the preparatory conversation first"), field="prepared_on")
     enrolment.status = "enrolled"
     session.flush()
     audit.record(
@@ -244,7 +263,7 @@ def accept(session: Session, enrolment: Enrolment, hr_user: Person | None) -> En
 def get_enrolment(session: Session, enrolment_id: int) -> Enrolment:
     found = session.get(Enrolment, enrolment_id)
     if found is None:
-        raise NotFound(f"enrolment {enrolment_id} not found")
+        raise NotFound(N_("enrolment %(id)s not found"), id=enrolment_id)
     return found
 
 

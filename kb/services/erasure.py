@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from kb.chunking import embedding_text
 from kb.embedding import Embedder, text_hash
 from kb.errors import ValidationError
+from kb.i18n import N_
 from kb.models import (
     AuditEntry,
     Base,
@@ -163,9 +164,9 @@ def erase_person(
     """Erase ``person`` following the module's policy, in ``session`` (the caller commits),
     with one audit entry (counts only). ``actor``: the HR person (None: not checked here)."""
     if person.email.endswith("@erased.invalid"):
-        raise ValidationError("this person was erased already", field="email")
+        raise ValidationError(N_("this person was erased already"), field="email")
     if actor is not None and actor.id == person.id:
-        raise ValidationError("HR cannot erase their own account", field="email")
+        raise ValidationError(N_("HR cannot erase their own account"), field="email")
     today = today or dt.date.today()
     erasure = Erasure(person.id)
     name, email = person.name.strip(), person.email.strip()
@@ -454,7 +455,7 @@ def apply_retention(
     """Delete the session notes of every programme that ended more than ``days`` days ago
     (in the caller's transaction, one audit entry per programme, counts only)."""
     if days < 0:
-        raise ValidationError("the retention period cannot be negative", field="days")
+        raise ValidationError(N_("the retention period cannot be negative"), field="days")
     today = today or dt.date.today()
     report = Retention(days)
     for programme in overdue_programmes(session, days, today):

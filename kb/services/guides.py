@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from kb.embedding import Embedder
 from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.i18n import N_
 from kb.models import LANGUAGES, Guide, GuideRevision, Person, join_list, split_list
 from kb.search.analysis import guess_language
 from kb.services.content import remove_chunks, replace_chunks
@@ -67,10 +68,13 @@ def clean_title(title: str) -> str:
     reject_control_characters(title or "", "title")
     title = " ".join((title or "").split())
     if not title:
-        raise ValidationError("a title is required", field="title")
+        raise ValidationError(N_("a title is required"), field="title")
     if len(title) > MAX_TITLE:
         raise ValidationError(
-            f"the title is {len(title)} characters long, the limit is {MAX_TITLE}", field="title"
+            N_("the title is %(length)s characters long, the limit is %(limit)s"),
+            field="title",
+            length=len(title),
+            limit=MAX_TITLE,
         )
     return title
 
@@ -83,7 +87,10 @@ def clean_body(body_md: str | None) -> str:
 def clean_language(language: str) -> str:
     if language not in LANGUAGES:
         raise ValidationError(
-            f"unknown language {language!r}; use {', '.join(LANGUAGES)}", field="language"
+            N_("unknown language %(language)r; use %(choices)s"),
+            field="language",
+            language=language,
+            choices=", ".join(LANGUAGES),
         )
     return language
 
@@ -93,7 +100,9 @@ def clean_tags(tags: Sequence[str] | str | None) -> str:
     items = split_list(tags.replace(",", ";")) if isinstance(tags, str) else list(tags or ())
     joined = join_list(list(dict.fromkeys(t.strip().lower() for t in items if t.strip())))
     if len(joined) > MAX_TAGS:
-        raise ValidationError(f"tags take more than {MAX_TAGS} characters", field="tags")
+        raise ValidationError(
+            N_("tags take more than %(limit)s characters"), field="tags", limit=MAX_TAGS
+        )
     return joined
 
 
@@ -107,11 +116,23 @@ def _visible(guide: Guide, user: Person | None) -> bool:
     return user.id == guide.author_id
 
 
-def _require_author(guide: Guide, user: Person, action: str) -> None:
+# What only a guide's author may do, and the refusal for everyone else.
+AUTHOR_ONLY = {
+    "edit": N_("only the author of a guide can edit it"),
+    "publish": N_("only the author of a guide can publish it"),
+    "unpublish": N_("only the author of a guide can unpublish it"),
+    "restore": N_("only the author of a guide can restore it"),
+}
+GUIDE_NOT_FOUND = N_("guide %(slug)r not found")
+
+
+def _require_author(
+    guide: Guide, user: Person, action: Literal["edit", "publish", "unpublish", "restore"]
+) -> None:
     if not _visible(guide, user):
-        raise NotFound(f"guide {guide.slug!r} not found")
+        raise NotFound(GUIDE_NOT_FOUND, slug=guide.slug)
     if user.id != guide.author_id:
-        raise PermissionDenied(f"only the author of a guide can {action} it")
+        raise PermissionDenied(AUTHOR_ONLY[action])
 
 
 def may_write(user: Person | None) -> bool:
@@ -147,9 +168,14 @@ def create_guide(
     title = clean_title(title)
     if slug is not None:
         if slug != slugify(slug) or slug in RESERVED_SLUGS:
-            raise ValidationError(f"{slug!r} is not a slug; try {slugify(slug)!r}", field="slug")
+            raise ValidationError(
+                N_("%(slug)r is not a slug; try %(suggestion)r"),
+                field="slug",
+                slug=slug,
+                suggestion=slugify(slug),
+            )
         if session.scalar(select(Guide.id).where(Guide.slug == slug)) is not None:
-            raise ValidationError(f"the slug {slug!r} is already taken", field="slug")
+            raise ValidationError(N_("the slug %(slug)r is already taken"), field="slug", slug=slug)
     else:
         slug = _unique_slug(session, slugify(title))
     guide = Guide(
@@ -253,7 +279,7 @@ def publish(
     """Make a guide public and searchable (author only)."""
     _require_author(guide, user, "publish")
     if not guide_text(guide).strip():
-        raise ValidationError("an empty guide cannot be published", field="body_md")
+        raise ValidationError(N_("an empty guide cannot be published"), field="body_md")
     guide.status = "published"
     if published_on is not None or guide.published_on is None:
         guide.published_on = published_on or dt.date.today()
@@ -274,9 +300,9 @@ def unpublish(session: Session, guide: Guide, user: Person) -> Guide:
 def archive(session: Session, guide: Guide, user: Person) -> Guide:
     """Retire a guide (its author or HR): kept for the record, gone from search."""
     if not _visible(guide, user):
-        raise NotFound(f"guide {guide.slug!r} not found")
+        raise NotFound(GUIDE_NOT_FOUND, slug=guide.slug)
     if user.id != guide.author_id and not user.has_role("hr"):
-        raise PermissionDenied("only the author or HR can archive a guide")
+        raise PermissionDenied(N_("only the author or HR can archive a guide"))
     guide.status = "archived"
     session.flush()
     remove_chunks(session, guide_doc_key(guide))
@@ -287,14 +313,14 @@ def get_guide(session: Session, slug: str, user: Person | None) -> Guide:
     """A guide the user may see (see module doc); otherwise NotFound."""
     guide = session.scalar(select(Guide).where(Guide.slug == slug))
     if guide is None or not _visible(guide, user):
-        raise NotFound(f"guide {slug!r} not found")
+        raise NotFound(GUIDE_NOT_FOUND, slug=slug)
     return guide
 
 
 def list_revisions(session: Session, guide: Guide, user: Person | None) -> list[GuideRevision]:
     """All revisions, oldest first, for whoever may see the guide."""
     if not _visible(guide, user):
-        raise NotFound(f"guide {guide.slug!r} not found")
+        raise NotFound(GUIDE_NOT_FOUND, slug=guide.slug)
     return list(
         session.scalars(
             select(GuideRevision)
@@ -364,7 +390,7 @@ def import_guide(
             guide.title = title
     if guide.status != "archived":
         if published and not guide_text(guide).strip():
-            raise ValidationError("an empty guide cannot be published", field="body_md")
+            raise ValidationError(N_("an empty guide cannot be published"), field="body_md")
         guide.status = "published" if published else "draft"
     if published and (published_on is not None or guide.published_on is None):
         guide.published_on = published_on or dt.date.today()
@@ -377,14 +403,16 @@ def import_guide(
 def get_revision(session: Session, guide: Guide, number: int, user: Person | None) -> GuideRevision:
     """Revision ``number`` of a guide the user may see; otherwise NotFound."""
     if not _visible(guide, user):
-        raise NotFound(f"guide {guide.slug!r} not found")
+        raise NotFound(GUIDE_NOT_FOUND, slug=guide.slug)
     revision = session.scalar(
         select(GuideRevision).where(
             GuideRevision.guide_id == guide.id, GuideRevision.number == number
         )
     )
     if revision is None:
-        raise NotFound(f"guide {guide.slug!r} has no revision {number}")
+        raise NotFound(
+            N_("guide %(slug)r has no revision %(number)s"), slug=guide.slug, number=number
+        )
     return revision
 
 

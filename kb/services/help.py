@@ -76,7 +76,7 @@ def requests_of(session: Session, person: Person) -> list[HelpRequest]:
 
 
 def all_requests(session: Session, user: Person) -> list[HelpRequest]:
-    check_hr(user, "see requests for help")
+    check_hr(user, N_("see requests for help"))
     return list(
         session.scalars(
             select(HelpRequest).order_by(HelpRequest.status.desc(), HelpRequest.id.desc())
@@ -85,7 +85,7 @@ def all_requests(session: Session, user: Person) -> list[HelpRequest]:
 
 
 def get_request(session: Session, request_id: int, user: Person) -> HelpRequest:
-    check_hr(user, "handle requests for help")
+    check_hr(user, N_("handle requests for help"))
     request = session.get(HelpRequest, request_id)
     if request is None:
         raise NotFound(N_("No such request."))
@@ -99,7 +99,7 @@ def handle_request(
     """HR re-pairs the mentee with ``new_mentor`` (the old pair ends and keeps its history),
     pauses or ends the pair, or closes the request without a change. The members get a notice
     of the pair change; the partner hears who asked only if the asker agreed."""
-    check_hr(user, "handle requests for help")
+    check_hr(user, N_("handle requests for help"))
     if action not in ACTIONS:
         raise ValidationError(N_("Choose what to do with the request."), field="action")
     if request.status != "open":

@@ -57,7 +57,7 @@ def member_pair(session: Session, pair_id: int, user: Person | None) -> Pair:
     """A pair for its two members; everyone else (HR too) gets NotFound."""
     pair = session.get(Pair, pair_id)
     if pair is None or not _member(pair, user):
-        raise NotFound(f"pair {pair_id} not found")
+        raise NotFound(N_("pair %(id)s not found"), id=pair_id)
     return pair
 
 
@@ -151,7 +151,7 @@ def create_note(
 ) -> SessionNote:
     """A new note of ``pair`` written by one of its members, indexed privately."""
     if not _member(pair, author):
-        raise NotFound(f"pair {pair.id} not found")
+        raise NotFound(N_("pair %(id)s not found"), id=pair.id)
     note = SessionNote(
         pair_id=pair.id, author_id=author.id, title=clean_title(title), body_md=clean_body(body_md),
         language=clean_language(language), tags=clean_tags(tags), session_date=session_date,
@@ -203,7 +203,7 @@ def get_note(session: Session, note_id: int, user: Person | None) -> SessionNote
 def notes_for_pair(session: Session, pair: Pair, user: Person | None) -> list[SessionNote]:
     """The pair's notes, newest session first (members only)."""
     if not _member(pair, user):
-        raise NotFound(f"pair {pair.id} not found")
+        raise NotFound(N_("pair %(id)s not found"), id=pair.id)
     return list(
         session.scalars(
             select(SessionNote)
@@ -242,11 +242,13 @@ def delete_note(session: Session, note: SessionNote, user: Person) -> None:
 def _clean_insight(text: str) -> str:
     text = reject_control_characters((text or "").strip(), "insight")
     if not text:
-        raise ValidationError("an insight needs some text", field="insight")
+        raise ValidationError(N_("an insight needs some text"), field="insight")
     if len(text) > MAX_INSIGHT:
         raise ValidationError(
-            f"the insight is {len(text)} characters long, the limit is {MAX_INSIGHT}",
+            N_("the insight is %(length)s characters long, the limit is %(limit)s"),
             field="insight",
+            length=len(text),
+            limit=MAX_INSIGHT,
         )
     return text
 
@@ -337,7 +339,7 @@ def propose_insight(
 
 def _insight_for_member(insight: SharedInsight, user: Person | None) -> None:
     if not _member(insight.note.pair, user):
-        raise NotFound(f"insight {insight.id} not found")
+        raise NotFound(N_("insight %(id)s not found"), id=insight.id)
 
 
 def consent_insight(
@@ -374,7 +376,7 @@ def get_insight(session: Session, insight_id: int, user: Person | None) -> Share
     """A published insight for anyone; an unpublished one for the pair's members only."""
     insight = session.get(SharedInsight, insight_id)
     if insight is None or not (insight.published or _member(insight.note.pair, user)):
-        raise NotFound(f"insight {insight_id} not found")
+        raise NotFound(N_("insight %(id)s not found"), id=insight_id)
     return insight
 
 
@@ -418,7 +420,9 @@ def import_note(
     given to the same text; no insight withdraws an existing one. Status: created / updated.
     """
     if not _member(pair, author):
-        raise ValidationError(f"{author.email} is not a member of the pair", field="author")
+        raise ValidationError(
+            N_("%(email)s is not a member of the pair"), field="author", email=author.email
+        )
     note = session.scalar(select(SessionNote).where(SessionNote.source_path == source_path))
     status = "updated"
     if note is None:

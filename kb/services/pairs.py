@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.i18n import N_
+from kb.i18n import N_, Text
 from kb.models import PAIR_STATUSES, Pair, PairChange, Person, Programme, utcnow
 from kb.services import audit
 from kb.services.people import get_person_by_email
@@ -69,18 +69,18 @@ def managers_above(session: Session, person: Person) -> list[Person]:
     return found
 
 
-def management_chain_reason(session: Session, mentor: Person, mentee: Person) -> str | None:
+CHAIN_REASON = N_(
+    "%(above)s is in the management chain above %(below)s: "
+    "mentoring must stay separate from line management"
+)
+
+
+def management_chain_reason(session: Session, mentor: Person, mentee: Person) -> Text | None:
     """Why the two may not be a pair because of line management (None: they may)."""
     if any(p.id == mentee.id for p in managers_above(session, mentor)):
-        return (
-            f"{mentee.email} is in the management chain above {mentor.email}: "
-            "mentoring must stay separate from line management"
-        )
+        return Text(CHAIN_REASON, above=mentee.email, below=mentor.email)
     if any(p.id == mentor.id for p in managers_above(session, mentee)):
-        return (
-            f"{mentor.email} is in the management chain above {mentee.email}: "
-            "mentoring must stay separate from line management"
-        )
+        return Text(CHAIN_REASON, above=mentor.email, below=mentee.email)
     return None
 
 
@@ -89,7 +89,9 @@ def check_management_chain(session: Session, mentor: Person, mentee: Person) -> 
     that makes or starts a pair calls this (proposals, manual pairs, imports, starting)."""
     reason = management_chain_reason(session, mentor, mentee)
     if reason is not None:
-        raise ValidationError(reason, field="mentor")
+        raise ValidationError(
+            CHAIN_REASON, field="mentor", above=reason.params["above"], below=reason.params["below"]
+        )
 
 
 def mentor_capacity(person: Person) -> int:
@@ -282,7 +284,7 @@ def get_pair(session: Session, pair_id: int, user: Person) -> Pair:
     """A pair, for its members and HR only (others learn nothing, not even that it exists)."""
     pair = session.get(Pair, pair_id)
     if pair is None or not (pair.has_member(user.id) or user.has_role("hr")):
-        raise NotFound(f"pair {pair_id} not found")
+        raise NotFound(N_("pair %(id)s not found"), id=pair_id)
     return pair
 
 
@@ -294,7 +296,7 @@ def pair_of(
     mentee = session.scalar(select(Person).where(Person.email == mentee_email))
     if mentor is None or mentee is None:
         missing = mentor_email if mentor is None else mentee_email
-        raise NotFound(f"no person with e-mail {missing!r}")
+        raise NotFound(N_("no person with e-mail %(email)r"), email=missing)
     pair = None
     # The stated order is tried first; a swapped [mentee, mentor] still names the same pair.
     for first, second in ((mentor, mentee), (mentee, mentor)):
@@ -305,8 +307,16 @@ def pair_of(
         if pair is not None:
             break
     if pair is None:
-        within = f" in programme {programme_slug!r}" if programme_slug else ""
-        raise NotFound(f"{mentor_email} and {mentee_email} are not a pair{within}")
+        if programme_slug:
+            raise NotFound(
+                N_("%(mentor)s and %(mentee)s are not a pair in programme %(slug)r"),
+                mentor=mentor_email,
+                mentee=mentee_email,
+                slug=programme_slug,
+            )
+        raise NotFound(
+            N_("%(mentor)s and %(mentee)s are not a pair"), mentor=mentor_email, mentee=mentee_email
+        )
     return pair
 
 
@@ -314,16 +324,17 @@ def pair_of(
 
 
 def check_hr(user: Person | None, action: str) -> Person:
-    """``user`` if they hold the HR role, else PermissionDenied naming ``action``."""
+    """``user`` if they hold the HR role, else PermissionDenied naming ``action`` (an
+    ``N_``-marked infinitive phrase, "lock a pair")."""
     if user is None or not user.has_role("hr"):
-        raise PermissionDenied(f"only HR can {action}")
+        raise PermissionDenied(N_("only HR can %(action)s"), action=Text(action))
     return user
 
 
 def programme_by_slug(session: Session, slug: str) -> Programme:
     programme = session.scalar(select(Programme).where(Programme.slug == slug))
     if programme is None:
-        raise NotFound(f"no programme {slug!r}")
+        raise NotFound(N_("no programme %(slug)r"), slug=slug)
     return programme
 
 
@@ -373,7 +384,7 @@ def lock_pair(
     ``vet`` raises ValidationError if the two may not be paired (matching's hard
     constraints); it runs after the checks here and before anything is written.
     """
-    check_hr(hr_user, "lock a pair")
+    check_hr(hr_user, N_("lock a pair"))
     programme, mentor, mentee, pair = pair_for(session, programme_slug, mentor_email, mentee_email)
     if pair is not None and pair.status in ("rejected", "ended"):
         raise ValidationError(
@@ -429,7 +440,7 @@ def reject_pair(
     hr_user: Person | None,
 ) -> Pair:
     """HR rejects a pair: it is never proposed again (in any programme)."""
-    check_hr(hr_user, "reject a pair")
+    check_hr(hr_user, N_("reject a pair"))
     programme, mentor, mentee, pair = pair_for(session, programme_slug, mentor_email, mentee_email)
     if pair is not None and pair.status in RAN:
         raise ValidationError(
@@ -477,7 +488,7 @@ def store_proposed(
     "dropped" (kept, with their history); a dropped pair proposed again is proposed again.
     Locked, running, ended and rejected pairs are never touched.
     """
-    check_hr(hr_user, "apply a proposal")
+    check_hr(hr_user, N_("apply a proposal"))
     programme = programme_by_slug(session, programme_slug)
     emails = [e for pair in wanted for e in pair]
     by_email = {p.email: p for p in session.scalars(select(Person).where(Person.email.in_(emails)))}
@@ -487,7 +498,8 @@ def store_proposed(
         if mentor is None or mentee is None:
             missing = mentor_email if mentor is None else mentee_email
             raise ValidationError(
-                f"the proposal names an unknown person {missing!r}; run the proposal again"
+                N_("the proposal names an unknown person %(email)r; run the proposal again"),
+                email=missing,
             )
         people.append((mentor, mentee))
     existing = {
@@ -499,7 +511,9 @@ def store_proposed(
         current = existing.get((mentor.id, mentee.id))
         if current is not None and current.status == "rejected":
             raise ValidationError(
-                f"{mentor.email} / {mentee.email} was rejected by HR; run the proposal again"
+                N_("%(mentor)s / %(mentee)s was rejected by HR; run the proposal again"),
+                mentor=mentor.email,
+                mentee=mentee.email,
             )
     keep = {(m.id, e.id) for m, e in people}
     created: list[Pair] = []
@@ -550,7 +564,7 @@ def create_pair(
 ) -> Pair:
     """HR pairs two people by hand (or picks a mentor from a mentee's recommendations): a
     proposed pair, locked so later proposals keep it. A dropped pair of the two comes back."""
-    check_hr(hr_user, "create a pair")
+    check_hr(hr_user, N_("create a pair"))
     _check_pair(mentor, mentee, "proposed")
     check_management_chain(session, mentor, mentee)
     if any(
@@ -602,7 +616,7 @@ def swap_mentor(session: Session, pair: Pair, new_mentor: Person, hr_user: Perso
     """HR gives a pair's mentee another mentor: the old pair ends (or is dropped if it never
     ran) and keeps its history; the new pair takes over its status (a running pair starts
     today, if the new mentor has a place)."""
-    check_hr(hr_user, "swap a mentor")
+    check_hr(hr_user, N_("swap a mentor"))
     if pair.status not in ("proposed", *RUNNING):
         raise ValidationError(
             N_("the pair is %(status)s; only a proposed or running pair can get another mentor"),
@@ -692,6 +706,6 @@ def accept_agreement(session: Session, pair: Pair, person: Person) -> Pair:
     elif pair.mentee_id == person.id:
         pair.mentee_agreed_at = pair.mentee_agreed_at or utcnow()
     else:
-        raise NotFound(f"pair {pair.id} not found")
+        raise NotFound(N_("pair %(id)s not found"), id=pair.id)
     session.flush()
     return pair

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kb.errors import NotFound, ValidationError
+from kb.i18n import N_
 from kb.models import LANGUAGES, ROLES, Person, join_list
 from kb.services.text import reject_control_characters
 
@@ -56,10 +57,12 @@ class PersonRecord:
 def normalise_email(value: Any, field: str = "email") -> str:
     """A lower-cased, syntactically valid e-mail address or a ValidationError naming ``field``."""
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError("an e-mail address is required", field=field)
+        raise ValidationError(N_("an e-mail address is required"), field=field)
     email = value.strip().lower()
     if len(email) > 254 or not EMAIL.match(email):
-        raise ValidationError(f"{value.strip()!r} is not a valid e-mail address", field=field)
+        raise ValidationError(
+            N_("%(value)r is not a valid e-mail address"), field=field, value=value.strip()
+        )
     return email
 
 
@@ -72,9 +75,11 @@ def _items(value: Any, field: str) -> list[str]:
         return [v.strip() for v in value.split(separator) if v.strip()]
     if isinstance(value, list | tuple):
         if not all(isinstance(v, str | int | float) for v in value):
-            raise ValidationError("list items must be plain text", field=field)
+            raise ValidationError(N_("list items must be plain text"), field=field)
         return [str(v).strip() for v in value if str(v).strip()]
-    raise ValidationError(f"expected a list or text, got {type(value).__name__}", field=field)
+    raise ValidationError(
+        N_("expected a list or text, got %(kind)s"), field=field, kind=type(value).__name__
+    )
 
 
 def _phrases(value: Any, field: str) -> list[str]:
@@ -89,8 +94,10 @@ def _choices(value: Any, field: str, allowed: Sequence[str]) -> tuple[str, ...]:
     unknown = [v for v in items if v not in allowed]
     if unknown:
         raise ValidationError(
-            f"unknown value(s) {', '.join(repr(u) for u in unknown)}; use {', '.join(allowed)}",
+            N_("unknown value(s) %(values)s; use %(choices)s"),
             field=field,
+            values=", ".join(repr(u) for u in unknown),
+            choices=", ".join(allowed),
         )
     return tuple(dict.fromkeys(items))
 
@@ -99,13 +106,20 @@ def _text(value: Any, field: str, limit: int, required: bool = False) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ValidationError(f"expected text, got {type(value).__name__}", field=field)
+        raise ValidationError(
+            N_("expected text, got %(kind)s"), field=field, kind=type(value).__name__
+        )
     reject_control_characters(str(value), field)
     text = " ".join(str(value).split())
     if required and not text:
-        raise ValidationError("is required", field=field)
+        raise ValidationError(N_("is required"), field=field)
     if len(text) > limit:
-        raise ValidationError(f"is {len(text)} characters long, the limit is {limit}", field=field)
+        raise ValidationError(
+            N_("is %(length)s characters long, the limit is %(limit)s"),
+            field=field,
+            length=len(text),
+            limit=limit,
+        )
     return text
 
 
@@ -119,22 +133,22 @@ def _bool(value: Any, field: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ValidationError(f"{value!r} is not yes/no", field=field)
+    raise ValidationError(N_("%(value)r is not yes/no"), field=field, value=value)
 
 
 def _capacity(value: Any, field: str = "capacity") -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise ValidationError(f"{value!r} is not a whole number", field=field)
+        raise ValidationError(N_("%(value)r is not a whole number"), field=field, value=value)
     if isinstance(value, int):
         number = value
     elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
         number = int(value)
     else:
-        raise ValidationError(f"{value!r} is not a whole number", field=field)
+        raise ValidationError(N_("%(value)r is not a whole number"), field=field, value=value)
     if number < 0:
-        raise ValidationError(f"must be 0 or more, got {number}", field=field)
+        raise ValidationError(N_("must be 0 or more, got %(number)s"), field=field, number=number)
     return number
 
 
@@ -146,7 +160,9 @@ def person_record(data: Mapping[str, Any]) -> PersonRecord:
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise ValidationError(
-            f"unknown field(s) {', '.join(unknown)}; expected some of {', '.join(FIELDS)}"
+            N_("unknown field(s) %(fields)s; expected some of %(choices)s"),
+            fields=", ".join(unknown),
+            choices=", ".join(FIELDS),
         )
     email = normalise_email(data.get("email"))
     manager = data.get("manager_email")
@@ -154,7 +170,9 @@ def person_record(data: Mapping[str, Any]) -> PersonRecord:
     manager_email = None if blank else normalise_email(manager, "manager_email")
     availability = tuple(_items(data.get("availability"), "availability"))
     if len(join_list(availability)) > 200:
-        raise ValidationError("is longer than 200 characters", field="availability")
+        raise ValidationError(
+            N_("is longer than %(limit)s characters"), field="availability", limit=200
+        )
     return PersonRecord(
         name=_text(data.get("name"), "name", 200, required=True),
         email=email,
@@ -179,7 +197,7 @@ def find_person(session: Session, email: str) -> Person | None:
 def get_person_by_email(session: Session, email: str) -> Person:
     person = find_person(session, email)
     if person is None:
-        raise NotFound(f"no person with e-mail {email.strip()!r}")
+        raise NotFound(N_("no person with e-mail %(email)r"), email=email.strip())
     return person
 
 
@@ -301,7 +319,9 @@ def hash_password(password: str) -> str:
     """A salted werkzeug hash (scrypt) of a password of at least MIN_PASSWORD characters."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise ValidationError(
-            f"a password needs at least {MIN_PASSWORD} characters", field="password"
+            N_("a password needs at least %(limit)s characters"),
+            field="password",
+            limit=MIN_PASSWORD,
         )
     return generate_password_hash(password)
 

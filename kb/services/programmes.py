@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, ValidationError
+from kb.i18n import N_, Text, reason_of
 from kb.models import (
     LANGUAGES,
     PROGRAMME_STATUSES,
@@ -59,16 +60,21 @@ def upsert_programme(
     """Create or update a programme by slug. Status: created, updated or unchanged."""
     if not SLUG.match(slug or ""):
         raise ValidationError(
-            f"{slug!r} is not a slug (lower-case letters, digits and '-')", field="slug"
+            N_("%(slug)r is not a slug (lower-case letters, digits and '-')"),
+            field="slug",
+            slug=slug,
         )
     name = " ".join((name or "").split())
     if not name or len(name) > 200:
-        raise ValidationError("a name of 1 to 200 characters is required", field="name")
+        raise ValidationError(N_("a name of 1 to 200 characters is required"), field="name")
     if status not in PROGRAMME_STATUSES:
         raise ValidationError(
-            f"unknown status {status!r}; use {', '.join(PROGRAMME_STATUSES)}", field="status"
+            N_("unknown status %(status)r; use %(choices)s"),
+            field="status",
+            status=status,
+            choices=", ".join(PROGRAMME_STATUSES),
         )
-    check_dates(starts, ends, f"programme {slug!r}")
+    check_dates(starts, ends, Text(N_("programme %(slug)r"), slug=slug))
     programme = session.scalar(select(Programme).where(Programme.slug == slug))
     values = {"name": name, "starts": starts, "ends": ends, "status": status}
     if programme is None:
@@ -87,7 +93,7 @@ def upsert_programme(
 def get_programme(session: Session, slug: str) -> Programme:
     programme = session.scalar(select(Programme).where(Programme.slug == slug))
     if programme is None:
-        raise NotFound(f"no programme {slug!r}")
+        raise NotFound(N_("no programme %(slug)r"), slug=slug)
     return programme
 
 
@@ -105,12 +111,17 @@ def upsert_programme_record(
     # the pair it starts, whatever the order in the file (numbers stay the file's).
     ordered = sorted(enumerate(record.pairs, start=1), key=lambda ip: ip[1].status in RUNNING)
     for i, pair in ordered:
-        where = f"programme {record.slug!r}, pair {i}"
+        where = Text(N_("programme %(slug)r, pair %(number)s"), slug=record.slug, number=i)
         people = []
         for role, email in (("mentor", pair.mentor_email), ("mentee", pair.mentee_email)):
             person = session.scalar(select(Person).where(Person.email == email))
             if person is None:
-                raise ValidationError(f"{where}: unknown {role} {email!r}", field=role)
+                unknown = (
+                    N_("%(where)s: unknown mentor %(email)r")
+                    if role == "mentor"
+                    else N_("%(where)s: unknown mentee %(email)r")
+                )
+                raise ValidationError(unknown, field=role, where=where, email=email)
             people.append(person)
         try:
             _, pair_status = upsert_pair(
@@ -118,7 +129,9 @@ def upsert_programme_record(
                 started=pair.started, ended=pair.ended,
             )  # fmt: skip
         except ValidationError as error:
-            raise ValidationError(f"{where}: {error.reason}", field=error.field) from error
+            raise ValidationError(
+                N_("%(where)s: %(reason)s"), field=error.field, where=where, reason=reason_of(error)
+            ) from error
         counts[pair_status] += 1
     return programme, status, counts
 
@@ -167,7 +180,9 @@ def _clean_competence(value: str) -> str:
     value = " ".join(value.split()).strip().lower()
     if not value or len(value) > 60 or ";" in value:
         raise ValidationError(
-            f"{value!r} is not a competence (1 to 60 characters, no ';')", field="competences"
+            N_("%(value)r is not a competence (1 to 60 characters, no ';')"),
+            field="competences",
+            value=value,
         )
     return value
 
@@ -177,19 +192,23 @@ def save_programme(
 ) -> Programme:
     """Create (``create``) or edit a programme from HR's form, with an audit entry."""
     if create and session.scalar(select(Programme).where(Programme.slug == form.slug)):
-        raise ValidationError(f"a programme {form.slug!r} exists already", field="slug")
+        raise ValidationError(
+            N_("a programme %(slug)r exists already"), field="slug", slug=form.slug
+        )
     programme, status = upsert_programme(
         session, slug=form.slug, name=form.name, starts=form.starts, ends=form.ends,
         status=form.status,
     )  # fmt: skip
     bad = [lang for lang in form.languages if lang not in LANGUAGES]
     if bad:
-        raise ValidationError(f"unknown language(s) {', '.join(bad)}", field="languages")
+        raise ValidationError(
+            N_("unknown language(s) %(languages)s"), field="languages", languages=", ".join(bad)
+        )
     if form.rhythm_weeks is not None and not 1 <= form.rhythm_weeks <= 12:
-        raise ValidationError("a session every 1 to 12 weeks", field="rhythm_weeks")
+        raise ValidationError(N_("a session every 1 to 12 weeks"), field="rhythm_weeks")
     for text, name in ((form.description, "description"), (form.note_template, "note_template")):
         if len(text) > MAX_TEXT:
-            raise ValidationError(f"at most {MAX_TEXT} characters", field=name)
+            raise ValidationError(N_("at most %(limit)s characters"), field=name, limit=MAX_TEXT)
     health.check_thresholds(form.quiet_weeks, form.pause_weeks, form.first_month_days,
                             form.low_rating)  # fmt: skip
     values = {
@@ -240,9 +259,13 @@ def parse_weights(data: Mapping[str, object]) -> dict[str, float]:
         try:
             value = float(raw)
         except ValueError as exc:
-            raise ValidationError(f"weight {name} must be a number", field=name) from exc
+            raise ValidationError(
+                N_("weight %(name)s must be a number"), field=name, name=name
+            ) from exc
         if not 0 <= value <= 10 or value != value:
-            raise ValidationError(f"weight {name} must be between 0 and 10", field=name)
+            raise ValidationError(
+                N_("weight %(name)s must be between 0 and 10"), field=name, name=name
+            )
         weights[name] = value
     return weights
 

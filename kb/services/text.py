@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 
 from kb.errors import ValidationError
+from kb.i18n import N_, Text
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def control_character_problem(text: str) -> tuple[str, int] | None:
+def control_character_problem(text: str) -> tuple[Text, int] | None:
     """(description, 1-based line) of the first control character in ``text``, or None."""
     match = _CONTROL.search(text)
     if match is None:
@@ -21,7 +22,7 @@ def control_character_problem(text: str) -> tuple[str, int] | None:
     code = ord(match.group(0))
     name = {0: " (NUL)", 0x7F: " (DEL)"}.get(code, "")
     line = text.count("\n", 0, match.start()) + 1
-    return f"control character U+{code:04X}{name} is not allowed", line
+    return Text(N_("control character %(code)s is not allowed"), code=f"U+{code:04X}{name}"), line
 
 
 def reject_control_characters(text: str, field: str) -> str:
@@ -31,7 +32,14 @@ def reject_control_characters(text: str, field: str) -> str:
     problem = control_character_problem(text)
     if problem is not None:
         reason, line = problem
+        code = reason.params["code"]
+        if line == 1:
+            raise ValidationError(N_("control character %(code)s is not allowed"), field=field,
+                                  code=code)  # fmt: skip
         raise ValidationError(
-            reason if line == 1 else f"{reason} (line {line} of the text)", field=field
+            N_("control character %(code)s is not allowed (line %(number)s of the text)"),
+            field=field,
+            code=code,
+            number=line,
         )
     return text

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from kb.errors import ValidationError
+from kb.i18n import N_
 from kb.services.text import reject_control_characters
 
 MAX_VIDEOS = 10
@@ -77,13 +78,15 @@ def parse_video(line: str, *, number: int = 1) -> Video:
     reject_control_characters(line, "videos")
     parts = [p.strip() for p in line.split("|")]
     if len(parts) > 3:
-        raise ValidationError("use at most 'URL | title | duration'", field="videos", line=number)
+        raise ValidationError(
+            N_("use at most 'URL | title | duration'"), field="videos", line=number
+        )
     url, title, duration = (parts + ["", ""])[:3]
     if len(url) > MAX_URL or any(ch.isspace() for ch in url):
-        raise ValidationError("the link is too long or has spaces", field="videos", line=number)
+        raise ValidationError(N_("the link is too long or has spaces"), field="videos", line=number)
     if url.startswith(UPLOAD_PREFIX):
         if not _UPLOAD_NAME.match(url[len(UPLOAD_PREFIX) :]):
-            raise ValidationError("not an uploaded video of this site", field="videos",
+            raise ValidationError(N_("not an uploaded video of this site"), field="videos",
                                   line=number)  # fmt: skip
         host = ""
     else:
@@ -92,17 +95,20 @@ def parse_video(line: str, *, number: int = 1) -> Video:
             (split.netloc or "").lower()
         ):
             raise ValidationError(
-                "a video link must start with https:// and name a host", field="videos",
+                N_("a video link must start with https:// and name a host"), field="videos",
                 line=number,
             )  # fmt: skip
         host = host_name(url)
     title = " ".join(title.split())
     if len(title) > MAX_VIDEO_TITLE:
-        raise ValidationError(f"the title is longer than {MAX_VIDEO_TITLE} characters",
-                              field="videos", line=number)  # fmt: skip
+        raise ValidationError(N_("the title is longer than %(limit)s characters"),
+                              field="videos", line=number, limit=MAX_VIDEO_TITLE)  # fmt: skip
     if duration and not _DURATION.match(duration):
         raise ValidationError(
-            f"the duration {duration!r} is not m:ss or h:mm:ss", field="videos", line=number
+            N_("the duration %(duration)r is not m:ss or h:mm:ss"),
+            field="videos",
+            line=number,
+            duration=duration,
         )
     return Video(url=url, title=title or host or "Video", host=host, duration=duration)
 
@@ -112,7 +118,9 @@ def parse_videos(text: str | Iterable[str] | None) -> list[Video]:
     lines = text.splitlines() if isinstance(text, str) else list(text or ())
     videos = [parse_video(line, number=i) for i, line in enumerate(lines, 1) if line.strip()]
     if len(videos) > MAX_VIDEOS:
-        raise ValidationError(f"at most {MAX_VIDEOS} videos per guide", field="videos")
+        raise ValidationError(
+            N_("at most %(limit)s videos per guide"), field="videos", limit=MAX_VIDEOS
+        )
     return videos
 
 

@@ -24,6 +24,7 @@ from kb.services.duplicates import NearDuplicate, near_duplicates, threshold_fro
 from kb.services.guides import get_guide, list_guides, render_markdown
 from kb.services.notes import get_insight, insight_title
 from kb.services.videos import parse_videos, stored_videos
+from kb.views.i18n import translate_error
 from kb.views.support import current_person, db, tandem
 
 bp = Blueprint("guides", __name__)
@@ -114,7 +115,7 @@ def view(slug: str) -> ResponseReturnValue:
 def by_id(guide_id: int) -> ResponseReturnValue:
     guide = db().get(Guide, guide_id)
     if guide is None:
-        raise NotFound("No such guide.")
+        raise NotFound(_("No such guide."))
     guide = get_guide(db(), guide.slug, current_person())  # same visibility rule
     return redirect(url_for("guides.view", slug=guide.slug))
 
@@ -192,7 +193,7 @@ def editor_page(
         try:
             preview_videos = parse_videos(draft.videos)
         except ValidationError as exc:
-            error = error or str(exc)
+            error = error or translate_error(exc)
     person = current_person()
     chosen = set(split_list(draft.tags.replace(",", ";")))
     return (
@@ -233,7 +234,7 @@ def new() -> ResponseReturnValue:
         )  # fmt: skip
     except ValidationError as exc:
         db().rollback()
-        return editor_page(draft, None, error=str(exc), status=400)
+        return editor_page(draft, None, error=translate_error(exc), status=400)
     committed()
     if action == "publish":
         return publish_or_warn(guide, person)
@@ -270,7 +271,7 @@ def edit(slug: str) -> ResponseReturnValue:
         )  # fmt: skip
     except ValidationError as exc:
         db().rollback()
-        return editor_page(draft, guide, error=str(exc), status=400)
+        return editor_page(draft, guide, error=translate_error(exc), status=400)
     committed(guide)
     if action == "publish" and guide.status != "published":
         return publish_or_warn(guide, person)
@@ -294,7 +295,7 @@ def publish_or_warn(guide: Guide, person: Person, confirmed: bool = False) -> Re
         guide_service.publish(db(), guide, person, tandem().embedders)
     except ValidationError as exc:
         db().rollback()
-        flash(str(exc), "error")
+        flash(translate_error(exc), "error")
         return redirect(url_for("guides.edit", slug=guide.slug))
     committed(guide)
     flash(_("Published: everyone can find this guide now."), "info")

@@ -97,6 +97,10 @@ def translate_error(error: TandemError) -> str:
     do not know it, e.g. messages still built with f-strings)."""
     template = getattr(error, "template", "") or str(error)
     params = getattr(error, "params", None) or {}
+    if isinstance(template, Text | Texts) and not params:  # raised with a Text as its message
+        return translate(template)
+    # values that are themselves text (a nested error's reason, "programme 'x'") translated too
+    params = {k: translate(v) if isinstance(v, Text | Texts) else v for k, v in params.items()}
     try:
         message = gettext(template, **params)
     except (KeyError, ValueError, TypeError):  # a translation whose placeholders do not fit
@@ -118,7 +122,7 @@ def translate(value: object) -> str:
     if isinstance(value, TandemError):
         return translate_error(value)
     if isinstance(value, Texts):
-        return ", ".join(translate(item) for item in value.items)
+        return value.separator.join(translate(item) for item in value.items)
     template = getattr(value, "template", None)
     params = getattr(value, "params", None) or {}
     if isinstance(value, Text):  # values that are themselves text are shown translated too

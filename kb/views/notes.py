@@ -12,6 +12,7 @@ from kb.models import LANGUAGES, Person, SessionNote, SharedInsight, split_list
 from kb.services import notes as note_service
 from kb.services.guides import render_markdown
 from kb.services.pairs import pairs_for_person
+from kb.views.i18n import translate_error
 from kb.views.support import current_person, db, parse_date, tandem
 
 bp = Blueprint("notes", __name__)
@@ -33,7 +34,7 @@ def member_note(note_id: int) -> tuple[SessionNote, Person]:
 
 def note_insight(note: SessionNote) -> SharedInsight:
     if note.insight is None:
-        raise NotFound("This note has no insight to act on.")
+        raise NotFound(gettext("This note has no insight to act on."))
     return note.insight
 
 
@@ -104,7 +105,7 @@ def new(pair_id: int) -> ResponseReturnValue:
     except ValidationError as error:
         session.rollback()
         page = render_template(
-            "notes/edit.html", pair=pair, note=None, error=error.reason, **note_form()
+            "notes/edit.html", pair=pair, note=None, error=translate_error(error), **note_form()
         )
         return page, 400
     flash(gettext("Note saved. Only the two of you can see it."), "info")
@@ -136,7 +137,11 @@ def edit(note_id: int) -> ResponseReturnValue:
     except ValidationError as error:
         session.rollback()
         page = render_template(
-            "notes/edit.html", pair=note.pair, note=note, error=error.reason, **note_form()
+            "notes/edit.html",
+            pair=note.pair,
+            note=note,
+            error=translate_error(error),
+            **note_form(),
         )
         return page, 400, {"Content-Security-Policy": PRIVATE_CSP}
     flash(gettext("Note saved."), "info")

@@ -14,6 +14,7 @@ from kb.errors import QueryError
 from kb.models import DOC_TYPES, LANGUAGES, Person
 from kb.search.hybrid import Hit, SearchFilters, SearchResults
 from kb.services.guides import overdue_ids
+from kb.views.i18n import translate_error
 from kb.views.listing import public_facets
 from kb.views.support import current_person, db, parse_date, parse_page, tandem
 
@@ -122,7 +123,7 @@ def search_page() -> ResponseReturnValue:
         try:
             results = run_search(req)
         except QueryError as exc:
-            error, status = str(exc), 400
+            error, status = translate_error(exc), 400
     pages = 0
     if results is not None:
         pages = math.ceil(results.total / int(current_app.config["SEARCH_PAGE_SIZE"]))

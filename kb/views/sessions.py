@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_decimal, gettext
+from flask_babel import format_decimal, gettext, pgettext
 from flask_login import login_required
 
 from kb.errors import ValidationError
@@ -265,8 +265,10 @@ def health_table(
                gettext("Held"), gettext("Cancelled"), gettext("Last session"), gettext("Notes"),
                gettext("Flags")]  # fmt: skip
     table: list[list[object]] = [
-        [row.pair.mentor.name, row.pair.mentee.name, row.pair.status, row.planned, row.held,
-         row.cancelled, row.last_session.isoformat() if row.last_session else "",
+        [row.pair.mentor.name, row.pair.mentee.name,
+         pgettext("pair status", row.pair.status),  # the words of programmes/_labels.html
+         row.planned, row.held, row.cancelled,
+         row.last_session.isoformat() if row.last_session else "",
          row.note_count, "; ".join(labels[f] for f in row.flags)]
         for row in rows
     ]  # fmt: skip

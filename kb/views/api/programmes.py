@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.i18n import N_
@@ -132,11 +133,13 @@ def _as_form(programme: Programme) -> programmes.ProgrammeForm:
 def summary(programme: Programme) -> dict[str, object]:
     """A programme's settings and counts (no people, no pairs: GET /api/programmes/{slug})."""
     counts = enrolment.counts(enrolment.enrolments(db(), programme))
+    warning = programmes.length_warning(programme.starts, programme.ends)
     return {
         **programmes.settings_data(programme),
         "enrolments": counts,
         "pairs": sum(1 for p in programme.pairs if p.status in ("proposed", "active", "paused")),
-        "length_warning": programmes.length_warning(programme.starts, programme.ends),
+        # in the request's language (kb.views.programmes.LENGTH_WARNINGS marks the texts)
+        "length_warning": gettext(warning) if warning else None,
     }
 
 

@@ -40,7 +40,7 @@ def person_json(person: Person) -> dict[str, Any]:
 @bp.route("/programmes/<slug>/health")
 @api_login_required
 def programme_health(slug: str) -> ResponseReturnValue:
-    check_hr(api_person(), "see the health of a programme's pairs")
+    check_hr(api_person(), N_("see the health of a programme's pairs"))
     session = db()
     programme = programme_by_slug(session, slug)
     rows = health.programme_health(session, programme, meetings.to_local(utcnow()).date())
