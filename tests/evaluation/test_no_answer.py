@@ -15,10 +15,12 @@ from bench.no_answer import (
     auc,
     choose_threshold,
     cost_of_target,
+    cross_validated_auc,
     fit_logistic,
     has_type,
     impossible_split,
     operating_point,
+    quadratic,
     question_type,
     split_questions,
 )
@@ -141,3 +143,16 @@ def test_cost_of_the_target() -> None:
     answerable = np.array([False, False, False, False, False, True, True, True, True, True])
     recall = np.array([0, 0, 0, 0, 0, 1.0, 0.0, 1.0, 1.0, 1.0])
     assert cost_of_target(scores, answerable, recall) == 0.2
+
+
+def test_quadratic_features_and_cross_validation() -> None:
+    rows = np.arange(6.0).reshape(2, 3)
+    expanded = quadratic(rows)
+    assert expanded.shape == (2, 9)  # 3 features, 3 squares, 3 products
+    assert list(expanded[1]) == [3, 4, 5, 9, 12, 15, 16, 20, 25]
+    rng = np.random.default_rng(1)
+    labels = rng.random(300) < 0.5
+    informative = np.column_stack([labels + rng.normal(scale=0.5, size=300)])
+    assert cross_validated_auc(informative, labels, 0.01) > 0.8
+    noise = rng.normal(size=(300, 1))
+    assert cross_validated_auc(noise, labels, 0.01) < 0.65
