@@ -665,3 +665,21 @@ class SsoIdentity(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
     person: Mapped[Person] = relationship()
+
+
+class VideoUpload(Base):
+    """A short video file a person uploaded for their guides: stored in the instance folder
+    (``videos/NAME``, a random name, never the uploader's file name), served at
+    ``/guides/videos/NAME`` with its type. The row says whose it is (their data export holds
+    the file) and what it is."""
+
+    __tablename__ = "video_upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    owner: Mapped[Person] = relationship()

@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 
@@ -31,7 +32,7 @@ def export_person(state: State, email: str, output: Path | None, as_json: bool) 
     only."""
     import json
 
-    from kb.services import audit, export
+    from kb.services import audit, export, uploads
     from kb.services.people import get_person_by_email
 
     with state.tandem.sessions() as session:
@@ -41,12 +42,16 @@ def export_person(state: State, email: str, output: Path | None, as_json: bool) 
             session, None, "person.export", "person", person.id, detail={"via": "command line"}
         )
         session.commit()
-        if as_json:
-            payload = (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-        else:
-            payload = export.export_zip(data)
+        videos = uploads.videos_dir(state.tandem.settings.instance_dir)
+
+        def write(file: BinaryIO) -> None:
+            if as_json:
+                file.write((json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode())
+            else:  # streamed: the uploaded videos are copied in chunks
+                export.write_export(data, file, videos)
+
         if output is not None and str(output) == "-":
-            sys.stdout.buffer.write(payload)
+            write(sys.stdout.buffer)
             sys.stdout.buffer.flush()
             return
         if output is None:
@@ -56,12 +61,12 @@ def export_person(state: State, email: str, output: Path | None, as_json: bool) 
         descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as file:
             os.fchmod(file.fileno(), 0o600)  # also when the file existed before
-            file.write(payload)
+            write(file)
         counts = ", ".join(
             f"{len(data[key])} {key.replace('_', ' ')}"
-            for key in ("guides", "notes", "insights", "feedback")
+            for key in ("guides", "notes", "insights", "feedback", "videos")
         )
-        click.echo(f"Wrote {output} ({len(payload):,} bytes): {counts}.")
+        click.echo(f"Wrote {output} ({output.stat().st_size:,} bytes): {counts}.")
 
 
 COMMANDS = (export_person,)

@@ -20,7 +20,7 @@ def erase_person(state: State, email: str, as_email: str, yes: bool, as_json: bo
     """Erase EMAIL's personal data everywhere (database, search indexes and snapshots,
     embedding cache, matching vectors). Published guides stay, anonymised; the pair's notes
     go. Asks you to type the e-mail again unless --yes. Cannot be undone."""
-    from kb.services import erasure
+    from kb.services import erasure, uploads
     from kb.services.pairs import check_hr
     from kb.services.people import get_person_by_email
 
@@ -38,6 +38,11 @@ def erase_person(state: State, email: str, as_email: str, yes: bool, as_json: bo
         done = erasure.erase_person(session, person, actor, tandem.embedders)
         session.commit()
     steps = erasure.purge_derived(tandem, done.text_hashes)
+    if done.video_names:
+        gone = erasure.remove_video_files(
+            uploads.videos_dir(tandem.settings.instance_dir), done.video_names
+        )
+        steps.append(f"uploaded video files removed: {gone}")
     if as_json:
         emit_json({"person_id": done.person_id, "counts": done.counts, "steps": steps})
         return

@@ -60,6 +60,7 @@ from kb.models import (
     Person,
     Programme,
     SessionNote,
+    VideoUpload,
 )
 from kb.services import audit
 from kb.services.content import remove_chunks
@@ -67,6 +68,7 @@ from kb.services.guides import guide_doc_key, index_guide
 from kb.services.logins import account_key
 from kb.services.match_vectors import chunk_texts, person_texts, profile_texts
 from kb.services.notes import insight_doc_key, note_doc_key
+from kb.services.uploads import NAME as VIDEO_NAME
 
 if TYPE_CHECKING:
     from kb.runtime import Tandem
@@ -96,6 +98,7 @@ PERSON_REFERENCES = {
     "account_link.person_id": "deleted (by the fallback below)",
     "account_link.created_by_id": "cleared",
     "sso_identity.person_id": "deleted (by the fallback below)",
+    "video_upload.owner_id": "deleted, the files removed after the commit (the command does)",
 }
 
 
@@ -107,6 +110,8 @@ class Erasure:
     counts: dict[str, int] = field(default_factory=dict)
     # Hashes of every removed or rewritten text, as the vector stores key them.
     text_hashes: set[str] = field(default_factory=set)
+    # Stored names of the person's uploaded videos (rows deleted; files go after the commit).
+    video_names: list[str] = field(default_factory=list)
 
     def add(self, what: str, n: int = 1) -> None:
         if n:
@@ -241,7 +246,11 @@ def erase_person(
         erasure.add("enrolments emptied")
 
     # What the person gave or received that is theirs alone.
+    erasure.video_names = list(
+        session.scalars(select(VideoUpload.name).where(VideoUpload.owner_id == person.id))
+    )
     for model, column in (
+        (VideoUpload, VideoUpload.owner_id),
         (Feedback, Feedback.author_id),
         (InboxMessage, InboxMessage.person_id),
         (CalendarFeed, CalendarFeed.person_id),
@@ -340,6 +349,17 @@ def _other_references(session: Session, person_id: int, erasure: Erasure) -> Non
 
 
 # -- the derived stores ---------------------------------------------------------------------
+
+
+def remove_video_files(directory: Path, names: Iterable[str]) -> int:
+    """Delete the erased person's uploaded video files (after the commit); how many went."""
+    removed = 0
+    for name in names:
+        path = directory / name
+        if VIDEO_NAME.match(name) and path.is_file():
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def purge_embedding_cache(path: Path, hashes: Iterable[str]) -> int:

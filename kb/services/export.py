@@ -16,9 +16,11 @@ import datetime as dt
 import io
 import json
 import re
+import shutil
 import unicodedata
 import zipfile
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -35,11 +37,14 @@ from kb.models import (
     Person,
     SessionNote,
     SsoIdentity,
+    VideoUpload,
     split_list,
 )
 from kb.services.feedback import question_text
 
 FORMAT = "tandem-person-export/1"
+CHUNK = 1024 * 1024  # video files are copied into the zip this much at a time
+VIDEO_NAME = re.compile(r"^[a-f0-9]{32}\.(?:mp4|webm|ogv)$")
 
 
 def _when(value: dt.date | dt.datetime | None) -> str | None:
@@ -239,6 +244,9 @@ def person_data(session: Session, person: Person, *, now: dt.datetime | None = N
     sso_links = session.scalars(
         select(SsoIdentity).where(SsoIdentity.person_id == person.id).order_by(SsoIdentity.id)
     )
+    videos = session.scalars(  # only the files this person uploaded
+        select(VideoUpload).where(VideoUpload.owner_id == person.id).order_by(VideoUpload.id)
+    )
     return {
         "format": FORMAT,
         "exported_at": _when(now or dt.datetime.now(dt.UTC).replace(tzinfo=None)),
@@ -289,6 +297,17 @@ def person_data(session: Session, person: Person, *, now: dt.datetime | None = N
                 "last_login_at": _when(i.last_login_at),
             }
             for i in sso_links
+        ],
+        "videos": [  # the files themselves are in the zip, under videos/
+            {
+                "name": v.name,
+                "url": f"/guides/videos/{v.name}",
+                "content_type": v.content_type,
+                "size": v.size,
+                "uploaded_at": _when(v.created_at),
+                "file": f"videos/{v.name}",
+            }
+            for v in videos
         ],
         "inbox": [
             {
@@ -393,18 +412,50 @@ Exported {exported_at} (UTC) for {name}.
 - `guides/`: every guide you wrote (drafts too); all revisions are in `data.json`.
 - `notes/`: the session notes of your pairs, with their shared insights.
 - `feedback.md`: the feedback you gave.
+- `videos/`: the video files you uploaded (listed in `data.json` under `videos`).
 
 Session planning, help requests you sent and your inbox are in `data.json`.
 """
 
 
-def export_zip(data: dict) -> bytes:
-    """The zip a person downloads: ``data.json`` plus markdown files (pure)."""
+def export_zip(data: dict, videos_dir: Path | None = None) -> bytes:
+    """The zip a person downloads, in memory (small exports and tests; see write_export)."""
+    buffer = io.BytesIO()
+    write_export(data, buffer, videos_dir)
+    return buffer.getvalue()
+
+
+def write_export(data: dict, target: BinaryIO, videos_dir: Path | None = None) -> None:
+    """Write the zip a person downloads into ``target``: ``data.json`` plus markdown files,
+    and with ``videos_dir`` the video files of ``data["videos"]`` (the person's own uploads),
+    copied from disk in chunks, never whole in memory. A file missing on disk, or larger
+    than its recorded size (the upload limit held when it was stored), is left out and the
+    README says so."""
     stamp = dt.datetime.fromisoformat(data["exported_at"])
     date_time = (stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
     insights = {i["note_id"]: i for i in data["insights"]}
+    videos: list[tuple[str, Path]] = []
+    left_out: list[str] = []
+    for video in data.get("videos", []):
+        path = videos_dir / video["name"] if videos_dir is not None else None
+        if (
+            path is not None
+            and VIDEO_NAME.match(video["name"])
+            and path.is_file()
+            and path.stat().st_size <= video["size"]
+        ):
+            videos.append((video["file"], path))
+        else:
+            left_out.append(video["name"])
+    readme = README.format(name=data["profile"]["name"], **data)
+    if left_out:
+        readme += (
+            "\nVideo files left out (missing or changed on the server): "
+            + ", ".join(left_out)
+            + ".\n"
+        )
     files: list[tuple[str, str]] = [
-        ("README.md", README.format(name=data["profile"]["name"], **data)),
+        ("README.md", readme),
         ("data.json", json.dumps(data, ensure_ascii=False, indent=2) + "\n"),
         ("profile.md", profile_markdown(data)),
         ("feedback.md", feedback_markdown(data)),
@@ -417,13 +468,16 @@ def export_zip(data: dict) -> bytes:
         (f"notes/{n['id']:05d}-{file_slug(n['title'])}.md", note_markdown(n, insights.get(n["id"])))
         for n in data["notes"]
     ]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in files:
             info = zipfile.ZipInfo(name, date_time)
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, text.encode("utf-8"))
-    return buffer.getvalue()
+        for name, path in videos:
+            info = zipfile.ZipInfo(name, date_time)
+            info.compress_type = zipfile.ZIP_STORED  # video is compressed already
+            with path.open("rb") as source, archive.open(info, "w", force_zip64=True) as out:
+                shutil.copyfileobj(source, out, CHUNK)
 
 
 def export_file_name(person: Person, on: dt.date) -> str:

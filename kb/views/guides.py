@@ -10,20 +10,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.i18n import N_
 from kb.models import LANGUAGES, Guide, Person, split_list
 from kb.search.hybrid import Hit
-from kb.services import audit
+from kb.services import audit, uploads
 from kb.services import guides as guide_service
 from kb.services.duplicates import NearDuplicate, near_duplicates, threshold_from
 from kb.services.guides import get_guide, list_guides, render_markdown
 from kb.services.notes import get_insight, insight_title
-from kb.services.videos import parse_videos, stored_videos
+from kb.services.videos import UPLOAD_PREFIX, parse_videos, stored_videos
 from kb.views.i18n import translate_error
 from kb.views.support import current_person, db, tandem
 
@@ -240,6 +250,54 @@ def new() -> ResponseReturnValue:
         return publish_or_warn(guide, person)
     flash(_("Draft saved. Only you can see it."), "info")
     return redirect(url_for("guides.edit", slug=guide.slug))
+
+
+# --- uploaded videos ----------------------------------------------------------------------------
+
+
+@bp.route("/guides/videos", methods=["GET", "POST"])
+@login_required
+def videos() -> ResponseReturnValue:
+    """Upload a short video file (mentors and HR) and list one's own, each with the line to
+    paste into a guide's videos; the file is checked by its first bytes and streamed to disk."""
+    person = writer()
+    settings = tandem().settings
+    status = 200
+    if request.method == "POST":
+        file = request.files.get("video")
+        try:
+            if file is None or not file.filename:
+                raise ValidationError(N_("Choose a video file."), field="video")
+            upload = uploads.store_video(
+                db(), person, file.stream, settings.max_upload_bytes,
+                uploads.videos_dir(settings.instance_dir),
+            )  # fmt: skip
+        except ValidationError as error:
+            db().rollback()
+            flash(translate_error(error), "error")
+            status = 400
+        else:
+            db().commit()
+            flash(_("Video uploaded. Paste its line into a guide's videos."), "info")
+            return redirect(url_for("guides.videos") + f"#video-{upload.id}")
+    return render_template(
+        "guides/videos.html", uploads=uploads.uploads_of(db(), person),
+        limit_mb=round(settings.max_upload_bytes / 1024 / 1024, 1), prefix=UPLOAD_PREFIX,
+    ), status  # fmt: skip
+
+
+@bp.route("/guides/videos/<name>")
+def video_file(name: str) -> ResponseReturnValue:
+    """An uploaded video, with its own type (checked at upload), never run as anything else;
+    ranges work so a browser can seek."""
+    upload = uploads.find_upload(db(), name)
+    path = uploads.file_of(upload, uploads.videos_dir(tandem().settings.instance_dir))
+    if not path.is_file():
+        raise NotFound(N_("No such video."))
+    answer = send_file(path, mimetype=upload.content_type, conditional=True, max_age=3600)
+    answer.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    answer.headers["Content-Disposition"] = "inline"
+    return answer
 
 
 def own_guide(slug: str) -> tuple[Guide, Person]:

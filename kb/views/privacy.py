@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, render_template, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from kb.services import audit, export
-from kb.views.support import current_person, db
+from kb.services import audit, export, uploads
+from kb.views.support import current_person, db, tandem
 
 bp = Blueprint("privacy", __name__)
 
 # What the page counts, in the order shown (keys of kb.services.export.person_data).
-COUNTED = ("guides", "notes", "insights", "feedback", "sessions", "help_requests", "inbox")
+COUNTED = ("guides", "notes", "insights", "feedback", "sessions", "help_requests", "inbox",
+           "videos")  # fmt: skip
 
 
 @bp.route("/me/data")
@@ -35,15 +37,17 @@ def download() -> ResponseReturnValue:
     person = current_person()
     assert person is not None  # login_required
     session = db()
-    payload = export.export_zip(export.person_data(session, person))
+    data = export.person_data(session, person)
     audit.record(session, person, "person.export", "person", person.id, detail={"via": "web"})
     session.commit()
-    name = export.export_file_name(person, dt.date.today())
-    return Response(
-        payload,
-        mimetype="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    # Written to a temporary file and streamed from it: the uploaded videos in the zip are
+    # never all in memory at once.
+    spool = tempfile.TemporaryFile()
+    export.write_export(data, spool, uploads.videos_dir(tandem().settings.instance_dir))
+    spool.seek(0)
+    answer = send_file(
+        spool, mimetype="application/zip", as_attachment=True,
+        download_name=export.export_file_name(person, dt.date.today()),
+    )  # fmt: skip
+    answer.headers["Cache-Control"] = "no-store"
+    return answer

@@ -9,6 +9,7 @@ before its deactivation, so it must count as anonymous.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from kb.services import (
     people,
     programmes,
     tokens,
+    uploads,
 )
 from kb.services import help as help_requests
 
@@ -136,6 +138,12 @@ POLICY: dict[tuple[str, str], Policy] = {
         {**WRITERS, "mentor": MOVED, "other_pair": MOVED, "hr": MOVED, "hr_admin": MOVED},
         data={"title": "Matrix guide", "body_md": "A guide for one matrix case."},
     ),
+    # Uploaded videos: writers upload (no file: 400), anyone watches one that exists.
+    ("guides.videos", "GET"): Policy(WRITERS),
+    ("guides.videos", "POST"): Policy(
+        {**WRITERS, **{r: "400" for r, v in WRITERS.items() if v == OK}}
+    ),
+    ("guides.video_file", "GET"): Policy(public(), lambda w: {"name": w.fresh_video()}),
     ("guides.edit", "GET"): Policy(author_only(OK), lambda w: {"slug": w.fresh_guide()}),
     ("guides.edit", "POST"): Policy(
         author_only(MOVED),
@@ -554,6 +562,18 @@ class World:
             self.counter += 1
             s.commit()
             return row.id
+
+    def fresh_video(self) -> str:
+        """A new uploaded video of the mentor's (its stored name)."""
+        with self.tandem.sessions() as s:
+            mentor = people.find_person(s, EMAILS["mentor"])
+            assert mentor is not None
+            upload = uploads.store_video(
+                s, mentor, io.BytesIO(b"\x00\x00\x00\x18ftypmp42" + bytes(100)), 10_000,
+                uploads.videos_dir(self.tandem.settings.instance_dir),
+            )  # fmt: skip
+            s.commit()
+            return upload.name
 
     def fresh_person(self) -> int:
         self.counter += 1
