@@ -1,0 +1,125 @@
+"""A phone's width (390 x 844, in Chromium): the pages added late fit without sideways
+scrolling in Polish and Russian, whose words are longer than English ones: the re-pair picker,
+the pair health page with its CSV link, the programme's enrolment stages, the evaluation page
+and the guide editor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from kb.models import HELP_REASONS, HelpRequest, Pair
+from kb.services import enrolment, help, match_vectors, people
+from kb.services.pairs import programme_by_slug
+
+from .conftest import accessibility_problems, login, screenshot
+
+WIDTH, HEIGHT = 390, 844
+HR = "hania@example.com"
+
+# Elements that stick out to the right of the viewport (for the failure message), leaving out
+# the insides of a wide table's own scrolling region (unless positioned: they may escape it).
+OVERFLOWING = """() => {
+  const width = window.innerWidth;
+  const found = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const box = el.getBoundingClientRect();
+    const inside = el.parentElement && el.parentElement.closest('.table-scroll');
+    const escapes = ['absolute', 'fixed'].includes(getComputedStyle(el).position);
+    if (box.width && box.right > width + 0.5 && (!inside || escapes)) {
+      const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+        + (el.className && typeof el.className === 'string'
+           ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+      found.push(name + ' ' + Math.round(box.right));
+    }
+  }
+  return found.slice(0, 8);
+}"""
+
+
+def request_for_help(live_server: Any) -> int:
+    """Bogdan asks HR for help with his pair (Anna's): the re-pair picker's request; Dawid is
+    invited to the programme and agrees, so its enrolment stages have a full row. Once per
+    server."""
+    with live_server.tandem.sessions() as s:
+        found = s.scalars(select(HelpRequest.id).order_by(HelpRequest.id)).first()
+        if found is not None:
+            return found
+        # Bogdan states goals and two mentors with free places know them: the picker has rows.
+        people.upsert_person(s, people.PersonRecord(
+            name="Bogdan Mentee", email="bogdan@example.com", roles=("mentee",),
+            languages=("pl", "en"), goals=("formuły w Excelu", "tabele przestawne"),
+        ))  # fmt: skip
+        for name, email in (
+            ("Marta Wiśniewska-Kowalczyk", "marta@example.com"),
+            ("Светлана Александровна Кузнецова", "svetlana@example.com"),
+        ):
+            people.upsert_person(s, people.PersonRecord(
+                name=name, email=email, roles=("mentor",), languages=("pl", "en"),
+                expertise=("formuły w Excelu", "tabele przestawne"), capacity=2,
+                department="Controlling",
+            ))  # fmt: skip
+        bogdan = people.get_person_by_email(s, "bogdan@example.com")
+        pair = s.scalars(select(Pair).where(Pair.mentee_id == bogdan.id)).one()
+        request = help.ask_for_help(s, pair, bogdan, HELP_REASONS[0], "")
+        hr = people.get_person_by_email(s, HR)
+        dawid = people.get_person_by_email(s, "dawid@example.com")
+        invited = enrolment.invite(s, programme_by_slug(s, "spring"), dawid, "mentee", hr)
+        enrolment.answer(s, invited, dawid, True)  # agreed: the row has its date and accept forms
+        s.commit()
+        request_id = request.id
+    match_vectors.catch_up(live_server.tandem.sessions, live_server.tandem.matching_embedders)
+    return request_id
+
+
+def fits(page: Any) -> tuple[bool, list[str]]:
+    """No sideways scrolling. (Not is_mobile: a phone's browser zooms out to show what is too
+    wide, and innerWidth grows with it, so the check would always pass.)"""
+    scroll = page.evaluate("() => document.documentElement.scrollWidth")
+    inner = page.evaluate("() => window.innerWidth")
+    assert inner == WIDTH
+    return scroll <= inner, [f"scrollWidth {scroll} > {inner}", *page.evaluate(OVERFLOWING)]
+
+
+@pytest.mark.parametrize("locale", ["pl-PL", "ru-RU"])
+def test_late_pages_fit_a_390px_screen(browser, live_server, locale, tmp_path):
+    request_id = request_for_help(live_server)
+    context = browser.new_context(
+        base_url=live_server.url, bypass_csp=True, locale=locale,
+        viewport={"width": WIDTH, "height": HEIGHT},
+    )  # fmt: skip
+    context.set_default_timeout(15_000)
+    problems: dict[str, list[str]] = {}
+    try:
+        hr = context.new_page()
+        login(hr, HR)
+        pages = {
+            "repair": f"/hr/help/{request_id}/repair",
+            "health": "/hr/programmes/spring/health",
+            "enrolment": "/hr/programmes/spring/enrolment",
+            "evaluation": "/hr/programmes/spring/evaluation",
+            "guide-editor": "/guides/new",
+        }
+        for name, path in pages.items():
+            answer = hr.goto(path)
+            assert answer is not None and answer.status == 200, path
+            assert hr.locator("html").get_attribute("lang") == locale[:2]
+            if name == "repair":
+                assert hr.locator(".table-scroll tbody tr").count() >= 1
+            if name == "health":
+                assert hr.locator("a[href$='/health.csv']").is_visible()
+            ok, why = fits(hr)
+            screenshot(hr, f"narrow-{name}-{locale[:2]}", tmp_path)
+            if hr.locator(".table-scroll").count():  # the table's far side, for the eye
+                hr.locator(".table-scroll").first.evaluate("(el) => { el.scrollLeft = 10000; }")
+                screenshot(hr, f"narrow-{name}-{locale[:2]}-scrolled", tmp_path)
+            if not ok:
+                problems[path] = why
+            axe = accessibility_problems(hr)
+            if axe:
+                problems[path + " (axe)"] = axe
+    finally:
+        context.close()
+    assert problems == {}, "\n".join(f"{path}: {why}" for path, why in problems.items())
