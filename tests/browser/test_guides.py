@@ -222,3 +222,32 @@ def new_reader(page: Any, live_server: Any) -> Any:
     reader = context.new_page()
     login(reader, "bogdan@example.com")
     return reader
+
+
+def test_a_mentor_uploads_a_video_and_anyone_plays_it(page, new_page, live_server, tmp_path):
+    """The upload page works without JavaScript (a plain multipart form), passes axe in
+    English and Polish, and the uploaded file is served as a video to another browser."""
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2048))
+    login(page, "celina@example.com")
+    page.goto("/guides/mine")
+    page.get_by_role("link", name="My videos").click()
+    page.wait_for_load_state()
+    assert accessibility_problems(page) == []
+    page.set_input_files("input[name=video]", str(video))
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_load_state()
+    assert "Video uploaded" in page.inner_text("main")
+    link = page.locator("main li a").first
+    href = link.get_attribute("href")
+    assert href and href.startswith("/guides/videos/") and href.endswith(".mp4")
+    assert accessibility_problems(page) == []
+    screenshot(page, "guide-videos", tmp_path)
+    polish = new_page(locale="pl-PL")
+    login(polish, "celina@example.com")
+    polish.goto("/guides/videos")
+    assert polish.get_by_role("heading", name="Moje filmy").is_visible()
+    assert accessibility_problems(polish) == []
+    answer = polish.request.get(href)
+    assert answer.status == 200 and answer.headers["content-type"] == "video/mp4"
+    assert answer.body() == video.read_bytes()
