@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from kb.errors import ValidationError
-from kb.i18n import N_
+from kb.i18n import N_, Text, Texts
 from matching.profiles import Participant
 
 # Why a mentor is not a candidate for a mentee, in the order checks are reported.
@@ -37,12 +37,16 @@ def management_chains(
     labels = labels or {}
 
     def label(pid: int) -> str:
-        return labels.get(pid, f"person {pid}")
+        return labels[pid] if pid in labels else Text(N_("person %(id)s"), id=pid)
 
-    problems: list[str] = []
+    problems: list[Text] = []
     for pid, boss in managers.items():
         if boss is not None and boss not in managers:
-            problems.append(f"{label(pid)} has an unknown manager (id {boss})")
+            problems.append(
+                Text(
+                    N_("%(person)s has an unknown manager (id %(id)s)"), person=label(pid), id=boss
+                )
+            )
     state: dict[int, int] = {}  # 1: on the current path, 2: done
     chains: dict[int, frozenset[int]] = {}
     reported: set[frozenset[int]] = set()
@@ -54,9 +58,8 @@ def management_chains(
                 cycle = path[path.index(current) :]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
-                    problems.append(
-                        "management cycle: " + " -> ".join(label(p) for p in [*cycle, current])
-                    )
+                    names = Texts((label(p) for p in [*cycle, current]), separator=" -> ")
+                    problems.append(Text(N_("management cycle: %(cycle)s"), cycle=names))
                 break
             state[current] = 1
             path.append(current)
@@ -65,9 +68,12 @@ def management_chains(
             state[pid] = 2
     if problems:
         raise ManagementChainError(
-            "the manager field cannot be used to keep mentoring apart from line management: "
-            + "; ".join(problems),
+            N_(
+                "the manager field cannot be used to keep mentoring apart from line management: "
+                "%(problems)s"
+            ),
             field="manager",
+            problems=Texts(problems, separator="; "),
         )
 
     def chain(pid: int) -> frozenset[int]:

@@ -26,8 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.embedding import Embedder
-from kb.errors import NotFound
-from kb.i18n import N_, TEXT_KEY, Text, decode_texts, encode_texts
+from kb.errors import NotFound, TandemError
+from kb.i18n import N_, TEXT_KEY, Text, decode_texts, encode_texts, reason_of
 from kb.models import Enrolment, MatchingJob, Pair, PairChange, Programme, utcnow
 from matching import service
 from matching.results import to_data
@@ -99,7 +99,8 @@ def progress_data(line: str) -> str:
 
 
 def progress_text(stored: str | None) -> str:
-    """The inverse of :func:`progress_data`."""
+    """The inverse of :func:`progress_data` (and of :func:`error_data`); a job stored before
+    errors kept their template has a plain English line, shown as it is."""
     if stored and stored.startswith("{"):
         try:
             found = decode_texts(json.loads(stored))
@@ -107,6 +108,23 @@ def progress_text(stored: str | None) -> str:
             return stored
         return found if isinstance(found, str) else stored
     return stored or ""
+
+
+def error_data(error: Exception) -> str:
+    """A failed job's error as stored: a domain error's message with its template and values
+    as JSON (the page shows it in the reader's language); anything else, which has no message
+    meant for people, as a translatable line naming its kind (the log has the details)."""
+    if isinstance(error, TandemError):
+        text = reason_of(error)
+    else:
+        text = Text(
+            N_("an unexpected error (%(kind)s); the server's log has the details"),
+            kind=type(error).__name__,
+        )
+    if not text.params:
+        return str(text)
+    data = {TEXT_KEY: str(text), "template": text.template, "params": encode_texts(text.params)}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def job_key(session: Session, kind: str, programme: str) -> str:
@@ -219,8 +237,8 @@ class JobRunner:
                         while len(self._answers) >= 8:
                             self._answers.pop(next(iter(self._answers)))
                         self._answers[job_id] = answer
-        return JobState(job_id, kind, programme, status, progress_text(progress), answer, error,
-                        created)  # fmt: skip
+        return JobState(job_id, kind, programme, status, progress_text(progress), answer,
+                        progress_text(error), created)  # fmt: skip
 
     def _create(self, session: Session, kind: str, programme: str, key: str) -> int:
         job = MatchingJob(
@@ -323,7 +341,7 @@ class JobRunner:
                 job_id,
                 status="failed",
                 progress=N_("failed"),
-                error=str(error) or type(error).__name__,
+                error=error_data(error),
             )
             return
         # Messages with values (kb.i18n.Text) keep their template, so pages can translate them.

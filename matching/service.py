@@ -247,8 +247,13 @@ def _stored_source(
             raise MissingModel(name)
         if side != match_vectors.MATCHING_SIDE:
             raise ConfigError(
-                f"matching vectors are stored on the {match_vectors.MATCHING_SIDE}"
-                f" side; signal {name!r} asks for {side!r}"
+                N_(
+                    "matching vectors are stored on the %(stored)s side; "
+                    "signal %(name)r asks for %(side)r"
+                ),
+                stored=match_vectors.MATCHING_SIDE,
+                name=name,
+                side=side,
             )
         model = embedders[name].name
         if model not in loaded:
@@ -256,8 +261,11 @@ def _stored_source(
         found = loaded[model]
         if not found:
             raise ConfigError(
-                f"no matching vectors are stored for {model!r}: run "
-                "`tandem match-vectors` (or import the data again)"
+                N_(
+                    "no matching vectors are stored for %(model)r: run "
+                    "`tandem match-vectors` (or import the data again)"
+                ),
+                model=model,
             )
         dim = len(next(iter(found.values())))
         out = np.zeros((len(wanted), dim), dtype=np.float32)
@@ -289,8 +297,9 @@ def load_pool(
         )
     except MissingModel as exc:
         raise ConfigError(
-            f"matching needs the embedding model {exc.args[0]!r}; available: "
-            f"{', '.join(sorted(embedders)) or 'none'}"
+            N_("matching needs the embedding model %(model)r; available: %(available)s"),
+            model=exc.args[0],
+            available=", ".join(sorted(embedders)) or Text(N_("none")),
         ) from exc
     pool.missing_vectors = missing[0]
     if missing[0]:
