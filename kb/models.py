@@ -216,7 +216,9 @@ class Pair(Base):
 
 class PairChange(Base):
     """Who changed a pair, when and how (created, status, lock): HR's audit trail. Holds
-    nothing a pair wrote. ``actor_id`` is empty for imports and the command line."""
+    nothing a pair wrote. ``actor_id`` is empty for imports and the command line. ``what`` is
+    the English line; ``message`` the same line as a ``kb.i18n.Text`` in JSON (its template and
+    values, see :func:`kb.services.pairs.change_text`), empty on lines older than that."""
 
     __tablename__ = "pair_change"
 
@@ -227,6 +229,7 @@ class PairChange(Base):
     )
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     what: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     pair: Mapped[Pair] = relationship(back_populates="changes")
     actor: Mapped[Person | None] = relationship()

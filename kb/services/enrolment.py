@@ -202,10 +202,22 @@ def leave(session: Session, enrolment: Enrolment, person: Person) -> Enrolment:
     ))  # fmt: skip
     for pair in mine:
         if pair.status == "proposed":
-            record_change(pair, "status proposed → dropped (a member left the programme)", None)
+            record_change(
+                pair,
+                N_("status %(old)s → %(new)s (a member left the programme)"),
+                None,
+                old="proposed",
+                new="dropped",
+            )
             pair.status, pair.locked = "dropped", False
         elif pair.status in RUNNING:
-            record_change(pair, f"status {pair.status} → ended (a member left the programme)", None)
+            record_change(
+                pair,
+                N_("status %(old)s → %(new)s (a member left the programme)"),
+                None,
+                old=pair.status,
+                new="ended",
+            )
             pair.status, pair.locked = "ended", False
             pair.ended = pair.ended or dt.date.today()
     session.flush()

@@ -68,6 +68,7 @@ from kb.services.guides import guide_doc_key, index_guide
 from kb.services.logins import account_key
 from kb.services.match_vectors import chunk_texts, person_texts, profile_texts
 from kb.services.notes import insight_doc_key, note_doc_key
+from kb.services.pairs import record_change
 from kb.services.uploads import NAME as VIDEO_NAME
 
 if TYPE_CHECKING:
@@ -197,8 +198,7 @@ def erase_person(
         elif pair.status == "proposed":
             pair.status = "rejected"
             erasure.add("pairs ended")
-        session.add(PairChange(pair_id=pair.id, actor_id=actor.id if actor else None,
-                               what="a member's personal data was erased"))  # fmt: skip
+        record_change(pair, N_("a member's personal data was erased"), actor)
         for request in session.scalars(select(HelpRequest).where(HelpRequest.pair_id == pair.id)):
             if request.asker_id == person.id:
                 session.delete(request)
@@ -277,8 +277,10 @@ def erase_person(
                 erasure.add("audit details rewritten")
         for change in session.scalars(select(PairChange)):
             rewritten_line = str(_replace_in(change.what, needles))
-            if rewritten_line != change.what:
+            rewritten_message = _rewrite_json(change.message, needles) if change.message else None
+            if rewritten_line != change.what or rewritten_message is not None:
                 change.what = rewritten_line
+                change.message = rewritten_message or change.message
                 erasure.add("pair history lines rewritten")
     _other_references(session, person.id, erasure)
     jobs = session.execute(delete(MatchingJob))  # cached proposals name people

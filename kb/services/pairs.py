@@ -8,13 +8,14 @@ half-stored.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.i18n import N_, Text
+from kb.i18n import N_, Text, Texts, decode_texts, encode_texts
 from kb.models import PAIR_STATUSES, Pair, PairChange, Person, Programme, utcnow
 from kb.services import audit
 from kb.services.people import get_person_by_email
@@ -124,9 +125,36 @@ def check_capacity(session: Session, mentor: Person, pair: Pair | None = None) -
         )
 
 
-def record_change(pair: Pair, what: str, actor: Person | None) -> None:
-    """One line of the pair's audit trail (``actor`` None: an import or the command line)."""
-    pair.changes.append(PairChange(actor_id=actor.id if actor else None, what=what))
+# Values of a history line that are pair status codes: pages show them as status words.
+STATUS_PARAMS = frozenset({"old", "new"})
+
+
+def record_change(pair: Pair, what: str, actor: Person | None, /, **params: object) -> None:
+    """One line of the pair's audit trail (``actor`` None: an import or the command line):
+    ``what`` is an ``N_`` template filled with ``params`` (status codes as ``old``/``new``).
+    The English line is kept in ``what``, the template and values in ``message``."""
+    text = Text(what, **params)
+    pair.changes.append(
+        PairChange(actor_id=actor.id if actor else None, what=str(text), message=change_data(text))
+    )
+
+
+def change_data(text: Text) -> str:
+    """A history line's message as stored (JSON of its template and values)."""
+    return json.dumps(encode_texts(text), ensure_ascii=False, separators=(",", ":"))
+
+
+def change_text(change: PairChange) -> str:
+    """A history line as a :class:`kb.i18n.Text` (for pages to translate); a line stored before
+    lines kept their message (or whose message cannot be read) is its English text."""
+    if change.message:
+        try:
+            found = decode_texts(json.loads(change.message))
+        except ValueError:
+            found = None
+        if isinstance(found, Text):
+            return found
+    return change.what
 
 
 def find_pair(
@@ -170,7 +198,7 @@ def add_pair(
         started=started, ended=ended,
     )  # fmt: skip
     session.add(pair)
-    record_change(pair, f"created as {status}", None)
+    record_change(pair, N_("created as %(new)s"), None, new=status)
     session.flush()
     return pair
 
@@ -200,16 +228,24 @@ def upsert_pair(
         return pair, "unchanged"
     if status in RUNNING and pair.status not in RUNNING:
         check_capacity(session, mentor, pair)
-    changed = [
-        f"{k} {_shown(getattr(pair, k))} → {_shown(v)}"
+    changed = Texts(
+        Text(IMPORTED_CHANGES[k], old=_shown(getattr(pair, k)), new=_shown(v))
         for k, v in values.items()
         if getattr(pair, k) != v
-    ]
+    )
     for key, value in values.items():
         setattr(pair, key, value)
-    record_change(pair, "import: " + ", ".join(changed), None)
+    record_change(pair, N_("import: %(changes)s"), None, changes=changed)
     session.flush()
     return pair, "updated"
+
+
+# An imported pair's changed fields, each a part of its history line.
+IMPORTED_CHANGES = {
+    "status": N_("status %(old)s → %(new)s"),
+    "started": N_("started %(old)s → %(new)s"),
+    "ended": N_("ended %(old)s → %(new)s"),
+}
 
 
 def _shown(value: object) -> str:
@@ -236,7 +272,7 @@ def set_pair_status(session: Session, pair: Pair, status: str, user: Person) -> 
     if status == "ended" and pair.ended is None:
         pair.ended = today
     if status != pair.status:
-        record_change(pair, f"status {pair.status} → {status}", user)
+        record_change(pair, N_("status %(old)s → %(new)s"), user, old=pair.status, new=status)
         audit.record(
             session,
             user,
@@ -256,7 +292,7 @@ def set_pair_locked(session: Session, pair: Pair, locked: bool, user: Person) ->
     if not user.has_role("hr"):
         raise PermissionDenied(N_("only HR can lock a pair"))
     if locked != pair.locked:
-        record_change(pair, "locked" if locked else "unlocked", user)
+        record_change(pair, N_("locked") if locked else N_("unlocked"), user)
         audit.record(
             session,
             user,
@@ -412,12 +448,14 @@ def lock_pair(
                 status="proposed",
             )
             session.add(pair)
-            record_change(pair, "created as proposed", hr_user)
+            record_change(pair, N_("created as %(new)s"), hr_user, new="proposed")
         if pair.status == "dropped":
-            record_change(pair, "status dropped → proposed", hr_user)
+            record_change(
+                pair, N_("status %(old)s → %(new)s"), hr_user, old="dropped", new="proposed"
+            )
             pair.status = "proposed"
         if not pair.locked:
-            record_change(pair, "locked", hr_user)
+            record_change(pair, N_("locked"), hr_user)
         pair.locked = True
         session.flush()
         audit.record(
@@ -453,12 +491,16 @@ def reject_pair(
         if pair is None:
             pair = Pair(programme_id=programme.id, mentor_id=mentor.id, mentee_id=mentee.id)
             session.add(pair)
-            record_change(pair, "created as rejected", hr_user)
+            record_change(pair, N_("created as %(new)s"), hr_user, new="rejected")
         elif pair.status != "rejected":
             record_change(
                 pair,
-                f"status {pair.status} → rejected" + (", unlocked" if pair.locked else ""),
+                N_("status %(old)s → %(new)s, unlocked")
+                if pair.locked
+                else N_("status %(old)s → %(new)s"),
                 hr_user,
+                old=pair.status,
+                new="rejected",
             )
         pair.status = "rejected"
         pair.locked = False
@@ -524,13 +566,25 @@ def store_proposed(
             if pair.status == "proposed" and not pair.locked and key not in keep
         ]
         for pair in dropped:
-            record_change(pair, "status proposed → dropped (left out of a new proposal)", hr_user)
+            record_change(
+                pair,
+                N_("status %(old)s → %(new)s (left out of a new proposal)"),
+                hr_user,
+                old="proposed",
+                new="dropped",
+            )
             pair.status = "dropped"
         for mentor, mentee in people:
             again = existing.get((mentor.id, mentee.id))
             if again is not None:
                 if again.status == "dropped":
-                    record_change(again, "status dropped → proposed (proposed again)", hr_user)
+                    record_change(
+                        again,
+                        N_("status %(old)s → %(new)s (proposed again)"),
+                        hr_user,
+                        old="dropped",
+                        new="proposed",
+                    )
                     again.status = "proposed"
                     created.append(again)
                 continue
@@ -541,7 +595,7 @@ def store_proposed(
                 status="proposed",
             )
             session.add(pair)
-            record_change(pair, "proposed by matching", hr_user)
+            record_change(pair, N_("proposed by matching"), hr_user)
             created.append(pair)
         session.flush()
         audit.record(
@@ -587,10 +641,16 @@ def create_pair(
                 locked=True,
             )
             session.add(pair)
-            record_change(pair, "created by HR as proposed, locked", hr_user)
+            record_change(pair, N_("created by HR as proposed, locked"), hr_user)
         elif pair.status in ("dropped", "proposed"):
             if pair.status == "dropped" or not pair.locked:
-                record_change(pair, f"status {pair.status} → proposed, locked by HR", hr_user)
+                record_change(
+                    pair,
+                    N_("status %(old)s → %(new)s, locked by HR"),
+                    hr_user,
+                    old=pair.status,
+                    new="proposed",
+                )
             pair.status, pair.locked = "proposed", True
         else:
             raise ValidationError(
@@ -648,8 +708,11 @@ def swap_mentor(session: Session, pair: Pair, new_mentor: Person, hr_user: Perso
         pair.locked = False
         record_change(
             pair,
-            f"status {old_status} → {pair.status} (mentor swapped for {new_mentor.email})",
+            N_("status %(old)s → %(new)s (mentor swapped for %(mentor)s)"),
             hr_user,
+            old=old_status,
+            new=pair.status,
+            mentor=new_mentor.email,
         )
         session.flush()
         if status in RUNNING:
@@ -665,14 +728,21 @@ def swap_mentor(session: Session, pair: Pair, new_mentor: Person, hr_user: Perso
             )
             session.add(new)
             record_change(
-                new, f"created as {status} (mentor swapped from {pair.mentor.email})", hr_user
+                new,
+                N_("created as %(new)s (mentor swapped from %(mentor)s)"),
+                hr_user,
+                new=status,
+                mentor=pair.mentor.email,
             )
         else:
             new = existing
             record_change(
                 new,
-                f"status {new.status} → {status} (mentor swapped from {pair.mentor.email})",
+                N_("status %(old)s → %(new)s (mentor swapped from %(mentor)s)"),
                 hr_user,
+                old=new.status,
+                new=status,
+                mentor=pair.mentor.email,
             )
             new.status, new.locked = status, True
             if status == "active" and new.started is None:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.i18n import N_
+from kb.i18n import N_, Text, Texts
 from kb.models import PAIR_STATUSES, MatchingVector, Pair, PairChange, Person, Programme
 from kb.services import accounts, audit, pairs
 from kb.views.auth import safe_next
@@ -155,6 +155,27 @@ def pair_status_word(code: str) -> str:
         "dropped": pgettext("pair status", "dropped"),
     }
     return words.get(code, code)
+
+
+@bp.app_template_global()
+def pair_change_line(change: PairChange) -> str:
+    """A line of a pair's history in the reader's language, its status codes as status words;
+    a line stored before lines kept their message is shown as its English text."""
+    return str(_change_part(pairs.change_text(change)))
+
+
+def _change_part(value: object, key: str = "") -> object:
+    if isinstance(value, Texts):
+        return value.separator.join(str(_change_part(item)) for item in value.items)
+    if isinstance(value, Text):
+        params = {k: _change_part(v, k) for k, v in value.params.items()}
+        try:
+            return gettext(value.template, **params)
+        except (KeyError, ValueError, TypeError):  # a translation whose placeholders do not fit
+            return str(value)
+    if key in pairs.STATUS_PARAMS and isinstance(value, str):
+        return pair_status_word(value)
+    return value
 
 
 @bp.route("/people/<int:person_id>/deactivate", methods=["POST"])

@@ -8,10 +8,13 @@ import html
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from kb.models import MatchingJob, MatchingVector
+from kb.i18n import N_
+from kb.models import MatchingJob, MatchingVector, Pair, PairChange, Person
 from kb.runtime import Tandem
+from kb.services import erasure, pairs
 from matching.jobs import job_key
 
 Login = Callable[..., TestResponse]
@@ -61,3 +64,73 @@ def test_a_job_that_failed_before_errors_kept_their_template_still_shows_its_err
     login(client, HR)
     page = text_of(client.get("/hr/programmes/spring/gaps", headers={"Accept-Language": "pl"}))
     assert "an old English error" in page
+
+
+def pair_of(tandem: Tandem, mentor: str) -> int:
+    with tandem.sessions() as s:
+        return s.scalars(
+            select(Pair.id).join(Person, Pair.mentor_id == Person.id).where(Person.email == mentor)
+        ).one()
+
+
+def history(page: str) -> str:
+    return "".join(page.split('<ol class="history">')[1:])
+
+
+def test_a_pairs_history_is_shown_in_the_readers_language(
+    client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    pair_id = pair_of(web_tandem, "anna@example.com")
+    with web_tandem.sessions() as s:
+        s.add(PairChange(pair_id=pair_id, what="an old English line"))  # before messages
+        s.commit()
+    login(client, HR)
+    client.post(f"/hr/pairs/{pair_id}", data={"status": "paused", "locked": "1"})
+    polish = history(
+        text_of(client.get("/hr/programmes/spring", headers={"Accept-Language": "pl"}))
+    )
+    assert "utworzona jako aktywna" in polish
+    assert "status aktywna → wstrzymana" in polish and "zablokowana" in polish
+    assert "an old English line" in polish
+    assert "created as" not in polish and "status active" not in polish
+    russian = history(
+        text_of(client.get("/hr/programmes/spring", headers={"Accept-Language": "ru"}))
+    )
+    assert "создана со статусом «активна»" in russian
+    assert "статус активна → приостановлена" in russian and "закреплена" in russian
+    english = history(
+        text_of(client.get("/hr/programmes/spring", headers={"Accept-Language": "en"}))
+    )
+    assert "created as active" in english and "status active → paused" in english
+    with web_tandem.sessions() as s:
+        lines = s.scalars(select(PairChange).where(PairChange.pair_id == pair_id)).all()
+        assert [c.what for c in lines][-2:] == ["status active → paused", "locked"]
+
+
+def test_erasing_a_person_rewrites_them_in_a_history_lines_message(
+    client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    pair_id = pair_of(web_tandem, "anna@example.com")
+    with web_tandem.sessions() as s:
+        pair = s.get(Pair, pair_id)
+        assert pair is not None
+        pairs.record_change(
+            pair,
+            N_("status %(old)s → %(new)s (mentor swapped for %(mentor)s)"),
+            None,
+            old="active",
+            new="ended",
+            mentor="celina@example.com",
+        )
+        s.commit()
+        celina = s.scalars(select(Person).where(Person.email == "celina@example.com")).one()
+        erasure.erase_person(s, celina, None, web_tandem.embedders)
+        s.commit()
+        line = s.scalars(select(PairChange).where(PairChange.pair_id == pair_id)).all()[-1]
+        assert "celina@example.com" not in line.what + line.message
+    login(client, HR)
+    polish = history(
+        text_of(client.get("/hr/programmes/spring", headers={"Accept-Language": "pl"}))
+    )
+    assert "status aktywna → zakończona (mentor zamieniony na " in polish
+    assert "celina@example.com" not in polish
