@@ -8,6 +8,7 @@ vectors in ``ChunkEmbedding`` keyed by model, and every change that indexes must
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import (
     Boolean,
@@ -24,7 +25,7 @@ from sqlalchemy import (
     func,
     true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 # Roles a person can hold; stored ";"-separated. "admin" is an HR administrator: every HR
 # right plus account administration (deactivating an account).
@@ -283,6 +284,19 @@ class GuideRevision(Base):
 
     guide: Mapped[Guide] = relationship(back_populates="revisions")
     editor: Mapped[Person | None] = relationship()
+    video_refs: Mapped[list[VideoReference]] = relationship(
+        back_populates="revision", cascade="all, delete-orphan"
+    )
+
+    @validates("videos")
+    def _refer_to_uploads(self, _key: str, videos: str | None) -> str | None:
+        """Keep ``video_refs`` (the uploads these lines link to) in step with ``videos``,
+        whoever sets it: the lookup behind who may watch an upload and whether it is in use."""
+        names = uploaded_names(videos or "")
+        kept = {ref.name: ref for ref in self.video_refs if ref.name in names}
+        # Kept rows stay: a new row beside its old twin would break (revision_id, name).
+        self.video_refs = [kept.get(name) or VideoReference(name=name) for name in names]
+        return videos
 
 
 class SessionNote(Base):
@@ -686,3 +700,29 @@ class VideoUpload(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     owner: Mapped[Person] = relationship()
+
+
+# An uploaded video's address as a guide's video line holds it (kb.services.videos).
+_UPLOAD_LINK = re.compile(r"(?m)^\s*/guides/videos/([a-f0-9]{32}\.(?:mp4|webm|ogv))\s*(?:\||$)")
+
+
+def uploaded_names(videos: str) -> list[str]:
+    """The stored names of the uploads that a revision's video lines link to, each once."""
+    return list(dict.fromkeys(_UPLOAD_LINK.findall(videos)))
+
+
+class VideoReference(Base):
+    """One revision's link to an uploaded video, by its stored name (indexed): who may watch
+    an upload, and which guides still use it, are one lookup instead of a scan of every
+    revision's text. The name may outlive its upload (the revision keeps its line)."""
+
+    __tablename__ = "video_reference"
+    __table_args__ = (UniqueConstraint("revision_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(
+        ForeignKey("guide_revision.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(40), index=True)
+
+    revision: Mapped[GuideRevision] = relationship(back_populates="video_refs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -9,7 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, MetaData, Table, insert, inspect, text
 
 from kb.db import alembic_config, create_schema, make_engine, upgrade_database
 from kb.errors import ConfigError
@@ -87,3 +88,45 @@ def test_concurrent_upgrades_do_not_collide(tmp_path):
         for future in [pool.submit(upgrade_database, url) for _ in range(3)]:
             future.result()  # re-raises a worker's error
     assert _state(url) == ([], _head())
+
+
+def _insert(connection: Connection, table: str, **values: object) -> None:
+    """Insert a row into ``table`` as it is now, its other required columns filled in."""
+    reflected = Table(table, MetaData(), autoload_with=connection)
+    for column in reflected.columns:
+        if column.name in values or column.nullable or column.server_default is not None:
+            continue
+        kind = column.type.python_type
+        values[column.name] = {
+            str: "",
+            int: 0,
+            bool: False,
+            dt.datetime: dt.datetime(2026, 12, 1, 10),
+            dt.date: dt.date(2026, 12, 1),
+        }[kind]
+    connection.execute(insert(reflected).values(**values))
+
+
+def test_0016_indexes_the_upload_links_of_the_revisions_already_stored(db_url):
+    """A revision saved before the reference table existed links to its uploads after the
+    upgrade (each name once; a link inside a title is not one)."""
+    name = "ab" * 16 + ".mp4"
+    other = "cd" * 16 + ".webm"
+    engine = make_engine(db_url)
+    with engine.connect() as connection:
+        config = alembic_config(db_url)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0015")
+        _insert(connection, "person", id=1, name="Anna", email="anna@example.com")
+        _insert(connection, "guide", id=1, slug="g", author_id=1, title="G", status="draft")
+        _insert(
+            connection, "guide_revision", id=1, guide_id=1, number=1, title="G", body_md="B.",
+            videos=f"/guides/videos/{name} | Clip\n/guides/videos/{name}\n"
+            f"https://youtu.be/x | see /guides/videos/{other}",
+        )  # fmt: skip
+        connection.commit()
+        command.upgrade(config, "head")
+        connection.commit()
+        rows = connection.execute(text("SELECT revision_id, name FROM video_reference")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [(1, name)]

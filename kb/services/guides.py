@@ -23,7 +23,17 @@ from sqlalchemy.orm import Session
 from kb.embedding import Embedder
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.i18n import N_
-from kb.models import LANGUAGES, Guide, GuideRevision, Person, join_list, split_list
+from kb.models import (
+    LANGUAGES,
+    Guide,
+    GuideRevision,
+    Person,
+    VideoReference,
+    VideoUpload,
+    join_list,
+    split_list,
+    uploaded_names,
+)
 from kb.search.analysis import guess_language
 from kb.services.content import remove_chunks, replace_chunks
 from kb.services.markup import markdown_to_text, render_markdown
@@ -33,8 +43,8 @@ from kb.services.videos import clean_videos
 __all__ = [
     "archive", "create_guide", "diff_revisions", "get_guide", "get_revision", "guide_doc_key",
     "guide_text", "import_guide", "index_guide", "is_overdue", "list_guides", "list_revisions",
-    "may_write", "overdue_ids", "publish", "render_markdown", "restore_revision",
-    "save_revision", "slugify", "suggest_language", "tag_suggestions", "unpublish",
+    "may_see", "may_write", "overdue_ids", "publish", "render_markdown", "restore_revision",
+    "save_revision", "shows_upload", "slugify", "suggest_language", "tag_suggestions", "unpublish",
 ]  # fmt: skip
 
 MAX_TITLE = 300
@@ -116,6 +126,36 @@ def _visible(guide: Guide, user: Person | None) -> bool:
     return user.id == guide.author_id
 
 
+def may_see(guide: Guide, user: Person | None) -> bool:
+    """Whether ``user`` may see the guide and its revisions (see module doc)."""
+    return _visible(guide, user)
+
+
+def shows_upload(session: Session, name: str, user: Person | None) -> bool:
+    """Whether ``user`` may see a guide with a revision that links to the uploaded video
+    ``name`` (one query over the indexed ``video_reference`` rows)."""
+    linking = session.scalars(
+        select(Guide).where(
+            Guide.id.in_(
+                select(GuideRevision.guide_id)
+                .join(VideoReference, VideoReference.revision_id == GuideRevision.id)
+                .where(VideoReference.name == name)
+            )
+        )
+    )
+    return any(_visible(guide, user) for guide in linking)
+
+
+def _check_upload_links(session: Session, videos: str, editor: Person) -> None:
+    """A guide may link only to uploaded videos its editor may watch (their own, or one a
+    guide they may see links to already): pasting a leaked name into one's own draft must
+    not open someone's unpublished video. Any other name is as missing."""
+    for name in uploaded_names(videos):
+        owner = session.scalar(select(VideoUpload.owner_id).where(VideoUpload.name == name))
+        if owner != editor.id and not shows_upload(session, name, editor):
+            raise ValidationError(N_("no video is uploaded as %(name)s"), field="videos", name=name)
+
+
 # What only a guide's author may do, and the refusal for everyone else.
 AUTHOR_ONLY = {
     "edit": N_("only the author of a guide can edit it"),
@@ -178,6 +218,8 @@ def create_guide(
             raise ValidationError(N_("the slug %(slug)r is already taken"), field="slug", slug=slug)
     else:
         slug = _unique_slug(session, slugify(title))
+    videos = clean_videos(videos)
+    _check_upload_links(session, videos, author)
     guide = Guide(
         slug=slug, author_id=author.id, title=title, language=clean_language(language),
         tags=clean_tags(tags), status="draft", source_path=source_path, review_by=review_by,
@@ -187,7 +229,7 @@ def create_guide(
             number=1,
             title=title,
             body_md=clean_body(body_md),
-            videos=clean_videos(videos),
+            videos=videos,
             editor_id=author.id,
         )  # fmt: skip
     )
@@ -238,7 +280,11 @@ def save_revision(
     title = clean_title(title)
     body_md = clean_body(body_md)
     current = guide.current
-    videos = clean_videos(videos) if videos is not None else (current.videos if current else "")
+    if videos is not None:
+        videos = clean_videos(videos)
+        _check_upload_links(session, videos, editor)
+    else:
+        videos = current.videos if current else ""
     if language is not None:
         guide.language = clean_language(language)
     if tags is not None:

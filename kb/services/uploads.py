@@ -6,22 +6,35 @@ its name or the browser's claimed type) and it is no larger than the limit (the 
 in ``INSTANCE/videos`` and renamed to a random name (``<32 hex>.<mp4|webm|ogv>``, the form
 :mod:`kb.services.videos` accepts as ``/guides/videos/NAME``), so the uploader's file name
 never reaches the disk. The row records whose it is: their data export holds the file.
+
+Who may watch one (:func:`watchable_upload`): its uploader, and whoever may see a guide
+with a revision that links to it (a published guide: everyone; a draft: its author; an
+archived one: its author and HR), found through the indexed ``video_reference`` rows. To
+anyone else it does not exist (NotFound, so a guessed name confirms nothing). Its uploader
+and HR (who moderate guides) may delete it (:func:`delete_upload`) unless the current
+revision of a guide still links to it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.errors import NotFound, PermissionDenied, TandemError, ValidationError
 from kb.i18n import N_
-from kb.models import Person, VideoUpload
+from kb.models import Guide, GuideRevision, Person, VideoReference, VideoUpload
+from kb.services import audit
+from kb.services.guides import may_see, shows_upload
+
+log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 TYPES = {"mp4": "video/mp4", "webm": "video/webm", "ogv": "video/ogg"}
@@ -89,7 +102,7 @@ def store_video(
 
 
 def find_upload(session: Session, name: str) -> VideoUpload:
-    """The upload served at ``/guides/videos/NAME``; NotFound for any other name."""
+    """The upload stored as ``NAME``, whoever may watch it; NotFound for any other name."""
     found = None
     if NAME.match(name):
         found = session.scalar(select(VideoUpload).where(VideoUpload.name == name))
@@ -110,3 +123,122 @@ def uploads_of(session: Session, person: Person) -> list[VideoUpload]:
 def file_of(upload: VideoUpload, directory: Path) -> Path:
     """Where the upload's bytes are (its name was checked when it was stored)."""
     return directory / upload.name
+
+
+NO_SUCH_VIDEO = N_("No such video.")
+
+
+def guides_linking(session: Session, name: str) -> list[tuple[Guide, bool]]:
+    """The guides with a revision that links to the upload ``name`` (one query over the
+    indexed references), each with whether its current revision does; by title."""
+    latest = (
+        select(func.max(GuideRevision.number))
+        .where(GuideRevision.guide_id == Guide.id)
+        .correlate(Guide)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Guide, func.max(case((GuideRevision.number == latest, 1), else_=0)))
+        .join(GuideRevision, GuideRevision.guide_id == Guide.id)
+        .join(VideoReference, VideoReference.revision_id == GuideRevision.id)
+        .where(VideoReference.name == name)
+        .group_by(Guide.id)
+    ).all()
+    return sorted(
+        ((guide, bool(current)) for guide, current in rows),
+        key=lambda pair: (pair[0].title.casefold(), pair[0].id),
+    )
+
+
+def may_watch(session: Session, upload: VideoUpload, user: Person | None) -> bool:
+    """Its uploader, and whoever may see a guide with a revision that links to it."""
+    if user is not None and user.id == upload.owner_id:
+        return True
+    return shows_upload(session, upload.name, user)
+
+
+def watchable_upload(session: Session, name: str, user: Person | None) -> VideoUpload:
+    """The upload ``name`` if ``user`` may watch it; NotFound otherwise (never 403: a
+    guessed name must not learn that a file exists)."""
+    upload = find_upload(session, name)
+    if not may_watch(session, upload, user):
+        raise NotFound(NO_SUCH_VIDEO)
+    return upload
+
+
+def may_delete(upload: VideoUpload, user: Person) -> bool:
+    """Its uploader, and HR (who moderate guides: they may archive any)."""
+    return user.id == upload.owner_id or user.has_role("hr")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The guides whose current revision links to an upload: those the asker may see (by
+    name) and how many others."""
+
+    shown: list[Guide]
+    hidden: int
+
+    def __bool__(self) -> bool:
+        return bool(self.shown) or self.hidden > 0
+
+
+def usage(session: Session, upload: VideoUpload, user: Person) -> Usage:
+    """Where the upload is in use now (the current revision of a guide, any status)."""
+    current = [guide for guide, now in guides_linking(session, upload.name) if now]
+    shown = [guide for guide in current if may_see(guide, user)]
+    return Usage(shown=shown, hidden=len(current) - len(shown))
+
+
+class UploadInUse(TandemError):
+    """The upload cannot go: the current revision of a guide links to it."""
+
+    status = 409
+
+    def __init__(self, in_use: Usage) -> None:
+        super().__init__(N_("A guide still shows this video; remove its line from it first."))
+        self.usage = in_use
+
+
+def delete_upload(session: Session, upload: VideoUpload, user: Person, directory: Path) -> None:
+    """Delete an upload (its uploader or HR), its row and its file as one step, and commit.
+
+    Refused (:class:`UploadInUse`) while the current revision of any guide links to it: the
+    author removes the line first (a new revision), so no published guide loses a video
+    behind its readers' back; older revisions keep their line, which then shows no video.
+    The file is first renamed aside: if that fails nothing has changed; if the commit
+    fails it is put back; only after the commit is it removed. HR removing someone else's
+    upload is audited.
+    """
+    if not may_delete(upload, user):  # as archiving a guide: to others it is not there
+        raise NotFound(NO_SUCH_VIDEO)
+    in_use = usage(session, upload, user)
+    if in_use:
+        raise UploadInUse(in_use)
+    path = file_of(upload, directory)
+    moved = directory / f".{upload.name}.deleting"  # not a stored name: never served
+    aside: Path | None = moved
+    try:
+        os.replace(path, moved)
+    except FileNotFoundError:
+        aside = None  # already gone from the disk: only the row remains to delete
+    if user.id != upload.owner_id:
+        audit.record(
+            session, user, "video.delete", "video_upload", upload.id,
+            detail={"owner_id": upload.owner_id, "size": upload.size},
+        )  # fmt: skip
+    session.delete(upload)
+    committed = False
+    try:
+        session.commit()
+        committed = True
+    finally:
+        if not committed:
+            session.rollback()
+            if aside is not None:
+                os.replace(aside, path)
+    if aside is not None:
+        try:
+            aside.unlink()
+        except OSError as error:  # the row is gone, so the file is no longer served
+            log.warning("deleted upload %s left its file %s: %s", upload.name, aside, error)

@@ -288,16 +288,48 @@ def videos() -> ResponseReturnValue:
 
 @bp.route("/guides/videos/<name>")
 def video_file(name: str) -> ResponseReturnValue:
-    """An uploaded video, with its own type (checked at upload), never run as anything else;
-    ranges work so a browser can seek."""
-    upload = uploads.find_upload(db(), name)
+    """An uploaded video, to its uploader and whoever may see a guide linking to it (404 for
+    anyone else), with its own type (checked at upload), never run as anything else; ranges
+    work so a browser can seek."""
+    upload = uploads.watchable_upload(db(), name, current_person())
     path = uploads.file_of(upload, uploads.videos_dir(tandem().settings.instance_dir))
     if not path.is_file():
         raise NotFound(N_("No such video."))
     answer = send_file(path, mimetype=upload.content_type, conditional=True, max_age=3600)
     answer.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     answer.headers["Content-Disposition"] = "inline"
+    # Who may watch it depends on the asker and can change (a guide unpublished, the video
+    # deleted): only the asker's own browser may keep a copy, never a shared cache.
+    answer.headers["Cache-Control"] = "private, max-age=3600"
     return answer
+
+
+@bp.route("/guides/videos/<name>/delete", methods=["POST"])
+@login_required
+def delete_video(name: str) -> ResponseReturnValue:
+    """Delete an upload (its uploader or HR): the first post shows what goes and where the
+    video is still in use; the confirmed one (``confirm=1``) deletes the row and the file."""
+    person = current_person()
+    assert person is not None
+    upload = uploads.find_upload(db(), name)
+    if not uploads.may_delete(upload, person):
+        raise NotFound(N_("No such video."))
+    in_use = uploads.usage(db(), upload, person)
+    if request.form.get("confirm") == "1" and not in_use:
+        try:
+            uploads.delete_upload(
+                db(), upload, person, uploads.videos_dir(tandem().settings.instance_dir)
+            )
+        except uploads.UploadInUse as error:  # a guide took it up in the meantime
+            in_use = error.usage
+        else:
+            flash(_("Video deleted."), "info")
+            return redirect(url_for("guides.videos"))
+    status = 409 if in_use and request.form.get("confirm") == "1" else 200
+    return render_template(
+        "guides/video_delete.html", upload=upload, usage=in_use, prefix=UPLOAD_PREFIX,
+        own=upload.owner_id == person.id,
+    ), status  # fmt: skip
 
 
 def own_guide(slug: str) -> tuple[Guide, Person]:

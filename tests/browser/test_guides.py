@@ -224,9 +224,10 @@ def new_reader(page: Any, live_server: Any) -> Any:
     return reader
 
 
-def test_a_mentor_uploads_a_video_and_anyone_plays_it(page, new_page, live_server, tmp_path):
+def test_a_mentor_uploads_plays_and_deletes_a_video(page, new_page, live_server, tmp_path):
     """The upload page works without JavaScript (a plain multipart form), passes axe in
-    English and Polish, and the uploaded file is served as a video to another browser."""
+    English and Polish, and the uploaded file is served as a video to the uploader's other
+    browser but not to someone else while no guide links to it; deleting it asks first."""
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2048))
     login(page, "celina@example.com")
@@ -251,3 +252,15 @@ def test_a_mentor_uploads_a_video_and_anyone_plays_it(page, new_page, live_serve
     answer = polish.request.get(href)
     assert answer.status == 200 and answer.headers["content-type"] == "video/mp4"
     assert answer.body() == video.read_bytes()
+    other = new_page()
+    login(other, "bogdan@example.com")
+    assert other.request.get(href).status == 404  # linked from no guide: the uploader's alone
+
+    page.get_by_role("button", name="Delete…").first.click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Delete a video").is_visible()
+    assert accessibility_problems(page) == []
+    page.get_by_role("button", name="Delete the video").click()
+    page.wait_for_load_state()
+    assert "Video deleted" in page.inner_text("main")
+    assert polish.request.get(href).status == 404

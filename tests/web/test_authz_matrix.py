@@ -138,12 +138,20 @@ POLICY: dict[tuple[str, str], Policy] = {
         {**WRITERS, "mentor": MOVED, "other_pair": MOVED, "hr": MOVED, "hr_admin": MOVED},
         data={"title": "Matrix guide", "body_md": "A guide for one matrix case."},
     ),
-    # Uploaded videos: writers upload (no file: 400), anyone watches one that exists.
+    # Uploaded videos: writers upload (no file: 400). One that no guide links to yet is the
+    # uploader's alone (404 for everyone else); its uploader and HR may delete it (the first
+    # post asks to confirm), to others it is not there.
     ("guides.videos", "GET"): Policy(WRITERS),
     ("guides.videos", "POST"): Policy(
         {**WRITERS, **{r: "400" for r, v in WRITERS.items() if v == OK}}
     ),
-    ("guides.video_file", "GET"): Policy(public(), lambda w: {"name": w.fresh_video()}),
+    ("guides.video_file", "GET"): Policy(
+        {**public(MISSING), "mentor": OK}, lambda w: {"name": w.fresh_video()}
+    ),
+    ("guides.delete_video", "POST"): Policy(
+        {**logged_in(MISSING), "mentor": OK, "hr": OK, "hr_admin": OK},
+        lambda w: {"name": w.fresh_video()},
+    ),
     ("guides.edit", "GET"): Policy(author_only(OK), lambda w: {"slug": w.fresh_guide()}),
     ("guides.edit", "POST"): Policy(
         author_only(MOVED),

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from kb.errors import ValidationError
-from kb.models import VideoUpload
+from kb.models import AuditEntry, Guide, GuideRevision, VideoReference, VideoUpload
 from kb.runtime import Tandem
 from kb.services import erasure, people, uploads
 from tests.test_cli import instance_env, run
@@ -35,7 +35,22 @@ def upload(client: FlaskClient, data: bytes, filename: str) -> str:
     assert answer.status_code == 302, answer.get_data(as_text=True)[:500]
     page = client.get("/guides/videos").get_data(as_text=True)
     assert "Video uploaded" in page
-    return page.rsplit("/guides/videos/", 1)[1].split(" ", 1)[0]
+    return page.rsplit('<code class="video-line">/guides/videos/', 1)[1].split(" ", 1)[0]
+
+
+def guide(client: FlaskClient, title: str, name: str, slug: str = "") -> str:
+    """Save a draft guide (or a new revision of ``slug``) whose videos are the upload
+    ``name`` (none if empty); the guide's slug."""
+    videos = f"/guides/videos/{name} | {title} clip" if name else ""
+    data = {"title": title, "body_md": f"{title}: how it is done.", "videos": videos}
+    answer = client.post(f"/guides/{slug}/edit" if slug else "/guides/new", data=data)
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:500]
+    return slug or answer.headers["Location"].rsplit("/guides/", 1)[1].split("/")[0]
+
+
+def publish(client: FlaskClient, slug: str) -> None:
+    answer = client.post(f"/guides/{slug}/publish", data={"confirm": "1"})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:500]
 
 
 def videos_dir(web_tandem: Tandem) -> Path:
@@ -81,12 +96,14 @@ def test_a_video_is_served_with_its_type_and_never_sniffed(
 ) -> None:
     login(client, "anna@example.com")
     name = upload(client, MP4, "clip.mp4")
+    publish(client, guide(client, "Clip guide", name))
     viewer = app.test_client()  # anyone who can read a guide can watch its video
     answer = viewer.get(f"/guides/videos/{name}")
     assert answer.status_code == 200 and answer.get_data() == MP4
     assert answer.mimetype == "video/mp4"
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["Cache-Control"].startswith("private")  # no shared cache keeps it
     part = viewer.get(f"/guides/videos/{name}", headers={"Range": "bytes=0-11"})
     assert part.status_code == 206 and part.get_data() == MP4[:12]
     assert viewer.get("/guides/videos/" + "0" * 32 + ".mp4").status_code == 404
@@ -138,3 +155,175 @@ def test_erasure_removes_the_uploaded_files(
         assert [v.name for v in s.scalars(select(VideoUpload))] == [theirs]
     assert erasure.remove_video_files(videos_dir(web_tandem), done.video_names) == 1
     assert [p.name for p in videos_dir(web_tandem).iterdir()] == [theirs]
+
+
+def test_a_drafts_video_is_seen_only_by_who_may_see_the_draft_until_it_is_published(
+    app: Flask, client: FlaskClient, login: Login
+) -> None:
+    login(client, "anna@example.com")
+    name = upload(client, MP4, "draft clip.mp4")
+    url = f"/guides/videos/{name}"
+    assert client.get(url).status_code == 200  # the uploader, linked from no guide yet
+    celina, anonymous = app.test_client(), app.test_client()
+    login(celina, "celina@example.com")
+    assert celina.get(url).status_code == 404  # not 403: a guessed name confirms nothing
+    slug = guide(client, "Drafted clip", name)
+    assert client.get(url).status_code == 200
+    assert celina.get(url).status_code == 404 and anonymous.get(url).status_code == 404
+    # Pasting a name one may not watch into one's own draft opens nothing: it is refused.
+    refused = celina.post("/guides/new", data={"title": "Copied", "body_md": "Copied.",
+                                               "videos": f"/guides/videos/{name}"})  # fmt: skip
+    assert refused.status_code == 400
+    assert f"no video is uploaded as {name}" in refused.get_data(as_text=True)
+    assert celina.get(url).status_code == 404
+    publish(client, slug)
+    assert celina.get(url).get_data() == MP4 and anonymous.get(url).get_data() == MP4
+    client.post(f"/guides/{slug}/unpublish")  # a draft again: hidden again
+    assert celina.get(url).status_code == 404 and anonymous.get(url).status_code == 404
+    assert client.get(url).status_code == 200
+
+
+def test_the_uploader_deletes_a_video_after_confirming(
+    app: Flask, client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    login(client, "anna@example.com")
+    name = upload(client, MP4, "to go.mp4")
+    path = videos_dir(web_tandem) / name
+    page = client.get("/guides/videos").get_data(as_text=True)
+    assert f'action="/guides/videos/{name}/delete"' in page
+    asked = client.post(f"/guides/videos/{name}/delete")  # the first post only asks
+    assert asked.status_code == 200 and "Delete the video" in asked.get_data(as_text=True)
+    assert path.is_file()
+    celina = app.test_client()
+    login(celina, "celina@example.com")
+    for data in ({}, {"confirm": "1"}):  # another writer: as if there were no such video
+        assert celina.post(f"/guides/videos/{name}/delete", data=data).status_code == 404
+    assert path.is_file()
+    done = client.post(f"/guides/videos/{name}/delete", data={"confirm": "1"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/guides/videos")
+    assert "Video deleted" in client.get("/guides/videos").get_data(as_text=True)
+    assert not path.exists() and list(videos_dir(web_tandem).iterdir()) == []
+    with web_tandem.sessions() as s:
+        assert s.scalars(select(VideoUpload)).all() == []
+        assert s.scalars(select(AuditEntry)).all() == []  # one's own upload: not an HR action
+    assert client.get(f"/guides/videos/{name}").status_code == 404
+    assert client.post(f"/guides/videos/{name}/delete", data={"confirm": "1"}).status_code == 404
+    archive = zipfile.ZipFile(io.BytesIO(client.post("/me/data/download").get_data()))
+    assert json.loads(archive.read("data.json"))["videos"] == []
+    assert not [n for n in archive.namelist() if n.startswith("videos/")]
+
+
+def test_a_video_in_use_is_not_deleted_and_the_page_names_the_guides(
+    app: Flask, client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    login(client, "anna@example.com")
+    name = upload(client, MP4, "used.mp4")
+    path = videos_dir(web_tandem) / name
+    mine = guide(client, "Pivot tables in a draft", name)
+    publish(client, mine)
+    celina = app.test_client()
+    login(celina, "celina@example.com")
+    guide(celina, "Celina's secret draft", name)  # a published video: anyone may link it
+    client.post(f"/guides/{mine}/unpublish")
+    asked = client.post(f"/guides/videos/{name}/delete")
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Delete the video" not in html
+    assert "Pivot tables in a draft" in html and f"/guides/{mine}/edit" in html
+    assert "Celina&#39;s secret draft" not in html and "Celina's secret draft" not in html
+    assert "1 guide you cannot open" in html
+    refused = client.post(f"/guides/videos/{name}/delete", data={"confirm": "1"})
+    assert refused.status_code == 409 and "Pivot tables in a draft" in refused.get_data(
+        as_text=True
+    )
+    assert path.is_file()
+    with web_tandem.sessions() as s:
+        anna = people.find_person(s, "anna@example.com")
+        upload_row = s.scalar(select(VideoUpload))
+        assert anna is not None and upload_row is not None
+        with pytest.raises(uploads.UploadInUse):  # the service refuses on its own too
+            uploads.delete_upload(s, upload_row, anna, videos_dir(web_tandem))
+    assert path.is_file()
+
+    # Taken out of the current revisions (older ones keep the line): it may go.
+    guide(client, "Pivot tables in a draft", "", slug=mine)
+    assert "1 guide you cannot open" in client.post(f"/guides/videos/{name}/delete").get_data(
+        as_text=True
+    )
+    guide(celina, "Celina's secret draft", "", slug="celina-s-secret-draft")
+    done = client.post(f"/guides/videos/{name}/delete", data={"confirm": "1"})
+    assert done.status_code == 302 and not path.exists()
+    with web_tandem.sessions() as s:  # the history is not rewritten
+        history = s.scalars(
+            select(GuideRevision.videos).join(Guide).where(Guide.slug == mine)
+            .order_by(GuideRevision.number)
+        ).all()  # fmt: skip
+        assert len(history) == 2 and name in history[0] and history[1] == ""
+
+
+def test_hr_may_delete_someones_video_and_it_is_audited(
+    app: Flask, client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    login(client, "anna@example.com")
+    name = upload(client, MP4, "moderated.mp4")
+    hr = app.test_client()
+    login(hr, "hania@example.com")
+    page = hr.post(f"/guides/videos/{name}/delete").get_data(as_text=True)
+    assert "uploaded by Anna" in page and "Delete the video" in page
+    assert hr.post(f"/guides/videos/{name}/delete", data={"confirm": "1"}).status_code == 302
+    assert not (videos_dir(web_tandem) / name).exists()
+    with web_tandem.sessions() as s:
+        entry = s.scalar(select(AuditEntry))
+        assert entry is not None and entry.action == "video.delete"
+
+
+def test_a_failed_delete_leaves_the_row_and_the_file_together(
+    app: Flask, client: FlaskClient, login: Login, web_tandem: Tandem,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    login(client, "anna@example.com")
+    name = upload(client, MP4, "kept.mp4")
+    path = videos_dir(web_tandem) / name
+
+    def refuse(*args: object) -> None:
+        raise PermissionError("read-only disk")
+
+    with web_tandem.sessions() as s:  # the file cannot be removed: the row stays
+        anna = people.find_person(s, "anna@example.com")
+        row = s.scalar(select(VideoUpload))
+        assert anna is not None and row is not None
+        with monkeypatch.context() as patch:
+            patch.setattr(uploads.os, "replace", refuse)
+            with pytest.raises(PermissionError):
+                uploads.delete_upload(s, row, anna, videos_dir(web_tandem))
+    with web_tandem.sessions() as s:  # the commit fails: the file is put back
+        anna = people.find_person(s, "anna@example.com")
+        row = s.scalar(select(VideoUpload))
+        assert anna is not None and row is not None
+        monkeypatch.setattr(s, "commit", lambda: refuse())
+        with pytest.raises(PermissionError):
+            uploads.delete_upload(s, row, anna, videos_dir(web_tandem))
+    with web_tandem.sessions() as s:
+        assert [v.name for v in s.scalars(select(VideoUpload))] == [name]
+    assert path.read_bytes() == MP4
+    assert [p.name for p in videos_dir(web_tandem).iterdir()] == [name]
+    assert client.get(f"/guides/videos/{name}").get_data() == MP4
+
+
+def test_the_references_follow_every_change_of_a_revisions_videos(
+    web_tandem: Tandem, client: FlaskClient, login: Login, app: Flask
+) -> None:
+    login(client, "anna@example.com")
+    first, second = upload(client, MP4, "a.mp4"), upload(client, WEBM, "b.webm")
+    slug = guide(client, "Two clips", first)
+    with web_tandem.sessions() as s:
+        revision = s.scalars(select(GuideRevision).join(Guide).where(Guide.slug == slug)).one()
+        revision.videos = f"/guides/videos/{second}\nhttps://youtu.be/x | /guides/videos/{first}"
+        s.commit()
+        assert [(r.revision_id, r.name) for r in s.scalars(select(VideoReference))] == [
+            (revision.id, second)
+        ]  # a link elsewhere in a line's title is not a link to the upload
+        assert [g.slug for g, current in uploads.guides_linking(s, second) if current] == [slug]
+        assert uploads.guides_linking(s, first) == []
+        revision.videos = f"/guides/videos/{first}\n/guides/videos/{second} | Again"
+        s.commit()  # the kept link keeps its row (no twin breaking the unique pair)
+        assert sorted(r.name for r in s.scalars(select(VideoReference))) == sorted([first, second])
