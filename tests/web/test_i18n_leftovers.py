@@ -5,14 +5,16 @@ document is written in (not on the interface's labels around it)."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
+from html.parser import HTMLParser
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from kb.i18n import N_
-from kb.models import MatchingJob, MatchingVector, Pair, PairChange, Person
+from kb.models import MatchingJob, MatchingVector, Pair, PairChange, Person, SessionNote
 from kb.runtime import Tandem
 from kb.services import erasure, pairs
 from matching.jobs import job_key
@@ -134,3 +136,86 @@ def test_erasing_a_person_rewrites_them_in_a_history_lines_message(
     )
     assert "status aktywna → zakończona (mentor zamieniony na " in polish
     assert "celina@example.com" not in polish
+
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}  # fmt: skip
+
+
+class LangOfText(HTMLParser):
+    """Each piece of text of a page's body with the language it is marked as (the nearest
+    ``lang``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str | None] = []
+        self.texts: list[tuple[str, str | None]] = []
+        self.in_body = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.in_body = self.in_body or tag == "body"
+        if tag not in VOID:
+            self.stack.append(dict(attrs).get("lang"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if data.strip() and self.in_body:
+            lang = next((code for code in reversed(self.stack) if code), None)
+            self.texts.append((" ".join(data.split()), lang))
+
+
+def lang_of(page: str, text: str) -> str | None:
+    """The language ``text`` (the start of a piece of text on ``page``) is marked as."""
+    parser = LangOfText()
+    parser.feed(page)
+    found = [lang for piece, lang in parser.texts if piece.startswith(text)]
+    assert found, f"{text!r} is not on the page"
+    return found[0]
+
+
+def test_a_polish_guide_in_the_english_interface_marks_only_its_own_text_as_polish(
+    client: FlaskClient, login: Login
+) -> None:
+    login(client, "bogdan@example.com")
+    page = client.get("/guides/copilot-w-excelu", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    html_text = page.get_data(as_text=True)
+    assert lang_of(html_text, "Copilot w Excelu") == "pl"  # the title
+    assert lang_of(html_text, "Copilot pomaga pisać formuły") == "pl"  # the body
+    assert lang_of(html_text, "by Anna") == "en"  # the interface around it
+    assert lang_of(html_text, "history") == "en"
+    assert '<article class="doc">' in html_text
+    russian = client.get("/guides/copilot-w-excelu", headers={"Accept-Language": "ru"})
+    assert lang_of(russian.get_data(as_text=True), "Copilot pomaga pisać formuły") == "pl"
+    assert lang_of(russian.get_data(as_text=True), "история") == "ru"
+
+
+def test_search_results_mark_each_title_and_snippet_with_its_documents_language(
+    client: FlaskClient, login: Login
+) -> None:
+    login(client, "bogdan@example.com")
+    page = client.get("/search?q=Copilot+Excel", headers={"Accept-Language": "en"})
+    html_text = page.get_data(as_text=True)
+    assert lang_of(html_text, "Copilot w Excelu") == "pl"
+    snippets = re.findall(r'<p class="snippet"([^>]*)>', html_text)
+    assert snippets and all(' lang="' in attrs for attrs in snippets)
+    assert lang_of(html_text, "Search") == "en"
+
+
+def test_a_notes_text_is_marked_with_its_language_and_its_labels_are_not(
+    client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    with web_tandem.sessions() as s:
+        note_id = s.scalars(
+            select(SessionNote.id).where(SessionNote.title == "Budget session")
+        ).one()
+    login(client, "anna@example.com")
+    page = client.get(f"/notes/{note_id}", headers={"Accept-Language": "pl"})
+    assert page.status_code == 200
+    html_text = page.get_data(as_text=True)
+    assert lang_of(html_text, "Budget session") == "en"
+    assert lang_of(html_text, "We discussed the Zyxelgate") == "en"
+    assert lang_of(html_text, "Edytuj notatkę") == "pl"

@@ -161,7 +161,7 @@ def test_page_shows_the_apis_documents_in_order_with_its_total(
                 from kb.views.support import doc_url
 
                 want = list(dict.fromkeys(doc_url(h["doc_type"], h["doc_id"]) for h in api["hits"]))
-            shown = [html_lib.unescape(u) for u in re.findall(r'<h3><a href="([^"]+)">', page)]
+            shown = [html_lib.unescape(u) for u in re.findall(r'<h3><a href="([^"]+)"[^>]*>', page)]
             assert shown == want, (query, page_number)
             if api["total"]:
                 assert f"{api['total']} result" in page
