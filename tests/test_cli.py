@@ -624,3 +624,18 @@ def test_report_writes_every_table_as_csv(demo_env: dict[str, str], tmp_path: Pa
     assert (
         run(demo_env, "report", "rm-2026-spring", "--as", "jan.kowalski@example.com").exit_code == 1
     )
+
+
+def test_ingest_reports_in_english_whatever_lang_says(
+    demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The command line is an operator tool: one wording for logs, scripts and support (the
+    web's people upload shows the same reasons translated, tests/web/test_i18n_errors.py)."""
+    people = tmp_path / "people.csv"
+    people.write_text("name,email,department,roles\nBad,bad-mail,IT,mentor\n")
+    env = {**demo_env, "LANG": "pl_PL.UTF-8", "LC_ALL": "pl_PL.UTF-8", "LANGUAGE": "pl"}
+    text = run(env, "ingest", str(people))
+    assert text.exit_code == 1
+    assert "'bad-mail' is not a valid e-mail address" in text.output
+    report = json.loads(run(env, "ingest", str(people), "--json").output)["report"]
+    assert "'bad-mail' is not a valid e-mail address" in report["rejected"][0]["reason"]

@@ -63,7 +63,10 @@ def demo(state: State, reset: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_state
 def ingest(state: State, paths: tuple[Path, ...], as_json: bool) -> None:
-    """Import people CSV, programme JSON, guides and notes (markdown). Exit 1 if any rejected."""
+    """Import people CSV, programme JSON, guides and notes (markdown). Exit 1 if any rejected.
+
+    The report is in English whatever LANG says (logs, scripts and support share one wording);
+    the web's people upload shows the same reasons in the reader's language."""
     from ingest.pipeline import import_paths
 
     tandem = state.tandem
