@@ -1,6 +1,8 @@
 """Single sign-on in Chromium: the login page's button, the provider's own sign-in page (a real
 OpenID provider on loopback, tests/web/oidc_provider.py) and back, logged in; a person without
-an account is refused in their language; the login page with the button passes axe."""
+an account is refused in their language; the login page with the button passes axe; a person
+sees their link on their profile and removes it there (axe before and after, English and
+Polish)."""
 
 from __future__ import annotations
 
@@ -84,3 +86,35 @@ def test_an_unknown_person_is_refused_in_polish(
     assert "/login/sso/callback" in page.url
     assert page.is_visible("text=W Tandem nie ma konta dla adresu e-mail")
     assert not page.is_visible("button:has-text('Wyloguj')")
+
+
+def test_a_person_sees_their_link_on_the_profile_and_removes_it(
+    page: Any, new_page: Any, provider: Provider, live_server: LiveServer
+) -> None:
+    provider.set_user("bogdan-at-idp", email="bogdan@example.com", email_verified=True)
+    through_provider(page, provider, "bogdan-at-idp", "Sign in with Example ID")
+    assert page.url == live_server("/")
+    page.goto("/account/profile")
+    section = page.locator("#sso")
+    assert section.is_visible() and section.inner_text() == "Single sign-on"
+    assert page.is_visible(f"text=Linked to Example ID ({provider.issuer}) since")
+    assert page.is_visible("text=Last sign-in:")
+    assert accessibility_problems(page) == []
+    screenshot(page, "sso-profile")
+    page.click("button:has-text('Remove my single sign-on link')")
+    page.wait_for_load_state()
+    assert page.url == live_server("/account/profile#sso")
+    assert page.is_visible("text=Your single sign-on link is removed.")
+    assert page.locator("#sso").count() == 0
+    assert not page.is_visible("button:has-text('Remove my single sign-on link')")
+    assert page.is_visible("button:has-text('Log out')")  # this session goes on
+    assert accessibility_problems(page) == []
+
+    # Signing in through the provider again links it again; the section in Polish passes axe.
+    polish = new_page(locale="pl-PL")
+    through_provider(polish, provider, "bogdan-at-idp", "Zaloguj się przez Example ID")
+    polish.goto("/account/profile")
+    assert polish.locator("#sso").inner_text() == "Logowanie jednokrotne (SSO)"
+    assert polish.is_visible(f"text=Powiązane z Example ID ({provider.issuer}) od")
+    assert polish.is_visible("button:has-text('Usuń moje powiązanie logowania jednokrotnego')")
+    assert accessibility_problems(polish) == []
