@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -144,9 +145,19 @@ def change_data(text: Text) -> str:
     return json.dumps(encode_texts(text), ensure_ascii=False, separators=(",", ":"))
 
 
+# An imported pair's changed fields, each a part of its history line.
+IMPORTED_CHANGES = {
+    "status": N_("status %(old)s → %(new)s"),
+    "started": N_("started %(old)s → %(new)s"),
+    "ended": N_("ended %(old)s → %(new)s"),
+}
+
+
 def change_text(change: PairChange) -> str:
-    """A history line as a :class:`kb.i18n.Text` (for pages to translate); a line stored before
-    lines kept their message (or whose message cannot be read) is its English text."""
+    """A history line as a :class:`kb.i18n.Text` (for pages to translate). A line stored before
+    lines kept their message is read back from its English text when it has the wording of one
+    of :data:`HISTORY_TEMPLATES`; otherwise (or if its message cannot be read) it is its
+    English text as stored."""
     if change.message:
         try:
             found = decode_texts(json.loads(change.message))
@@ -154,7 +165,66 @@ def change_text(change: PairChange) -> str:
             found = None
         if isinstance(found, Text):
             return found
-    return change.what
+    return old_line_text(change.what)
+
+
+# Every history line's template, for reading back lines stored without their message (the
+# English wording has not changed). The import line's parts are IMPORTED_CHANGES.
+HISTORY_TEMPLATES: tuple[str, ...] = (
+    N_("created as %(new)s"),
+    N_("status %(old)s → %(new)s"),
+    N_("locked"),
+    N_("unlocked"),
+    N_("status %(old)s → %(new)s, unlocked"),
+    N_("status %(old)s → %(new)s (left out of a new proposal)"),
+    N_("status %(old)s → %(new)s (proposed again)"),
+    N_("proposed by matching"),
+    N_("created by HR as proposed, locked"),
+    N_("status %(old)s → %(new)s, locked by HR"),
+    N_("status %(old)s → %(new)s (mentor swapped for %(mentor)s)"),
+    N_("created as %(new)s (mentor swapped from %(mentor)s)"),
+    N_("status %(old)s → %(new)s (mentor swapped from %(mentor)s)"),
+    N_("status %(old)s → %(new)s (a member left the programme)"),
+    N_("a member's personal data was erased"),
+)
+_STATUS = "|".join(PAIR_STATUSES)
+_VALUE = {"old": _STATUS, "new": _STATUS, "mentor": r"[^\s()]+"}
+
+
+def _pattern(template: str, values: Mapping[str, str]) -> re.Pattern[str]:
+    parts = re.split(r"%\((\w+)\)s", template)
+    return re.compile("".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>{values[part]})"
+        for i, part in enumerate(parts)
+    ))  # fmt: skip
+
+
+_OLD_LINES = [(t, _pattern(t, _VALUE)) for t in HISTORY_TEMPLATES]
+_OLD_PARTS = [
+    (t, _pattern(t, {**_VALUE, "old": r"[^,]+?", "new": r"[^,]+?"}))
+    for t in IMPORTED_CHANGES.values()
+]
+
+
+def old_line_text(what: str) -> str:
+    """``what`` (a history line stored as English text only) as a Text, if it has the wording
+    of a known line; else ``what`` as it is."""
+    for template, pattern in _OLD_LINES:
+        found = pattern.fullmatch(what)
+        if found:
+            return Text(template, **found.groupdict())
+    if what.startswith("import: "):
+        parts: list[str] = []
+        for piece in what.removeprefix("import: ").split(", "):
+            for template, pattern in _OLD_PARTS:
+                found = pattern.fullmatch(piece)
+                if found:
+                    parts.append(Text(template, **found.groupdict()))
+                    break
+            else:
+                return what
+        return Text(N_("import: %(changes)s"), changes=Texts(parts))
+    return what
 
 
 def find_pair(
@@ -238,14 +308,6 @@ def upsert_pair(
     record_change(pair, N_("import: %(changes)s"), None, changes=changed)
     session.flush()
     return pair, "updated"
-
-
-# An imported pair's changed fields, each a part of its history line.
-IMPORTED_CHANGES = {
-    "status": N_("status %(old)s → %(new)s"),
-    "started": N_("started %(old)s → %(new)s"),
-    "ended": N_("ended %(old)s → %(new)s"),
-}
 
 
 def _shown(value: object) -> str:

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from kb.i18n import N_
+from kb.i18n import N_, Text
 from kb.models import MatchingJob, MatchingVector, Pair, PairChange, Person, SessionNote
 from kb.runtime import Tandem
 from kb.services import erasure, pairs
@@ -84,7 +84,13 @@ def test_a_pairs_history_is_shown_in_the_readers_language(
 ) -> None:
     pair_id = pair_of(web_tandem, "anna@example.com")
     with web_tandem.sessions() as s:
-        s.add(PairChange(pair_id=pair_id, what="an old English line"))  # before messages
+        # Lines stored before lines kept their message: read back from a known wording.
+        for what in (
+            "an old English line",
+            "status proposed → dropped (left out of a new proposal)",
+            "import: status active → ended, ended — → 2024-06-30",
+        ):
+            s.add(PairChange(pair_id=pair_id, what=what))
         s.commit()
     login(client, HR)
     client.post(f"/hr/pairs/{pair_id}", data={"status": "paused", "locked": "1"})
@@ -94,6 +100,9 @@ def test_a_pairs_history_is_shown_in_the_readers_language(
     assert "utworzona jako aktywna" in polish
     assert "status aktywna → wstrzymana" in polish and "zablokowana" in polish
     assert "an old English line" in polish
+    assert "status proponowana → wycofana (pominięta w nowej propozycji)" in polish
+    assert "import: status aktywna → zakończona, ended — → 2024-06-30" not in polish
+    assert "import: status aktywna → zakończona, koniec — → 2024-06-30" in polish
     assert "created as" not in polish and "status active" not in polish
     russian = history(
         text_of(client.get("/hr/programmes/spring", headers={"Accept-Language": "ru"}))
@@ -219,3 +228,35 @@ def test_a_notes_text_is_marked_with_its_language_and_its_labels_are_not(
     assert lang_of(html_text, "Budget session") == "en"
     assert lang_of(html_text, "We discussed the Zyxelgate") == "en"
     assert lang_of(html_text, "Edytuj notatkę") == "pl"
+
+
+def test_every_history_wording_is_read_back_from_its_english_text() -> None:
+    values = {"old": "paused", "new": "ended", "mentor": "olga@example.com"}
+    for template in pairs.HISTORY_TEMPLATES:
+        line = template % values if "%(" in template else template
+        found = pairs.old_line_text(line)
+        assert isinstance(found, Text) and found.template == template, line
+        assert str(found) == line
+    assert pairs.old_line_text("status paused → sideways") == "status paused → sideways"
+    assert not isinstance(pairs.old_line_text("import: something new"), Text)
+
+
+def test_every_recorded_history_line_has_its_wording_listed() -> None:
+    """A line recorded with a template missing from HISTORY_TEMPLATES would still show (its
+    message is stored), but could not be read back from English text: keep the list whole."""
+    import ast
+    from pathlib import Path
+
+    recorded: set[str] = set()
+    for source in Path(pairs.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "record_change":
+                recorded |= {
+                    inner.args[0].value
+                    for inner in ast.walk(node.args[1])
+                    if isinstance(inner, ast.Call)
+                    and getattr(inner.func, "id", "") == "N_"
+                    and isinstance(inner.args[0], ast.Constant)
+                }
+    assert len(recorded) >= 14
+    assert recorded - {"import: %(changes)s"} <= set(pairs.HISTORY_TEMPLATES)
