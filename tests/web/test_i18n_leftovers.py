@@ -260,3 +260,14 @@ def test_every_recorded_history_line_has_its_wording_listed() -> None:
                 }
     assert len(recorded) >= 14
     assert recorded - {"import: %(changes)s"} <= set(pairs.HISTORY_TEMPLATES)
+
+
+def test_a_polish_guides_revisions_mark_its_titles_not_the_labels(
+    client: FlaskClient, login: Login
+) -> None:
+    login(client, "anna@example.com")
+    page = client.get("/guides/copilot-w-excelu/revisions", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    html_text = page.get_data(as_text=True)
+    assert lang_of(html_text, "Copilot w Excelu") == "pl"
+    assert lang_of(html_text, "Revision history") == "en"
