@@ -49,7 +49,8 @@ from kb.search.snippets import snippet_html
 
 __all__ = ["Hit", "SearchEngine", "SearchFilters", "SearchResults"]
 
-FEW_RESULTS = 3  # below this many results, look for a spelling suggestion
+# Fewer passages than this hold every word of the query: look for a spelling suggestion.
+FEW_RESULTS = 3
 # Vectors always find neighbours; say so when none of them contains a word of the query
 # (counted over what the user may see only, so it reveals nothing about private notes).
 NO_WORD_MATCH = Text(
@@ -326,19 +327,20 @@ class SearchEngine:
             self._refresh(session)
             pair_ids = user_pairs(session, user)
             author_ids = author_ids_for(session, filters)
-            word_matches = 0
+            word_matches = whole_matches = 0
             below: list[int] = []
             if parsed.is_empty:
                 ranking = self._browse(pair_ids, filters, author_ids)
             else:
-                ranking, word_matches, below = self._rank(
+                ranking, word_matches, whole_matches, below = self._rank(
                     session, parsed, pair_ids, filters, author_ids
                 )
             page = ranking[offset : offset + limit]
             hits = self._hits(session, page, query_words(parsed), pair_ids)
         suggestion = None
-        # Vectors always find something, so "few results" means few passages with the words.
-        if word_matches < FEW_RESULTS and not parsed.is_empty:
+        # Vectors always find something, and one common word makes BM25 match many passages:
+        # "few results" means few passages holding every word (a misspelt word is held by none).
+        if whole_matches < FEW_RESULTS and not parsed.is_empty:
             suggestion = self._did_you_mean(parsed, pair_ids, filters, author_ids)
         message = parsed.message
         topics: list[str] = []
@@ -369,9 +371,10 @@ class SearchEngine:
         pair_ids: frozenset[int],
         filters: SearchFilters,
         author_ids: frozenset[int] | None,
-    ) -> tuple[list[tuple[str, float, int]], int, list[int]]:
+    ) -> tuple[list[tuple[str, float, int]], int, int, list[int]]:
         """Ranked (document, score, best chunk) above the result floor, how many passages BM25
-        matched, and (when the floor left nothing) the best chunks of the nearest documents."""
+        matched and how many of them hold every word, and (when the floor left nothing) the
+        best chunks of the nearest documents."""
         language = guess_language(parsed.text)
         candidates = _Candidates()
         text_hits = self._text_search(parsed, self.config.depth, pair_ids, filters, author_ids)
@@ -389,13 +392,14 @@ class SearchEngine:
         ranking = rank(
             candidates.signals, weights, self.config, doc_of, candidates.language_of.get, language
         )
+        holding = sum(h.all_words for h in text_hits)
         similarity = self.config.similarity_signal(candidates.signals)
         if similarity is None:
-            return ranking, len(text_hits), []
+            return ranking, len(text_hits), holding, []
         whole = {h.doc_key for h in text_hits if h.all_words}
         shown = above_floor(ranking, similarity, doc_of, self.config.result_floor, whole)
         below = [chunk for _, _, chunk in ranking[:CLOSEST_TOPICS]] if not shown else []
-        return shown, len(text_hits), below
+        return shown, len(text_hits), holding, below
 
     def _text_search(
         self,
@@ -531,23 +535,23 @@ class SearchEngine:
         filters: SearchFilters,
         author_ids: frozenset[int] | None,
     ) -> str | None:
-        """Replace words unknown to the public vocabulary by close known ones, if that finds
-        something this user may see."""
+        """Replace each word that no passage this user may see holds (in any form: an
+        inflection the stemmer knows is not a typo) by the closest word of the public
+        vocabulary that such a passage holds; None when no word needs or finds one."""
         index = self.fulltext.index()
+        access = access_for(pair_ids, filters, author_ids)
+        words = [w for w in dict.fromkeys(query_words(parsed))
+                 if len(w) >= 3 and not w.isdigit() and not index.vocabulary_has(w)]  # fmt: skip
+        held = self.sparse.held_words(words, access)
+        unknown = [w for w in words if w not in held]
         text = parsed.text
-        changed = False
-        for word in dict.fromkeys(query_words(parsed)):
-            if len(word) < 3 or word.isdigit() or index.vocabulary_has(word):
-                continue
-            options = index.suggestions(word, limit=1)
-            if options:
-                text = _replace_word(text, word, options[0])
-                changed = True
-        if not changed:
-            return None
-        corrected = parse_query(text)
-        found = self._text_search(corrected, 1, pair_ids, filters, author_ids)
-        return corrected.text if found else None
+        for word in unknown:
+            options = index.suggestions(word, limit=3)
+            held = self.sparse.held_words(options, access)
+            best = next((option for option in options if option in held), None)
+            if best is not None:
+                text = _replace_word(text, word, best)
+        return parse_query(text).text if text != parsed.text else None
 
     # -- related content --------------------------------------------------------------------
 
@@ -588,7 +592,17 @@ class SearchEngine:
 
 
 def _replace_word(text: str, word: str, replacement: str) -> str:
-    return re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", replacement, text, flags=re.IGNORECASE)
+    """``word`` replaced wherever it stands alone in ``text``, keeping how it was written
+    (capitalised or in capitals)."""
+
+    def written_alike(found: re.Match[str]) -> str:
+        typed = found.group(0)
+        if typed.isupper() and len(typed) > 1:
+            return replacement.upper()
+        return replacement.capitalize() if typed[:1].isupper() else replacement
+
+    pattern = rf"(?<!\w){re.escape(word)}(?!\w)"
+    return re.sub(pattern, written_alike, text, flags=re.IGNORECASE)
 
 
 def _ms(started: float) -> float:

@@ -153,6 +153,31 @@ def test_did_you_mean_suggests_from_the_vocabulary(search: SearchEngine) -> None
     assert search.search("pivot prompts", None).did_you_mean is None
 
 
+def test_did_you_mean_next_to_a_word_many_passages_hold(search: SearchEngine) -> None:
+    # "Excel" alone is in several passages, so the query has results; no passage holds a
+    # misspelt word, and the suggestion keeps how the user wrote the words around it.
+    results = search.search("Excel promts", None)
+    assert results.total >= 3
+    assert results.did_you_mean == "Excel prompts"
+    assert search.search("EXCEL PROMTS", None).did_you_mean == "EXCEL PROMPTS"
+
+
+def test_did_you_mean_leaves_inflections_and_filtered_words_alone(
+    search: SearchEngine, sessions, library: Library,  # noqa: ANN001
+) -> None:  # fmt: skip
+    # "formułach" is no word of the library, but its stem is: an inflection, not a typo.
+    assert search.search("formułach Copilot", None).did_you_mean is None
+    # A correction must be a word the user may find under their filters.
+    assert search.search("promts", None).did_you_mean == "prompts"
+    russian = SearchFilters(languages=("ru",))
+    assert search.search("promts", None, russian).did_you_mean is None
+    # A pair member's own note holds "Zyxelgate": not misspelt for them, and never offered
+    # to anyone else (the spelling vocabulary is public).
+    anna = who(sessions, library.anna)
+    assert search.search("Zyxelgate pivot", anna).did_you_mean is None
+    assert search.search("Zyxelgat pivot", None).did_you_mean is None
+
+
 def test_browse_with_filters_and_no_words(search: SearchEngine) -> None:
     results = search.search("", None, SearchFilters(tags=("excel",)))
     assert [h.title for h in results.hits] == ["Copilot w Excelu", "Pivot tables in Excel"]

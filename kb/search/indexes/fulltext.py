@@ -33,6 +33,7 @@ from whoosh.filedb.filestore import FileStorage, RamStorage
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
+from whoosh.support.levenshtein import damerau_levenshtein
 from whoosh.writing import IndexWriter
 
 from kb.search.analysis import LANGUAGES, language_analyzer, surface_analyzer
@@ -41,6 +42,7 @@ from kb.search.query import ParsedQuery, build_query, phrase_clauses
 from kb.search.records import ChunkRecord
 
 SPELL_FIELD = "spell"
+SUGGESTION_POOL = 50  # spelling candidates (the most frequent within the distance) to re-rank
 ALLOWED_CACHE_SIZE = 64  # filter queries whose allowed documents are kept per searcher
 BULK_BATCH = 10_000  # chunks per segment in a bulk build (their postings stay in memory)
 BULK_LIMIT_MB = 512  # a segment's posting pool: 10,000 chunks fit without spilling to disk
@@ -413,12 +415,15 @@ class FullTextIndex:
     def suggestions(self, word: str, limit: int = 3, maxdist: int = 2) -> Sequence[str]:
         """Public-vocabulary words close to ``word`` by edit distance (closest, then frequent).
 
-        Whoosh's word list keeps the words of deleted chunks until their segment is merged
-        away; a chunk deleted or no longer shared must not be suggested, so every candidate
-        is checked against the live chunks."""
+        Whoosh's corrector ranks its candidates by frequency alone (its score ignores the
+        distance), so a pool of them is re-ranked by Damerau-Levenshtein distance here (a
+        swapped pair of letters is one edit). Whoosh's word list keeps the words of deleted
+        chunks until their segment is merged away; a chunk deleted or no longer shared must not
+        be suggested, so every candidate is checked against the live chunks."""
         with self.searcher() as searcher:
             corrector = searcher.corrector(SPELL_FIELD)
-            found = corrector.suggest(word, limit=limit + 5, maxdist=maxdist, prefix=1)
+            pool = corrector.suggest(word, limit=SUGGESTION_POOL, maxdist=maxdist, prefix=1)
+            found = sorted(pool, key=lambda w: damerau_levenshtein(word, w))  # stable
             return [w for w in found if _live_word(searcher, w)][:limit]
 
     def doc_count(self) -> int:

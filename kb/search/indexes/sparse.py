@@ -453,6 +453,18 @@ class SparseIndex:
             unique = np.flatnonzero(dense)
             return unique, dense[unique]
 
+    def held_words(self, words: Sequence[str], access: Access) -> set[str]:
+        """Those of ``words`` that a row ``access`` may see holds: one of the word's analysed
+        terms, in some language, is in an allowed row (a stop word has none)."""
+        with self._lock:
+            allowed = self.allowed_rows(access)
+            columns = {word: [c for _, c in self.query_columns(word)] for word in words}
+            return {
+                word
+                for word, found in columns.items()
+                if any(allowed[self._postings(column)[0]].any() for column in found)
+            }
+
     def holds_all_terms(self, text: str, rows: np.ndarray) -> np.ndarray:
         """Which of ``rows`` hold every distinct analysed term of ``text`` in their own
         field's language (a query of stop words only is held by none)."""

@@ -118,5 +118,9 @@ class SparseStore(MemoryStore):
         with self._lock:
             return self.index.browse(access)
 
+    def held_words(self, words: Sequence[str], access: Access) -> set[str]:
+        with self._lock:
+            return self.index.held_words(words, access)
+
     def size(self) -> int:
         return len(self.index)

@@ -87,6 +87,18 @@ def test_spelling_vocabulary_is_public_only(index: FullTextIndex) -> None:
     assert index.suggestions("zyxelgat") == []
 
 
+def test_suggestions_closest_first_then_most_frequent() -> None:
+    """Whoosh's corrector alone would offer the frequent word two edits away first."""
+    ft = FullTextIndex.in_memory()
+    records = [
+        replace(RECORDS[0], chunk_id=20 + i, doc_key=f"guide:{20 + i}", text="Tablets. " * 3)
+        for i in range(4)
+    ]
+    ft.add([*records, replace(RECORDS[0], chunk_id=30, doc_key="guide:30", text="One table.")])
+    assert ft.suggestions("tabls", limit=2) == ["table", "tablets"]
+    assert ft.suggestions("tablts", limit=2) == ["tablets", "table"]
+
+
 def test_replace_and_delete_a_document() -> None:
     ft = FullTextIndex.in_memory()
     ft.add(RECORDS)
