@@ -8,6 +8,7 @@ import html
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
+from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -271,3 +272,44 @@ def test_a_polish_guides_revisions_mark_its_titles_not_the_labels(
     html_text = page.get_data(as_text=True)
     assert lang_of(html_text, "Copilot w Excelu") == "pl"
     assert lang_of(html_text, "Revision history") == "en"
+
+
+def title_element(page: str) -> tuple[str | None, str]:
+    """(its ``lang``, its text) of the page's ``<title>``."""
+    found = re.search(r"<title( lang=\"([^\"]*)\")?>([^<]*)</title>", page)
+    assert found, "no <title> on the page"
+    return found.group(2), html.unescape(found.group(3))
+
+
+def test_a_page_titled_by_its_document_marks_the_title_with_the_documents_language(
+    client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    """A screen reader reads the window title in the language of the text it is; a title
+    mixing interface words with a document's title keeps the interface's (``lang`` on
+    ``<title>`` covers all of it)."""
+    login(client, "anna@example.com")
+    guide = client.get("/guides/copilot-w-excelu", headers={"Accept-Language": "en"})
+    assert title_element(guide.get_data(as_text=True)) == ("pl", "Copilot w Excelu · Tandem")
+    revisions = client.get(
+        "/guides/copilot-w-excelu/revisions", headers={"Accept-Language": "en"}
+    ).get_data(as_text=True)
+    assert title_element(revisions) == (None, "Revisions of Copilot w Excelu · Tandem")
+    with web_tandem.sessions() as s:
+        note_id = s.scalars(
+            select(SessionNote.id).where(SessionNote.title == "Budget session")
+        ).one()
+    note = client.get(f"/notes/{note_id}", headers={"Accept-Language": "pl"})
+    assert title_element(note.get_data(as_text=True)) == ("en", "Budget session · Tandem")
+    assert title_element(
+        client.get("/guides", headers={"Accept-Language": "pl"}).get_data(as_text=True)
+    ) == (None, "Poradniki · Tandem")
+
+
+def test_an_insights_page_title_is_marked_with_its_language(
+    client: FlaskClient, library: Any
+) -> None:
+    page = client.get(
+        f"/insights/{library.published_insight_id}", headers={"Accept-Language": "ru"}
+    )
+    lang, title = title_element(page.get_data(as_text=True))
+    assert title.startswith("Channels beat long e-mail threads") and lang == "en"
