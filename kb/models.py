@@ -684,6 +684,15 @@ class SsoIdentity(Base):
     person: Mapped[Person] = relationship()
 
 
+# An uploaded video's stored name (``<32 hex>.<kind>``, random) and its address in a guide's
+# video line (``/guides/videos/NAME``): defined once here, for kb.services.videos (which
+# parses the lines), kb.services.uploads (which stores the files) and the data export.
+VIDEO_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "ogv": "video/ogg"}  # kind: its type
+UPLOAD_PREFIX = "/guides/videos/"
+_NAME = rf"[a-f0-9]{{32}}\.(?:{'|'.join(VIDEO_TYPES)})"
+VIDEO_NAME = re.compile(rf"^{_NAME}$")
+
+
 class VideoUpload(Base):
     """A short video file a person uploaded for their guides: stored in the instance folder
     (``videos/NAME``, a random name, never the uploader's file name), served at
@@ -703,7 +712,7 @@ class VideoUpload(Base):
 
 
 # An uploaded video's address as a guide's video line holds it (kb.services.videos).
-_UPLOAD_LINK = re.compile(r"(?m)^\s*/guides/videos/([a-f0-9]{32}\.(?:mp4|webm|ogv))\s*(?:\||$)")
+_UPLOAD_LINK = re.compile(rf"(?m)^\s*{re.escape(UPLOAD_PREFIX)}({_NAME})\s*(?:\||$)")
 
 
 def uploaded_names(videos: str) -> list[str]:

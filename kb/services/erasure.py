@@ -42,6 +42,7 @@ from kb.embedding import Embedder, text_hash
 from kb.errors import ValidationError
 from kb.i18n import N_
 from kb.models import (
+    VIDEO_NAME,
     AuditEntry,
     Base,
     CalendarFeed,
@@ -69,7 +70,6 @@ from kb.services.logins import account_key
 from kb.services.match_vectors import chunk_texts, person_texts, profile_texts
 from kb.services.notes import insight_doc_key, note_doc_key
 from kb.services.pairs import record_change
-from kb.services.uploads import NAME as VIDEO_NAME
 
 if TYPE_CHECKING:
     from kb.runtime import Tandem

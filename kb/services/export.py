@@ -26,6 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kb.models import (
+    VIDEO_NAME,
     ApiToken,
     Enrolment,
     Feedback,
@@ -44,7 +45,6 @@ from kb.services.feedback import question_text
 
 FORMAT = "tandem-person-export/1"
 CHUNK = 1024 * 1024  # video files are copied into the zip this much at a time
-VIDEO_NAME = re.compile(r"^[a-f0-9]{32}\.(?:mp4|webm|ogv)$")
 
 
 def _when(value: dt.date | dt.datetime | None) -> str | None:

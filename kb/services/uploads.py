@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,15 +29,21 @@ from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, PermissionDenied, TandemError, ValidationError
 from kb.i18n import N_
-from kb.models import Guide, GuideRevision, Person, VideoReference, VideoUpload
+from kb.models import (
+    VIDEO_NAME,
+    VIDEO_TYPES,
+    Guide,
+    GuideRevision,
+    Person,
+    VideoReference,
+    VideoUpload,
+)
 from kb.services import audit
 from kb.services.guides import may_see, shows_upload
 
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
-TYPES = {"mp4": "video/mp4", "webm": "video/webm", "ogv": "video/ogg"}
-NAME = re.compile(r"^[a-f0-9]{32}\.(?:mp4|webm|ogv)$")
 MAX_UPLOADS = 50  # per person: a guide holds at most 10 videos
 
 
@@ -95,7 +100,7 @@ def store_video(
         os.replace(partial, directory / name)
     finally:
         partial.unlink(missing_ok=True)
-    upload = VideoUpload(owner_id=owner.id, name=name, content_type=TYPES[kind], size=size)
+    upload = VideoUpload(owner_id=owner.id, name=name, content_type=VIDEO_TYPES[kind], size=size)
     session.add(upload)
     session.flush()
     return upload
@@ -104,7 +109,7 @@ def store_video(
 def find_upload(session: Session, name: str) -> VideoUpload:
     """The upload stored as ``NAME``, whoever may watch it; NotFound for any other name."""
     found = None
-    if NAME.match(name):
+    if VIDEO_NAME.match(name):
         found = session.scalar(select(VideoUpload).where(VideoUpload.name == name))
     if found is None:
         raise NotFound(N_("No such video."))

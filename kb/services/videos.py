@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from kb.errors import ValidationError
 from kb.i18n import N_
+from kb.models import UPLOAD_PREFIX, VIDEO_NAME
 from kb.services.text import reject_control_characters
 
 MAX_VIDEOS = 10
@@ -27,8 +28,6 @@ MAX_URL = 500
 MAX_VIDEO_TITLE = 200
 _DURATION = re.compile(r"^(?:(\d{1,2}):)?([0-5]?\d):([0-5]\d)$")
 _HOST = re.compile(r"^[a-z0-9.-]+(?::\d{1,5})?$")
-UPLOAD_PREFIX = "/guides/videos/"
-_UPLOAD_NAME = re.compile(r"^[a-f0-9]{32}\.(?:mp4|webm|ogv)$")
 # Friendly names of the hosts people use most; any other host is shown as its domain.
 HOST_NAMES = {
     "youtube.com": "YouTube",
@@ -85,7 +84,7 @@ def parse_video(line: str, *, number: int = 1) -> Video:
     if len(url) > MAX_URL or any(ch.isspace() for ch in url):
         raise ValidationError(N_("the link is too long or has spaces"), field="videos", line=number)
     if url.startswith(UPLOAD_PREFIX):
-        if not _UPLOAD_NAME.match(url[len(UPLOAD_PREFIX) :]):
+        if not VIDEO_NAME.match(url[len(UPLOAD_PREFIX) :]):
             raise ValidationError(N_("not an uploaded video of this site"), field="videos",
                                   line=number)  # fmt: skip
         host = ""

@@ -327,3 +327,31 @@ def test_the_references_follow_every_change_of_a_revisions_videos(
         revision.videos = f"/guides/videos/{first}\n/guides/videos/{second} | Again"
         s.commit()  # the kept link keeps its row (no twin breaking the unique pair)
         assert sorted(r.name for r in s.scalars(select(VideoReference))) == sorted([first, second])
+
+
+def test_an_uploads_name_and_address_have_one_definition_every_part_agrees_on() -> None:
+    """The stored name (``<32 hex>.<kind>``) and ``/guides/videos/`` are kb.models'; the
+    line parser, the reference index, the upload store and the export all take them from
+    there (the migration that built the first references keeps its own frozen copy)."""
+    from kb.models import UPLOAD_PREFIX, VIDEO_NAME, VIDEO_TYPES, uploaded_names
+    from kb.services.videos import parse_video
+
+    assert set(VIDEO_TYPES) == {"mp4", "webm", "ogv"}
+    for kind in VIDEO_TYPES:
+        name = f"{'0a' * 16}.{kind}"
+        assert VIDEO_NAME.match(name)
+        assert parse_video(f"{UPLOAD_PREFIX}{name} | clip").uploaded
+        assert uploaded_names(f"{UPLOAD_PREFIX}{name} | clip\n  {UPLOAD_PREFIX}{name}") == [name]
+    for wrong in (f"{'0A' * 16}.mp4", f"{'0a' * 15}.mp4", f"{'0a' * 16}.mov", "clip.mp4"):
+        assert not VIDEO_NAME.match(wrong)
+        assert uploaded_names(f"{UPLOAD_PREFIX}{wrong}") == []
+        with pytest.raises(ValidationError):
+            parse_video(f"{UPLOAD_PREFIX}{wrong}")
+    root = Path(__file__).resolve().parents[2]
+    defining = {
+        str(path.relative_to(root))
+        for folder in ("kb", "ingest", "matching")
+        for path in (root / folder).rglob("*.py")
+        if "{32}" in path.read_text(encoding="utf-8") and "migrations" not in path.parts
+    }
+    assert defining == {"kb/models.py"}
