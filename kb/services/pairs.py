@@ -227,6 +227,25 @@ def old_line_text(what: str) -> str:
     return what
 
 
+# Where a history line without an actor comes from, by its wording: an import (the pairs
+# file creates and updates pairs), a member leaving the programme (their enrolment), or an
+# erasure from the command line. HR's own changes always carry their actor.
+ACTORLESS_SOURCES: dict[str, str] = {
+    N_("created as %(new)s"): "import",
+    N_("import: %(changes)s"): "import",
+    N_("status %(old)s → %(new)s (a member left the programme)"): "enrolment",
+    N_("a member's personal data was erased"): "erasure",
+}
+
+
+def change_source(change: PairChange) -> str:
+    """Who made a history line that has no actor: ``import``, ``enrolment`` or ``erasure``
+    (see :data:`ACTORLESS_SOURCES`); ``""`` for a line whose wording is not known (one stored
+    as free text, from the command line or an import)."""
+    found = change_text(change)
+    return ACTORLESS_SOURCES.get(found.template, "") if isinstance(found, Text) else ""
+
+
 def find_pair(
     session: Session, programme: Programme, mentor: Person, mentee: Person
 ) -> Pair | None:

@@ -164,6 +164,23 @@ def pair_change_line(change: PairChange) -> str:
     return str(_change_part(pairs.change_text(change)))
 
 
+# The label of a history line without an actor, by pairs.change_source.
+CHANGE_SOURCES = {
+    "import": N_("import"),
+    "enrolment": N_("enrolment"),
+    "erasure": N_("erasure"),
+    "": N_("command line / import"),
+}
+
+
+@bp.app_template_global()
+def pair_change_actor(change: PairChange) -> str:
+    """Who made a line of a pair's history: its actor's name, else where it came from."""
+    if change.actor is not None:
+        return change.actor.name
+    return gettext(CHANGE_SOURCES[pairs.change_source(change)])
+
+
 def _change_part(value: object, key: str = "") -> object:
     if isinstance(value, Texts):
         return value.separator.join(str(_change_part(item)) for item in value.items)

@@ -313,3 +313,66 @@ def test_an_insights_page_title_is_marked_with_its_language(
     )
     lang, title = title_element(page.get_data(as_text=True))
     assert title.startswith("Channels beat long e-mail threads") and lang == "en"
+
+
+def history_lines(page: str) -> list[str]:
+    """Each history line of the page as 'who: what' (after its time)."""
+    return [
+        " ".join(re.sub(r"<[^>]+>", "", item).split()).split(" UTC · ", 1)[1]
+        for item in re.findall(r"<li><time.*?</li>", history(page), flags=re.S)
+    ]
+
+
+def test_a_history_line_without_an_actor_says_where_it_came_from(
+    client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    """Not 'import' for all: a member leaving reads as enrolment, an erasure from the
+    command line as erasure; a line of unknown wording as command line / import."""
+    pair_id = pair_of(web_tandem, "anna@example.com")
+    with web_tandem.sessions() as s:
+        pair = s.get(Pair, pair_id)
+        assert pair is not None
+        pairs.record_change(
+            pair,
+            N_("status %(old)s → %(new)s (a member left the programme)"),
+            None,
+            old="active",
+            new="ended",
+        )
+        pairs.record_change(pair, N_("a member's personal data was erased"), None)
+        s.add(PairChange(pair_id=pair_id, what="an old English line"))
+        s.add(PairChange(pair_id=pair_id, what="a member's personal data was erased"))
+        s.commit()
+        lines = s.scalars(
+            select(PairChange).where(PairChange.pair_id == pair_id).order_by(PairChange.id)
+        ).all()
+        kinds = [pairs.change_source(c) for c in lines]
+    assert kinds[-4:] == ["enrolment", "erasure", "", "erasure"]
+    assert "import" in kinds  # the seeded pair was created by an import
+    login(client, HR)
+    client.post(f"/hr/pairs/{pair_id}", data={"locked": "1"})
+    english = history_lines(
+        text_of(client.get("/hr/programmes/spring", headers={"Accept-Language": "en"}))
+    )
+    assert english[:5] == [
+        "Hania HR: locked",
+        "erasure: a member's personal data was erased",
+        "command line / import: an old English line",
+        "erasure: a member's personal data was erased",
+        "enrolment: status active → ended (a member left the programme)",
+    ]
+    assert english[-1].startswith("import: created as ")
+    polish = history_lines(
+        text_of(client.get("/hr/programmes/spring", headers={"Accept-Language": "pl"}))
+    )
+    assert [line.split(": ", 1)[0] for line in polish[1:5]] == [
+        "usunięcie danych osobowych",
+        "wiersz poleceń / import",
+        "usunięcie danych osobowych",
+        "zapisy do programu",
+    ]
+    assert polish[-1].startswith("import: utworzona jako ")
+    russian = history_lines(
+        text_of(client.get("/hr/programmes/spring", headers={"Accept-Language": "ru"}))
+    )
+    assert russian[4].startswith("запись в программу: ")
