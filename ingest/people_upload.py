@@ -94,13 +94,31 @@ def _text(data: bytes, max_bytes: int) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _unreadable(error: csv.Error, line: int) -> Text:
+    """A csv.Error as a reason in HR's language, at the line where the row it stopped in
+    starts (Python's own text is English). A UTF-8 file without control characters can only
+    fail on a value over the csv field limit, in practice an opening quotation mark never
+    closed (the rest of the file becomes one value); any other error gets the general one."""
+    if "field larger than field limit" in str(error):
+        return Text(
+            N_("line %(number)s: a value is longer than %(limit)s characters (is a quotation "
+               "mark not closed?)"),
+            number=line,
+            limit=csv.field_size_limit(),
+        )  # fmt: skip
+    return Text(N_("line %(number)s: the CSV cannot be read from here (check its quotation "
+                   "marks)"), number=line)  # fmt: skip
+
+
 def plan_upload(session: Session, data: bytes, *, max_bytes: int = UPLOAD_MAX_BYTES) -> UploadPlan:
     """The dry run: reads the database, writes nothing."""
     plan = UploadPlan(digest=hashlib.sha256(data).hexdigest())
+    starts = 1  # the line the row being read starts on (reader.line_num is where it ends)
     try:
         text = _text(data, max_bytes)
         reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, None) or []
+        starts = reader.line_num + 1
         columns = [h.strip().lower() for h in header]
         unknown = [c for c in columns if c not in FIELDS]
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
@@ -121,6 +139,7 @@ def plan_upload(session: Session, data: bytes, *, max_bytes: int = UPLOAD_MAX_BY
         seen: dict[str, int] = {}
         for values in reader:
             line = reader.line_num
+            starts = line + 1
             if not any(v.strip() for v in values):
                 continue
             email = (
@@ -160,7 +179,7 @@ def plan_upload(session: Session, data: bytes, *, max_bytes: int = UPLOAD_MAX_BY
         if isinstance(error, ValidationError):
             plan.problem = reason_of(error)
         else:
-            plan.problem = Text(N_("unreadable CSV: %(problem)s"), problem=str(error))
+            plan.problem = _unreadable(error, starts)
         plan.rows = []
         return plan
     _classify(session, plan)

@@ -3,6 +3,7 @@ same file applied twice changes nothing the second time."""
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ingest.people_upload import (
     KEEP_SECONDS,
+    _unreadable,
     apply_upload,
     forget_file,
     keep_for_confirmation,
@@ -19,6 +21,7 @@ from ingest.people_upload import (
     plan_upload,
 )
 from kb.errors import ValidationError
+from kb.i18n import Text
 from kb.models import AuditEntry, Person
 from kb.services.people import person_record, upsert_people
 
@@ -85,6 +88,37 @@ def test_file_level_problems_reject_the_whole_file(
     assert problem in plan.problem and plan.rows == []
     with pytest.raises(ValidationError):
         apply_upload(session, data, None)
+
+
+# A quotation mark opened on line 3 and never closed: the rest of the file is one value.
+UNCLOSED = (
+    HEADER + "Olga Boss,olga@x.org,Board,,mentee,en\n" + 'Known Person,"known@x.org,Sales\n'
+    + "Filler,filler@x.org,IT,,mentee,en\n" * 5000
+).encode()  # fmt: skip
+
+
+def test_an_unreadable_csv_names_the_line_in_hrs_language_and_stores_nothing(
+    session: Session, known: Person
+) -> None:
+    plan = plan_upload(session, UNCLOSED)
+    assert plan.rows == []
+    assert str(plan.problem) == (
+        f"line 3: a value is longer than {csv.field_size_limit()} characters"
+        " (is a quotation mark not closed?)"
+    )
+    assert isinstance(plan.problem, Text) and "field limit" not in str(plan.problem)
+    people = {p.email: (p.updated_at, p.content_hash) for p in session.scalars(select(Person))}
+    with pytest.raises(ValidationError, match="line 3: a value is longer"):
+        apply_upload(session, UNCLOSED, None)
+    session.commit()
+    assert {
+        p.email: (p.updated_at, p.content_hash) for p in session.scalars(select(Person))
+    } == people
+    assert session.scalar(select(func.count(AuditEntry.id))) == 0
+    # Any other csv.Error (a file that passed the UTF-8 and control character checks has not
+    # been seen to raise one) still names the line, never Python's English text.
+    other = _unreadable(csv.Error("line contains NUL"), 7)
+    assert str(other) == "line 7: the CSV cannot be read from here (check its quotation marks)"
 
 
 def test_uploading_the_same_file_twice_changes_nothing(session: Session, known: Person) -> None:

@@ -180,3 +180,9 @@ def test_the_people_upload_explains_rejections_in_polish_and_russian(
     assert "Файл отклонён: не хватает столбцов" in russian
     assert "не хватает столбцов: name, email; неизвестные столбцы: nom, courriel" in russian
     assert "ожидаемые столбцы: name, email (обязательные)" in russian
+    unclosed = b"name,email\n" + b'Nina,"nina@example.com\n' + b"Olek,olek@example.com\n" * 8000
+    polish = upload(unclosed, "pl")
+    assert "wiersz 2: wartość jest dłuższa niż 131072 znaków (czy cudzysłów" in polish
+    russian = upload(unclosed, "ru")
+    assert "строка 2: значение длиннее 131072 символов (не закрыта кавычка?)" in russian
+    assert "field" not in polish + russian and "unreadable" not in polish + russian
