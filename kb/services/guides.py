@@ -13,11 +13,11 @@ import datetime as dt
 import difflib
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kb.embedding import Embedder
@@ -146,13 +146,40 @@ def shows_upload(session: Session, name: str, user: Person | None) -> bool:
     return any(_visible(guide, user) for guide in linking)
 
 
+def lock_uploads(session: Session, names: Iterable[str]) -> dict[str, int]:
+    """The uploads among ``names`` that exist (name: owner id), each locked until the
+    transaction ends, so that deleting a video and linking a guide to it never both pass
+    their checks (kb.services.uploads.delete_upload takes the same lock).
+
+    The lock is an UPDATE that changes nothing: on PostgreSQL it holds the row as SELECT ...
+    FOR UPDATE would; on SQLite, which has no row locks and whose driver opens no
+    transaction for a bare SELECT, it takes the database's write lock. Names are locked in
+    order, so two transactions locking the same names cannot deadlock."""
+    found: dict[str, int] = {}
+    for name in sorted(set(names)):
+        owner = session.execute(
+            update(VideoUpload)
+            .where(VideoUpload.name == name)
+            .values(size=VideoUpload.size)
+            .returning(VideoUpload.owner_id),
+            execution_options={"synchronize_session": False},
+        ).scalar()
+        if owner is not None:
+            found[name] = owner
+    return found
+
+
 def _check_upload_links(session: Session, videos: str, editor: Person) -> None:
-    """A guide may link only to uploaded videos its editor may watch (their own, or one a
-    guide they may see links to already): pasting a leaked name into one's own draft must
-    not open someone's unpublished video. Any other name is as missing."""
-    for name in uploaded_names(videos):
-        owner = session.scalar(select(VideoUpload.owner_id).where(VideoUpload.name == name))
-        if owner != editor.id and not shows_upload(session, name, editor):
+    """A guide may link only to uploaded videos that exist and its editor may watch (their
+    own, or one a guide they may see links to already): pasting a leaked name into one's own
+    draft must not open someone's unpublished video, and an old revision's link to a deleted
+    video must not bring it back. Any other name is as missing. The uploads stay locked until
+    the edit commits, so none of them can be deleted in between."""
+    names = uploaded_names(videos)
+    owners = lock_uploads(session, names)
+    for name in names:
+        owner = owners.get(name)
+        if owner is None or (owner != editor.id and not shows_upload(session, name, editor)):
             raise ValidationError(N_("no video is uploaded as %(name)s"), field="videos", name=name)
 
 

@@ -12,7 +12,10 @@ with a revision that links to it (a published guide: everyone; a draft: its auth
 archived one: its author and HR), found through the indexed ``video_reference`` rows. To
 anyone else it does not exist (NotFound, so a guessed name confirms nothing). Its uploader
 and HR (who moderate guides) may delete it (:func:`delete_upload`) unless the current
-revision of a guide still links to it.
+revision of a guide still links to it; the row stays locked from that check to the commit,
+and an edit linking a video takes the same lock (:func:`kb.services.guides.lock_uploads`).
+A delete a crash interrupted is finished by the next upload or delete
+(:func:`recover_deletions`).
 """
 
 from __future__ import annotations
@@ -39,12 +42,13 @@ from kb.models import (
     VideoUpload,
 )
 from kb.services import audit
-from kb.services.guides import may_see, shows_upload
+from kb.services.guides import lock_uploads, may_see, shows_upload
 
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 MAX_UPLOADS = 50  # per person: a guide holds at most 10 videos
+DELETING = ".deleting"  # the suffix of a file set aside while its delete commits
 
 
 def videos_dir(instance_dir: Path) -> Path:
@@ -100,6 +104,7 @@ def store_video(
         os.replace(partial, directory / name)
     finally:
         partial.unlink(missing_ok=True)
+    recover_deletions(session, directory)
     upload = VideoUpload(owner_id=owner.id, name=name, content_type=VIDEO_TYPES[kind], size=size)
     session.add(upload)
     session.flush()
@@ -211,17 +216,22 @@ def delete_upload(session: Session, upload: VideoUpload, user: Person, directory
     Refused (:class:`UploadInUse`) while the current revision of any guide links to it: the
     author removes the line first (a new revision), so no published guide loses a video
     behind its readers' back; older revisions keep their line, which then shows no video.
+    The row is locked first (:func:`kb.services.guides.lock_uploads`, which an edit linking
+    a video takes too), so no guide can link it between the check and the commit.
     The file is first renamed aside: if that fails nothing has changed; if the commit
-    fails it is put back; only after the commit is it removed. HR removing someone else's
-    upload is audited.
+    fails it is put back; only after the commit is it removed (a crash in between leaves
+    ``.NAME.deleting``, which :func:`recover_deletions` finishes). HR removing someone
+    else's upload is audited.
     """
     if not may_delete(upload, user):  # as archiving a guide: to others it is not there
+        raise NotFound(NO_SUCH_VIDEO)
+    if upload.name not in lock_uploads(session, [upload.name]):  # deleted meanwhile
         raise NotFound(NO_SUCH_VIDEO)
     in_use = usage(session, upload, user)
     if in_use:
         raise UploadInUse(in_use)
     path = file_of(upload, directory)
-    moved = directory / f".{upload.name}.deleting"  # not a stored name: never served
+    moved = _aside(directory, upload.name)
     aside: Path | None = moved
     try:
         os.replace(path, moved)
@@ -239,11 +249,58 @@ def delete_upload(session: Session, upload: VideoUpload, user: Person, directory
         committed = True
     finally:
         if not committed:
-            session.rollback()
             if aside is not None:
-                os.replace(aside, path)
+                _put_back(aside, path)
+            session.rollback()
     if aside is not None:
         try:
-            aside.unlink()
+            aside.unlink(missing_ok=True)  # missing: recover_deletions elsewhere removed it
         except OSError as error:  # the row is gone, so the file is no longer served
             log.warning("deleted upload %s left its file %s: %s", upload.name, aside, error)
+    recover_deletions(session, directory)
+    session.commit()
+
+
+def _aside(directory: Path, name: str) -> Path:
+    """Where a file being deleted waits for the commit: not a stored name, so never served."""
+    return directory / f".{name}{DELETING}"
+
+
+def _put_back(aside: Path, path: Path) -> None:
+    try:
+        os.replace(aside, path)
+    except FileNotFoundError:  # recover_deletions in another process put it back already
+        pass
+
+
+def recover_deletions(session: Session, directory: Path) -> list[str]:
+    """Finish the deletes a crash interrupted between renaming a file aside and removing it:
+    ``.NAME.deleting`` goes back to ``NAME`` while the upload's row exists (its delete never
+    committed) and is removed once the row is gone. The rows are locked first, as
+    :func:`delete_upload` locks them, so a delete still under way in another process is
+    waited for, never undone. Runs after each delete and upload (the caller commits); returns
+    the names it put back or removed."""
+    leftovers = {
+        path.name[1 : -len(DELETING)]: path
+        for path in directory.glob(f".*{DELETING}")
+        if VIDEO_NAME.match(path.name[1 : -len(DELETING)])
+    }
+    if not leftovers:
+        return []
+    existing = lock_uploads(session, leftovers)
+    done: list[str] = []
+    for name, aside in sorted(leftovers.items()):
+        try:
+            if name not in existing:
+                aside.unlink()
+            elif (directory / name).exists():  # both: the one served stays
+                aside.unlink()
+            else:
+                os.replace(aside, directory / name)
+        except FileNotFoundError:  # a delete elsewhere finished it while we waited
+            continue
+        except OSError as error:  # kept for the next run; the file is not served meanwhile
+            log.warning("could not recover the deleted upload %s: %s", name, error)
+            continue
+        done.append(name)
+    return done
