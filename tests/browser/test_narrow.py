@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from kb.models import HELP_REASONS, HelpRequest, Pair
-from kb.services import enrolment, help, match_vectors, people
+from kb.models import HELP_REASONS, Guide, HelpRequest, Pair
+from kb.services import enrolment, guides, help, match_vectors, people
 from kb.services.pairs import programme_by_slug
 
 from .conftest import accessibility_problems, login, screenshot
@@ -123,3 +123,44 @@ def test_late_pages_fit_a_390px_screen(browser, live_server, locale, tmp_path):
     finally:
         context.close()
     assert problems == {}, "\n".join(f"{path}: {why}" for path, why in problems.items())
+
+
+# Forty tags in use, as in the demo library: the editor offers each as a tick box.
+MANY_TAGS = [f"{word}-{n}" for n in range(8) for word in ("wiedza", "знание", "teams", "bi", "ai")]
+
+
+def publish_many_tags(live_server: Any) -> None:
+    """Celina publishes a guide with forty tags (once per server)."""
+    with live_server.tandem.sessions() as s:
+        celina = people.get_person_by_email(s, "celina@example.com")
+        if s.scalar(select(Guide.id).where(Guide.slug == "many-tags")) is not None:
+            return
+        guide = guides.create_guide(
+            s, celina, title="Many tags", language="en", tags=MANY_TAGS, slug="many-tags",
+            body_md="A guide with many tags.",
+        )  # fmt: skip
+        guides.publish(s, guide, celina, live_server.tandem.embedders)
+        s.commit()
+
+
+@pytest.mark.parametrize("width", [1280, WIDTH])
+def test_the_guide_editors_tag_choices_wrap_instead_of_widening_the_page(
+    browser, live_server, width, tmp_path
+):
+    publish_many_tags(live_server)
+    context = browser.new_context(
+        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
+        viewport={"width": width, "height": HEIGHT},
+    )  # fmt: skip
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        login(page, "anna@example.com")
+        for path in ("/guides/new", f"/guides/{live_server.library.guide_slug}/edit"):
+            page.goto(path)
+            assert page.locator(".tag-choices label.check").count() >= 30
+            screenshot(page, f"tag-choices-{width}", tmp_path)
+            scroll = page.evaluate("() => document.documentElement.scrollWidth")
+            assert scroll <= width, [path, scroll, *page.evaluate(OVERFLOWING)]
+    finally:
+        context.close()
