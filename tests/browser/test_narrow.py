@@ -164,3 +164,45 @@ def test_the_guide_editors_tag_choices_wrap_instead_of_widening_the_page(
             assert scroll <= width, [path, scroll, *page.evaluate(OVERFLOWING)]
     finally:
         context.close()
+
+
+# Pages whose tables were wider than a phone and widened the whole page (found by
+# scripts/look.py): each table now scrolls in its own named, focusable region.
+TABLE_PAGES = {
+    "bogdan@example.com": ["/pair", "/guides"],
+    "anna@example.com": ["/guides/mine", "/guides/{guide}/revisions"],
+    HR: ["/hr/", "/hr/programmes/spring", "/hr/help", "/account/people/",
+         "/hr/programmes/spring/questions"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("email", sorted(TABLE_PAGES))
+def test_wide_tables_scroll_in_their_own_region_at_390px(browser, live_server, email, tmp_path):
+    request_for_help(live_server)
+    context = browser.new_context(
+        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
+        viewport={"width": WIDTH, "height": HEIGHT},
+    )  # fmt: skip
+    context.set_default_timeout(15_000)
+    problems: dict[str, list[str]] = {}
+    try:
+        page = context.new_page()
+        login(page, email)
+        for path in TABLE_PAGES[email]:
+            path = path.format(guide=live_server.library.guide_slug)
+            answer = page.goto(path)
+            assert answer is not None and answer.status == 200, path
+            tables = page.locator("main table")
+            assert tables.count() >= 1, path
+            outside = page.locator("main table:not(.table-scroll table)").count()
+            named = page.locator(".table-scroll[role=region][aria-label][tabindex='0']").count()
+            ok, why = fits(page)
+            screenshot(page, "tables" + path.replace("/", "-"), tmp_path)
+            if not ok or outside or named < tables.count():
+                problems[path] = [f"{outside} table(s) outside a scroll region", *why]
+            axe = accessibility_problems(page)
+            if axe:
+                problems[path + " (axe)"] = axe
+    finally:
+        context.close()
+    assert problems == {}, "\n".join(f"{path}: {why}" for path, why in problems.items())
