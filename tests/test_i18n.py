@@ -136,3 +136,23 @@ def test_domain_errors_carry_a_template_and_english_text() -> None:
     assert invalid.template == "Is %(n)s characters long."
     # old-style messages (f-strings, literal % signs) stay as they are
     assert str(NotFound("100% gone")) == "100% gone"
+
+
+def test_polish_says_wniosek_for_an_insight_everywhere() -> None:
+    """One word for one thing: the pages said "wniosek" and, in nine places (evaluation,
+    note buttons and messages, my data, the pair agreement), "spostrzeżenie"."""
+    from babel.messages.pofile import read_po
+
+    other_word = []
+    for po in sorted((ROOT / "kb" / "translations").glob("*/pl/LC_MESSAGES/messages.po")):
+        with po.open("rb") as handle:
+            for message in read_po(handle):
+                ids = message.id if isinstance(message.id, tuple) else (message.id,)
+                texts = message.string if isinstance(message.string, tuple) else (message.string,)
+                if any("insight" in i.lower() for i in ids) and message.string:
+                    other_word += [
+                        f"{po.parts[-4]}: {ids[0]!r} -> {t!r}"
+                        for t in texts
+                        if "wnios" not in t.lower()
+                    ]
+    assert other_word == []
