@@ -115,3 +115,20 @@ def test_hr_adds_removes_questions_and_sets_the_group_size(client, login, web_ta
             False,
         )
         assert s.get(SurveyQuestion, added.id).active is False
+
+
+def test_skill_areas_are_named_in_the_readers_language(client, login, web_tandem) -> None:
+    """The kickoff form and HR's evaluation name the programme's competences ("Generatywna
+    AI"), not their stored codes ("generative-ai")."""
+    today = dt.date.today()
+    pair_id = set_dates(web_tandem, today - dt.timedelta(days=1), today + dt.timedelta(days=120))
+    login(client, MENTEE)
+    client.post("/language", data={"lang": "pl", "next": "/"})
+    page = client.get(f"/programmes/pairs/{pair_id}/feedback/kickoff").get_data(as_text=True)
+    assert '<option value="generative-ai">Generatywna AI</option>' in page
+    assert ">generative-ai<" not in page
+    client.post("/logout")
+    login(client, HR)
+    client.post("/language", data={"lang": "pl", "next": "/"})
+    evaluation = client.get("/hr/programmes/spring/evaluation").get_data(as_text=True)
+    assert "Kompetencje: Generatywna AI, ESG" in evaluation
