@@ -206,3 +206,37 @@ def test_wide_tables_scroll_in_their_own_region_at_390px(browser, live_server, e
     finally:
         context.close()
     assert problems == {}, "\n".join(f"{path}: {why}" for path, why in problems.items())
+
+
+# Where each choice's control sits: the label's line, not a line of its own.
+CHOICES = """() => [...document.querySelectorAll('main [type=radio], main [type=checkbox]')]
+  .filter((input) => input.labels && input.labels.length)
+  .map((input) => {
+    const box = input.getBoundingClientRect(), label = input.labels[0].getBoundingClientRect();
+    return {id: input.id, width: Math.round(box.width),
+            beside: box.right <= label.left + 1 && box.bottom > label.top
+                    && box.top < label.bottom};
+  })"""
+
+
+def test_the_help_forms_choices_sit_beside_their_labels(browser, live_server, tmp_path):
+    """Radio buttons were as wide as the form (inputs get width: 100%), centred on a line of
+    their own above each reason; the reveal check box stood above its label."""
+    with live_server.tandem.sessions() as s:
+        bogdan = people.get_person_by_email(s, "bogdan@example.com")
+        pair_id = s.scalars(select(Pair.id).where(Pair.mentee_id == bogdan.id)).one()
+    context = browser.new_context(
+        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
+        viewport={"width": WIDTH, "height": HEIGHT},
+    )  # fmt: skip
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        login(page, "bogdan@example.com")
+        page.goto(f"/pairs/{pair_id}/help")
+        screenshot(page, "help-choices", tmp_path)
+        choices = page.evaluate(CHOICES)
+        assert len(choices) == len(HELP_REASONS) + 1
+        assert [c for c in choices if not c["beside"] or c["width"] > 40] == []
+    finally:
+        context.close()
