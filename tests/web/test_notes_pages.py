@@ -179,6 +179,9 @@ def test_the_template_follows_the_page_language(
     form = client.get(f"/pair/{pid}/notes/new", headers=polish).get_data(as_text=True)
     assert "Czego się nauczyliśmy" in form and "Następne kroki" in form
     assert '<option value="pl" selected>' in form  # the note's language defaults to the page's
+    # each language by its name in the page's language, as in the guide editor (not "PL")
+    assert '<option value="pl" selected>polski</option>' in form
+    assert '<option value="ru">rosyjski</option>' in form
     answer = client.post(
         f"/pair/{pid}/notes/new", headers=polish,
         data={"title": "Tabele", "language": "pl", "learned": "Tabele przestawne."},
