@@ -208,14 +208,14 @@ def test_wide_tables_scroll_in_their_own_region_at_390px(browser, live_server, e
     assert problems == {}, "\n".join(f"{path}: {why}" for path, why in problems.items())
 
 
-# Where each choice's control sits: the label's line, not a line of its own.
+# Where each choice's control sits: the label's line (or inside the label), not a line of its own.
 CHOICES = """() => [...document.querySelectorAll('main [type=radio], main [type=checkbox]')]
   .filter((input) => input.labels && input.labels.length)
   .map((input) => {
     const box = input.getBoundingClientRect(), label = input.labels[0].getBoundingClientRect();
     return {id: input.id, width: Math.round(box.width),
-            beside: box.right <= label.left + 1 && box.bottom > label.top
-                    && box.top < label.bottom};
+            beside: (input.labels[0].contains(input) || box.right <= label.left + 1)
+                    && box.bottom > label.top && box.top < label.bottom};
   })"""
 
 
@@ -238,5 +238,32 @@ def test_the_help_forms_choices_sit_beside_their_labels(browser, live_server, tm
         choices = page.evaluate(CHOICES)
         assert len(choices) == len(HELP_REASONS) + 1
         assert [c for c in choices if not c["beside"] or c["width"] > 40] == []
+    finally:
+        context.close()
+
+
+def test_a_ratings_five_choices_share_one_line(browser, live_server, tmp_path):
+    """The mid-programme questionnaire's 1-5 ratings: five radios on one line, each beside
+    its number (they were five form-wide radios stacked above five bold numbers)."""
+    with live_server.tandem.sessions() as s:
+        bogdan = people.get_person_by_email(s, "bogdan@example.com")
+        pair_id = s.scalars(select(Pair.id).where(Pair.mentee_id == bogdan.id)).one()
+    context = browser.new_context(
+        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
+        viewport={"width": WIDTH, "height": HEIGHT},
+    )  # fmt: skip
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        login(page, "bogdan@example.com")
+        page.goto(f"/programmes/pairs/{pair_id}/feedback/mid")
+        screenshot(page, "rating-choices", tmp_path)
+        ratings = page.locator("fieldset.rating")
+        assert ratings.count() >= 1
+        tops = ratings.first.locator("input[type=radio]").evaluate_all(
+            "(inputs) => inputs.map((i) => Math.round(i.getBoundingClientRect().top))"
+        )
+        assert len(tops) == 5 and max(tops) - min(tops) < 10, tops
+        assert [c for c in page.evaluate(CHOICES) if not c["beside"] or c["width"] > 40] == []
     finally:
         context.close()
