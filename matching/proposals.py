@@ -99,21 +99,27 @@ def propose(
     lock_rc: list[tuple[int, int]] = []
     for mentee, mentor in locked:
         if mentee not in row_of or mentor not in col_of:
-            warnings.append(
-                f"locked pair {people[mentor].email} / {people[mentee].email} is outside the "
-                "programme's opted-in participants and was kept out of the optimisation"
-            )
+            warnings.append(Text(
+                N_("locked pair %(mentor)s / %(mentee)s is outside the programme's opted-in "
+                   "participants and was kept out of the optimisation"),
+                mentor=people[mentor].email, mentee=people[mentee].email,
+            ))  # fmt: skip
             continue
         if any(r == row_of[mentee] for r, _ in lock_rc):
-            warnings.append(f"{people[mentee].email} is locked to several mentors; kept one")
+            warnings.append(Text(
+                N_("%(mentee)s is locked to several mentors; kept one"),
+                mentee=people[mentee].email,
+            ))  # fmt: skip
             continue
         lock_rc.append((row_of[mentee], col_of[mentor]))
 
     n, m = len(mentees_arr), len(mentors_arr)
     proposal = Proposal(programme, [], [], [], 0.0, True, weights, warnings)
     if n == 0 or m == 0:
-        who = "mentees" if n == 0 else "mentors"
-        proposal.warnings.append(f"no opted-in {who}: nobody can be matched")
+        proposal.warnings.append(Text(
+            N_("no opted-in mentees: nobody can be matched") if n == 0
+            else N_("no opted-in mentors: nobody can be matched")
+        ))  # fmt: skip
         proposal.unmatched_mentees = [
             Unmatched(PersonRef.of(people[i]), N_("no opted-in mentor with a free place"))
             for i in mentees_arr

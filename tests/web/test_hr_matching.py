@@ -238,3 +238,22 @@ def test_audit_log_viewer_filters_and_shows_no_note(
     assert "Hania HR" in client.get("/hr/audit?programme=spring").get_data(as_text=True)
     assert "from: active" not in client.get("/hr/audit?until=2000-01-01").get_data(as_text=True)
     assert client.get("/hr/audit?programme=nope").status_code == 404
+
+
+def test_an_empty_programmes_proposal_warns_in_the_readers_language(
+    hr: FlaskClient, web_tandem: Tandem
+) -> None:
+    """A programme nobody has joined yet: the warning was an English f-string on a Polish
+    page ("no opted-in mentees: nobody can be matched")."""
+    from kb.services import programmes
+
+    with web_tandem.sessions() as s:
+        programmes.upsert_programme(s, slug="autumn", name="Autumn round")
+        for person in s.scalars(select(Person)):
+            if "mentee" in person.roles:
+                person.opt_in = False  # nobody to match (with no enrolments, opted-in count)
+        s.commit()
+    hr.post("/language", data={"lang": "pl", "next": "/"})
+    page = hr.get("/hr/programmes/autumn/proposal").get_data(as_text=True)
+    assert "brak zgłoszonych mentees: nie można nikogo dobrać" in page
+    assert "nobody can be matched" not in page
