@@ -271,3 +271,31 @@ def test_a_ratings_five_choices_share_one_line(browser, live_server, tmp_path):
         assert [c for c in page.evaluate(CHOICES) if not c["beside"] or c["width"] > 40] == []
     finally:
         context.close()
+
+
+def test_form_fields_keep_their_gap_and_choices_are_not_bold(browser, live_server, tmp_path):
+    """The programme form (label, control, label, ... straight in the form): each control
+    touched the next field's label, and every competence and language choice was bold."""
+    context = browser.new_context(
+        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
+        viewport={"width": WIDTH, "height": HEIGHT},
+    )  # fmt: skip
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        login(page, HR)
+        page.goto("/hr/programmes/new")
+        screenshot(page, "programme-form", tmp_path)
+        gaps = page.evaluate(
+            """() => [...document.querySelectorAll('form.stacked > label')].slice(1).map((l) => {
+                 const before = l.previousElementSibling.getBoundingClientRect();
+                 return Math.round(l.getBoundingClientRect().top - before.bottom);
+               })"""
+        )
+        assert len(gaps) >= 5 and min(gaps) >= 12, gaps
+        weights = page.locator("label:has(> input[type=checkbox])").evaluate_all(
+            "(labels) => labels.map((l) => getComputedStyle(l).fontWeight)"
+        )
+        assert len(weights) >= 5 and set(weights) == {"400"}, weights
+    finally:
+        context.close()
