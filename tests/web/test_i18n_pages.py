@@ -305,3 +305,35 @@ def test_recommendation_messages_reach_hr_in_their_language(
     body = proposal.get_data(as_text=True)
     for english in ("mentors who fit", "other mentee(s)", "no eligible mentor", "locked pair"):
         assert english not in body
+
+
+def test_revision_inbox_and_help_times_follow_the_locale(
+    client: FlaskClient, login: Login, library: Library, web_tandem: Tandem
+) -> None:
+    """The revision list, the inbox and HR's help requests printed 2026-12-06 03:30 in every
+    language; they now say the date the way the page's language does, like the rest."""
+    from kb.models import Guide, GuideRevision, HelpRequest, InboxMessage, Pair
+    from kb.services import help, inbox
+
+    moment = dt.datetime(2024, 4, 2, 9, 5)
+    with web_tandem.sessions() as s:
+        anna = s.scalar(select(Person).where(Person.email == "anna@example.com"))
+        guide = s.scalar(select(Guide).where(Guide.slug == library.guide_slug))
+        for revision in s.scalars(select(GuideRevision).where(GuideRevision.guide_id == guide.id)):
+            revision.created_at = moment
+        pair = s.scalars(select(Pair).where(Pair.mentor_id == anna.id)).first()
+        help.ask_for_help(s, pair, anna, "sessions", "")
+        inbox.notify(s, anna, "session_changed", {"who": "B", "when": "x", "status": "held"})
+        s.flush()
+        for row in [*s.scalars(select(HelpRequest)), *s.scalars(select(InboxMessage))]:
+            row.created_at = moment
+        s.commit()
+    login(client, "anna@example.com")
+    polish = {"Accept-Language": "pl"}
+    for path in (f"/guides/{library.guide_slug}/revisions", "/inbox/"):
+        page = client.get(path, headers=polish).get_data(as_text=True)
+        assert "2.04.2024, 09:05" in page and "2024-04-02 09:05" not in page, path
+    client.post("/logout")
+    login(client, "hania@example.com")
+    page = client.get("/hr/help", headers=polish).get_data(as_text=True)
+    assert "2.04.2024, 09:05 UTC" in page and "2024-04-02" not in page.replace('"2024-04-02', "")
