@@ -299,3 +299,32 @@ def test_form_fields_keep_their_gap_and_choices_are_not_bold(browser, live_serve
         assert len(weights) >= 5 and set(weights) == {"400"}, weights
     finally:
         context.close()
+
+
+def test_a_programmes_competences_read_as_separate_words(browser, live_server, tmp_path):
+    """The programme page listed its competences as bare list items in a flex row:
+    "Generatywna AI Media społecznościowe" read as one phrase. Each is now a pill."""
+    from kb.models import Programme, join_list
+
+    with live_server.tandem.sessions() as s:
+        programme = s.scalars(select(Programme).where(Programme.slug == "spring")).one()
+        programme.competences = join_list(["generative-ai", "social-media", "esg"])
+        s.commit()
+    context = browser.new_context(
+        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
+        viewport={"width": WIDTH, "height": HEIGHT},
+    )  # fmt: skip
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        login(page, HR)  # (a running programme's page is for its people and HR)
+        page.goto("/programmes/spring")
+        screenshot(page, "competences", tmp_path)
+        items = page.locator("main ul.tags li")
+        assert items.all_inner_texts() == ["Generatywna AI", "Media społecznościowe", "ESG"]
+        borders = items.evaluate_all(
+            "(lis) => lis.map((li) => parseFloat(getComputedStyle(li).borderTopWidth))"
+        )
+        assert min(borders) > 0, borders
+    finally:
+        context.close()
