@@ -15,8 +15,15 @@ from kb.config import Settings
 from kb.embedding import FakeEmbedder
 from kb.errors import NotFound
 from kb.models import Person, SharedInsight
-from kb.search.hybrid import NO_WORD_MATCH, NOTHING_RELEVANT, SearchEngine, SearchFilters
+from kb.search.hybrid import (
+    NO_WORD_MATCH,
+    NOTHING_RELEVANT,
+    SearchEngine,
+    SearchFilters,
+    _worth_spelling,
+)
 from kb.search.indexes.vectorstore import VectorStore
+from kb.search.query import parse_query
 from kb.search.ranking import SearchConfig
 from kb.services import guides, notes
 
@@ -160,6 +167,19 @@ def test_did_you_mean_next_to_a_word_many_passages_hold(search: SearchEngine) ->
     assert results.total >= 3
     assert results.did_you_mean == "Excel prompts"
     assert search.search("EXCEL PROMTS", None).did_you_mean == "EXCEL PROMPTS"
+    # Stop words are never "corrected" (no language's analyser keeps them as a term).
+    assert search.search("budget tables with promts", None).did_you_mean == (
+        "budget tables with prompts"
+    )
+
+
+def test_which_queries_are_spell_checked() -> None:
+    short, long = parse_query("Power Qeury"), parse_query("how do managers write weekly reprots")
+    assert _worth_spelling(short, word_matches=50, whole_matches=0)
+    assert not _worth_spelling(short, word_matches=50, whole_matches=3)
+    # A long question with matches is left alone: its unknown words are mostly real ones.
+    assert not _worth_spelling(long, word_matches=50, whole_matches=0)
+    assert _worth_spelling(long, word_matches=2, whole_matches=0)
 
 
 def test_did_you_mean_leaves_inflections_and_filtered_words_alone(

@@ -453,17 +453,22 @@ class SparseIndex:
             unique = np.flatnonzero(dense)
             return unique, dense[unique]
 
-    def held_words(self, words: Sequence[str], access: Access) -> set[str]:
-        """Those of ``words`` that a row ``access`` may see holds: one of the word's analysed
-        terms, in some language, is in an allowed row (a stop word has none)."""
+    def unknown_words(self, words: Sequence[str], access: Access) -> list[str]:
+        """Those of ``words`` that no row ``access`` may see holds in any form: none of the
+        word's analysed terms, in any language the index has text in, is in an allowed row.
+        A stop word (one that a language's analyser drops) is never unknown."""
         with self._lock:
             allowed = self.allowed_rows(access)
-            columns = {word: [c for _, c in self.query_columns(word)] for word in words}
-            return {
-                word
-                for word, found in columns.items()
-                if any(allowed[self._postings(column)[0]].any() for column in found)
-            }
+            seen = [(f, lang) for f, lang in enumerate(LANGUAGES) if self._field_seen[f]]
+            unknown = []
+            for word in words:
+                terms = [(f, index_terms(word, lang)) for f, lang in seen]
+                if any(not found for _, found in terms):
+                    continue
+                columns = [self.vocabulary[f].get(t) for f, found in terms for t in found]
+                if not any(c is not None and allowed[self._postings(c)[0]].any() for c in columns):
+                    unknown.append(word)
+            return unknown
 
     def holds_all_terms(self, text: str, rows: np.ndarray) -> np.ndarray:
         """Which of ``rows`` hold every distinct analysed term of ``text`` in their own

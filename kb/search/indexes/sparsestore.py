@@ -118,9 +118,9 @@ class SparseStore(MemoryStore):
         with self._lock:
             return self.index.browse(access)
 
-    def held_words(self, words: Sequence[str], access: Access) -> set[str]:
+    def unknown_words(self, words: Sequence[str], access: Access) -> list[str]:
         with self._lock:
-            return self.index.held_words(words, access)
+            return self.index.unknown_words(words, access)
 
     def size(self) -> int:
         return len(self.index)
