@@ -36,14 +36,15 @@ from kb.models import (
 )
 from kb.search.analysis import guess_language
 from kb.services.content import remove_chunks, replace_chunks
-from kb.services.markup import markdown_to_text, render_markdown
+from kb.services.markup import drop_title_heading, markdown_to_text, render_markdown
 from kb.services.text import reject_control_characters
 from kb.services.videos import clean_videos
 
 __all__ = [
     "archive", "create_guide", "diff_revisions", "get_guide", "get_revision", "guide_doc_key",
     "guide_text", "import_guide", "index_guide", "is_overdue", "list_guides", "list_revisions",
-    "may_see", "may_write", "overdue_ids", "publish", "render_markdown", "restore_revision",
+    "may_see", "may_write", "overdue_ids", "publish", "render_body", "render_markdown",
+    "restore_revision",
     "save_revision", "shows_upload", "slugify", "suggest_language", "tag_suggestions", "unpublish",
 ]  # fmt: skip
 
@@ -269,6 +270,12 @@ def guide_text(guide: Guide) -> str:
     """What search indexes for a guide: its current markdown as plain text."""
     current = guide.current
     return markdown_to_text(current.body_md) if current else ""
+
+
+def render_body(title: str, body_md: str) -> str:
+    """A guide's body as safe HTML for a page that shows ``title`` as its heading: a first
+    heading repeating the title is left out (the stored text keeps it; search indexes it)."""
+    return render_markdown(drop_title_heading(body_md, title))
 
 
 def index_guide(session: Session, guide: Guide, embedders: Mapping[str, Embedder]) -> bool:

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from html.parser import HTMLParser
 
@@ -271,6 +272,42 @@ def render_markdown(md: str, *, remote_images: bool = True) -> str:
     elsewhere. Results are cached by content hash.
     """
     return RENDER_CACHE.get(md or "", remote_images)
+
+
+def _folded(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def drop_title_heading(md: str, title: str) -> str:
+    """``md`` without a first-level heading that opens it and repeats ``title`` (compared
+    without regard to case or spacing; ATX ``# Title`` or setext ``Title`` over ``===``).
+
+    A page that shows the title as its own heading renders the body through this, so the
+    title is not shown twice; the stored text keeps its heading. Anything else is returned
+    unchanged, including a leading heading that says something other than the title.
+    """
+    if not md or not title.strip():
+        return md or ""
+    text = md.replace("\r\n", "\n").replace("\r", "\n")
+    # The first block ends at the first blank line: parse only that much, not the document.
+    start = len(text) - len(text.lstrip("\n"))
+    end = text.find("\n\n", start)
+    head = text[: end if end >= 0 else len(text)][: start + _HEAD_CHARS]
+    tokens = _HEADINGS.parse(head)
+    if len(tokens) < 2 or tokens[0].type != "heading_open" or tokens[0].tag != "h1":
+        return md
+    inline, lines = tokens[1], tokens[0].map
+    words = "".join(
+        child.content for child in inline.children or [] if child.type in ("text", "code_inline")
+    )
+    if lines is None or _folded(words) != _folded(title):
+        return md
+    return "\n".join(text.split("\n")[lines[1] :]).lstrip("\n")
+
+
+_HEAD_CHARS = 4000  # far longer than any title
+# Only the block structure and inline text of a heading are needed to find it.
+_HEADINGS = MarkdownIt("commonmark", {"html": True, "maxNesting": MAX_NESTING + 8})
 
 
 _BLOCK_TAGS = {

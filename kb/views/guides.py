@@ -31,7 +31,7 @@ from kb.search.hybrid import Hit
 from kb.services import audit, uploads
 from kb.services import guides as guide_service
 from kb.services.duplicates import NearDuplicate, near_duplicates, threshold_from
-from kb.services.guides import get_guide, list_guides, render_markdown
+from kb.services.guides import get_guide, list_guides
 from kb.services.notes import get_insight, insight_title
 from kb.services.videos import UPLOAD_PREFIX, parse_videos, stored_videos
 from kb.views.i18n import translate_error
@@ -103,7 +103,8 @@ def view(slug: str) -> ResponseReturnValue:
     person = current_person()
     guide = get_guide(db(), slug, person)
     revision = guide.current
-    body_html = render_markdown(revision.body_md if revision else "")
+    title = revision.title if revision else guide.title
+    body_html = guide_service.render_body(title, revision.body_md if revision else "")
     related = related_hits(f"guide:{guide.id}", person) if guide.status == "published" else []
     return render_template(
         "guides/view.html",
@@ -199,7 +200,7 @@ def editor_page(
     preview_html = None
     preview_videos: list[Any] = []
     if preview:
-        preview_html = render_markdown(draft.body_md)
+        preview_html = guide_service.render_body(draft.title, draft.body_md)
         try:
             preview_videos = parse_videos(draft.videos)
         except ValidationError as exc:

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from kb.services.markup import markdown_to_text, render_markdown
+from kb.services.markup import drop_title_heading, markdown_to_text, render_markdown
 
 
 def test_render_keeps_structure_and_links():
@@ -194,3 +194,31 @@ def test_private_render_loads_no_remote_image():
     assert '<img src="/static/favicon.svg"' in private
     public = render_markdown(md)
     assert '<img src="https://tracker.example/p.gif"' in public
+
+
+@pytest.mark.parametrize(
+    ("md", "title", "left"),
+    [
+        ("# Hello  World\n\nBody\n\n# Hello World", "hello world", "Body\n\n# Hello World"),
+        ("\n  # *Hello* World #\r\n\r\nBody", "Hello World", "Body"),
+        ("Hello World\n===\nBody", "Hello World", "Body"),
+        ("# Hello World", "Hello World", ""),
+    ],
+)
+def test_a_leading_heading_repeating_the_title_is_dropped(md, title, left):
+    assert drop_title_heading(md, title) == left
+
+
+@pytest.mark.parametrize(
+    "md",
+    [
+        "## Hello World\n\nBody",  # not a first-level heading
+        "# Hello, other world\n\nBody",  # says something else
+        "Intro\n\n# Hello World",  # not at the start
+        "> # Hello World\n\nBody",  # quoted
+        "```\n# Hello World\n\n```",  # code
+        "    # Hello World\n\nBody",  # indented code
+    ],
+)
+def test_other_openings_are_kept(md):
+    assert drop_title_heading(md, "Hello World") == md

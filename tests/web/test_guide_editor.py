@@ -84,6 +84,32 @@ def test_preview_renders_through_the_sanitiser_and_saves_nothing(
         assert s.query(Guide).count() == before
 
 
+def test_a_heading_repeating_the_title_is_shown_once(
+    client: FlaskClient, login: Login, web_tandem: Tandem
+) -> None:
+    login(client, "anna@example.com")
+    data = form(title="Meeting notes with  COPILOT")  # BODY opens with that heading
+    preview = client.post("/guides/new", data={**data, "action": "preview"})
+    html = preview.get_data(as_text=True)
+    assert html.count("<h1") == 2  # the editor's own heading, then the previewed title
+    assert "<h1>Meeting notes with Copilot</h1>" not in html
+    assert "<strong>summary</strong>" in html
+
+    slug = slug_of(client.post("/guides/new", data=data))
+    page = client.get(f"/guides/{slug}").get_data(as_text=True)
+    assert page.count("<h1") == 1 and "Meeting notes with COPILOT</h1>" in page
+    assert "<strong>summary</strong>" in page
+    with web_tandem.sessions() as s:
+        guide = s.scalar(select(Guide).where(Guide.slug == slug))
+        assert guide is not None and guide.current is not None
+        assert guide.current.body_md.startswith("# Meeting notes with Copilot\n")
+
+    # a first heading that says something else stays
+    other = form(title="Summaries", body_md="# Why summaries\n\nBecause.")
+    page = client.get(f"/guides/{slug_of(client.post('/guides/new', data=other))}")
+    assert "<h1>Why summaries</h1>" in page.get_data(as_text=True)
+
+
 def test_draft_publish_edit_restore_and_search(
     client: FlaskClient, login: Login, app_factory: Callable[..., Flask], web_tandem: Tandem
 ) -> None:
