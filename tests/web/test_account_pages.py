@@ -266,6 +266,22 @@ def test_public_page_shows_guides_and_insights_never_notes_and_goals_only_by_cho
     assert app.test_client().get("/people/999999").status_code == 404
 
 
+def test_a_persons_languages_are_named_in_the_readers_language(
+    app: Flask, web_tandem: Tandem
+) -> None:
+    with web_tandem.sessions() as s:
+        anna = people.find_person(s, "anna@example.com")
+        assert anna is not None
+        anna.languages = "pl;en"
+        s.commit()
+        anna_id = anna.id
+    visitor = app.test_client()
+    for accept, names in (("en", "Polish, English"), ("pl", "polski, angielski"),
+                          ("ru", "польский, английский")):  # fmt: skip
+        page = visitor.get(f"/people/{anna_id}", headers={"Accept-Language": accept})
+        assert f"<dd>{names}</dd>" in page.get_data(as_text=True), accept
+
+
 def test_profile_fields_are_escaped(app: Flask, web_tandem: Tandem, login: Login) -> None:
     client = app.test_client()
     login(client, "bogdan@example.com")

@@ -79,7 +79,11 @@ def test_preview_renders_through_the_sanitiser_and_saves_nothing(
     assert "<strong>summary</strong>" in html
     assert "<script>alert(1)" not in html
     assert "Summaries in Teams" in html and "YouTube" in html and "2:30" in html
-    assert "The text looks like: EN" in html
+    assert "The text looks like: English." in html
+    polish = client.post(
+        "/guides/new", data=form(action="preview"), headers={"Accept-Language": "pl"}
+    ).get_data(as_text=True)
+    assert "Rozpoznany język tekstu: angielski." in polish
     with web_tandem.sessions() as s:
         assert s.query(Guide).count() == before
 

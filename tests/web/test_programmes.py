@@ -49,6 +49,15 @@ def test_hr_creates_a_programme_with_a_length_warning(client, login, web_tandem)
     assert "Programme saved" in edited and "months" not in edited.split("Programme saved")[0]
 
 
+def test_a_programmes_languages_are_named_in_the_readers_language(client, login) -> None:
+    login(client, HR)
+    new_programme(client)
+    page = client.get("/programmes/autumn").get_data(as_text=True)
+    assert " · Polish, English</p>" in page and "PL, EN" not in page
+    polish = client.get("/programmes/autumn", headers={"Accept-Language": "pl"})
+    assert " · polski, angielski</p>" in polish.get_data(as_text=True)
+
+
 def test_enrolment_from_invitation_to_acceptance(client, login, web_tandem, app) -> None:
     login(client, HR)
     new_programme(client)
