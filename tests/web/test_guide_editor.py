@@ -230,6 +230,10 @@ def test_near_duplicates_are_listed_before_publishing(
         guide = next(g for g in copied if g.title == "Copilot w Excelu")
         assert guide.status == "draft"
         slug = guide.slug
+    # two actions of one size: publish anyway, or back to the editor (the quieter one)
+    actions = html.split('<div class="actions">', 1)[1].split("</div>", 1)[0]
+    assert f'<a class="button secondary" href="/guides/{slug}/edit">' in actions
+    assert "small" not in actions
     # the author can still publish
     answer = client.post(f"/guides/{slug}/publish", data={"confirm": "1"})
     assert answer.status_code == 302
