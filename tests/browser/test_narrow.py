@@ -328,3 +328,59 @@ def test_a_programmes_competences_read_as_separate_words(browser, live_server, t
         assert min(borders) > 0, borders
     finally:
         context.close()
+
+
+# The header's parts, by the vertical middle of their boxes (rounded, in CSS pixels).
+HEADER = """() => {
+  const middle = (el) => {
+    const box = el.getBoundingClientRect();
+    return Math.round((box.top + box.bottom) / 2);
+  };
+  const all = (selector) => [...document.querySelectorAll(selector)];
+  const nav = document.querySelector('.site-nav');
+  const logOut = document.querySelector('.account form button');
+  return {
+    brand: middle(document.querySelector('.brand')),
+    inbox: middle(document.querySelector('.inbox-link')),
+    account: all('.account > a:not(.inbox-link), .account > form').map(middle),
+    nav: all('.site-nav a').map(middle),
+    navScrolls: getComputedStyle(nav).overflowX === 'auto',
+    logOutRight: Math.round(logOut.getBoundingClientRect().right),
+  };
+}"""
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "pl-PL", "ru-RU"])
+def test_the_phone_header_is_three_tidy_lines(browser, live_server, locale, tmp_path):
+    """At 390 px the account's links wrapped, leaving "Wyloguj się" / "Выйти" alone on a line,
+    and HR's navigation took two more. Now: the brand with the inbox, then the name, "Your
+    data" and "Log out", then the navigation on one line that scrolls sideways by itself."""
+    context = browser.new_context(
+        base_url=live_server.url, bypass_csp=True, locale=locale,
+        viewport={"width": WIDTH, "height": HEIGHT},
+    )  # fmt: skip
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        login(page, HR)  # the most links: HR's "Programmes" and "Accounts" too
+        page.goto("/hr/")
+        assert page.locator("html").get_attribute("lang") == locale[:2]
+        screenshot(page, f"header-{locale[:2]}", tmp_path)
+        header = page.evaluate(HEADER)
+        assert abs(header["inbox"] - header["brand"]) <= 4, header
+        assert len(header["account"]) == 3 and max(header["account"]) - min(header["account"]) <= 2
+        assert len(header["nav"]) == 5 and max(header["nav"]) - min(header["nav"]) <= 2, header
+        assert header["brand"] < min(header["account"]) < min(header["nav"]), header
+        assert header["navScrolls"] and header["logOutRight"] <= WIDTH, header
+        ok, why = fits(page)
+        assert ok, why
+        # the navigation's far end is reachable: by keyboard focus, the region scrolls to it
+        page.locator(".site-nav a").nth(-2).focus()
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.closest('.site-nav') !== null")
+        assert page.locator(".site-nav a").last.evaluate(
+            "(a) => a.getBoundingClientRect().right <= window.innerWidth + 0.5"
+        )
+        assert accessibility_problems(page) == []
+    finally:
+        context.close()
