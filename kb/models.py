@@ -31,6 +31,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 # right plus account administration (deactivating an account).
 ROLES = ("mentor", "mentee", "hr", "admin")
 LANGUAGES = ("pl", "ru", "en")
+# A person's working/communication style (matching gives a bonus for the same one) and the
+# half-days they can meet ("mon-am" .. "fri-pm"; matching counts shared ones). Closed sets:
+# the people import, the API and the profile form accept only these codes.
+STYLES = ("structured", "informal", "hands-on", "reflective")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+DAY_PARTS = ("am", "pm")
+AVAILABILITY = tuple(f"{day}-{part}" for day in WEEKDAYS for part in DAY_PARTS)
 # "dropped": a proposed pair a later proposal left out (kept with its history, not deleted).
 PAIR_STATUSES = ("proposed", "active", "paused", "ended", "rejected", "dropped")
 PROGRAMME_STATUSES = ("planned", "running", "finished")

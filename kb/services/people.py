@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from kb.errors import NotFound, ValidationError
 from kb.i18n import N_
-from kb.models import LANGUAGES, ROLES, Person, join_list
+from kb.models import AVAILABILITY, LANGUAGES, ROLES, STYLES, Person, join_list
 from kb.services.text import reject_control_characters
 
 EMAIL = re.compile(r"^[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"']+$")
@@ -89,8 +89,13 @@ def _phrases(value: Any, field: str) -> list[str]:
     return _items(value, field)
 
 
+def _code(value: str) -> str:
+    """A code as typed ("Mon AM", "hands on") in its stored form ("mon-am", "hands-on")."""
+    return re.sub(r"[\s_]+", "-", value.strip().lower())
+
+
 def _choices(value: Any, field: str, allowed: Sequence[str]) -> tuple[str, ...]:
-    items = [v.lower() for v in _items(value, field)]
+    items = [_code(v) for v in _items(value, field)]
     unknown = [v for v in items if v not in allowed]
     if unknown:
         raise ValidationError(
@@ -119,6 +124,19 @@ def _text(value: Any, field: str, limit: int, required: bool = False) -> str:
             field=field,
             length=len(text),
             limit=limit,
+        )
+    return text
+
+
+def _style(value: Any) -> str:
+    """One of :data:`kb.models.STYLES`, or "" when not stated."""
+    text = _code(_text(value, "style", 50))
+    if text and text not in STYLES:
+        raise ValidationError(
+            N_("unknown value(s) %(values)s; use %(choices)s"),
+            field="style",
+            values=repr(text),
+            choices=", ".join(STYLES),
         )
     return text
 
@@ -168,11 +186,6 @@ def person_record(data: Mapping[str, Any]) -> PersonRecord:
     manager = data.get("manager_email")
     blank = manager is None or isinstance(manager, str) and not manager.strip()
     manager_email = None if blank else normalise_email(manager, "manager_email")
-    availability = tuple(_items(data.get("availability"), "availability"))
-    if len(join_list(availability)) > 200:
-        raise ValidationError(
-            N_("is longer than %(limit)s characters"), field="availability", limit=200
-        )
     return PersonRecord(
         name=_text(data.get("name"), "name", 200, required=True),
         email=email,
@@ -184,8 +197,8 @@ def person_record(data: Mapping[str, Any]) -> PersonRecord:
         goals=tuple(_phrases(data.get("goals"), "goals")),
         opt_in=_bool(data.get("opt_in"), "opt_in"),
         capacity=_capacity(data.get("capacity")),
-        style=_text(data.get("style"), "style", 50),
-        availability=availability,
+        style=_style(data.get("style")),
+        availability=_choices(data.get("availability"), "availability", AVAILABILITY),
     )
 
 

@@ -74,9 +74,9 @@ def update_profile(
         "goals": person.goals,
         "opt_in": person.opt_in,
         "capacity": person.capacity,
-        "style": person.style,
-        "availability": person.availability,
     }
+    # Style and availability are checked only when they change: a value stored before they
+    # became closed code sets stays as it is until its owner picks a new one.
     current.update({k: v for k, v in changes.items() if k in IMPORTED})
     record = person_record(current)
     if record.capacity is not None and "capacity" in changes and not person.has_role("mentor"):
@@ -88,8 +88,10 @@ def update_profile(
     person.goals = ";".join(record.goals)
     person.opt_in = record.opt_in
     person.capacity = record.capacity
-    person.style = record.style
-    person.availability = ";".join(record.availability)
+    if "style" in changes:
+        person.style = record.style
+    if "availability" in changes:
+        person.availability = ";".join(record.availability)
     if "show_goals" in changes:
         person.show_goals = _bool(changes["show_goals"], "show_goals")
     if "ui_language" in changes:

@@ -22,15 +22,23 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
+from wtforms.validators import (
+    ValidationError as FieldError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from kb.errors import PermissionDenied, TandemError, ValidationError
 from kb.i18n import locale_choices
-from kb.models import LANGUAGES, ROLES, Person, split_list, utcnow
+from kb.models import AVAILABILITY, LANGUAGES, ROLES, STYLES, Person, split_list, utcnow
 from kb.services import accounts, logins, mail, profiles, sso, tokens
 from kb.views.auth import login_limits
-from kb.views.i18n import translate_error
+from kb.views.i18n import slot_name, style_name, translate_error
 from kb.views.support import Account, current_person, db, me, tandem
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
@@ -162,23 +170,53 @@ class ProfileForm(FlaskForm):
         lazy_gettext("Mentees I can take at once"),
         validators=[Optional(), NumberRange(min=0, max=20)],
     )
-    style = StringField(lazy_gettext("Style"), validators=[Length(max=50)])
-    availability = StringField(lazy_gettext("Availability"), validators=[Length(max=200)])
+    style = SelectField(lazy_gettext("Working style"), default="", validate_choice=False)
+    availability = MultiCheckboxField(
+        lazy_gettext("When I can meet"), choices=[(c, c) for c in AVAILABILITY],
+        validate_choice=False,
+    )  # fmt: skip
     opt_in = BooleanField(lazy_gettext("Open to being matched"))
     ui_language = SelectField(lazy_gettext("Interface language"), default="")
+
+    def validate_style(self, field: SelectField) -> None:
+        if field.data and field.data not in STYLES:
+            raise FieldError(
+                gettext(
+                    "Working style: %(value)s is not one of the choices.", value=repr(field.data)
+                )
+            )
+
+    def validate_availability(self, field: MultiCheckboxField) -> None:
+        unknown = [v for v in field.data or [] if v not in AVAILABILITY]
+        if unknown:
+            raise FieldError(
+                gettext(
+                    "When I can meet: %(values)s is not one of the choices.",
+                    values=", ".join(repr(v) for v in unknown),
+                )
+            )
+
+
+def shown_codes(stored: str, allowed: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """A stored list of codes split into the ones the form offers and the rest (values kept
+    from before the closed code sets; the page names them, saving keeps them)."""
+    values = split_list(stored)
+    return [v for v in values if v in allowed], [v for v in values if v not in allowed]
 
 
 def profile_form(person: Person) -> ProfileForm:
     form = ProfileForm()
     form.ui_language.choices = [("", gettext("As my browser asks")), *locale_choices()]
+    form.style.choices = [("", gettext("Not stated")), *((c, style_name(c)) for c in STYLES)]
+    form.availability.choices = [(c, slot_name(c)) for c in AVAILABILITY]
     if not form.is_submitted():
         form.expertise.data = "; ".join(split_list(person.expertise))
         form.goals.data = "; ".join(split_list(person.goals))
         form.show_goals.data = bool(person.show_goals)
         form.languages.data = split_list(person.languages)
         form.capacity.data = person.capacity
-        form.style.data = person.style
-        form.availability.data = "; ".join(split_list(person.availability))
+        form.style.data = person.style if person.style in STYLES else ""
+        form.availability.data = shown_codes(person.availability, AVAILABILITY)[0]
         form.opt_in.data = bool(person.opt_in)
         form.ui_language.data = person.ui_language or ""
     return form
@@ -197,13 +235,19 @@ def profile() -> ResponseReturnValue:
             "goals": form.goals.data or "",
             "show_goals": bool(form.show_goals.data),
             "languages": ";".join(form.languages.data or []),
-            "style": form.style.data or "",
-            "availability": form.availability.data or "",
             "opt_in": bool(form.opt_in.data),
             "ui_language": form.ui_language.data or None,
         }
         if person.has_role("mentor"):
             changes["capacity"] = form.capacity.data
+        # Style and availability go to the service only when changed, so a value stored
+        # before the closed code sets (which the form cannot show) survives other edits.
+        shown_style = person.style if person.style in STYLES else ""
+        if (form.style.data or "") != shown_style:
+            changes["style"] = form.style.data or ""
+        slots = form.availability.data or []
+        if set(slots) != set(shown_codes(person.availability, AVAILABILITY)[0]):
+            changes["availability"] = [c for c in AVAILABILITY if c in slots]
         try:
             profiles.update_profile(session, person, changes, tandem().matching_embedders)
         except ValidationError as error:
@@ -218,6 +262,8 @@ def profile() -> ResponseReturnValue:
         status = 400
     return render_template(
         "accounts/profile.html", form=form, person=person,
+        kept_style=shown_codes(person.style, STYLES)[1],
+        kept_slots=shown_codes(person.availability, AVAILABILITY)[1],
         sso_links=sso.identities(session, person), sso_label=tandem().settings.oidc_label,
     ), status  # fmt: skip
 

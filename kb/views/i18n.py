@@ -14,7 +14,15 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, redirect, request
 from flask.typing import ResponseReturnValue
-from flask_babel import Babel, format_date, format_datetime, format_decimal, format_number, gettext
+from flask_babel import (
+    Babel,
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_number,
+    gettext,
+    pgettext,
+)
 from flask_babel import get_locale as babel_locale
 from flask_login import current_user
 
@@ -29,6 +37,7 @@ from kb.i18n import (
     area_directories,
     supported_locale,
 )
+from kb.models import DAY_PARTS, WEEKDAYS
 from kb.services import preferences
 from kb.views.support import db
 
@@ -136,6 +145,51 @@ def translate(value: object) -> str:
     return str(gettext(text)) if text else text
 
 
+def style_name(code: str) -> str:
+    """A working style code (:data:`kb.models.STYLES`) in the reader's language; an unknown
+    code as it is."""
+    names = {
+        "structured": pgettext("working style", "Structured"),
+        "informal": pgettext("working style", "Informal"),
+        "hands-on": pgettext("working style", "Hands-on"),
+        "reflective": pgettext("working style", "Reflective"),
+    }
+    return str(names.get(code, code))
+
+
+def day_name(code: str) -> str:
+    """A weekday code of an availability slot ("mon") as the weekday's name."""
+    names = {
+        "mon": gettext("Monday"),
+        "tue": gettext("Tuesday"),
+        "wed": gettext("Wednesday"),
+        "thu": gettext("Thursday"),
+        "fri": gettext("Friday"),
+    }
+    return str(names.get(code, code))
+
+
+def day_part_name(code: str) -> str:
+    """The part-of-day code of an availability slot ("am", "pm")."""
+    names = {"am": pgettext("part of day", "morning"), "pm": pgettext("part of day", "afternoon")}
+    return str(names.get(code, code))
+
+
+def slot_name(code: str) -> str:
+    """An availability slot ("mon-am") as words ("Monday morning"); an unknown code as it is."""
+    day, _, part = code.partition("-")
+    if day not in WEEKDAYS or part not in DAY_PARTS:
+        return code
+    return str(
+        pgettext(
+            "weekday and part of day",
+            "%(day)s %(part)s",
+            day=day_name(day),
+            part=day_part_name(part),
+        )
+    )
+
+
 def date_filter(value: dt.date | dt.datetime | None, format: str = "medium") -> str:  # noqa: A002
     """A date in the request's locale ("2 Apr 2024", "2 kwi 2024", "2 апр. 2024 г.")."""
     if value is None:
@@ -169,5 +223,7 @@ def init_app(app: Flask, default: str = DEFAULT_LOCALE) -> None:
         date=date_filter, datetime=datetime_filter, number=number_filter, translate=translate
     )
     app.add_template_global(current_locale)
+    for helper in (style_name, day_name, day_part_name, slot_name):
+        app.add_template_global(helper)
     app.jinja_env.globals.update(locale_names=LOCALE_NAMES, locales=LOCALES)
     app.register_blueprint(bp)

@@ -80,14 +80,16 @@ def test_an_invited_person_sets_a_password_edits_the_profile_and_switches_langua
     person.goto("/account/profile")
     person.fill("textarea[name=expertise]", "Power BI; " + "; ".join(XSS))
     person.fill("textarea[name=goals]", "public speaking; " + XSS[0])
-    person.fill("input[name=style]", XSS[1][:50])
-    person.fill("input[name=availability]", XSS[2])
+    person.select_option("select[name=style]", "reflective")
+    person.get_by_label("Tuesday afternoon").check()
     person.fill("input[name=capacity]", "2")
     person.check("input[name=show_goals]")
     person.get_by_role("button", name="Save my profile").click()
     person.wait_for_load_state()
     assert "Your profile is saved." in person.content()
     assert person.locator("textarea[name=expertise]").input_value().startswith("Power BI")
+    assert person.get_by_label("Tuesday afternoon").is_checked()
+    assert person.locator("select[name=style]").input_value() == "reflective"
     person.goto(f"/people/{new_id}")
     assert "public speaking" in person.content()  # goals shown: she chose to
     assert person.locator("main script, main img, main svg, main iframe").count() == 0

@@ -384,3 +384,44 @@ def test_the_phone_header_is_three_tidy_lines(browser, live_server, locale, tmp_
         assert accessibility_problems(page) == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("locale", ["pl-PL", "ru-RU"])
+def test_the_profiles_style_and_times_fit_and_each_box_is_named(
+    browser, live_server, locale, tmp_path
+):
+    """The profile's working style is a select and its times a grid of boxes, a weekday per
+    row (they were two free-text boxes for codes): at 390 px in Polish and Russian nothing
+    sticks out, each box sits beside its part of day and is named with its weekday, and a
+    choice saved comes back ticked."""
+    context = browser.new_context(
+        base_url=live_server.url, bypass_csp=True, locale=locale,
+        viewport={"width": WIDTH, "height": HEIGHT},
+    )  # fmt: skip
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        login(page, "anna@example.com")  # a mentor: the capacity field shows too
+        page.goto("/account/profile")
+        screenshot(page, f"profile-times-{locale}", tmp_path)
+        assert page.evaluate(OVERFLOWING) == []
+        boxes = page.locator(".slot-grid input[type=checkbox]")
+        assert boxes.count() == 10
+        day = "Poniedziałek" if locale == "pl-PL" else "Понедельник"
+        assert page.get_by_label(f"{day} {'rano' if locale == 'pl-PL' else 'утро'}").count() == 1
+        tops = boxes.evaluate_all(
+            "(inputs) => inputs.map((i) => Math.round(i.getBoundingClientRect().top))"
+        )
+        assert all(abs(tops[i] - tops[i + 1]) < 6 for i in range(0, 10, 2)), tops  # a day a row
+        assert [c for c in page.evaluate(CHOICES) if not c["beside"] or c["width"] > 40] == []
+        assert accessibility_problems(page) == []
+        page.select_option("select[name=style]", "hands-on")
+        boxes.nth(3).check()  # Tuesday afternoon
+        page.locator("form.stacked button[type=submit]").click()
+        page.wait_for_load_state()
+        assert page.locator(".slot-grid input:checked").evaluate_all(
+            "(inputs) => inputs.map((i) => i.value)"
+        ) == ["tue-pm"]
+        assert page.locator("select[name=style]").input_value() == "hands-on"
+    finally:
+        context.close()

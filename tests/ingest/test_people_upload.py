@@ -158,3 +158,23 @@ def test_a_kept_file_is_returned_once_and_expires(tmp_path: Path) -> None:
     os.utime(stale, (0, 0))
     keep_for_confirmation(folder, GOOD, now=KEEP_SECONDS + 10)  # a later upload prunes it
     assert not stale.exists() and kept_file(folder, digest) == GOOD
+
+
+def test_rows_with_an_unknown_style_or_slot_are_rejected_naming_the_field(
+    session: Session,
+) -> None:
+    data = (
+        b"name,email,roles,style,availability\n"
+        b"Good Row,good@x.org,mentee,Hands on,Mon AM;thu-pm\n"
+        b"Bad Style,style@x.org,mentee,casual,mon-am\n"
+        b"Bad Slot,slot@x.org,mentee,informal,mon-am;sat-pm\n"
+    )
+    plan = plan_upload(session, data)
+    rows = {row.line: row for row in plan.rows}
+    assert rows[2].action == "created"
+    assert (rows[3].action, rows[4].action) == ("rejected", "rejected")
+    assert str(rows[3].reason).startswith("style: unknown value(s) 'casual'")
+    assert str(rows[4].reason).startswith("availability: unknown value(s) 'sat-pm'")
+    apply_upload(session, data, None)
+    good = session.scalar(select(Person).where(Person.email == "good@x.org"))
+    assert good is not None and (good.style, good.availability) == ("hands-on", "mon-am;thu-pm")

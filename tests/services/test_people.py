@@ -46,12 +46,34 @@ def test_person_record_normalises_fields():
         ({"name": "A", "email": "a@x.org", "capacity": "2.5"}, "capacity", "whole number"),
         ({"name": "A", "email": "a@x.org", "opt_in": "maybe"}, "opt_in", "yes/no"),
         ({"name": "A", "email": "a@x.org", "manager_email": "boss"}, "manager_email", "valid"),
+        ({"name": "A", "email": "a@x.org", "style": "casual"}, "style", "'casual'"),
+        (
+            {"name": "A", "email": "a@x.org", "availability": "mon-am;sat-am"},
+            "availability",
+            "'sat-am'",
+        ),  # fmt: skip
+        ({"name": "A", "email": "a@x.org", "availability": "Tue; Thu"}, "availability", "'tue'"),
     ],
 )
 def test_person_record_rejects_bad_values(data, field, words):
     with pytest.raises(ValidationError) as error:
         person_record(data)
     assert error.value.field == field and words in str(error.value)
+
+
+def test_style_and_availability_are_codes_written_loosely_or_exactly():
+    r = rec("a@x.org", style="Hands on", availability="Mon AM, wed_pm, mon-am")
+    assert r.style == "hands-on" and r.availability == ("mon-am", "wed-pm")
+    assert rec("b@x.org", style=" ").style == "" and rec("c@x.org").availability == ()
+
+
+def test_every_code_in_the_closed_sets_is_accepted():
+    from kb.models import AVAILABILITY, STYLES
+
+    assert STYLES == ("structured", "informal", "hands-on", "reflective")
+    assert AVAILABILITY[:2] == ("mon-am", "mon-pm") and len(AVAILABILITY) == 10
+    assert rec("a@x.org", availability=list(AVAILABILITY)).availability == AVAILABILITY
+    assert [rec("a@x.org", style=s).style for s in STYLES] == list(STYLES)
 
 
 def test_unknown_fields_are_named():

@@ -225,5 +225,13 @@ def test_patch_me_refuses_bad_and_foreign_fields(client: FlaskClient, login: Log
         answer = client.patch("/api/me", json=change)
         assert answer.status_code == 400, change
         assert "error" in answer.get_json()
+    for change, words in (
+        ({"style": "casual"}, "'casual'; use structured, informal, hands-on, reflective"),
+        ({"availability": ["mon-am", "sat-pm"]}, "'sat-pm'; use mon-am, mon-pm,"),
+    ):
+        answer = client.patch("/api/me", json=change)
+        assert answer.status_code == 400, change
+        assert words in answer.get_json()["error"]["message"]
     body = client.get("/api/me").get_json()
     assert body["roles"] == ["mentee"] and body["capacity"] is None
+    assert body["style"] == "" and body["availability"] == []
