@@ -18,7 +18,8 @@ Privacy:
 - Free text is listed without names when the programme says so (then only for questions at
   least ``min_group`` people answered, in alphabetical order, never in answer order).
 
-Labels in cells are ``Label`` strings: the web layer translates them, the CLI keeps English.
+Labels in cells are ``Label`` strings and skill areas ``SkillArea`` codes: the web layer
+translates them, the CLI keeps English and the codes.
 """
 
 from __future__ import annotations
@@ -57,6 +58,18 @@ class Label(str):
     """A cell or heading to translate when shown (an ``N_``-marked English text)."""
 
     __slots__ = ()
+
+
+class SkillArea(str):
+    """A skill-area cell: a competence code, or a small group merged into a shown one
+    ("generative-ai + Other", see :func:`safe_groups`); the web layer names each part."""
+
+    __slots__ = ()
+
+    @property
+    def parts(self) -> list[str]:
+        """The competence codes and "Other" the group is made of."""
+        return self.split(" + ")
 
 
 Cell = str | int | float | None
@@ -353,7 +366,7 @@ def _goal_progress(session: Session, programme: Programme, k: int, today: dt.dat
         b, a = _flat(members), _flat(shown_after[label])
         mb, ma = _mean(b), _mean(a)
         by_area.rows.append([
-            Label(label) if label == OTHER else label, len(members), len(b), mb, ma,
+            Label(label) if label == OTHER else SkillArea(label), len(members), len(b), mb, ma,
             round(ma - mb, 2) if ma is not None and mb is not None else None,
         ])  # fmt: skip
     everyone = {p for members in before.values() for p in members}

@@ -23,7 +23,7 @@ from kb.i18n import N_
 from kb.models import QUESTION_AUDIENCES, QUESTION_KINDS, Person, SurveyQuestion
 from kb.services import audit, charts, evaluation, feedback, programmes
 from kb.views.hr import hr_required
-from kb.views.i18n import translate_error
+from kb.views.i18n import competence_name, translate_error
 from kb.views.support import current_person, db
 
 bp = Blueprint("evaluation", __name__)
@@ -241,8 +241,11 @@ def cell_text(value: Any) -> Any:
         return text_of(value.question)
     if isinstance(value, evaluation.Label):
         return gettext(value)
-    if isinstance(value, str) and value.endswith(f" + {evaluation.OTHER}"):
-        return f"{value[: -len(evaluation.OTHER)]}{gettext(evaluation.OTHER)}"
+    if isinstance(value, evaluation.SkillArea):
+        return " + ".join(
+            gettext(part) if part == evaluation.OTHER else competence_name(part)
+            for part in value.parts
+        )
     return value
 
 

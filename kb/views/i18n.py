@@ -145,6 +145,19 @@ def translate(value: object) -> str:
     return str(gettext(text)) if text else text
 
 
+def competence_name(code: str) -> str:
+    """A competence code (:data:`kb.models.COMPETENCES`) in the reader's language; one HR
+    added itself (stored as they wrote it) as it is."""
+    names = {
+        "generative-ai": gettext("Generative AI"),
+        "social-media": gettext("Social media"),
+        "hybrid-work": gettext("Hybrid work"),
+        "esg": gettext("ESG"),
+        "generational-culture": gettext("Generational culture"),
+    }
+    return str(names.get(code, code))
+
+
 def style_name(code: str) -> str:
     """A working style code (:data:`kb.models.STYLES`) in the reader's language; an unknown
     code as it is."""
@@ -223,7 +236,7 @@ def init_app(app: Flask, default: str = DEFAULT_LOCALE) -> None:
         date=date_filter, datetime=datetime_filter, number=number_filter, translate=translate
     )
     app.add_template_global(current_locale)
-    for helper in (style_name, day_name, day_part_name, slot_name):
+    for helper in (competence_name, style_name, day_name, day_part_name, slot_name):
         app.add_template_global(helper)
     app.jinja_env.globals.update(locale_names=LOCALE_NAMES, locales=LOCALES)
     app.register_blueprint(bp)

@@ -187,6 +187,8 @@ def test_one_persons_rating_cannot_be_singled_out(session: Session) -> None:
     areas = found.table("goal_progress").rows
     labels = [row[0] for row in areas]
     assert "esg" not in labels and "generative-ai + Other" in labels
+    merged = labels[labels.index("generative-ai + Other")]
+    assert isinstance(merged, evaluation.SkillArea) and merged.parts == ["generative-ai", "Other"]
     overall = next(row for row in areas if row[0] == "All skill areas")
     shown_goals = sum(int(row[2]) for row in areas if row is not overall)
     assert int(overall[2]) - shown_goals == 0

@@ -10,7 +10,8 @@ import io
 from sqlalchemy import select
 
 from kb.models import AuditEntry, Feedback, Programme, SessionNote, SurveyQuestion
-from kb.services import feedback
+from kb.services import evaluation, feedback, pairs, people
+from kb.views.evaluation import cell_text
 
 HR = "hania@example.com"
 SECRET = "Zyxelgate"  # in the library's private note
@@ -97,3 +98,44 @@ def test_evaluation_in_polish_and_for_others(client, login, web_tandem, app) -> 
     login(mentor, "anna@example.com")
     assert mentor.get("/hr/programmes/spring/evaluation").status_code == 403
     assert mentor.get("/hr/programmes/spring/evaluation/ratings.csv").status_code == 403
+
+
+def test_goal_progress_names_skill_areas_in_the_readers_language(
+    app, client, login, web_tandem
+) -> None:
+    """Four mentees rated a goal at kickoff and at the end: three in "generative-ai", one in
+    "esg", too few to show alone (groups of three), so it joins the smallest shown group.
+    The row names the competences and keeps the merge; never the codes."""
+    with web_tandem.sessions() as s:
+        programme = s.scalar(select(Programme).where(Programme.slug == "spring"))
+        for n in (1, 2):
+            mentor, _ = people.upsert_person(s, people.PersonRecord(
+                name=f"Extra Mentor {n}", email=f"mentor{n}@example.com", roles=("mentor",),
+            ))  # fmt: skip
+            mentee, _ = people.upsert_person(s, people.PersonRecord(
+                name=f"Extra Mentee {n}", email=f"mentee{n}@example.com", roles=("mentee",),
+            ))  # fmt: skip
+            pairs.add_pair(s, programme, mentor, mentee, status="active")
+        s.flush()
+        programme.min_group = 3
+        areas = ("generative-ai", "generative-ai", "generative-ai", "esg")
+        for pair, area in zip(programme.pairs, areas, strict=True):
+            for round_, rating in (("kickoff", 2), ("end", 4)):
+                s.add(Feedback(pair_id=pair.id, author_id=pair.mentee_id, role="mentee",
+                               programme_id=programme.id, round=round_, goal="Prompting",
+                               rating=rating, area=area))  # fmt: skip
+        s.commit()
+    login(client, HR)
+    english = client.get("/hr/programmes/spring/evaluation/goal_progress.csv")
+    rows = list(csv.reader(io.StringIO(english.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [row[:2] for row in rows[1:]] == [
+        ["Generative AI + Other", "4"],
+        ["All skill areas", "4"],
+    ]
+    client.post("/language", data={"lang": "pl", "next": "/"})
+    polish = client.get("/hr/programmes/spring/evaluation").get_data(as_text=True)
+    table = polish.split("Postęp w celach według obszaru", 1)[1].split("</table>")[0]
+    assert "Generatywna AI + Inne" in table and "generative-ai" not in table
+    # a skill area HR added itself is shown as they wrote it
+    with app.test_request_context(headers={"Accept-Language": "pl"}):
+        assert cell_text(evaluation.SkillArea("Excel + Other")) == "Excel + Inne"
