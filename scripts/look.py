@@ -41,6 +41,7 @@ from kb.config import load_settings  # noqa: E402
 from kb.models import HELP_REASONS, Guide, Pair, Person, SessionNote, SharedInsight  # noqa: E402
 from kb.runtime import Tandem, open_tandem  # noqa: E402
 from kb.services import guides, help, people  # noqa: E402
+from tests.browser.overflow import OVERFLOWING  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -60,23 +61,6 @@ RUNNING = "rm-2026-autumn"
 PLANNED = "rm-2027-spring"
 # Russian for a few pages only: the ones with the most interface text.
 RUSSIAN = {"home", "search", "guide", "pair", "hr", "programme", "evaluation", "profile"}
-
-OVERFLOWING = """() => {
-  const width = window.innerWidth;
-  const found = [];
-  for (const el of document.querySelectorAll('body *')) {
-    const box = el.getBoundingClientRect();
-    const inside = el.parentElement && el.parentElement.closest('.table-scroll');
-    const escapes = ['absolute', 'fixed'].includes(getComputedStyle(el).position);
-    if (box.width && box.right > width + 0.5 && (!inside || escapes)) {
-      const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
-        + (el.className && typeof el.className === 'string'
-           ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
-      found.push(name + ' ' + Math.round(box.right));
-    }
-  }
-  return found.slice(0, 8);
-}"""
 
 # The page's short visible texts (interface strings rather than content): buttons, labels,
 # headings, table heads, links in navigation, paragraphs with class hint/empty.
