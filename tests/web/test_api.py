@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from kb.embedding import text_hash
-from kb.models import ApiToken, MatchingVector
+from kb.models import AVAILABILITY, STYLES, ApiToken, MatchingVector
 from kb.openapi import load_document, operations
 from kb.runtime import Tandem
 from kb.services import people, tokens
@@ -79,6 +79,10 @@ def test_openapi_document_is_served_and_well_formed(client: FlaskClient) -> None
     for ref in refs:
         _, _, section, name = ref.split("/")
         assert name in document["components"][section], ref
+    # The profile's closed code sets are documented as they are.
+    change = document["components"]["schemas"]["ProfileChange"]["properties"]
+    assert change["style"]["enum"] == ["", *STYLES]
+    assert change["availability"]["items"]["enum"] == list(AVAILABILITY)
 
 
 def test_a_token_is_shown_once_and_stored_as_a_digest(
