@@ -40,7 +40,7 @@ def test_a_mentor_writes_previews_publishes_edits_and_restores(page, new_page, t
     preview = page.locator(".preview")
     assert preview.locator("strong", has_text="Marmoset").is_visible()
     assert "Pivot in 2 minutes" in preview.inner_text()
-    assert "PL" in page.locator("#language-hint").inner_text()  # detected from the text
+    assert "Polish" in page.locator("#language-hint").inner_text()  # detected from the text
     # the form keeps what was typed: previewing loses nothing
     assert page.input_value("input[name=title]") == "Marmoset pivot tables"
     assert "sprawdź sumy" in page.input_value("textarea[name=body_md]")
