@@ -21,6 +21,17 @@ WIDTH, HEIGHT = 390, 844
 HR = "hania@example.com"
 
 
+def phone_context(browser: Any, live_server: Any, locale: str, width: int = WIDTH) -> Any:
+    """A fresh browser context at phone size (or ``width``), in ``locale``; axe may be
+    injected (``bypass_csp``)."""
+    context = browser.new_context(
+        base_url=live_server.url, bypass_csp=True, locale=locale,
+        viewport={"width": width, "height": HEIGHT},
+    )  # fmt: skip
+    context.set_default_timeout(15_000)
+    return context
+
+
 def request_for_help(live_server: Any) -> int:
     """Bogdan asks HR for help with his pair (Anna's): the re-pair picker's request; Dawid is
     invited to the programme and agrees, so its enrolment stages have a full row. Once per
@@ -68,11 +79,7 @@ def fits(page: Any) -> tuple[bool, list[str]]:
 @pytest.mark.parametrize("locale", ["pl-PL", "ru-RU"])
 def test_late_pages_fit_a_390px_screen(browser, live_server, locale, tmp_path):
     request_id = request_for_help(live_server)
-    context = browser.new_context(
-        base_url=live_server.url, bypass_csp=True, locale=locale,
-        viewport={"width": WIDTH, "height": HEIGHT},
-    )  # fmt: skip
-    context.set_default_timeout(15_000)
+    context = phone_context(browser, live_server, locale)
     problems: dict[str, list[str]] = {}
     try:
         hr = context.new_page()
@@ -130,11 +137,7 @@ def test_the_guide_editors_tag_choices_wrap_instead_of_widening_the_page(
     browser, live_server, width, tmp_path
 ):
     publish_many_tags(live_server)
-    context = browser.new_context(
-        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
-        viewport={"width": width, "height": HEIGHT},
-    )  # fmt: skip
-    context.set_default_timeout(15_000)
+    context = phone_context(browser, live_server, "pl-PL", width=width)
     try:
         page = context.new_page()
         login(page, "anna@example.com")
@@ -161,11 +164,7 @@ TABLE_PAGES = {
 @pytest.mark.parametrize("email", sorted(TABLE_PAGES))
 def test_wide_tables_scroll_in_their_own_region_at_390px(browser, live_server, email, tmp_path):
     request_for_help(live_server)
-    context = browser.new_context(
-        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
-        viewport={"width": WIDTH, "height": HEIGHT},
-    )  # fmt: skip
-    context.set_default_timeout(15_000)
+    context = phone_context(browser, live_server, "pl-PL")
     problems: dict[str, list[str]] = {}
     try:
         page = context.new_page()
@@ -211,11 +210,7 @@ def test_the_help_forms_choices_sit_beside_their_labels(browser, live_server, tm
     with live_server.tandem.sessions() as s:
         bogdan = people.get_person_by_email(s, "bogdan@example.com")
         pair_id = s.scalars(select(Pair.id).where(Pair.mentee_id == bogdan.id)).one()
-    context = browser.new_context(
-        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
-        viewport={"width": WIDTH, "height": HEIGHT},
-    )  # fmt: skip
-    context.set_default_timeout(15_000)
+    context = phone_context(browser, live_server, "pl-PL")
     try:
         page = context.new_page()
         login(page, "bogdan@example.com")
@@ -234,11 +229,7 @@ def test_a_ratings_five_choices_share_one_line(browser, live_server, tmp_path):
     with live_server.tandem.sessions() as s:
         bogdan = people.get_person_by_email(s, "bogdan@example.com")
         pair_id = s.scalars(select(Pair.id).where(Pair.mentee_id == bogdan.id)).one()
-    context = browser.new_context(
-        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
-        viewport={"width": WIDTH, "height": HEIGHT},
-    )  # fmt: skip
-    context.set_default_timeout(15_000)
+    context = phone_context(browser, live_server, "pl-PL")
     try:
         page = context.new_page()
         login(page, "bogdan@example.com")
@@ -258,11 +249,7 @@ def test_a_ratings_five_choices_share_one_line(browser, live_server, tmp_path):
 def test_form_fields_keep_their_gap_and_choices_are_not_bold(browser, live_server, tmp_path):
     """The programme form (label, control, label, ... straight in the form): each control
     touched the next field's label, and every competence and language choice was bold."""
-    context = browser.new_context(
-        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
-        viewport={"width": WIDTH, "height": HEIGHT},
-    )  # fmt: skip
-    context.set_default_timeout(15_000)
+    context = phone_context(browser, live_server, "pl-PL")
     try:
         page = context.new_page()
         login(page, HR)
@@ -292,11 +279,7 @@ def test_a_programmes_competences_read_as_separate_words(browser, live_server, t
         programme = s.scalars(select(Programme).where(Programme.slug == "spring")).one()
         programme.competences = join_list(["generative-ai", "social-media", "esg"])
         s.commit()
-    context = browser.new_context(
-        base_url=live_server.url, bypass_csp=True, locale="pl-PL",
-        viewport={"width": WIDTH, "height": HEIGHT},
-    )  # fmt: skip
-    context.set_default_timeout(15_000)
+    context = phone_context(browser, live_server, "pl-PL")
     try:
         page = context.new_page()
         login(page, HR)  # (a running programme's page is for its people and HR)
@@ -337,11 +320,7 @@ def test_the_phone_header_is_three_tidy_lines(browser, live_server, locale, tmp_
     """At 390 px the account's links wrapped, leaving "Wyloguj się" / "Выйти" alone on a line,
     and HR's navigation took two more. Now: the brand with the inbox, then the name, "Your
     data" and "Log out", then the navigation on one line that scrolls sideways by itself."""
-    context = browser.new_context(
-        base_url=live_server.url, bypass_csp=True, locale=locale,
-        viewport={"width": WIDTH, "height": HEIGHT},
-    )  # fmt: skip
-    context.set_default_timeout(15_000)
+    context = phone_context(browser, live_server, locale)
     try:
         page = context.new_page()
         login(page, HR)  # the most links: HR's "Programmes" and "Accounts" too
@@ -376,11 +355,7 @@ def test_the_profiles_style_and_times_fit_and_each_box_is_named(
     row (they were two free-text boxes for codes): at 390 px in Polish and Russian nothing
     sticks out, each box sits beside its part of day and is named with its weekday, and a
     choice saved comes back ticked."""
-    context = browser.new_context(
-        base_url=live_server.url, bypass_csp=True, locale=locale,
-        viewport={"width": WIDTH, "height": HEIGHT},
-    )  # fmt: skip
-    context.set_default_timeout(15_000)
+    context = phone_context(browser, live_server, locale)
     try:
         page = context.new_page()
         login(page, "anna@example.com")  # a mentor: the capacity field shows too
